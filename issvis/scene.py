@@ -1,0 +1,229 @@
+"""Scenes: TOML files -> frozen, validated descriptions of what to simulate and show.
+
+Validated at the boundary (pydantic for types and ranges, the catalogue for part and interface
+names); an error names the file, the key path, the value received and what is allowed. After
+``load_scene`` returns, the rest of issvis trusts the scene.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .catalogue import Station, build_station
+from .frames import ATTITUDES
+from .render_config import RenderSettings
+
+DEFAULT_SCENE = Path("scenes/undock.toml")
+
+
+class SceneError(ValueError):
+    """Bad scene input: the message says which file, which key, what was given and what is allowed."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SceneInfo(_Strict):
+    title: str = "untitled scene"
+    description: str = ""
+    duration_s: float = Field(1800.0, gt=0, le=10 * 86_400, description="simulated time, s")
+
+
+class OrbitSettings(_Strict):
+    altitude_m: float = Field(418_310.0, ge=150_000, le=2_000_000, description="circular reference orbit")
+
+
+class StationSettings(_Strict):
+    attitude: str = Field("+XVV", description="named attitude of the station body in LVLH")
+    attitude_offset_ypr_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    rotation: Literal["lvlh-hold", "inertial"] = Field(
+        "lvlh-hold", description="initial angular rate: turning with LVLH (n about the orbit normal) or none")
+
+    @model_validator(mode="after")
+    def _known_attitude(self) -> StationSettings:
+        if self.attitude not in ATTITUDES:
+            raise ValueError(f"attitude must be one of {', '.join(ATTITUDES)}")
+        return self
+
+
+class SimulationSettings(_Strict):
+    dt_s: float = Field(0.1, gt=0, le=1.0, description="physics step")
+    contact_grace_m: float = Field(
+        0.3, ge=0, le=5.0, description="collisions between the two sides of an opened interface start once "
+        "its two faces are this far apart (docking hardware is not modelled)")
+
+
+class RecordSettings(_Strict):
+    rate_hz: float = Field(2.0, gt=0, le=100, description="sample rate near events")
+    coarse_rate_hz: float = Field(0.2, gt=0, le=100, description="sample rate away from events")
+    fine_window_s: float = Field(120.0, ge=0, description="how long after each event the fine rate lasts")
+
+
+class Separation(_Strict):
+    """Opening one interface: spring pushers give the two sides a relative speed."""
+
+    interface: str
+    t_s: float = Field(ge=0)
+    delta_v_mps: float = Field(0.1, ge=0, le=10, description="relative speed the pushers give")
+    stroke_m: float = Field(0.1, gt=0, le=2.0, description="pusher stroke; sets the push force and time")
+    misalignment_deg: float = Field(0.0, ge=0, le=45, description="tilt of the push from the port axis")
+    misalignment_azimuth_deg: float = Field(0.0, ge=-360, le=360, description="direction of that tilt")
+
+
+class Burn(_Strict):
+    """A thruster burn on one part, fixed to that part's axes."""
+
+    part: str
+    t_s: float = Field(ge=0)
+    duration_s: float = Field(gt=0)
+    thrust_n: float = Field(gt=0, le=1e6)
+    direction_body: tuple[float, float, float] = Field(
+        description="thrust direction in station body axes (+X fwd, +Y stbd, +Z nadir) at t = 0; turns with the part")
+
+    @model_validator(mode="after")
+    def _nonzero_direction(self) -> Burn:
+        if sum(c * c for c in self.direction_body) < 1e-12:
+            raise ValueError("direction_body must not be the zero vector")
+        return self
+
+
+class Scene(_Strict):
+    """A validated scene. ``source`` and ``toml_text`` say where it came from."""
+
+    scene: SceneInfo = SceneInfo()
+    orbit: OrbitSettings = OrbitSettings()
+    station: StationSettings = StationSettings()
+    simulation: SimulationSettings = SimulationSettings()
+    record: RecordSettings = RecordSettings()
+    separation: tuple[Separation, ...] = ()
+    burn: tuple[Burn, ...] = ()
+    render: RenderSettings = RenderSettings()
+    source: str = Field("<memory>", exclude=True)
+    toml_text: str = Field("", exclude=True)
+
+
+# --- loading -------------------------------------------------------------------------------
+def _parse_value(text: str) -> Any:
+    """A --set value as TOML (numbers, booleans, arrays, quoted strings), else a bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(data: dict[str, Any], assignment: str, source: str) -> None:
+    """Apply ``key.path=value`` to raw scene data; list items are addressed by index."""
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise SceneError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. separation.0.delta_v_mps=0.2")
+    parts = key.strip().split(".")
+    node: Any = data
+    for depth, name in enumerate(parts[:-1]):
+        here = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not name.isdigit() or int(name) >= len(node):
+                raise SceneError(f"{source}: --set {key}: '{here}' has no item {name} (it has {len(node)})")
+            node = node[int(name)]
+        elif isinstance(node, dict):
+            node = node.setdefault(name, {})
+        else:
+            raise SceneError(f"{source}: --set {key}: '{'.'.join(parts[:depth])}' is a value, not a table")
+    last = parts[-1]
+    value = _parse_value(raw.strip())
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise SceneError(f"{source}: --set {key}: no item {last} (it has {len(node)})")
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise SceneError(f"{source}: --set {key}: '{'.'.join(parts[:-1])}' is a value, not a table")
+
+
+def _format_pydantic(source: str, err: ValidationError, data: dict[str, Any]) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        if e["type"] == "extra_forbidden":
+            parent = e["loc"][:-1]
+            allowed = _allowed_keys(parent)
+            hint = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
+            lines.append(f"{source}: unknown key '{loc}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                         + f"; allowed here: {', '.join(allowed)}")
+        else:
+            lines.append(f"{source}: {loc} = {e.get('input')!r}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: Any = Scene
+    for name in loc:
+        if isinstance(name, int):
+            continue
+        field = model.model_fields.get(str(name))
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return []
+    return [k for k, f in model.model_fields.items() if not f.exclude]
+
+
+def _check_names(scene: Scene, station: Station, source: str) -> None:
+    def unknown(kind: str, key: str, value: str, valid: tuple[str, ...]) -> SceneError:
+        close = difflib.get_close_matches(value, valid, n=3)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        return SceneError(f"{source}: {key} = {value!r}: no such {kind}.{hint} Valid {kind}s: {', '.join(valid)}")
+
+    opened: set[str] = set()
+    for k, sep in enumerate(scene.separation):
+        try:
+            name = station.interface(sep.interface).name
+        except KeyError:
+            raise unknown("interface", f"separation.{k}.interface", sep.interface, station.interface_names) from None
+        if name in opened:
+            raise SceneError(f"{source}: separation.{k}.interface = {sep.interface!r}: opened twice")
+        if sep.t_s >= scene.scene.duration_s:
+            raise SceneError(f"{source}: separation.{k}.t_s = {sep.t_s}: must be before scene.duration_s "
+                             f"({scene.scene.duration_s})")
+        opened.add(name)
+    for k, burn in enumerate(scene.burn):
+        if burn.part not in station.part_names:
+            raise unknown("part", f"burn.{k}.part", burn.part, station.part_names)
+
+
+def parse_scene(data: dict[str, Any], source: str = "<memory>", station: Station | None = None) -> Scene:
+    """Validate raw TOML data (after overrides) into a Scene."""
+    text = tomli_w.dumps(data)
+    try:
+        scene = Scene.model_validate({**data, "source": source, "toml_text": text})
+    except ValidationError as err:
+        raise SceneError(_format_pydantic(source, err, data)) from None
+    _check_names(scene, station or build_station(), source)
+    return scene
+
+
+def load_scene(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Scene:
+    """Read, override and validate a scene file."""
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise SceneError(f"{source}: no such scene file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SceneError(f"{source}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise SceneError(f"{source}: not a UTF-8 text file") from None
+    for assignment in overrides:
+        apply_override(data, assignment, source)
+    return parse_scene(data, source)

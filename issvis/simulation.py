@@ -1,0 +1,617 @@
+"""Rigid-body simulation of a scene in orbit with pybullet (DIRECT mode), producing a Record.
+
+Design (see README, "Physics model"):
+
+- Every group of parts joined by closed interfaces is **one** pybullet rigid body with a compound
+  collision shape (one primitive per element), its link frame at the group's centre of mass on
+  its principal axes, mass and principal inertia set explicitly. Docked parts therefore cannot
+  drift apart. Opening an interface removes that body and creates one per side, each with the
+  velocity of its material points (v + w x r) and the same angular rate: momentum is conserved
+  by construction.
+- Integration happens in the *local inertial* frame (non-rotating, falling with the reference
+  point); each body feels the tidal force m n^2 (3 (r.e_r) e_r - r) at its centre of mass and the
+  gravity-gradient torque 3 n^2 e_r x (I e_r). Results are rotated into LVLH when recorded.
+- Bullet's integrator is symplectic Euler, i.e. leapfrog with velocities at half steps: the
+  initial velocities are set half a step back and recorded velocities are brought to the sample
+  time, which makes the scheme second order (sub-millimetre on Vallado's CW example).
+- Spring pushers act at the interface point on each side, equal and opposite, until their
+  impulse mu * delta_v is delivered. Contacts between separate bodies are Bullet's; collisions
+  between the two sides of a just-opened interface start once its faces are ``contact_grace_m``
+  apart, since the docking hardware between them is not modelled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from .catalogue import Element, Interface, Station, build_station
+from .frames import (
+    body_to_lvlh,
+    lvlh_axes_in_inertial,
+    matrix_to_quat,
+    mean_motion_rad_s,
+    quat_multiply,
+    quat_to_matrix,
+)
+from .geometry import station_mass_properties
+from .scene import Scene
+from .trajectory import Record
+
+
+class SimulationError(RuntimeError):
+    """The physics went wrong (non-finite state): a bug or an unphysical scene."""
+
+
+@dataclass(frozen=True)
+class BodyLayout:
+    """How a group of parts forms one rigid body (plain data, computed without pybullet).
+
+    com_m : (3,) station frame.  axes : (3, 3) principal axes as columns, station frame.
+    principal_inertia_kg_m2 : (3,).  part_offsets_m : (k, 3) part centres of mass in the body
+    (principal) frame.  part_quat : (k, 4) xyzw, part local frame -> body frame.
+    """
+
+    parts: tuple[int, ...]
+    mass_kg: float
+    com_m: np.ndarray
+    axes: np.ndarray
+    principal_inertia_kg_m2: np.ndarray
+    part_offsets_m: np.ndarray
+    part_quat: np.ndarray
+
+
+def body_layout(station: Station, part_indices: list[int]) -> BodyLayout:
+    props = station_mass_properties(station)
+    names = [station.parts[i].name for i in part_indices]
+    masses = np.array([props[n].mass_kg for n in names])
+    coms = np.array([props[n].com_m for n in names])
+    mass = float(masses.sum())
+    com = masses @ coms / mass
+    inertia = np.zeros((3, 3))
+    for n, m, c in zip(names, masses, coms):
+        d = c - com
+        inertia += props[n].inertia_kg_m2 + m * (d @ d * np.eye(3) - np.outer(d, d))
+    moments, axes = np.linalg.eigh(inertia)
+    for k in range(3):  # a sign convention so the layout is reproducible
+        if axes[np.argmax(np.abs(axes[:, k])), k] < 0:
+            axes[:, k] = -axes[:, k]
+    if np.linalg.det(axes) < 0:
+        axes[:, 2] = -axes[:, 2]
+    offsets = (coms - com) @ axes
+    part_quat = np.tile(matrix_to_quat(axes.T), (len(names), 1))
+    return BodyLayout(tuple(part_indices), mass, com, axes, moments, offsets, part_quat)
+
+
+# --- live state ----------------------------------------------------------------------------
+@dataclass
+class _Body:
+    uid: int
+    layout: BodyLayout
+    root: int  # catalogue index of its first part: a stable label for the record
+
+
+@dataclass
+class _Pusher:
+    child_part: int
+    parent_part: int
+    child_point_m: np.ndarray  # in the child part's local frame
+    parent_point_m: np.ndarray  # in the parent part's local frame
+    direction_part: np.ndarray  # unit push direction on the child, parent part's local frame
+    force_n: float
+    impulse_left_ns: float
+    impulse_total_ns: float
+    reduced_mass_kg: float
+    interface: str
+    grace_m: float
+    pushing: bool = True
+    grace: bool = True
+
+
+@dataclass
+class _Run:
+    bodies: list[_Body] = field(default_factory=list)
+    part_body: dict[int, int] = field(default_factory=dict)  # part -> index in bodies
+
+
+def _body_urdf(layout: BodyLayout, elements: list[Element], pb) -> str:
+    """A one-link URDF: inertial frame at the link origin, one collision element per primitive."""
+    to_body = layout.axes.T  # station frame -> body (principal) frame
+    ixx, iyy, izz = (repr(float(v)) for v in layout.principal_inertia_kg_m2)
+    lines = ['<?xml version="1.0"?>', '<robot name="body">', '  <link name="body">',
+             '    <inertial><origin xyz="0 0 0" rpy="0 0 0"/>',
+             f'      <mass value="{float(layout.mass_kg)!r}"/>',
+             f'      <inertia ixx="{ixx}" ixy="0" ixz="0" iyy="{iyy}" iyz="0" izz="{izz}"/></inertial>']
+    for e in elements:
+        if not e.collides:
+            continue
+        if e.shape in ("cylinder", "frustum"):
+            p0, p1 = np.asarray(e.p0_m), np.asarray(e.p1_m)
+            length = float(np.linalg.norm(p1 - p0))
+            centre = (p0 + p1) / 2
+            orient = to_body @ _rotation_from_z((p1 - p0) / length)
+            radius = max(e.radius_m, e.radius1_m) if e.shape == "frustum" else e.radius_m
+            geometry = f'<cylinder radius="{radius!r}" length="{length!r}"/>'
+        elif e.shape == "sphere":
+            centre, orient = np.asarray(e.p0_m), np.eye(3)
+            geometry = f'<sphere radius="{e.radius_m!r}"/>'
+        else:
+            centre, orient = np.asarray(e.p0_m), to_body
+            ex, ey, ez = (repr(float(v)) for v in e.extents_m)
+            geometry = f'<box size="{ex} {ey} {ez}"/>'
+        xyz = " ".join(repr(float(v)) for v in (centre - layout.com_m) @ layout.axes)
+        rpy = " ".join(repr(float(v)) for v in pb.getEulerFromQuaternion(matrix_to_quat(orient).tolist()))
+        lines.append(f'    <collision><origin xyz="{xyz}" rpy="{rpy}"/><geometry>{geometry}</geometry></collision>')
+    lines += ['  </link>', '</robot>', '']
+    return "\n".join(lines)
+
+
+def _rotation_from_z(axis: np.ndarray) -> np.ndarray:
+    z = np.array([0.0, 0.0, 1.0])
+    v = np.cross(z, axis)
+    c = float(z @ axis)
+    if np.linalg.norm(v) < 1e-12:
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c))
+
+
+class Simulator:
+    """One scene run. ``run()`` returns the Record; the object holds the live pybullet world."""
+
+    def __init__(self, scene: Scene, station: Station | None = None, progress: bool | None = None):
+        self.scene = scene
+        self.station = station or build_station()
+        self.n = mean_motion_rad_s(scene.orbit.altitude_m)
+        self.dt = scene.simulation.dt_s
+        self.progress = progress
+        self.props = station_mass_properties(self.station)
+        self.attitude = body_to_lvlh(scene.station.attitude, scene.station.attitude_offset_ypr_deg)
+        self.events: list[dict] = []
+        self.pushers: list[_Pusher] = []
+        self.run_state = _Run()
+        self.part_elements = [p.elements for p in self.station.parts]
+        self.contacts_active: set[tuple[str, str]] = set()
+        self.bodies_made = 0
+
+    # -- bodies --------------------------------------------------------------------------------
+    def _create_body(self, parts: list[int], pos: np.ndarray, rot: np.ndarray, vel: np.ndarray,
+                     omega: np.ndarray) -> _Body:
+        """Create a body for ``parts`` with its principal frame at pos, orientation rot (3x3).
+
+        The body is loaded from a generated one-link URDF: pybullet's createCollisionShapeArray
+        keeps only 16 children, while a URDF link takes any number of collision elements.
+        """
+        pb, cid = self.pb, self.cid
+        layout = body_layout(self.station, parts)
+        path = self.workdir / f"body_{self.bodies_made:04d}.urdf"
+        self.bodies_made += 1
+        path.write_text(_body_urdf(layout, [e for i in parts for e in self.part_elements[i]], pb))
+        uid = pb.loadURDF(str(path), basePosition=pos.tolist(), baseOrientation=matrix_to_quat(rot).tolist(),
+                          useMaximalCoordinates=True, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=cid)
+        pb.changeDynamics(uid, -1, mass=layout.mass_kg, localInertiaDiagonal=layout.principal_inertia_kg_m2.tolist(),
+                          linearDamping=0.0, angularDamping=0.0, restitution=0.2, lateralFriction=0.5,
+                          activationState=pb.ACTIVATION_STATE_DISABLE_SLEEPING, physicsClientId=cid)
+        pb.resetBaseVelocity(uid, vel.tolist(), omega.tolist(), physicsClientId=cid)
+        return _Body(uid, layout, min(parts))
+
+    def _rebuild(self, groups: list[list[int]], states: dict[int, tuple]) -> None:
+        """Replace bodies by ``groups``; ``states`` maps part -> (x, R, v, w) of its old body."""
+        for body in self.run_state.bodies:
+            self.pb.removeBody(body.uid, physicsClientId=self.cid)
+        bodies = []
+        for parts in groups:
+            x, rot, v, w, old = states[parts[0]]
+            layout = body_layout(self.station, parts)
+            # old body frame -> station frame is old.axes; new principal frame -> station is layout.axes
+            new_rot = rot @ old.axes.T @ layout.axes
+            new_x = x + rot @ (old.axes.T @ (layout.com_m - old.com_m))
+            new_v = v + np.cross(w, new_x - x)
+            bodies.append(self._create_body(parts, new_x, new_rot, new_v, w))
+        self.run_state.bodies = bodies
+        self.run_state.part_body = {p: k for k, b in enumerate(bodies) for p in b.layout.parts}
+        for pusher in self.pushers:
+            if pusher.grace:
+                a = bodies[self.run_state.part_body[pusher.child_part]].uid
+                b = bodies[self.run_state.part_body[pusher.parent_part]].uid
+                self.pb.setCollisionFilterPair(a, b, -1, -1, 0, physicsClientId=self.cid)
+
+    def _body_states(self) -> list[tuple]:
+        """Per body: (x, R, v_half, w_half) in the local inertial frame, numpy."""
+        out = []
+        for body in self.run_state.bodies:
+            pos, orn = self.pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.cid)
+            vel, omega = self.pb.getBaseVelocity(body.uid, physicsClientId=self.cid)
+            out.append((np.array(pos), quat_to_matrix(np.array(orn)), np.array(vel), np.array(omega)))
+        return out
+
+    def _part_point_world(self, part: int, point_local: np.ndarray, states: list[tuple]) -> np.ndarray:
+        """A point given in a part's local frame, in the inertial frame now."""
+        k = self.run_state.part_body[part]
+        layout = self.run_state.bodies[k].layout
+        x, rot = states[k][0], states[k][1]
+        j = layout.parts.index(part)
+        return x + rot @ (layout.part_offsets_m[j] + layout.axes.T @ point_local)
+
+    # -- events --------------------------------------------------------------------------------
+    def _open_interface(self, k: int, t: float) -> None:
+        sep = self.scene.separation[k]
+        itf: Interface = self.station.interface(sep.interface)
+        opened = {self.station.interface(s.interface).name for s in self.scene.separation[: k + 1]}
+        index = {p.name: i for i, p in enumerate(self.station.parts)}
+        groups = [[index[n] for n in g] for g in self.station.components(opened)]
+        states = self._body_states()
+        by_part = {}
+        for body, (x, rot, v, w) in zip(self.run_state.bodies, states):
+            for p in body.layout.parts:
+                by_part[p] = (x, rot, v, w, body.layout)
+        # only the body holding the interface changes; others are recreated identically
+        self._rebuild(groups, {g[0]: by_part[g[0]] for g in groups})
+        child, parent = index[itf.child], index[itf.parent]
+        m_child = self.run_state.bodies[self.run_state.part_body[child]].layout.mass_kg
+        m_parent = self.run_state.bodies[self.run_state.part_body[parent]].layout.mass_kg
+        mu = m_child * m_parent / (m_child + m_parent)
+        axis = np.asarray(itf.axis, float)
+        direction = _tilted(axis, math.radians(sep.misalignment_deg), math.radians(sep.misalignment_azimuth_deg))
+        impulse = mu * sep.delta_v_mps
+        force = mu * sep.delta_v_mps**2 / (2.0 * sep.stroke_m) if sep.delta_v_mps > 0 else 0.0
+        point = np.asarray(itf.point_m, float)
+        pusher = _Pusher(child, parent, point - self.props[itf.child].com_m, point - self.props[itf.parent].com_m,
+                         direction, force, impulse, impulse, mu, itf.name, self.scene.simulation.contact_grace_m)
+        pusher.pushing = impulse > 0
+        self.pushers.append(pusher)
+        a = self.run_state.bodies[self.run_state.part_body[child]].uid
+        b = self.run_state.bodies[self.run_state.part_body[parent]].uid
+        self.pb.setCollisionFilterPair(a, b, -1, -1, 0, physicsClientId=self.cid)
+        child_side = [self.station.parts[i].name for i in self.run_state.bodies[self.run_state.part_body[child]].layout.parts]
+        parent_side = [self.station.parts[i].name for i in self.run_state.bodies[self.run_state.part_body[parent]].layout.parts]
+        self._event(t, "separation", interface=itf.name, child_side=child_side, parent_side=parent_side,
+                    child_mass_kg=m_child, parent_mass_kg=m_parent, reduced_mass_kg=mu)
+        if pusher.pushing:
+            self._event(t, "pusher_start", interface=itf.name, force_n=force, impulse_ns=impulse,
+                        expected_delta_v_mps=sep.delta_v_mps, stroke_m=sep.stroke_m)
+
+    def _event(self, t: float, kind: str, **data) -> None:
+        self.events.append({"t": round(t, 9), "kind": kind, **data})
+        self.last_event_t = t
+
+    # -- contacts --------------------------------------------------------------------------------
+    def _locate(self, body: _Body, point_world: np.ndarray, state: tuple) -> tuple[str, str]:
+        """Which part and element of a body a contact point lies on (nearest element box)."""
+        x, rot = state[0], state[1]
+        p_station = body.layout.com_m + body.layout.axes @ (rot.T @ (point_world - x))
+        best, best_d = ("?", "?"), math.inf
+        for i in body.layout.parts:
+            for e in self.part_elements[i]:
+                if not e.collides:
+                    continue
+                lo, hi = _element_box(e)
+                d = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo - p_station, p_station - hi))))
+                if d < best_d:
+                    best, best_d = (self.station.parts[i].name, e.label), d
+        return best
+
+    def _check_contacts(self, t: float) -> None:
+        points = self.pb.getContactPoints(physicsClientId=self.cid)
+        now: dict[tuple[str, str], dict] = {}
+        if points:
+            by_uid = {b.uid: (b, k) for k, b in enumerate(self.run_state.bodies)}
+            states = None
+            for c in points:
+                a, b = c[1], c[2]
+                if a not in by_uid or b not in by_uid:
+                    continue
+                if states is None:
+                    states = self._body_states()
+                body_a, ka = by_uid[a]
+                body_b, kb = by_uid[b]
+                part_a, elem_a = self._locate(body_a, np.array(c[5]), states[ka])
+                part_b, elem_b = self._locate(body_b, np.array(c[6]), states[kb])
+                key = tuple(sorted((part_a, part_b)))
+                info = now.setdefault(key, {"parts": [part_a, part_b], "elements": [elem_a, elem_b],
+                                            "point_inertial_m": [round(v, 4) for v in c[5]], "max_force_n": 0.0,
+                                            "depth_m": 0.0})
+                info["max_force_n"] = max(info["max_force_n"], float(c[9]))
+                info["depth_m"] = min(info["depth_m"], float(c[8]))
+        for key in sorted(set(now) - self.contacts_active):
+            self._event(t, "contact_start", **now[key])
+        for key in sorted(self.contacts_active - set(now)):
+            self._event(t, "contact_end", parts=list(key))
+        self.contacts_active = set(now)
+
+    def _clearance(self) -> float:
+        bodies = self.run_state.bodies
+        if len(bodies) < 2:
+            return math.nan
+        best = math.inf
+        for i in range(len(bodies)):
+            for j in range(i + 1, len(bodies)):
+                lo_a, hi_a = (np.array(v) for v in self.pb.getAABB(bodies[i].uid, physicsClientId=self.cid))
+                lo_b, hi_b = (np.array(v) for v in self.pb.getAABB(bodies[j].uid, physicsClientId=self.cid))
+                gap = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo_a - hi_b, lo_b - hi_a))))
+                # the true distance is at least the AABB gap; search a little beyond it
+                reach = gap + 5.0
+                while True:
+                    pts = self.pb.getClosestPoints(bodies[i].uid, bodies[j].uid, reach, physicsClientId=self.cid)
+                    if pts:
+                        best = min(best, min(p[8] for p in pts))
+                        break
+                    reach *= 2.0
+                    if reach > 1e7:
+                        break
+        return max(best, 0.0) if math.isfinite(best) else math.nan
+
+    # -- the loop --------------------------------------------------------------------------------
+    def run(self) -> Record:
+        pb = import_pybullet()
+        self.pb = pb
+        self.cid = pb.connect(pb.DIRECT)
+        with tempfile.TemporaryDirectory(prefix="issvis-") as workdir:
+            self.workdir = Path(workdir)
+            try:
+                return self._run()
+            finally:
+                pb.disconnect(physicsClientId=self.cid)
+
+    def _run(self) -> Record:
+        pb, cid, n, dt = self.pb, self.cid, self.n, self.dt
+        scene = self.scene
+        pb.setGravity(0, 0, 0, physicsClientId=cid)
+        pb.setPhysicsEngineParameter(fixedTimeStep=dt, numSubSteps=0, deterministicOverlappingPairs=1,
+                                     physicsClientId=cid)
+        station = self.station
+        all_parts = list(range(len(station.parts)))
+        layout0 = body_layout(station, all_parts)
+        # t = 0: LVLH == local inertial; origin at the station's centre of mass
+        omega0 = np.array([0.0, 0.0, n]) if scene.station.rotation == "lvlh-hold" else np.zeros(3)
+        rot0 = self.attitude @ layout0.axes
+        x0 = np.zeros(3)
+        body = self._create_body(all_parts, x0, rot0, np.cross(omega0, x0), omega0)
+        self.run_state.bodies = [body]
+        self.run_state.part_body = {p: 0 for p in all_parts}
+
+        n_steps = int(round(scene.scene.duration_s / dt))
+        sep_steps = sorted((int(round(s.t_s / dt)), k) for k, s in enumerate(scene.separation))
+        burns = [(int(round(b.t_s / dt)), int(round(b.t_s / dt)) + max(1, int(round(b.duration_s / dt))), b,
+                  station.part_names.index(b.part)) for b in scene.burn]
+        rec = scene.record
+        self.last_event_t = -math.inf
+        next_sample_t = 0.0
+        samples: dict[str, list] = {k: [] for k in ("t", "pos", "quat", "vel", "body_index", "clearance_m")}
+        half_step_started = False
+
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_steps, unit="step", desc="simulate", disable=None if self.progress is None else not self.progress,
+                   mininterval=0.5, leave=False)
+        try:
+            for step in range(n_steps + 1):
+                t = step * dt
+                while sep_steps and sep_steps[0][0] == step:
+                    self._open_interface(sep_steps.pop(0)[1], t)
+                states = self._body_states()
+                forces, torques = self._forces(t, step, states, burns)
+                if not half_step_started:
+                    # leapfrog start: velocities half a step back
+                    for body, (x, rot, v, w), f, tq in zip(self.run_state.bodies, states, forces, torques):
+                        inv_i = rot @ np.diag(1.0 / body.layout.principal_inertia_kg_m2) @ rot.T
+                        pb.resetBaseVelocity(body.uid, (v - 0.5 * dt * f / body.layout.mass_kg).tolist(),
+                                             (w - 0.5 * dt * inv_i @ tq).tolist(), physicsClientId=cid)
+                    states = self._body_states()
+                    half_step_started = True
+                if t >= next_sample_t - 1e-9 * max(1.0, t) or step == n_steps:
+                    self._sample(samples, t, states, forces, torques)
+                    fine = (t - self.last_event_t) < rec.fine_window_s or any(p.pushing for p in self.pushers)
+                    next_sample_t = t + 1.0 / (rec.rate_hz if fine else rec.coarse_rate_hz)
+                    # a sample never jumps over a scheduled separation
+                    for s_step, _ in sep_steps:
+                        next_sample_t = min(next_sample_t, s_step * dt)
+                if step == n_steps:
+                    break
+                for body, (x, *_), f, tq in zip(self.run_state.bodies, states, forces, torques):
+                    pb.applyExternalForce(body.uid, -1, f.tolist(), x.tolist(), pb.WORLD_FRAME, physicsClientId=cid)
+                    pb.applyExternalTorque(body.uid, -1, tq.tolist(), pb.WORLD_FRAME, physicsClientId=cid)
+                pb.stepSimulation(physicsClientId=cid)
+                if len(self.run_state.bodies) > 1:
+                    self._check_contacts(t + dt)
+                    self._update_grace(t + dt)
+                if step % 2000 == 0:
+                    bar.update(step - bar.n)
+            bar.update(n_steps - bar.n)
+        finally:
+            bar.close()
+        return self._record(samples)
+
+    def _forces(self, t: float, step: int, states: list[tuple], burns: list) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Net force and torque (inertial frame) on each body at time t, applied at its CoM."""
+        n = self.n
+        e_r = np.array([math.cos(n * t), math.sin(n * t), 0.0])
+        forces, torques = [], []
+        for body, (x, rot, v, w) in zip(self.run_state.bodies, states):
+            m = body.layout.mass_kg
+            forces.append(m * n * n * (3.0 * (x @ e_r) * e_r - x))
+            u = rot.T @ e_r
+            torques.append(3.0 * n * n * np.cross(e_r, rot @ (body.layout.principal_inertia_kg_m2 * u)))
+        for pusher in self.pushers:
+            if not pusher.pushing:
+                continue
+            impulse = min(pusher.force_n * self.dt, pusher.impulse_left_ns)
+            f_mag = impulse / self.dt
+            kc = self.run_state.part_body[pusher.child_part]
+            kp = self.run_state.part_body[pusher.parent_part]
+            # the push direction is fixed to the parent side (the pusher's housing)
+            lp = self.run_state.bodies[kp].layout
+            jp = lp.parts.index(pusher.parent_part)
+            d_world = states[kp][1] @ (lp.axes.T @ pusher.direction_part)
+            del jp
+            f = f_mag * d_world
+            pc = self._part_point_world(pusher.child_part, pusher.child_point_m, states)
+            pp = self._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
+            forces[kc] = forces[kc] + f
+            torques[kc] = torques[kc] + np.cross(pc - states[kc][0], f)
+            forces[kp] = forces[kp] - f
+            torques[kp] = torques[kp] + np.cross(pp - states[kp][0], -f)
+            pusher.impulse_left_ns -= impulse
+            if pusher.impulse_left_ns <= 1e-12 * max(1.0, pusher.impulse_total_ns):
+                pusher.pushing = False
+                self._event(t + self.dt, "pusher_end", interface=pusher.interface, impulse_ns=pusher.impulse_total_ns,
+                            reduced_mass_kg=pusher.reduced_mass_kg,
+                            delta_v_mps=pusher.impulse_total_ns / pusher.reduced_mass_kg)
+        for start, end, burn, part in burns:
+            if step == start:
+                self._event(t, "burn_start", part=burn.part, thrust_n=burn.thrust_n, duration_s=(end - start) * self.dt)
+            if step == end:
+                self._event(t, "burn_end", part=burn.part, impulse_ns=burn.thrust_n * (end - start) * self.dt)
+            if start <= step < end:
+                k = self.run_state.part_body[part]
+                layout = self.run_state.bodies[k].layout
+                d = np.asarray(burn.direction_body, float)
+                d = d / np.linalg.norm(d)
+                f = burn.thrust_n * (states[k][1] @ (layout.axes.T @ d))
+                j = layout.parts.index(part)
+                arm = states[k][1] @ layout.part_offsets_m[j]
+                forces[k] = forces[k] + f
+                torques[k] = torques[k] + np.cross(arm, f)
+        return forces, torques
+
+    def _update_grace(self, t: float) -> None:
+        states = None
+        for pusher in self.pushers:
+            if not pusher.grace:
+                continue
+            states = states or self._body_states()
+            pc = self._part_point_world(pusher.child_part, pusher.child_point_m, states)
+            pp = self._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
+            if np.linalg.norm(pc - pp) >= pusher.grace_m:
+                pusher.grace = False
+                a = self.run_state.bodies[self.run_state.part_body[pusher.child_part]].uid
+                b = self.run_state.bodies[self.run_state.part_body[pusher.parent_part]].uid
+                self.pb.setCollisionFilterPair(a, b, -1, -1, 1, physicsClientId=self.cid)
+                self._event(t, "collisions_enabled", interface=pusher.interface, gap_m=float(np.linalg.norm(pc - pp)))
+
+    def _sample(self, samples: dict, t: float, states: list[tuple], forces: list, torques: list) -> None:
+        n_parts = len(self.station.parts)
+        pos = np.empty((n_parts, 3))
+        vel = np.empty((n_parts, 3))
+        quat = np.empty((n_parts, 4))
+        body_index = np.empty(n_parts, np.int16)
+        lvlh = lvlh_axes_in_inertial(self.n, t)
+        q_lvlh = matrix_to_quat(lvlh.T)
+        omega_frame = np.array([0.0, 0.0, self.n])
+        for body, (x, rot, v_half, w_half), f, tq in zip(self.run_state.bodies, states, forces, torques):
+            layout = body.layout
+            inv_i = rot @ np.diag(1.0 / layout.principal_inertia_kg_m2) @ rot.T
+            v = v_half + 0.5 * self.dt * f / layout.mass_kg  # leapfrog: bring v to the sample time
+            w = w_half + 0.5 * self.dt * inv_i @ tq
+            idx = list(layout.parts)
+            r_world = layout.part_offsets_m @ rot.T
+            p_in = x + r_world
+            v_in = v + np.cross(w, r_world)
+            pos[idx] = p_in @ lvlh
+            vel[idx] = (v_in - np.cross(omega_frame, p_in)) @ lvlh
+            q_body = matrix_to_quat(rot)
+            quat[idx] = quat_multiply(q_lvlh, quat_multiply(q_body, layout.part_quat))
+            body_index[idx] = body.root
+        for q in quat:
+            if q[3] < 0:
+                q *= -1
+        if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(vel)) and np.all(np.isfinite(quat))):
+            raise SimulationError(f"non-finite state at t = {t:.3f} s (time step {self.dt} s too large?)")
+        samples["t"].append(t)
+        samples["pos"].append(pos)
+        samples["vel"].append(vel)
+        samples["quat"].append(quat)
+        samples["body_index"].append(body_index)
+        samples["clearance_m"].append(self._clearance())
+
+    def _record(self, samples: dict) -> Record:
+        st = self.station
+        meta = {
+            "scene": self.scene.toml_text,
+            "scene_source": self.scene.source,
+            "title": self.scene.scene.title,
+            "dt_s": self.dt,
+            "orbit": {"altitude_m": self.scene.orbit.altitude_m, "mean_motion_rad_s": self.n},
+            "frame": "LVLH: x radial out, y along-track, z orbit normal; origin at the station's centre of mass at t=0",
+            "part_frame": "station body axes (+X fwd, +Y stbd, +Z nadir) at the part's centre of mass",
+            "versions": _versions(),
+        }
+        return Record(
+            t=np.asarray(samples["t"], float),
+            names=np.array(st.part_names),
+            segment=np.array([p.segment for p in st.parts]),
+            mass=np.array([p.mass_kg for p in st.parts]),
+            pos=np.stack(samples["pos"]),
+            quat=np.stack(samples["quat"]),
+            vel=np.stack(samples["vel"]),
+            events=json.loads(json.dumps(self.events)),
+            meta=meta,
+            extra={"body_index": np.stack(samples["body_index"]),
+                   "clearance_m": np.asarray(samples["clearance_m"], float)},
+        )
+
+
+def _tilted(axis: np.ndarray, tilt_rad: float, azimuth_rad: float) -> np.ndarray:
+    """``axis`` tilted by tilt_rad towards the azimuth (measured in a fixed perpendicular basis)."""
+    helper = np.array([0.0, 0.0, 1.0]) if abs(axis[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    u = np.cross(axis, helper)
+    u /= np.linalg.norm(u)
+    w = np.cross(axis, u)
+    side = math.cos(azimuth_rad) * u + math.sin(azimuth_rad) * w
+    return math.cos(tilt_rad) * axis + math.sin(tilt_rad) * side
+
+
+def _element_box(e: Element) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned bounds of an element in the station frame."""
+    if e.shape == "box":
+        c, h = np.asarray(e.p0_m), np.asarray(e.extents_m) / 2
+        return c - h, c + h
+    if e.shape == "sphere":
+        c = np.asarray(e.p0_m)
+        return c - e.radius_m, c + e.radius_m
+    p0, p1 = np.asarray(e.p0_m), np.asarray(e.p1_m)
+    r = max(e.radius_m, e.radius1_m)
+    axis = np.abs(p1 - p0) / np.linalg.norm(p1 - p0)
+    pad = r * np.sqrt(np.maximum(0.0, 1.0 - axis**2))
+    return np.minimum(p0, p1) - pad, np.maximum(p0, p1) + pad
+
+
+def import_pybullet():
+    """Import pybullet without its build-time banner on stdout (it would spoil piped output)."""
+    import sys
+
+    if "pybullet" in sys.modules:
+        return sys.modules["pybullet"]
+    import os
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            import pybullet
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    return pybullet
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for name in ("issvis", "pybullet", "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "unknown"
+    return out
+
+
+def simulate(scene: Scene, progress: bool | None = None) -> Record:
+    """Run a scene and return its trajectory record."""
+    return Simulator(scene, progress=progress).run()

@@ -1,0 +1,247 @@
+"""The trajectory record (``.npz``), its interpolation, CSV export and regression comparison.
+
+numpy only. Key meanings are fixed by ``shared/conventions.md``; extra keys written here:
+
+- ``body_index`` (T, B) int16: which rigid body each part belongs to at each sample;
+- ``clearance_m`` (T,) float64: smallest distance between two separate rigid bodies (NaN while
+  the station is one body).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .frames import quat_angle_rad, slerp
+
+REQUIRED_KEYS = ("t", "names", "segment", "mass", "pos", "quat", "vel", "events", "meta")
+
+
+class RecordError(ValueError):
+    """A record file is missing, unreadable or not an issvis trajectory record."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """A trajectory record.
+
+    t : (T,) float64, s.  names, segment : (B,) str.  mass : (B,) float64, kg.
+    pos : (T, B, 3) float64, m, LVLH.  quat : (T, B, 4) float64, xyzw, part frame -> LVLH.
+    vel : (T, B, 3) float64, m/s, LVLH.  events : list of dicts.  meta : dict.
+    """
+
+    t: np.ndarray
+    names: np.ndarray
+    segment: np.ndarray
+    mass: np.ndarray
+    pos: np.ndarray
+    quat: np.ndarray
+    vel: np.ndarray
+    events: list[dict[str, Any]]
+    meta: dict[str, Any]
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    # -- queries ----------------------------------------------------------------------------
+    @property
+    def duration_s(self) -> float:
+        return float(self.t[-1] - self.t[0])
+
+    def part_index(self, name: str) -> int:
+        hits = np.flatnonzero(self.names == name)
+        if not len(hits):
+            raise KeyError(f"no part {name!r}; parts are: {', '.join(self.names)}")
+        return int(hits[0])
+
+    def _bracket(self, t: float) -> tuple[int, float]:
+        t = float(np.clip(t, self.t[0], self.t[-1]))
+        k = int(np.clip(np.searchsorted(self.t, t, side="right") - 1, 0, len(self.t) - 2)) if len(self.t) > 1 else 0
+        if len(self.t) == 1:
+            return 0, 0.0
+        h = self.t[k + 1] - self.t[k]
+        return k, float((t - self.t[k]) / h) if h > 0 else 0.0
+
+    def pose_at(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Poses of every part at time t: positions (B, 3) by cubic Hermite, quats (B, 4) by slerp."""
+        k, f = self._bracket(t)
+        if len(self.t) == 1:
+            return self.pos[0].copy(), self.quat[0].copy()
+        h = float(self.t[k + 1] - self.t[k])
+        p0, p1, v0, v1 = self.pos[k], self.pos[k + 1], self.vel[k], self.vel[k + 1]
+        h00, h10 = 2 * f**3 - 3 * f**2 + 1, f**3 - 2 * f**2 + f
+        h01, h11 = -2 * f**3 + 3 * f**2, f**3 - f**2
+        # Hermite with the recorded velocities is exact to ~1e-9 m for CW motion between
+        # samples; the record samples densely around pushes and contacts, where velocity jumps.
+        pos = h00 * p0 + h10 * h * v0 + h01 * p1 + h11 * h * v1
+        quat = slerp(self.quat[k], self.quat[k + 1], np.full(len(self.names), f))
+        return pos, quat
+
+    def system_com(self) -> np.ndarray:
+        """(T, 3) centre of mass of all parts, m, LVLH."""
+        return np.einsum("tbi,b->ti", self.pos, self.mass) / self.mass.sum()
+
+    def group_com(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Centre of mass position and velocity (T, 3) of the parts selected by a (B,) mask."""
+        m = self.mass * members
+        return (np.einsum("tbi,b->ti", self.pos, m) / m.sum(), np.einsum("tbi,b->ti", self.vel, m) / m.sum())
+
+    def events_of(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e.get("kind") == kind]
+
+    def separation_sides(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(B,) masks of the two sides of the first separation, or None without one."""
+        seps = self.events_of("separation")
+        if not seps:
+            return None
+        child = np.isin(self.names, seps[0]["child_side"])
+        parent = np.isin(self.names, seps[0]["parent_side"])
+        return child, parent
+
+    def separation_distance(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Distance (T,) between the two sides' centres of mass, m, and its rate, m/s."""
+        sides = self.separation_sides()
+        if sides is None:
+            return None
+        pa, va = self.group_com(sides[0])
+        pb, vb = self.group_com(sides[1])
+        d = pa - pb
+        dist = np.linalg.norm(d, axis=1)
+        rate = np.einsum("ti,ti->t", d, va - vb) / np.maximum(dist, 1e-12)
+        return dist, rate
+
+    # -- I/O ----------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write atomically (temporary name, then rename), compressed, no pickles."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "t": np.asarray(self.t, np.float64),
+            "names": np.asarray(self.names, dtype=str),
+            "segment": np.asarray(self.segment, dtype=str),
+            "mass": np.asarray(self.mass, np.float64),
+            "pos": np.asarray(self.pos, np.float64),
+            "quat": np.asarray(self.quat, np.float64),
+            "vel": np.asarray(self.vel, np.float64),
+            "events": np.array(json.dumps(self.events)),
+            "meta": np.array(json.dumps(self.meta)),
+        }
+        arrays.update(self.extra)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **arrays)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Record:
+        path = Path(path)
+        if not path.is_file():
+            raise RecordError(f"{path}: no such record file")
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                raise RecordError(f"{path}: not a trajectory record (expected an .npz file written by 'issvis simulate')")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+        except Exception as exc:  # zipfile/format errors of all kinds
+            raise RecordError(f"{path}: not a readable .npz record ({exc})") from None
+        missing = [k for k in REQUIRED_KEYS if k not in arrays]
+        if missing:
+            raise RecordError(f"{path}: missing key(s) {', '.join(missing)}; a record needs {', '.join(REQUIRED_KEYS)}")
+        t, pos = arrays["t"], arrays["pos"]
+        n_t, n_b = len(t), len(arrays["names"])
+        shapes = {"pos": (n_t, n_b, 3), "quat": (n_t, n_b, 4), "vel": (n_t, n_b, 3), "mass": (n_b,), "segment": (n_b,)}
+        for key, shape in shapes.items():
+            if arrays[key].shape != shape:
+                raise RecordError(f"{path}: key '{key}' has shape {arrays[key].shape}, expected {shape}")
+        if n_t == 0 or np.any(np.diff(t) <= 0):
+            raise RecordError(f"{path}: key 't' must be non-empty and strictly increasing")
+        try:
+            events = json.loads(str(arrays["events"]))
+            meta = json.loads(str(arrays["meta"]))
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"{path}: key 'events' or 'meta' is not JSON ({exc})") from None
+        extra = {k: v for k, v in arrays.items() if k not in REQUIRED_KEYS}
+        return cls(t, arrays["names"].astype(str), arrays["segment"].astype(str), arrays["mass"], pos,
+                   arrays["quat"], arrays["vel"], events, meta, extra)
+
+    def to_csv(self, path: str | Path) -> None:
+        """Long-format CSV for spreadsheets: one row per sample and part."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        n_t, n_b = self.pos.shape[:2]
+        cols = [np.repeat(self.t, n_b)[:, None], self.pos.reshape(-1, 3), self.quat.reshape(-1, 4), self.vel.reshape(-1, 3)]
+        numbers = np.hstack(cols)
+        names = np.tile(self.names, n_t)
+        segments = np.tile(self.segment, n_t)
+        with open(tmp, "w") as fh:
+            fh.write("t_s,part,segment,x_m,y_m,z_m,qx,qy,qz,qw,vx_mps,vy_mps,vz_mps\n")
+            for name, seg, row in zip(names, segments, numbers):
+                fh.write(f"{row[0]:.6f},{name},{seg}," + ",".join(f"{v:.9g}" for v in row[1:]) + "\n")
+        os.replace(tmp, path)
+
+
+# --- regression comparison -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Comparison:
+    """Outcome of comparing two records; ``report`` is for people."""
+
+    agree: bool
+    max_pos_error_m: float
+    max_angle_error_deg: float
+    worst_part: str
+    worst_t_s: float
+    report: str
+
+
+def compare_records(a: Record, b: Record, pos_tol_m: float = 0.01, ang_tol_deg: float = 0.1) -> Comparison:
+    """Compare b against a on a's time grid (b interpolated) within tolerances.
+
+    Positions differ by the Euclidean distance of each part's centre of mass; orientations by the
+    angle of the rotation between them. Different part lists or time spans never agree.
+    """
+    if list(a.names) != list(b.names):
+        only_a = sorted(set(a.names) - set(b.names))
+        only_b = sorted(set(b.names) - set(a.names))
+        msg = f"part lists differ: only in A {only_a or '-'}, only in B {only_b or '-'}"
+        return Comparison(False, float("inf"), float("inf"), "-", 0.0, msg)
+    if abs(a.t[0] - b.t[0]) > 1e-9 or abs(a.t[-1] - b.t[-1]) > 1e-6:
+        msg = f"time spans differ: A {a.t[0]:g}..{a.t[-1]:g} s, B {b.t[0]:g}..{b.t[-1]:g} s"
+        return Comparison(False, float("inf"), float("inf"), "-", 0.0, msg)
+    if a.t.shape == b.t.shape and np.array_equal(a.t, b.t):
+        pos_b, quat_b = b.pos, b.quat
+    else:
+        poses = [b.pose_at(t) for t in a.t]
+        pos_b = np.stack([p for p, _ in poses])
+        quat_b = np.stack([q for _, q in poses])
+    pos_err = np.linalg.norm(a.pos - pos_b, axis=2)
+    ang_err = np.degrees(quat_angle_rad(a.quat, quat_b))
+    # worst relative to its tolerance decides where to point the user
+    score = np.maximum(pos_err / pos_tol_m, ang_err / ang_tol_deg)
+    ti, bi = np.unravel_index(int(np.argmax(score)), score.shape)
+    agree = bool(pos_err.max() <= pos_tol_m and ang_err.max() <= ang_tol_deg)
+    verdict = "agree" if agree else "DIFFER"
+    report = (
+        f"records {verdict} (tolerances {pos_tol_m:g} m, {ang_tol_deg:g} deg): "
+        f"max position difference {pos_err.max():.6g} m, max angle difference {ang_err.max():.6g} deg; "
+        f"worst: part '{a.names[bi]}' at t = {a.t[ti]:.3f} s "
+        f"(position off by {pos_err[ti, bi]:.6g} m, angle by {ang_err[ti, bi]:.6g} deg)"
+    )
+    return Comparison(agree, float(pos_err.max()), float(ang_err.max()), str(a.names[bi]), float(a.t[ti]), report)
+
+
+def assert_trajectories_match(golden: Record | str | Path, new: Record | str | Path, pos_tol_m: float = 0.01,
+                              ang_tol_deg: float = 0.1) -> Comparison:
+    """pytest helper: raise AssertionError with the comparison report when records differ."""
+    golden = golden if isinstance(golden, Record) else Record.load(golden)
+    new = new if isinstance(new, Record) else Record.load(new)
+    result = compare_records(golden, new, pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
+    if not result.agree:
+        raise AssertionError(result.report)
+    return result
