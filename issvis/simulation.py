@@ -583,22 +583,29 @@ def _element_box(e: Element) -> tuple[np.ndarray, np.ndarray]:
 
 
 def import_pybullet():
-    """Import pybullet without its build-time banner on stdout (it would spoil piped output)."""
+    """Import pybullet without its build-time banner (it would spoil piped output)."""
     import sys
 
     if "pybullet" in sys.modules:
         return sys.modules["pybullet"]
+    import ctypes
     import os
 
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
             import pybullet
+
+            ctypes.CDLL(None).fflush(None)  # drop what sits in C's stdio buffers
     finally:
-        os.dup2(saved, 1)
-        os.close(saved)
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
     return pybullet
 
 
