@@ -45,6 +45,8 @@ class StationSettings(_Strict):
     attitude_offset_ypr_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
     rotation: Literal["lvlh-hold", "inertial"] = Field(
         "lvlh-hold", description="initial angular rate: turning with LVLH (n about the orbit normal) or none")
+    velocity_lvlh_mps: tuple[float, float, float] = Field(
+        (0.0, 0.0, 0.0), description="the station's initial velocity relative to the reference orbit, LVLH")
 
     @model_validator(mode="after")
     def _known_attitude(self) -> StationSettings:

@@ -185,6 +185,7 @@ class Simulator:
         self.contacts_active: set[tuple[str, str]] = set()
         self.bodies_made = 0
         self.last_clearance: dict[tuple[int, int], float] = {}
+        self.next_sample_t = 0.0
 
     # -- bodies --------------------------------------------------------------------------------
     def _create_body(self, parts: list[int], pos: np.ndarray, rot: np.ndarray, vel: np.ndarray,
@@ -286,6 +287,7 @@ class Simulator:
     def _event(self, t: float, kind: str, **data) -> None:
         self.events.append({"t": round(t, 9), "kind": kind, **data})
         self.last_event_t = t
+        self.next_sample_t = min(self.next_sample_t, t)  # sample events as they happen
 
     # -- contacts --------------------------------------------------------------------------------
     def _locate(self, body: _Body, point_world: np.ndarray, state: tuple) -> tuple[str, str]:
@@ -383,7 +385,8 @@ class Simulator:
         omega0 = np.array([0.0, 0.0, n]) if scene.station.rotation == "lvlh-hold" else np.zeros(3)
         rot0 = self.attitude @ layout0.axes
         x0 = np.zeros(3)
-        body = self._create_body(all_parts, x0, rot0, np.cross(omega0, x0), omega0)
+        v0 = np.asarray(scene.station.velocity_lvlh_mps, float)  # + Omega x r, with r = 0
+        body = self._create_body(all_parts, x0, rot0, v0, omega0)
         self.run_state.bodies = [body]
         self.run_state.part_body = {p: 0 for p in all_parts}
 
@@ -393,7 +396,7 @@ class Simulator:
                   station.part_names.index(b.part)) for b in scene.burn]
         rec = scene.record
         self.last_event_t = -math.inf
-        next_sample_t = 0.0
+        self.next_sample_t = 0.0
         samples: dict[str, list] = {k: [] for k in ("t", "pos", "quat", "vel", "body_index", "clearance_m")}
         half_step_started = False
 
@@ -406,7 +409,7 @@ class Simulator:
                 t = step * dt
                 while sep_steps and sep_steps[0][0] == step:
                     self._open_interface(sep_steps.pop(0)[1], t)
-                coasting = (half_step_started and step < n_steps and t < next_sample_t - 1e-9 * max(1.0, t)
+                coasting = (half_step_started and step < n_steps and t < self.next_sample_t - 1e-9 * max(1.0, t)
                             and not any(p.pushing for p in self.pushers)
                             and not any(start <= step <= end for start, end, _, _ in burns))
                 if coasting:
@@ -429,13 +432,13 @@ class Simulator:
                                              (w - 0.5 * dt * inv_i @ tq).tolist(), physicsClientId=cid)
                     states = self._body_states()
                     half_step_started = True
-                if t >= next_sample_t - 1e-9 * max(1.0, t) or step == n_steps:
+                if t >= self.next_sample_t - 1e-9 * max(1.0, t) or step == n_steps:
                     self._sample(samples, t, states, forces, torques)
                     fine = (t - self.last_event_t) < rec.fine_window_s or any(p.pushing for p in self.pushers)
-                    next_sample_t = t + 1.0 / (rec.rate_hz if fine else rec.coarse_rate_hz)
+                    self.next_sample_t = t + 1.0 / (rec.rate_hz if fine else rec.coarse_rate_hz)
                     # a sample never jumps over a scheduled separation
                     for s_step, _ in sep_steps:
-                        next_sample_t = min(next_sample_t, s_step * dt)
+                        self.next_sample_t = min(self.next_sample_t, s_step * dt)
                 if step == n_steps:
                     break
                 for body, (x, *_), f, tq in zip(self.run_state.bodies, states, forces, torques):

@@ -1,0 +1,348 @@
+"""The interactive viewer: a pure state machine (``ViewerState``) and a thin pyvista window.
+
+The state machine holds everything the window shows that is not pixels: the record time, play and
+pause, the playback speed, the camera preset, the picked part, and which overlays are on. Keys, the
+slider and the timer all call its methods, so tests drive it off-screen exactly as a user does.
+numpy only at import; pyvista is imported by ``ViewerWindow`` when a window is made.
+
+The scene itself (station, Earth, stars, Sun) comes from ``issvis.stage.Stage``, the same code
+that renders the video, so the viewer shows what the video shows.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .frames import quat_to_matrix
+from .trajectory import Record
+
+#: Playback speeds, record seconds per wall-clock second; '+' and '-' walk this ladder.
+SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
+DEFAULT_SPEED = 10.0
+#: Longest wall-clock step the timer may advance in one tick, s: a window that stalls (dragged,
+#: covered, a slow frame) resumes where it was instead of leaping ahead.
+MAX_TICK_S = 0.25
+#: Two record times closer than this are the same instant, s (records sample at <= 100 Hz).
+SAME_TIME_S = 1e-6
+
+PRESETS = {
+    1: "scene keyframes",
+    2: "whole station",
+    3: "the interface",
+    4: "follow the Russian segment",
+}
+FREE = 0  # the camera is the user's (mouse); nothing moves it
+
+HELP_TEXT = """\
+keys
+  space        play / pause
+  + / -        faster / slower
+  Left/Right   step one record sample
+  n or e / N   next / previous event
+  1            camera: scene keyframes
+  2            camera: whole station
+  3            camera: the interface
+  4            camera: follow the Russian segment
+  t            tint the separating sides
+  r            trails of each side's centre of mass
+  a            LVLH axes
+  h            this help
+  q            quit
+mouse
+  left drag rotate, right drag / wheel zoom,
+  middle or shift+left drag pan,
+  click a part: name, segment, mass, velocity"""
+
+
+@dataclass(frozen=True)
+class CameraPose:
+    """position_m, focal_point_m, view_up (3,) float in LVLH; view_angle_deg vertical field of view."""
+
+    position_m: np.ndarray
+    focal_point_m: np.ndarray
+    view_up: np.ndarray
+    view_angle_deg: float
+
+    def translated(self, delta_m: np.ndarray) -> CameraPose:
+        return CameraPose(self.position_m + delta_m, self.focal_point_m + delta_m, self.view_up, self.view_angle_deg)
+
+
+KeyframeCamera = Callable[[float], tuple[Any, Any, Any, float]]
+
+
+def _unit(v: Any) -> np.ndarray:
+    v = np.asarray(v, float)
+    return v / np.linalg.norm(v)
+
+
+# Directions the camera looks from (LVLH, from the target towards the camera) and the field of view
+# of the built-in presets: above the orbit plane on the orbit-normal side, a little ahead, zenith up.
+WHOLE_STATION_FROM = _unit([0.45, -0.55, 0.70])
+INTERFACE_FROM = _unit([0.35, 0.25, 0.90])
+FOLLOW_FROM = _unit([0.40, -0.75, 0.55])
+PRESET_VIEW_ANGLE_DEG = 30.0
+ZENITH_UP = np.array([1.0, 0.0, 0.0])
+
+
+class ViewerState:
+    """What the viewer shows, as a function of what the user did. No pyvista, no rendering.
+
+    record : the trajectory record.  keyframe_camera : t_s -> (position, focal_point, view_up,
+    view_angle_deg) of the scene's camera (``issvis.camera.camera_at`` bound to the scene), or None.
+    interface_anchor : (part index, offset (3,) m in that part's frame) of the first opened
+    interface, for preset 3.  part_radius_m : (B,) bounding radius of each part about its centre of
+    mass, m, for framing.
+    """
+
+    def __init__(self, record: Record, keyframe_camera: KeyframeCamera | None = None,
+                 interface_anchor: tuple[int, np.ndarray] | None = None,
+                 part_radius_m: np.ndarray | None = None) -> None:
+        self.record = record
+        self.keyframe_camera = keyframe_camera
+        self.interface_anchor = interface_anchor
+        n_parts = len(record.names)
+        self.part_radius_m = np.full(n_parts, 15.0) if part_radius_m is None else np.asarray(part_radius_m, float)
+        self.t_start_s = float(record.t[0])
+        self.t_end_s = float(record.t[-1])
+        # events as (t, text), sorted, one entry per distinct time
+        self.events = sorted(((float(e["t"]), _event_label(e)) for e in record.events), key=lambda x: x[0])
+        self.event_times_s = np.unique(np.array([t for t, _ in self.events], float))
+        sides = record.separation_sides()
+        self.groups = _trail_groups(record, sides)
+        self.follow_mask = sides[0] if sides is not None else record.segment == "ROS"
+        if not self.follow_mask.any():  # a record without a Russian segment: follow everything
+            self.follow_mask = np.ones(n_parts, bool)
+        sep = record.separation_distance()
+        self._separation = sep
+        self.first_separation_s = float(record.events_of("separation")[0]["t"]) if sides is not None else None
+        self.clearance_m = record.extra.get("clearance_m")
+
+        self.time_s = self.t_start_s
+        self.playing = False
+        self.speed = DEFAULT_SPEED
+        self.preset = 1 if keyframe_camera is not None else 2
+        self.tint = False
+        self.trails = False
+        self.axes = False
+        self.help = False
+        self.picked: str | None = None
+        self.quit_requested = False
+        self._camera_reset = True  # the next camera() frames the preset afresh
+        self._anchor_m: np.ndarray | None = None
+
+    # -- time ---------------------------------------------------------------------------------
+    def set_time(self, t_s: float) -> None:
+        """Go to record time t_s (clamped to the record); the slider calls this."""
+        self.time_s = float(np.clip(t_s, self.t_start_s, self.t_end_s))
+
+    def scrub(self, t_s: float) -> None:
+        """The slider was dragged: pause and go there."""
+        self.playing = False
+        self.set_time(t_s)
+
+    def toggle_play(self) -> None:
+        if not self.playing and self.time_s >= self.t_end_s - SAME_TIME_S:
+            self.time_s = self.t_start_s  # play again from the start
+        self.playing = not self.playing
+
+    def advance(self, wall_dt_s: float) -> bool:
+        """The timer ticked after wall_dt_s of real time; returns whether the time moved."""
+        if not self.playing:
+            return False
+        before = self.time_s
+        self.set_time(self.time_s + self.speed * min(max(wall_dt_s, 0.0), MAX_TICK_S))
+        if self.time_s >= self.t_end_s:
+            self.playing = False
+        return self.time_s != before
+
+    def faster(self) -> None:
+        self.speed = next((s for s in SPEEDS if s > self.speed * (1 + 1e-9)), SPEEDS[-1])
+
+    def slower(self) -> None:
+        self.speed = next((s for s in reversed(SPEEDS) if s < self.speed * (1 - 1e-9)), SPEEDS[0])
+
+    def step(self, direction: int) -> None:
+        """Pause and go to the next (direction > 0) or previous record sample."""
+        self.playing = False
+        t = self.record.t
+        if direction > 0:
+            k = int(np.searchsorted(t, self.time_s + SAME_TIME_S, side="right"))
+            self.set_time(t[min(k, len(t) - 1)])
+        else:
+            k = int(np.searchsorted(t, self.time_s - SAME_TIME_S, side="left")) - 1
+            self.set_time(t[max(k, 0)])
+
+    def next_event(self, direction: int = 1) -> bool:
+        """Go to the next (or previous) event time; returns False when there is none that way."""
+        times = self.event_times_s
+        if direction > 0:
+            later = times[times > self.time_s + SAME_TIME_S]
+            if not len(later):
+                return False
+            self.set_time(later[0])
+        else:
+            earlier = times[times < self.time_s - SAME_TIME_S]
+            if not len(earlier):
+                return False
+            self.set_time(earlier[-1])
+        self.playing = False
+        return True
+
+    # -- toggles ------------------------------------------------------------------------------
+    def toggle(self, what: str) -> None:
+        """Flip one of the overlays: 'tint', 'trails', 'axes' or 'help'."""
+        if what not in ("tint", "trails", "axes", "help"):
+            raise ValueError(f"no overlay {what!r}")
+        setattr(self, what, not getattr(self, what))
+
+    # -- camera -------------------------------------------------------------------------------
+    def select_preset(self, number: int) -> None:
+        """Number keys: 1 scene keyframes, 2 whole station, 3 the interface, 4 follow the ROS."""
+        if number not in PRESETS:
+            return
+        if number == 1 and self.keyframe_camera is None:
+            number = 2
+        if number == 3 and self.interface_anchor is None:
+            number = 2
+        self.preset = number
+        self._camera_reset = True
+
+    def camera_moved_by_user(self) -> None:
+        """The mouse moved the camera. Keyframes give way to it (free camera); the other presets
+        keep following their target with the user's view."""
+        if self.preset == 1:
+            self.preset = FREE
+
+    def camera(self, current: CameraPose | None) -> CameraPose | None:
+        """The camera for the current time, given the window's camera now; None leaves it alone.
+
+        Preset 1 is the scene's keyframe camera. Presets 2-4 frame their target when selected and
+        afterwards move the camera with the target (keeping whatever view the mouse made).
+        """
+        if self.preset == FREE:
+            return None
+        if self.preset == 1:
+            assert self.keyframe_camera is not None
+            pos, focal, up, angle = self.keyframe_camera(self.time_s)
+            return CameraPose(np.asarray(pos, float), np.asarray(focal, float), np.asarray(up, float), float(angle))
+        pos, _ = self.record.pose_at(self.time_s)
+        anchor, radius = self._target(pos)
+        if self._camera_reset or current is None or self._anchor_m is None:
+            self._camera_reset = False
+            self._anchor_m = anchor
+            view_from = {2: WHOLE_STATION_FROM, 3: INTERFACE_FROM, 4: FOLLOW_FROM}[self.preset]
+            distance = radius / math.sin(math.radians(PRESET_VIEW_ANGLE_DEG) / 2) * 1.05
+            return CameraPose(anchor + distance * view_from, anchor, ZENITH_UP.copy(), PRESET_VIEW_ANGLE_DEG)
+        delta = anchor - self._anchor_m
+        self._anchor_m = anchor
+        return current.translated(delta)
+
+    def _target(self, pos: np.ndarray) -> tuple[np.ndarray, float]:
+        """(anchor point (3,) m LVLH, radius m to frame) of the current preset."""
+        if self.preset == 3:
+            assert self.interface_anchor is not None
+            k, offset = self.interface_anchor
+            _, quat = self.record.pose_at(self.time_s)
+            return pos[k] + quat_to_matrix(quat[k]) @ offset, 18.0
+        mask = self.follow_mask if self.preset == 4 else np.ones(len(pos), bool)
+        m = self.record.mass * mask
+        com = (pos * m[:, None]).sum(axis=0) / m.sum()
+        reach = np.linalg.norm(pos[mask] - com, axis=1) + self.part_radius_m[mask]
+        return com, float(reach.max())
+
+    # -- picking and text ---------------------------------------------------------------------
+    def pick(self, part_name: str | None) -> None:
+        """A click hit part_name (None: it hit nothing, which clears the info box)."""
+        if part_name is not None and part_name not in set(self.record.names):
+            raise KeyError(f"no part {part_name!r}")
+        self.picked = part_name
+
+    def velocity_at(self, t_s: float) -> np.ndarray:
+        """(B, 3) velocities at t_s, m/s LVLH, linear between samples (exact at samples)."""
+        t = self.record.t
+        k = int(np.clip(np.searchsorted(t, t_s, side="right") - 1, 0, max(len(t) - 2, 0)))
+        if len(t) == 1:
+            return self.record.vel[0].copy()
+        f = float(np.clip((t_s - t[k]) / (t[k + 1] - t[k]), 0.0, 1.0))
+        return (1 - f) * self.record.vel[k] + f * self.record.vel[k + 1]
+
+    def info_text(self) -> str:
+        """What the info box says about the picked part at the current time ('' with none)."""
+        if self.picked is None:
+            return ""
+        k = self.record.part_index(self.picked)
+        v = self.velocity_at(self.time_s)[k]
+        return (f"{self.picked}\n"
+                f"segment  {self.record.segment[k]}\n"
+                f"mass     {self.record.mass[k]:,.0f} kg\n"
+                f"velocity {np.linalg.norm(v):.4f} m/s LVLH\n"
+                f"  ({v[0]:+.4f}, {v[1]:+.4f}, {v[2]:+.4f}) m/s x,y,z")
+
+    def separation_at(self) -> tuple[float, float] | None:
+        """(distance m, rate m/s) between the sides' centres of mass now, or None."""
+        if self._separation is None:
+            return None
+        dist, rate = self._separation
+        return float(np.interp(self.time_s, self.record.t, dist)), float(np.interp(self.time_s, self.record.t, rate))
+
+    def status_text(self) -> str:
+        """The corner text: clock, separation, playback."""
+        m, s = divmod(self.time_s, 60.0)
+        lines = [f"t = {self.time_s:8.2f} s  ({int(m):02d}:{s:05.2f})  of {self.t_end_s:g} s"]
+        sep = self.separation_at()
+        if sep is not None:
+            assert self.first_separation_s is not None
+            if self.time_s < self.first_separation_s:
+                lines.append(f"docked; undocking at t = {self.first_separation_s:g} s")
+            else:
+                lines.append(f"separation {sep[0]:8.2f} m (CoM to CoM), rate {sep[1]:+.3f} m/s")
+                if self.clearance_m is not None:
+                    gap = float(np.interp(self.time_s, self.record.t, self.clearance_m))
+                    if math.isfinite(gap):
+                        lines.append(f"clearance  {gap:8.2f} m")
+        last = [label for t, label in self.events if t <= self.time_s + SAME_TIME_S]
+        if last:
+            lines.append(f"last event: {last[-1]}")
+        state = "playing" if self.playing else "paused"
+        camera = PRESETS.get(self.preset, "free")
+        lines.append(f"{state} x{self.speed:g}   camera: {camera}   h: help")
+        return "\n".join(lines)
+
+    def trail_points(self) -> dict[str, np.ndarray]:
+        """Each trail group's centre-of-mass path (N, 3) m LVLH from the start to now."""
+        t = self.record.t
+        k = int(np.searchsorted(t, self.time_s - SAME_TIME_S, side="left"))
+        pos_now, _ = self.record.pose_at(self.time_s)
+        out = {}
+        for label, mask in self.groups.items():
+            m = self.record.mass * mask
+            path = np.einsum("tbi,b->ti", self.record.pos[:k], m) / m.sum()
+            now = (pos_now * m[:, None]).sum(axis=0) / m.sum()
+            out[label] = np.vstack([path, now[None]])
+        return out
+
+
+def _event_label(e: dict[str, Any]) -> str:
+    detail = e.get("interface") or e.get("part") or ""
+    if not detail and "parts" in e:
+        detail = " / ".join(map(str, e["parts"]))
+    return f"{e['kind']} {detail} at {float(e['t']):g} s".replace("  ", " ")
+
+
+def _trail_groups(record: Record, sides: tuple[np.ndarray, np.ndarray] | None) -> dict[str, np.ndarray]:
+    """Parts whose common centre of mass gets a trail: the two sides of the first separation,
+    named after the segment that has most of their mass, or else one group per segment."""
+    if sides is None:
+        return {str(s): record.segment == s for s in dict.fromkeys(record.segment)}
+    out = {}
+    for mask in sides:
+        segs = record.segment[mask]
+        masses = {s: record.mass[mask][segs == s].sum() for s in set(segs)}
+        out[str(max(masses, key=masses.get))] = mask  # type: ignore[arg-type]
+    return out
