@@ -75,8 +75,10 @@ def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def quat_angle_rad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Angle of the rotation taking orientation a to orientation b, (...,) radians in [0, pi]."""
-    dot = np.abs(np.sum(np.asarray(a) * np.asarray(b), axis=-1))
-    return 2.0 * np.arccos(np.clip(dot, -1.0, 1.0))
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    sign = np.where(np.sum(a * b, axis=-1, keepdims=True) < 0, -1.0, 1.0)
+    # atan2 of chord lengths stays accurate for tiny angles, where arccos(dot) loses half the digits
+    return 4.0 * np.arctan2(np.linalg.norm(a - sign * b, axis=-1), np.linalg.norm(a + sign * b, axis=-1))
 
 
 def slerp(q0: np.ndarray, q1: np.ndarray, f: np.ndarray) -> np.ndarray:

@@ -194,3 +194,13 @@ def test_lvlh_and_inertial_conversions_are_inverse():
     r_in, v_in = lvlh_to_inertial(n, 1234.5, r, v)
     r_back, v_back = inertial_to_lvlh(n, 1234.5, r_in, v_in)
     assert np.allclose(r_back, r) and np.allclose(v_back, v)
+
+
+def test_quaternion_angle_is_the_rotation_angle_even_for_tiny_angles():
+    from issvis.frames import axis_angle_quat, quat_angle_rad
+
+    identity = np.array([0.0, 0.0, 0.0, 1.0])
+    for angle in (1e-9, 1e-4, 0.7, 3.0):
+        q = axis_angle_quat(np.array([1.0, 2.0, 3.0]), angle)
+        assert quat_angle_rad(identity, q) == pytest.approx(angle, rel=1e-9)
+        assert quat_angle_rad(identity, -q) == pytest.approx(angle, rel=1e-9)  # q and -q are one rotation

@@ -1,0 +1,201 @@
+"""Plots of a trajectory record: separation, relative path (CW loops), clearance, attitude.
+
+Reads a :class:`~issvis.trajectory.Record` only (never re-runs physics). matplotlib is imported
+inside the functions with the Agg backend, so ``import issvis.plots`` stays numpy-only and the
+plots render on machines without a display.
+
+Every line is labelled where it is drawn (a text beside it, in its colour), so the figure reads
+without a legend hunt.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .frames import quat_to_matrix
+
+FIGURE_SUFFIXES = (".png", ".svg")
+FIGSIZE_IN = (10.0, 7.0)
+DPI = 100
+"""README-sized: 1000 x 700 pixels as PNG."""
+
+SIDE_COLOURS = {"ROS": "#d62728", "USOS": "#1f77b4"}
+CONTACT_COLOUR = "#ff7f0e"
+
+
+class PlotError(ValueError):
+    """A record that these plots cannot show (e.g. no separation in it)."""
+
+
+# --- quantities ------------------------------------------------------------------------------
+def side_label(record, mask: np.ndarray) -> str:
+    """The segment holding most of the mass of the parts in a (B,) mask: 'ROS', 'USOS', ..."""
+    seg: dict[str, float] = {}
+    for s, m in zip(record.segment[mask], record.mass[mask]):
+        seg[str(s)] = seg.get(str(s), 0.0) + float(m)
+    return max(seg, key=seg.__getitem__)
+
+
+def relative_path_m(record) -> np.ndarray:
+    """(T, 3) LVLH position of the first separation's child side relative to its parent side, m."""
+    sides = record.separation_sides()
+    if sides is None:
+        raise PlotError("the record has no separation event")
+    child, _ = record.group_com(sides[0])
+    parent, _ = record.group_com(sides[1])
+    return child - parent
+
+
+def attitude_ypr_deg(record, mask: np.ndarray) -> np.ndarray:
+    """(T, 3) yaw, pitch, roll (deg) of a side relative to its attitude at t[0], in its own axes.
+
+    Body-fixed 3-2-1 angles (yaw about +Z nadir, pitch about +Y, roll about +X), as the ISS
+    quotes attitude; taken from the side's heaviest part (a side is one rigid body once
+    separated), unwrapped so a slow tumble reads as a growing angle.
+    """
+    idx = np.flatnonzero(mask)
+    k = int(idx[np.argmax(record.mass[idx])])
+    rot = quat_to_matrix(record.quat[:, k])  # (T, 3, 3) part -> LVLH
+    rel = np.einsum("ji,tjk->tik", rot[0], rot)  # R0^T R(t): rotation in the part's own axes
+    yaw = np.arctan2(rel[:, 1, 0], rel[:, 0, 0])
+    pitch = -np.arcsin(np.clip(rel[:, 2, 0], -1.0, 1.0))
+    roll = np.arctan2(rel[:, 2, 1], rel[:, 2, 2])
+    return np.degrees(np.stack([np.unwrap(yaw), pitch, np.unwrap(roll)], axis=1))
+
+
+def contact_intervals(record) -> list[tuple[float, float, str]]:
+    """(start s, end s, 'part/part') for each contact; an open one ends at the record's end."""
+    open_: dict[tuple[str, ...], float] = {}
+    out = []
+    for e in record.events:
+        key = tuple(sorted(e.get("parts", ())))
+        if e["kind"] == "contact_start":
+            open_[key] = e["t"]
+        elif e["kind"] == "contact_end" and key in open_:
+            out.append((open_.pop(key), e["t"], "/".join(key)))
+    out += [(t0, float(record.t[-1]), "/".join(k)) for k, t0 in open_.items()]
+    return sorted(out)
+
+
+# --- the figure --------------------------------------------------------------------------------
+def plot_record(record, path: str | Path) -> None:
+    """Four panels of a separation record, written atomically as PNG or SVG (by suffix)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    path = Path(path)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        raise PlotError(f"{path}: expected a file ending in {' or '.join(FIGURE_SUFFIXES)}")
+    sides = record.separation_sides()
+    if sides is None:
+        raise PlotError("the record has no separation event: nothing comes apart to plot")
+    child_label, parent_label = side_label(record, sides[0]), side_label(record, sides[1])
+    c_child = SIDE_COLOURS.get(child_label, "#d62728")
+    c_parent = SIDE_COLOURS.get(parent_label, "#1f77b4")
+    t = record.t
+    t_sep = float(record.events_of("separation")[0]["t"])
+    dist, rate = record.separation_distance()
+    contacts = contact_intervals(record)
+    rel = relative_path_m(record)
+    clearance = record.extra.get("clearance_m")
+
+    fig = Figure(figsize=FIGSIZE_IN, dpi=DPI, layout="constrained")
+    axs = fig.subplots(2, 2)
+    title = record.meta.get("title", "issvis record")
+    fig.suptitle(f"{title}: {child_label} side ({record.mass[sides[0]].sum() / 1000:.0f} t) leaves the "
+                 f"{parent_label} side ({record.mass[sides[1]].sum() / 1000:.0f} t)", fontsize=11)
+
+    def mark_contacts(ax) -> None:
+        for t0, t1, _ in contacts:
+            ax.axvspan(t0, max(t1, t0 + 0.5), color=CONTACT_COLOUR, alpha=0.35, lw=0)
+
+    # 1. distance and rate
+    ax = axs[0, 0]
+    ax.plot(t, dist, color="#333333", lw=1.8)
+    ax.set_ylabel("distance between centres of mass, m")
+    ax.set_xlabel("time, s")
+    ax2 = ax.twinx()
+    ax2.plot(t, rate, color="#2ca02c", lw=1.2)
+    ax2.set_ylabel("separation rate, m/s", color="#2ca02c")
+    ax2.tick_params(axis="y", colors="#2ca02c")
+    ax.text(0.02, 0.95, f"distance (black): {dist[-1]:.1f} m at the end\nrate (green): {rate[-1]:.3f} m/s",
+            transform=ax.transAxes, va="top", fontsize=8.5)
+    ax.axvline(t_sep, color="grey", ls=":", lw=0.8)
+    mark_contacts(ax)
+    ax.set_title("Separation", fontsize=10)
+
+    # 2. relative path in the LVLH x-y plane: along-track horizontal, radial vertical
+    ax = axs[0, 1]
+    after = t >= t_sep
+    ax.plot(rel[after, 1], rel[after, 0], color=c_child, lw=1.8)
+    ax.plot(rel[after, 1][:1], rel[after, 0][:1], "o", color="black", ms=4)
+    ax.plot(rel[after, 1][-1:], rel[after, 0][-1:], ">", color=c_child, ms=7)
+    ax.plot([0], [0], "s", color=c_parent, ms=7)
+    ax.annotate(f"{parent_label} side", (0, 0), xytext=(6, 6), textcoords="offset points", color=c_parent, fontsize=8.5)
+    ax.annotate(f"{child_label} side at {t[-1]:.0f} s", (rel[-1, 1], rel[-1, 0]), xytext=(0, -12),
+                textcoords="offset points", color=c_child, fontsize=8.5, ha="center")
+    ax.set_xlabel("along-track y, m (+ ahead, direction of flight)")
+    ax.set_ylabel("radial x, m (+ up, away from Earth)")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_title(f"{child_label} side relative to the {parent_label} side (LVLH)", fontsize=10)
+    ax.grid(alpha=0.3)
+
+    # 3. clearance
+    ax = axs[1, 0]
+    if clearance is not None and np.any(np.isfinite(clearance)):
+        shown = np.where(np.isfinite(clearance), np.maximum(clearance, 1e-3), np.nan)
+        ax.semilogy(t, shown, color="#9467bd", lw=1.6)
+        finite = clearance[np.isfinite(clearance)]
+        ax.text(0.98, 0.05, f"end: {finite[-1]:.1f} m", transform=ax.transAxes, ha="right", fontsize=8.5)
+    for e in record.events_of("collisions_enabled"):
+        ax.axvline(e["t"], color="grey", ls="--", lw=0.8)
+        ax.annotate("collisions on", (e["t"], 1), xycoords=("data", "axes fraction"), xytext=(3, -10),
+                    textcoords="offset points", fontsize=7.5, color="grey")
+    mark_contacts(ax)
+    if contacts:
+        t0, _, parts = contacts[0]
+        ax.annotate(f"contact {parts}\nfirst at {t0:.1f} s ({len(contacts)} in all)", (t0, 0.5),
+                    xycoords=("data", "axes fraction"), xytext=(6, 0), textcoords="offset points",
+                    color=CONTACT_COLOUR, fontsize=8.5, fontweight="bold")
+    else:
+        ax.text(0.02, 0.95, "no contact", transform=ax.transAxes, va="top", fontsize=8.5, color="#2ca02c")
+    ax.set_xlabel("time, s")
+    ax.set_ylabel("smallest gap between the bodies, m")
+    ax.set_title("Clearance (contacts shaded orange)", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+
+    # 4. attitude of each side
+    ax = axs[1, 1]
+    styles = (("yaw", "-"), ("pitch", "--"), ("roll", ":"))
+    for mask, label, colour in ((sides[1], parent_label, c_parent), (sides[0], child_label, c_child)):
+        ypr = attitude_ypr_deg(record, mask)
+        for j, (name, ls) in enumerate(styles):
+            ax.plot(t, ypr[:, j], color=colour, ls=ls, lw=1.4)
+            ax.annotate(f"{label} {name}", (t[-1], ypr[-1, j]), xytext=(3, 0), textcoords="offset points",
+                        color=colour, fontsize=7.5, va="center")
+    ax.set_xlim(t[0], t[-1] + 0.22 * (t[-1] - t[0]))
+    ax.set_xlabel("time, s")
+    ax.set_ylabel("angle from the attitude at t = 0, deg")
+    ax.set_title("Attitude in LVLH (yaw —, pitch - -, roll ···)", fontsize=10)
+    ax.grid(alpha=0.3)
+    mark_contacts(ax)
+
+    save_figure(fig, path)
+
+
+def save_figure(fig, path: str | Path) -> None:
+    """Write a matplotlib figure atomically (temporary name, then rename); format from the suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        fig.savefig(tmp, format=path.suffix.lstrip(".").lower())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,109 @@
+"""The record: format of conventions.md, atomic writes, interpolation, CSV, comparison."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from issvis.frames import quat_angle_rad
+from issvis.trajectory import Record, RecordError, compare_records
+
+
+def test_record_has_the_keys_and_shapes_of_the_conventions(undock_record, tmp_path):
+    path = tmp_path / "r.npz"
+    undock_record.save(path)
+    with np.load(path, allow_pickle=False) as data:
+        n_t, n_b = len(data["t"]), len(data["names"])
+        assert data["t"].dtype == np.float64 and data["mass"].dtype == np.float64
+        assert data["pos"].shape == (n_t, n_b, 3) and data["pos"].dtype == np.float64
+        assert data["quat"].shape == (n_t, n_b, 4) and data["vel"].shape == (n_t, n_b, 3)
+        assert data["segment"].shape == (n_b,)
+        meta = json.loads(str(data["meta"]))
+        events = json.loads(str(data["events"]))
+    assert {"scene", "dt_s", "orbit", "versions"} <= set(meta)
+    assert {"altitude_m", "mean_motion_rad_s"} <= set(meta["orbit"])
+    assert {"issvis", "pybullet", "numpy"} <= set(meta["versions"])
+    assert "[[separation]]" in meta["scene"]
+    assert all("t" in e and "kind" in e for e in events)
+    assert {"ROS", "USOS"} <= set(undock_record.segment)
+
+
+def test_save_and_load_round_trip_exactly(undock_record, tmp_path):
+    path = tmp_path / "r.npz"
+    undock_record.save(path)
+    back = Record.load(path)
+    for key in ("t", "pos", "quat", "vel", "mass"):
+        assert np.array_equal(getattr(back, key), getattr(undock_record, key))
+    assert list(back.names) == list(undock_record.names)
+    assert back.events == undock_record.events
+    assert np.array_equal(back.extra["clearance_m"], undock_record.extra["clearance_m"], equal_nan=True)
+    assert [p.name for p in tmp_path.iterdir()] == ["r.npz"]  # no temporary file left
+
+
+def test_a_one_orbit_record_stays_a_few_megabytes(undock_record, tmp_path):
+    # the default scene is 1800 s; one orbit is 5577 s; coarse samples dominate
+    path = tmp_path / "r.npz"
+    undock_record.save(path)
+    per_second = path.stat().st_size / undock_record.duration_s
+    assert per_second * 5577 < 5e6
+
+
+def test_pose_at_returns_the_samples_and_interpolates_smoothly(undock_record):
+    rec = undock_record
+    k = len(rec.t) // 2
+    pos, quat = rec.pose_at(rec.t[k])
+    assert np.allclose(pos, rec.pos[k]) and np.allclose(quat, rec.quat[k])
+    # midway through a coarse interval, Hermite agrees with the CW-smooth truth to well under a mm:
+    # compare the midpoint of [k, k+2] against sample k+1 using only samples k and k+2
+    thinned = Record(rec.t[::2], rec.names, rec.segment, rec.mass, rec.pos[::2], rec.quat[::2], rec.vel[::2],
+                     rec.events, rec.meta)
+    late = np.flatnonzero(rec.t > 600)[0]
+    late -= late % 2
+    pos_mid, quat_mid = thinned.pose_at(rec.t[late + 1])
+    assert np.abs(pos_mid - rec.pos[late + 1]).max() < 1e-3
+    assert np.degrees(quat_angle_rad(quat_mid, rec.quat[late + 1])).max() < 1e-3
+
+
+def test_csv_export_has_one_row_per_sample_and_part(undock_record, tmp_path):
+    path = tmp_path / "r.csv"
+    short = Record(undock_record.t[:3], undock_record.names, undock_record.segment, undock_record.mass,
+                   undock_record.pos[:3], undock_record.quat[:3], undock_record.vel[:3], [], {})
+    short.to_csv(path)
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("t_s,part,segment,x_m,y_m,z_m,qx,qy,qz,qw")
+    assert len(lines) == 1 + 3 * len(undock_record.names)
+    first = lines[1].split(",")
+    assert first[1] == undock_record.names[0] and float(first[3]) == pytest.approx(undock_record.pos[0, 0, 0])
+
+
+def test_comparison_names_the_worst_part_and_time(undock_record):
+    other = Record(undock_record.t, undock_record.names, undock_record.segment, undock_record.mass,
+                   undock_record.pos.copy(), undock_record.quat, undock_record.vel, [], {})
+    k, b = len(undock_record.t) - 5, int(np.flatnonzero(undock_record.names == "zvezda")[0])
+    other.pos[k, b, 1] += 0.5
+    result = compare_records(undock_record, other, pos_tol_m=0.01)
+    assert not result.agree
+    assert result.worst_part == "zvezda" and result.worst_t_s == undock_record.t[k]
+    assert result.max_pos_error_m == pytest.approx(0.5)
+    assert "zvezda" in result.report and "DIFFER" in result.report
+    assert compare_records(undock_record, undock_record).agree
+
+
+def test_comparison_of_different_part_lists_or_spans_never_agrees(undock_record):
+    cut = Record(undock_record.t[:-1], undock_record.names, undock_record.segment, undock_record.mass,
+                 undock_record.pos[:-1], undock_record.quat[:-1], undock_record.vel[:-1], [], {})
+    assert not compare_records(undock_record, cut).agree
+    assert "time spans differ" in compare_records(undock_record, cut).report
+
+
+def test_loading_a_damaged_record_is_a_clear_error(tmp_path, undock_record):
+    path = tmp_path / "r.npz"
+    np.savez(path, t=np.arange(3.0))
+    with pytest.raises(RecordError, match="missing key"):
+        Record.load(path)
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    with pytest.raises(RecordError, match="not a trajectory record"):
+        Record.load(text)
