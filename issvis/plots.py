@@ -49,21 +49,36 @@ def relative_path_m(record) -> np.ndarray:
     return child - parent
 
 
-def attitude_ypr_deg(record, mask: np.ndarray) -> np.ndarray:
-    """(T, 3) yaw, pitch, roll (deg) of a side relative to its attitude at t[0], in its own axes.
+def attitude_angles_deg(record, mask: np.ndarray) -> np.ndarray:
+    """(T, 3) pitch, roll, yaw (deg) of a side relative to its attitude at t[0], in its own axes.
 
-    Body-fixed 3-2-1 angles (yaw about +Z nadir, pitch about +Y, roll about +X), as the ISS
-    quotes attitude; taken from the side's heaviest part (a side is one rigid body once
-    separated), unwrapped so a slow tumble reads as a growing angle.
+    Body-fixed 2-1-3 angles: pitch about +Y (the orbit normal in +XVV), then roll about +X,
+    then yaw about +Z (nadir). Pitch comes first because it is the large motion here (the
+    gravity-gradient swing in the orbit plane): in this order it never meets gimbal lock and
+    unwraps freely through a full tumble. Taken from the side's heaviest part (a side is one
+    rigid body once separated).
     """
     idx = np.flatnonzero(mask)
     k = int(idx[np.argmax(record.mass[idx])])
     rot = quat_to_matrix(record.quat[:, k])  # (T, 3, 3) part -> LVLH
-    rel = np.einsum("ji,tjk->tik", rot[0], rot)  # R0^T R(t): rotation in the part's own axes
-    yaw = np.arctan2(rel[:, 1, 0], rel[:, 0, 0])
-    pitch = -np.arcsin(np.clip(rel[:, 2, 0], -1.0, 1.0))
-    roll = np.arctan2(rel[:, 2, 1], rel[:, 2, 2])
-    return np.degrees(np.stack([np.unwrap(yaw), pitch, np.unwrap(roll)], axis=1))
+    rel = np.einsum("ji,tjk->tik", rot[0], rot)  # R0^T R(t) = Ry(pitch) Rx(roll) Rz(yaw)
+    pitch = np.arctan2(rel[:, 0, 2], rel[:, 2, 2])
+    roll = np.arcsin(np.clip(-rel[:, 1, 2], -1.0, 1.0))
+    yaw = np.arctan2(rel[:, 1, 0], rel[:, 1, 1])
+    return np.degrees(np.stack([np.unwrap(pitch), roll, np.unwrap(yaw)], axis=1))
+
+
+def _spread(values: np.ndarray, min_gap: float) -> np.ndarray:
+    """Label heights: ``values`` moved apart (order kept) so neighbours are ``min_gap`` apart."""
+    order = np.argsort(values)
+    out = np.asarray(values, float)[order].copy()
+    for i in range(1, len(out)):
+        out[i] = max(out[i], out[i - 1] + min_gap)
+    shift = (out - np.asarray(values, float)[order]).mean()  # recentre on the lines
+    out -= shift
+    result = np.empty_like(out)
+    result[order] = out
+    return result
 
 
 def contact_intervals(record) -> list[tuple[float, float, str]]:
@@ -124,7 +139,8 @@ def plot_record(record, path: str | Path) -> None:
     ax2.set_ylabel("separation rate, m/s", color="#2ca02c")
     ax2.tick_params(axis="y", colors="#2ca02c")
     ax.text(0.02, 0.95, f"distance (black): {dist[-1]:.1f} m at the end\nrate (green): {rate[-1]:.3f} m/s",
-            transform=ax.transAxes, va="top", fontsize=8.5)
+            transform=ax.transAxes, va="top", fontsize=8.5,
+            bbox=dict(facecolor="white", alpha=0.8, lw=0))
     ax.axvline(t_sep, color="grey", ls=":", lw=0.8)
     mark_contacts(ax)
     ax.set_title("Separation", fontsize=10)
@@ -136,9 +152,15 @@ def plot_record(record, path: str | Path) -> None:
     ax.plot(rel[after, 1][:1], rel[after, 0][:1], "o", color="black", ms=4)
     ax.plot(rel[after, 1][-1:], rel[after, 0][-1:], ">", color=c_child, ms=7)
     ax.plot([0], [0], "s", color=c_parent, ms=7)
-    ax.annotate(f"{parent_label} side", (0, 0), xytext=(6, 6), textcoords="offset points", color=c_parent, fontsize=8.5)
-    ax.annotate(f"{child_label} side at {t[-1]:.0f} s", (rel[-1, 1], rel[-1, 0]), xytext=(0, -12),
-                textcoords="offset points", color=c_child, fontsize=8.5, ha="center")
+    ax.margins(0.15)
+    ax.annotate(f"{parent_label} side", (0, 0), xytext=(0, 8), textcoords="offset points", color=c_parent,
+                fontsize=8.5, ha="center")
+    # the end label leans towards the middle of the panel so it is never cut off
+    centre_y = 0.5 * (rel[after, 1].min() + rel[after, 1].max())
+    ax.annotate(f"{child_label} side at {t[-1]:.0f} s", (rel[-1, 1], rel[-1, 0]), xytext=(0, -13),
+                textcoords="offset points", color=c_child, fontsize=8.5,
+                ha="right" if rel[-1, 1] > centre_y else "left")
+    ax.text(0.02, 0.02, "● start of the push", transform=ax.transAxes, fontsize=7.5)
     ax.set_xlabel("along-track y, m (+ ahead, direction of flight)")
     ax.set_ylabel("radial x, m (+ up, away from Earth)")
     ax.axhline(0, color="grey", lw=0.5)
@@ -164,7 +186,7 @@ def plot_record(record, path: str | Path) -> None:
                     xycoords=("data", "axes fraction"), xytext=(6, 0), textcoords="offset points",
                     color=CONTACT_COLOUR, fontsize=8.5, fontweight="bold")
     else:
-        ax.text(0.02, 0.95, "no contact", transform=ax.transAxes, va="top", fontsize=8.5, color="#2ca02c")
+        ax.text(0.97, 0.5, "no contact", transform=ax.transAxes, ha="right", fontsize=9, color="#2ca02c")
     ax.set_xlabel("time, s")
     ax.set_ylabel("smallest gap between the bodies, m")
     ax.set_title("Clearance (contacts shaded orange)", fontsize=10)
@@ -172,17 +194,22 @@ def plot_record(record, path: str | Path) -> None:
 
     # 4. attitude of each side
     ax = axs[1, 1]
-    styles = (("yaw", "-"), ("pitch", "--"), ("roll", ":"))
+    styles = (("pitch", "-"), ("roll", "--"), ("yaw", ":"))
+    ends, labels, colours = [], [], []
     for mask, label, colour in ((sides[1], parent_label, c_parent), (sides[0], child_label, c_child)):
-        ypr = attitude_ypr_deg(record, mask)
+        angles = attitude_angles_deg(record, mask)
         for j, (name, ls) in enumerate(styles):
-            ax.plot(t, ypr[:, j], color=colour, ls=ls, lw=1.4)
-            ax.annotate(f"{label} {name}", (t[-1], ypr[-1, j]), xytext=(3, 0), textcoords="offset points",
-                        color=colour, fontsize=7.5, va="center")
-    ax.set_xlim(t[0], t[-1] + 0.22 * (t[-1] - t[0]))
+            ax.plot(t, angles[:, j], color=colour, ls=ls, lw=1.4)
+            ends.append(angles[-1, j])
+            labels.append(f"{label} {name}")
+            colours.append(colour)
+    lo, hi = ax.get_ylim()
+    for y, label, colour in zip(_spread(np.array(ends), 0.055 * (hi - lo)), labels, colours):
+        ax.text(t[-1] + 0.02 * (t[-1] - t[0]), y, label, color=colour, fontsize=7.5, va="center")
+    ax.set_xlim(t[0], t[-1] + 0.24 * (t[-1] - t[0]))
     ax.set_xlabel("time, s")
     ax.set_ylabel("angle from the attitude at t = 0, deg")
-    ax.set_title("Attitude in LVLH (yaw —, pitch - -, roll ···)", fontsize=10)
+    ax.set_title("Attitude of each side (pitch —, roll - -, yaw ···)", fontsize=10)
     ax.grid(alpha=0.3)
     mark_contacts(ax)
 

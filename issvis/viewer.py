@@ -346,3 +346,367 @@ def _trail_groups(record: Record, sides: tuple[np.ndarray, np.ndarray] | None) -
         masses = {s: record.mass[mask][segs == s].sum() for s in set(segs)}
         out[str(max(masses, key=masses.get))] = mask  # type: ignore[arg-type]
     return out
+
+
+# --- the window ------------------------------------------------------------------------------
+class NoDisplayError(RuntimeError):
+    """No X display to open a window on; the message says what to do instead."""
+
+
+NO_DISPLAY_HINT = ("for a video use 'issvis render SCENE_OR_RECORD -o OUT.mp4'; to run the viewer "
+                   "without a screen use 'xvfb-run -a issvis view ...'")
+
+
+def check_display() -> None:
+    """Raise NoDisplayError unless an X display can be opened (asked of Xlib, as VTK will)."""
+    import ctypes
+    import ctypes.util
+    import os
+
+    name = os.environ.get("DISPLAY", "")
+    if not name:
+        raise NoDisplayError(f"no display (DISPLAY is not set); {NO_DISPLAY_HINT}")
+    lib = ctypes.util.find_library("X11")
+    if lib is None:
+        raise NoDisplayError(f"cannot open display {name!r}: libX11 is not installed; {NO_DISPLAY_HINT}")
+    x11 = ctypes.CDLL(lib)
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = x11.XOpenDisplay(name.encode())
+    if not handle:
+        raise NoDisplayError(f"cannot open display {name!r}; {NO_DISPLAY_HINT}")
+    x11.XCloseDisplay(handle)
+
+
+def render_settings_of(record: Record):
+    """The scene's ``[render]`` settings stored in the record (defaults if it has none)."""
+    import tomllib
+
+    from .render_config import RenderSettings
+    from .scene import parse_scene
+
+    text = record.meta.get("scene")
+    if not text:
+        return RenderSettings()
+    return parse_scene(tomllib.loads(text), source=str(record.meta.get("scene_source", "<record>"))).render
+
+
+def interface_anchor_of(record: Record) -> tuple[int, np.ndarray] | None:
+    """(index of the interface's parent part, offset (3,) m of the interface point in that part's
+    frame) for the record's first separation, or None without one."""
+    seps = record.events_of("separation")
+    if not seps or "interface" not in seps[0]:
+        return None
+    from .catalogue import build_station
+    from .geometry import station_mass_properties
+
+    station = build_station()
+    try:
+        itf = station.interface(seps[0]["interface"])
+        k = record.part_index(itf.parent)
+    except KeyError:
+        return None
+    com_m = station_mass_properties(station)[itf.parent].com_m
+    return k, np.asarray(itf.point_m, float) - com_m
+
+
+TICK_MS = 15  # timer period; a frame is rendered only when something changed
+KEYS: dict[str, tuple[str, ...]] = {
+    "play": ("space",),
+    "faster": ("plus", "equal", "KP_Add"),
+    "slower": ("minus", "underscore", "KP_Subtract"),
+    "step_next": ("Right",),
+    "step_prev": ("Left",),
+    "event_next": ("n", "e"),
+    "event_prev": ("N", "E"),
+    "preset1": ("1", "KP_1", "KP_End"),
+    "preset2": ("2", "KP_2", "KP_Down"),
+    "preset3": ("3", "KP_3", "KP_Next"),
+    "preset4": ("4", "KP_4", "KP_Left"),
+    "tint": ("t",),
+    "trails": ("r",),
+    "axes": ("a",),
+    "help": ("h", "question"),
+}
+#: pyvista's own bindings that would fight ours (point size on +/-, zoom on Up/Down, ...); 'q' stays.
+PYVISTA_KEYS_DROPPED = ("plus", "minus", "Up", "Down", "v", "b", "C")
+TRAIL_COLOURS = ("#ff5a36", "#3aa0ff", "#ffd23a", "#7cff6b", "#d77cff", "#3affe0", "#ffffff")
+AXIS_LENGTH_M = 40.0
+
+
+class ViewerWindow:
+    """A pyvista window around a ViewerState: stage, slider, keys, mouse picking, timer, text.
+
+    Every input goes through ``handle_key``, ``on_slider``, ``pick_at`` or ``tick``, then
+    ``refresh`` makes the picture agree with the state.
+    """
+
+    def __init__(self, record: Record, settings: Any = None, *, window_size: tuple[int, int] = (1280, 720),
+                 off_screen: bool = False, preview: bool = True) -> None:
+        import pyvista as pv
+
+        from .camera import camera_at
+        from .stage import Stage
+
+        self.record = record
+        self.settings = settings if settings is not None else render_settings_of(record)
+        title = record.meta.get("title") or "issvis"
+        self.plotter = pv.Plotter(window_size=list(window_size), off_screen=off_screen,
+                                  title=f"issvis view - {title}")
+        self.stage = Stage(self.plotter, record, self.settings, preview=preview)
+        self.stage.set_time(float(record.t[0]))
+        self._part_of_actor: dict[str, str] = {}
+        self._part_actors: list[Any] = []
+        radii = np.full(len(record.names), 15.0)
+        for name, actors in self.stage.part_actors.items():
+            actors = list(actors) if isinstance(actors, (list, tuple)) else [actors]
+            for actor in actors:
+                self._part_of_actor[actor.GetAddressAsString("vtkObject")] = str(name)
+                self._part_actors.append(actor)
+            bounds = np.array([a.GetBounds() for a in actors], float)
+            lo, hi = bounds[:, 0::2].min(axis=0), bounds[:, 1::2].max(axis=0)
+            radii[record.part_index(str(name))] = 0.5 * float(np.linalg.norm(hi - lo))
+        settings_ = self.settings
+        self.state = ViewerState(record, keyframe_camera=lambda t: camera_at(t, settings_, record),
+                                 interface_anchor=interface_anchor_of(record), part_radius_m=radii)
+        self._build_overlays(pv)
+        self._bind_inputs()
+        self._shown: dict[str, Any] = {}
+        self._last_camera: CameraPose | None = None
+        self.frame_times_s: list[float] = []
+        self._last_tick = time.perf_counter()
+        self.refresh(force=True)
+
+    # -- building -----------------------------------------------------------------------------
+    def _text(self, x: float, y: float, size: int, justify: str, background: bool = False):
+        from vtkmodules.vtkRenderingCore import vtkTextActor
+
+        actor = vtkTextActor()
+        actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+        actor.GetPositionCoordinate().SetValue(x, y)
+        prop = actor.GetTextProperty()
+        prop.SetFontFamilyToCourier()
+        prop.SetFontSize(size)
+        prop.SetColor(1.0, 1.0, 1.0)
+        prop.SetShadow(True)
+        prop.SetVerticalJustificationToTop()
+        {"left": prop.SetJustificationToLeft, "right": prop.SetJustificationToRight,
+         "centre": prop.SetJustificationToCentered}[justify]()
+        if background:
+            prop.SetBackgroundColor(0.05, 0.05, 0.1)
+            prop.SetBackgroundOpacity(0.75)
+            prop.SetFrame(True)
+        actor.SetPickable(False)
+        self.plotter.add_actor(actor, reset_camera=False, pickable=False, render=False)
+        return actor
+
+    def _build_overlays(self, pv) -> None:
+        self.status_actor = self._text(0.01, 0.98, 15, "left")
+        self.info_actor = self._text(0.99, 0.98, 15, "right", background=True)
+        self.help_actor = self._text(0.33, 0.85, 15, "left", background=True)
+        self.help_actor.SetInput(HELP_TEXT)
+        self.trail_meshes: dict[str, Any] = {}
+        self.trail_actors: list[Any] = []
+        for colour, label in zip(TRAIL_COLOURS, self.state.groups):
+            mesh = pv.PolyData(np.zeros((2, 3)), lines=[2, 0, 1])
+            actor = self.plotter.add_mesh(mesh, color=colour, line_width=3, lighting=False, pickable=False,
+                                          reset_camera=False, name=f"trail {label}")
+            self.trail_meshes[label] = mesh
+            self.trail_actors.append(actor)
+        self.axes_actors = []
+        for axis, colour in zip(np.eye(3), ("#ff4040", "#40ff40", "#4080ff")):
+            arrow = pv.Arrow(start=(0.0, 0.0, 0.0), direction=axis, scale=AXIS_LENGTH_M, tip_length=0.12,
+                             tip_radius=0.03, shaft_radius=0.008)
+            self.axes_actors.append(self.plotter.add_mesh(arrow, color=colour, pickable=False, reset_camera=False))
+        self.axes_actors.append(self.plotter.add_point_labels(
+            np.eye(3) * AXIS_LENGTH_M * 1.08, ["x zenith", "y along-track", "z orbit normal"], font_size=14,
+            text_color="white", shape=None, show_points=False, always_visible=True, reset_camera=False))
+        t0, t1 = self.state.t_start_s, self.state.t_end_s
+        self.slider = self.plotter.add_slider_widget(
+            self.on_slider, [t0, t1], value=t0, title="record time, s", pointa=(0.25, 0.06), pointb=(0.95, 0.06),
+            style="modern", interaction_event="always", fmt="%.1f")
+        rep = self.slider.GetRepresentation()
+        rep.SetTubeWidth(0.004)
+        rep.SetSliderLength(0.012)
+        rep.SetSliderWidth(0.025)
+        rep.SetEndCapWidth(0.02)
+        rep.SetTitleHeight(0.018)
+        rep.SetLabelHeight(0.018)
+
+    def _bind_inputs(self) -> None:
+        plotter = self.plotter
+        for key in PYVISTA_KEYS_DROPPED:
+            plotter.clear_events_for_key(key)
+        for action, keys in KEYS.items():
+            for key in keys:
+                plotter.add_key_event(key, lambda action=action: self.handle_key(action))
+        iren = plotter.iren.interactor
+        # VTK's interactor style acts on characters of its own ('e' exits, 'r' resets the camera,
+        # '3' turns on stereo, 'w' wireframe ...). An observer on the style's CharEvent replaces
+        # that default handling; our keys come through KeyPressEvent.
+        style = iren.GetInteractorStyle()
+        style.AddObserver("CharEvent", lambda *_: None)
+        style.AddObserver("EndInteractionEvent", self._on_end_interaction)
+        iren.AddObserver("LeftButtonPressEvent", self._on_left_press)
+        iren.AddObserver("LeftButtonReleaseEvent", self._on_left_release)
+        iren.AddObserver("TimerEvent", self._on_timer)
+        self._press_xy = (0, 0)
+        from vtkmodules.vtkRenderingCore import vtkPropPicker
+
+        self.picker = vtkPropPicker()
+        self.picker.PickFromListOn()
+        for actor in self._part_actors:
+            self.picker.AddPickList(actor)
+
+    # -- inputs -------------------------------------------------------------------------------
+    def handle_key(self, action: str) -> None:
+        """One key's action on the state, then the picture (keys and tests call this)."""
+        st = self.state
+        if action == "play":
+            st.toggle_play()
+            self._last_tick = time.perf_counter()
+        elif action == "faster":
+            st.faster()
+        elif action == "slower":
+            st.slower()
+        elif action in ("step_next", "step_prev"):
+            st.step(1 if action == "step_next" else -1)
+        elif action in ("event_next", "event_prev"):
+            st.next_event(1 if action == "event_next" else -1)
+        elif action.startswith("preset"):
+            st.select_preset(int(action[-1]))
+        elif action in ("tint", "trails", "axes", "help"):
+            st.toggle(action)
+        else:
+            raise ValueError(f"no action {action!r}")
+        self.refresh()
+
+    def on_slider(self, value: float) -> None:
+        if abs(value - self.state.time_s) > SAME_TIME_S:
+            self.state.scrub(value)
+            self.refresh()
+
+    def tick(self, wall_dt_s: float) -> None:
+        """Advance playback by wall_dt_s of real time (the timer calls this)."""
+        if self.state.advance(wall_dt_s):
+            self.refresh()
+        elif self._shown.get("status") != self.state.status_text():
+            self.refresh()  # playback just stopped at the end
+
+    def _on_timer(self, *_: Any) -> None:
+        now = time.perf_counter()
+        dt, self._last_tick = now - self._last_tick, now
+        self.tick(dt)
+
+    def pick_at(self, x: int, y: int) -> str | None:
+        """Pick the part under display pixel (x, y) (origin lower left); it goes to the info box."""
+        hit = self.picker.Pick(x, y, 0.0, self.plotter.renderer)
+        prop = self.picker.GetViewProp() if hit else None
+        name = self._part_of_actor.get(prop.GetAddressAsString("vtkObject")) if prop is not None else None
+        self.state.pick(name)
+        self.refresh()
+        return name
+
+    def _on_left_press(self, iren: Any, _event: str) -> None:
+        self._press_xy = iren.GetEventPosition()
+
+    def _on_left_release(self, iren: Any, _event: str) -> None:
+        x, y = iren.GetEventPosition()
+        if abs(x - self._press_xy[0]) + abs(y - self._press_xy[1]) <= 3:  # a click, not a drag
+            self.pick_at(x, y)
+
+    def _on_end_interaction(self, *_: Any) -> None:
+        if self._last_camera is not None and not _same_camera(self._camera_now(), self._last_camera):
+            self.state.camera_moved_by_user()
+            self.refresh()
+
+    # -- output -------------------------------------------------------------------------------
+    def _camera_now(self) -> CameraPose:
+        cam = self.plotter.camera
+        return CameraPose(np.array(cam.position), np.array(cam.focal_point), np.array(cam.up), float(cam.view_angle))
+
+    def refresh(self, force: bool = False) -> None:
+        """Make the picture agree with the state, then render once."""
+        st, shown = self.state, self._shown
+        if force or shown.get("t") != st.time_s:
+            self.stage.set_time(st.time_s)
+            self.slider.GetRepresentation().SetValue(st.time_s)
+            shown["t"] = st.time_s
+        if force or shown.get("tint") != st.tint:
+            self.stage.tint_segments(st.tint)
+            shown["tint"] = st.tint
+        pose = st.camera(self._camera_now())
+        if pose is not None:
+            cam = self.plotter.camera
+            cam.position, cam.focal_point, cam.up = pose.position_m, pose.focal_point_m, pose.view_up
+            cam.view_angle = pose.view_angle_deg
+            self._reset_clipping()
+        self._last_camera = self._camera_now()
+        if st.trails:
+            import pyvista as pv
+
+            for label, points in st.trail_points().items():
+                if len(points) < 2:
+                    points = np.vstack([points, points])
+                self.trail_meshes[label].copy_from(pv.lines_from_points(points))
+        for actor in self.trail_actors:
+            actor.SetVisibility(st.trails)
+        for actor in self.axes_actors:
+            actor.SetVisibility(st.axes)
+        self.help_actor.SetVisibility(st.help)
+        status, info = st.status_text(), st.info_text()
+        self.status_actor.SetInput(status)
+        self.info_actor.SetInput(info)
+        self.info_actor.SetVisibility(bool(info))
+        shown["status"] = status
+        self.render()
+
+    def _reset_clipping(self) -> None:
+        reset = getattr(self.stage, "reset_clipping", None)
+        if callable(reset):
+            reset()
+        else:
+            self.plotter.renderer.ResetCameraClippingRange()
+
+    def render(self) -> None:
+        self.plotter.render()
+        self.frame_times_s.append(time.perf_counter())
+
+    def frame_rate(self, window_s: float = 5.0) -> float:
+        """Frames per second over the last window_s seconds of rendering."""
+        times = [t for t in self.frame_times_s if t >= self.frame_times_s[-1] - window_s] if self.frame_times_s else []
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 2 and times[-1] > times[0] else 0.0
+
+    def show(self, exit_after_s: float | None = None) -> None:
+        """Open the window and run until it is closed (or for exit_after_s seconds)."""
+        iren = self.plotter.iren
+        iren.create_timer(TICK_MS, repeating=True)
+        if exit_after_s is not None:
+            iren.add_observer("TimerEvent", lambda *_: self._maybe_exit(exit_after_s))
+            self._exit_at = time.perf_counter() + exit_after_s
+        self._last_tick = time.perf_counter()
+        self.plotter.show(auto_close=True)
+
+    def _maybe_exit(self, _: float) -> None:
+        if time.perf_counter() >= self._exit_at:
+            self.plotter.iren.interactor.TerminateApp()
+
+    def close(self) -> None:
+        self.plotter.close()
+
+
+def _same_camera(a: CameraPose, b: CameraPose) -> bool:
+    return bool(np.allclose(a.position_m, b.position_m, atol=1e-6) and np.allclose(a.focal_point_m, b.focal_point_m,
+                atol=1e-6) and np.allclose(a.view_up, b.view_up, atol=1e-9) and abs(a.view_angle_deg - b.view_angle_deg) < 1e-9)
+
+
+def view(record: Record, settings: Any = None, window_size: tuple[int, int] = (1280, 720),
+         exit_after_s: float | None = None, play: bool = False) -> ViewerWindow:
+    """Open the viewer on a record and run it until the window is closed."""
+    check_display()
+    window = ViewerWindow(record, settings, window_size=window_size)
+    if play:
+        window.handle_key("play")
+    window.show(exit_after_s=exit_after_s)
+    return window

@@ -1,0 +1,371 @@
+"""Camera choreography and the time map: where the camera is at each moment of the video.
+
+numpy only (no pyvista): the video renderer and the interactive viewer both call ``camera_at``.
+
+Two clocks: *video time* ``v`` (seconds into the clip) and *simulated time* ``t`` (the record's).
+``Clip`` holds the time map ``t(v)`` and the camera keys, both already stretched to the clip's
+length; ``camera_at(v, settings, record)`` is the one-call form.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .frames import quat_to_matrix
+from .render_config import NAMED_POINTS, CameraKey, RenderSettings
+
+
+class RenderSettingsError(ValueError):
+    """Render settings that do not fit the record (an unknown camera target, a map past its end)."""
+
+
+# --- the time map --------------------------------------------------------------------------
+def _pchip_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Fritsch-Carlson slopes: the cubic through the knots stays monotone (no backwards time)."""
+    h = np.diff(x)
+    delta = np.diff(y) / h
+    m = np.zeros_like(y)
+    if len(x) == 2:
+        return np.full_like(y, delta[0])
+    for k in range(1, len(x) - 1):
+        if delta[k - 1] * delta[k] <= 0:
+            m[k] = 0.0
+        else:
+            w1, w2 = 2 * h[k] + h[k - 1], h[k] + 2 * h[k - 1]
+            m[k] = (w1 + w2) / (w1 / delta[k - 1] + w2 / delta[k])
+    # one-sided ends, kept monotone
+    for end, (d0, d1, h0, h1) in ((0, (delta[0], delta[1], h[0], h[1])), (-1, (delta[-1], delta[-2], h[-1], h[-2]))):
+        s = ((2 * h0 + h1) * d0 - h0 * d1) / (h0 + h1)
+        if s * d0 <= 0:
+            s = 0.0
+        elif d0 * d1 <= 0 and abs(s) > abs(3 * d0):
+            s = 3 * d0
+        m[end] = s
+    return m
+
+
+@dataclass(frozen=True)
+class TimeMapping:
+    """Monotone cubic through (video_s, simulated_s) knots. ``video_s`` (K,), ``sim_s`` (K,)."""
+
+    video_s: np.ndarray
+    sim_s: np.ndarray
+    slopes: np.ndarray
+
+    @classmethod
+    def from_knots(cls, knots: np.ndarray) -> TimeMapping:
+        knots = np.asarray(knots, float)
+        return cls(knots[:, 0].copy(), knots[:, 1].copy(), _pchip_slopes(knots[:, 0], knots[:, 1]))
+
+    @property
+    def length_s(self) -> float:
+        return float(self.video_s[-1])
+
+    def _segment(self, v: float) -> tuple[int, float, float]:
+        x = self.video_s
+        v = float(np.clip(v, x[0], x[-1]))
+        k = int(np.clip(np.searchsorted(x, v, side="right") - 1, 0, len(x) - 2))
+        h = float(x[k + 1] - x[k])
+        return k, (v - x[k]) / h, h
+
+    def sim(self, v: float) -> float:
+        """Simulated time, s, at video time v, s (held at the ends)."""
+        k, f, h = self._segment(v)
+        y0, y1, m0, m1 = self.sim_s[k], self.sim_s[k + 1], self.slopes[k], self.slopes[k + 1]
+        return float((2 * f**3 - 3 * f**2 + 1) * y0 + (f**3 - 2 * f**2 + f) * h * m0
+                     + (-2 * f**3 + 3 * f**2) * y1 + (f**3 - f**2) * h * m1)
+
+    def rate(self, v: float) -> float:
+        """Simulated seconds per video second at video time v (the time-lapse factor)."""
+        k, f, h = self._segment(v)
+        y0, y1, m0, m1 = self.sim_s[k], self.sim_s[k + 1], self.slopes[k], self.slopes[k + 1]
+        return float(((6 * f**2 - 6 * f) * y0 + (3 * f**2 - 4 * f + 1) * h * m0
+                      + (-6 * f**2 + 6 * f) * y1 + (3 * f**2 - 2 * f) * h * m1) / h)
+
+    def video(self, t: float) -> float:
+        """Inverse: video time at simulated time t (bisection; the map is monotone)."""
+        lo, hi = float(self.video_s[0]), float(self.video_s[-1])
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if self.sim(mid) < t:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+
+def auto_knots(record: Any, video_s: float, realtime_s: float) -> np.ndarray:
+    """A map for this record: brisk start, real time around the first separation, then faster.
+
+    Returns (K, 2) [video_s, simulated_s], strictly increasing in both.
+    """
+    t0, t1 = float(record.t[0]), float(record.t[-1])
+    seps = [e["t"] for e in record.events if e.get("kind") == "separation"]
+    if not seps or not (t0 <= seps[0] < t1):
+        return np.array([[0.0, t0], [video_s, t1]])
+    ts = float(seps[0])
+    pre = min(7.0, 0.15 * video_s)
+    real = min(realtime_s, 0.25 * video_s)
+    after = pre + real
+    rest_v = video_s - after
+    knots = [(0.0, t0), (pre, ts - 0.2 * real), (after, ts + 0.8 * real),
+             (after + 0.38 * rest_v, ts + 0.8 * real + 0.15 * (t1 - ts - 0.8 * real)), (video_s, t1)]
+    out: list[tuple[float, float]] = []
+    for v, s in knots:
+        s = min(max(s, t0), t1)
+        if not out or (v > out[-1][0] + 1e-9 and s > out[-1][1] + 1e-9):
+            out.append((v, s))
+        elif v >= video_s - 1e-9:  # the end always maps to the end of the record
+            out[-1] = (video_s, t1)
+    if len(out) < 2:
+        out = [(0.0, t0), (video_s, t1)]
+    return np.array(out)
+
+
+# --- points that move with the record ------------------------------------------------------
+class PointResolver:
+    """Turns anchor/target names into LVLH positions at one set of poses. Built once per record."""
+
+    def __init__(self, record: Any):
+        self.record = record
+        names = [str(n) for n in record.names]
+        self.mass = np.asarray(record.mass, float)
+        sides = record.separation_sides() if hasattr(record, "separation_sides") else None
+        everything = np.ones(len(names), bool)
+        self.masks: dict[str, np.ndarray] = {"station": everything}
+        if sides is not None and sides[0].any() and sides[1].any():
+            self.masks["departing"], self.masks["remaining"] = sides
+        else:
+            self.masks["departing"] = self.masks["remaining"] = everything
+        self.segments = sorted(set(str(s) for s in record.segment))
+        for seg in self.segments:
+            self.masks[f"segment:{seg}"] = np.asarray(record.segment) == seg
+        self.part_index = {n: i for i, n in enumerate(names)}
+        self.interface = self._interface_points(record)
+
+    @staticmethod
+    def _interface_points(record: Any) -> tuple[int, np.ndarray, int, np.ndarray] | None:
+        """(child index, point in child's frame, parent index, point in parent's frame) of the first separation."""
+        seps = [e for e in record.events if e.get("kind") == "separation" and "interface" in e]
+        if not seps:
+            return None
+        try:
+            from .catalogue import build_station
+            from .geometry import station_mass_properties
+
+            station = build_station()
+            iface = station.interface(seps[0]["interface"])
+            props = station_mass_properties(station)
+            names = [str(n) for n in record.names]
+            ci, pi = names.index(iface.child), names.index(iface.parent)
+        except (KeyError, ValueError):
+            return None
+        point = np.asarray(iface.point_m, float)
+        return ci, point - props[iface.child].com_m, pi, point - props[iface.parent].com_m
+
+    def check(self, name: str) -> None:
+        """Raise RenderSettingsError for a name this record does not have, listing the valid ones."""
+        if name in NAMED_POINTS or name in self.masks:
+            return
+        if name.startswith("part:") and name[5:] in self.part_index:
+            return
+        kind = "segment" if name.startswith("segment:") else "part"
+        valid = self.segments if kind == "segment" else list(self.part_index)
+        import difflib
+
+        close = difflib.get_close_matches(name.split(":", 1)[-1], valid, n=3)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise RenderSettingsError(f"camera point {name!r}: the record has no such {kind}.{hint} "
+                                  f"Valid {kind}s: {', '.join(valid)}")
+
+    def com(self, mask: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        m = self.mass * mask
+        return (pos * m[:, None]).sum(axis=0) / m.sum()
+
+    def point(self, name: str, pos: np.ndarray, quat: np.ndarray) -> np.ndarray:
+        """LVLH position (3,), m, of a named point given part poses pos (B, 3), quat (B, 4)."""
+        if name == "lvlh":
+            return np.zeros(3)
+        if name == "between":
+            return 0.5 * (self.point("departing", pos, quat) + self.point("remaining", pos, quat))
+        if name == "interface":
+            if self.interface is None:
+                return self.point("between", pos, quat)
+            ci, pc, pi, pp = self.interface
+            rot = quat_to_matrix(quat[[ci, pi]])
+            return 0.5 * (pos[ci] + rot[0] @ pc + pos[pi] + rot[1] @ pp)
+        if name.startswith("part:"):
+            return pos[self.part_index[name[5:]]].copy()
+        return self.com(self.masks[name], pos)
+
+
+# --- the clip: time map + camera keys at the clip's length ---------------------------------
+@dataclass(frozen=True)
+class CameraPose:
+    """position, focal_point (3,) LVLH m; view_up (3,) unit; view_angle_deg (vertical)."""
+
+    position: np.ndarray
+    focal_point: np.ndarray
+    view_up: np.ndarray
+    view_angle_deg: float
+
+    def as_tuple(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        return self.position, self.focal_point, self.view_up, self.view_angle_deg
+
+
+def _smooth(f: float) -> float:
+    f = min(max(f, 0.0), 1.0)
+    return f * f * f * (f * (6 * f - 15) + 10)  # smootherstep: zero velocity and acceleration at keys
+
+
+def _rotate(v: np.ndarray, axis: np.ndarray, angle_rad: float) -> np.ndarray:
+    axis = axis / np.linalg.norm(axis)
+    c, s = math.cos(angle_rad), math.sin(angle_rad)
+    return v * c + np.cross(axis, v) * s + axis * np.dot(axis, v) * (1 - c)
+
+
+def _slerp_vec(a: np.ndarray, b: np.ndarray, f: float) -> np.ndarray:
+    a = a / np.linalg.norm(a)
+    b = b / np.linalg.norm(b)
+    dot = float(np.clip(np.dot(a, b), -1.0, 1.0))
+    omega = math.acos(dot)
+    if omega < 1e-6:
+        out = a + f * (b - a)
+    elif omega > math.pi - 1e-3:  # opposite: go round through any perpendicular
+        perp = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
+        out = _rotate(a, perp, f * omega)
+    else:
+        out = (math.sin((1 - f) * omega) * a + math.sin(f * omega) * b) / math.sin(omega)
+    return out / np.linalg.norm(out)
+
+
+class Clip:
+    """Everything time-dependent about a video of one record: length, frames, time map, camera.
+
+    ``length_s`` video seconds; frame i shows video time i / fps and simulated time ``sim(i / fps)``.
+    Camera keys and card lengths are authored against the time map's own length and stretched with
+    it when ``settings.seconds`` asks for another length.
+    """
+
+    def __init__(self, settings: RenderSettings, record: Any):
+        self.settings = settings
+        self.record = record
+        tm = settings.time
+        knots = np.asarray(tm.knots, float) if tm.knots is not None else auto_knots(record, tm.auto_video_s, tm.realtime_s)
+        if knots[0, 0] > 0:  # hold the first simulated time until the first knot
+            knots = np.vstack([[0.0, knots[0, 1] - 1e-9], knots])
+        natural = float(knots[-1, 0])
+        self.length_s = float(settings.seconds) if settings.seconds else natural
+        self.scale = self.length_s / natural
+        knots = knots * [self.scale, 1.0]
+        t0, t1 = float(record.t[0]), float(record.t[-1])
+        if knots[-1, 1] > t1 + 1e-6 or knots[0, 1] < t0 - 1e-6:
+            raise RenderSettingsError(
+                f"render.time.knots reach simulated time {knots[0, 1]:g}..{knots[-1, 1]:g} s but the record covers "
+                f"{t0:g}..{t1:g} s; shorten the knots or lengthen scene.duration_s")
+        self.time = TimeMapping.from_knots(knots)
+        self.fps = settings.fps
+        self.n_frames = max(1, int(round(self.length_s * self.fps)))
+        self.points = PointResolver(record)
+        for key in settings.camera.keys:
+            self.points.check(key.anchor)
+            self.points.check(key.target)
+        self.keys = [key.model_copy(update={"at_s": key.at_s * self.scale}) for key in settings.camera.keys]
+        self._fixed: dict[int, np.ndarray] = {}
+        self._pose_cache: tuple[float, np.ndarray, np.ndarray] | None = None
+
+    def sim(self, video_s: float) -> float:
+        return self.time.sim(video_s)
+
+    def frame_times(self) -> np.ndarray:
+        """(N,) video time of every frame, s."""
+        return np.arange(self.n_frames) / self.fps
+
+    def poses(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
+        """Record poses at simulated time t (cached for the last t: Stage and camera share them)."""
+        if self._pose_cache is None or self._pose_cache[0] != t_s:
+            pos, quat = self.record.pose_at(t_s)
+            self._pose_cache = (t_s, pos, quat)
+        return self._pose_cache[1], self._pose_cache[2]
+
+    def _key_pose(self, i: int, video_s: float, pos: np.ndarray, quat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        key: CameraKey = self.keys[i]
+        target = self.points.point(key.target, pos, quat) + np.asarray(key.target_offset_m)
+        offset = np.asarray(key.position_m, float)
+        if key.mode == "fixed":
+            if i not in self._fixed:
+                p_k, q_k = self.record.pose_at(self.sim(key.at_s))
+                self._fixed[i] = self.points.point(key.anchor, p_k, q_k) + offset
+            position = self._fixed[i]
+        else:
+            position = self.points.point(key.anchor, pos, quat) + offset
+            if key.mode == "orbit" and key.orbit_deg_per_s:
+                angle = math.radians(key.orbit_deg_per_s * (video_s - key.at_s) / self.scale)
+                position = target + _rotate(position - target, np.asarray(key.up, float), angle)
+        up = np.asarray(key.up, float)
+        return position, target, up / np.linalg.norm(up), key.fov_deg
+
+    def camera(self, video_s: float) -> CameraPose:
+        """The camera at video time v: keys blended by their ease, around the focal point."""
+        pos, quat = self.poses(self.sim(video_s))
+        times = [k.at_s for k in self.keys]
+        i = int(np.searchsorted(times, video_s, side="right")) - 1
+        if i < 0:
+            return self._finish(*self._key_pose(0, video_s, pos, quat))
+        if i >= len(self.keys) - 1 or self.keys[i].ease == "hold":
+            return self._finish(*self._key_pose(i, video_s, pos, quat))
+        a, b = self.keys[i], self.keys[i + 1]
+        f = (video_s - a.at_s) / max(b.at_s - a.at_s, 1e-9)
+        f = _smooth(f) if a.ease == "smooth" else min(max(f, 0.0), 1.0)
+        pa, ta, ua, fa = self._key_pose(i, video_s, pos, quat)
+        pb, tb, ub, fb = self._key_pose(i + 1, video_s, pos, quat)
+        # blend around the focal point: the look direction turns (slerp) and the distance scales
+        # (log), so a pull-back is an arc that keeps the subject in frame rather than a straight cut
+        target = (1 - f) * ta + f * tb
+        da, db = pa - ta, pb - tb
+        na, nb = max(np.linalg.norm(da), 1e-6), max(np.linalg.norm(db), 1e-6)
+        direction = _slerp_vec(da, db, f)
+        distance = math.exp((1 - f) * math.log(na) + f * math.log(nb))
+        up = _slerp_vec(ua, ub, f)
+        return self._finish(target + direction * distance, target, up, (1 - f) * fa + f * fb)
+
+    @staticmethod
+    def _finish(position: np.ndarray, target: np.ndarray, up: np.ndarray, fov: float) -> CameraPose:
+        look = target - position
+        if np.linalg.norm(look) < 1e-6:
+            look = np.array([0.0, 1.0, 0.0])
+            target = position + look
+        look = look / np.linalg.norm(look)
+        up = up - np.dot(up, look) * look  # orthogonal to the view direction
+        if np.linalg.norm(up) < 1e-6:
+            up = np.cross(look, [0.0, 0.0, 1.0] if abs(look[2]) < 0.9 else [0.0, 1.0, 0.0])
+        return CameraPose(np.asarray(position, float), np.asarray(target, float), up / np.linalg.norm(up), float(fov))
+
+
+_CLIPS: dict[tuple[int, int], tuple[Any, Any, Clip]] = {}
+
+
+def clip_for(settings: RenderSettings, record: Any) -> Clip:
+    """The Clip of (settings, record), cached by identity (both are immutable)."""
+    key = (id(settings), id(record))
+    hit = _CLIPS.get(key)
+    if hit is None or hit[0] is not settings or hit[1] is not record:
+        if len(_CLIPS) > 8:
+            _CLIPS.clear()
+        hit = (settings, record, Clip(settings, record))
+        _CLIPS[key] = hit
+    return hit[2]
+
+
+def camera_at(t_s: float, settings: RenderSettings, record: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """The choreographed camera at *video* time t_s (seconds into the clip).
+
+    Returns (position (3,), focal_point (3,), view_up (3,), view_angle_deg): LVLH metres, a unit
+    vector and the vertical field of view in degrees, ready for a VTK/pyvista camera. A viewer
+    that knows a simulated time uses ``clip_for(settings, record).time.video(t_sim)`` first.
+    """
+    return clip_for(settings, record).camera(t_s).as_tuple()

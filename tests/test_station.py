@@ -1,0 +1,92 @@
+"""The station of 5 March 2022: masses, topology, geometry and the assets/ folder."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from issvis.catalogue import STATION_MASS_KG, build_station
+from issvis.geometry import MANIFEST_NAME, asset_files, mass_properties
+
+from .conftest import ROOT
+
+STATION = build_station()
+
+EXPECTED_PARTS = {
+    # pressurised modules, both segments
+    "zvezda", "zarya", "poisk", "rassvet", "nauka", "prichal", "unity", "destiny", "harmony", "tranquility",
+    "cupola", "quest", "columbus", "kibo_pm", "kibo_elm_ps", "kibo_ef", "pmm", "beam",
+    "pma1", "pma2", "pma3", "ida2", "ida3",
+    # truss
+    "z1", "s0", "s1", "p1", "s3_s4", "p3_p4", "s5", "p5", "s6", "p6",
+    # visiting vehicles of that day
+    "soyuz_ms19", "progress_ms18", "progress_ms19", "dragon_endurance", "cygnus_ng17",
+}
+
+
+def test_every_element_of_the_day_is_there():
+    assert set(STATION.part_names) == EXPECTED_PARTS
+    labels = [e.label for p in STATION.parts for e in p.elements]
+    assert sum(label.startswith("wing ") and label[5:] in ("1A", "3A", "2A", "4A", "1B", "3B", "2B", "4B")
+               for label in labels) == 8
+    assert sum(label.startswith("iROSA") for label in labels) == 2
+    assert sum(label.startswith("HRS radiator") for label in labels) == 6
+
+
+def test_masses_match_the_reference_totals():
+    assert STATION.total_mass_kg == pytest.approx(STATION_MASS_KG)
+    ros, usos = STATION.side_of("zarya/pma1")
+    ros_mass = sum(STATION.part(n).mass_kg for n in ros)
+    assert ros_mass == pytest.approx(93_000, rel=0.01)  # iss-facts.md section 4, split A
+    russian_only, _ = STATION.side_of("zvezda/zarya")
+    assert sum(STATION.part(n).mass_kg for n in russian_only) == pytest.approx(62_000, rel=0.01)  # split B
+    assert "zarya" in ros and "pma1" in usos
+
+
+def test_the_ports_form_one_tree_and_interfaces_open_in_either_order():
+    assert len(STATION.interfaces) == len(STATION.parts) - 1
+    assert len(STATION.components()) == 1
+    assert STATION.interface("pma1/zarya").name == "zarya/pma1"
+    for itf in STATION.interfaces:
+        assert np.linalg.norm(itf.axis) == pytest.approx(1.0)
+
+
+def test_mass_properties_come_from_reference_masses_not_mesh_volume():
+    for part in STATION.parts:
+        props = mass_properties(part)
+        assert props.mass_kg == part.mass_kg
+        moments = np.linalg.eigvalsh(props.inertia_kg_m2)
+        assert np.all(moments > 0)
+        # triangle inequality of principal moments: a physical inertia tensor
+        assert moments[0] + moments[1] >= moments[2] * (1 - 1e-9)
+
+
+def test_whole_station_inertia_is_iss_like():
+    """JEOD's representative ISS (iss-facts.md section 5): radii of gyration 14.8, 16.2, 20.3 m."""
+    from issvis.simulation import body_layout
+
+    layout = body_layout(STATION, list(range(len(STATION.parts))))
+    radii = np.sqrt(layout.principal_inertia_kg_m2 / layout.mass_kg)
+    assert np.all(radii > 8.0) and np.all(radii < 30.0)
+
+
+def test_assets_on_disk_are_what_the_generator_makes():
+    """`issvis assets` is deterministic and assets/ is up to date with the catalogue."""
+    files = asset_files(STATION)
+    assert asset_files(STATION) == files
+    for name, data in files.items():
+        assert (ROOT / "assets" / name).read_bytes() == data, f"assets/{name} is stale: run `issvis assets`"
+    manifest = json.loads(files[MANIFEST_NAME])
+    assert manifest["total_mass_kg"] == pytest.approx(STATION_MASS_KG)
+    assert len(manifest["parts"]) == len(STATION.parts)
+
+
+def test_meshes_load_back_as_glb():
+    import trimesh
+
+    scene = trimesh.load(ROOT / "assets" / "zvezda.glb", file_type="glb")
+    assert len(scene.geometry) >= 2
+    bounds = scene.bounds
+    assert 12.0 < bounds[1][0] - bounds[0][0] < 14.0  # Zvezda is 13.1 m long
