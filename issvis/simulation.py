@@ -37,7 +37,6 @@ from .frames import (
     lvlh_axes_in_inertial,
     matrix_to_quat,
     mean_motion_rad_s,
-    quat_multiply,
     quat_to_matrix,
 )
 from .geometry import station_mass_properties
@@ -55,7 +54,8 @@ class BodyLayout:
 
     com_m : (3,) station frame.  axes : (3, 3) principal axes as columns, station frame.
     principal_inertia_kg_m2 : (3,).  part_offsets_m : (k, 3) part centres of mass in the body
-    (principal) frame.  part_quat : (k, 4) xyzw, part local frame -> body frame.
+    (principal) frame. Every part's local frame has the station axes, so the body frame maps to
+    a part frame by ``axes`` alone.
     """
 
     parts: tuple[int, ...]
@@ -64,7 +64,6 @@ class BodyLayout:
     axes: np.ndarray
     principal_inertia_kg_m2: np.ndarray
     part_offsets_m: np.ndarray
-    part_quat: np.ndarray
 
 
 def body_layout(station: Station, part_indices: list[int]) -> BodyLayout:
@@ -85,8 +84,7 @@ def body_layout(station: Station, part_indices: list[int]) -> BodyLayout:
     if np.linalg.det(axes) < 0:
         axes[:, 2] = -axes[:, 2]
     offsets = (coms - com) @ axes
-    part_quat = np.tile(matrix_to_quat(axes.T), (len(names), 1))
-    return BodyLayout(tuple(part_indices), mass, com, axes, moments, offsets, part_quat)
+    return BodyLayout(tuple(part_indices), mass, com, axes, moments, offsets)
 
 
 # --- live state ----------------------------------------------------------------------------
@@ -95,11 +93,12 @@ class _Body:
     uid: int
     layout: BodyLayout
     root: int  # catalogue index of its first part: a stable label for the record
+    inertia: tuple[float, float, float] = (0.0, 0.0, 0.0)  # principal moments as floats (hot path)
+    radius_m: float = 0.0  # bounding radius about the centre of mass
 
-    @property
-    def inertia(self) -> tuple[float, float, float]:
+    def __post_init__(self) -> None:
         i = self.layout.principal_inertia_kg_m2
-        return (float(i[0]), float(i[1]), float(i[2]))
+        self.inertia = (float(i[0]), float(i[1]), float(i[2]))
 
 
 @dataclass
@@ -125,13 +124,15 @@ class _Run:
     part_body: dict[int, int] = field(default_factory=dict)  # part -> index in bodies
 
 
-def _body_urdf(layout: BodyLayout, elements: list[Element], pb) -> str:
-    """A one-link URDF: inertial frame at the link origin, one collision element per primitive."""
-    to_body = layout.axes.T  # station frame -> body (principal) frame
-    ixx, iyy, izz = (repr(float(v)) for v in layout.principal_inertia_kg_m2)
+def _body_urdf(elements: list[Element], com_m: np.ndarray, axes: np.ndarray, mass_kg: float,
+               inertia_kg_m2: np.ndarray, pb) -> str:
+    """A one-link URDF whose link frame is at ``com_m`` with ``axes`` (columns, station frame):
+    inertial frame at the link origin, one collision element per primitive."""
+    to_body = axes.T  # station frame -> link frame
+    ixx, iyy, izz = (repr(float(v)) for v in inertia_kg_m2)
     lines = ['<?xml version="1.0"?>', '<robot name="body">', '  <link name="body">',
              '    <inertial><origin xyz="0 0 0" rpy="0 0 0"/>',
-             f'      <mass value="{float(layout.mass_kg)!r}"/>',
+             f'      <mass value="{float(mass_kg)!r}"/>',
              f'      <inertia ixx="{ixx}" ixy="0" ixz="0" iyy="{iyy}" iyz="0" izz="{izz}"/></inertial>']
     for e in elements:
         if not e.collides:
@@ -150,7 +151,7 @@ def _body_urdf(layout: BodyLayout, elements: list[Element], pb) -> str:
             centre, orient = np.asarray(e.p0_m), to_body
             ex, ey, ez = (repr(float(v)) for v in e.extents_m)
             geometry = f'<box size="{ex} {ey} {ez}"/>'
-        xyz = " ".join(repr(float(v)) for v in (centre - layout.com_m) @ layout.axes)
+        xyz = " ".join(repr(float(v)) for v in (centre - com_m) @ axes)
         rpy = " ".join(repr(float(v)) for v in pb.getEulerFromQuaternion(matrix_to_quat(orient).tolist()))
         lines.append(f'    <collision><origin xyz="{xyz}" rpy="{rpy}"/><geometry>{geometry}</geometry></collision>')
     lines += ['  </link>', '</robot>', '']
@@ -184,8 +185,8 @@ class Simulator:
         self.part_elements = [p.elements for p in self.station.parts]
         self.contacts_active: set[tuple[str, str]] = set()
         self.bodies_made = 0
-        self.last_clearance: dict[tuple[int, int], float] = {}
         self.next_sample_t = 0.0
+        self.contact_free_until_t = -math.inf  # no contact can start before this time
 
     # -- bodies --------------------------------------------------------------------------------
     def _create_body(self, parts: list[int], pos: np.ndarray, rot: np.ndarray, vel: np.ndarray,
@@ -199,14 +200,17 @@ class Simulator:
         layout = body_layout(self.station, parts)
         path = self.workdir / f"body_{self.bodies_made:04d}.urdf"
         self.bodies_made += 1
-        path.write_text(_body_urdf(layout, [e for i in parts for e in self.part_elements[i]], pb))
+        path.write_text(_body_urdf([e for i in parts for e in self.part_elements[i]], layout.com_m, layout.axes,
+                                   layout.mass_kg, layout.principal_inertia_kg_m2, pb))
         uid = pb.loadURDF(str(path), basePosition=pos.tolist(), baseOrientation=matrix_to_quat(rot).tolist(),
                           useMaximalCoordinates=True, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=cid)
         pb.changeDynamics(uid, -1, mass=layout.mass_kg, localInertiaDiagonal=layout.principal_inertia_kg_m2.tolist(),
                           linearDamping=0.0, angularDamping=0.0, restitution=0.2, lateralFriction=0.5,
                           activationState=pb.ACTIVATION_STATE_DISABLE_SLEEPING, physicsClientId=cid)
         pb.resetBaseVelocity(uid, vel.tolist(), omega.tolist(), physicsClientId=cid)
-        return _Body(uid, layout, min(parts))
+        corners = [np.array(c) for i in parts for e in self.part_elements[i] if e.collides for c in _element_box(e)]
+        radius = max(float(np.linalg.norm(c - layout.com_m)) for c in corners)
+        return _Body(uid, layout, min(parts), radius_m=radius)
 
     def _rebuild(self, groups: list[list[int]], states: dict[int, tuple]) -> None:
         """Replace bodies by ``groups``; ``states`` maps part -> (x, R, v, w) of its old body."""
@@ -333,33 +337,6 @@ class Simulator:
             self._event(t, "contact_end", parts=list(key))
         self.contacts_active = set(now)
 
-    def _clearance(self) -> float:
-        """Smallest distance between any two separate bodies, m (NaN while there is one body).
-
-        Bullet reports closest points only within a search distance, and its cost grows with the
-        number of element pairs inside it; the search starts just above the pair's last clearance
-        (clearances change little between samples) and widens until it finds the pair.
-        """
-        bodies = self.run_state.bodies
-        if len(bodies) < 2:
-            return math.nan
-        best = math.inf
-        for i in range(len(bodies)):
-            for j in range(i + 1, len(bodies)):
-                key = (bodies[i].uid, bodies[j].uid)
-                reach = self.last_clearance.get(key, 1.0) * 1.02 + 0.5
-                while True:
-                    pts = self.pb.getClosestPoints(bodies[i].uid, bodies[j].uid, reach, physicsClientId=self.cid)
-                    if pts:
-                        d = min(p[8] for p in pts)
-                        self.last_clearance[key] = max(d, 0.0)
-                        best = min(best, d)
-                        break
-                    reach *= 2.0
-                    if reach > 1e8:
-                        break
-        return max(best, 0.0) if math.isfinite(best) else math.nan
-
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> Record:
         pb = import_pybullet()
@@ -367,9 +344,11 @@ class Simulator:
         self.cid = pb.connect(pb.DIRECT)
         with tempfile.TemporaryDirectory(prefix="issvis-") as workdir:
             self.workdir = Path(workdir)
+            self.probe = ClearanceProbe(self.station, pb, self.workdir)
             try:
                 return self._run()
             finally:
+                self.probe.close()
                 pb.disconnect(physicsClientId=self.cid)
 
     def _run(self) -> Record:
@@ -410,14 +389,14 @@ class Simulator:
                 while sep_steps and sep_steps[0][0] == step:
                     self._open_interface(sep_steps.pop(0)[1], t)
                 coasting = (half_step_started and step < n_steps and t < self.next_sample_t - 1e-9 * max(1.0, t)
-                            and not any(p.pushing for p in self.pushers)
-                            and not any(start <= step <= end for start, end, _, _ in burns))
+                            and not self.pushing and not any(start <= step <= end for start, end, _, _ in burns))
                 if coasting:
                     # the hot path: gravity only, plain floats (numpy on 3-vectors costs 10x more)
                     self._coast_step(t)
                     if len(self.run_state.bodies) > 1:
-                        self._check_contacts(t + dt)
-                        if any(p.grace for p in self.pushers):
+                        if t + dt > self.contact_free_until_t:
+                            self._check_contacts(t + dt)
+                        if self.in_grace:
                             self._update_grace(t + dt)
                     if step % 2000 == 0:
                         bar.update(step - bar.n)
@@ -447,7 +426,7 @@ class Simulator:
                 pb.stepSimulation(physicsClientId=cid)
                 if len(self.run_state.bodies) > 1:
                     self._check_contacts(t + dt)
-                    if any(p.grace for p in self.pushers):
+                    if self.in_grace:
                         self._update_grace(t + dt)
             bar.update(n_steps - bar.n)
         finally:
@@ -505,6 +484,29 @@ class Simulator:
                 torques[k] = torques[k] + np.cross(arm, f)
         return forces, torques
 
+    @property
+    def pushing(self) -> bool:
+        return any(p.pushing for p in self.pushers)
+
+    @property
+    def in_grace(self) -> bool:
+        return any(p.grace for p in self.pushers)
+
+    def _plan_contact_checks(self, t: float, clearance: float, states: list[tuple]) -> None:
+        """Skip Bullet's contact query while no two bodies can have closed their clearance.
+
+        Bound on how fast any two points of different bodies approach: |v_a - v_b| + |w_a| r_a +
+        |w_b| r_b from the state now, doubled, plus 1 cm/s; only used for the coasting steps
+        until the next sample, and only while the clearance exceeds 1 m.
+        """
+        if not math.isfinite(clearance) or clearance < 1.0 or self.in_grace:
+            self.contact_free_until_t = -math.inf
+            return
+        speeds = [(v, float(np.linalg.norm(w)) * body.radius_m) for body, (_, _, v, w) in zip(self.run_state.bodies, states)]
+        bound = max(float(np.linalg.norm(va - vb)) + ra + rb for i, (va, ra) in enumerate(speeds)
+                    for (vb, rb) in speeds[i + 1:])
+        self.contact_free_until_t = t + (clearance - 0.5) / (2.0 * bound + 0.01)
+
     def _coast_step(self, t: float) -> None:
         pb, cid = self.pb, self.cid
         c, s = math.cos(self.n * t), math.sin(self.n * t)
@@ -538,25 +540,22 @@ class Simulator:
         quat = np.empty((n_parts, 4))
         body_index = np.empty(n_parts, np.int16)
         lvlh = lvlh_axes_in_inertial(self.n, t)
-        q_lvlh = matrix_to_quat(lvlh.T)
-        omega_frame = np.array([0.0, 0.0, self.n])
         for body, (x, rot, v_half, w_half), f, tq in zip(self.run_state.bodies, states, forces, torques):
             layout = body.layout
-            inv_i = rot @ np.diag(1.0 / layout.principal_inertia_kg_m2) @ rot.T
-            v = v_half + 0.5 * self.dt * f / layout.mass_kg  # leapfrog: bring v to the sample time
-            w = w_half + 0.5 * self.dt * inv_i @ tq
+            # leapfrog: bring the half-step velocities to the sample time
+            v = v_half + (0.5 * self.dt / layout.mass_kg) * f
+            w = w_half + 0.5 * self.dt * (rot @ ((rot.T @ tq) / layout.principal_inertia_kg_m2))
             idx = list(layout.parts)
             r_world = layout.part_offsets_m @ rot.T
             p_in = x + r_world
             v_in = v + np.cross(w, r_world)
+            v_in[:, 0] += self.n * p_in[:, 1]  # minus the frame's rotation, Omega x r with Omega = n z
+            v_in[:, 1] -= self.n * p_in[:, 0]
             pos[idx] = p_in @ lvlh
-            vel[idx] = (v_in - np.cross(omega_frame, p_in)) @ lvlh
-            q_body = matrix_to_quat(rot)
-            quat[idx] = quat_multiply(q_lvlh, quat_multiply(q_body, layout.part_quat))
+            vel[idx] = v_in @ lvlh
+            # every part of a body shares its orientation (part frames are station axes)
+            quat[idx] = matrix_to_quat(lvlh.T @ rot @ layout.axes.T)
             body_index[idx] = body.root
-        for q in quat:
-            if q[3] < 0:
-                q *= -1
         if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(vel)) and np.all(np.isfinite(quat))):
             raise SimulationError(f"non-finite state at t = {t:.3f} s (time step {self.dt} s too large?)")
         samples["t"].append(t)
@@ -564,7 +563,9 @@ class Simulator:
         samples["vel"].append(vel)
         samples["quat"].append(quat)
         samples["body_index"].append(body_index)
-        samples["clearance_m"].append(self._clearance())
+        clearance = self.probe.clearance(pos, quat, body_index)[0]
+        samples["clearance_m"].append(clearance)
+        self._plan_contact_checks(t, clearance, states)
 
     def _record(self, samples: dict) -> Record:
         st = self.station
@@ -616,6 +617,65 @@ def _gravity(mass: float, inertia: tuple[float, float, float], pos: tuple, orn: 
     v2 = r20 * w0 + r21 * w1 + r22 * w2
     k = 3.0 * n2
     return force, (k * s * v2, -k * c * v2, k * (c * v1 - s * v0))
+
+
+class ClearanceProbe:
+    """Smallest distance between parts of different rigid bodies, from part poses alone.
+
+    Bullet's closest-point query between two whole compound bodies tests every pair of elements
+    within the search distance, which costs ~1 ms once the sides are 100 m apart. Here each part
+    is a static body in a separate pybullet world; part pairs are ranked by a bounding-sphere lower
+    bound (numpy) and only those that can beat the best distance so far are asked exactly.
+    Frame-independent: feed it LVLH poses of a record as well as live ones.
+    """
+
+    def __init__(self, station: Station, pb, workdir: Path):
+        self.pb = pb
+        self.cid = pb.connect(pb.DIRECT)
+        self.names = station.part_names
+        props = station_mass_properties(station)
+        self.uids, radii = [], []
+        for k, part in enumerate(station.parts):
+            com = props[part.name].com_m
+            elements = [e for e in part.elements if e.collides]
+            corners = [np.array(box) for e in elements for box in _element_box(e)]
+            radii.append(max(float(np.linalg.norm(c - com)) for c in corners) if corners else 0.0)
+            path = workdir / f"part_{k:03d}.urdf"
+            path.write_text(_body_urdf(elements, com, np.eye(3), 0.0, np.zeros(3), pb))
+            self.uids.append(pb.loadURDF(str(path), useFixedBase=True, physicsClientId=self.cid))
+        self.radii = np.array(radii)
+
+    def clearance(self, pos: np.ndarray, quat: np.ndarray, body_index: np.ndarray) -> tuple[float, str, str]:
+        """(distance m, part, part) for poses pos (B, 3), quat (B, 4); NaN when all is one body."""
+        pb, cid = self.pb, self.cid
+        apart = body_index[:, None] != body_index[None, :]
+        if not apart.any():
+            return math.nan, "", ""
+        centre_distance = np.linalg.norm(pos[:, None] - pos[None, :], axis=2)
+        lower = np.where(apart, centre_distance - self.radii[:, None] - self.radii[None, :], np.inf)
+        lower = np.triu(lower, 1) + np.tril(np.full_like(lower, np.inf))
+        order = np.argsort(lower, axis=None)
+        best, pair = math.inf, ("", "")
+        placed: set[int] = set()
+        for flat in order:
+            i, j = divmod(int(flat), len(self.names))
+            if lower[i, j] >= best:
+                break
+            for k in (i, j):
+                if k not in placed:
+                    pb.resetBasePositionAndOrientation(self.uids[k], pos[k].tolist(), quat[k].tolist(),
+                                                       physicsClientId=cid)
+                    placed.add(k)
+            reach = min(best, centre_distance[i, j] + self.radii[i] + self.radii[j]) + 0.01
+            points = pb.getClosestPoints(self.uids[i], self.uids[j], reach, physicsClientId=cid)
+            if points:
+                d = min(p[8] for p in points)
+                if d < best:
+                    best, pair = d, (self.names[i], self.names[j])
+        return max(best, 0.0), pair[0], pair[1]
+
+    def close(self) -> None:
+        self.pb.disconnect(physicsClientId=self.cid)
 
 
 def _tilted(axis: np.ndarray, tilt_rad: float, azimuth_rad: float) -> np.ndarray:
