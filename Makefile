@@ -1,0 +1,26 @@
+# The two set-up commands of the README. Each creates .venv (once) from the repo's own files.
+#   make render   -> renders/undock.mp4 (the default scene, simulated then rendered)
+#   make test     -> the test suite (what CI runs)
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+
+.PHONY: render test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+render: $(VENV)/.installed
+	$(VENV)/bin/issvis render
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_simulation.py
+
+clean:
+	rm -rf $(VENV) renders/*.mp4 renders/*.npz renders/*.png
