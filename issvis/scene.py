@@ -64,7 +64,7 @@ class SimulationSettings(_Strict):
 
 class RecordSettings(_Strict):
     rate_hz: float = Field(2.0, gt=0, le=100, description="sample rate near events")
-    coarse_rate_hz: float = Field(0.2, gt=0, le=100, description="sample rate away from events")
+    coarse_rate_hz: float = Field(0.1, gt=0, le=100, description="sample rate away from events")
     fine_window_s: float = Field(120.0, ge=0, description="how long after each event the fine rate lasts")
 
 
