@@ -55,15 +55,16 @@ def test_pose_at_returns_the_samples_and_interpolates_smoothly(undock_record):
     k = len(rec.t) // 2
     pos, quat = rec.pose_at(rec.t[k])
     assert np.allclose(pos, rec.pos[k]) and np.allclose(quat, rec.quat[k])
-    # midway through a coarse interval, Hermite agrees with the CW-smooth truth to well under a mm:
-    # compare the midpoint of [k, k+2] against sample k+1 using only samples k and k+2
+    # midway through a doubled coarse interval (20 s), Hermite agrees with the truth to under a mm;
+    # slerp to 0.01 deg (the body's own spin and the LVLH turn have different axes, so the
+    # rotation between samples is not about one fixed axis): 9 mm at the tip of a 50 m array
     thinned = Record(rec.t[::2], rec.names, rec.segment, rec.mass, rec.pos[::2], rec.quat[::2], rec.vel[::2],
                      rec.events, rec.meta)
     late = np.flatnonzero(rec.t > 600)[0]
     late -= late % 2
     pos_mid, quat_mid = thinned.pose_at(rec.t[late + 1])
     assert np.abs(pos_mid - rec.pos[late + 1]).max() < 1e-3
-    assert np.degrees(quat_angle_rad(quat_mid, rec.quat[late + 1])).max() < 1e-3
+    assert np.degrees(quat_angle_rad(quat_mid, rec.quat[late + 1])).max() < 1e-2
 
 
 def test_csv_export_has_one_row_per_sample_and_part(undock_record, tmp_path):
