@@ -77,6 +77,15 @@ class Separation(_Strict):
     stroke_m: float = Field(0.1, gt=0, le=2.0, description="pusher stroke; sets the push force and time")
     misalignment_deg: float = Field(0.0, ge=0, le=45, description="tilt of the push from the port axis")
     misalignment_azimuth_deg: float = Field(0.0, ge=-360, le=360, description="direction of that tilt")
+    tip_off_deg_s: float = Field(0.0, ge=0, le=10, description="angular rate the push adds to the child side "
+                                 "(a couple: the parent side takes the opposite angular impulse)")
+    tip_off_azimuth_deg: float = Field(0.0, ge=-360, le=360, description="the child's far end swings this way")
+
+    @model_validator(mode="after")
+    def _tip_off_needs_a_push(self) -> Separation:
+        if self.tip_off_deg_s > 0 and self.delta_v_mps == 0:
+            raise ValueError("tip_off_deg_s needs a push (delta_v_mps > 0) to act during")
+        return self
 
 
 class Burn(_Strict):

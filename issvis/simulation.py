@@ -114,6 +114,9 @@ class _Pusher:
     reduced_mass_kg: float
     interface: str
     grace_m: float
+    tip_off_rad_s: float = 0.0
+    tip_off_axis_part: np.ndarray | None = None  # rotation axis of the tip-off, parent part's frame
+    tip_off_impulse_nms: np.ndarray | None = None  # angular impulse on the child, inertial frame
     pushing: bool = True
     grace: bool = True
 
@@ -273,8 +276,10 @@ class Simulator:
         impulse = mu * sep.delta_v_mps
         force = mu * sep.delta_v_mps**2 / (2.0 * sep.stroke_m) if sep.delta_v_mps > 0 else 0.0
         point = np.asarray(itf.point_m, float)
+        side = _tilted(axis, math.pi / 2, math.radians(sep.tip_off_azimuth_deg))
         pusher = _Pusher(child, parent, point - self.props[itf.child].com_m, point - self.props[itf.parent].com_m,
-                         direction, force, impulse, impulse, mu, itf.name, self.scene.simulation.contact_grace_m)
+                         direction, force, impulse, impulse, mu, itf.name, self.scene.simulation.contact_grace_m,
+                         tip_off_rad_s=math.radians(sep.tip_off_deg_s), tip_off_axis_part=np.cross(axis, side))
         pusher.pushing = impulse > 0
         self.pushers.append(pusher)
         a = self.run_state.bodies[self.run_state.part_body[child]].uid
@@ -451,9 +456,7 @@ class Simulator:
             kp = self.run_state.part_body[pusher.parent_part]
             # the push direction is fixed to the parent side (the pusher's housing)
             lp = self.run_state.bodies[kp].layout
-            jp = lp.parts.index(pusher.parent_part)
             d_world = states[kp][1] @ (lp.axes.T @ pusher.direction_part)
-            del jp
             f = f_mag * d_world
             pc = self._part_point_world(pusher.child_part, pusher.child_point_m, states)
             pp = self._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
@@ -461,6 +464,16 @@ class Simulator:
             torques[kc] = torques[kc] + np.cross(pc - states[kc][0], f)
             forces[kp] = forces[kp] - f
             torques[kp] = torques[kp] + np.cross(pp - states[kp][0], -f)
+            if pusher.tip_off_rad_s > 0:
+                # a couple, equal and opposite, that adds the tip-off rate to the child side
+                if pusher.tip_off_impulse_nms is None:
+                    rot_c = states[kc][1]
+                    inertia_c = rot_c @ np.diag(self.run_state.bodies[kc].layout.principal_inertia_kg_m2) @ rot_c.T
+                    axis_world = states[kp][1] @ (lp.axes.T @ pusher.tip_off_axis_part)
+                    pusher.tip_off_impulse_nms = inertia_c @ (pusher.tip_off_rad_s * axis_world)
+                couple = pusher.tip_off_impulse_nms * (impulse / pusher.impulse_total_ns) / self.dt
+                torques[kc] = torques[kc] + couple
+                torques[kp] = torques[kp] - couple
             pusher.impulse_left_ns -= impulse
             if pusher.impulse_left_ns <= 1e-12 * max(1.0, pusher.impulse_total_ns):
                 pusher.pushing = False

@@ -204,3 +204,27 @@ def test_quaternion_angle_is_the_rotation_angle_even_for_tiny_angles():
         q = axis_angle_quat(np.array([1.0, 2.0, 3.0]), angle)
         assert quat_angle_rad(identity, q) == pytest.approx(angle, rel=1e-9)
         assert quat_angle_rad(identity, -q) == pytest.approx(angle, rel=1e-9)  # q and -q are one rotation
+
+
+def _rate_deg_s(rec, part: str, t0: float, t1: float) -> np.ndarray:
+    """Mean angular velocity (3,) of a part between two times, deg/s, LVLH axes."""
+    from issvis.frames import quat_multiply
+
+    i = int(np.flatnonzero(rec.names == part)[0])
+    q0, q1 = rec.pose_at(t0)[1][i], rec.pose_at(t1)[1][i]
+    turn = quat_multiply(q1, q0 * np.array([-1.0, -1.0, -1.0, 1.0]))  # q1 * q0^-1, xyzw
+    turn = turn if turn[3] >= 0 else -turn
+    vector = turn[:3]
+    angle = 2.0 * math.atan2(np.linalg.norm(vector), turn[3])
+    return np.degrees(vector / np.linalg.norm(vector) * angle / (t1 - t0))
+
+
+def test_tip_off_adds_the_asked_rate_and_no_linear_momentum():
+    plain = simulate(load_scene(SCENES / "undock.toml", ["scene.duration_s=40"]), progress=False)
+    tipped = simulate(load_scene(SCENES / "undock.toml", ["scene.duration_s=40", "separation.0.tip_off_deg_s=0.5",
+                                                          "separation.0.tip_off_azimuth_deg=90"]), progress=False)
+    added = _rate_deg_s(tipped, "zarya", 30.0, 40.0) - _rate_deg_s(plain, "zarya", 30.0, 40.0)
+    assert np.linalg.norm(added) == pytest.approx(0.5, rel=0.02)
+    # the push axis is station -X (LVLH -y): the tip-off turns about an axis across it
+    assert abs(added[1]) < 0.01
+    assert np.linalg.norm(tipped.system_com(), axis=1).max() < TOL.system_com_m
