@@ -199,6 +199,236 @@ def info(scene: Path, as_json: bool, overrides: tuple[str, ...]) -> None:
                    f"({', '.join(s['child_side'])}) leaves {s['parent_side_mass_kg'] / 1000:.1f} t")
 
 
+# --- analysis: plot, sweep, decay (issue 5; see docs/analysis.md) ----------------------------------
+@cli.command()
+@click.argument("source", metavar="RECORD_OR_SCENE", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Figure to write (.png or .svg); default renders/<name>.png.")
+@set_option
+@_user_errors
+def plot(source: Path, output: Path | None, overrides: tuple[str, ...]) -> None:
+    """Plot separation, relative path (LVLH), clearance and attitude of a record (or a scene, simulated now)."""
+    from .plots import FIGURE_SUFFIXES, PlotError, plot_record
+
+    output = output or Path("renders") / f"{source.stem}.png"
+    check_output_suffix(output, FIGURE_SUFFIXES)
+    record = load_scene_or_record(source, overrides, progress=False)
+    try:
+        plot_record(record, output)
+    except PlotError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.argument("scene", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@click.option("--vary", "varies", multiple=True, metavar="KEY=START:STOP:N",
+              help="Sweep a scene value over N even steps (or KEY=A,B,C); repeatable, the runs are the grid.")
+@click.option("--disperse", "disperses", multiple=True, metavar="KEY=normal:MEAN:SD",
+              help="Draw a scene value per run: KEY=normal:MEAN:SD or KEY=uniform:LOW:HIGH; repeatable.")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="N Monte Carlo runs instead of the grid (--vary keys drawn uniformly in START..STOP).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed: same seed, same table.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Address of an existing Dask scheduler (tcp://host:8786); default: a local cluster.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local cluster; default: the machine's cores.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("renders/sweep.csv"), show_default=True,
+              help="Table to write: .csv, or .parquet (needs pyarrow: pip install 'issvis[parquet]').")
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
+              help="Summary figure (.png or .svg); default: the table's name with .png.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@set_option
+@_user_errors
+def sweep(scene: Path, varies: tuple[str, ...], disperses: tuple[str, ...], samples: int | None, seed: int,
+          scheduler: str | None, workers: int | None, output: Path, plot_path: Path | None, no_progress: bool,
+          overrides: tuple[str, ...]) -> None:
+    """Run SCENE many times over a grid or random dispersions of its values, on Dask."""
+    from . import sweep as sw
+    from .plots import FIGURE_SUFFIXES
+
+    check_output_suffix(output, sw.TABLE_SUFFIXES)
+    if output.suffix.lower() == ".parquet" and not sw.parquet_available():
+        raise UserError(f"-o {output}: Parquet needs pyarrow (pip install 'issvis[parquet]'); or write .csv")
+    plot_path = plot_path or output.with_suffix(".png")
+    check_output_suffix(plot_path, FIGURE_SUFFIXES, "--plot")
+    if not scene.is_file():
+        raise UserError(f"{scene}: no such scene file")
+    if scheduler is not None and workers is not None:
+        raise UserError("--workers sizes the local cluster; it does not apply with --scheduler")
+    try:
+        vary_specs = [sw.parse_vary(v) for v in varies]
+        disperse_specs = [sw.parse_disperse(d) for d in disperses]
+        text = scene.read_text(encoding="utf-8")
+        sw.check_keys(text, str(scene), list(overrides), vary_specs, disperse_specs)
+        runs = sw.plan_runs(vary_specs, disperse_specs, samples, seed)
+    except sw.SweepError as exc:
+        raise UserError(str(exc)) from None
+    keys = list(runs[0])
+    where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
+    click.echo(f"{len(runs)} run(s) of {scene} on {where}", err=True)
+    try:
+        rows = sw.run_sweep(text, str(scene), list(overrides), runs, scheduler=scheduler, n_workers=workers,
+                            progress=not no_progress)
+    except OSError as exc:  # cannot reach the scheduler
+        raise UserError(f"--scheduler {scheduler}: {exc}") from None
+    sw.write_table(rows, output)
+    sw.plot_sweep(rows, keys, plot_path)
+    ok = [r for r in rows if not r["error"]]
+    hits = [r for r in ok if r["contact"]]
+    click.echo(f"wrote {output} ({len(rows)} runs: {len(ok)} ok, {len(rows) - len(ok)} failed, {len(hits)} with contact) "
+               f"and {plot_path}")
+
+
+@cli.command()
+@click.argument("scene", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("renders/decay.png"), show_default=True,
+              help="Figure (.png or .svg).")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Also write the table as CSV.")
+@click.option("--atmosphere", type=click.Choice(["auto", "msis", "exponential"]), default="auto", show_default=True,
+              help="NRLMSIS 2.1 via pymsis, Vallado's exponential table, or msis when installed.")
+@click.option("--area", "area_model", type=click.Choice(["reference", "catalogue"]), default="reference",
+              show_default=True, help="Drag areas: the reference's 2,500 m^2 split by catalogue shapes, or the "
+              "catalogue's projected areas as they are.")
+@click.option("--f107", type=click.FloatRange(min=60, max=300), default=115.0, show_default=True,
+              help="Solar flux F10.7 (and its 81-day mean), sfu (msis only).")
+@click.option("--ap", type=click.FloatRange(min=0, max=400), default=10.0, show_default=True,
+              help="Geomagnetic Ap (msis only).")
+@click.option("--cd", type=click.FloatRange(min=0.5, max=5), default=2.2, show_default=True, help="Drag coefficient.")
+@set_option
+@_user_errors
+def decay(scene: Path, output: Path, csv_path: Path | None, atmosphere: str, area_model: str, f107: float, ap: float,
+          cd: float, overrides: tuple[str, ...]) -> None:
+    """Altitude over time without reboost: whole station and each side of SCENE's first separation."""
+    from .decay import DecayError, plot_decay, run_decay, write_table_csv
+    from .plots import FIGURE_SUFFIXES
+    from .scene import load_scene
+
+    check_output_suffix(output, FIGURE_SUFFIXES)
+    if csv_path is not None:
+        check_output_suffix(csv_path, (".csv",), "--csv")
+    loaded = load_scene(scene, overrides)
+    try:
+        result = run_decay(loaded, atmosphere=atmosphere, f107=f107, ap=ap, area_model=area_model, cd=cd)
+    except DecayError as exc:
+        raise UserError(f"{scene}: {exc}") from None
+    plot_decay(result, output)
+    rows = result.table()
+    if csv_path is not None:
+        write_table_csv(rows, csv_path)
+    click.echo(f"atmosphere: {result.atmosphere.name}; area model: {area_model}")
+    click.echo(f"{'body':<15}{'mass t':>8}{'area m2':>9}{'m/CdA kg/m2':>13}{'km/month':>10}{'days to 120 km':>16}")
+    for r in rows:
+        click.echo(f"{r['body']:<15}{r['mass_kg'] / 1000:>8.1f}{r['drag_area_m2']:>9.0f}{r['ballistic_kg_m2']:>13.1f}"
+                   f"{r['initial_rate_km_per_month']:>10.2f}{r['days_to_reentry']:>16.0f}")
+    click.echo(f"wrote {output}" + (f" and {csv_path}" if csv_path else ""))
+
+
+
+@cli.command()
+@click.argument("source", metavar="SCENE_OR_RECORD", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@click.option("--size", default="1280x720", show_default=True, metavar="WIDTHxHEIGHT", help="Window size in pixels.")
+@click.option("--play", is_flag=True, help="Start playing at once.")
+@click.option("--exit-after", "exit_after_s", type=click.FloatRange(min=0, min_open=True), default=None, hidden=True,
+              help="Close the window after this many seconds and print the frame rate (tests, benchmarks).")
+@set_option
+@_user_errors
+def view(source: Path, size: str, play: bool, exit_after_s: float | None, overrides: tuple[str, ...]) -> None:
+    """Open the interactive 3D viewer on a record (.npz) or a scene (simulated first).
+
+    Keys: space play/pause, +/- speed, Left/Right step, n/N next/previous event, 1-4 cameras,
+    t tint, r trails, a LVLH axes, h help, q quit. Click a part for its name, mass and velocity.
+    """
+    from .viewer import NoDisplayError, check_display, view as run_viewer
+
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+        if not (16 <= width <= 7680 and 16 <= height <= 4320):
+            raise ValueError
+    except ValueError:
+        raise UserError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+    try:
+        check_display()  # before simulating: a missing display should not cost a simulation
+    except NoDisplayError as exc:
+        raise UserError(str(exc)) from None
+    record = load_scene_or_record(source, overrides, progress=False)
+    try:
+        window = run_viewer(record, window_size=(width, height), exit_after_s=exit_after_s, play=play)
+    except NoDisplayError as exc:
+        raise UserError(str(exc)) from None
+    if exit_after_s is not None:
+        click.echo(f"rendered {len(window.frame_times_s)} frames; {window.frame_rate():.1f} frames/s "
+                   f"over the last 5 s at {width}x{height}; record time {window.state.time_s:.2f} s")
+
+
+
+@cli.command()
+@click.argument("source", metavar="SCENE_OR_RECORD", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Video to write (.mp4), or .png with --still; default renders/<name>.mp4.")
+@click.option("--size", default=None, metavar="WIDTHxHEIGHT", help="Frame size (even numbers); default from the scene, 1920x1080.")
+@click.option("--fps", type=int, default=None, help="Frames per second; default from the scene, 30.")
+@click.option("--seconds", type=float, default=None, help="Length of the video; the time map and camera stretch to fit.")
+@click.option("--preview", is_flag=True, help="Small and fast for a first look (640x360, 15 fps, no anti-aliasing).")
+@click.option("--still", "still_s", type=float, default=None, metavar="T",
+              help="Write only the frame at video time T (s) as a PNG.")
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@set_option
+@_user_errors
+def render(source: Path, output: Path | None, size: str | None, fps: int | None, seconds: float | None, preview: bool,
+           still_s: float | None, progress: bool, overrides: tuple[str, ...]) -> None:
+    """Render a record (.npz) or a scene (simulated first) to an MP4, with a poster PNG beside it."""
+    from pydantic import ValidationError
+
+    from .camera import RenderSettingsError
+    from .render import RenderError, effective_settings, render_still, render_video, settings_of
+
+    if output is None:
+        output = Path("renders") / (f"{source.stem}-{still_s:g}s.png" if still_s is not None else f"{source.stem}.mp4")
+    check_output_suffix(output, (".png",) if still_s is not None else (".mp4",))
+    parsed_size = None
+    if size is not None:
+        try:
+            parsed_size = tuple(int(v) for v in size.lower().split("x"))
+            if len(parsed_size) != 2:
+                raise ValueError
+        except ValueError:
+            raise UserError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. 1920x1080") from None
+    if source.suffix == ".npz":
+        if overrides:
+            raise UserError(f"{source}: --set applies to scenes, not to records")
+        from .trajectory import Record
+
+        record = Record.load(source)
+        scene_settings, title = settings_of(record)
+    else:
+        from .scene import load_scene
+
+        scene = load_scene(source, overrides)
+        scene_settings, title, record = scene.render, scene.scene.title, None
+    try:
+        settings = effective_settings(scene_settings, size=parsed_size, fps=fps, seconds=seconds, preview=preview)
+    except ValidationError as exc:
+        flags = {"width_px": "--size", "height_px": "--size", "fps": "--fps", "seconds": "--seconds"}
+        reasons = "; ".join(f"{flags.get(str(e['loc'][0]), 'render.' + '.'.join(map(str, e['loc'])))} "
+                            f"= {e.get('input')!r}: {e['msg']}" for e in exc.errors())
+        raise UserError(reasons) from None
+    if record is None:
+        from .simulation import simulate as run
+
+        record = run(scene, progress=progress)
+    try:
+        if still_s is not None:
+            render_still(record, settings, still_s, output, preview=preview, title=title)
+            click.echo(f"wrote {output}")
+            return
+        result = render_video(record, settings, output, preview=preview, title=title, progress=progress)
+    except (RenderSettingsError, RenderError) as exc:
+        raise UserError(str(exc)) from None
+    click.echo(f"wrote {output} ({result['frames']} frames, {result['seconds']:.1f} s at {settings.fps} fps, "
+               f"{settings.width_px}x{settings.height_px}) in {result['wall_s']:.1f} s "
+               f"({result['frames_per_s']:.1f} frames/s); poster {result['poster']}")
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (testable in-process)."""
     try:

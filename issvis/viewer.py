@@ -11,6 +11,7 @@ that renders the video, so the viewer shows what the video shows.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from collections.abc import Callable
@@ -84,7 +85,7 @@ def _unit(v: Any) -> np.ndarray:
 # Directions the camera looks from (LVLH, from the target towards the camera) and the field of view
 # of the built-in presets: above the orbit plane on the orbit-normal side, a little ahead, zenith up.
 WHOLE_STATION_FROM = _unit([0.45, -0.55, 0.70])
-INTERFACE_FROM = _unit([0.35, 0.25, 0.90])
+INTERFACE_FROM = _unit([9.0, -3.0, 22.0])  # as the default scene's interface close-up
 FOLLOW_FROM = _unit([0.40, -0.75, 0.55])
 PRESET_VIEW_ANGLE_DEG = 30.0
 ZENITH_UP = np.array([1.0, 0.0, 0.0])
@@ -95,13 +96,14 @@ class ViewerState:
 
     record : the trajectory record.  keyframe_camera : t_s -> (position, focal_point, view_up,
     view_angle_deg) of the scene's camera (``issvis.camera.camera_at`` bound to the scene), or None.
-    interface_anchor : (part index, offset (3,) m in that part's frame) of the first opened
-    interface, for preset 3.  part_radius_m : (B,) bounding radius of each part about its centre of
+    interface_anchor : ((part index, offset (3,) m in that part's frame) of the interface point
+    as seen from each of the two parts it joins) for the first opened interface, for preset 3; the
+    camera looks at the midpoint of the two faces, so the gap opens in the middle of the picture.  part_radius_m : (B,) bounding radius of each part about its centre of
     mass, m, for framing.
     """
 
     def __init__(self, record: Record, keyframe_camera: KeyframeCamera | None = None,
-                 interface_anchor: tuple[int, np.ndarray] | None = None,
+                 interface_anchor: tuple[tuple[int, np.ndarray], ...] | None = None,
                  part_radius_m: np.ndarray | None = None) -> None:
         self.record = record
         self.keyframe_camera = keyframe_camera
@@ -247,9 +249,9 @@ class ViewerState:
         """(anchor point (3,) m LVLH, radius m to frame) of the current preset."""
         if self.preset == 3:
             assert self.interface_anchor is not None
-            k, offset = self.interface_anchor
             _, quat = self.record.pose_at(self.time_s)
-            return pos[k] + quat_to_matrix(quat[k]) @ offset, 18.0
+            faces = [pos[k] + quat_to_matrix(quat[k]) @ offset for k, offset in self.interface_anchor]
+            return np.mean(faces, axis=0), 8.0
         mask = self.follow_mask if self.preset == 4 else np.ones(len(pos), bool)
         m = self.record.mass * mask
         com = (pos * m[:, None]).sum(axis=0) / m.sum()
@@ -278,11 +280,13 @@ class ViewerState:
             return ""
         k = self.record.part_index(self.picked)
         v = self.velocity_at(self.time_s)[k]
-        return (f"{self.picked}\n"
+        lines = (f"{self.picked}\n"
                 f"segment  {self.record.segment[k]}\n"
                 f"mass     {self.record.mass[k]:,.0f} kg\n"
                 f"velocity {np.linalg.norm(v):.4f} m/s LVLH\n"
-                f"  ({v[0]:+.4f}, {v[1]:+.4f}, {v[2]:+.4f}) m/s x,y,z")
+                f"  ({v[0]:+.4f}, {v[1]:+.4f}, {v[2]:+.4f}) m/s x,y,z").split("\n")
+        width = max(map(len, lines))
+        return "\n".join(line.ljust(width) for line in lines)  # a block in a monospace font
 
     def separation_at(self) -> tuple[float, float] | None:
         """(distance m, rate m/s) between the sides' centres of mass now, or None."""
@@ -306,9 +310,10 @@ class ViewerState:
                     gap = float(np.interp(self.time_s, self.record.t, self.clearance_m))
                     if math.isfinite(gap):
                         lines.append(f"clearance  {gap:8.2f} m")
-        last = [label for t, label in self.events if t <= self.time_s + SAME_TIME_S]
-        if last:
-            lines.append(f"last event: {last[-1]}")
+        past = [t for t, _ in self.events if t <= self.time_s + SAME_TIME_S]
+        if past:
+            labels = [label for t, label in self.events if t == past[-1]]
+            lines.append(f"last event: {', '.join(labels)} at t = {past[-1]:g} s")
         state = "playing" if self.playing else "paused"
         camera = PRESETS.get(self.preset, "free")
         lines.append(f"{state} x{self.speed:g}   camera: {camera}   h: help")
@@ -332,7 +337,7 @@ def _event_label(e: dict[str, Any]) -> str:
     detail = e.get("interface") or e.get("part") or ""
     if not detail and "parts" in e:
         detail = " / ".join(map(str, e["parts"]))
-    return f"{e['kind']} {detail} at {float(e['t']):g} s".replace("  ", " ")
+    return f"{e['kind']} {detail}".strip()
 
 
 def _trail_groups(record: Record, sides: tuple[np.ndarray, np.ndarray] | None) -> dict[str, np.ndarray]:
@@ -392,9 +397,9 @@ def render_settings_of(record: Record):
     return parse_scene(tomllib.loads(text), source=str(record.meta.get("scene_source", "<record>"))).render
 
 
-def interface_anchor_of(record: Record) -> tuple[int, np.ndarray] | None:
-    """(index of the interface's parent part, offset (3,) m of the interface point in that part's
-    frame) for the record's first separation, or None without one."""
+def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | None:
+    """((part index, offset (3,) m of the interface point in that part's frame) for the child and
+    the parent part of the record's first separation), or None without one."""
     seps = record.events_of("separation")
     if not seps or "interface" not in seps[0]:
         return None
@@ -404,11 +409,11 @@ def interface_anchor_of(record: Record) -> tuple[int, np.ndarray] | None:
     station = build_station()
     try:
         itf = station.interface(seps[0]["interface"])
-        k = record.part_index(itf.parent)
+        parts = [(record.part_index(name), name) for name in (itf.child, itf.parent)]
     except KeyError:
         return None
-    com_m = station_mass_properties(station)[itf.parent].com_m
-    return k, np.asarray(itf.point_m, float) - com_m
+    props = station_mass_properties(station)
+    return tuple((k, np.asarray(itf.point_m, float) - props[name].com_m) for k, name in parts)
 
 
 TICK_MS = 15  # timer period; a frame is rendered only when something changed
@@ -446,7 +451,7 @@ class ViewerWindow:
                  off_screen: bool = False, preview: bool = True) -> None:
         import pyvista as pv
 
-        from .camera import camera_at
+        from .camera import camera_at, clip_for
         from .stage import Stage
 
         self.record = record
@@ -454,6 +459,13 @@ class ViewerWindow:
         title = record.meta.get("title") or "issvis"
         self.plotter = pv.Plotter(window_size=list(window_size), off_screen=off_screen,
                                   title=f"issvis view - {title}")
+        # Mesa's llvmpipe (software GL) pays for every sample: pyvista's default 8x MSAA costs
+        # several times the frame time of the whole scene, so the viewer draws one sample per pixel.
+        self.plotter.render_window.SetMultiSamples(0)
+        if not off_screen and "EGL" in self.plotter.render_window.GetClassName():
+            # VTK falls back to an invisible EGL window when it cannot reach the X server
+            self.plotter.close()
+            raise NoDisplayError(f"VTK could not open a window on the X display; {NO_DISPLAY_HINT}")
         self.stage = Stage(self.plotter, record, self.settings, preview=preview)
         self.stage.set_time(float(record.t[0]))
         self._part_of_actor: dict[str, str] = {}
@@ -467,12 +479,18 @@ class ViewerWindow:
             bounds = np.array([a.GetBounds() for a in actors], float)
             lo, hi = bounds[:, 0::2].min(axis=0), bounds[:, 1::2].max(axis=0)
             radii[record.part_index(str(name))] = 0.5 * float(np.linalg.norm(hi - lo))
-        settings_ = self.settings
-        self.state = ViewerState(record, keyframe_camera=lambda t: camera_at(t, settings_, record),
+        settings_, clip = self.settings, clip_for(self.settings, record)
+
+        def keyframe_camera(t_s: float):  # camera_at takes video time; the viewer knows record time
+            return camera_at(clip.time.video(t_s), settings_, record)
+
+        self.state = ViewerState(record, keyframe_camera=keyframe_camera,
                                  interface_anchor=interface_anchor_of(record), part_radius_m=radii)
         self._build_overlays(pv)
         self._bind_inputs()
         self._shown: dict[str, Any] = {}
+        self._open = False
+        self._exit_at: float | None = None
         self._last_camera: CameraPose | None = None
         self.frame_times_s: list[float] = []
         self._last_tick = time.perf_counter()
@@ -502,13 +520,16 @@ class ViewerWindow:
         return actor
 
     def _build_overlays(self, pv) -> None:
-        self.status_actor = self._text(0.01, 0.98, 15, "left")
+        self.status_actor = self._text(0.01, 0.98, 15, "left", background=True)
         self.info_actor = self._text(0.99, 0.98, 15, "right", background=True)
         self.help_actor = self._text(0.33, 0.85, 15, "left", background=True)
         self.help_actor.SetInput(HELP_TEXT)
         self.trail_meshes: dict[str, Any] = {}
         self.trail_actors: list[Any] = []
-        for colour, label in zip(TRAIL_COLOURS, self.state.groups):
+        # the two sides of a separation in the stage's tint colours (departing, remaining)
+        tints = getattr(importlib.import_module(type(self.stage).__module__), "TINTS", {})
+        colours = [tuple(c) for c in tints.values()] if self.record.separation_sides() is not None else []
+        for colour, label in zip([*colours, *TRAIL_COLOURS], self.state.groups):
             mesh = pv.PolyData(np.zeros((2, 3)), lines=[2, 0, 1])
             actor = self.plotter.add_mesh(mesh, color=colour, line_width=3, lighting=False, pickable=False,
                                           reset_camera=False, name=f"trail {label}")
@@ -538,6 +559,8 @@ class ViewerWindow:
         plotter = self.plotter
         for key in PYVISTA_KEYS_DROPPED:
             plotter.clear_events_for_key(key)
+        for key in ("q", "Escape"):  # VTK's own 'q' is switched off with the rest, below
+            plotter.add_key_event(key, self.quit)
         for action, keys in KEYS.items():
             for key in keys:
                 plotter.add_key_event(key, lambda action=action: self.handle_key(action))
@@ -598,6 +621,8 @@ class ViewerWindow:
         now = time.perf_counter()
         dt, self._last_tick = now - self._last_tick, now
         self.tick(dt)
+        if self._exit_at is not None and now >= self._exit_at:
+            self.plotter.iren.interactor.TerminateApp()
 
     def pick_at(self, x: int, y: int) -> str | None:
         """Pick the part under display pixel (x, y) (origin lower left); it goes to the info box."""
@@ -641,7 +666,7 @@ class ViewerWindow:
             cam = self.plotter.camera
             cam.position, cam.focal_point, cam.up = pose.position_m, pose.focal_point_m, pose.view_up
             cam.view_angle = pose.view_angle_deg
-            self._reset_clipping()
+            self.plotter.renderer.camera_set = True  # pyvista must not reset it on the first show
         self._last_camera = self._camera_now()
         if st.trails:
             import pyvista as pv
@@ -662,13 +687,6 @@ class ViewerWindow:
         shown["status"] = status
         self.render()
 
-    def _reset_clipping(self) -> None:
-        reset = getattr(self.stage, "reset_clipping", None)
-        if callable(reset):
-            reset()
-        else:
-            self.plotter.renderer.ResetCameraClippingRange()
-
     def render(self) -> None:
         self.plotter.render()
         self.frame_times_s.append(time.perf_counter())
@@ -678,19 +696,25 @@ class ViewerWindow:
         times = [t for t in self.frame_times_s if t >= self.frame_times_s[-1] - window_s] if self.frame_times_s else []
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 2 and times[-1] > times[0] else 0.0
 
-    def show(self, exit_after_s: float | None = None) -> None:
-        """Open the window and run until it is closed (or for exit_after_s seconds)."""
-        iren = self.plotter.iren
-        iren.create_timer(TICK_MS, repeating=True)
-        if exit_after_s is not None:
-            iren.add_observer("TimerEvent", lambda *_: self._maybe_exit(exit_after_s))
-            self._exit_at = time.perf_counter() + exit_after_s
-        self._last_tick = time.perf_counter()
-        self.plotter.show(auto_close=True)
+    def open(self) -> None:
+        """Map the window and draw it, without entering the event loop (tests use this)."""
+        if self._open:
+            return
+        self.plotter.show(interactive_update=True, auto_close=False)
+        self.plotter.iren.create_timer(TICK_MS, repeating=True)
+        self._open = True
+        self.refresh(force=True)
 
-    def _maybe_exit(self, _: float) -> None:
-        if time.perf_counter() >= self._exit_at:
-            self.plotter.iren.interactor.TerminateApp()
+    def run(self, exit_after_s: float | None = None) -> None:
+        """Run the event loop until 'q' or the window is closed (or for exit_after_s seconds)."""
+        self.open()
+        self._exit_at = None if exit_after_s is None else time.perf_counter() + exit_after_s
+        self._last_tick = time.perf_counter()
+        self.plotter.iren.interactor.Start()
+
+    def quit(self) -> None:
+        self.state.quit_requested = True
+        self.plotter.iren.interactor.TerminateApp()
 
     def close(self) -> None:
         self.plotter.close()
@@ -706,7 +730,10 @@ def view(record: Record, settings: Any = None, window_size: tuple[int, int] = (1
     """Open the viewer on a record and run it until the window is closed."""
     check_display()
     window = ViewerWindow(record, settings, window_size=window_size)
-    if play:
-        window.handle_key("play")
-    window.show(exit_after_s=exit_after_s)
+    try:
+        if play:
+            window.handle_key("play")
+        window.run(exit_after_s=exit_after_s)
+    finally:
+        window.close()
     return window
