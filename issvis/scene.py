@@ -74,12 +74,20 @@ class Separation(_Strict):
     interface: str
     t_s: float = Field(ge=0)
     delta_v_mps: float = Field(0.1, ge=0, le=10, description="relative speed the pushers give")
+    force_n: float | None = Field(None, gt=0, le=1e6, description="push force instead of delta_v_mps: "
+                                  "the speed follows from force, stroke and the two masses")
     stroke_m: float = Field(0.1, gt=0, le=2.0, description="pusher stroke; sets the push force and time")
     misalignment_deg: float = Field(0.0, ge=0, le=45, description="tilt of the push from the port axis")
     misalignment_azimuth_deg: float = Field(0.0, ge=-360, le=360, description="direction of that tilt")
     tip_off_deg_s: float = Field(0.0, ge=0, le=10, description="angular rate the push adds to the child side "
                                  "(a couple: the parent side takes the opposite angular impulse)")
     tip_off_azimuth_deg: float = Field(0.0, ge=-360, le=360, description="the child's far end swings this way")
+
+    @model_validator(mode="after")
+    def _force_or_speed(self) -> Separation:
+        if self.force_n is not None and "delta_v_mps" in self.model_fields_set:
+            raise ValueError("give delta_v_mps or force_n, not both")
+        return self
 
     @model_validator(mode="after")
     def _tip_off_needs_a_push(self) -> Separation:

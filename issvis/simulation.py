@@ -273,8 +273,10 @@ class Simulator:
         mu = m_child * m_parent / (m_child + m_parent)
         axis = np.asarray(itf.axis, float)
         direction = _tilted(axis, math.radians(sep.misalignment_deg), math.radians(sep.misalignment_azimuth_deg))
-        impulse = mu * sep.delta_v_mps
-        force = mu * sep.delta_v_mps**2 / (2.0 * sep.stroke_m) if sep.delta_v_mps > 0 else 0.0
+        # constant force over the stroke: F s = mu dv^2 / 2, impulse mu dv
+        delta_v = math.sqrt(2.0 * sep.force_n * sep.stroke_m / mu) if sep.force_n is not None else sep.delta_v_mps
+        impulse = mu * delta_v
+        force = mu * delta_v**2 / (2.0 * sep.stroke_m) if delta_v > 0 else 0.0
         point = np.asarray(itf.point_m, float)
         side = _tilted(axis, math.pi / 2, math.radians(sep.tip_off_azimuth_deg))
         pusher = _Pusher(child, parent, point - self.props[itf.child].com_m, point - self.props[itf.parent].com_m,
@@ -291,7 +293,7 @@ class Simulator:
                     child_mass_kg=m_child, parent_mass_kg=m_parent, reduced_mass_kg=mu)
         if pusher.pushing:
             self._event(t, "pusher_start", interface=itf.name, force_n=force, impulse_ns=impulse,
-                        expected_delta_v_mps=sep.delta_v_mps, stroke_m=sep.stroke_m)
+                        expected_delta_v_mps=delta_v, stroke_m=sep.stroke_m)
 
     def _event(self, t: float, kind: str, **data) -> None:
         self.events.append({"t": round(t, 9), "kind": kind, **data})

@@ -228,3 +228,14 @@ def test_tip_off_adds_the_asked_rate_and_no_linear_momentum():
     # the push axis is station -X (LVLH -y): the tip-off turns about an axis across it
     assert abs(added[1]) < 0.01
     assert np.linalg.norm(tipped.system_com(), axis=1).max() < TOL.system_com_m
+
+
+def test_a_push_given_as_force_gives_the_speed_that_force_and_stroke_imply():
+    record = simulate(load_scene(SCENES / "undock.toml", [
+        "scene.duration_s=30", "separation.0={interface='zarya/pma1', t_s=20.0, force_n=500.0, stroke_m=0.1}"]),
+        progress=False)
+    end = record.events_of("pusher_end")[0]
+    mu = end["reduced_mass_kg"]
+    assert end["delta_v_mps"] == pytest.approx(math.sqrt(2 * 500.0 * 0.1 / mu), rel=1e-12)
+    start = record.events_of("pusher_start")[0]
+    assert start["force_n"] == pytest.approx(500.0, rel=1e-12)
