@@ -21,6 +21,8 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_simulation.py
+	$(PY) benchmarks/bench_render.py
+	$(PY) benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) renders/*.mp4 renders/*.npz renders/*.png

@@ -270,8 +270,8 @@ def sweep(scene: Path, varies: tuple[str, ...], disperses: tuple[str, ...], samp
     try:
         rows = sw.run_sweep(text, str(scene), list(overrides), runs, scheduler=scheduler, n_workers=workers,
                             progress=not no_progress)
-    except OSError as exc:  # cannot reach the scheduler
-        raise UserError(f"--scheduler {scheduler}: {exc}") from None
+    except sw.SweepError as exc:  # cannot reach the scheduler
+        raise UserError(str(exc)) from None
     sw.write_table(rows, output)
     sw.plot_sweep(rows, keys, plot_path)
     ok = [r for r in rows if not r["error"]]
@@ -326,7 +326,7 @@ def decay(scene: Path, output: Path, csv_path: Path | None, atmosphere: str, are
 
 
 @cli.command()
-@click.argument("source", metavar="SCENE_OR_RECORD", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@click.argument("source", metavar="[SCENE_OR_RECORD]", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
 @click.option("--size", default="1280x720", show_default=True, metavar="WIDTHxHEIGHT", help="Window size in pixels.")
 @click.option("--play", is_flag=True, help="Start playing at once.")
 @click.option("--exit-after", "exit_after_s", type=click.FloatRange(min=0, min_open=True), default=None, hidden=True,
@@ -359,7 +359,6 @@ def view(source: Path, size: str, play: bool, exit_after_s: float | None, overri
     if exit_after_s is not None:
         click.echo(f"rendered {len(window.frame_times_s)} frames; {window.frame_rate():.1f} frames/s "
                    f"over the last 5 s at {width}x{height}; record time {window.state.time_s:.2f} s")
-
 
 
 @cli.command()
@@ -413,21 +412,28 @@ def render(source: Path, output: Path | None, size: str | None, fps: int | None,
         reasons = "; ".join(f"{flags.get(str(e['loc'][0]), 'render.' + '.'.join(map(str, e['loc'])))} "
                             f"= {e.get('input')!r}: {e['msg']}" for e in exc.errors())
         raise UserError(reasons) from None
-    if record is None:
-        from .simulation import simulate as run
-
-        record = run(scene, progress=progress)
     try:
+        if record is None:
+            from .camera import check_point_names
+            from .catalogue import build_station
+            from .simulation import simulate as run
+
+            station = build_station()
+            check_point_names(settings, station.part_names, [p.segment for p in station.parts])
+            record = run(scene, progress=progress)
         if still_s is not None:
             render_still(record, settings, still_s, output, preview=preview, title=title)
-            click.echo(f"wrote {output}")
-            return
-        result = render_video(record, settings, output, preview=preview, title=title, progress=progress)
+        else:
+            result = render_video(record, settings, output, preview=preview, title=title, progress=progress)
     except (RenderSettingsError, RenderError) as exc:
         raise UserError(str(exc)) from None
+    if still_s is not None:
+        click.echo(f"wrote {output}")
+        return
     click.echo(f"wrote {output} ({result['frames']} frames, {result['seconds']:.1f} s at {settings.fps} fps, "
                f"{settings.width_px}x{settings.height_px}) in {result['wall_s']:.1f} s "
                f"({result['frames_per_s']:.1f} frames/s); poster {result['poster']}")
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (testable in-process)."""

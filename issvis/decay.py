@@ -305,6 +305,8 @@ def plot_decay(result: DecayResult, path: str | Path, width_in: float = 8.0, hei
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
+    from .plots import save_figure
+
     fig = Figure(figsize=(width_in, height_in), dpi=dpi, layout="constrained")
     ax = fig.add_subplot()
     span_m = result.start_alt_m - result.reentry_alt_m
@@ -327,17 +329,7 @@ def plot_decay(result: DecayResult, path: str | Path, width_in: float = 8.0, hei
     ax.grid(alpha=0.3)
     ax.set_title(f"Orbit decay from {result.start_alt_m / 1000:.0f} km without reboost\n"
                  f"C_D {result.bodies[0].cd:g}; {result.atmosphere.name}", fontsize=9)
-    _save_figure(fig, Path(path))
-
-
-def _save_figure(fig, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        fig.savefig(tmp, format=path.suffix.lstrip(".").lower())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    save_figure(fig, path)
 
 
 def write_table_csv(rows: list[dict], path: str | Path) -> None:

@@ -126,7 +126,7 @@ def body_to_lvlh(attitude: str, yaw_pitch_roll_deg: tuple[float, float, float] =
     def rot(axis: int, a: float) -> np.ndarray:
         c, s = math.cos(a), math.sin(a)
         m = np.eye(3)
-        i, j = [k for k in range(3) if k != axis]
+        i, j = ((1, 2), (2, 0), (0, 1))[axis]  # cyclic, so every rotation is right-handed
         m[i, i], m[i, j], m[j, i], m[j, j] = c, -s, s, c
         return m
 

@@ -24,6 +24,9 @@ FORBIDDEN = {
     "camera": {"pybullet", "issvis.simulation"},
     "render": {"pybullet", "issvis.simulation"},
     "viewer": {"pybullet", "issvis.simulation"},
+    "plots": {"pybullet", "pyvista", "vtk", "issvis.simulation"},
+    "decay": {"pybullet", "pyvista", "vtk", "issvis.simulation"},
+    "sweep": {"pyvista", "vtk", "imageio"},
 }
 
 
@@ -55,6 +58,6 @@ def test_layers_import_only_what_their_stage_may(module):
 
 def test_import_issvis_pulls_in_numpy_alone():
     code = ("import sys, issvis, issvis.cli; heavy = {'pybullet', 'pyvista', 'vtk', 'trimesh', 'imageio', "
-            "'matplotlib', 'dask'} & set(sys.modules); print(sorted(heavy))")
+            "'matplotlib', 'dask', 'distributed', 'pymsis', 'pyarrow'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"

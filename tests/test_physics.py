@@ -239,3 +239,19 @@ def test_a_push_given_as_force_gives_the_speed_that_force_and_stroke_imply():
     assert end["delta_v_mps"] == pytest.approx(math.sqrt(2 * 500.0 * 0.1 / mu), rel=1e-12)
     start = record.events_of("pusher_start")[0]
     assert start["force_n"] == pytest.approx(500.0, rel=1e-12)
+
+
+def test_attitude_offsets_are_right_handed_rotations():
+    from issvis.frames import body_to_lvlh
+
+    base = body_to_lvlh("+XVV")
+    for k, axis in enumerate(np.eye(3)):  # yaw about body Z, pitch about body Y, roll about body X
+        ypr = [0.0, 0.0, 0.0]
+        ypr[2 - k] = 10.0
+        turned = base.T @ body_to_lvlh("+XVV", tuple(ypr))  # the offset in body axes
+        c, s = math.cos(math.radians(10.0)), math.sin(math.radians(10.0))
+        other = (k + 1) % 3
+        expected = np.zeros(3)
+        expected[other], expected[(k + 2) % 3] = c, s  # axis x other-axis rotates towards the third
+        assert np.allclose(turned[:, other], expected), (k, turned)
+        assert np.allclose(turned @ axis, axis)

@@ -1,0 +1,186 @@
+"""Sweeps: syntax, planning, and small sweeps on a real local Dask cluster."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+
+from issvis import sweep as sw
+from issvis.cli import main
+
+from .conftest import SCENES
+
+UNDOCK = str(SCENES / "undock.toml")
+
+SHORT = ["--set", "scene.duration_s=60"]  # the push at 20 s, a strike at ~36 s: 60 s is enough
+STRIKE = {"separation.0.misalignment_deg": 45.0, "separation.0.misalignment_azimuth_deg": 180.0}
+
+
+def _without_runtime(rows):
+    return [{k: v for k, v in r.items() if k not in sw.NON_REPRODUCIBLE_COLUMNS} for r in rows]
+
+
+def _same(a, b) -> bool:
+    """Row lists equal, NaN equal to NaN."""
+    if len(a) != len(b):
+        return False
+    for ra, rb in zip(a, b):
+        if ra.keys() != rb.keys():
+            return False
+        for k in ra:
+            x, y = ra[k], rb[k]
+            if isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
+                continue
+            if x != y:
+                return False
+    return True
+
+
+# --- syntax and planning (no simulation) ---------------------------------------------------------
+def test_parse_vary_range_and_list():
+    v = sw.parse_vary("separation.0.delta_v_mps=0.05:0.3:6")
+    assert v.key == "separation.0.delta_v_mps"
+    np.testing.assert_allclose(v.values, np.linspace(0.05, 0.3, 6))
+    assert (v.low, v.high) == (0.05, 0.3)
+    assert sw.parse_vary("scene.duration_s=60,120,30").values == (60.0, 120.0, 30.0)
+
+
+@pytest.mark.parametrize("spec", ["separation.0.delta_v_mps", "=1:2:3", "a.b=1:2", "a.b=1:2:x", "a.b=1:2:0",
+                                  "a.b=x:2:3", "a.b=1,,2", "a.b=nan:1:2"])
+def test_parse_vary_rejects(spec):
+    with pytest.raises(sw.SweepError, match="--vary"):
+        sw.parse_vary(spec)
+
+
+def test_parse_disperse():
+    d = sw.parse_disperse("separation.0.misalignment_deg=normal:0:1.5")
+    assert (d.key, d.distribution, d.a, d.b) == ("separation.0.misalignment_deg", "normal", 0.0, 1.5)
+    assert sw.parse_disperse("a.b=uniform:1:2").distribution == "uniform"
+    for bad in ("a.b=gauss:0:1", "a.b=normal:0", "a.b=normal:0:-1", "a.b=uniform:2:1", "a.b"):
+        with pytest.raises(sw.SweepError, match="--disperse"):
+            sw.parse_disperse(bad)
+
+
+def test_grid_is_the_product_in_order():
+    runs = sw.plan_runs([sw.parse_vary("a.x=1:3:3"), sw.parse_vary("a.y=10,20")], [], None, seed=0)
+    assert [(r["a.x"], r["a.y"]) for r in runs] == [(1, 10), (1, 20), (2, 10), (2, 20), (3, 10), (3, 20)]
+
+
+def test_monte_carlo_is_seeded_and_in_bounds():
+    varies = [sw.parse_vary("a.x=0:3:4")]
+    disperses = [sw.parse_disperse("a.y=normal:5:0.1"), sw.parse_disperse("a.z=uniform:-1:1")]
+    a = sw.plan_runs(varies, disperses, 500, seed=1)
+    assert a == sw.plan_runs(varies, disperses, 500, seed=1)
+    assert a != sw.plan_runs(varies, disperses, 500, seed=2)
+    x = np.array([r["a.x"] for r in a])
+    y = np.array([r["a.y"] for r in a])
+    z = np.array([r["a.z"] for r in a])
+    assert len(a) == 500 and x.min() >= 0 and x.max() <= 3 and np.all(np.abs(z) <= 1)
+    assert abs(y.mean() - 5) < 0.03 and abs(y.std() - 0.1) < 0.02  # 500 draws: ~5 standard errors
+    with pytest.raises(sw.SweepError, match="more than once"):
+        sw.plan_runs([sw.parse_vary("a.x=0:1:2")], [sw.parse_disperse("a.x=normal:0:1")], None, 0)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vary", "separation.0.delta_v_mps=0.1:0.2"], "expected KEY.PATH=START:STOP:N"),
+    (["--vary", "separation.0.delta_vmps=0.1:0.2:2"], "did you mean 'delta_v_mps'"),
+    (["--vary", "separation.3.delta_v_mps=0.1:0.2:2"], "has no item 3"),
+    (["--vary", "separation.0.delta_v_mps=-0.1:0.2:2"], "greater than or equal to 0"),
+    (["--disperse", "separation.0.misalignment_deg=poisson:1:2"], "unknown distribution"),
+])
+def test_cli_bad_specs_exit_2_before_any_run(tmp_path, capsys, args, message):
+    out = tmp_path / "sweep.csv"
+    assert main(["sweep", UNDOCK, *args, "-o", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_bad_output_suffix_exits_2(tmp_path):
+    assert main(["sweep", UNDOCK, "--vary", "scene.duration_s=30,40", "-o", str(tmp_path / "s.xlsx")]) == 2
+
+
+def test_cli_unreachable_scheduler_exits_2(tmp_path, capsys):
+    out = tmp_path / "s.csv"
+    assert main(["sweep", UNDOCK, "--vary", "scene.duration_s=30,40", "--scheduler", "not-an-address",
+                 "-o", str(out)]) == 2
+    assert "cannot connect to a Dask scheduler" in capsys.readouterr().err
+    assert not out.exists()
+
+
+# --- a real local cluster ---------------------------------------------------------------------------
+def test_grid_sweep_on_a_local_cluster_flags_the_strike(tmp_path):
+    """Four runs: straight and 45-degree misaligned pushes. Only 45 deg at azimuth 180 strikes."""
+    out = tmp_path / "grid.csv"
+    args = ["sweep", UNDOCK, *SHORT, "--vary", "separation.0.misalignment_deg=0,45",
+            "--vary", "separation.0.misalignment_azimuth_deg=0,180", "--workers", "2", "--no-progress", "-o", str(out)]
+    assert main(args) == 0
+    rows = sw.read_table(out)
+    assert list(rows[0]) == ["run", "separation.0.misalignment_deg", "separation.0.misalignment_azimuth_deg",
+                             *sw.METRIC_COLUMNS]
+    assert [r["run"] for r in rows] == [0, 1, 2, 3]
+    assert all(r["error"] == "" for r in rows)
+    for r in rows:
+        struck = r["separation.0.misalignment_deg"] == 45 and r["separation.0.misalignment_azimuth_deg"] == 180
+        assert r["contact"] is struck
+        if struck:
+            assert r["min_clearance_m"] == 0.0 and 20.0 < r["first_contact_t_s"] < 60.0 and r["contact_parts"]
+        else:
+            assert r["min_clearance_m"] > 0.0 and math.isnan(r["first_contact_t_s"])
+        assert r["end_distance_m"] > 26.0 and r["runtime_s"] > 0  # the sides moved apart
+    straight = rows[0]
+    assert straight["end_rate_mps"] == pytest.approx(0.1, abs=0.01)  # the scene's 0.1 m/s push
+    assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_seeded_dispersion_is_reproducible_and_failed_runs_are_rows(tmp_path):
+    """Normal delta-v about 0.02 m/s with SD 0.05: some draws are negative, which the scene rejects.
+    Those runs are rows with an error; a second sweep with the same seed, on another cluster
+    reached by --scheduler, gives the same table."""
+    seed = 4
+    spec = "separation.0.delta_v_mps=normal:0.02:0.05"
+    planned = sw.plan_runs([], [sw.parse_disperse(spec)], 5, seed)
+    negative = [r["separation.0.delta_v_mps"] < 0 for r in planned]
+    assert any(negative) and not all(negative), "pick a seed that draws both signs"
+    common = ["sweep", UNDOCK, *SHORT, "--disperse", spec, "--samples", "5", "--seed", str(seed),
+              "--no-progress"]
+    assert main([*common, "--workers", "2", "-o", str(tmp_path / "a.parquet")]) == 0
+    # the second time on an existing cluster, as a user who outgrew one machine would: --scheduler
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster:
+        assert main([*common, "--scheduler", cluster.scheduler_address, "-o", str(tmp_path / "b.parquet")]) == 0
+    tables = [sw.read_table(tmp_path / "a.parquet"), sw.read_table(tmp_path / "b.parquet")]
+    a, b = tables
+    assert len(a) == 5
+    for row, neg, plan in zip(a, negative, planned):
+        assert row["separation.0.delta_v_mps"] == plan["separation.0.delta_v_mps"]
+        assert bool(row["error"]) is neg
+        if neg:
+            assert "greater than or equal to 0" in row["error"] and math.isnan(row["end_distance_m"])
+        else:
+            assert math.isfinite(row["end_distance_m"])
+    assert _same(_without_runtime(a), _without_runtime(b))
+
+
+def test_word_values_reach_the_scene_and_the_plot(tmp_path):
+    """A list --vary may hold words (an attitude name); they are checked up front, passed as TOML
+    strings, kept in the table and shown as categories in the summary figure."""
+    text = (SCENES / "undock.toml").read_text()
+    vary = sw.parse_vary("station.attitude=+XVV,-XVV")
+    assert vary.values == ("+XVV", "-XVV") and vary.low is None
+    with pytest.raises(sw.SweepError, match="attitude must be one of"):
+        sw.check_keys(text, UNDOCK, [], [sw.parse_vary("station.attitude=+XVV,XVV")], [])
+    sw.check_keys(text, UNDOCK, [], [vary], [])
+    runs = sw.plan_runs([vary, sw.parse_vary("separation.0.delta_v_mps=0.1,0.2")], [], None, seed=0)
+    rows = sw.run_serial(text, UNDOCK, ["scene.duration_s=30"], runs)
+    assert [r["station.attitude"] for r in rows] == ["+XVV", "+XVV", "-XVV", "-XVV"]
+    assert all(r["error"] == "" for r in rows)
+    sw.write_table(rows, tmp_path / "words.csv")
+    assert [r["station.attitude"] for r in sw.read_table(tmp_path / "words.csv")] == ["+XVV", "+XVV", "-XVV", "-XVV"]
+    sw.plot_sweep(rows, list(runs[0]), tmp_path / "words.png")
+    assert (tmp_path / "words.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
