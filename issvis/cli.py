@@ -113,12 +113,15 @@ def _summary(record, output: Path) -> str:
         dist, rate = sep
         clearance = record.extra.get("clearance_m")
         lines.append(f"  end: separation {dist[-1]:.1f} m at {rate[-1]:.3f} m/s")
-        if clearance is not None and len(clearance):
+        enabled = record.events_of("collisions_enabled")
+        if clearance is not None and enabled:
             import numpy as np
 
-            finite = clearance[np.isfinite(clearance)]
-            if len(finite):
-                lines.append(f"  clearance after separation: min {finite.min():.3f} m, end {finite[-1]:.1f} m")
+            # while the faces of the opened interface are within the grace distance they still touch
+            after = clearance[(record.t >= enabled[0]["t"]) & np.isfinite(clearance)]
+            if len(after):
+                lines.append(f"  clearance once the faces are {record.meta.get('contact_grace_m', 0.3):g} m apart: "
+                             f"min {after.min():.3f} m, end {after[-1]:.1f} m")
     return "\n".join(lines)
 
 

@@ -589,6 +589,7 @@ class Simulator:
             "scene_source": self.scene.source,
             "title": self.scene.scene.title,
             "dt_s": self.dt,
+            "contact_grace_m": self.scene.simulation.contact_grace_m,
             "orbit": {"altitude_m": self.scene.orbit.altitude_m, "mean_motion_rad_s": self.n},
             "frame": "LVLH: x radial out, y along-track, z orbit normal; origin at the station's centre of mass at t=0",
             "part_frame": "station body axes (+X fwd, +Y stbd, +Z nadir) at the part's centre of mass",
