@@ -346,6 +346,24 @@ class Clip:
         return CameraPose(np.asarray(position, float), np.asarray(target, float), up / np.linalg.norm(up), float(fov))
 
 
+def check_point_names(settings: RenderSettings, part_names: Any, segments: Any) -> None:
+    """Before any simulation: every camera anchor/target names a part or segment that exists."""
+    import difflib
+
+    parts, segs = [str(p) for p in part_names], sorted(set(str(s) for s in segments))
+    for k, key in enumerate(settings.camera.keys):
+        for field in ("anchor", "target"):
+            name = getattr(key, field)
+            kind, _, value = name.partition(":")
+            valid = parts if kind == "part" else segs if kind == "segment" else None
+            if valid is None or value in valid:
+                continue
+            close = difflib.get_close_matches(value, valid, n=3)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise RenderSettingsError(f"render.camera.keys.{k}.{field} = {name!r}: no such {kind}.{hint} "
+                                      f"Valid {kind}s: {', '.join(valid)}")
+
+
 _CLIPS: dict[tuple[int, int], tuple[Any, Any, Clip]] = {}
 
 

@@ -73,24 +73,24 @@ class CameraKey(_Strict):
 
 
 def _default_keys() -> tuple[CameraKey, ...]:
-    # The default choreography (video seconds; the default time map puts the separation at ~9 s):
+    # The default choreography (video seconds, for the 46 s default map, which puts the separation at ~9 s):
     # establishing view of the whole station -> close on Zarya/PMA-1 as it opens -> pull back while
     # the Russian segment drifts aft and sinks -> wide view with Earth's limb.
     return (
         CameraKey(at_s=0.0, mode="orbit", anchor="station", target="station", position_m=(45.0, -95.0, 105.0),
                   fov_deg=42.0, orbit_deg_per_s=1.2),
-        CameraKey(at_s=5.5, mode="orbit", anchor="station", target="station", position_m=(45.0, -95.0, 105.0),
+        CameraKey(at_s=4.8, mode="orbit", anchor="station", target="station", position_m=(45.0, -95.0, 105.0),
                   fov_deg=42.0, orbit_deg_per_s=1.2),
-        CameraKey(at_s=8.0, mode="fixed", anchor="interface", target="interface", position_m=(-8.0, -12.0, 22.0),
-                  fov_deg=40.0),
-        CameraKey(at_s=17.0, mode="follow", anchor="interface", target="interface", position_m=(-6.0, -16.0, 26.0),
-                  fov_deg=40.0),
-        CameraKey(at_s=27.0, mode="follow", anchor="between", target="between", position_m=(25.0, -30.0, 170.0),
+        CameraKey(at_s=7.0, mode="fixed", anchor="interface", target="interface", position_m=(-8.0, -3.0, 22.0),
+                  fov_deg=30.0),
+        CameraKey(at_s=15.5, mode="follow", anchor="interface", target="interface", position_m=(-7.0, -6.0, 25.0),
+                  fov_deg=32.0),
+        CameraKey(at_s=24.0, mode="follow", anchor="between", target="between", position_m=(25.0, -30.0, 170.0),
                   fov_deg=42.0),
-        CameraKey(at_s=39.0, mode="follow", anchor="between", target="between", target_offset_m=(-30.0, 0.0, 0.0),
-                  position_m=(140.0, 20.0, 400.0), fov_deg=40.0),
-        CameraKey(at_s=52.0, mode="follow", anchor="between", target="between", target_offset_m=(-50.0, 0.0, 0.0),
-                  position_m=(170.0, -20.0, 440.0), fov_deg=38.0),
+        CameraKey(at_s=34.0, mode="follow", anchor="between", target="between", target_offset_m=(-20.0, 0.0, 0.0),
+                  position_m=(140.0, 20.0, 430.0), fov_deg=42.0),
+        CameraKey(at_s=46.0, mode="follow", anchor="between", target="between", target_offset_m=(-30.0, 0.0, 0.0),
+                  position_m=(170.0, -20.0, 540.0), fov_deg=44.0),
     )
 
 
@@ -117,7 +117,7 @@ class TimeMap(_Strict):
 
     knots: tuple[tuple[float, float], ...] | None = Field(
         None, description="[[video_s, simulated_s], ...], both strictly increasing; none: automatic")
-    auto_video_s: float = Field(52.0, gt=0, le=3600, description="length of the automatic map, video s")
+    auto_video_s: float = Field(46.0, gt=0, le=3600, description="length of the automatic map, video s")
     realtime_s: float = Field(10.0, ge=0, le=600, description="automatic map: video seconds played in real time "
                               "around the separation")
 

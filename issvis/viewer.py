@@ -11,7 +11,6 @@ that renders the video, so the viewer shows what the video shows.
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from collections.abc import Callable
@@ -36,7 +35,7 @@ PRESETS = {
     1: "scene keyframes",
     2: "whole station",
     3: "the interface",
-    4: "follow the Russian segment",
+    4: "follow the departing side",
 }
 FREE = 0  # the camera is the user's (mouse); nothing moves it
 
@@ -49,12 +48,12 @@ keys
   1            camera: scene keyframes
   2            camera: whole station
   3            camera: the interface
-  4            camera: follow the Russian segment
+  4            camera: follow the departing side
   t            tint the separating sides
   r            trails of each side's centre of mass
   a            LVLH axes
   h            this help
-  q            quit
+  q or Esc     quit
 mouse
   left drag rotate, right drag / wheel zoom,
   middle or shift+left drag pan,
@@ -96,10 +95,13 @@ class ViewerState:
 
     record : the trajectory record.  keyframe_camera : t_s -> (position, focal_point, view_up,
     view_angle_deg) of the scene's camera (``issvis.camera.camera_at`` bound to the scene), or None.
-    interface_anchor : ((part index, offset (3,) m in that part's frame) of the interface point
-    as seen from each of the two parts it joins) for the first opened interface, for preset 3; the
-    camera looks at the midpoint of the two faces, so the gap opens in the middle of the picture.  part_radius_m : (B,) bounding radius of each part about its centre of
-    mass, m, for framing.
+    interface_anchor : ((part index, offset (3,) m in that part's frame) of the interface point,
+    for each of the two parts it joins) of the first opened interface, for preset 3; the camera
+    looks at the midpoint of the two faces, so the gap opens in the middle of the picture.
+    part_radius_m : (B,) bounding radius of each part about its centre of mass, m, for framing.
+
+    Preset 4 follows the departing side of the first separation (in the default scene, the
+    Russian segment with its Soyuz and Progress), or the ROS parts in a record without one.
     """
 
     def __init__(self, record: Record, keyframe_camera: KeyframeCamera | None = None,
@@ -112,14 +114,16 @@ class ViewerState:
         self.part_radius_m = np.full(n_parts, 15.0) if part_radius_m is None else np.asarray(part_radius_m, float)
         self.t_start_s = float(record.t[0])
         self.t_end_s = float(record.t[-1])
-        # events as (t, text), sorted, one entry per distinct time
+        # (t, text) of every event, in time order; event_times_s: the distinct times
         self.events = sorted(((float(e["t"]), _event_label(e)) for e in record.events), key=lambda x: x[0])
         self.event_times_s = np.unique(np.array([t for t, _ in self.events], float))
         sides = record.separation_sides()
         self.groups = _trail_groups(record, sides)
+        self._group_paths = {label: record.group_com(mask)[0] for label, mask in self.groups.items()}
         self.follow_mask = sides[0] if sides is not None else record.segment == "ROS"
         if not self.follow_mask.any():  # a record without a Russian segment: follow everything
             self.follow_mask = np.ones(n_parts, bool)
+        self.follow_label = _dominant_segment(record, self.follow_mask)
         sep = record.separation_distance()
         self._separation = sep
         self.first_separation_s = float(record.events_of("separation")[0]["t"]) if sides is not None else None
@@ -137,8 +141,15 @@ class ViewerState:
         self.quit_requested = False
         self._camera_reset = True  # the next camera() frames the preset afresh
         self._anchor_m: np.ndarray | None = None
+        self._poses: tuple[float, np.ndarray, np.ndarray] | None = None
 
     # -- time ---------------------------------------------------------------------------------
+    def poses(self) -> tuple[np.ndarray, np.ndarray]:
+        """Part positions (B, 3) m and quaternions (B, 4) xyzw, LVLH, at the current time (cached)."""
+        if self._poses is None or self._poses[0] != self.time_s:
+            self._poses = (self.time_s, *self.record.pose_at(self.time_s))
+        return self._poses[1], self._poses[2]
+
     def set_time(self, t_s: float) -> None:
         """Go to record time t_s (clamped to the record); the slider calls this."""
         self.time_s = float(np.clip(t_s, self.t_start_s, self.t_end_s))
@@ -233,23 +244,24 @@ class ViewerState:
             assert self.keyframe_camera is not None
             pos, focal, up, angle = self.keyframe_camera(self.time_s)
             return CameraPose(np.asarray(pos, float), np.asarray(focal, float), np.asarray(up, float), float(angle))
-        pos, _ = self.record.pose_at(self.time_s)
-        anchor, radius = self._target(pos)
+        anchor, radius = self._target()
         if self._camera_reset or current is None or self._anchor_m is None:
             self._camera_reset = False
             self._anchor_m = anchor
             view_from = {2: WHOLE_STATION_FROM, 3: INTERFACE_FROM, 4: FOLLOW_FROM}[self.preset]
-            distance = radius / math.sin(math.radians(PRESET_VIEW_ANGLE_DEG) / 2) * 1.05
+            # the bounding sphere fits the view's height; 0.85 because the station is flat (its
+            # truss and arrays lie across the wide side of a 16:9 window), not a ball
+            distance = radius / math.sin(math.radians(PRESET_VIEW_ANGLE_DEG) / 2) * 0.85
             return CameraPose(anchor + distance * view_from, anchor, ZENITH_UP.copy(), PRESET_VIEW_ANGLE_DEG)
         delta = anchor - self._anchor_m
         self._anchor_m = anchor
         return current.translated(delta)
 
-    def _target(self, pos: np.ndarray) -> tuple[np.ndarray, float]:
+    def _target(self) -> tuple[np.ndarray, float]:
         """(anchor point (3,) m LVLH, radius m to frame) of the current preset."""
+        pos, quat = self.poses()
         if self.preset == 3:
             assert self.interface_anchor is not None
-            _, quat = self.record.pose_at(self.time_s)
             faces = [pos[k] + quat_to_matrix(quat[k]) @ offset for k, offset in self.interface_anchor]
             return np.mean(faces, axis=0), 8.0
         mask = self.follow_mask if self.preset == 4 else np.ones(len(pos), bool)
@@ -315,7 +327,7 @@ class ViewerState:
             labels = [label for t, label in self.events if t == past[-1]]
             lines.append(f"last event: {', '.join(labels)} at t = {past[-1]:g} s")
         state = "playing" if self.playing else "paused"
-        camera = PRESETS.get(self.preset, "free")
+        camera = f"follow {self.follow_label}" if self.preset == 4 else PRESETS.get(self.preset, "free")
         lines.append(f"{state} x{self.speed:g}   camera: {camera}   h: help")
         return "\n".join(lines)
 
@@ -323,13 +335,12 @@ class ViewerState:
         """Each trail group's centre-of-mass path (N, 3) m LVLH from the start to now."""
         t = self.record.t
         k = int(np.searchsorted(t, self.time_s - SAME_TIME_S, side="left"))
-        pos_now, _ = self.record.pose_at(self.time_s)
+        pos_now, _ = self.poses()
         out = {}
         for label, mask in self.groups.items():
             m = self.record.mass * mask
-            path = np.einsum("tbi,b->ti", self.record.pos[:k], m) / m.sum()
             now = (pos_now * m[:, None]).sum(axis=0) / m.sum()
-            out[label] = np.vstack([path, now[None]])
+            out[label] = np.vstack([self._group_paths[label][:k], now[None]])
         return out
 
 
@@ -345,12 +356,18 @@ def _trail_groups(record: Record, sides: tuple[np.ndarray, np.ndarray] | None) -
     named after the segment that has most of their mass, or else one group per segment."""
     if sides is None:
         return {str(s): record.segment == s for s in dict.fromkeys(record.segment)}
-    out = {}
+    out: dict[str, np.ndarray] = {}
     for mask in sides:
-        segs = record.segment[mask]
-        masses = {s: record.mass[mask][segs == s].sum() for s in set(segs)}
-        out[str(max(masses, key=masses.get))] = mask  # type: ignore[arg-type]
+        label = _dominant_segment(record, mask)
+        out[label if label not in out else f"{label} (2)"] = mask
     return out
+
+
+def _dominant_segment(record: Record, mask: np.ndarray) -> str:
+    """The segment holding most of the mass of the parts selected by mask (B,)."""
+    segs = record.segment[mask]
+    masses = {str(s): float(record.mass[mask][segs == s].sum()) for s in set(segs)}
+    return max(masses, key=lambda s: masses[s])
 
 
 # --- the window ------------------------------------------------------------------------------
@@ -384,17 +401,22 @@ def check_display() -> None:
     x11.XCloseDisplay(handle)
 
 
-def render_settings_of(record: Record):
-    """The scene's ``[render]`` settings stored in the record (defaults if it has none)."""
+def render_settings_of(record: Record) -> Any:
+    """The scene's ``[render]`` settings (a ``RenderSettings``) stored in the record; the defaults
+    when it has none, or when this version of issvis no longer accepts the stored scene (a record
+    stays viewable; only the keyframe camera and look fall back to the defaults)."""
     import tomllib
 
     from .render_config import RenderSettings
-    from .scene import parse_scene
+    from .scene import SceneError, parse_scene
 
     text = record.meta.get("scene")
     if not text:
         return RenderSettings()
-    return parse_scene(tomllib.loads(text), source=str(record.meta.get("scene_source", "<record>"))).render
+    try:
+        return parse_scene(tomllib.loads(text), source=str(record.meta.get("scene_source", "<record>"))).render
+    except (SceneError, tomllib.TOMLDecodeError):
+        return RenderSettings()
 
 
 def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | None:
@@ -451,8 +473,8 @@ class ViewerWindow:
                  off_screen: bool = False, preview: bool = True) -> None:
         import pyvista as pv
 
+        from . import stage as stage_module
         from .camera import camera_at, clip_for
-        from .stage import Stage
 
         self.record = record
         self.settings = settings if settings is not None else render_settings_of(record)
@@ -466,8 +488,9 @@ class ViewerWindow:
             # VTK falls back to an invisible EGL window when it cannot reach the X server
             self.plotter.close()
             raise NoDisplayError(f"VTK could not open a window on the X display; {NO_DISPLAY_HINT}")
-        self.stage = Stage(self.plotter, record, self.settings, preview=preview)
-        self.stage.set_time(float(record.t[0]))
+        self.stage = stage_module.Stage(self.plotter, record, self.settings, preview=preview)
+        # the trails of the two sides in the stage's tint colours (departing, remaining)
+        self._side_colours = [tuple(c) for c in getattr(stage_module, "TINTS", {}).values()]
         self._part_of_actor: dict[str, str] = {}
         self._part_actors: list[Any] = []
         radii = np.full(len(record.names), 15.0)
@@ -490,9 +513,11 @@ class ViewerWindow:
         self._bind_inputs()
         self._shown: dict[str, Any] = {}
         self._open = False
+        self._interacting = False
         self._exit_at: float | None = None
         self._last_camera: CameraPose | None = None
-        self.frame_times_s: list[float] = []
+        self.frame_times_s: list[float] = []  # perf_counter at the end of each render
+        self.render_durations_s: list[float] = []
         self._last_tick = time.perf_counter()
         self.refresh(force=True)
 
@@ -520,15 +545,14 @@ class ViewerWindow:
         return actor
 
     def _build_overlays(self, pv) -> None:
-        self.status_actor = self._text(0.01, 0.98, 15, "left", background=True)
-        self.info_actor = self._text(0.99, 0.98, 15, "right", background=True)
-        self.help_actor = self._text(0.33, 0.85, 15, "left", background=True)
+        size = max(9, round(15 * self.plotter.window_size[1] / 720))  # 15 pt at 720 rows
+        self.status_actor = self._text(0.01, 0.98, size, "left", background=True)
+        self.info_actor = self._text(0.99, 0.98, size, "right", background=True)
+        self.help_actor = self._text(0.33, 0.8, size, "left", background=True)
         self.help_actor.SetInput(HELP_TEXT)
         self.trail_meshes: dict[str, Any] = {}
         self.trail_actors: list[Any] = []
-        # the two sides of a separation in the stage's tint colours (departing, remaining)
-        tints = getattr(importlib.import_module(type(self.stage).__module__), "TINTS", {})
-        colours = [tuple(c) for c in tints.values()] if self.record.separation_sides() is not None else []
+        colours = self._side_colours if self.record.separation_sides() is not None else []
         for colour, label in zip([*colours, *TRAIL_COLOURS], self.state.groups):
             mesh = pv.PolyData(np.zeros((2, 3)), lines=[2, 0, 1])
             actor = self.plotter.add_mesh(mesh, color=colour, line_width=3, lighting=False, pickable=False,
@@ -570,9 +594,12 @@ class ViewerWindow:
         # that default handling; our keys come through KeyPressEvent.
         style = iren.GetInteractorStyle()
         style.AddObserver("CharEvent", lambda *_: None)
+        style.AddObserver("StartInteractionEvent", self._on_start_interaction)
         style.AddObserver("EndInteractionEvent", self._on_end_interaction)
-        iren.AddObserver("LeftButtonPressEvent", self._on_left_press)
-        iren.AddObserver("LeftButtonReleaseEvent", self._on_left_release)
+        # While a button is down the style holds the interactor's focus and sees the mouse events
+        # alone, so a click (press and release in place) is watched on the style.
+        style.AddObserver("LeftButtonPressEvent", self._on_left_press)
+        style.AddObserver("LeftButtonReleaseEvent", self._on_left_release)
         iren.AddObserver("TimerEvent", self._on_timer)
         self._press_xy = (0, 0)
         from vtkmodules.vtkRenderingCore import vtkPropPicker
@@ -622,6 +649,7 @@ class ViewerWindow:
         dt, self._last_tick = now - self._last_tick, now
         self.tick(dt)
         if self._exit_at is not None and now >= self._exit_at:
+            self._exit_at, self._timed_out = None, True
             self.plotter.iren.interactor.TerminateApp()
 
     def pick_at(self, x: int, y: int) -> str | None:
@@ -633,15 +661,19 @@ class ViewerWindow:
         self.refresh()
         return name
 
-    def _on_left_press(self, iren: Any, _event: str) -> None:
-        self._press_xy = iren.GetEventPosition()
+    def _on_left_press(self, *_: Any) -> None:
+        self._press_xy = self.plotter.iren.interactor.GetEventPosition()
 
-    def _on_left_release(self, iren: Any, _event: str) -> None:
-        x, y = iren.GetEventPosition()
+    def _on_left_release(self, *_: Any) -> None:
+        x, y = self.plotter.iren.interactor.GetEventPosition()
         if abs(x - self._press_xy[0]) + abs(y - self._press_xy[1]) <= 3:  # a click, not a drag
             self.pick_at(x, y)
 
+    def _on_start_interaction(self, *_: Any) -> None:
+        self._interacting = True  # the mouse has the camera; playback must not fight it
+
     def _on_end_interaction(self, *_: Any) -> None:
+        self._interacting = False
         if self._last_camera is not None and not _same_camera(self._camera_now(), self._last_camera):
             self.state.camera_moved_by_user()
             self.refresh()
@@ -655,17 +687,21 @@ class ViewerWindow:
         """Make the picture agree with the state, then render once."""
         st, shown = self.state, self._shown
         if force or shown.get("t") != st.time_s:
-            self.stage.set_time(st.time_s)
+            self.stage.set_time(st.time_s, poses=st.poses())
             self.slider.GetRepresentation().SetValue(st.time_s)
             shown["t"] = st.time_s
         if force or shown.get("tint") != st.tint:
             self.stage.tint_segments(st.tint)
             shown["tint"] = st.tint
-        pose = st.camera(self._camera_now())
+        pose = None if self._interacting else st.camera(self._camera_now())
         if pose is not None:
-            cam = self.plotter.camera
-            cam.position, cam.focal_point, cam.up = pose.position_m, pose.focal_point_m, pose.view_up
-            cam.view_angle = pose.view_angle_deg
+            # through VTK's setters: pyvista's would reset the clipping range over Earth's bounds
+            # each time (2 ms); the stage sets the clipping range before every render anyway
+            cam = self.plotter.renderer.GetActiveCamera()
+            cam.SetPosition(*pose.position_m)
+            cam.SetFocalPoint(*pose.focal_point_m)
+            cam.SetViewUp(*pose.view_up)
+            cam.SetViewAngle(pose.view_angle_deg)
             self.plotter.renderer.camera_set = True  # pyvista must not reset it on the first show
         self._last_camera = self._camera_now()
         if st.trails:
@@ -679,6 +715,7 @@ class ViewerWindow:
             actor.SetVisibility(st.trails)
         for actor in self.axes_actors:
             actor.SetVisibility(st.axes)
+        self.axes_actors[-1].SetVisibility(st.axes and not st.help)  # labels would draw over the help
         self.help_actor.SetVisibility(st.help)
         status, info = st.status_text(), st.info_text()
         self.status_actor.SetInput(status)
@@ -688,8 +725,15 @@ class ViewerWindow:
         self.render()
 
     def render(self) -> None:
+        start = time.perf_counter()
         self.plotter.render()
         self.frame_times_s.append(time.perf_counter())
+        self.render_durations_s.append(self.frame_times_s[-1] - start)
+
+    def screenshot(self) -> np.ndarray:
+        """(H, W, 3) uint8 picture of the window as it is now (rendered afresh)."""
+        self.plotter.render()
+        return self.plotter.screenshot(return_img=True)
 
     def frame_rate(self, window_s: float = 5.0) -> float:
         """Frames per second over the last window_s seconds of rendering."""
@@ -710,7 +754,11 @@ class ViewerWindow:
         self.open()
         self._exit_at = None if exit_after_s is None else time.perf_counter() + exit_after_s
         self._last_tick = time.perf_counter()
-        self.plotter.iren.interactor.Start()
+        self._timed_out = False
+        interactor = self.plotter.iren.interactor
+        interactor.Start()
+        if self._timed_out:  # the window stays usable (ProcessEvents, run again)
+            interactor.SetDone(False)
 
     def quit(self) -> None:
         self.state.quit_requested = True

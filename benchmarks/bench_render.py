@@ -1,0 +1,127 @@
+"""issvis's per-frame video cost against a raw pyvista render + encode loop of the same meshes.
+
+Both loops run in this one process, one after the other, at the same size, anti-aliasing and
+encoder settings, over the same number of frames:
+
+- *raw*: the Stage's meshes (station, Earth, limb, stars, Sun) in a plain pyvista Plotter; per
+  frame it sets every actor's ``user_matrix`` and the camera to values computed ahead (untimed)
+  for the same video times, then ``plotter.write_frame()`` (pyvista's own movie path: render,
+  read back, send to imageio-ffmpeg). No overlays, no interpolation, no choreography;
+- *issvis*: ``issvis.render.render_video`` on the record (time map, interpolated poses, camera
+  choreography, far field, overlays, poster), frames spread over the whole clip.
+
+Usage: python benchmarks/bench_render.py [RECORD.npz] [--size 1920x1080] [--frames 150]
+Prints frames/s of each and the ratio issvis / raw (target <= 1.25).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def frame_states(record, settings, n_frames: int) -> list[dict]:
+    """What issvis would show at n_frames video times spread over the clip, computed ahead (untimed)."""
+    from issvis.render import open_source
+
+    src = open_source(record, settings)
+    states = []
+    times = np.linspace(0.0, src.clip.length_s, n_frames, endpoint=False)
+    actors = [a for acts in src.stage.part_actors.values() for a in acts]
+    far = [a for a in (src.stage.earth_actor, src.stage.limb_actor, src.stage.sun_actor, *src.stage.star_actors) if a]
+    for v in times:
+        src.pose(float(v))
+        src.stage._before_render()
+        cam = src.plotter.renderer.GetActiveCamera()
+        states.append({
+            "matrices": [np.array(a.user_matrix) for a in actors + far],
+            "camera": (cam.GetPosition(), cam.GetFocalPoint(), cam.GetViewUp(), cam.GetViewAngle(), cam.GetClippingRange()),
+        })
+    src.close()
+    return states
+
+
+def raw_loop(record, settings, states: list[dict], out: Path) -> float:
+    """Seconds per frame of the plain loop: same meshes and poses, set and rendered with pyvista's API."""
+    from issvis.render import _anti_alias, make_plotter
+    from issvis.stage import Stage
+
+    plotter = make_plotter(settings.width_px, settings.height_px)
+    stage = Stage(plotter, record, settings)
+    stage.close()  # no issvis logic per frame
+    _anti_alias(plotter, settings.quality.anti_aliasing)
+    actors = [a for acts in stage.part_actors.values() for a in acts]
+    actors += [a for a in (stage.earth_actor, stage.limb_actor, stage.sun_actor, *stage.star_actors) if a]
+    q = settings.quality
+    plotter.open_movie(str(out), framerate=settings.fps, quality=None, macro_block_size=2,
+                       codec="libx264", pixelformat="yuv420p", ffmpeg_log_level="error",
+                       output_params=["-preset", q.preset, "-crf", str(q.crf), "-movflags", "+faststart"])
+    cam = plotter.camera
+    plotter.write_frame()  # first frame: pyvista's one-time set-up, untimed
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    for state in states:
+        for actor, m in zip(actors, state["matrices"]):
+            actor.user_matrix = m
+        pos, foc, up, angle, clipping = state["camera"]
+        cam.position, cam.focal_point, cam.up, cam.view_angle = pos, foc, up, angle
+        cam.clipping_range = clipping
+        plotter.write_frame()
+    dt = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    plotter.mwriter.close()
+    plotter.close()
+    return dt / len(states), cpu / len(states)
+
+
+def issvis_loop(record, settings, n_frames: int, out: Path) -> tuple[float, dict]:
+    from issvis.render import render_video
+
+    from issvis.camera import Clip
+
+    # the same video times as frame_states: n_frames spread over the whole clip
+    length = Clip(settings, record).length_s
+    s = settings.model_copy(update={"fps": 1, "seconds": length})
+    s = s.model_copy(update={"fps": max(1, int(round(n_frames / length)))})
+    c0 = time.process_time()
+    result = render_video(record, s, out, progress=False, poster=False)
+    cpu = time.process_time() - c0 - result["setup_cpu_s"]
+    per_frame = (result["wall_s"] - result["setup_s"]) / result["frames"]
+    return per_frame, cpu / result["frames"], result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("record", nargs="?", default="renders/undock.npz")
+    ap.add_argument("--size", default="1920x1080")
+    ap.add_argument("--frames", type=int, default=138, help="a multiple of the clip length (46 s) keeps both loops on the same video times")
+    args = ap.parse_args()
+    from issvis.render_config import RenderSettings
+    from issvis.trajectory import Record
+
+    w, h = (int(v) for v in args.size.split("x"))
+    record = Record.load(args.record)
+    settings = RenderSettings(width_px=w, height_px=h)
+    with tempfile.TemporaryDirectory() as tmp:
+        states = frame_states(record, settings, args.frames)
+        raw, raw_cpu = raw_loop(record, settings, states, Path(tmp) / "raw.mp4")
+        ours, ours_cpu, result = issvis_loop(record, settings, args.frames, Path(tmp) / "issvis.mp4")
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"size {w}x{h}, {args.frames} frames, FXAA, x264 {settings.quality.preset} crf {settings.quality.crf}")
+    print(f"raw pyvista loop : {1 / raw:6.2f} frames/s ({raw * 1000:6.1f} ms/frame wall, {raw_cpu * 1000:6.1f} ms CPU)")
+    print(f"issvis render    : {1 / ours:6.2f} frames/s ({ours * 1000:6.1f} ms/frame wall, {ours_cpu * 1000:6.1f} ms CPU;"
+          f" setup {result['setup_s']:.1f} s)")
+    print(f"ratio issvis/raw : {ours / raw:5.2f} wall, {ours_cpu / raw_cpu:5.2f} CPU (target <= 1.25)")
+    print("(CPU: this process and its render threads, not ffmpeg; steadier than wall time on a shared machine)")
+    print(f"peak memory      : {rss_mb:.0f} MB (process, both loops)")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

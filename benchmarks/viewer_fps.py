@@ -1,0 +1,72 @@
+"""Frame rate of the interactive viewer's window (issue 4; the numbers in docs/viewer.md).
+
+Run on a display, or without one under Xvfb:
+
+    xvfb-run -a -s "-screen 0 1920x1080x24" python benchmarks/viewer_fps.py renders/undock.npz
+
+For each camera preset the window plays the record through its real event loop and timer for a
+few seconds of wall time and reports the frames it drew per second; then the same with pyvista's
+default 8x multisampling and with the stage's full (video) quality, to show what those cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from issvis.trajectory import Record
+from issvis.viewer import ViewerWindow, check_display
+
+
+def measure(record: Record, preset: int, seconds: float, size: tuple[int, int], multi_samples: int = 0,
+            preview: bool = True, start_s: float = 15.0) -> tuple[float, float, float]:
+    """(frames per second drawn while playing, median wall ms of one render, CPU ms per frame).
+
+    CPU time counts every thread of the process (llvmpipe renders on all cores), so it measures
+    the cost of a frame even when other work shares the machine and the wall-clock numbers drop.
+    """
+    window = ViewerWindow(record, window_size=size, preview=preview)
+    try:
+        window.plotter.render_window.SetMultiSamples(multi_samples)
+        window.open()
+        window.handle_key(f"preset{preset}")
+        window.state.set_time(start_s)
+        window.handle_key("play")
+        first = len(window.frame_times_s)
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        window.run(exit_after_s=seconds)
+        frames = len(window.frame_times_s) - first
+        fps = frames / (time.perf_counter() - t0)
+        cpu_ms = 1000 * (time.process_time() - cpu0) / max(frames, 1)
+        return fps, 1000 * float(np.median(window.render_durations_s[first:])), cpu_ms
+    finally:
+        window.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("record")
+    parser.add_argument("--seconds", type=float, default=6.0, help="wall time per measurement")
+    parser.add_argument("--size", default="1280x720")
+    args = parser.parse_args()
+    check_display()
+    record = Record.load(args.record)
+    size = tuple(int(v) for v in args.size.split("x"))
+    load = os.getloadavg()[0]
+    print(f"{platform.node()}: {args.size}, {args.seconds:g} s per row, playing at 10x from t = 15 s, "
+          f"{os.cpu_count()} CPUs, load average {load:.1f} at the start")
+    rows = [(f"preset {p}", dict(preset=p)) for p in (1, 2, 3, 4)]
+    rows += [("preset 2, 8x MSAA (pyvista default)", dict(preset=2, multi_samples=8)),
+             ("preset 2, full video-quality stage", dict(preset=2, preview=False))]
+    for label, kwargs in rows:
+        fps, render_ms, cpu_ms = measure(record, seconds=args.seconds, size=size, **kwargs)
+        print(f"  {label:<38} {fps:5.1f} frames/s   median render {render_ms:6.1f} ms   CPU {cpu_ms:6.1f} ms/frame",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,513 @@
+"""Records -> MP4 (H.264, yuv420p, +faststart) and still frames, headless.
+
+Frames stream straight from the render window to ffmpeg (imageio-ffmpeg) so memory stays flat;
+the video is written under a temporary name and renamed when complete. Offscreen rendering goes
+through Mesa's EGL when there is no display (no X server needed).
+
+Per frame the work is: the time map, the record's interpolated poses, one ``user_matrix`` per
+actor, the overlay strings that changed, one render, one pixel read. Meshes, textures and text
+actors are built once.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .camera import Clip, RenderSettingsError
+from .render_config import RenderSettings, preview_settings
+
+
+class RenderError(RuntimeError):
+    """The renderer cannot run here (no OpenGL context, no encoder); the message names the fix."""
+
+
+NO_GL_FIX = (
+    "no OpenGL context could be created for offscreen rendering. Fix: install Mesa's EGL and "
+    "software rasteriser (Debian/Ubuntu: apt-get install libegl1 libgl1-mesa-dri), or run with a display "
+    "(DISPLAY=...), or use an OSMesa build (apt-get install libosmesa6 and set "
+    "VTK_DEFAULT_OPENGL_WINDOW=vtkOSOpenGLRenderWindow)"
+)
+
+
+def _prefer_egl() -> None:
+    """Without a display, ask VTK for its EGL window up front (no 'bad X server connection' noise)."""
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if ctypes.util.find_library("EGL") is None and not os.environ.get("VTK_DEFAULT_OPENGL_WINDOW"):
+        raise RenderError(NO_GL_FIX)
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+
+
+def make_plotter(width_px: int, height_px: int) -> Any:
+    """An offscreen pyvista Plotter with a working OpenGL context, or RenderError naming the fix."""
+    _prefer_egl()
+    import pyvista as pv
+    import vtk
+
+    vtk.vtkObject.GlobalWarningDisplayOff()  # VTK's chatter would break the progress bar; errors still raise below
+    pv.OFF_SCREEN = True
+    plotter = pv.Plotter(off_screen=True, window_size=(width_px, height_px), lighting="none")
+    rw = plotter.render_window
+    # No MSAA: it costs 3-5x on llvmpipe, and with it the renderer's FXAA pass reads back black.
+    rw.SetMultiSamples(0)
+    if not rw.SupportsOpenGL():
+        plotter.close()
+        raise RenderError(NO_GL_FIX)
+    return plotter
+
+
+def _anti_alias(plotter: Any, mode: str) -> None:
+    if mode == "fxaa":
+        # The renderer's own FXAA pass; pyvista's enable_anti_aliasing('fxaa') turns into SSAA
+        # (3x slower) on Mesa's EGL, measured in issue 3.
+        plotter.renderer.UseFXAAOn()
+    elif mode == "ssaa":
+        plotter.enable_anti_aliasing("ssaa")
+
+
+# --- overlays ------------------------------------------------------------------------------
+def _mmss(seconds: float) -> str:
+    s = int(math.floor(max(seconds, 0.0)))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class Overlays:
+    """Title card, end card (a fade to black), clock and separation read-out as VTK 2D actors."""
+
+    def __init__(self, plotter: Any, clip: Clip, settings: RenderSettings, title: str):
+        import vtk
+
+        self.clip = clip
+        self.cfg = settings.overlays
+        self.renderer = plotter.renderer
+        h = settings.height_px
+        fs = self.cfg.font_scale
+        self._hud_px = max(8, int(round(0.026 * h * fs)))
+        self._wide = settings.width_px >= 480  # room for the interface's name beside the clock
+        self.actors: list[Any] = []
+
+        def text(x: float, y: float, size: int, justify: str = "left", valign: str = "bottom",
+                 bold: bool = False) -> Any:
+            actor = vtk.vtkTextActor()
+            actor.SetTextScaleModeToNone()
+            coord = actor.GetPositionCoordinate()
+            coord.SetCoordinateSystemToNormalizedViewport()
+            coord.SetValue(x, y)
+            prop = actor.GetTextProperty()
+            prop.SetFontSize(size)
+            prop.SetFontFamilyToArial()
+            prop.SetColor(0.92, 0.94, 0.97)
+            prop.SetBold(bold)
+            prop.SetShadow(True)
+            prop.SetShadowOffset(1, -1)
+            getattr(prop, f"SetJustificationTo{justify.capitalize()}")()
+            getattr(prop, f"SetVerticalJustificationTo{valign.capitalize()}")()
+            self.renderer.AddViewProp(actor)
+            self.actors.append(actor)
+            return actor
+
+        margin = 0.025
+        self.clock = text(margin, margin * 1.6, self._hud_px) if self.cfg.clock else None
+        self.sep = text(1 - margin, margin * 1.6, self._hud_px, justify="right") if self.cfg.separation else None
+        self.fade = self._black_quad(vtk) if self.cfg.end_card or self.cfg.title_card else None
+        self.title = self.subtitle = None
+        if self.cfg.title_card and self.cfg.title_s > 0:
+            self.title = text(0.5, 0.56, int(0.062 * h * fs), justify="centered", valign="centered", bold=True)
+            self.title.SetInput(self.cfg.title or title)
+            self.subtitle = text(0.5, 0.45, int(0.030 * h * fs), justify="centered", valign="centered")
+            self.subtitle.SetInput(self.cfg.subtitle)
+        self.end = self.end_sub = None
+        if self.cfg.end_card and self.cfg.end_s > 0:
+            self.end = text(0.5, 0.54, int(0.042 * h * fs), justify="centered", valign="centered")
+            self.end_sub = text(0.5, 0.45, int(0.026 * h * fs), justify="centered", valign="centered")
+            self.end.SetInput(self.cfg.end_text)
+        self._gap = _gap_series(clip.record, clip.points)
+        self._last: dict[int, str] = {}
+
+    def _black_quad(self, vtk: Any) -> Any:
+        pts = vtk.vtkPoints()
+        for x, y in ((0, 0), (1, 0), (1, 1), (0, 1)):
+            pts.InsertNextPoint(x, y, 0)
+        quad = vtk.vtkCellArray()
+        quad.InsertNextCell(4, [0, 1, 2, 3])
+        poly = vtk.vtkPolyData()
+        poly.SetPoints(pts)
+        poly.SetPolys(quad)
+        coord = vtk.vtkCoordinate()
+        coord.SetCoordinateSystemToNormalizedViewport()
+        mapper = vtk.vtkPolyDataMapper2D()
+        mapper.SetInputData(poly)
+        mapper.SetTransformCoordinate(coord)
+        actor = vtk.vtkActor2D()
+        actor.SetMapper(mapper)
+        actor.GetProperty().SetColor(0, 0, 0)
+        self.renderer.AddViewProp(actor)
+        self.actors.append(actor)
+        return actor
+
+    def _set(self, actor: Any, value: str) -> None:
+        if actor is not None and self._last.get(id(actor)) != value:
+            actor.SetInput(value)
+            self._last[id(actor)] = value
+
+    @staticmethod
+    def _show(actor: Any, opacity: float) -> None:
+        if actor is None:
+            return
+        actor.SetVisibility(opacity > 0.002)
+        if hasattr(actor, "GetTextProperty"):
+            actor.GetTextProperty().SetOpacity(opacity)
+            actor.GetTextProperty().SetShadowOffset(1, -1)
+        else:
+            actor.GetProperty().SetOpacity(opacity)
+
+    def update(self, video_s: float, t_s: float) -> None:
+        clip, cfg = self.clip, self.cfg
+        length = clip.length_s
+        title_s = min(cfg.title_s * clip.scale, 0.3 * length)
+        end_s = min(cfg.end_s * clip.scale, 0.3 * length)
+        # cards: title fades out over its last second; the end fades the picture to black, then text
+        title_a = 0.0
+        if self.title is not None and title_s > 0:
+            fade = min(1.0, 0.35 * title_s)
+            title_a = float(np.clip((title_s - video_s) / fade, 0.0, 1.0))
+        end_f = 0.0
+        if self.end is not None and end_s > 0:
+            end_f = float(np.clip((video_s - (length - end_s)) / (0.45 * end_s), 0.0, 1.0))
+        black = max(0.55 * title_a, end_f * 0.92)
+        self._show(self.fade, black)
+        self._show(self.title, title_a)
+        self._show(self.subtitle, title_a)
+        if self.end is not None:
+            self._show(self.end, end_f)
+            self._show(self.end_sub, end_f)
+            t_end = clip.sim(length)  # the card states the end, not a number still counting
+            gap = self._gap_at(t_end)
+            if gap is not None:
+                self._set(self.end_sub, f"after {_mmss(t_end - clip.record.t[0])} the two parts are {gap[0]:,.0f} m apart, "
+                                        f"opening at {abs(gap[1]):.2f} m/s")
+        hud = 1.0 - max(title_a, end_f)
+        rate = clip.time.rate(video_s)
+        if self.clock is not None:
+            self._show(self.clock, hud)
+            speed = "real time" if rate < 1.5 else f"{rate:,.0f}x"
+            self._set(self.clock, f"T+ {_mmss(t_s - clip.record.t[0])}   {speed}")
+        if self.sep is not None:
+            self._show(self.sep, hud)
+            gap = self._gap_at(t_s)
+            if gap is None:
+                self._set(self.sep, "")
+            elif t_s < gap[2]:
+                self._set(self.sep, f"{gap[3]}: docked")
+            else:
+                label = f"{gap[3]} gap" if self._wide else "gap"
+                self._set(self.sep, f"{label} {gap[0]:,.2f} m   {gap[1]:+.3f} m/s" if gap[0] < 100 else
+                          f"{label} {gap[0]:,.0f} m   {gap[1]:+.2f} m/s")
+
+    def _gap_at(self, t_s: float) -> tuple[float, float, float, str] | None:
+        if self._gap is None:
+            return None
+        times, gap, rate, t_open, label = self._gap
+        return float(np.interp(t_s, times, gap)), float(np.interp(t_s, times, rate)), t_open, label
+
+
+def _gap_series(record: Any, points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str] | None:
+    """Distance (T,) between the two faces of the opened interface, m, its rate, m/s, the opening time."""
+    from .frames import quat_to_matrix
+
+    seps = [e for e in record.events if e.get("kind") == "separation"]
+    if not seps or points.interface is None:
+        return None
+    ci, pc, pi, pp = points.interface
+    a = record.pos[:, ci] + np.einsum("tij,j->ti", quat_to_matrix(record.quat[:, ci]), pc)
+    b = record.pos[:, pi] + np.einsum("tij,j->ti", quat_to_matrix(record.quat[:, pi]), pp)
+    gap = np.linalg.norm(a - b, axis=1)
+    rate = np.gradient(gap, record.t)
+    label = str(seps[0].get("interface", "interface")).replace("/", "-").title().replace("Pma", "PMA-")
+    return record.t, gap, rate, float(seps[0]["t"]), label
+
+
+# --- the frame loop ------------------------------------------------------------------------
+@dataclass
+class FrameSource:
+    """A Stage with its Clip, overlays and camera in one offscreen plotter; ``frame(i)`` -> (H, W, 3) uint8."""
+
+    plotter: Any
+    stage: Any
+    clip: Clip
+    overlays: Overlays | None
+    width_px: int
+    height_px: int
+
+    def pose(self, video_s: float) -> None:
+        t_s = self.clip.sim(video_s)
+        self.stage.set_time(t_s, self.clip.poses(t_s))
+        pos, foc, up, angle = self.clip.camera(video_s).as_tuple()
+        cam = self.plotter.renderer.GetActiveCamera()
+        cam.SetPosition(*pos)
+        cam.SetFocalPoint(*foc)
+        cam.SetViewUp(*up)
+        cam.SetViewAngle(angle)
+        if self.overlays is not None:
+            self.overlays.update(video_s, t_s)
+
+    def grab(self, flipped: bool = False) -> np.ndarray:
+        """Render and read the pixels; bottom row first when ``flipped`` (ffmpeg flips for free)."""
+        from vtkmodules.util.numpy_support import vtk_to_numpy
+
+        rw = self.plotter.render_window
+        rw.Render()
+        w, h = self.width_px, self.height_px
+        rw.GetPixelData(0, 0, w - 1, h - 1, 0, self._buffer, 0)
+        img = vtk_to_numpy(self._buffer).reshape(h, w, 3)
+        return img if flipped else img[::-1]
+
+    def __post_init__(self) -> None:
+        import vtk
+
+        self._buffer = vtk.vtkUnsignedCharArray()
+
+    def close(self) -> None:
+        self.stage.close()
+        self.plotter.close()
+
+
+def open_source(record: Any, settings: RenderSettings, preview: bool = False, title: str | None = None) -> FrameSource:
+    """Build the world for a record (meshes, Earth, overlays) in an offscreen window."""
+    from .stage import Stage
+
+    clip = Clip(settings, record)
+    plotter = make_plotter(settings.width_px, settings.height_px)
+    try:
+        stage = Stage(plotter, record, settings, preview=preview)
+        _anti_alias(plotter, settings.quality.anti_aliasing)
+        scene_title = title or _record_title(record)
+        overlays = Overlays(plotter, clip, settings, scene_title)
+    except Exception:
+        plotter.close()
+        raise
+    return FrameSource(plotter, stage, clip, overlays, settings.width_px, settings.height_px)
+
+
+def _record_title(record: Any) -> str:
+    import tomllib
+
+    try:
+        return str(tomllib.loads(record.meta.get("scene", ""))["scene"]["title"])
+    except (tomllib.TOMLDecodeError, KeyError, TypeError):
+        return "issvis"
+
+
+def effective_settings(settings: RenderSettings, *, size: tuple[int, int] | None = None, fps: int | None = None,
+                       seconds: float | None = None, preview: bool = False) -> RenderSettings:
+    """Scene settings with the command line's flags applied (preview first, explicit flags win)."""
+    if preview:
+        settings = preview_settings(settings)
+    update: dict[str, Any] = {}
+    if size is not None:
+        update["width_px"], update["height_px"] = size
+    if fps is not None:
+        update["fps"] = fps
+    if seconds is not None:
+        update["seconds"] = seconds
+    # re-validate: flags obey the same ranges as the scene file
+    return RenderSettings.model_validate({**settings.model_dump(), **update})
+
+
+class _Encoder:
+    """Feeds frames to ffmpeg from a thread, so the next frame renders while this one is piped.
+
+    ``send`` copies the frame into one of a few rotating buffers (the render window reuses its own)
+    and returns that copy; at most ``depth`` frames wait, so memory stays flat.
+    """
+
+    def __init__(self, gen: Any, shape: tuple[int, int, int], depth: int = 2):
+        import queue
+        import threading
+
+        self._gen = gen
+        self._gen.send(None)  # starts ffmpeg
+        self._buffers = [np.empty(shape, np.uint8) for _ in range(depth + 2)]
+        self._k = 0
+        self._queue: Any = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="issvis-encoder", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            frame = self._queue.get()
+            if frame is None:
+                return
+            if self._error is None:
+                try:
+                    self._gen.send(frame)
+                except BaseException as exc:  # reported to the render loop on its next send
+                    self._error = exc
+
+    def send(self, frame: np.ndarray) -> np.ndarray:
+        if self._error is not None:
+            raise RenderError(f"the video encoder failed: {self._error}")
+        buf = self._buffers[self._k]
+        self._k = (self._k + 1) % len(self._buffers)
+        np.copyto(buf, frame)
+        self._queue.put(buf)
+        return buf
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise RenderError(f"the video encoder failed: {self._error}")
+        self._gen.close()
+
+    def abort(self) -> None:
+        self._error = self._error or RuntimeError("aborted")
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        try:
+            self._gen.close()
+        except Exception:
+            pass
+
+
+def poster_path_for(video: Path) -> Path:
+    """The poster PNG beside a video: renders/undock.mp4 -> renders/undock.poster.png."""
+    return Path(video).with_suffix(".poster.png")
+
+
+def _term_as_exit() -> Any:
+    """Make SIGTERM unwind like Ctrl-C (so the partial file is removed); returns the old handler."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _raise(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    return signal.signal(signal.SIGTERM, _raise)
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+
+
+def render_video(record: Any, settings: RenderSettings, output: Path, *, preview: bool = False,
+                 title: str | None = None, progress: bool = True, poster: bool = True,
+                 on_frame: Callable[[int, np.ndarray], None] | None = None) -> dict[str, Any]:
+    """Render the whole clip to ``output`` (.mp4) and a poster PNG beside it; returns timings.
+
+    The file appears only when complete: frames go to a temporary name, renamed at the end; any
+    error or Ctrl-C removes the partial file.
+    """
+    import imageio_ffmpeg
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    t_start = time.perf_counter()
+    c_start = time.process_time()
+    source = open_source(record, settings, preview=preview, title=title)
+    clip = source.clip
+    n = clip.n_frames
+    poster_i = min(n - 1, int(0.62 * n))
+    poster_img: np.ndarray | None = None
+    tmp = _tmp_name(output)
+    q = settings.quality
+    writer = _Encoder(imageio_ffmpeg.write_frames(
+        str(tmp), (settings.width_px, settings.height_px), fps=settings.fps, codec="libx264",
+        pix_fmt_in="rgb24", pix_fmt_out="yuv420p", quality=None, macro_block_size=2, ffmpeg_log_level="error",
+        output_params=["-preset", q.preset, "-crf", str(q.crf), "-vf", "vflip", "-movflags", "+faststart"]),
+        (settings.height_px, settings.width_px, 3))
+    t_setup = time.perf_counter() - t_start
+    c_setup = time.process_time() - c_start
+    bar = None
+    previous_term = _term_as_exit()
+    try:
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, unit="frame", desc=f"render {output.name}", dynamic_ncols=True, file=sys.stderr)
+        for i in range(n):
+            v = i / clip.fps
+            source.pose(v)
+            frame = writer.send(source.grab(flipped=True))
+            if i == poster_i and poster:
+                poster_img = frame[::-1].copy()
+            if on_frame is not None:
+                on_frame(i, frame[::-1])
+            if bar is not None:
+                bar.update(1)
+        writer.close()
+        os.replace(tmp, output)
+    except BaseException:
+        writer.abort()
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+        source.close()
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
+    poster_path = None
+    if poster_img is not None:
+        poster_path = poster_path_for(output)
+        write_png(poster_img, poster_path)
+    wall = time.perf_counter() - t_start
+    return {"frames": n, "seconds": clip.length_s, "fps": settings.fps, "wall_s": wall, "setup_s": t_setup, "setup_cpu_s": c_setup,
+            "frames_per_s": n / max(wall - t_setup, 1e-9), "poster": poster_path, "output": output}
+
+
+def render_still(record: Any, settings: RenderSettings, video_s: float, output: Path, *, preview: bool = False,
+                 title: str | None = None) -> Path:
+    """One frame at video time ``video_s`` as a PNG."""
+    source = open_source(record, settings, preview=preview, title=title)
+    try:
+        if not 0 <= video_s <= source.clip.length_s:
+            raise RenderSettingsError(f"--still {video_s:g}: the clip runs 0..{source.clip.length_s:g} s of video")
+        source.pose(video_s)
+        img = source.grab()
+    finally:
+        source.close()
+    write_png(img, output)
+    return Path(output)
+
+
+def write_png(img: np.ndarray, path: Path) -> None:
+    """Atomic PNG write."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_name(path)
+    try:
+        Image.fromarray(np.ascontiguousarray(img)).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def settings_of(record: Any) -> tuple[RenderSettings, str]:
+    """The [render] settings and title stored in a record's scene text (defaults when absent)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(record.meta.get("scene", ""))
+    except (tomllib.TOMLDecodeError, TypeError):
+        data = {}
+    try:
+        settings = RenderSettings.model_validate(data.get("render", {}))
+    except ValueError as exc:
+        raise RenderSettingsError(f"the record's [render] section is not valid: {exc}") from None
+    return settings, _record_title(record)
