@@ -11,6 +11,7 @@ actors are built once.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import math
 import os
@@ -39,25 +40,34 @@ NO_GL_FIX = (
 )
 
 
-def _prefer_egl() -> None:
-    """Without a display, ask VTK for its EGL window up front (no 'bad X server connection' noise)."""
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+@contextlib.contextmanager
+def _prefer_egl():
+    """Without a display, ask VTK for its EGL window (no 'bad X server connection' noise).
+
+    Scoped to the creation of one render window: the viewer, in the same process, may open a
+    real X window afterwards.
+    """
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("VTK_DEFAULT_OPENGL_WINDOW"):
+        yield
         return
-    if ctypes.util.find_library("EGL") is None and not os.environ.get("VTK_DEFAULT_OPENGL_WINDOW"):
+    if ctypes.util.find_library("EGL") is None:
         raise RenderError(NO_GL_FIX)
-    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    os.environ["VTK_DEFAULT_OPENGL_WINDOW"] = "vtkEGLRenderWindow"
+    try:
+        yield
+    finally:
+        os.environ.pop("VTK_DEFAULT_OPENGL_WINDOW", None)
 
 
 def make_plotter(width_px: int, height_px: int) -> Any:
     """An offscreen pyvista Plotter with a working OpenGL context, or RenderError naming the fix."""
-    _prefer_egl()
     import pyvista as pv
     import vtk
 
     vtk.vtkObject.GlobalWarningDisplayOff()  # VTK's chatter would break the progress bar; errors still raise below
-    pv.OFF_SCREEN = True
-    plotter = pv.Plotter(off_screen=True, window_size=(width_px, height_px), lighting="none")
-    rw = plotter.render_window
+    with _prefer_egl():
+        plotter = pv.Plotter(off_screen=True, window_size=(width_px, height_px), lighting="none")
+        rw = plotter.render_window
     # No MSAA: it costs 3-5x on llvmpipe, and with it the renderer's FXAA pass reads back black.
     rw.SetMultiSamples(0)
     if not rw.SupportsOpenGL():
