@@ -447,7 +447,9 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
         if progress:
             from tqdm import tqdm
 
-            bar = tqdm(total=n, unit="frame", desc=f"render {output.name}", dynamic_ncols=True, file=sys.stderr)
+            # disable=None: shown on a terminal, hidden in logs and pipes
+            bar = tqdm(total=n, unit="frame", desc=f"render {output.name}", dynamic_ncols=True, file=sys.stderr,
+                       disable=None, mininterval=0.5)
         for i in range(n):
             v = i / clip.fps
             source.pose(v)
