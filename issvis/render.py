@@ -204,8 +204,9 @@ class Overlays:
             t_end = clip.sim(length)  # the card states the end, not a number still counting
             gap = self._gap_at(t_end)
             if gap is not None:
-                self._set(self.end_sub, f"after {_mmss(t_end - clip.record.t[0])} the two parts are {gap[0]:,.0f} m apart, "
-                                        f"opening at {abs(gap[1]):.2f} m/s")
+                # the faces of the opened port, not the centres of mass (those are in `issvis simulate`'s summary)
+                self._set(self.end_sub, f"after {_mmss(t_end - clip.record.t[0])} the {gap[3]} faces are "
+                                        f"{gap[0]:,.0f} m apart, opening at {gap[1]:+.2f} m/s")
         hud = 1.0 - max(title_a, end_f)
         rate = clip.time.rate(video_s)
         if self.clock is not None:
@@ -243,7 +244,7 @@ def _gap_series(record: Any, points: Any) -> tuple[np.ndarray, np.ndarray, np.nd
     b = record.pos[:, pi] + np.einsum("tij,j->ti", quat_to_matrix(record.quat[:, pi]), pp)
     gap = np.linalg.norm(a - b, axis=1)
     rate = np.gradient(gap, record.t)
-    label = str(seps[0].get("interface", "interface")).replace("/", "-").title().replace("Pma", "PMA-")
+    label = str(seps[0].get("interface", "interface")).title().replace("Pma", "PMA-")  # e.g. Zarya/PMA-1
     return record.t, gap, rate, float(seps[0]["t"]), label
 
 

@@ -81,9 +81,11 @@ def _default_keys() -> tuple[CameraKey, ...]:
                   fov_deg=42.0, orbit_deg_per_s=1.2),
         CameraKey(at_s=4.8, mode="orbit", anchor="station", target="station", position_m=(45.0, -95.0, 105.0),
                   fov_deg=42.0, orbit_deg_per_s=1.2),
-        CameraKey(at_s=7.0, mode="fixed", anchor="interface", target="interface", position_m=(-8.0, -3.0, 22.0),
+        # across the interface from port and below, square to the port axis: BEAM (port of
+        # Tranquility, 4.6 m forward of Zarya/PMA-1) would hide the gap from a level port view
+        CameraKey(at_s=7.0, mode="fixed", anchor="interface", target="interface", position_m=(-14.0, 0.0, 19.0),
                   fov_deg=30.0),
-        CameraKey(at_s=15.5, mode="follow", anchor="interface", target="interface", position_m=(-7.0, -6.0, 25.0),
+        CameraKey(at_s=15.5, mode="follow", anchor="interface", target="interface", position_m=(-14.0, -4.0, 23.0),
                   fov_deg=32.0),
         CameraKey(at_s=24.0, mode="follow", anchor="between", target="between", position_m=(25.0, -30.0, 170.0),
                   fov_deg=42.0),
@@ -174,7 +176,7 @@ class Overlays(_Strict):
 
     title_card: bool = True
     title: str | None = Field(None, description="default: the scene's title")
-    subtitle: str = "Zarya / PMA-1 opens: a physics simulation of the March 2022 station"
+    subtitle: str = "Zarya/PMA-1 opens: a physics simulation of the March 2022 station"
     title_s: float = Field(4.5, ge=0, le=60, description="how long the title card shows, video s")
     end_card: bool = True
     end_text: str = "Simulated with issvis: pybullet rigid bodies in the Hill frame"
