@@ -1,7 +1,7 @@
 """The ISS of 5 March 2022 as data: parts, their simplified shapes, masses and the port graph.
 
 Everything here is plain numpy-free Python data in the station body frame (USOS convention,
-``../shared/reference/iss-facts.md``): +X forward (Unity -> Destiny -> Harmony), +Y starboard,
+``docs/reference/iss-facts.md``): +X forward (Unity -> Destiny -> Harmony), +Y starboard,
 +Z nadir, origin at the centre of Unity. Lengths in metres, masses in kilograms.
 
 A *part* is what the trajectory record tracks: a module, a truss segment or a visiting vehicle.

@@ -1,6 +1,6 @@
 """The trajectory record (``.npz``), its interpolation, CSV export and regression comparison.
 
-numpy only. Key meanings are fixed by ``shared/conventions.md``; extra keys written here:
+numpy only. Key meanings are fixed by ``docs/conventions.md``; extra keys written here:
 
 - ``body_index`` (T, B) int16: which rigid body each part belongs to at each sample;
 - ``clearance_m`` (T,) float64: smallest distance between two separate rigid bodies (NaN while
