@@ -117,11 +117,11 @@ def _summary(record, output: Path) -> str:
         if clearance is not None and enabled:
             import numpy as np
 
-            # while the faces of the opened interface are within the grace distance they still touch
+            # until the opened faces are contact_grace_m apart they may touch (hardware not modelled)
             after = clearance[(record.t >= enabled[0]["t"]) & np.isfinite(clearance)]
             if len(after):
-                lines.append(f"  clearance once the faces are {record.meta.get('contact_grace_m', 0.3):g} m apart: "
-                             f"min {after.min():.3f} m, end {after[-1]:.1f} m")
+                lines.append(f"  smallest gap between the bodies once collisions switched on "
+                             f"(t = {enabled[0]['t']:g} s): {after.min():.3f} m; at the end {after[-1]:.1f} m")
     return "\n".join(lines)
 
 
@@ -350,6 +350,8 @@ def view(source: Path, size: str, play: bool, exit_after_s: float | None, overri
             raise ValueError
     except ValueError:
         raise UserError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not source.is_file():
+        raise UserError(f"{source}: no such scene or record file")
     try:
         check_display()  # before simulating: a missing display should not cost a simulation
     except NoDisplayError as exc:
@@ -411,10 +413,16 @@ def render(source: Path, output: Path | None, size: str | None, fps: int | None,
     try:
         settings = effective_settings(scene_settings, size=parsed_size, fps=fps, seconds=seconds, preview=preview)
     except ValidationError as exc:
-        flags = {"width_px": "--size", "height_px": "--size", "fps": "--fps", "seconds": "--seconds"}
+        flags = {"width_px": "--size width", "height_px": "--size height", "fps": "--fps", "seconds": "--seconds"}
         reasons = "; ".join(f"{flags.get(str(e['loc'][0]), 'render.' + '.'.join(map(str, e['loc'])))} "
                             f"= {e.get('input')!r}: {e['msg']}" for e in exc.errors())
-        raise UserError(reasons) from None
+        raise UserError(f"{source}: {reasons}" if not any(k in reasons for k in ("--size", "--fps", "--seconds"))
+                        else reasons) from None
+    knots = settings.time.knots
+    if record is None and knots and (knots[-1][1] > scene.scene.duration_s or knots[0][1] < 0):
+        raise UserError(f"{source}: render.time.knots reach simulated time {knots[0][1]:g}..{knots[-1][1]:g} s, "
+                        f"but the scene lasts 0..{scene.scene.duration_s:g} s; shorten the knots or lengthen "
+                        "scene.duration_s")
     try:
         if record is None:
             from .camera import check_point_names
@@ -428,7 +436,9 @@ def render(source: Path, output: Path | None, size: str | None, fps: int | None,
             render_still(record, settings, still_s, output, preview=preview, title=title)
         else:
             result = render_video(record, settings, output, preview=preview, title=title, progress=progress)
-    except (RenderSettingsError, RenderError) as exc:
+    except RenderSettingsError as exc:
+        raise UserError(f"{source}: {exc}") from None
+    except RenderError as exc:
         raise UserError(str(exc)) from None
     if still_s is not None:
         click.echo(f"wrote {output}")
@@ -445,9 +455,14 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("issvis: aborted", err=True)
         return 130
-    except click.ClickException as exc:
+    except UserError as exc:
         exc.show()
-        return exc.exit_code if isinstance(exc, UserError) else EXIT_BAD_INPUT
+        return exc.exit_code
+    except click.ClickException as exc:  # click's own checks (unknown option, value out of range): one line too
+        context = getattr(exc, "ctx", None)
+        command = context.command_path if context is not None else "issvis"
+        click.echo(f"issvis: error: {exc.format_message()} (see '{command} --help')", err=True)
+        return EXIT_BAD_INPUT
     except SystemExit as exc:  # sys.exit inside a command
         return int(exc.code or 0)
     return 0

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .catalogue import Station, build_station
 from .frames import ATTITUDES
@@ -42,17 +42,19 @@ class OrbitSettings(_Strict):
 
 class StationSettings(_Strict):
     attitude: str = Field("+XVV", description="named attitude of the station body in LVLH")
+
+    @field_validator("attitude")
+    @classmethod
+    def _known_attitude(cls, value: str) -> str:
+        if value not in ATTITUDES:
+            raise ValueError(f"attitude must be one of {', '.join(ATTITUDES)}")
+        return value
+
     attitude_offset_ypr_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
     rotation: Literal["lvlh-hold", "inertial"] = Field(
         "lvlh-hold", description="initial angular rate: turning with LVLH (n about the orbit normal) or none")
     velocity_lvlh_mps: tuple[float, float, float] = Field(
         (0.0, 0.0, 0.0), description="the station's initial velocity relative to the reference orbit, LVLH")
-
-    @model_validator(mode="after")
-    def _known_attitude(self) -> StationSettings:
-        if self.attitude not in ATTITUDES:
-            raise ValueError(f"attitude must be one of {', '.join(ATTITUDES)}")
-        return self
 
 
 class SimulationSettings(_Strict):
@@ -151,6 +153,9 @@ def apply_override(data: dict[str, Any], assignment: str, source: str) -> None:
                 raise SceneError(f"{source}: --set {key}: '{here}' has no item {name} (it has {len(node)})")
             node = node[int(name)]
         elif isinstance(node, dict):
+            if name not in node and parts[depth + 1].isdigit():
+                raise SceneError(f"{source}: --set {key}: '{here}' has no item {parts[depth + 1]} (the scene has "
+                                 f"no [[{here}]] table; add one to the scene file)")
             node = node.setdefault(name, {})
         else:
             raise SceneError(f"{source}: --set {key}: '{'.'.join(parts[:depth])}' is a value, not a table")
@@ -168,7 +173,12 @@ def apply_override(data: dict[str, Any], assignment: str, source: str) -> None:
 
 def _format_pydantic(source: str, err: ValidationError, data: dict[str, Any]) -> str:
     lines = []
-    for e in err.errors():
+    errors = err.errors()
+    # a list whose items failed also reports itself as too short: keep the cause only
+    locs = [tuple(e["loc"]) for e in errors]
+    errors = [e for e in errors if not (e["type"] == "too_short" and any(
+        other[: len(e["loc"])] == tuple(e["loc"]) and len(other) > len(e["loc"]) for other in locs))]
+    for e in errors:
         loc = ".".join(str(x) for x in e["loc"])
         if e["type"] == "extra_forbidden":
             parent = e["loc"][:-1]
@@ -177,7 +187,10 @@ def _format_pydantic(source: str, err: ValidationError, data: dict[str, Any]) ->
             lines.append(f"{source}: unknown key '{loc}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
                          + f"; allowed here: {', '.join(allowed)}")
         else:
-            lines.append(f"{source}: {loc} = {e.get('input')!r}: {e['msg']}")
+            message = e["msg"].removeprefix("Value error, ")
+            value = e.get("input")
+            shown = "" if isinstance(value, dict) else f" = {value!r}"  # a whole table says nothing new
+            lines.append(f"{source}: {loc}{shown}: {message}")
     return "\n".join(lines)
 
 

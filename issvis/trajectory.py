@@ -229,9 +229,9 @@ def compare_records(a: Record, b: Record, pos_tol_m: float = 0.01, ang_tol_deg: 
     verdict = "agree" if agree else "DIFFER"
     report = (
         f"records {verdict} (tolerances {pos_tol_m:g} m, {ang_tol_deg:g} deg): "
-        f"max position difference {pos_err.max():.6g} m, max angle difference {ang_err.max():.6g} deg; "
-        f"worst: part '{a.names[bi]}' at t = {a.t[ti]:.3f} s "
-        f"(position off by {pos_err[ti, bi]:.6g} m, angle by {ang_err[ti, bi]:.6g} deg)"
+        f"largest position difference {pos_err.max():.6g} m, largest angle difference {ang_err.max():.6g} deg "
+        f"(each over all parts and times); worst against its tolerance: part '{a.names[bi]}' at t = {a.t[ti]:.3f} s, "
+        f"position off by {pos_err[ti, bi]:.6g} m, angle by {ang_err[ti, bi]:.6g} deg"
     )
     return Comparison(agree, float(pos_err.max()), float(ang_err.max()), str(a.names[bi]), float(a.t[ti]), report)
 

@@ -30,7 +30,7 @@ def test_compare_exits_1_and_reports_where_records_differ(tmp_path, capsys):
     capsys.readouterr()
     assert main(["compare", str(a), str(b), "--pos-tol-m", "0.01"]) == 1
     report = capsys.readouterr().out
-    assert "DIFFER" in report and "worst: part" in report and "t = 60.000 s" in report
+    assert "DIFFER" in report and "worst against its tolerance: part" in report and "t = 60.000 s" in report
 
 
 def test_info_lists_parts_masses_and_the_split(capsys):

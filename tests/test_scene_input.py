@@ -110,3 +110,13 @@ def test_scene_objects_are_frozen():
 @pytest.mark.parametrize("path", sorted(SCENES.glob("*.toml")), ids=lambda p: p.name)
 def test_every_shipped_scene_is_valid(path: Path):
     load_scene(path)
+
+
+def test_setting_an_item_of_a_list_the_scene_lacks_says_so(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "simulate", str(DEFAULT), "-o", str(tmp_path / "x.npz"), "--set", "burn.0.part=soyuz_ms19")
+    assert code == 2 and "'burn' has no item 0" in err and "[[burn]]" in err
+
+
+def test_click_usage_errors_are_one_line_too(capsys):
+    code, _, err = run_cli(capsys, "simulate", "--no-such-option")
+    assert code == 2 and err.startswith("issvis: error: No such option") and err.count("\n") == 1
