@@ -392,6 +392,7 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
 def plot_sweep(rows: list[dict[str, Any]], param_keys: list[str], path: str | Path) -> None:
     """Minimum clearance over the swept plane (first two parameters), contacts and failures marked."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     from matplotlib.colors import LogNorm
@@ -441,7 +442,11 @@ def plot_sweep(rows: list[dict[str, Any]], param_keys: list[str], path: str | Pa
         for r in failed:
             ax.axvline(to_x(r[kx]), color="grey", lw=0.8, ls=":")
         ax.set_xlabel(kx)
-        ax.set_ylabel("minimum clearance, m (contact shown at 0.01)")
+        ax.set_ylabel("minimum clearance, m (runs with contact: red x at 0.01 m)" if hit.any()
+                      else "minimum clearance, m")
+        if np.nanmax(shown) < 10 * np.nanmin(shown):  # under a decade, log ticks read 2.855e-1...: go linear
+            ax.set_yscale("linear")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.grid(alpha=0.3, which="both")
     else:
         ax.hist(shown, bins=20, color="#1f77b4")
