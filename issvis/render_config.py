@@ -67,9 +67,14 @@ class CameraKey(_Strict):
     @field_validator("up")
     @classmethod
     def _nonzero_up(cls, v: Vec3) -> Vec3:
-        if sum(c * c for c in v) < 1e-12:
-            raise ValueError("up must not be the zero vector")
-        return v
+        return nonzero_vector(v, "up")
+
+
+def nonzero_vector(v: Vec3, name: str) -> Vec3:
+    """A direction given as a vector: any length but zero (shared by every direction in a scene)."""
+    if sum(c * c for c in v) < 1e-12:
+        raise ValueError(f"{name} must not be the zero vector")
+    return v
 
 
 def _default_keys() -> tuple[CameraKey, ...]:
@@ -152,9 +157,7 @@ class Lighting(_Strict):
     @field_validator("sun_direction_lvlh")
     @classmethod
     def _nonzero(cls, v: Vec3) -> Vec3:
-        if sum(c * c for c in v) < 1e-12:
-            raise ValueError("sun_direction_lvlh must not be the zero vector")
-        return v
+        return nonzero_vector(v, "sun_direction_lvlh")
 
 
 class EarthSettings(_Strict):

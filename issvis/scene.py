@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .catalogue import Station, build_station
 from .frames import ATTITUDES
-from .render_config import RenderSettings
+from .render_config import RenderSettings, nonzero_vector
 
 DEFAULT_SCENE = Path("scenes/undock.toml")
 
@@ -108,11 +108,10 @@ class Burn(_Strict):
     direction_body: tuple[float, float, float] = Field(
         description="thrust direction in station body axes (+X fwd, +Y stbd, +Z nadir) at t = 0; turns with the part")
 
-    @model_validator(mode="after")
-    def _nonzero_direction(self) -> Burn:
-        if sum(c * c for c in self.direction_body) < 1e-12:
-            raise ValueError("direction_body must not be the zero vector")
-        return self
+    @field_validator("direction_body")
+    @classmethod
+    def _nonzero_direction(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        return nonzero_vector(v, "direction_body")
 
 
 class Scene(_Strict):
