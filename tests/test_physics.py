@@ -255,3 +255,17 @@ def test_attitude_offsets_are_right_handed_rotations():
         expected[other], expected[(k + 2) % 3] = c, s  # axis x other-axis rotates towards the third
         assert np.allclose(turned[:, other], expected), (k, turned)
         assert np.allclose(turned @ axis, axis)
+
+
+def test_a_burn_gives_the_system_its_impulse_and_nothing_else_does():
+    rec = simulate(load_scene(SCENES / "soyuz_departure.toml", ["scene.duration_s=260"]), progress=False)
+    start, end = rec.events_of("burn_start")[0], rec.events_of("burn_end")[0]
+    momentum = np.einsum("tbi,b->ti", rec.vel, rec.mass)  # LVLH, kg m/s
+    k0 = int(np.flatnonzero(rec.t <= start["t"])[-1])
+    k1 = int(np.flatnonzero(rec.t >= end["t"])[0])
+    impulse = end["impulse_ns"]
+    assert impulse == pytest.approx(300.0 * 12.0)
+    gained = np.linalg.norm(momentum[k1] - momentum[k0])
+    assert gained == pytest.approx(impulse, rel=0.01)
+    # before the burn, springs only: the system's centre of mass has not moved
+    assert np.linalg.norm(rec.system_com()[k0]) < TOL.system_com_m
