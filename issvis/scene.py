@@ -243,6 +243,17 @@ def parse_scene(data: dict[str, Any], source: str = "<memory>", station: Station
     return scene
 
 
+def scene_from_text(text: str, source: str, overrides: tuple[str, ...] | list[str] = ()) -> Scene:
+    """Parse, override and validate scene TOML text (a file's, or one carried to a sweep worker)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SceneError(f"{source}: not valid TOML: {exc}") from None
+    for assignment in overrides:
+        apply_override(data, assignment, source)
+    return parse_scene(data, source)
+
+
 def load_scene(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Scene:
     """Read, override and validate a scene file."""
     path = Path(path)
@@ -250,11 +261,7 @@ def load_scene(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) ->
     if not path.is_file():
         raise SceneError(f"{source}: no such scene file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SceneError(f"{source}: not valid TOML: {exc}") from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise SceneError(f"{source}: not a UTF-8 text file") from None
-    for assignment in overrides:
-        apply_override(data, assignment, source)
-    return parse_scene(data, source)
+    return scene_from_text(text, source, overrides)

@@ -24,12 +24,13 @@ from __future__ import annotations
 import math
 import os
 import time
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .scene import scene_from_text
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -202,19 +203,6 @@ def check_keys(scene_text: str, source: str, base: list[str], varies: list[Vary]
 
 
 # --- one run (executes on a Dask worker) -----------------------------------------------------------
-def scene_from_text(scene_text: str, source: str, overrides: list[str]):
-    """A validated scene from TOML text and overrides: workers need no copy of the scene file."""
-    from .scene import SceneError, apply_override, parse_scene
-
-    try:
-        data = tomllib.loads(scene_text)
-    except tomllib.TOMLDecodeError as exc:
-        raise SceneError(f"{source}: not valid TOML: {exc}") from None
-    for assignment in overrides:
-        apply_override(data, assignment, source)
-    return parse_scene(data, source)
-
-
 def summarize(record) -> dict[str, Any]:
     """The metric columns of one record (without runtime and error)."""
     t = record.t

@@ -403,19 +403,16 @@ def check_display() -> None:
 
 def render_settings_of(record: Record) -> Any:
     """The scene's ``[render]`` settings (a ``RenderSettings``) stored in the record; the defaults
-    when it has none, or when this version of issvis no longer accepts the stored scene (a record
-    stays viewable; only the keyframe camera and look fall back to the defaults)."""
-    import tomllib
-
+    when it has none, or when this version of issvis no longer accepts them (a record stays
+    viewable; only the keyframe camera and look fall back to the defaults). The video reads them
+    the same way (``render.settings_of``), but refuses invalid ones."""
+    from .camera import RenderSettingsError
+    from .render import settings_of
     from .render_config import RenderSettings
-    from .scene import SceneError, parse_scene
 
-    text = record.meta.get("scene")
-    if not text:
-        return RenderSettings()
     try:
-        return parse_scene(tomllib.loads(text), source=str(record.meta.get("scene_source", "<record>"))).render
-    except (SceneError, tomllib.TOMLDecodeError):
+        return settings_of(record)[0]
+    except RenderSettingsError:
         return RenderSettings()
 
 
