@@ -27,6 +27,7 @@ FORBIDDEN = {
     "plots": {"pybullet", "pyvista", "vtk", "issvis.simulation"},
     "decay": {"pybullet", "pyvista", "vtk", "issvis.simulation"},
     "sweep": {"pyvista", "vtk", "imageio"},
+    "assets": {"pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
 }
 
 
