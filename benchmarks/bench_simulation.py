@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from issvis.scene import load_scene  # noqa: E402
-from issvis.simulation import Simulator, _gravity, import_pybullet  # noqa: E402
+from issvis.simulation import Simulator, _gravity  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ORBIT_S = 5577.0
@@ -32,36 +32,28 @@ ORBIT_S = 5577.0
 
 def raw_loop(n_steps: int) -> float:
     """Steps per second of a bare pybullet loop over the default scene's two bodies."""
-    import tempfile
-
-    pb = import_pybullet()
     scene = load_scene(ROOT / "scenes" / "undock.toml")
-    sim = Simulator(scene, progress=False)
-    sim.pb, sim.cid = pb, pb.connect(pb.DIRECT)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            sim.workdir = Path(tmp)
-            pb.setGravity(0, 0, 0, physicsClientId=sim.cid)
-            pb.setPhysicsEngineParameter(fixedTimeStep=sim.dt, numSubSteps=0, physicsClientId=sim.cid)
-            index = {p.name: i for i, p in enumerate(sim.station.parts)}
-            bodies = []
-            for k, group in enumerate(sim.station.components({"zarya/pma1"})):
-                parts = [index[n] for n in group]
-                bodies.append(sim._create_body(parts, np.array([0.0, -30.0 * k, 0.0]), np.eye(3),
-                                               np.zeros(3), np.array([0.0, 0.0, sim.n])))
-            n, dt, n2 = sim.n, sim.dt, sim.n * sim.n
-            start = time.perf_counter()
-            for step in range(n_steps):
-                c, s = math.cos(n * step * dt), math.sin(n * step * dt)
-                for body in bodies:
-                    pos, orn = pb.getBasePositionAndOrientation(body.uid, physicsClientId=sim.cid)
-                    f, tq = _gravity(body.layout.mass_kg, body.inertia, pos, orn, c, s, n2)
-                    pb.applyExternalForce(body.uid, -1, f, pos, pb.WORLD_FRAME, physicsClientId=sim.cid)
-                    pb.applyExternalTorque(body.uid, -1, tq, pb.WORLD_FRAME, physicsClientId=sim.cid)
-                pb.stepSimulation(physicsClientId=sim.cid)
-            return n_steps / (time.perf_counter() - start)
-    finally:
-        pb.disconnect(physicsClientId=sim.cid)
+    with Simulator(scene, progress=False) as sim:  # its world, emptied: only the two bodies below
+        pb = sim.pb
+        for body in sim.run_state.bodies:
+            pb.removeBody(body.uid, physicsClientId=sim.cid)
+        index = {p.name: i for i, p in enumerate(sim.station.parts)}
+        bodies = []
+        for k, group in enumerate(sim.station.components({"zarya/pma1"})):
+            parts = [index[n] for n in group]
+            bodies.append(sim._create_body(parts, np.array([0.0, -30.0 * k, 0.0]), np.eye(3),
+                                           np.zeros(3), np.array([0.0, 0.0, sim.n])))
+        n, dt, n2 = sim.n, sim.dt, sim.n * sim.n
+        start = time.perf_counter()
+        for step in range(n_steps):
+            c, s = math.cos(n * step * dt), math.sin(n * step * dt)
+            for body in bodies:
+                pos, orn = pb.getBasePositionAndOrientation(body.uid, physicsClientId=sim.cid)
+                f, tq = _gravity(body.layout.mass_kg, body.inertia, pos, orn, c, s, n2)
+                pb.applyExternalForce(body.uid, -1, f, pos, pb.WORLD_FRAME, physicsClientId=sim.cid)
+                pb.applyExternalTorque(body.uid, -1, tq, pb.WORLD_FRAME, physicsClientId=sim.cid)
+            pb.stepSimulation(physicsClientId=sim.cid)
+        return n_steps / (time.perf_counter() - start)
 
 
 def issvis_orbit() -> tuple[float, float, int]:

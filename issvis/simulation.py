@@ -18,6 +18,11 @@ Design (see README, "Physics model"):
   impulse mu * delta_v is delivered. Contacts between separate bodies are Bullet's; collisions
   between the two sides of a just-opened interface start once its faces are ``contact_grace_m``
   apart, since the docking hardware between them is not modelled.
+- Every force is a *provider* (gravity, pushers, burns, and the attitude control of
+  ``control.py``): it adds forces and torques computed from the state, and reports its events
+  to the one event log (``Simulator._event``). The world exists from construction on.
+- The station (collision primitives, mass properties, content hash) comes from
+  ``assets.load_station_assets``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalogue import Element, Interface, Station, build_station
+from .assets import StationAssets, load_station_assets
+from .catalogue import Element, Interface, Station
 from .frames import (
     body_to_lvlh,
     lvlh_axes_in_inertial,
@@ -39,13 +45,29 @@ from .frames import (
     mean_motion_rad_s,
     quat_to_matrix,
 )
-from .geometry import station_mass_properties
 from .scene import Scene
 from .trajectory import Record
 
 
 class SimulationError(RuntimeError):
     """The physics went wrong (non-finite state): a bug or an unphysical scene."""
+
+
+CONTACT_RESTITUTION = 0.2
+"""Bullet restitution of every body: a contact between aluminium shells and arrays gives back
+a fifth of the approach speed (an estimate; no docking-contact data for these modules)."""
+
+CONTACT_FRICTION = 0.5
+"""Bullet's Coulomb friction coefficient between bodies (metal on metal, estimate)."""
+
+CONTACT_FREE_MIN_CLEARANCE_M = 1.0
+"""Contact queries are skipped between samples only while the clearance exceeds this."""
+
+CONTACT_FREE_MARGIN_M = 0.5
+"""Of the clearance, this much is kept as margin when planning how long no contact can start."""
+
+CONTACT_FREE_SPEED_MPS = 0.01
+"""Added to the bound on closing speed when planning contact-free coasting."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +88,10 @@ class BodyLayout:
     part_offsets_m: np.ndarray
 
 
-def body_layout(station: Station, part_indices: list[int]) -> BodyLayout:
-    props = station_mass_properties(station)
+def body_layout(station: Station, part_indices: list[int], props=None) -> BodyLayout:
+    """The rigid body made of these parts. ``props``: name -> (mass_kg, com_m, inertia_kg_m2),
+    by default the station assets' parts."""
+    props = props if props is not None else load_station_assets(visuals=False).parts
     names = [station.parts[i].name for i in part_indices]
     masses = np.array([props[n].mass_kg for n in names])
     coms = np.array([props[n].com_m for n in names])
@@ -171,27 +195,172 @@ def _rotation_from_z(axis: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c))
 
 
-class Simulator:
-    """One scene run. ``run()`` returns the Record; the object holds the live pybullet world."""
+# --- force providers ---------------------------------------------------------------------------
+# A provider adds forces and torques (inertial frame, about each body's centre of mass) computed
+# from the state; ``busy(step)`` says whether it acts at this step (the coasting hot path runs
+# only while no provider but gravity is busy); ``events(t, step)`` reports what happened during
+# the step just computed and does the provider's own bookkeeping (impulse spent, burns started).
+class _Pushers:
+    """Spring pushers of opened interfaces: equal and opposite forces at one point until their
+    impulse is delivered, and an optional tip-off couple."""
 
-    def __init__(self, scene: Scene, station: Station | None = None, progress: bool | None = None):
+    def __init__(self, sim: Simulator):
+        self.sim = sim
+        self.items: list[_Pusher] = []
+
+    def busy(self, step: int) -> bool:
+        return any(p.pushing for p in self.items)
+
+    def add(self, t: float, step: int, states: list[tuple], forces: list, torques: list) -> None:
+        sim = self.sim
+        run = sim.run_state
+        for pusher in self.items:
+            if not pusher.pushing:
+                continue
+            impulse = min(pusher.force_n * sim.dt, pusher.impulse_left_ns)
+            f_mag = impulse / sim.dt
+            kc = run.part_body[pusher.child_part]
+            kp = run.part_body[pusher.parent_part]
+            # the push direction is fixed to the parent side (the pusher's housing)
+            lp = run.bodies[kp].layout
+            d_world = states[kp][1] @ (lp.axes.T @ pusher.direction_part)
+            f = f_mag * d_world
+            pc = sim._part_point_world(pusher.child_part, pusher.child_point_m, states)
+            pp = sim._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
+            forces[kc] = forces[kc] + f
+            torques[kc] = torques[kc] + np.cross(pc - states[kc][0], f)
+            forces[kp] = forces[kp] - f
+            torques[kp] = torques[kp] + np.cross(pp - states[kp][0], -f)
+            if pusher.tip_off_rad_s > 0:
+                # a couple, equal and opposite, that adds the tip-off rate to the child side
+                if pusher.tip_off_impulse_nms is None:
+                    rot_c = states[kc][1]
+                    inertia_c = rot_c @ np.diag(run.bodies[kc].layout.principal_inertia_kg_m2) @ rot_c.T
+                    axis_world = states[kp][1] @ (lp.axes.T @ pusher.tip_off_axis_part)
+                    pusher.tip_off_impulse_nms = inertia_c @ (pusher.tip_off_rad_s * axis_world)
+                couple = pusher.tip_off_impulse_nms * (impulse / pusher.impulse_total_ns) / sim.dt
+                torques[kc] = torques[kc] + couple
+                torques[kp] = torques[kp] - couple
+
+    def events(self, t: float, step: int) -> list[tuple[float, str, dict]]:
+        out = []
+        for pusher in self.items:
+            if not pusher.pushing:
+                continue
+            pusher.impulse_left_ns -= min(pusher.force_n * self.sim.dt, pusher.impulse_left_ns)
+            if pusher.impulse_left_ns <= 1e-12 * max(1.0, pusher.impulse_total_ns):
+                pusher.pushing = False
+                out.append((t + self.sim.dt, "pusher_end", dict(
+                    interface=pusher.interface, impulse_ns=pusher.impulse_total_ns,
+                    reduced_mass_kg=pusher.reduced_mass_kg,
+                    delta_v_mps=pusher.impulse_total_ns / pusher.reduced_mass_kg)))
+        return out
+
+
+class _Burns:
+    """The scene's ``[[burn]]`` tables: a thrust fixed to one part's axes, through its centre of mass."""
+
+    def __init__(self, sim: Simulator):
+        self.sim = sim
+        dt = sim.dt
+        names = sim.station.part_names
+        self.items = [(int(round(b.t_s / dt)), int(round(b.t_s / dt)) + max(1, int(round(b.duration_s / dt))), b,
+                       names.index(b.part)) for b in sim.scene.burn]
+
+    def busy(self, step: int) -> bool:
+        return any(start <= step <= end for start, end, _, _ in self.items)
+
+    def add(self, t: float, step: int, states: list[tuple], forces: list, torques: list) -> None:
+        run = self.sim.run_state
+        for start, end, burn, part in self.items:
+            if start <= step < end:
+                k = run.part_body[part]
+                layout = run.bodies[k].layout
+                d = np.asarray(burn.direction_body, float)
+                d = d / np.linalg.norm(d)
+                f = burn.thrust_n * (states[k][1] @ (layout.axes.T @ d))
+                j = layout.parts.index(part)
+                arm = states[k][1] @ layout.part_offsets_m[j]
+                forces[k] = forces[k] + f
+                torques[k] = torques[k] + np.cross(arm, f)
+
+    def events(self, t: float, step: int) -> list[tuple[float, str, dict]]:
+        out = []
+        dt = self.sim.dt
+        for start, end, burn, _ in self.items:
+            if step == start:
+                out.append((t, "burn_start", dict(part=burn.part, thrust_n=burn.thrust_n, duration_s=(end - start) * dt)))
+            if step == end:
+                out.append((t, "burn_end", dict(part=burn.part, impulse_ns=burn.thrust_n * (end - start) * dt)))
+        return out
+
+
+class Simulator:
+    """One scene run. The pybullet world exists from construction; ``run()`` steps it to the end,
+    returns the Record and releases the world (or use ``close()`` / a ``with`` block)."""
+
+    def __init__(self, scene: Scene, assets: StationAssets | None = None, progress: bool | None = None):
         self.scene = scene
-        self.station = station or build_station()
+        self.assets = assets or load_station_assets(visuals=False)
+        self.station = self.assets.station
+        self.props = self.assets.parts
         self.n = mean_motion_rad_s(scene.orbit.altitude_m)
         self.dt = scene.simulation.dt_s
         self.progress = progress
-        self.props = station_mass_properties(self.station)
         self.attitude = body_to_lvlh(scene.station.attitude, scene.station.attitude_offset_ypr_deg)
         self.events: list[dict] = []
-        self.pushers: list[_Pusher] = []
         self.run_state = _Run()
         self.part_elements = [p.elements for p in self.station.parts]
         self.contacts_active: set[tuple[str, str]] = set()
         self.bodies_made = 0
         self.next_sample_t = 0.0
+        self.last_event_t = -math.inf
         self.contact_free_until_t = -math.inf  # no contact can start before this time
+        self.pusher = _Pushers(self)
+        self.burns = _Burns(self)
+        self.providers = [self.pusher, self.burns]  # gravity first, always, then these in order
+        # the world
+        pb = self.pb = import_pybullet()
+        self.cid = pb.connect(pb.DIRECT)
+        self._tmp = tempfile.TemporaryDirectory(prefix="issvis-")
+        self.workdir = Path(self._tmp.name)
+        self.probe = ClearanceProbe(self.station, pb, self.workdir, self.props)
+        pb.setGravity(0, 0, 0, physicsClientId=self.cid)
+        pb.setPhysicsEngineParameter(fixedTimeStep=self.dt, numSubSteps=0, deterministicOverlappingPairs=1,
+                                     physicsClientId=self.cid)
+        all_parts = list(range(len(self.station.parts)))
+        layout0 = self._layout(all_parts)
+        # t = 0: LVLH == local inertial; origin at the station's centre of mass
+        omega0 = np.array([0.0, 0.0, self.n]) if scene.station.rotation == "lvlh-hold" else np.zeros(3)
+        rot0 = self.attitude @ layout0.axes
+        v0 = np.asarray(scene.station.velocity_lvlh_mps, float)  # + Omega x r, with r = 0
+        self.run_state.bodies = [self._create_body(all_parts, np.zeros(3), rot0, v0, omega0)]
+        self.run_state.part_body = {p: 0 for p in all_parts}
+        self.closed = False
+
+    @property
+    def pushers(self) -> list[_Pusher]:
+        return self.pusher.items
+
+    def close(self) -> None:
+        """Release the pybullet worlds and the temporary URDF files."""
+        if self.closed:
+            return
+        self.closed = True
+        self.probe.close()
+        self.pb.disconnect(physicsClientId=self.cid)
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Simulator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # -- bodies --------------------------------------------------------------------------------
+    def _layout(self, parts: list[int]) -> BodyLayout:
+        return body_layout(self.station, parts, self.props)
+
     def _create_body(self, parts: list[int], pos: np.ndarray, rot: np.ndarray, vel: np.ndarray,
                      omega: np.ndarray) -> _Body:
         """Create a body for ``parts`` with its principal frame at pos, orientation rot (3x3).
@@ -200,7 +369,7 @@ class Simulator:
         keeps only 16 children, while a URDF link takes any number of collision elements.
         """
         pb, cid = self.pb, self.cid
-        layout = body_layout(self.station, parts)
+        layout = self._layout(parts)
         path = self.workdir / f"body_{self.bodies_made:04d}.urdf"
         self.bodies_made += 1
         path.write_text(_body_urdf([e for i in parts for e in self.part_elements[i]], layout.com_m, layout.axes,
@@ -208,8 +377,9 @@ class Simulator:
         uid = pb.loadURDF(str(path), basePosition=pos.tolist(), baseOrientation=matrix_to_quat(rot).tolist(),
                           useMaximalCoordinates=True, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=cid)
         pb.changeDynamics(uid, -1, mass=layout.mass_kg, localInertiaDiagonal=layout.principal_inertia_kg_m2.tolist(),
-                          linearDamping=0.0, angularDamping=0.0, restitution=0.2, lateralFriction=0.5,
-                          activationState=pb.ACTIVATION_STATE_DISABLE_SLEEPING, physicsClientId=cid)
+                          linearDamping=0.0, angularDamping=0.0, restitution=CONTACT_RESTITUTION,
+                          lateralFriction=CONTACT_FRICTION, activationState=pb.ACTIVATION_STATE_DISABLE_SLEEPING,
+                          physicsClientId=cid)
         pb.resetBaseVelocity(uid, vel.tolist(), omega.tolist(), physicsClientId=cid)
         corners = [np.array(c) for i in parts for e in self.part_elements[i] if e.collides for c in _element_box(e)]
         radius = max(float(np.linalg.norm(c - layout.com_m)) for c in corners)
@@ -222,7 +392,7 @@ class Simulator:
         bodies = []
         for parts in groups:
             x, rot, v, w, old = states[parts[0]]
-            layout = body_layout(self.station, parts)
+            layout = self._layout(parts)
             # old body frame -> station frame is old.axes; new principal frame -> station is layout.axes
             new_rot = rot @ old.axes.T @ layout.axes
             new_x = x + rot @ (old.axes.T @ (layout.com_m - old.com_m))
@@ -232,9 +402,13 @@ class Simulator:
         self.run_state.part_body = {p: k for k, b in enumerate(bodies) for p in b.layout.parts}
         for pusher in self.pushers:
             if pusher.grace:
-                a = bodies[self.run_state.part_body[pusher.child_part]].uid
-                b = bodies[self.run_state.part_body[pusher.parent_part]].uid
-                self.pb.setCollisionFilterPair(a, b, -1, -1, 0, physicsClientId=self.cid)
+                self._collide(pusher, False)
+
+    def _collide(self, pusher: _Pusher, enabled: bool) -> None:
+        """Switch collisions between the two sides of a pusher's interface on or off."""
+        a = self.run_state.bodies[self.run_state.part_body[pusher.child_part]].uid
+        b = self.run_state.bodies[self.run_state.part_body[pusher.parent_part]].uid
+        self.pb.setCollisionFilterPair(a, b, -1, -1, int(enabled), physicsClientId=self.cid)
 
     def _body_states(self) -> list[tuple]:
         """Per body: (x, R, v_half, w_half) in the local inertial frame, numpy."""
@@ -284,9 +458,7 @@ class Simulator:
                          tip_off_rad_s=math.radians(sep.tip_off_deg_s), tip_off_axis_part=np.cross(axis, side))
         pusher.pushing = impulse > 0
         self.pushers.append(pusher)
-        a = self.run_state.bodies[self.run_state.part_body[child]].uid
-        b = self.run_state.bodies[self.run_state.part_body[parent]].uid
-        self.pb.setCollisionFilterPair(a, b, -1, -1, 0, physicsClientId=self.cid)
+        self._collide(pusher, False)
         child_side = [self.station.parts[i].name for i in self.run_state.bodies[self.run_state.part_body[child]].layout.parts]
         parent_side = [self.station.parts[i].name for i in self.run_state.bodies[self.run_state.part_body[parent]].layout.parts]
         self._event(t, "separation", interface=itf.name, child_side=child_side, parent_side=parent_side,
@@ -296,9 +468,11 @@ class Simulator:
                         expected_delta_v_mps=delta_v, stroke_m=sep.stroke_m)
 
     def _event(self, t: float, kind: str, **data) -> None:
+        """The one place where events are logged; an event is sampled as it happens and starts
+        the fine sampling window."""
         self.events.append({"t": round(t, 9), "kind": kind, **data})
         self.last_event_t = t
-        self.next_sample_t = min(self.next_sample_t, t)  # sample events as they happen
+        self.next_sample_t = min(self.next_sample_t, t)
 
     # -- contacts --------------------------------------------------------------------------------
     def _locate(self, body: _Body, point_world: np.ndarray, state: tuple) -> tuple[str, str]:
@@ -344,44 +518,27 @@ class Simulator:
             self._event(t, "contact_end", parts=list(key))
         self.contacts_active = set(now)
 
+    def _after_step(self, t: float, coasting: bool) -> None:
+        """Contacts and the end of grace after a step (t is the time reached)."""
+        if len(self.run_state.bodies) > 1:
+            if not coasting or t > self.contact_free_until_t:
+                self._check_contacts(t)
+            if self.in_grace:
+                self._update_grace(t)
+
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> Record:
-        pb = import_pybullet()
-        self.pb = pb
-        self.cid = pb.connect(pb.DIRECT)
-        with tempfile.TemporaryDirectory(prefix="issvis-") as workdir:
-            self.workdir = Path(workdir)
-            self.probe = ClearanceProbe(self.station, pb, self.workdir)
-            try:
-                return self._run()
-            finally:
-                self.probe.close()
-                pb.disconnect(physicsClientId=self.cid)
+        try:
+            return self._run()
+        finally:
+            self.close()
 
     def _run(self) -> Record:
-        pb, cid, n, dt = self.pb, self.cid, self.n, self.dt
+        pb, cid, dt = self.pb, self.cid, self.dt
         scene = self.scene
-        pb.setGravity(0, 0, 0, physicsClientId=cid)
-        pb.setPhysicsEngineParameter(fixedTimeStep=dt, numSubSteps=0, deterministicOverlappingPairs=1,
-                                     physicsClientId=cid)
-        station = self.station
-        all_parts = list(range(len(station.parts)))
-        layout0 = body_layout(station, all_parts)
-        # t = 0: LVLH == local inertial; origin at the station's centre of mass
-        omega0 = np.array([0.0, 0.0, n]) if scene.station.rotation == "lvlh-hold" else np.zeros(3)
-        rot0 = self.attitude @ layout0.axes
-        x0 = np.zeros(3)
-        v0 = np.asarray(scene.station.velocity_lvlh_mps, float)  # + Omega x r, with r = 0
-        body = self._create_body(all_parts, x0, rot0, v0, omega0)
-        self.run_state.bodies = [body]
-        self.run_state.part_body = {p: 0 for p in all_parts}
-
         n_steps = int(round(scene.scene.duration_s / dt))
         sep_steps = sorted((int(round(s.t_s / dt)), k) for k, s in enumerate(scene.separation))
-        burns = [(int(round(b.t_s / dt)), int(round(b.t_s / dt)) + max(1, int(round(b.duration_s / dt))), b,
-                  station.part_names.index(b.part)) for b in scene.burn]
         rec = scene.record
-        self.last_event_t = -math.inf
         self.next_sample_t = 0.0
         samples: dict[str, list] = {k: [] for k in ("t", "pos", "quat", "vel", "body_index", "clearance_m")}
         half_step_started = False
@@ -396,20 +553,18 @@ class Simulator:
                 while sep_steps and sep_steps[0][0] == step:
                     self._open_interface(sep_steps.pop(0)[1], t)
                 coasting = (half_step_started and step < n_steps and t < self.next_sample_t - 1e-9 * max(1.0, t)
-                            and not self.pushing and not any(start <= step <= end for start, end, _, _ in burns))
+                            and not any(p.busy(step) for p in self.providers))
                 if coasting:
                     # the hot path: gravity only, plain floats (numpy on 3-vectors costs 10x more)
                     self._coast_step(t)
-                    if len(self.run_state.bodies) > 1:
-                        if t + dt > self.contact_free_until_t:
-                            self._check_contacts(t + dt)
-                        if self.in_grace:
-                            self._update_grace(t + dt)
+                    self._after_step(t + dt, coasting=True)
                     if step % 2000 == 0:
                         bar.update(step - bar.n)
                     continue
                 states = self._body_states()
-                forces, torques = self._forces(t, step, states, burns)
+                forces, torques = self._forces(t, step, states)
+                for when, kind, data in (e for p in self.providers for e in p.events(t, step)):
+                    self._event(when, kind, **data)
                 if not half_step_started:
                     # leapfrog start: velocities half a step back
                     for body, (x, rot, v, w), f, tq in zip(self.run_state.bodies, states, forces, torques):
@@ -420,7 +575,7 @@ class Simulator:
                     half_step_started = True
                 if t >= self.next_sample_t - 1e-9 * max(1.0, t) or step == n_steps:
                     self._sample(samples, t, states, forces, torques)
-                    fine = (t - self.last_event_t) < rec.fine_window_s or any(p.pushing for p in self.pushers)
+                    fine = (t - self.last_event_t) < rec.fine_window_s or self.pusher.busy(step)
                     self.next_sample_t = t + 1.0 / (rec.rate_hz if fine else rec.coarse_rate_hz)
                     # a sample never jumps over a scheduled separation
                     for s_step, _ in sep_steps:
@@ -431,17 +586,15 @@ class Simulator:
                     pb.applyExternalForce(body.uid, -1, f.tolist(), x.tolist(), pb.WORLD_FRAME, physicsClientId=cid)
                     pb.applyExternalTorque(body.uid, -1, tq.tolist(), pb.WORLD_FRAME, physicsClientId=cid)
                 pb.stepSimulation(physicsClientId=cid)
-                if len(self.run_state.bodies) > 1:
-                    self._check_contacts(t + dt)
-                    if self.in_grace:
-                        self._update_grace(t + dt)
+                self._after_step(t + dt, coasting=False)
             bar.update(n_steps - bar.n)
         finally:
             bar.close()
         return self._record(samples)
 
-    def _forces(self, t: float, step: int, states: list[tuple], burns: list) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Net force and torque (inertial frame) on each body at time t, applied at its CoM."""
+    def _forces(self, t: float, step: int, states: list[tuple]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Net force and torque (inertial frame) on each body at time t, applied at its CoM:
+        gravity, then every provider in turn."""
         c, s = math.cos(self.n * t), math.sin(self.n * t)
         forces, torques = [], []
         for body in self.run_state.bodies:
@@ -449,59 +602,13 @@ class Simulator:
             f, tq = _gravity(body.layout.mass_kg, body.inertia, pos, orn, c, s, self.n * self.n)
             forces.append(np.array(f))
             torques.append(np.array(tq))
-        for pusher in self.pushers:
-            if not pusher.pushing:
-                continue
-            impulse = min(pusher.force_n * self.dt, pusher.impulse_left_ns)
-            f_mag = impulse / self.dt
-            kc = self.run_state.part_body[pusher.child_part]
-            kp = self.run_state.part_body[pusher.parent_part]
-            # the push direction is fixed to the parent side (the pusher's housing)
-            lp = self.run_state.bodies[kp].layout
-            d_world = states[kp][1] @ (lp.axes.T @ pusher.direction_part)
-            f = f_mag * d_world
-            pc = self._part_point_world(pusher.child_part, pusher.child_point_m, states)
-            pp = self._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
-            forces[kc] = forces[kc] + f
-            torques[kc] = torques[kc] + np.cross(pc - states[kc][0], f)
-            forces[kp] = forces[kp] - f
-            torques[kp] = torques[kp] + np.cross(pp - states[kp][0], -f)
-            if pusher.tip_off_rad_s > 0:
-                # a couple, equal and opposite, that adds the tip-off rate to the child side
-                if pusher.tip_off_impulse_nms is None:
-                    rot_c = states[kc][1]
-                    inertia_c = rot_c @ np.diag(self.run_state.bodies[kc].layout.principal_inertia_kg_m2) @ rot_c.T
-                    axis_world = states[kp][1] @ (lp.axes.T @ pusher.tip_off_axis_part)
-                    pusher.tip_off_impulse_nms = inertia_c @ (pusher.tip_off_rad_s * axis_world)
-                couple = pusher.tip_off_impulse_nms * (impulse / pusher.impulse_total_ns) / self.dt
-                torques[kc] = torques[kc] + couple
-                torques[kp] = torques[kp] - couple
-            pusher.impulse_left_ns -= impulse
-            if pusher.impulse_left_ns <= 1e-12 * max(1.0, pusher.impulse_total_ns):
-                pusher.pushing = False
-                self._event(t + self.dt, "pusher_end", interface=pusher.interface, impulse_ns=pusher.impulse_total_ns,
-                            reduced_mass_kg=pusher.reduced_mass_kg,
-                            delta_v_mps=pusher.impulse_total_ns / pusher.reduced_mass_kg)
-        for start, end, burn, part in burns:
-            if step == start:
-                self._event(t, "burn_start", part=burn.part, thrust_n=burn.thrust_n, duration_s=(end - start) * self.dt)
-            if step == end:
-                self._event(t, "burn_end", part=burn.part, impulse_ns=burn.thrust_n * (end - start) * self.dt)
-            if start <= step < end:
-                k = self.run_state.part_body[part]
-                layout = self.run_state.bodies[k].layout
-                d = np.asarray(burn.direction_body, float)
-                d = d / np.linalg.norm(d)
-                f = burn.thrust_n * (states[k][1] @ (layout.axes.T @ d))
-                j = layout.parts.index(part)
-                arm = states[k][1] @ layout.part_offsets_m[j]
-                forces[k] = forces[k] + f
-                torques[k] = torques[k] + np.cross(arm, f)
+        for provider in self.providers:
+            provider.add(t, step, states, forces, torques)
         return forces, torques
 
     @property
     def pushing(self) -> bool:
-        return any(p.pushing for p in self.pushers)
+        return self.pusher.busy(0)
 
     @property
     def in_grace(self) -> bool:
@@ -511,16 +618,17 @@ class Simulator:
         """Skip Bullet's contact query while no two bodies can have closed their clearance.
 
         Bound on how fast any two points of different bodies approach: |v_a - v_b| + |w_a| r_a +
-        |w_b| r_b from the state now, doubled, plus 1 cm/s; only used for the coasting steps
-        until the next sample, and only while the clearance exceeds 1 m.
+        |w_b| r_b from the state now, doubled, plus CONTACT_FREE_SPEED_MPS; only used for the
+        coasting steps until the next sample, and only while the clearance exceeds
+        CONTACT_FREE_MIN_CLEARANCE_M.
         """
-        if not math.isfinite(clearance) or clearance < 1.0 or self.in_grace:
+        if not math.isfinite(clearance) or clearance < CONTACT_FREE_MIN_CLEARANCE_M or self.in_grace:
             self.contact_free_until_t = -math.inf
             return
         speeds = [(v, float(np.linalg.norm(w)) * body.radius_m) for body, (_, _, v, w) in zip(self.run_state.bodies, states)]
         bound = max(float(np.linalg.norm(va - vb)) + ra + rb for i, (va, ra) in enumerate(speeds)
                     for (vb, rb) in speeds[i + 1:])
-        self.contact_free_until_t = t + (clearance - 0.5) / (2.0 * bound + 0.01)
+        self.contact_free_until_t = t + (clearance - CONTACT_FREE_MARGIN_M) / (2.0 * bound + CONTACT_FREE_SPEED_MPS)
 
     def _coast_step(self, t: float) -> None:
         pb, cid = self.pb, self.cid
@@ -543,9 +651,7 @@ class Simulator:
             pp = self._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
             if np.linalg.norm(pc - pp) >= pusher.grace_m:
                 pusher.grace = False
-                a = self.run_state.bodies[self.run_state.part_body[pusher.child_part]].uid
-                b = self.run_state.bodies[self.run_state.part_body[pusher.parent_part]].uid
-                self.pb.setCollisionFilterPair(a, b, -1, -1, 1, physicsClientId=self.cid)
+                self._collide(pusher, True)
                 self._event(t, "collisions_enabled", interface=pusher.interface, gap_m=float(np.linalg.norm(pc - pp)))
 
     def _sample(self, samples: dict, t: float, states: list[tuple], forces: list, torques: list) -> None:
@@ -594,6 +700,7 @@ class Simulator:
             "frame": "LVLH: x radial out, y along-track, z orbit normal; origin at the station's centre of mass at t=0",
             "part_frame": "station body axes (+X fwd, +Y stbd, +Z nadir) at the part's centre of mass",
             "versions": _versions(),
+            "station_hash": self.assets.station_hash,
         }
         return Record(
             t=np.asarray(samples["t"], float),
@@ -645,11 +752,11 @@ class ClearanceProbe:
     Frame-independent: feed it LVLH poses of a record as well as live ones.
     """
 
-    def __init__(self, station: Station, pb, workdir: Path):
+    def __init__(self, station: Station, pb, workdir: Path, props=None):
         self.pb = pb
         self.cid = pb.connect(pb.DIRECT)
         self.names = station.part_names
-        props = station_mass_properties(station)
+        props = props if props is not None else load_station_assets(visuals=False).parts
         self.uids, radii = [], []
         for k, part in enumerate(station.parts):
             com = props[part.name].com_m
