@@ -60,6 +60,10 @@ a fifth of the approach speed (an estimate; no docking-contact data for these mo
 CONTACT_FRICTION = 0.5
 """Bullet's Coulomb friction coefficient between bodies (metal on metal, estimate)."""
 
+GRACE_CLEARANCE_M = 0.01
+"""Collisions between the two sides of an opened interface start once, beyond ``contact_grace_m``
+between the interface points, no two elements of the sides are closer than this (1 cm)."""
+
 CONTACT_FREE_MIN_CLEARANCE_M = 1.0
 """Contact queries are skipped between samples only while the clearance exceeds this."""
 
@@ -201,6 +205,7 @@ def _rotation_from_z(axis: np.ndarray) -> np.ndarray:
 # only while no provider but gravity is busy); ``events(t, step)`` reports what happened during
 # the step just computed and does the provider's own bookkeeping (impulse spent, burns started).
 class _Pushers:
+    external = False
     """Spring pushers of opened interfaces: equal and opposite forces at one point until their
     impulse is delivered, and an optional tip-off couple."""
 
@@ -225,12 +230,15 @@ class _Pushers:
             lp = run.bodies[kp].layout
             d_world = states[kp][1] @ (lp.axes.T @ pusher.direction_part)
             f = f_mag * d_world
+            # an internal pair acts at ONE point (else it makes angular momentum from nothing):
+            # midway between the interface's material points on the two sides
             pc = sim._part_point_world(pusher.child_part, pusher.child_point_m, states)
             pp = sim._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
+            point = 0.5 * (pc + pp)
             forces[kc] = forces[kc] + f
-            torques[kc] = torques[kc] + np.cross(pc - states[kc][0], f)
+            torques[kc] = torques[kc] + np.cross(point - states[kc][0], f)
             forces[kp] = forces[kp] - f
-            torques[kp] = torques[kp] + np.cross(pp - states[kp][0], -f)
+            torques[kp] = torques[kp] + np.cross(point - states[kp][0], -f)
             if pusher.tip_off_rad_s > 0:
                 # a couple, equal and opposite, that adds the tip-off rate to the child side
                 if pusher.tip_off_impulse_nms is None:
@@ -258,6 +266,7 @@ class _Pushers:
 
 
 class _Burns:
+    external = True
     """The scene's ``[[burn]]`` tables: a thrust fixed to one part's axes, through its centre of mass."""
 
     def __init__(self, sim: Simulator):
@@ -299,8 +308,14 @@ class Simulator:
     """One scene run. The pybullet world exists from construction; ``run()`` steps it to the end,
     returns the Record and releases the world (or use ``close()`` / a ``with`` block)."""
 
-    def __init__(self, scene: Scene, assets: StationAssets | None = None, progress: bool | None = None):
+    def __init__(self, scene: Scene, assets: StationAssets | None = None, progress: bool | None = None,
+                 track_momentum: bool = False):
+        """``track_momentum``: step every step through the general path and keep a ledger of the
+        external angular impulse (record key ``external_angular_impulse_nms``), for tests."""
         self.scene = scene
+        self.track_momentum = track_momentum
+        self.external_impulse_nms = np.zeros(3)  # sum of (x F + tau) dt of external providers so far
+        self._external_moment_start: np.ndarray | None = None
         self.assets = assets or load_station_assets(visuals=False)
         self.station = self.assets.station
         self.props = self.assets.parts
@@ -540,7 +555,8 @@ class Simulator:
         sep_steps = sorted((int(round(s.t_s / dt)), k) for k, s in enumerate(scene.separation))
         rec = scene.record
         self.next_sample_t = 0.0
-        samples: dict[str, list] = {k: [] for k in ("t", "pos", "quat", "vel", "body_index", "clearance_m")}
+        samples: dict[str, list] = {k: [] for k in ("t", "pos", "quat", "vel", "body_index", "clearance_m",
+                                                     "angular_momentum_nms", "external_angular_impulse_nms")}
         half_step_started = False
 
         from tqdm import tqdm
@@ -553,7 +569,7 @@ class Simulator:
                 while sep_steps and sep_steps[0][0] == step:
                     self._open_interface(sep_steps.pop(0)[1], t)
                 coasting = (half_step_started and step < n_steps and t < self.next_sample_t - 1e-9 * max(1.0, t)
-                            and not any(p.busy(step) for p in self.providers))
+                            and not self.track_momentum and not any(p.busy(step) for p in self.providers))
                 if coasting:
                     # the hot path: gravity only, plain floats (numpy on 3-vectors costs 10x more)
                     self._coast_step(t)
@@ -586,6 +602,8 @@ class Simulator:
                     pb.applyExternalForce(body.uid, -1, f.tolist(), x.tolist(), pb.WORLD_FRAME, physicsClientId=cid)
                     pb.applyExternalTorque(body.uid, -1, tq.tolist(), pb.WORLD_FRAME, physicsClientId=cid)
                 pb.stepSimulation(physicsClientId=cid)
+                if self.track_momentum:
+                    self.external_impulse_nms = self.external_impulse_nms + self._external_moment * dt
                 self._after_step(t + dt, coasting=False)
             bar.update(n_steps - bar.n)
         finally:
@@ -602,9 +620,25 @@ class Simulator:
             f, tq = _gravity(body.layout.mass_kg, body.inertia, pos, orn, c, s, self.n * self.n)
             forces.append(np.array(f))
             torques.append(np.array(tq))
+        if not self.track_momentum:
+            for provider in self.providers:
+                provider.add(t, step, states, forces, torques)
+            return forces, torques
+        external = self._moment(states, forces, torques)  # gravity
         for provider in self.providers:
+            before = self._moment(states, forces, torques)
             provider.add(t, step, states, forces, torques)
+            if provider.external:
+                external = external + self._moment(states, forces, torques) - before
+        self._external_moment = external
+        if self._external_moment_start is None:
+            self._external_moment_start = external
         return forces, torques
+
+    @staticmethod
+    def _moment(states: list[tuple], forces: list, torques: list) -> np.ndarray:
+        """Sum over bodies of x F + tau: the rate of change of angular momentum about the origin."""
+        return sum((np.cross(st[0], f) + tq for st, f, tq in zip(states, forces, torques)), np.zeros(3))
 
     @property
     def pushing(self) -> bool:
@@ -649,10 +683,23 @@ class Simulator:
             states = states or self._body_states()
             pc = self._part_point_world(pusher.child_part, pusher.child_point_m, states)
             pp = self._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
-            if np.linalg.norm(pc - pp) >= pusher.grace_m:
+            if np.linalg.norm(pc - pp) >= pusher.grace_m and self._sides_clear(pusher):
                 pusher.grace = False
                 self._collide(pusher, True)
                 self._event(t, "collisions_enabled", interface=pusher.interface, gap_m=float(np.linalg.norm(pc - pp)))
+
+    def _sides_clear(self, pusher: _Pusher) -> bool:
+        """Whether no element of one side of the pusher's interface overlaps the other side.
+
+        Without a push the sides part by turning, not along the port axis: the interface points
+        can be ``grace_m`` apart while the collar is already swung into PMA-1, and switching
+        collisions on then would let Bullet's penetration recovery kick the sides apart (35 N m s
+        from nothing with ``delta_v_mps = 0``). Collisions start only once the sides are clear.
+        """
+        a = self.run_state.bodies[self.run_state.part_body[pusher.child_part]].uid
+        b = self.run_state.bodies[self.run_state.part_body[pusher.parent_part]].uid
+        points = self.pb.getClosestPoints(a, b, GRACE_CLEARANCE_M, physicsClientId=self.cid)
+        return not points
 
     def _sample(self, samples: dict, t: float, states: list[tuple], forces: list, torques: list) -> None:
         n_parts = len(self.station.parts)
@@ -661,11 +708,13 @@ class Simulator:
         quat = np.empty((n_parts, 4))
         body_index = np.empty(n_parts, np.int16)
         lvlh = lvlh_axes_in_inertial(self.n, t)
+        momentum = self.stored_momentum_nms()
         for body, (x, rot, v_half, w_half), f, tq in zip(self.run_state.bodies, states, forces, torques):
             layout = body.layout
             # leapfrog: bring the half-step velocities to the sample time
             v = v_half + (0.5 * self.dt / layout.mass_kg) * f
             w = w_half + 0.5 * self.dt * (rot @ ((rot.T @ tq) / layout.principal_inertia_kg_m2))
+            momentum = momentum + layout.mass_kg * np.cross(x, v) + rot @ (layout.principal_inertia_kg_m2 * (rot.T @ w))
             idx = list(layout.parts)
             r_world = layout.part_offsets_m @ rot.T
             p_in = x + r_world
@@ -686,7 +735,17 @@ class Simulator:
         samples["body_index"].append(body_index)
         clearance = self.probe.clearance(pos, quat, body_index)[0]
         samples["clearance_m"].append(clearance)
+        samples["angular_momentum_nms"].append(momentum)
+        if self.track_momentum:
+            # leapfrog: the ledger of whole steps reaches t - dt/2; half a step of the moment now
+            # brings it to t, less the half step the start took back
+            samples["external_angular_impulse_nms"].append(
+                self.external_impulse_nms + 0.5 * self.dt * (self._external_moment - self._external_moment_start))
         self._plan_contact_checks(t, clearance, states)
+
+    def stored_momentum_nms(self) -> np.ndarray:
+        """Angular momentum held inside the bodies (CMG rotors), inertial frame, N m s."""
+        return np.zeros(3)
 
     def _record(self, samples: dict) -> Record:
         st = self.station
@@ -713,7 +772,10 @@ class Simulator:
             events=json.loads(json.dumps(self.events)),
             meta=meta,
             extra={"body_index": np.stack(samples["body_index"]),
-                   "clearance_m": np.asarray(samples["clearance_m"], float)},
+                   "clearance_m": np.asarray(samples["clearance_m"], float),
+                   "angular_momentum_nms": np.stack(samples["angular_momentum_nms"]),
+                   **({"external_angular_impulse_nms": np.stack(samples["external_angular_impulse_nms"])}
+                      if self.track_momentum else {})},
         )
 
 

@@ -33,5 +33,21 @@ class Tolerances:
     golden_ang_deg: float = 1e-6
     """Same for orientations."""
 
+    internal_pair_angular_momentum_nms: float = 2.0
+    """Angular momentum (about the LVLH origin, less the external angular impulse) that a spring
+    push may leave behind. The old pusher, acting at two material points, made 80 N m s from
+    nothing in the default scene; acting at one point it leaves 0.76 N m s (Bullet's implicit
+    gyroscopic step while the push spins the sides up)."""
+
+    contact_angular_momentum_nms: float = 1.0
+    """Angular momentum that the contact bookkeeping may change in 400 s with no push
+    (``delta_v_mps = 0``): collisions used to switch on with the collar 5 cm inside PMA-1 and kick
+    35 N m s; now they wait until the sides are clear. Measured 0.025 N m s (gravity-gradient
+    ledger vs. integrator over 4,000 steps)."""
+
+    momentum_ledger_fraction: float = 1e-3
+    """Body + CMG angular momentum vs. the external angular impulse over a controlled run, as a
+    fraction of the momentum the CMGs took up."""
+
 
 TOLERANCES = Tolerances()

@@ -269,3 +269,33 @@ def test_a_burn_gives_the_system_its_impulse_and_nothing_else_does():
     assert gained == pytest.approx(impulse, rel=0.01)
     # before the burn, springs only: the system's centre of mass has not moved
     assert np.linalg.norm(rec.system_com()[k0]) < TOL.system_com_m
+
+
+def _momentum_residual_nms(record) -> np.ndarray:
+    """(T,) |L(t) - L(0) - external angular impulse|, N m s, about the LVLH origin (inertial axes)."""
+    momentum = record.extra["angular_momentum_nms"]
+    external = record.extra["external_angular_impulse_nms"]
+    return np.linalg.norm(momentum - momentum[0] - external, axis=1)
+
+
+def test_the_spring_push_makes_no_angular_momentum():
+    """Issue 10: the pusher pair acted at two material points up to 0.12 m apart and made 80 N m s."""
+    from issvis.simulation import Simulator
+
+    record = Simulator(load_scene(SCENES / "undock.toml", ["scene.duration_s=30"]), progress=False,
+                       track_momentum=True).run()
+    residual = _momentum_residual_nms(record)
+    assert record.events_of("pusher_end"), "the push must be over"
+    assert residual.max() < TOL.internal_pair_angular_momentum_nms, residual.max()
+
+
+def test_collisions_wait_until_the_sides_are_clear_without_a_push():
+    """Issue 10: with delta_v 0 the collar sat 5 cm inside PMA-1 when collisions switched on and
+    the contact changed the angular momentum by 35 N m s."""
+    from issvis.simulation import Simulator
+
+    record = Simulator(load_scene(SCENES / "undock.toml", ["scene.duration_s=260", "separation.0.delta_v_mps=0"]),
+                       progress=False, track_momentum=True).run()
+    for event in record.events_of("contact_start"):
+        assert event["depth_m"] > -0.01, event  # no contact starts deep inside
+    assert _momentum_residual_nms(record).max() < TOL.contact_angular_momentum_nms
