@@ -114,6 +114,58 @@ class Burn(_Strict):
         return nonzero_vector(v, "direction_body")
 
 
+class CmgControl(_Strict):
+    """The US segment's CMGs (docs/control.md): they hold the body that carries ``part``."""
+
+    mode: Literal["off", "tea", "hold"] = Field("off", description="off: free body; tea: seek the torque-"
+                                                "equilibrium attitude near `attitude`; hold: hold `attitude` exactly")
+    part: str = Field("z1", description="the part carrying the CMGs")
+    attitude: str = Field("+XVV", description="named attitude the hold is at (hold) or near (tea)")
+    attitude_offset_ypr_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    start_attitude: Literal["scene", "tea", "tea_after_split"] = Field(
+        "tea", description="where the station starts: station.attitude (scene), the CMG goal (tea: its TEA, or "
+        "the held attitude), or the TEA of the CMGs' side after the first separation, held while docked")
+    capacity_nms: float = Field(19_520.0, gt=0, description="momentum store: 4 x 4,880 N m s")
+    torque_limit_nm: float = Field(1_032.0, gt=0, description="largest CMG torque (estimate: 4 x 258 N m)")
+    bandwidth_rad_s: float = Field(0.005, gt=0, le=1.0, description="PD natural frequency of the hold")
+    damping_ratio: float = Field(0.9, gt=0, le=5.0)
+    slew_rate_deg_s: float = Field(0.002, gt=0, le=1.0, description="how fast the reference turns to a new TEA")
+    period_s: float = Field(1.0, gt=0, le=10.0, description="control update period")
+
+
+class JetControl(_Strict):
+    """The ROS's attitude hold on thrusters (phase-plane logic with a deadband)."""
+
+    mode: Literal["off", "hold"] = Field("off", description="hold: hold the LVLH attitude the body has when "
+                                         "the jets take it over (the body carrying `part`, unless the CMGs hold it)")
+    part: str = Field("zvezda", description="the body carrying this part is held")
+    jet_parts: tuple[str, ...] = Field(("zvezda",), description="whose attitude jets fire")
+    deadband_deg: float = Field(1.0, gt=0, le=30.0)
+    rate_gain_s: float = Field(20.0, ge=0, le=1000.0, description="switching line: error + gain * rate")
+    max_rate_deg_s: float = Field(0.05, gt=0, le=10.0, description="rates above this are always damped")
+    period_s: float = Field(0.5, gt=0, le=10.0, description="control update period = shortest pulse")
+
+
+class ControlSettings(_Strict):
+    cmg: CmgControl = CmgControl()
+    jets: JetControl = JetControl()
+
+
+class JetBurn(_Strict):
+    """A translation burn from real jets: those of `part` thrusting within 15 deg of `direction_body`."""
+
+    part: str
+    t_s: float = Field(ge=0)
+    duration_s: float = Field(gt=0)
+    direction_body: tuple[float, float, float] = Field(
+        description="wanted thrust direction, station body axes (+X fwd, +Y stbd, +Z nadir); turns with the part")
+
+    @field_validator("direction_body")
+    @classmethod
+    def _nonzero_direction(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
+        return nonzero_vector(v, "direction_body")
+
+
 class Scene(_Strict):
     """A validated scene. ``source`` and ``toml_text`` say where it came from."""
 
@@ -124,6 +176,8 @@ class Scene(_Strict):
     record: RecordSettings = RecordSettings()
     separation: tuple[Separation, ...] = ()
     burn: tuple[Burn, ...] = ()
+    control: ControlSettings = ControlSettings()
+    jet_burn: tuple[JetBurn, ...] = ()
     render: RenderSettings = RenderSettings()
     source: str = Field("<memory>", exclude=True)
     toml_text: str = Field("", exclude=True)
@@ -230,6 +284,19 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
     for k, burn in enumerate(scene.burn):
         if burn.part not in station.part_names:
             raise unknown("part", f"burn.{k}.part", burn.part, station.part_names)
+    from .control import station_jets
+
+    carriers = tuple(sorted({j.part for j in station_jets()}))
+    checks = [("control.cmg.part", scene.control.cmg.part, station.part_names),
+              ("control.jets.part", scene.control.jets.part, station.part_names)]
+    checks += [(f"control.jets.jet_parts.{k}", p, carriers) for k, p in enumerate(scene.control.jets.jet_parts)]
+    checks += [(f"jet_burn.{k}.part", b.part, carriers) for k, b in enumerate(scene.jet_burn)]
+    for key, value, valid in checks:
+        if value not in valid:
+            raise unknown("part" if valid is station.part_names else "part with jets", key, value, valid)
+    for key, name in (("control.cmg.attitude", scene.control.cmg.attitude),):
+        if name not in ATTITUDES:
+            raise SceneError(f"{source}: {key} = {name!r}: must be one of {', '.join(ATTITUDES)}")
 
 
 def parse_scene(data: dict[str, Any], source: str = "<memory>", station: Station | None = None) -> Scene:

@@ -45,6 +45,16 @@ from .frames import (
     mean_motion_rad_s,
     quat_to_matrix,
 )
+from .control import (
+    CmgLaw,
+    PhasePlane,
+    attitude_jet_table,
+    reference_toward,
+    rotvec,
+    select_burn_jets,
+    station_jets,
+    torque_equilibrium_attitude,
+)
 from .scene import Scene
 from .trajectory import Record
 
@@ -304,6 +314,274 @@ class _Burns:
         return out
 
 
+class _Cmgs:
+    """The CMGs on ``control.cmg.part``: an internal torque on the body that carries them, taken
+    from (and stored in) their momentum store ``h``, inertial frame. See control.CmgLaw."""
+
+    external = False
+
+    def __init__(self, sim: Simulator):
+        self.sim = sim
+        cfg = self.cfg = sim.scene.control.cmg
+        self.on = cfg.mode != "off"
+        self.part = sim.station.part_names.index(cfg.part)
+        self.law = CmgLaw(cfg.bandwidth_rad_s, cfg.damping_ratio, cfg.torque_limit_nm, cfg.capacity_nms)
+        self.h = np.zeros(3)  # stored momentum, inertial frame, N m s (booked to ``last_step``)
+        self.u = np.zeros(3)  # torque on the body now, inertial frame
+        self.u_start: np.ndarray | None = None  # the torque of the leapfrog's half step back
+        self.last_step = 0
+        self.saturated = False
+        self.parts: tuple[int, ...] = ()
+        self.body = -1
+        self.ref = np.eye(3)  # reference attitude, body principal frame -> LVLH
+        self.goal = np.eye(3)
+        self.period_s = cfg.period_s
+        self.due_step = 0
+
+    def next_update_step(self, step: int) -> int:
+        return 1 << 62
+
+    def body_changed(self) -> bool:
+        run = self.sim.run_state
+        return self.on and run.bodies[run.part_body[self.part]].layout.parts != self.parts
+
+    def busy(self, step: int) -> bool:
+        return False
+
+    def goal_for(self, layout: BodyLayout) -> np.ndarray:
+        """The attitude (body principal frame -> LVLH) the CMGs hold this body at."""
+        named = body_to_lvlh(self.cfg.attitude, self.cfg.attitude_offset_ypr_deg) @ layout.axes
+        if self.cfg.mode == "hold":
+            return named
+        seps = self.sim.scene.separation
+        if self.cfg.start_attitude == "tea_after_split" and seps:
+            # while docked: the TEA of the side that keeps the CMGs after the first separation, so that
+            # side is in its own TEA when the hooks open (expressed for this body's principal frame)
+            station = self.sim.station
+            group = next(g for g in station.components({station.interface(seps[0].interface).name})
+                         if station.part_names[self.part] in g)
+            side = self.sim._layout(sorted(station.part_names.index(n) for n in group))
+            if len(side.parts) < len(layout.parts):
+                named_side = body_to_lvlh(self.cfg.attitude, self.cfg.attitude_offset_ypr_deg) @ side.axes
+                tea = torque_equilibrium_attitude(np.diag(side.principal_inertia_kg_m2), self.sim.n, named_side)
+                return tea @ side.axes.T @ layout.axes
+        return torque_equilibrium_attitude(np.diag(layout.principal_inertia_kg_m2), self.sim.n, named)
+
+    def stored_nms(self, step: int) -> np.ndarray:
+        """Stored momentum at the time of ``step`` (leapfrog-consistent with the bodies)."""
+        u0 = self.u_start if self.u_start is not None else self.u
+        return self.h - self.u * ((step - self.last_step) * self.sim.dt) - 0.5 * self.sim.dt * (self.u - u0)
+
+    def update(self, t: float, step: int, states: list[tuple]) -> None:
+        sim = self.sim
+        self.h = self.h - self.u * ((step - self.last_step) * sim.dt)
+        self.last_step = step
+        self.u = np.zeros(3)
+        if not self.on or self.saturated:
+            return
+        k = sim.run_state.part_body[self.part]
+        body = sim.run_state.bodies[k]
+        x, rot, v, w = states[k]
+        lvlh = lvlh_axes_in_inertial(sim.n, t)
+        attitude = lvlh.T @ rot  # body principal -> LVLH now
+        if body.layout.parts != self.parts:  # a new body: the station, or a side after a separation
+            first = not self.parts
+            self.parts, self.body = body.layout.parts, k
+            self.goal = self.goal_for(body.layout)
+            self.ref = attitude
+            sim._event(t, "cmg_control", mode=self.cfg.mode, parts=[sim.station.parts[i].name for i in self.parts],
+                       goal_from_named_deg=float(np.degrees(np.linalg.norm(rotvec(
+                           self.goal @ (body_to_lvlh(self.cfg.attitude, self.cfg.attitude_offset_ypr_deg)
+                                        @ body.layout.axes).T)))),
+                       goal_from_now_deg=float(np.degrees(np.linalg.norm(rotvec(self.goal @ attitude.T)))),
+                       first=first)
+        self.body = k
+        self.ref = reference_toward(self.ref, self.goal, math.radians(self.cfg.slew_rate_deg_s) * self.cfg.period_s)
+        error = rotvec(rot @ (lvlh @ self.ref).T)
+        rate = w - np.array([0.0, 0.0, sim.n])
+        inertia = rot @ np.diag(body.layout.principal_inertia_kg_m2) @ rot.T
+        u = self.law.torque(inertia, error, rate)
+        if np.linalg.norm(self.h - u * self.cfg.period_s) > self.law.capacity_nms:
+            self.saturated = True
+            sim._event(t, "cmg_saturated", stored_momentum_nms=float(np.linalg.norm(self.h)),
+                       capacity_nms=self.law.capacity_nms, attitude_error_deg=float(np.degrees(np.linalg.norm(error))))
+            return
+        self.u = u
+
+    def error_deg(self, t: float, states: list[tuple]) -> float:
+        if not self.on or not self.parts or self.body >= len(states):
+            return math.nan
+        rot = states[self.body][1]
+        return float(np.degrees(np.linalg.norm(rotvec(rot @ (lvlh_axes_in_inertial(self.sim.n, t) @ self.ref).T))))
+
+    def add(self, t: float, step: int, states: list[tuple], forces: list, torques: list) -> None:
+        if self.u_start is None:
+            self.u_start = self.u.copy()
+        if self.u.any():
+            torques[self.body] = torques[self.body] + self.u
+
+    def held(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        return {self.body: (np.zeros(3), self.u)} if self.u.any() else {}
+
+    def events(self, t: float, step: int) -> list:
+        return []
+
+
+class _Jets:
+    """Thrusters (control.station_jets): the ROS attitude hold and the scene's ``[[jet_burn]]``.
+    External forces; each firing jet burns thrust / (Isp g0) kg/s."""
+
+    external = True
+
+    def __init__(self, sim: Simulator):
+        self.sim = sim
+        self.cfg = sim.scene.control.jets
+        names = sim.station.part_names
+        self.jets = station_jets()
+        self.part = np.array([names.index(j.part) for j in self.jets])
+        self.pos_local = np.array([np.subtract(j.pos_station_m, sim.props[j.part].com_m) for j in self.jets])
+        self.dir = np.array([j.thrust_dir_station for j in self.jets])
+        self.thrust = np.array([j.thrust_n for j in self.jets])
+        self.mdot = np.array([j.mass_flow_kg_s for j in self.jets])
+        self.carriers = sorted({j.part for j in self.jets}, key=names.index)
+        self.propellant = np.zeros(len(self.carriers))
+        self.carrier_of = np.array([self.carriers.index(j.part) for j in self.jets])
+        self.firing = np.zeros(len(self.jets), bool)
+        self.on_since: dict[int, float] = {}
+        self.pulses: list[tuple[int, float, float]] = []
+        self.burns = [(int(round(b.t_s / sim.dt)), int(round(b.t_s / sim.dt)) + max(1, int(round(b.duration_s / sim.dt))), b)
+                      for b in sim.scene.jet_burn]
+        self.burn_done: set[int] = set()
+        self.hold_parts: tuple[int, ...] = ()
+        self.hold_body = -1
+        self.target = np.eye(3)
+        self.phase = PhasePlane(math.radians(self.cfg.deadband_deg), self.cfg.rate_gain_s,
+                                math.radians(self.cfg.max_rate_deg_s))
+        self.table: dict = {}
+        self.forces: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.last_step = 0
+        self.error = math.nan
+        self.held_part = names.index(self.cfg.part)
+        self.used = self.on = bool(self.burns) or self.cfg.mode != "off"
+        self.period_s = self.cfg.period_s if self.cfg.mode != "off" else 1e9
+        self.due_step = 0
+
+    def body_changed(self) -> bool:
+        run = self.sim.run_state
+        return self.cfg.mode == "hold" and run.bodies[run.part_body[self.held_part]].layout.parts != self.hold_parts
+
+    def busy(self, step: int) -> bool:
+        return False
+
+    def next_update_step(self, step: int) -> int:
+        """The next step that must see an update (burn edges), else a large number."""
+        edges = [s for start, end, _ in self.burns for s in (start, end) if s > step]
+        return min(edges, default=1 << 62)
+
+    def _book(self, step: int) -> None:
+        elapsed = (step - self.last_step) * self.sim.dt
+        if elapsed > 0 and self.firing.any():
+            np.add.at(self.propellant, self.carrier_of[self.firing], self.mdot[self.firing] * elapsed)
+        self.last_step = step
+
+    def _body_frame(self, k: int, jets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (relative to the body's centre of mass) and unit thrust directions of jets, body frame."""
+        layout = self.sim.run_state.bodies[k].layout
+        rows = [layout.parts.index(int(p)) for p in self.part[jets]]
+        r = layout.part_offsets_m[rows] + self.pos_local[jets] @ layout.axes
+        d = self.dir[jets] @ layout.axes
+        return r, d
+
+    def update(self, t: float, step: int, states: list[tuple]) -> None:
+        if not self.used:
+            return
+        sim = self.sim
+        run = sim.run_state
+        self._book(step)
+        fire = np.zeros(len(self.jets), bool)
+        for i, (start, end, burn) in enumerate(self.burns):
+            if step == start:
+                sim._event(t, "jet_burn_start", part=burn.part, direction_body=list(burn.direction_body))
+            if start <= step < end:
+                mine = np.flatnonzero(self.part == sim.station.part_names.index(burn.part))
+                k = run.part_body[int(self.part[mine[0]])]
+                _, d = self._body_frame(k, mine)
+                layout = run.bodies[k].layout
+                wanted = layout.axes.T @ np.asarray(burn.direction_body, float)
+                chosen = mine[select_burn_jets(d, wanted, [self.jets[j].group for j in mine])]
+                fire[chosen] = True
+            if step >= end and i not in self.burn_done:
+                self.burn_done.add(i)
+                mine = np.flatnonzero(self.part == sim.station.part_names.index(burn.part))
+                k = run.part_body[int(self.part[mine[0]])]
+                _, d = self._body_frame(k, mine)
+                chosen = mine[select_burn_jets(d, run.bodies[k].layout.axes.T @ np.asarray(burn.direction_body, float),
+                                               [self.jets[j].group for j in mine])]
+                duration = (end - start) * sim.dt
+                impulse = float(np.linalg.norm(self.dir[chosen].T @ self.thrust[chosen])) * duration
+                sim._event(t, "jet_burn_end", part=burn.part, jets=[self.jets[j].name for j in chosen],
+                           impulse_ns=impulse, propellant_kg=float(self.mdot[chosen].sum() * duration),
+                           duration_s=duration)
+        self.error = math.nan
+        if self.cfg.mode == "hold":
+            k = run.part_body[self.held_part]
+            body = run.bodies[k]
+            cmgs = sim.cmgs
+            if not (cmgs.on and not cmgs.saturated and cmgs.part in body.layout.parts):
+                x, rot, v, w = states[k]
+                lvlh = lvlh_axes_in_inertial(sim.n, t)
+                if body.layout.parts != self.hold_parts:  # take over this body: hold its attitude now
+                    self.hold_parts, self.hold_body = body.layout.parts, k
+                    self.target = lvlh.T @ rot
+                    mine = np.flatnonzero(np.isin(self.part, [sim.station.part_names.index(p) for p in self.cfg.jet_parts])
+                                          & np.isin(self.part, body.layout.parts)
+                                          & np.array([j.group == "attitude" for j in self.jets]))
+                    r, d = self._body_frame(k, mine)
+                    # in the station axes the vehicles' jets are laid out in (principal axes can be tilted)
+                    torques = np.cross(r, d * self.thrust[mine, None]) @ body.layout.axes.T
+                    self.table = {key: [int(mine[j]) for j in js] for key, js in attitude_jet_table(torques).items()}
+                    sim._event(t, "jet_hold_start", parts=[sim.station.parts[i].name for i in body.layout.parts],
+                               jets=int(len(mine)))
+                self.hold_body = k
+                to_axes = body.layout.axes @ rot.T  # inertial -> station axes of the body
+                error_body = to_axes @ rotvec(rot @ (lvlh @ self.target).T)
+                rate_body = to_axes @ (w - np.array([0.0, 0.0, sim.n]))
+                self.error = float(np.degrees(np.linalg.norm(error_body)))
+                for axis, sign in enumerate(self.phase.command(error_body, rate_body)):
+                    if sign:
+                        fire[self.table.get((axis, int(sign)), [])] = True
+        for j in np.flatnonzero(fire & ~self.firing):
+            self.on_since[int(j)] = t
+        for j in np.flatnonzero(self.firing & ~fire):
+            self.pulses.append((int(j), self.on_since.pop(int(j)), t))
+        self.firing = fire
+        self.forces = {}
+        for j in np.flatnonzero(fire):
+            k = run.part_body[int(self.part[j])]
+            r, d = self._body_frame(k, np.array([j]))
+            rot = states[k][1]
+            f_body = d[0] * self.thrust[j]
+            f, tq = self.forces.get(k, (np.zeros(3), np.zeros(3)))
+            self.forces[k] = (f + rot @ f_body, tq + rot @ np.cross(r[0], f_body))
+
+    def finish(self, t: float, step: int) -> None:
+        self._book(step)
+        for j, since in sorted(self.on_since.items()):
+            self.pulses.append((j, since, t))
+        self.on_since = {}
+
+    def add(self, t: float, step: int, states: list[tuple], forces: list, torques: list) -> None:
+        for k, (f, tq) in self.forces.items():
+            forces[k] = forces[k] + f
+            torques[k] = torques[k] + tq
+
+    def held(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        return self.forces
+
+    def events(self, t: float, step: int) -> list:
+        return []
+
+
 class Simulator:
     """One scene run. The pybullet world exists from construction; ``run()`` steps it to the end,
     returns the Record and releases the world (or use ``close()`` / a ``with`` block)."""
@@ -329,11 +607,16 @@ class Simulator:
         self.contacts_active: set[tuple[str, str]] = set()
         self.bodies_made = 0
         self.next_sample_t = 0.0
+        self.held: dict[int, tuple] = {}
         self.last_event_t = -math.inf
         self.contact_free_until_t = -math.inf  # no contact can start before this time
         self.pusher = _Pushers(self)
         self.burns = _Burns(self)
-        self.providers = [self.pusher, self.burns]  # gravity first, always, then these in order
+        self.cmgs = _Cmgs(self)
+        self.jets = _Jets(self)
+        self.providers = [self.pusher, self.burns, self.cmgs, self.jets]  # after gravity, in this order
+        self.controls = [c for c in (self.cmgs, self.jets) if c.on or getattr(c, "used", False)]
+        self.next_control_step = 0
         # the world
         pb = self.pb = import_pybullet()
         self.cid = pb.connect(pb.DIRECT)
@@ -348,6 +631,8 @@ class Simulator:
         # t = 0: LVLH == local inertial; origin at the station's centre of mass
         omega0 = np.array([0.0, 0.0, self.n]) if scene.station.rotation == "lvlh-hold" else np.zeros(3)
         rot0 = self.attitude @ layout0.axes
+        if scene.control.cmg.mode != "off" and scene.control.cmg.start_attitude != "scene":
+            rot0 = self.cmgs.goal_for(layout0)
         v0 = np.asarray(scene.station.velocity_lvlh_mps, float)  # + Omega x r, with r = 0
         self.run_state.bodies = [self._create_body(all_parts, np.zeros(3), rot0, v0, omega0)]
         self.run_state.part_body = {p: 0 for p in all_parts}
@@ -556,7 +841,8 @@ class Simulator:
         rec = scene.record
         self.next_sample_t = 0.0
         samples: dict[str, list] = {k: [] for k in ("t", "pos", "quat", "vel", "body_index", "clearance_m",
-                                                     "angular_momentum_nms", "external_angular_impulse_nms")}
+                                                     "angular_momentum_nms", "external_angular_impulse_nms",
+                                                     "cmg_momentum_nms", "attitude_error_deg", "propellant_kg")}
         half_step_started = False
 
         from tqdm import tqdm
@@ -568,6 +854,9 @@ class Simulator:
                 t = step * dt
                 while sep_steps and sep_steps[0][0] == step:
                     self._open_interface(sep_steps.pop(0)[1], t)
+                    self.next_control_step = step  # new bodies: the controllers look at once
+                if self.controls and step >= self.next_control_step and step < n_steps:
+                    self._update_controls(t, step)
                 coasting = (half_step_started and step < n_steps and t < self.next_sample_t - 1e-9 * max(1.0, t)
                             and not self.track_momentum and not any(p.busy(step) for p in self.providers))
                 if coasting:
@@ -608,7 +897,26 @@ class Simulator:
             bar.update(n_steps - bar.n)
         finally:
             bar.close()
+        self.jets.finish(n_steps * dt, n_steps)
         return self._record(samples)
+
+    def _update_controls(self, t: float, step: int) -> None:
+        """Update the controllers that are due (each on its own period, and at once after a
+        separation) and hold their forces and torques until the next update."""
+        states = self._body_states()
+        for control in self.controls:
+            if step >= control.due_step or self.next_control_step == step and control.body_changed():
+                control.update(t, step, states)
+                control.due_step = min(step + max(1, int(round(control.period_s / self.dt))),
+                                       control.next_update_step(step))
+        self.next_control_step = min(c.due_step for c in self.controls)
+        held: dict[int, list] = {}
+        for control in self.controls:
+            for k, (f, tq) in control.held().items():
+                acc = held.setdefault(k, [np.zeros(3), np.zeros(3)])
+                acc[0] = acc[0] + f
+                acc[1] = acc[1] + tq
+        self.held = {k: (tuple(map(float, f)), tuple(map(float, tq))) for k, (f, tq) in held.items()}
 
     def _forces(self, t: float, step: int, states: list[tuple]) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Net force and torque (inertial frame) on each body at time t, applied at its CoM:
@@ -668,9 +976,14 @@ class Simulator:
         pb, cid = self.pb, self.cid
         c, s = math.cos(self.n * t), math.sin(self.n * t)
         n2 = self.n * self.n
-        for body in self.run_state.bodies:
+        held = self.held
+        for k, body in enumerate(self.run_state.bodies):
             pos, orn = pb.getBasePositionAndOrientation(body.uid, physicsClientId=cid)
             f, tq = _gravity(body.layout.mass_kg, body.inertia, pos, orn, c, s, n2)
+            if held and k in held:  # control forces and torques, held between control updates
+                (f0, f1, f2), (t0, t1, t2) = held[k]
+                f = (f[0] + f0, f[1] + f1, f[2] + f2)
+                tq = (tq[0] + t0, tq[1] + t1, tq[2] + t2)
             pb.applyExternalForce(body.uid, -1, f, pos, pb.WORLD_FRAME, physicsClientId=cid)
             pb.applyExternalTorque(body.uid, -1, tq, pb.WORLD_FRAME, physicsClientId=cid)
         pb.stepSimulation(physicsClientId=cid)
@@ -708,7 +1021,12 @@ class Simulator:
         quat = np.empty((n_parts, 4))
         body_index = np.empty(n_parts, np.int16)
         lvlh = lvlh_axes_in_inertial(self.n, t)
-        momentum = self.stored_momentum_nms()
+        momentum = self.stored_momentum_nms(t)
+        if self.controls:
+            stored = self.stored_momentum_nms(t)
+            samples["cmg_momentum_nms"].append(stored @ lvlh)
+            samples["attitude_error_deg"].append([self.cmgs.error_deg(t, states), self.jets.error])
+            samples["propellant_kg"].append(self.jets.propellant.copy())
         for body, (x, rot, v_half, w_half), f, tq in zip(self.run_state.bodies, states, forces, torques):
             layout = body.layout
             # leapfrog: bring the half-step velocities to the sample time
@@ -743,9 +1061,27 @@ class Simulator:
                 self.external_impulse_nms + 0.5 * self.dt * (self._external_moment - self._external_moment_start))
         self._plan_contact_checks(t, clearance, states)
 
-    def stored_momentum_nms(self) -> np.ndarray:
+    def stored_momentum_nms(self, t: float | None = None) -> np.ndarray:
         """Angular momentum held inside the bodies (CMG rotors), inertial frame, N m s."""
-        return np.zeros(3)
+        return self.cmgs.stored_nms(int(round(t / self.dt))) if self.cmgs.on and t is not None else np.zeros(3)
+
+    def _control_record(self, samples: dict) -> dict[str, np.ndarray]:
+        """Record keys of the attitude control (docs/control.md)."""
+        jets = self.jets
+        pulses = np.array(sorted(jets.pulses, key=lambda p: (p[1], p[0])), float).reshape(-1, 3)
+        return {
+            "control_names": np.array(["cmg", "jets"]),
+            "attitude_error_deg": np.asarray(samples["attitude_error_deg"], float),
+            "cmg_momentum_nms": np.stack(samples["cmg_momentum_nms"]),
+            "propellant_parts": np.array(jets.carriers),
+            "propellant_kg": np.stack(samples["propellant_kg"]),
+            "jet_names": np.array([j.name for j in jets.jets]),
+            "jet_part": np.array([j.part for j in jets.jets]),
+            "jet_pos_local_m": jets.pos_local.astype(float),
+            "jet_dir_local": -jets.dir.astype(float),
+            "jet_thrust_n": jets.thrust.astype(float),
+            "jet_pulses": pulses,
+        }
 
     def _record(self, samples: dict) -> Record:
         st = self.station
@@ -761,6 +1097,10 @@ class Simulator:
             "versions": _versions(),
             "station_hash": self.assets.station_hash,
         }
+        if self.controls:
+            meta["control"] = {"cmg_capacity_nms": self.cmgs.law.capacity_nms,
+                               "cmg_torque_limit_nm": self.cmgs.law.torque_limit_nm,
+                               "cmg_mode": self.scene.control.cmg.mode, "jet_mode": self.scene.control.jets.mode}
         return Record(
             t=np.asarray(samples["t"], float),
             names=np.array(st.part_names),
@@ -775,7 +1115,8 @@ class Simulator:
                    "clearance_m": np.asarray(samples["clearance_m"], float),
                    "angular_momentum_nms": np.stack(samples["angular_momentum_nms"]),
                    **({"external_angular_impulse_nms": np.stack(samples["external_angular_impulse_nms"])}
-                      if self.track_momentum else {})},
+                      if self.track_momentum else {}),
+                   **(self._control_record(samples) if self.controls else {})},
         )
 
 
