@@ -45,6 +45,15 @@ class Tolerances:
     35 N m s; now they wait until the sides are clear. Measured 0.025 N m s (gravity-gradient
     ledger vs. integrator over 4,000 steps)."""
 
+    cmg_tea_hold_deg: float = 0.1
+    """The docked station held in its TEA by the CMGs for one orbit: attitude error bound. The TEA
+    is an exact relative equilibrium of this model (gravity gradient only), so the hold needs no
+    torque: measured 4e-11 deg and 5e-7 N m s stored after 5,577 s."""
+
+    jet_impulse_fraction: float = 0.01
+    """A jet burn's impulse (thrust x duration of the jets that fire) vs the system's momentum
+    change: the issue's 1 %. Limited by the record's sampling of the velocity around the burn."""
+
     momentum_ledger_fraction: float = 1e-3
     """Body + CMG angular momentum vs. the external angular impulse over a controlled run, as a
     fraction of the momentum the CMGs took up."""

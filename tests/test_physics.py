@@ -31,10 +31,20 @@ VALLADO = {
 }
 
 
+FREE = ["control.cmg.mode=off", "control.jets.mode=off", "jet_burn=[]"]
+"""The default scene as free bodies (no CMGs, no thrusters): the pure orbital mechanics."""
+
+
+@pytest.fixture(scope="module")
+def undock_record():
+    """The default scene without its attitude control (springs and gravity only), 1800 s."""
+    return simulate(load_scene(SCENES / "undock.toml", FREE), progress=False)
+
+
 @pytest.fixture(scope="module")
 def vallado_record():
     """The whole station as one free body, started with Vallado's velocities."""
-    scene = load_scene(SCENES / "undock.toml", [
+    scene = load_scene(SCENES / "undock.toml", FREE + [
         "separation=[]", "orbit.altitude_m=590000", "scene.duration_s=1200",
         f"station.velocity_lvlh_mps=[{VALLADO_V0[0]}, {VALLADO_V0[1]}, {VALLADO_V0[2]}]"])
     return simulate(scene, progress=False)
@@ -220,8 +230,8 @@ def _rate_deg_s(rec, part: str, t0: float, t1: float) -> np.ndarray:
 
 
 def test_tip_off_adds_the_asked_rate_and_no_linear_momentum():
-    plain = simulate(load_scene(SCENES / "undock.toml", ["scene.duration_s=40"]), progress=False)
-    tipped = simulate(load_scene(SCENES / "undock.toml", ["scene.duration_s=40", "separation.0.tip_off_deg_s=0.5",
+    plain = simulate(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=40"]), progress=False)
+    tipped = simulate(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=40", "separation.0.tip_off_deg_s=0.5",
                                                           "separation.0.tip_off_azimuth_deg=90"]), progress=False)
     added = _rate_deg_s(tipped, "zarya", 30.0, 40.0) - _rate_deg_s(plain, "zarya", 30.0, 40.0)
     assert np.linalg.norm(added) == pytest.approx(0.5, rel=0.02)
@@ -231,7 +241,7 @@ def test_tip_off_adds_the_asked_rate_and_no_linear_momentum():
 
 
 def test_a_push_given_as_force_gives_the_speed_that_force_and_stroke_imply():
-    record = simulate(load_scene(SCENES / "undock.toml", [
+    record = simulate(load_scene(SCENES / "undock.toml", FREE + [
         "scene.duration_s=30", "separation.0={interface='zarya/pma1', t_s=20.0, force_n=500.0, stroke_m=0.1}"]),
         progress=False)
     end = record.events_of("pusher_end")[0]
@@ -282,7 +292,7 @@ def test_the_spring_push_makes_no_angular_momentum():
     """Issue 10: the pusher pair acted at two material points up to 0.12 m apart and made 80 N m s."""
     from issvis.simulation import Simulator
 
-    record = Simulator(load_scene(SCENES / "undock.toml", ["scene.duration_s=30"]), progress=False,
+    record = Simulator(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=30"]), progress=False,
                        track_momentum=True).run()
     residual = _momentum_residual_nms(record)
     assert record.events_of("pusher_end"), "the push must be over"
@@ -294,7 +304,7 @@ def test_collisions_wait_until_the_sides_are_clear_without_a_push():
     the contact changed the angular momentum by 35 N m s."""
     from issvis.simulation import Simulator
 
-    record = Simulator(load_scene(SCENES / "undock.toml", ["scene.duration_s=260", "separation.0.delta_v_mps=0"]),
+    record = Simulator(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=260", "separation.0.delta_v_mps=0"]),
                        progress=False, track_momentum=True).run()
     for event in record.events_of("contact_start"):
         assert event["depth_m"] > -0.01, event  # no contact starts deep inside

@@ -24,6 +24,7 @@ GOLDEN_DURATION_S = {
     "russian_only": 300.0,
     "soyuz_departure": 300.0,
     "misaligned_contact": 400.0,
+    "cmg_saturation": 300.0,  # the CMGs saturate at ~240 s
 }
 
 
