@@ -1,4 +1,5 @@
-"""Plots of a trajectory record: separation, relative path (CW loops), clearance, attitude.
+"""Plots of a trajectory record: separation, relative path (CW loops), clearance, attitude, and
+(for records with attitude control) attitude error, CMG momentum and propellant.
 
 Reads a :class:`~issvis.trajectory.Record` only (never re-runs physics). matplotlib is imported
 inside the functions with the Agg backend, so ``import issvis.plots`` stays numpy-only and the
@@ -95,6 +96,22 @@ def contact_intervals(record) -> list[tuple[float, float, str]]:
     return sorted(out)
 
 
+def has_control(record) -> bool:
+    return "cmg_momentum_nms" in record.extra and "attitude_error_deg" in record.extra
+
+
+def propellant_by_side_kg(record, sides) -> list[tuple[str, np.ndarray]]:
+    """(label, (T,) kg) of propellant burnt on each side of the first separation (jets' carriers)."""
+    parts = [str(p) for p in record.extra["propellant_parts"]]
+    used = record.extra["propellant_kg"]
+    out = []
+    for mask in sides:
+        names = set(record.names[mask])
+        cols = [k for k, p in enumerate(parts) if p in names]
+        out.append((side_label(record, mask), used[:, cols].sum(axis=1) if cols else np.zeros(len(record.t))))
+    return out
+
+
 # --- the figure --------------------------------------------------------------------------------
 def plot_record(record, path: str | Path) -> None:
     """Four panels of a separation record, written atomically as PNG or SVG (by suffix)."""
@@ -119,8 +136,10 @@ def plot_record(record, path: str | Path) -> None:
     rel = relative_path_m(record)
     clearance = record.extra.get("clearance_m")
 
-    fig = Figure(figsize=FIGSIZE_IN, dpi=DPI, layout="constrained")
-    axs = fig.subplots(2, 2)
+    control = has_control(record)
+    size = (FIGSIZE_IN[0], FIGSIZE_IN[1] * 1.5) if control else FIGSIZE_IN
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    axs = fig.subplots(3 if control else 2, 2)
     title = record.meta.get("title", "issvis record")
     fig.suptitle(f"{title}: {child_label} side ({record.mass[sides[0]].sum() / 1000:.0f} t) leaves the "
                  f"{parent_label} side ({record.mass[sides[1]].sum() / 1000:.0f} t)", fontsize=11)
@@ -213,7 +232,56 @@ def plot_record(record, path: str | Path) -> None:
     ax.grid(alpha=0.3)
     mark_contacts(ax)
 
+    if control:
+        _control_panels(record, axs[2, 0], axs[2, 1], sides, (child_label, c_child), (parent_label, c_parent))
     save_figure(fig, path)
+
+
+def _control_panels(record, ax_err, ax_h, sides, child, parent) -> None:
+    """Attitude error of each controller; CMG momentum against capacity; propellant per side."""
+    t = record.t
+    err = record.extra["attitude_error_deg"]
+    names = [str(n) for n in record.extra.get("control_names", np.array(["cmg", "jets"]))]
+    what = {"cmg": ("CMGs (US segment)", parent[1]), "jets": ("thrusters (Russian segment)", child[1])}
+    for k, name in enumerate(names):
+        label, colour = what.get(name, (name, "grey"))
+        series = err[:, k]
+        if np.any(np.isfinite(series)):
+            ax_err.semilogy(t, np.maximum(series, 1e-4), color=colour, lw=1.4)
+            last = np.flatnonzero(np.isfinite(series))[-1]
+            ax_err.annotate(f"{label}: {series[last]:.2f} deg", (t[last], max(series[last], 1e-4)), xytext=(-4, 6),
+                            textcoords="offset points", ha="right", color=colour, fontsize=8)
+    for e in record.events_of("cmg_saturated"):
+        ax_err.axvline(e["t"], color="black", ls="--", lw=0.8)
+    ax_err.set_xlabel("time, s")
+    ax_err.set_ylabel("angle from the held attitude, deg")
+    ax_err.set_title("Attitude error of each controller", fontsize=10)
+    ax_err.grid(alpha=0.3, which="both")
+
+    capacity = float(record.meta.get("control", {}).get("cmg_capacity_nms", 19_520.0))
+    stored = np.linalg.norm(record.extra["cmg_momentum_nms"], axis=1)
+    ax_h.plot(t, stored, color=parent[1], lw=1.8)
+    ax_h.axhline(capacity, color="black", lw=0.8, ls=":")
+    ax_h.annotate(f"capacity {capacity:,.0f} N m s", (t[-1], capacity), xytext=(-2, 3), textcoords="offset points",
+                  fontsize=8, ha="right")
+    saturated = record.events_of("cmg_saturated")
+    note = f"CMGs saturated at {saturated[0]['t']:.0f} s" if saturated else f"CMG momentum: {stored[-1]:,.0f} N m s at the end"
+    ax_h.text(0.98, 0.30, note, transform=ax_h.transAxes, color=parent[1], fontsize=8.5, ha="right")
+    for e in saturated:
+        ax_h.axvline(e["t"], color="black", ls="--", lw=0.8)
+    ax_h.set_ylim(0, capacity * 1.12)
+    ax_h.set_xlabel("time, s")
+    ax_h.set_ylabel("stored CMG momentum, N m s", color=parent[1])
+    ax2 = ax_h.twinx()
+    lines = []
+    for (label, kg), colour in zip(propellant_by_side_kg(record, sides), (child[1], parent[1])):
+        ax2.plot(t, kg, color=colour, lw=1.2, ls="--")
+        lines.append(f"{label}: {kg[-1]:.1f} kg")
+    ax2.set_ylabel("propellant burnt, kg (dashed)")
+    ax_h.text(0.98, 0.18, "propellant (dashed): " + ", ".join(lines), transform=ax_h.transAxes, ha="right",
+              fontsize=8, bbox=dict(facecolor="white", alpha=0.8, lw=0))
+    ax_h.set_title("CMG momentum (solid) and propellant (dashed)", fontsize=10)
+    ax_h.grid(alpha=0.3)
 
 
 def save_figure(fig, path: str | Path) -> None:

@@ -36,7 +36,7 @@ def test_png_is_readme_sized_with_real_content(records, tmp_path):
     assert main(["plot", str(records.clean_path), "-o", str(out)]) == 0
     assert out.read_bytes()[:8] == PNG_SIGNATURE
     img = Image.open(out)
-    assert img.size == (1000, 700)
+    assert img.size == (1000, 1050)  # the default scene has attitude control: a third row of panels
     rgb = np.asarray(img.convert("RGB"))
     assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > 200  # text, four panels, antialiased lines
     # the ROS path (red) and the USOS marker/attitude lines (blue) are drawn
@@ -45,6 +45,24 @@ def test_png_is_readme_sized_with_real_content(records, tmp_path):
     assert red > 500 and blue > 300
     assert _contact_pixels(out) < 50  # nothing struck: no contact shading
     assert not list(tmp_path.glob(".*tmp*"))  # atomic write leaves no temporary behind
+
+
+def test_a_record_without_control_keeps_four_panels(records, tmp_path):
+    assert not plots.has_control(records.strike)
+    out = tmp_path / "strike.png"
+    plots.plot_record(records.strike, out)
+    with Image.open(out) as img:
+        assert img.size == (1000, 700)
+
+
+def test_control_panels_show_cmg_momentum_and_propellant_per_side(records):
+    rec = records.clean
+    assert plots.has_control(rec)
+    (ros, ros_kg), (usos, usos_kg) = plots.propellant_by_side_kg(rec, rec.separation_sides())
+    assert (ros, usos) == ("ROS", "USOS")
+    assert ros_kg[-1] == pytest.approx(rec.extra["propellant_kg"][-1].sum()) and ros_kg[-1] > 1.0
+    assert usos_kg[-1] == 0.0  # the US segment has no thrusters
+    assert np.all(np.diff(ros_kg) >= 0)
 
 
 def test_contacts_are_marked(records, tmp_path):
