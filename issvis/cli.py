@@ -298,12 +298,23 @@ def sweep(scene: Path, varies: tuple[str, ...], disperses: tuple[str, ...], samp
 @click.option("--ap", type=click.FloatRange(min=0, max=400), default=10.0, show_default=True,
               help="Geomagnetic Ap (msis only).")
 @click.option("--cd", type=click.FloatRange(min=0.5, max=5), default=2.2, show_default=True, help="Drag coefficient.")
+@click.option("--f107-max", "f107_max", type=click.FloatRange(min=60, max=300), default=220.0, show_default=True,
+              help="Top of the solar-flux band (2024 maximum), sfu (msis only).")
 @set_option
 @_user_errors
 def decay(scene: Path, output: Path, csv_path: Path | None, atmosphere: str, area_model: str, f107: float, ap: float,
-          cd: float, overrides: tuple[str, ...]) -> None:
-    """Altitude over time without reboost: whole station and each side of SCENE's first separation."""
-    from .decay import DecayError, plot_decay, run_decay, write_table_csv
+          cd: float, f107_max: float, overrides: tuple[str, ...]) -> None:
+    """Altitude over time without reboost: whole station and each side of SCENE's first separation,
+    as a band over solar flux (--f107 up to --f107-max) and both area models; and how long the US
+    segment's CMGs last alone."""
+    from .decay import (
+        SPLIT_STORED_MOMENTUM_NMS,
+        DecayError,
+        cmg_endurance,
+        plot_decay_band,
+        run_decay_band,
+        write_table_csv,
+    )
     from .plots import FIGURE_SUFFIXES
     from .scene import load_scene
 
@@ -312,18 +323,29 @@ def decay(scene: Path, output: Path, csv_path: Path | None, atmosphere: str, are
         check_output_suffix(csv_path, (".csv",), "--csv")
     loaded = load_scene(scene, overrides)
     try:
-        result = run_decay(loaded, atmosphere=atmosphere, f107=f107, ap=ap, area_model=area_model, cd=cd)
+        band = run_decay_band(loaded, atmosphere=atmosphere, f107_low=f107, ap_low=ap, f107_high=max(f107, f107_max),
+                              cd=cd, central_area=area_model)
+        endurance = cmg_endurance(loaded, start_momentum_nms=SPLIT_STORED_MOMENTUM_NMS, f107=f107, ap=ap, atmosphere=atmosphere,
+                                  cd=cd) if loaded.separation else None
     except DecayError as exc:
         raise UserError(f"{scene}: {exc}") from None
-    plot_decay(result, output)
-    rows = result.table()
+    result = band.central
+    plot_decay_band(band, output)
+    rows = band.table()
     if csv_path is not None:
         write_table_csv(rows, csv_path)
-    click.echo(f"atmosphere: {result.atmosphere.name}; area model: {area_model}")
-    click.echo(f"{'body':<15}{'mass t':>8}{'area m2':>9}{'m/CdA kg/m2':>13}{'km/month':>10}{'days to 120 km':>16}")
+    click.echo(f"atmosphere: {result.atmosphere.name}; area model: {area_model} (band: F10.7 {f107:g}-"
+               f"{max(f107, f107_max):g} sfu, reference and catalogue areas)")
+    click.echo(f"{'body':<15}{'mass t':>8}{'area m2':>9}{'m/CdA kg/m2':>13}{'km/month':>10}{'days to 120 km':>16}"
+               f"{'band, days':>14}")
     for r in rows:
         click.echo(f"{r['body']:<15}{r['mass_kg'] / 1000:>8.1f}{r['drag_area_m2']:>9.0f}{r['ballistic_kg_m2']:>13.1f}"
-                   f"{r['initial_rate_km_per_month']:>10.2f}{r['days_to_reentry']:>16.0f}")
+                   f"{r['initial_rate_km_per_month']:>10.2f}{r['days_to_reentry']:>16.0f}"
+                   f"{r['days_to_reentry_min']:>7.0f}-{r['days_to_reentry_max']:<6.0f}")
+    click.echo(band.statement())
+    if endurance is not None:
+        for line in endurance.lines():
+            click.echo(line)
     click.echo(f"wrote {output}" + (f" and {csv_path}" if csv_path else ""))
 
 

@@ -77,6 +77,20 @@ def rotation_about(axis: np.ndarray, angle: float) -> np.ndarray:
     return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
 
 
+def composite_inertia(parts, names) -> tuple[float, np.ndarray, np.ndarray]:
+    """Mass (kg), centre of mass (3,) and inertia (3, 3) about it, station axes, of named parts
+    (``parts``: name -> object with mass_kg, com_m, inertia_kg_m2, as the station assets give)."""
+    masses = np.array([parts[n].mass_kg for n in names], float)
+    coms = np.array([parts[n].com_m for n in names], float)
+    mass = float(masses.sum())
+    com = masses @ coms / mass
+    inertia = np.zeros((3, 3))
+    for n, m, c in zip(names, masses, coms):
+        d = c - com
+        inertia += np.asarray(parts[n].inertia_kg_m2, float) + m * (d @ d * np.eye(3) - np.outer(d, d))
+    return mass, com, inertia
+
+
 # --- the torque-equilibrium attitude ---------------------------------------------------------
 def lvlh_hold_torque_nm(inertia_lvlh: np.ndarray, n: float, extra_torque_lvlh_nm: np.ndarray | None = None) -> np.ndarray:
     """Torque (3,) LVLH axes, N m, that actuators must give a rigid body to keep it fixed in LVLH.

@@ -50,6 +50,19 @@ MONTH_S = 30.4375 * DAY_S
 # March 2022 (start of solar cycle 25): NOAA SWPC monthly mean F10.7 ~ 115-120 sfu, Ap ~ 10.
 F107_MARCH_2022 = 115.0
 AP_MARCH_2022 = 10.0
+# Solar cycle 25's maximum, 2024: NOAA SWPC monthly mean F10.7 peaked at about 215-225 sfu
+# (August and October 2024; estimate from the published monthly means, round number).
+F107_MAX_2024 = 220.0
+AP_MAX_2024 = 15.0
+
+REFERENCE_RATE_KM_PER_MONTH = 1.6
+"""The whole station's decay in 2022 at about 418 km (iss-facts.md section 3)."""
+
+WHY_FASTER = (
+    "why: the model pins F10.7 at March 2022's 115 sfu while the reference is a 2022 average; it "
+    "takes the weakly sourced 2,500 m^2 as the drag area with C_D 2.2 (the reference's own 53 m/day "
+    "implies C_D A of 1,600-2,500 m^2, i.e. 2.2-3.4x less area: the station feathers its arrays to "
+    "cut drag, which is not modelled); read the days as more likely too short than too long")
 INCLINATION_DEG = 51.64
 
 # Vallado, "Fundamentals of Astrodynamics", Table 8-4 (CIRA-72 based, mean solar activity):
@@ -347,3 +360,186 @@ def write_table_csv(rows: list[dict], path: str | Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+# --- the band: solar flux from March 2022 up to the 2024 maximum, both area models --------------
+@dataclass(frozen=True)
+class DecayBand:
+    """Decay over a range of solar flux and both area models. ``central`` is March 2022's flux
+    with the reference area (the single answer ``run_decay`` gives by default)."""
+
+    central: DecayResult
+    cases: tuple[tuple[str, DecayResult], ...]  # (label, result), every combination
+
+    def days_range(self) -> list[tuple[float, float]]:
+        """(fewest, most) days to re-entry per body over all cases."""
+        days = np.array([r.days_to_reentry() for _, r in self.cases])
+        return [(float(lo), float(hi)) for lo, hi in zip(days.min(axis=0), days.max(axis=0))]
+
+    def whole_station_rate_ratio(self) -> float:
+        """The central whole-station decay rate at the start over the 2022 reference rate."""
+        return self.central.initial_rate_km_per_month()[0] / REFERENCE_RATE_KM_PER_MONTH
+
+    def table(self) -> list[dict]:
+        rows = []
+        for row, (lo, hi) in zip(self.central.table(), self.days_range()):
+            rows.append({**row, "days_to_reentry_min": round(lo, 1), "days_to_reentry_max": round(hi, 1)})
+        return rows
+
+    def statement(self) -> str:
+        ratio = self.whole_station_rate_ratio()
+        rate = self.central.initial_rate_km_per_month()[0]
+        return (f"at March 2022's flux the model sinks the whole station {rate:.2f} km/month, {ratio:.1f}x the "
+                f"2022 reference rate of {REFERENCE_RATE_KM_PER_MONTH} km/month; {WHY_FASTER}")
+
+
+def run_decay_band(scene, atmosphere: str = "auto", f107_low: float = F107_MARCH_2022, ap_low: float = AP_MARCH_2022,
+                   f107_high: float = F107_MAX_2024, ap_high: float = AP_MAX_2024, cd: float = DRAG_COEFFICIENT,
+                   central_area: str = "reference") -> DecayBand:
+    """Every combination of {March 2022, 2024 maximum} solar flux and both area models.
+
+    The exponential atmosphere has no solar flux: with it the band spans the area models only.
+    """
+    cases = []
+    central = None
+    for f107, ap, flux in ((f107_low, ap_low, "low"), (f107_high, ap_high, "high")):
+        for area in AREA_MODELS:
+            result = run_decay(scene, atmosphere=atmosphere, f107=f107, ap=ap, area_model=area, cd=cd)
+            cases.append((f"F10.7 {f107:g}, {area} area", result))
+            if flux == "low" and area == central_area:
+                central = result
+    return DecayBand(central, tuple(cases))
+
+
+def plot_decay_band(band: DecayBand, path: str | Path, width_in: float = 8.0, height_in: float = 4.5,
+                    dpi: int = 100) -> None:
+    """The central curves, each inside the band of all cases (shaded), labelled; written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from .plots import save_figure
+
+    result = band.central
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi, layout="constrained")
+    ax = fig.add_subplot()
+    span_m = result.start_alt_m - result.reentry_alt_m
+    grid = np.linspace(result.start_alt_m, result.reentry_alt_m, 400)
+    for k, (b, (t, h), (lo, hi)) in enumerate(zip(result.bodies, result.curves, band.days_range())):
+        colour = COLOURS.get(b.name, None)
+        curves = [r.curves[k] for _, r in band.cases]
+        times = np.array([np.interp(-grid, -hh, tt) for tt, hh in curves]) / DAY_S
+        ax.fill_betweenx(grid / 1000.0, times.min(axis=0), times.max(axis=0), color=colour, alpha=0.18, lw=0)
+        line, = ax.plot(t / DAY_S, h / 1000.0, color=colour, lw=2)
+        label_alt = result.reentry_alt_m + span_m * (0.55 - 0.15 * k)
+        label_t = float(np.interp(-label_alt, -h, t)) / DAY_S
+        right = b.name == "whole station"
+        ax.annotate(f"{b.name}: {b.mass_kg / 1000:.0f} t\nre-entry after {lo:.0f}-{hi:.0f} days",
+                    (label_t, label_alt / 1000.0), xytext=(6 if right else -6, 0), textcoords="offset points",
+                    ha="left" if right else "right", va="center", color=line.get_color(), fontsize=8.5)
+    ax.axhline(result.reentry_alt_m / 1000.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel("days without reboost")
+    ax.set_ylabel("altitude, km")
+    ax.set_ylim(result.reentry_alt_m / 1000.0 - 10, result.start_alt_m / 1000.0 + 10)
+    ax.set_xlim(0, max(t[-1] for _, r in band.cases for t, _ in r.curves) / DAY_S * 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"Orbit decay from {result.start_alt_m / 1000:.0f} km without reboost. Lines: F10.7 {F107_MARCH_2022:g} sfu, "
+                 f"reference area; bands: F10.7 up to {F107_MAX_2024:g} (2024 max), both area models\n"
+                 f"whole station {band.whole_station_rate_ratio():.1f}x the 2022 reference rate (docs/analysis.md); "
+                 f"C_D {result.bodies[0].cd:g}; {result.atmosphere.name.split(',')[0]}", fontsize=8)
+    save_figure(fig, path)
+
+
+# --- the US segment alone: how long its CMGs last ----------------------------------------------
+SPLIT_STORED_MOMENTUM_NMS = 16_567.0
+"""CMG momentum the default scene's split leaves in the US segment's store (the push's angular
+impulse about its centre of mass), N m s: measured at the scene's end (tests/test_control.py
+checks it against a fresh simulation)."""
+
+ORBITAL_SPEED_MPS = 7_660.0
+"""At 418 km; drag uses the speed relative to the air, which co-rotates (a few % less, ignored)."""
+
+
+@dataclass(frozen=True)
+class CmgEndurance:
+    """The US segment alone in its gravity-gradient TEA, with drag torque added (docs/control.md)."""
+
+    drag_n: float
+    centre_of_pressure_offset_m: np.ndarray  # (3,) body axes, from the centre of mass
+    aero_torque_lvlh_nm: np.ndarray  # (3,)
+    hours_to_saturation_empty: float
+    hours_to_saturation_from: float  # starting with ``start_momentum_nms`` stored
+    start_momentum_nms: float
+    trimmed_tea_pitch_deg: float  # how far the TEA moves when it also balances the drag torque
+
+    def lines(self) -> list[str]:
+        return [
+            f"US segment alone: drag {self.drag_n:.2f} N, centre of pressure {np.round(self.centre_of_pressure_offset_m, 2)} m "
+            f"from its centre of mass (body axes): drag torque {np.round(self.aero_torque_lvlh_nm, 3)} N m (LVLH)",
+            f"  in its gravity-gradient TEA the drag torque fills the CMGs (19,520 N m s) in "
+            f"{self.hours_to_saturation_empty:.1f} h from empty, at worst {self.hours_to_saturation_from:.1f} h with "
+            f"the {self.start_momentum_nms:,.0f} N m s the split leaves (default scene)",
+            f"  a TEA trimmed for drag too sits {self.trimmed_tea_pitch_deg:.2f} deg further and stores no secular "
+            "momentum (the day-night swing of density then cycles it)",
+        ]
+
+
+def cmg_endurance(scene, start_momentum_nms: float = 0.0, f107: float = F107_MARCH_2022, ap: float = AP_MARCH_2022,
+                  atmosphere: str = "auto", cd: float = DRAG_COEFFICIENT, capacity_nms: float = 19_520.0) -> CmgEndurance:
+    """Time until the US segment's CMGs saturate under drag torque alone (gravity gradient is
+    balanced in its TEA), from the catalogue's shapes: each element's drag area (reference-scaled,
+    as in ``run_decay``) acts at its centre; their sum acts at the centre of pressure.
+
+    The torque is taken as constant in LVLH (the station holds its attitude there); its component
+    along the orbit normal piles up, the in-plane part turns once per orbit in inertial space.
+    """
+    from .assets import load_station_assets
+    from .control import composite_inertia, torque_equilibrium_attitude
+    from .frames import body_to_lvlh, mean_motion_rad_s
+
+    assets = load_station_assets(visuals=False)
+    station = assets.station
+    if not scene.separation:
+        raise DecayError("the scene has no separation: no US segment alone")
+    child, parent = station.side_of(scene.separation[0].interface)
+    names = parent if "z1" in parent else child
+    mass, com, inertia = composite_inertia(assets.parts, names)
+    scale = REFERENCE_AREA_M2 / drag_areas_m2(station, station.part_names)
+    areas, centres = [], []
+    for n in names:
+        for e in station.part(n).elements:
+            areas.append(element_drag_area_m2(e) * scale)
+            centres.append(np.asarray(e.p0_m, float) if e.shape in ("box", "sphere")
+                           else (np.asarray(e.p0_m, float) + np.asarray(e.p1_m, float)) / 2)
+    areas_a = np.array(areas)
+    cop = (areas_a[:, None] * np.array(centres)).sum(axis=0) / areas_a.sum()
+    atm = make_atmosphere(atmosphere, f107=f107, ap=ap, top_m=scene.orbit.altitude_m + 5_000.0,
+                          bottom_m=scene.orbit.altitude_m - 5_000.0)
+    rho = float(atm.density(np.array([scene.orbit.altitude_m]))[0])
+    drag = 0.5 * rho * ORBITAL_SPEED_MPS**2 * cd * areas_a.sum()
+    to_lvlh = body_to_lvlh("+XVV")
+    lever = to_lvlh @ (cop - com)
+    torque = np.cross(lever, np.array([0.0, -drag, 0.0]))  # drag against the flight direction (+y)
+    n = mean_motion_rad_s(scene.orbit.altitude_m)
+    t = np.arange(0.0, 60 * DAY_S, 10.0)
+    c, s = np.cos(n * t), np.sin(n * t)
+    # h(t) = -integral of R(n t) tau dt, inertial; start direction chosen worst-case along the secular part
+    hx = -(torque[0] * s + torque[1] * (c - 1.0)) / n
+    hy = -(torque[1] * s - torque[0] * (c - 1.0)) / n
+    hz = -torque[2] * t
+
+    def hours(start: float) -> float:
+        sign = -1.0 if torque[2] >= 0 else 1.0
+        size = np.sqrt(hx**2 + hy**2 + (hz + sign * start) ** 2)
+        over = np.flatnonzero(size >= capacity_nms)
+        return float(t[over[0]] / 3600.0) if len(over) else math.inf
+
+    moments, axes = np.linalg.eigh(inertia)
+    rot0 = to_lvlh @ axes
+    plain = torque_equilibrium_attitude(np.diag(moments), n, rot0)
+    trimmed = torque_equilibrium_attitude(np.diag(moments), n, rot0, extra_torque_lvlh_nm=torque)
+    from .control import rotvec
+
+    offset = float(np.degrees(np.linalg.norm(rotvec(trimmed @ plain.T))))
+    return CmgEndurance(drag, cop - com, torque, hours(0.0), hours(start_momentum_nms), start_momentum_nms, offset)

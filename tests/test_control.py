@@ -128,3 +128,13 @@ def test_phase_plane_fires_against_the_error_and_releases_inside_the_band():
     # still outside the release line: keeps firing; well inside: stops
     assert list(logic.command(np.radians([0.9, -0.9, 0.0]), np.zeros(3))) == [-1.0, 1.0, 0.0]
     assert list(logic.command(np.radians([-0.5, 0.5, 0.0]), np.zeros(3))) == [0.0, 0.0, 0.0]
+
+
+def test_the_split_leaves_what_decay_assumes_in_the_us_segments_cmgs(undock_record):
+    """The default scene in full (conftest): the US segment keeps its attitude on CMGs."""
+    from issvis.decay import SPLIT_STORED_MOMENTUM_NMS
+
+    record = undock_record
+    stored = float(np.linalg.norm(record.extra["cmg_momentum_nms"][-1]))
+    assert stored == pytest.approx(SPLIT_STORED_MOMENTUM_NMS, rel=0.02)
+    assert not record.events_of("cmg_saturated")  # the US segment holds its attitude on CMGs

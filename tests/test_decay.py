@@ -129,7 +129,35 @@ def test_cli_writes_plot_and_table(tmp_path, capsys):
         rows = list(csv.DictReader(fh))
     assert [r["body"] for r in rows] == ["whole station", "USOS side", "ROS side"]
     assert all(float(r["days_to_reentry"]) > 0 for r in rows)
-    assert "days to 120 km" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "days to 120 km" in out and "band, days" in out
+    assert "1.9x the 2022 reference rate" in out and "why:" in out
+    assert "fills the CMGs" in out
+    assert all(float(r["days_to_reentry_min"]) <= float(r["days_to_reentry"]) <= float(r["days_to_reentry_max"])
+               for r in rows)
+
+
+def test_the_band_spans_solar_flux_and_area_and_holds_the_central_answer():
+    band = decay.run_decay_band(load_scene(UNDOCK))
+    assert len(band.cases) == 4
+    for (lo, hi), central in zip(band.days_range(), band.central.days_to_reentry()):
+        assert lo <= central <= hi
+        assert hi > 2 * lo  # the 2024 maximum roughly triples the density: a real band, not a point
+    assert band.whole_station_rate_ratio() == pytest.approx(1.9, abs=0.05)
+    assert band.whole_station_rate_ratio() == pytest.approx(
+        band.central.initial_rate_km_per_month()[0] / REFERENCE_RATE_KM_PER_MONTH)
+
+
+def test_the_us_segment_alone_fills_its_cmgs_with_drag_torque_in_hours_to_days():
+    end = decay.cmg_endurance(load_scene(UNDOCK), start_momentum_nms=decay.SPLIT_STORED_MOMENTUM_NMS)
+    # drag ~0.25 N (rho ~2e-12 kg/m^3, 2,259 m^2), lever ~1 m: a fraction of a N m
+    assert 0.1 < end.drag_n < 1.0
+    assert 0.01 < np.linalg.norm(end.aero_torque_lvlh_nm) < 2.0
+    # the orbit-normal component piles up: 19,520 N m s / 0.043 N m ~ 5 days from empty
+    secular = abs(end.aero_torque_lvlh_nm[2])
+    assert end.hours_to_saturation_empty == pytest.approx(19_520.0 / secular / 3600.0, rel=0.05)
+    assert end.hours_to_saturation_from < end.hours_to_saturation_empty
+    assert 0.0 < end.trimmed_tea_pitch_deg < 5.0
 
 
 def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
