@@ -7,7 +7,10 @@ anything):
 - raw: a bare loop over the two bodies of the default scene after separation (read the pose,
   apply tidal force and gravity-gradient torque, step), no recording, no contacts;
 - issvis: `simulate()` of the default scene over one full orbit (5,577 s simulated), with
-  recording, clearance, contact checks and the separation;
+  recording, clearance, contact checks and the separation, as free bodies (attitude control
+  off: the physics the raw loop does, the figure to compare with earlier versions);
+- issvis with control: the default scene as shipped (CMG hold of the US segment, the Russian
+  segment's jet hold and separation burn), which also updates the controllers every 0.5-1 s;
 - the ratio of step rates, and the wall time of one orbit.
 """
 
@@ -23,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from issvis.scene import load_scene  # noqa: E402
-from issvis.simulation import Simulator, _gravity  # noqa: E402
+from issvis.scene import load_scene
+from issvis.simulation import Simulator, _gravity
 
 ROOT = Path(__file__).resolve().parent.parent
 ORBIT_S = 5577.0
@@ -56,9 +59,12 @@ def raw_loop(n_steps: int) -> float:
         return n_steps / (time.perf_counter() - start)
 
 
-def issvis_orbit() -> tuple[float, float, int]:
+FREE = ["control.cmg.mode=off", "control.jets.mode=off", "jet_burn=[]"]
+
+
+def issvis_orbit(overrides: list[str]) -> tuple[float, float, int]:
     """(wall time, steps per second, samples) of one orbit of the default scene."""
-    scene = load_scene(ROOT / "scenes" / "undock.toml", [f"scene.duration_s={ORBIT_S}"])
+    scene = load_scene(ROOT / "scenes" / "undock.toml", [f"scene.duration_s={ORBIT_S}", *overrides])
     start = time.perf_counter()
     record = Simulator(scene, progress=False).run()
     wall = time.perf_counter() - start
@@ -72,13 +78,15 @@ def main() -> None:
     rows = []
     for _ in range(args.repeat):  # interleaved, so that noise hits both alike
         raw = raw_loop(int(ORBIT_S / 0.1))
-        wall, rate, samples = issvis_orbit()
-        rows.append((raw, rate, wall))
-        print(f"raw loop {raw:9.0f} steps/s | issvis {rate:9.0f} steps/s, one orbit in {wall:5.2f} s "
-              f"({ORBIT_S / wall:5.0f}x real time, {samples} samples) | ratio {rate / raw:.2f}")
-    raw, rate, wall = (float(np.median(c)) for c in zip(*rows))
-    print(f"median: raw {raw:.0f} steps/s, issvis {rate:.0f} steps/s (ratio {rate / raw:.2f}), "
-          f"one orbit {wall:.2f} s wall")
+        wall, rate, samples = issvis_orbit(FREE)
+        wall_c, rate_c, samples_c = issvis_orbit([])
+        rows.append((raw, rate, wall, rate_c, wall_c))
+        print(f"raw loop {raw:9.0f} steps/s | issvis free {rate:9.0f} steps/s, one orbit in {wall:5.2f} s "
+              f"({samples} samples), ratio {rate / raw:.2f} | with control {rate_c:9.0f} steps/s, "
+              f"{wall_c:5.2f} s ({samples_c} samples), ratio {rate_c / raw:.2f}")
+    raw, rate, wall, rate_c, wall_c = (float(np.median(c)) for c in zip(*rows))
+    print(f"median: raw {raw:.0f} steps/s; issvis free {rate:.0f} steps/s (ratio {rate / raw:.2f}), one orbit "
+          f"{wall:.2f} s wall; with control {rate_c:.0f} steps/s (ratio {rate_c / raw:.2f}), one orbit {wall_c:.2f} s")
 
 
 if __name__ == "__main__":

@@ -38,13 +38,6 @@ import numpy as np
 
 from .assets import StationAssets, load_station_assets
 from .catalogue import Element, Interface, Station
-from .frames import (
-    body_to_lvlh,
-    lvlh_axes_in_inertial,
-    matrix_to_quat,
-    mean_motion_rad_s,
-    quat_to_matrix,
-)
 from .control import (
     CmgLaw,
     PhasePlane,
@@ -54,6 +47,13 @@ from .control import (
     select_burn_jets,
     station_jets,
     torque_equilibrium_attitude,
+)
+from .frames import (
+    body_to_lvlh,
+    lvlh_axes_in_inertial,
+    matrix_to_quat,
+    mean_motion_rad_s,
+    quat_to_matrix,
 )
 from .scene import Scene
 from .trajectory import Record
@@ -541,7 +541,7 @@ class _Jets:
                     torques = np.cross(r, d * self.thrust[mine, None]) @ body.layout.axes.T
                     self.table = {key: [int(mine[j]) for j in js] for key, js in attitude_jet_table(torques).items()}
                     sim._event(t, "jet_hold_start", parts=[sim.station.parts[i].name for i in body.layout.parts],
-                               jets=int(len(mine)))
+                               jets=len(mine))
                 self.hold_body = k
                 to_axes = body.layout.axes @ rot.T  # inertial -> station axes of the body
                 error_body = to_axes @ rotvec(rot @ (lvlh @ self.target).T)

@@ -10,8 +10,8 @@ import pytest
 from issvis.frames import (
     cw_state,
     gravity_gradient_torque,
-    lvlh_to_inertial,
     inertial_to_lvlh,
+    lvlh_to_inertial,
     mean_motion_rad_s,
     quat_to_matrix,
     tidal_acceleration,

@@ -7,11 +7,11 @@ import pytest
 
 pytest.importorskip("pyvista")
 
-from issvis import plumes  # noqa: E402
-from issvis.scene import load_scene  # noqa: E402
-from issvis.simulation import simulate  # noqa: E402
+from issvis import plumes
+from issvis.scene import load_scene
+from issvis.simulation import simulate
 
-from .conftest import SCENES  # noqa: E402
+from .conftest import SCENES
 
 
 @pytest.fixture(scope="module")
