@@ -53,7 +53,6 @@ from .frames import (
     lvlh_axes_in_inertial,
     matrix_to_quat,
     mean_motion_rad_s,
-    quat_to_matrix,
 )
 from .scene import Scene
 from .trajectory import Record
@@ -337,6 +336,7 @@ class _Cmgs:
         self.goal = np.eye(3)
         self.period_s = cfg.period_s
         self.due_step = 0
+        self.start_info: dict = {}
 
     def next_update_step(self, step: int) -> int:
         return 1 << 62
@@ -389,12 +389,15 @@ class _Cmgs:
             self.parts, self.body = body.layout.parts, k
             self.goal = self.goal_for(body.layout)
             self.ref = attitude
-            sim._event(t, "cmg_control", mode=self.cfg.mode, parts=[sim.station.parts[i].name for i in self.parts],
-                       goal_from_named_deg=float(np.degrees(np.linalg.norm(rotvec(
-                           self.goal @ (body_to_lvlh(self.cfg.attitude, self.cfg.attitude_offset_ypr_deg)
-                                        @ body.layout.axes).T)))),
-                       goal_from_now_deg=float(np.degrees(np.linalg.norm(rotvec(self.goal @ attitude.T)))),
-                       first=first)
+            info = {"mode": self.cfg.mode, "parts": [sim.station.parts[i].name for i in self.parts],
+                    "goal_from_named_deg": float(np.degrees(np.linalg.norm(rotvec(
+                        self.goal @ (body_to_lvlh(self.cfg.attitude, self.cfg.attitude_offset_ypr_deg)
+                                     @ body.layout.axes).T)))),
+                    "goal_from_now_deg": float(np.degrees(np.linalg.norm(rotvec(self.goal @ attitude.T))))}
+            if first:  # the station as the scene starts: in the record's meta, not an event at t = 0
+                self.start_info = info
+            else:
+                sim._event(t, "cmg_control", **info)
         self.body = k
         self.ref = reference_toward(self.ref, self.goal, math.radians(self.cfg.slew_rate_deg_s) * self.cfg.period_s)
         error = rotvec(rot @ (lvlh @ self.ref).T)
@@ -459,6 +462,7 @@ class _Jets:
                                 math.radians(self.cfg.max_rate_deg_s))
         self.table: dict = {}
         self.forces: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._frames: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.last_step = 0
         self.error = math.nan
         self.held_part = names.index(self.cfg.part)
@@ -487,10 +491,16 @@ class _Jets:
     def _body_frame(self, k: int, jets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions (relative to the body's centre of mass) and unit thrust directions of jets, body frame."""
         layout = self.sim.run_state.bodies[k].layout
-        rows = [layout.parts.index(int(p)) for p in self.part[jets]]
-        r = layout.part_offsets_m[rows] + self.pos_local[jets] @ layout.axes
-        d = self.dir[jets] @ layout.axes
-        return r, d
+        cached = self._frames.get(layout.parts)
+        if cached is None:
+            mine = np.flatnonzero(np.isin(self.part, layout.parts))
+            rows = [layout.parts.index(int(p)) for p in self.part[mine]]
+            r_all = np.full((len(self.jets), 3), np.nan)
+            d_all = np.full((len(self.jets), 3), np.nan)
+            r_all[mine] = layout.part_offsets_m[rows] + self.pos_local[mine] @ layout.axes
+            d_all[mine] = self.dir[mine] @ layout.axes
+            cached = self._frames[layout.parts] = (r_all, d_all)
+        return cached[0][jets], cached[1][jets]
 
     def update(self, t: float, step: int, states: list[tuple]) -> None:
         if not self.used:
@@ -556,13 +566,13 @@ class _Jets:
             self.pulses.append((int(j), self.on_since.pop(int(j)), t))
         self.firing = fire
         self.forces = {}
-        for j in np.flatnonzero(fire):
-            k = run.part_body[int(self.part[j])]
-            r, d = self._body_frame(k, np.array([j]))
+        firing = np.flatnonzero(fire)
+        for k in sorted({run.part_body[int(p)] for p in self.part[firing]}):
+            jets = firing[np.isin(self.part[firing], run.bodies[k].layout.parts)]
+            r, d = self._body_frame(k, jets)
+            f_body = d * self.thrust[jets, None]
             rot = states[k][1]
-            f_body = d[0] * self.thrust[j]
-            f, tq = self.forces.get(k, (np.zeros(3), np.zeros(3)))
-            self.forces[k] = (f + rot @ f_body, tq + rot @ np.cross(r[0], f_body))
+            self.forces[k] = (rot @ f_body.sum(axis=0), rot @ np.cross(r, f_body).sum(axis=0))
 
     def finish(self, t: float, step: int) -> None:
         self._book(step)
@@ -716,7 +726,7 @@ class Simulator:
         for body in self.run_state.bodies:
             pos, orn = self.pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.cid)
             vel, omega = self.pb.getBaseVelocity(body.uid, physicsClientId=self.cid)
-            out.append((np.array(pos), quat_to_matrix(np.array(orn)), np.array(vel), np.array(omega)))
+            out.append((np.array(pos), _rotation(orn), np.array(vel), np.array(omega)))
         return out
 
     def _part_point_world(self, part: int, point_local: np.ndarray, states: list[tuple]) -> np.ndarray:
@@ -858,7 +868,7 @@ class Simulator:
                 if self.controls and step >= self.next_control_step and step < n_steps:
                     self._update_controls(t, step)
                 coasting = (half_step_started and step < n_steps and t < self.next_sample_t - 1e-9 * max(1.0, t)
-                            and not self.track_momentum and not any(p.busy(step) for p in self.providers))
+                            and not self.track_momentum and not self.pusher.busy(step) and not self.burns.busy(step))
                 if coasting:
                     # the hot path: gravity only, plain floats (numpy on 3-vectors costs 10x more)
                     self._coast_step(t)
@@ -1100,7 +1110,8 @@ class Simulator:
         if self.controls:
             meta["control"] = {"cmg_capacity_nms": self.cmgs.law.capacity_nms,
                                "cmg_torque_limit_nm": self.cmgs.law.torque_limit_nm,
-                               "cmg_mode": self.scene.control.cmg.mode, "jet_mode": self.scene.control.jets.mode}
+                               "cmg_mode": self.scene.control.cmg.mode, "jet_mode": self.scene.control.jets.mode,
+                               "cmg_start": self.cmgs.start_info}
         return Record(
             t=np.asarray(samples["t"], float),
             names=np.array(st.part_names),
@@ -1118,6 +1129,15 @@ class Simulator:
                       if self.track_momentum else {}),
                    **(self._control_record(samples) if self.controls else {})},
         )
+
+
+def _rotation(orn: tuple) -> np.ndarray:
+    """(3, 3) rotation matrix of a unit xyzw quaternion from pybullet (plain floats: this runs at
+    every general step; frames.quat_to_matrix is the vectorised reference, equal to 1e-16)."""
+    qx, qy, qz, qw = orn
+    return np.array([[1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qz * qw), 2 * (qx * qz + qy * qw)],
+                     [2 * (qx * qy + qz * qw), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qx * qw)],
+                     [2 * (qx * qz - qy * qw), 2 * (qy * qz + qx * qw), 1 - 2 * (qx * qx + qy * qy)]])
 
 
 def _gravity(mass: float, inertia: tuple[float, float, float], pos: tuple, orn: tuple, c: float, s: float,
