@@ -122,6 +122,18 @@ def _summary(record, output: Path) -> str:
             if len(after):
                 lines.append(f"  smallest gap between the bodies once collisions switched on "
                              f"(t = {enabled[0]['t']:g} s): {after.min():.3f} m; at the end {after[-1]:.1f} m")
+    if "cmg_momentum_nms" in record.extra:  # attitude control (docs/control.md)
+        import numpy as np
+
+        stored = np.linalg.norm(record.extra["cmg_momentum_nms"], axis=1)
+        capacity = record.meta.get("control", {}).get("cmg_capacity_nms", float("nan"))
+        saturated = record.events_of("cmg_saturated")
+        lines.append(f"  CMGs: {stored[-1]:,.0f} of {capacity:,.0f} N m s stored at the end"
+                     + (f"; saturated at t = {saturated[0]['t']:g} s" if saturated else ""))
+        used = {str(p): float(kg) for p, kg in zip(record.extra["propellant_parts"], record.extra["propellant_kg"][-1])
+                if kg > 0}
+        lines.append(f"  jets: {len(record.extra['jet_pulses'])} firings; propellant "
+                     + (", ".join(f"{p} {kg:.1f} kg" for p, kg in used.items()) or "none"))
     return "\n".join(lines)
 
 

@@ -138,3 +138,13 @@ def test_the_split_leaves_what_decay_assumes_in_the_us_segments_cmgs(undock_reco
     stored = float(np.linalg.norm(record.extra["cmg_momentum_nms"][-1]))
     assert stored == pytest.approx(SPLIT_STORED_MOMENTUM_NMS, rel=0.02)
     assert not record.events_of("cmg_saturated")  # the US segment holds its attitude on CMGs
+
+
+def test_simulate_reports_cmg_momentum_and_propellant(tmp_path, capsys):
+    from issvis.cli import main
+
+    out = tmp_path / "r.npz"
+    assert main(["simulate", str(SCENES / "undock.toml"), "-o", str(out), "--set", "scene.duration_s=100"]) == 0
+    text = capsys.readouterr().out
+    assert "CMGs:" in text and "of 19,520 N m s stored" in text
+    assert "propellant zvezda" in text
