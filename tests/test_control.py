@@ -148,3 +148,13 @@ def test_simulate_reports_cmg_momentum_and_propellant(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "CMGs:" in text and "of 19,520 N m s stored" in text
     assert "propellant zvezda" in text
+
+
+def test_a_burn_no_jet_can_fly_is_a_clear_error(tmp_path, capsys):
+    from issvis.cli import main
+
+    code = main(["simulate", str(SCENES / "undock.toml"), "-o", str(tmp_path / "r.npz"), "--set",
+                 "jet_burn.0.direction_body=[0.6, 0.8, 0.0]"])
+    err = capsys.readouterr().err
+    assert code == 2 and "jet_burn.0.direction_body" in err and "no jet of 'zvezda'" in err
+    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
