@@ -213,6 +213,31 @@ def _rotation_from_z(axis: np.ndarray) -> np.ndarray:
 # from the state; ``busy(step)`` says whether it acts at this step (the coasting hot path runs
 # only while no provider but gravity is busy); ``events(t, step)`` reports what happened during
 # the step just computed and does the provider's own bookkeeping (impulse spent, burns started).
+class _Gravity:
+    """Tidal force m n^2 (3 (r.e_r) e_r - r) and gravity-gradient torque on every body (see
+    ``_gravity``; the coasting hot path inlines the same call with plain floats)."""
+
+    external = True
+
+    def __init__(self, sim: Simulator):
+        self.sim = sim
+
+    def busy(self, step: int) -> bool:
+        return False
+
+    def add(self, t: float, step: int, states: list[tuple], forces: list, torques: list) -> None:
+        sim = self.sim
+        c, s = math.cos(sim.n * t), math.sin(sim.n * t)
+        for k, body in enumerate(sim.run_state.bodies):
+            pos, orn = sim.pb.getBasePositionAndOrientation(body.uid, physicsClientId=sim.cid)
+            f, tq = _gravity(body.layout.mass_kg, body.inertia, pos, orn, c, s, sim.n * sim.n)
+            forces[k] = forces[k] + np.array(f)
+            torques[k] = torques[k] + np.array(tq)
+
+    def events(self, t: float, step: int) -> list:
+        return []
+
+
 class _Pushers:
     external = False
     """Spring pushers of opened interfaces: equal and opposite forces at one point until their
@@ -624,7 +649,7 @@ class Simulator:
         self.burns = _Burns(self)
         self.cmgs = _Cmgs(self)
         self.jets = _Jets(self)
-        self.providers = [self.pusher, self.burns, self.cmgs, self.jets]  # after gravity, in this order
+        self.providers = [_Gravity(self), self.pusher, self.burns, self.cmgs, self.jets]  # in this order
         self.controls = [c for c in (self.cmgs, self.jets) if c.on or getattr(c, "used", False)]
         self.next_control_step = 0
         # the world
@@ -929,20 +954,15 @@ class Simulator:
         self.held = {k: (tuple(map(float, f)), tuple(map(float, tq))) for k, (f, tq) in held.items()}
 
     def _forces(self, t: float, step: int, states: list[tuple]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Net force and torque (inertial frame) on each body at time t, applied at its CoM:
-        gravity, then every provider in turn."""
-        c, s = math.cos(self.n * t), math.sin(self.n * t)
-        forces, torques = [], []
-        for body in self.run_state.bodies:
-            pos, orn = self.pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.cid)
-            f, tq = _gravity(body.layout.mass_kg, body.inertia, pos, orn, c, s, self.n * self.n)
-            forces.append(np.array(f))
-            torques.append(np.array(tq))
+        """Net force and torque (inertial frame) on each body at time t, applied at its CoM: every
+        provider in turn (gravity first)."""
+        forces = [np.zeros(3) for _ in self.run_state.bodies]
+        torques = [np.zeros(3) for _ in self.run_state.bodies]
         if not self.track_momentum:
             for provider in self.providers:
                 provider.add(t, step, states, forces, torques)
             return forces, torques
-        external = self._moment(states, forces, torques)  # gravity
+        external = np.zeros(3)
         for provider in self.providers:
             before = self._moment(states, forces, torques)
             provider.add(t, step, states, forces, torques)
