@@ -4,7 +4,13 @@ numpy only. Key meanings are fixed by ``docs/conventions.md``; extra keys writte
 
 - ``body_index`` (T, B) int16: which rigid body each part belongs to at each sample;
 - ``clearance_m`` (T,) float64: smallest distance between two separate rigid bodies (NaN while
-  the station is one body).
+  the station is one body);
+- ``angular_momentum_nms`` (T, 3) float64: the system's angular momentum about the LVLH origin,
+  CMG rotors included, local inertial frame (= LVLH axes at t = 0), N m s;
+- with attitude control (docs/control.md): ``control_names``, ``attitude_error_deg`` (T, 2),
+  ``cmg_momentum_nms`` (T, 3, LVLH), ``propellant_parts`` (P,), ``propellant_kg`` (T, P),
+  ``jet_names``, ``jet_part`` (J,), ``jet_pos_local_m``, ``jet_dir_local`` (J, 3; exhaust
+  direction), ``jet_thrust_n`` (J,) and ``jet_pulses`` (K, 3): [jet, t_on, t_off) of each firing.
 """
 
 from __future__ import annotations
