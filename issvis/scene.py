@@ -293,7 +293,7 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
     checks += [(f"jet_burn.{k}.part", b.part, carriers) for k, b in enumerate(scene.jet_burn)]
     for key, value, valid in checks:
         if value not in valid:
-            raise unknown("part" if valid is station.part_names else "part with jets", key, value, valid)
+            raise unknown("part" if valid is station.part_names else "jet carrier", key, value, valid)
     for k, burn in enumerate(scene.jet_burn):
         import numpy as np
 
