@@ -309,3 +309,9 @@ def test_collisions_wait_until_the_sides_are_clear_without_a_push():
     for event in record.events_of("contact_start"):
         assert event["depth_m"] > -0.01, event  # no contact starts deep inside
     assert _momentum_residual_nms(record).max() < TOL.contact_angular_momentum_nms
+
+
+def test_the_record_names_the_station_it_was_simulated_with(undock_record):
+    from issvis.assets import load_station_assets
+
+    assert undock_record.meta["station_hash"] == load_station_assets(visuals=False).station_hash
