@@ -39,6 +39,15 @@ def test_the_tea_is_where_the_hold_torque_vanishes_a_few_degrees_from_xvv():
     assert abs(torque[2]) == pytest.approx(25.0, rel=0.1)
 
 
+def _tea_offset_ypr_deg() -> np.ndarray:
+    """The docked station's TEA as a yaw-pitch-roll offset from +XVV (station.attitude_offset_ypr_deg)."""
+    layout = _whole_station()
+    tea = control.torque_equilibrium_attitude(np.diag(layout.principal_inertia_kg_m2), N,
+                                              body_to_lvlh("+XVV") @ layout.axes)
+    off = body_to_lvlh("+XVV").T @ tea @ layout.axes.T  # Rz(yaw) Ry(pitch) Rx(roll)
+    return np.degrees([math.atan2(off[1, 0], off[0, 0]), -math.asin(off[2, 0]), math.atan2(off[2, 1], off[2, 2])])
+
+
 def test_the_docked_station_holds_its_tea_for_an_orbit_on_cmgs():
     record = simulate(load_scene(SCENES / "undock.toml", NO_SPLIT + [
         f"scene.duration_s={ORBIT_S}", "control.cmg.start_attitude=tea"]), progress=False)
@@ -47,6 +56,22 @@ def test_the_docked_station_holds_its_tea_for_an_orbit_on_cmgs():
     assert np.nanmax(error) < TOL.cmg_tea_hold_deg
     stored = np.linalg.norm(record.extra["cmg_momentum_nms"], axis=1)
     assert stored.max() < 0.05 * control.CMG_CAPACITY_NMS  # in its TEA nothing piles up
+
+
+def test_started_off_its_tea_the_station_is_brought_there_and_stops_piling_up_momentum():
+    ypr = _tea_offset_ypr_deg() + 1.0  # a degree off in yaw, pitch and roll
+    record = simulate(load_scene(SCENES / "undock.toml", NO_SPLIT + [
+        f"scene.duration_s={ORBIT_S}", "control.cmg.start_attitude=scene",
+        f"station.attitude_offset_ypr_deg=[{ypr[0]}, {ypr[1]}, {ypr[2]}]"]), progress=False)
+    assert not record.events_of("cmg_saturated")
+    # the reference turns to the TEA at 0.002 deg/s (~15 min), the station follows
+    late = record.t > 2000.0
+    assert record.extra["attitude_error_deg"][late, 0].max() < 0.1
+    stored = np.linalg.norm(record.extra["cmg_momentum_nms"], axis=1)
+    # the manoeuvre leaves momentum behind; once settled, none piles up (no secular growth)
+    settled = record.t > 3500.0
+    assert stored[settled].max() - stored[settled].min() < 0.001 * stored[settled].max()
+    assert stored.max() < 0.75 * control.CMG_CAPACITY_NMS
 
 
 def test_holding_xvv_exactly_saturates_the_cmgs_in_about_13_minutes():
