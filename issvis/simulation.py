@@ -979,10 +979,6 @@ class Simulator:
         return sum((np.cross(st[0], f) + tq for st, f, tq in zip(states, forces, torques)), np.zeros(3))
 
     @property
-    def pushing(self) -> bool:
-        return self.pusher.busy(0)
-
-    @property
     def in_grace(self) -> bool:
         return any(p.grace for p in self.pushers)
 
