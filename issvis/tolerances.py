@@ -40,10 +40,10 @@ class Tolerances:
     gyroscopic step while the push spins the sides up)."""
 
     contact_angular_momentum_nms: float = 1.0
-    """Angular momentum that the contact bookkeeping may change in 400 s with no push
-    (``delta_v_mps = 0``): collisions used to switch on with the collar 5 cm inside PMA-1 and kick
-    35 N m s; now they wait until the sides are clear. Measured 0.025 N m s (gravity-gradient
-    ledger vs. integrator over 4,000 steps)."""
+    """Angular momentum (less the external angular impulse) that the contacts of a push-less
+    separation (``delta_v_mps = 0``, 430 s) may create: collisions used to switch on with the
+    collar 5 cm inside PMA-1 and Bullet's recovery made 35 N m s; now they wait until the sides
+    are clear, and the real contact that follows leaves 0.03 N m s (0.12 N m s by 800 s)."""
 
     cmg_tea_hold_deg: float = 0.1
     """The docked station held in its TEA by the CMGs for one orbit: attitude error bound. The TEA

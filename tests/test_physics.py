@@ -300,12 +300,14 @@ def test_the_spring_push_makes_no_angular_momentum():
 
 
 def test_collisions_wait_until_the_sides_are_clear_without_a_push():
-    """Issue 10: with delta_v 0 the collar sat 5 cm inside PMA-1 when collisions switched on and
-    the contact changed the angular momentum by 35 N m s."""
+    """Issue 10: with delta_v 0 the collar sat 5 cm inside PMA-1 when collisions switched on
+    (184 s) and the contact changed the angular momentum by 35 N m s. Now collisions wait until
+    the sides are clear (411 s); the sides then swing into a real contact (from 411.5 s)."""
     from issvis.simulation import Simulator
 
-    record = Simulator(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=260", "separation.0.delta_v_mps=0"]),
+    record = Simulator(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=430", "separation.0.delta_v_mps=0"]),
                        progress=False, track_momentum=True).run()
+    assert record.events_of("collisions_enabled") and record.events_of("contact_start")
     for event in record.events_of("contact_start"):
         assert event["depth_m"] > -0.01, event  # no contact starts deep inside
     assert _momentum_residual_nms(record).max() < TOL.contact_angular_momentum_nms
