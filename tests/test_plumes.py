@@ -22,9 +22,11 @@ def record():
 
 @pytest.fixture()
 def plotter():
-    import pyvista as pv
+    """The renderer's own offscreen plotter (EGL asked for only while it is made: a bare
+    ``pv.Plotter(off_screen=True)`` would keep later X windows in this process from opening)."""
+    from issvis.render import make_plotter
 
-    p = pv.Plotter(off_screen=True, window_size=(64, 48))
+    p = make_plotter(64, 48)
     yield p
     p.close()
 
