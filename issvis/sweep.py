@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+from .files import atomic_path
 from .scene import scene_from_text
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -49,7 +51,7 @@ NON_REPRODUCIBLE_COLUMNS = ("runtime_s",)
 DISTRIBUTIONS = ("normal", "uniform")
 
 
-class SweepError(ValueError):
+class SweepError(InputError, ValueError):
     """Bad sweep specification (syntax, unknown key, value out of range)."""
 
 
@@ -107,6 +109,10 @@ def parse_vary(spec: str) -> Vary:
         values = tuple(float(v) for v in np.linspace(start, stop, n))
         return Vary(key, values, min(start, stop), max(start, stop))
     items = [v.strip() for v in rest.split(",")]
+    ends = _range_ends(items[0]) if len(items) == 1 else None
+    if ends is not None:
+        raise SweepError(f"--vary {spec!r}: a range is written START:STOP:N, e.g. {key}={ends[0]}:{ends[1]}:6 "
+                         "for 6 values; or a list A,B,C")
     if any(not v for v in items):
         raise SweepError(f"--vary {spec!r}: empty value in the list; expected {example}")
     values: list[float | str] = []
@@ -120,6 +126,15 @@ def parse_vary(spec: str) -> Vary:
             raise SweepError(f"--vary {spec!r}: value {v!r} must be finite")
         values.append(number)
     return Vary(key, tuple(values))
+
+
+def _range_ends(text: str) -> tuple[str, str] | None:
+    """(START, STOP) of '0.05-0.3', '1..3', '1~3' or '1 to 3' (how people write ranges), else None."""
+    import re
+
+    number = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    match = re.fullmatch(rf"({number})\s*(?:-|\.\.|~|to)\s*({number})", text)
+    return (match.group(1), match.group(2)) if match else None
 
 
 def parse_disperse(spec: str) -> Disperse:
@@ -319,9 +334,7 @@ def write_table(rows: list[dict[str, Any]], path: str | Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise SweepError(f"{path}: expected a file ending in {' or '.join(TABLE_SUFFIXES)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    with atomic_path(path) as tmp:
         if suffix == ".csv":
             import csv
 
@@ -335,9 +348,6 @@ def write_table(rows: list[dict[str, Any]], path: str | Path) -> None:
             import pyarrow.parquet as pq
 
             pq.write_table(pa.Table.from_pylist(rows), tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def parquet_available() -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .frames import quat_to_matrix
 from .trajectory import Record
 
@@ -371,7 +372,7 @@ def _dominant_segment(record: Record, mask: np.ndarray) -> str:
 
 
 # --- the window ------------------------------------------------------------------------------
-class NoDisplayError(RuntimeError):
+class NoDisplayError(InputError, RuntimeError):
     """No X display to open a window on; the message says what to do instead."""
 
 

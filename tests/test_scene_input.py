@@ -81,7 +81,7 @@ def test_unknown_table_lists_the_valid_sections(tmp_path):
 
 def test_a_record_is_not_a_scene_and_a_scene_is_not_a_record(tmp_path, capsys):
     code, _, err = run_cli(capsys, "compare", str(DEFAULT), str(DEFAULT))
-    assert code == 2 and "not a trajectory record" in err
+    assert code == 2 and "undock.toml: a scene, but issvis compare takes a trajectory record (.npz" in err
 
 
 def test_output_suffix_is_checked_before_simulating(tmp_path, capsys):
