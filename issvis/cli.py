@@ -32,6 +32,25 @@ LEGACY_INPUT_ERRORS = frozenset({
 })
 
 
+#: Packages of the optional extras (pyproject.toml): a command that needs one says how to get it.
+EXTRA_OF_PACKAGE = {
+    **dict.fromkeys(("pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg", "PIL"), "render"),
+    **dict.fromkeys(("matplotlib", "dask", "distributed", "pymsis"), "analysis"),
+    "pyarrow": "parquet",
+}
+
+
+def missing_extra(exc: BaseException) -> str | None:
+    """The message for an optional package that is not installed, or None for any other error."""
+    if not isinstance(exc, ModuleNotFoundError) or exc.name is None:
+        return None
+    top = exc.name.split(".")[0]
+    extra = EXTRA_OF_PACKAGE.get(top)
+    if extra is None:
+        return None
+    return f"this command needs {top}, which is not installed: pip install 'issvis[{extra}]'"
+
+
 def is_input_error(exc: BaseException) -> bool:
     """Whether exc is bad input (exit 2, one line) rather than a bug (exit 3, traceback)."""
     return isinstance(exc, InputError) or any(
@@ -462,8 +481,15 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
 
     width, height = parse_size(size, "1280x720")
     source, kind = input_file(source, ("scene", "record"), "view")
-    check_display()  # before simulating: a missing display should not cost a simulation
-    record = load_scene_or_record(source, kind, overrides, progress=False, station=True, announce=True)
+    if kind == "record":
+        if overrides:
+            raise UserError(f"{source}: --set applies to scenes, not to records")
+        record = load_record(source, station=True)
+        check_display()
+    else:
+        scene = load_scene_file(source, overrides)
+        check_display()  # before simulating: a missing display should not cost a simulation
+        record = simulate_scene(scene, progress=False, announce=True)
     window = run_viewer(record, window_size=(width, height), exit_after_s=exit_after_s, play=play)
     if exit_after_s is not None:
         click.echo(f"rendered {len(window.frame_times_s)} frames; {window.frame_rate():.1f} frames/s "
@@ -572,6 +598,10 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if is_input_error(exc):
             click.echo(f"issvis: error: {_error_line(exc)}", err=True)
+            return EXIT_BAD_INPUT
+        extra = missing_extra(exc)
+        if extra is not None:
+            click.echo(f"issvis: error: {extra}", err=True)
             return EXIT_BAD_INPUT
         import traceback
 
