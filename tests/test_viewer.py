@@ -24,8 +24,11 @@ from issvis.viewer import (
     SPEEDS,
     ViewerState,
     interface_anchor_of,
+    part_labels_of,
     render_settings_of,
 )
+
+LABELS = part_labels_of()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def state(record):
     settings = render_settings_of(record)
     clip = clip_for(settings, record)
     return ViewerState(record, keyframe_camera=lambda t: camera_at(clip.time.video(t), settings, record),
-                       interface_anchor=interface_anchor_of(record))
+                       interface_anchor=interface_anchor_of(record), part_labels=LABELS)
 
 
 # --- time, play, speed ---------------------------------------------------------------------
@@ -125,7 +128,16 @@ def test_event_jumps_visit_every_event_time_in_order(state, record):
         back.append(state.time_s)
     assert back == times[::-1][1:]
     state.set_time(record.events_of("separation")[0]["t"])
-    assert "separation zarya/pma1" in state.status_text()
+    # in plain words, by the parts' labels: no 'collisions_enabled' (VTK draws '_' as an overline)
+    assert "t = 20 s: Zarya (FGB) / PMA-1: interface opened, pushers start" in state.status_text()
+    state.set_time(record.events_of("collisions_enabled")[0]["t"])
+    assert "collisions on between the two sides" in state.status_text()
+    assert "_" not in state.status_text()
+    # the last event says so when asked for one more
+    state.set_time(record.t[-1])
+    assert not state.next_event(+1) and "no more events" in state.status_text()
+    state.step(-1)
+    assert "no more events" not in state.status_text(), "the remark goes with the next action"
 
 
 # --- camera presets ------------------------------------------------------------------------
@@ -199,6 +211,34 @@ def test_preset_3_looks_at_the_interface_between_its_two_faces(state, record):
     assert 3.0 < np.linalg.norm(child - parent) < 5.0
 
 
+def test_preset_3_keeps_both_faces_in_view_as_the_gap_grows(state, record):
+    """Late in the run the faces are a hundred metres and more apart: the camera backs off along
+    its own direction (a fixed close-up would show only Earth), keeping the user's zoom as a factor."""
+    from issvis.frames import quat_to_matrix
+
+    (kc, oc), (kp, op) = state.interface_anchor
+
+    def faces(t):
+        pos, quat = record.pose_at(t)
+        return np.array([pos[kc] + quat_to_matrix(quat[kc]) @ oc, pos[kp] + quat_to_matrix(quat[kp]) @ op])
+
+    state.set_time(30.0)
+    state.select_preset(3)
+    pose = state.camera(None)
+    for t in (60.0, 300.0, 900.0, 1500.0, record.t[-1]):
+        state.set_time(t)
+        pose = state.camera(pose)
+        assert _in_frame(pose, faces(t)), t
+    assert np.linalg.norm(faces(1500.0)[0] - faces(1500.0)[1]) > 100.0, "the gap did grow"
+    # the user zooms out to twice the distance: later frames keep that factor
+    direction = pose.position_m - pose.focal_point_m
+    user = viewer_module.CameraPose(pose.focal_point_m + 2 * direction, pose.focal_point_m, pose.view_up, 30.0)
+    state.set_time(record.t[-2])
+    later = state.camera(user)
+    ratio = np.linalg.norm(later.position_m - later.focal_point_m) / np.linalg.norm(direction)
+    assert 1.9 < ratio < 2.1, ratio
+
+
 def test_preset_4_follows_the_russian_segment_and_keeps_the_users_view(state, record):
     child, _ = record.separation_sides()
     state.set_time(100.0)
@@ -239,6 +279,18 @@ def test_picking_a_part_shows_name_segment_mass_and_current_velocity(state, reco
     assert state.info_text() == ""
     with pytest.raises(KeyError):
         state.pick("mir")
+
+
+def test_the_picked_part_is_named_by_its_label(state, record):
+    state.pick("zarya")
+    assert state.info_text().splitlines()[0].strip() == "Zarya (FGB)"
+    assert "part     zarya" in state.info_text()
+
+
+def test_corner_text_shows_the_frame_rate_once_the_window_measures_it(state):
+    assert "frames/s" not in state.status_text()
+    state.frame_rate_hz = 23.4
+    assert "23.4 frames/s" in state.status_text().splitlines()[-1]
 
 
 def test_corner_text_shows_clock_separation_and_speed(state, record):
