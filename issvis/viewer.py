@@ -524,6 +524,12 @@ def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | 
 
 
 TICK_MS = 15  # timer period; a frame is rendered only when something changed
+#: Share of wall time the window may spend rendering: after a frame that took d seconds, the next
+#: waits at least d * (1 - RENDER_DUTY) / RENDER_DUTY, so the event loop always gets time to
+#: answer keys and the mouse. Under load frames are dropped (playback follows the wall clock);
+#: renders are never queued: any number of inputs between two frames make one frame.
+RENDER_DUTY = 0.6
+HIGHLIGHT_COLOUR = "#ffe14a"
 KEYS: dict[str, tuple[str, ...]] = {
     "play": ("space",),
     "faster": ("plus", "equal", "KP_Add"),
@@ -593,7 +599,8 @@ class ViewerWindow:
             return camera_at(clip.time.video(t_s), settings_, record)
 
         self.state = ViewerState(record, keyframe_camera=keyframe_camera,
-                                 interface_anchor=interface_anchor_of(record), part_radius_m=radii)
+                                 interface_anchor=interface_anchor_of(record), part_radius_m=radii,
+                                 part_labels=part_labels_of())
         self._build_overlays(pv)
         self._bind_inputs()
         self._shown: dict[str, Any] = {}
@@ -603,6 +610,10 @@ class ViewerWindow:
         self._last_camera: CameraPose | None = None
         self.frame_times_s: list[float] = []  # perf_counter at the end of each render
         self.render_durations_s: list[float] = []
+        self.inputs_answered: list[tuple[float, float]] = []  # (perf_counter of the input, of its frame)
+        self._pending_inputs: list[float] = []
+        self._dirty = False  # the state changed since the picture was last drawn
+        self._next_frame_at = 0.0  # perf_counter before which the timer draws no frame
         self._last_tick = time.perf_counter()
         self.refresh(force=True)
 
@@ -634,7 +645,10 @@ class ViewerWindow:
         self.status_actor = self._text(0.01, 0.98, size, "left", background=True)
         self.info_actor = self._text(0.99, 0.98, size, "right", background=True)
         self.help_actor = self._text(0.33, 0.8, size, "left", background=True)
+        self.help_actor.GetTextProperty().SetBackgroundOpacity(1.0)  # opaque: the scene must not show through
+        self.help_actor.GetTextProperty().SetShadow(False)
         self.help_actor.SetInput(HELP_TEXT)
+        self._build_highlight(pv)
         self.trail_meshes: dict[str, Any] = {}
         self.trail_actors: list[Any] = []
         colours = self._side_colours if self.record.separation_sides() is not None else []
@@ -661,8 +675,28 @@ class ViewerWindow:
         rep.SetSliderLength(0.012)
         rep.SetSliderWidth(0.025)
         rep.SetEndCapWidth(0.02)
-        rep.SetTitleHeight(0.018)
-        rep.SetLabelHeight(0.018)
+        # legible on any background: white bold text with a shadow, as tall as the corner box's
+        rep.SetTitleHeight(0.03)
+        rep.SetLabelHeight(0.028)
+        for prop in (rep.GetTitleProperty(), rep.GetLabelProperty()):
+            prop.SetColor(1.0, 1.0, 1.0)
+            prop.SetBold(True)
+            prop.SetShadow(True)
+
+    def _build_highlight(self, pv) -> None:
+        """One outline box per part (its actors' bounds in the part's own frame), shown for the
+        picked part and moved with it."""
+        self.highlight_actors: dict[str, Any] = {}
+        for name, actors in self.stage.part_actors.items():
+            actors = list(actors) if isinstance(actors, (list, tuple)) else [actors]
+            bounds = np.array([a.GetMapper().GetInput().GetBounds() for a in actors], float)
+            lo, hi = bounds[:, 0::2].min(axis=0), bounds[:, 1::2].max(axis=0)
+            pad = 0.03 * float(np.linalg.norm(hi - lo)) + 0.2
+            box = pv.Box(bounds=(lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad, lo[2] - pad, hi[2] + pad))
+            actor = self.plotter.add_mesh(box.outline(), color=HIGHLIGHT_COLOUR, line_width=3, lighting=False,
+                                          pickable=False, reset_camera=False, render=False)
+            actor.SetVisibility(False)
+            self.highlight_actors[str(name)] = actor
 
     def _bind_inputs(self) -> None:
         plotter = self.plotter
@@ -715,19 +749,29 @@ class ViewerWindow:
             st.toggle(action)
         else:
             raise ValueError(f"no action {action!r}")
-        self.refresh()
+        self.changed()
 
     def on_slider(self, value: float) -> None:
         if abs(value - self.state.time_s) > SAME_TIME_S:
             self.state.scrub(value)
+            self.changed()
+
+    def changed(self) -> None:
+        """The state changed: draw now if the frame budget allows, else at the timer's next turn
+        (inputs between two frames make one frame; none waits in a queue of renders)."""
+        self._dirty = True
+        self._pending_inputs.append(time.perf_counter())
+        if not self._open or time.perf_counter() >= self._next_frame_at:
             self.refresh()
 
     def tick(self, wall_dt_s: float) -> None:
-        """Advance playback by wall_dt_s of real time (the timer calls this)."""
+        """Advance playback by wall_dt_s of real time (the timer calls this); draw when due."""
         if self.state.advance(wall_dt_s):
-            self.refresh()
+            self._dirty = True
         elif self._shown.get("status") != self.state.status_text():
-            self.refresh()  # playback just stopped at the end
+            self._dirty = True  # playback just stopped at the end
+        if self._dirty and (not self._open or time.perf_counter() >= self._next_frame_at):
+            self.refresh()
 
     def _on_timer(self, *_: Any) -> None:
         now = time.perf_counter()
@@ -743,7 +787,7 @@ class ViewerWindow:
         prop = self.picker.GetViewProp() if hit else None
         name = self._part_of_actor.get(prop.GetAddressAsString("vtkObject")) if prop is not None else None
         self.state.pick(name)
-        self.refresh()
+        self.changed()
         return name
 
     def _on_left_press(self, *_: Any) -> None:
@@ -761,7 +805,7 @@ class ViewerWindow:
         self._interacting = False
         if self._last_camera is not None and not _same_camera(self._camera_now(), self._last_camera):
             self.state.camera_moved_by_user()
-            self.refresh()
+            self.changed()
 
     # -- output -------------------------------------------------------------------------------
     def _camera_now(self) -> CameraPose:
@@ -798,22 +842,33 @@ class ViewerWindow:
                 self.trail_meshes[label].copy_from(pv.lines_from_points(points))
         for actor in self.trail_actors:
             actor.SetVisibility(st.trails)
+        for name, actor in self.highlight_actors.items():
+            actor.SetVisibility(name == st.picked)
+        if st.picked is not None:
+            actor = self.highlight_actors[st.picked]
+            actor.user_matrix = self.stage.part_actors[st.picked][0].user_matrix
         for actor in self.axes_actors:
             actor.SetVisibility(st.axes)
         self.axes_actors[-1].SetVisibility(st.axes and not st.help)  # labels would draw over the help
         self.help_actor.SetVisibility(st.help)
+        st.frame_rate_hz = self.frame_rate() if self._open and len(self.frame_times_s) > 2 else None
         status, info = st.status_text(), st.info_text()
         self.status_actor.SetInput(status)
         self.info_actor.SetInput(info)
         self.info_actor.SetVisibility(bool(info))
         shown["status"] = status
+        self._dirty = False
         self.render()
 
     def render(self) -> None:
         start = time.perf_counter()
         self.plotter.render()
-        self.frame_times_s.append(time.perf_counter())
-        self.render_durations_s.append(self.frame_times_s[-1] - start)
+        end = time.perf_counter()
+        self.frame_times_s.append(end)
+        self.render_durations_s.append(end - start)
+        self.inputs_answered.extend((t, end) for t in self._pending_inputs)
+        self._pending_inputs.clear()
+        self._next_frame_at = end + (end - start) * (1 - RENDER_DUTY) / RENDER_DUTY
 
     def screenshot(self) -> np.ndarray:
         """(H, W, 3) uint8 picture of the window as it is now (rendered afresh)."""
@@ -844,6 +899,8 @@ class ViewerWindow:
         interactor.Start()
         if self._timed_out:  # the window stays usable (ProcessEvents, run again)
             interactor.SetDone(False)
+            if self._dirty:  # a frame the budget dropped: the picture agrees with the state again
+                self.refresh()
 
     def quit(self) -> None:
         self.state.quit_requested = True

@@ -579,6 +579,60 @@ def test_real_window_under_xvfb_keys_click_play_and_screenshots(record, xvfb_dis
         window.close()
 
 
+def test_keys_are_answered_while_frames_are_slow(record, xvfb_display, monkeypatch):
+    """A loaded machine, made reproducible: every render takes 0.3 s more. Playing at x10, a burst
+    of 16 keys then 'q': the loop ends within about two frames of the 'q' (one render per key, as
+    before, took 16 x 0.3 s), and the playback clock keeps to wall time (frames are dropped,
+    not input, and not playback speed)."""
+    import ctypes.util
+    import threading
+
+    if not ctypes.util.find_library("Xtst"):
+        pytest.skip("libXtst is needed to send real key events")
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    slow_s = 0.3
+    window = viewer_module.ViewerWindow(record, window_size=(640, 360))
+    real_render = window.plotter.render
+
+    def slow_render(*args, **kwargs):
+        time.sleep(slow_s)
+        return real_render(*args, **kwargs)
+
+    window.plotter.render = slow_render
+    x = XInput(xvfb_display)
+    try:
+        window.open()
+        x.move(320, 180)
+        window.state.set_time(30.0)
+        window.handle_key("play")
+        pressed: dict[str, float] = {}
+
+        def user() -> None:
+            time.sleep(1.5)
+            for key in ("t", "t", "r", "r", "a", "a", "plus", "minus") * 2:
+                x.key(key)
+            pressed["q"] = time.perf_counter()
+            x.key("q")
+
+        thread = threading.Thread(target=user)
+        start_wall, start_t = time.perf_counter(), window.state.time_s
+        thread.start()
+        window.run(exit_after_s=30.0)
+        ended = time.perf_counter()
+        thread.join()
+        assert window.state.quit_requested, "'q' ended the loop (not the 30 s limit)"
+        latency = ended - pressed["q"]
+        assert latency < 3 * slow_s + 0.4, f"'q' answered after {latency:.2f} s"
+        played_s = window.state.time_s - start_t
+        expected_s = DEFAULT_SPEED * (ended - start_wall)
+        assert played_s > 0.8 * expected_s, (played_s, expected_s)
+        answered = [done - asked for asked, done in window.inputs_answered]
+        assert answered and max(answered) < 3 * slow_s + 0.4, answered
+    finally:
+        x.close()
+        window.close()
+
+
 # --- the command -----------------------------------------------------------------------------
 @pytest.mark.parametrize("display", [None, ":4242"])
 def test_view_without_a_display_says_what_to_do_and_exits_2(display, monkeypatch, capsys, in_repo):
