@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -282,9 +281,9 @@ def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
     """Compare two records: exit 0 when they agree, 1 when they differ."""
     from .trajectory import compare_records
 
-    records = [load_record(input_file(p, ("record",), "compare")[0]) for p in (a, b)]
+    record_a, record_b = (load_record(input_file(p, ("record",), "compare")[0]) for p in (a, b))
     _Run.source = None  # a comparison's verdict names both files itself
-    result = compare_records(*records, pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
+    result = compare_records(record_a, record_b, pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
     click.echo(result.report)
     if not result.agree:
         sys.exit(EXIT_DIFFERENT)
@@ -477,7 +476,8 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
     Keys: space play/pause, +/- speed, Left/Right step, n/N next/previous event, 1-4 cameras,
     t tint, r trails, a LVLH axes, h help, q quit. Click a part for its name, mass and velocity.
     """
-    from .viewer import check_display, view as run_viewer
+    from .viewer import check_display
+    from .viewer import view as run_viewer
 
     width, height = parse_size(size, "1280x720")
     source, kind = input_file(source, ("scene", "record"), "view")
@@ -520,12 +520,11 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
     if output is None:
         output = Path("renders") / (f"{source.stem}-{still_s:g}s.png" if still_s is not None else f"{source.stem}.mp4")
     check_output_suffix(output, (".png",) if still_s is not None else (".mp4",))
-    parsed_size = None
+    parsed_size: tuple[int, int] | None = None
     if size is not None:
         try:
-            parsed_size = tuple(int(v) for v in size.lower().split("x"))
-            if len(parsed_size) != 2:
-                raise ValueError
+            width, height = (int(v) for v in size.lower().split("x"))  # not two numbers: ValueError
+            parsed_size = (width, height)
         except ValueError:
             raise UserError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. 1920x1080") from None
     if kind == "record":

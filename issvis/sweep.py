@@ -106,8 +106,8 @@ def parse_vary(spec: str) -> Vary:
             raise SweepError(f"--vary {spec!r}: N {fields[2]!r} is not a whole number") from None
         if n < 1:
             raise SweepError(f"--vary {spec!r}: N must be at least 1")
-        values = tuple(float(v) for v in np.linspace(start, stop, n))
-        return Vary(key, values, min(start, stop), max(start, stop))
+        grid = tuple(float(v) for v in np.linspace(start, stop, n))
+        return Vary(key, grid, min(start, stop), max(start, stop))
     items = [v.strip() for v in rest.split(",")]
     ends = _range_ends(items[0]) if len(items) == 1 else None
     if ends is not None:
@@ -207,7 +207,7 @@ def check_keys(scene_text: str, source: str, base: list[str], varies: list[Vary]
     from .scene import SceneError
 
     checks = [[f"{v.key}={_toml_value(x)}"] for v in varies
-              for x in ((v.low, v.high) if v.low is not None else v.values)]
+              for x in ((v.low, v.high) if v.low is not None and v.high is not None else v.values)]
     checks += [[f"{d.key}={d.a!r}"] for d in disperses]
     try:
         scene_from_text(scene_text, source, base)
@@ -310,9 +310,9 @@ def run_sweep(scene_text: str, source: str, base: list[str], runs: list[dict[str
                 if future.status == "finished":
                     rows[i] = future.result()
                 else:  # the task itself died (worker killed, lost): still a row
-                    exc = future.exception()
+                    died = future.exception()
                     rows[i] = {"run": i, **runs[i], **_empty_metrics(), "runtime_s": math.nan,
-                               "error": f"{type(exc).__name__}: {exc}"}
+                               "error": f"{type(died).__name__}: {died}"}
                 bar.update(1)
     finally:
         if own_client:

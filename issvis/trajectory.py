@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -157,7 +157,7 @@ class Record:
         }
         arrays.update(self.extra)
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            np.savez_compressed(fh, **cast("dict[str, Any]", arrays))  # numpy's stub mixes in allow_pickle
 
     @classmethod
     def load(cls, path: str | Path) -> Record:
