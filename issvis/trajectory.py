@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import InputError
 from .files import atomic_path
-from .frames import quat_angle_rad, slerp
+from .frames import centre_of_mass, quat_angle_rad, slerp
 
 REQUIRED_KEYS = ("t", "names", "segment", "mass", "pos", "quat", "vel", "events", "meta")
 
@@ -107,12 +107,11 @@ class Record:
 
     def system_com(self) -> np.ndarray:
         """(T, 3) centre of mass of all parts, m, LVLH."""
-        return np.einsum("tbi,b->ti", self.pos, self.mass) / self.mass.sum()
+        return centre_of_mass(self.pos, self.mass)
 
     def group_com(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Centre of mass position and velocity (T, 3) of the parts selected by a (B,) mask."""
-        m = self.mass * members
-        return (np.einsum("tbi,b->ti", self.pos, m) / m.sum(), np.einsum("tbi,b->ti", self.vel, m) / m.sum())
+        return centre_of_mass(self.pos, self.mass, members), centre_of_mass(self.vel, self.mass, members)
 
     def events_of(self, kind: str) -> list[dict[str, Any]]:
         check_event_kind(kind)  # a misspelt kind would otherwise find nothing, silently

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .frames import quat_to_matrix
+from .frames import centre_of_mass, quat_to_matrix
 from .trajectory import EVENT_KINDS, Record
 
 #: Playback speeds, record seconds per wall-clock second; '+' and '-' walk this ladder.
@@ -313,8 +313,7 @@ class ViewerState:
             gap_m = float(np.linalg.norm(faces[0] - faces[1]))
             return np.mean(faces, axis=0), 0.5 * gap_m + INTERFACE_MARGIN_M
         mask = self.follow_mask if self.preset == 4 else np.ones(len(pos), bool)
-        m = self.record.mass * mask
-        com = (pos * m[:, None]).sum(axis=0) / m.sum()
+        com = centre_of_mass(pos, self.record.mass, mask)
         reach = np.linalg.norm(pos[mask] - com, axis=1) + self.part_radius_m[mask]
         return com, float(reach.max())
 
@@ -395,8 +394,7 @@ class ViewerState:
         pos_now, _ = self.poses()
         out = {}
         for label, mask in self.groups.items():
-            m = self.record.mass * mask
-            now = (pos_now * m[:, None]).sum(axis=0) / m.sum()
+            now = centre_of_mass(pos_now, self.record.mass, mask)
             out[label] = np.vstack([self._group_paths[label][:k], now[None]])
         return out
 

@@ -173,3 +173,21 @@ def test_the_did_you_mean_helper_and_the_validation_formatter():
         Inner.model_validate({"fps": -1})
     assert format_validation_error(info.value, "s.toml", names={"fps": "--fps"}) == (
         "--fps = -1: Input should be greater than 0")
+
+
+def test_the_shared_rotation_and_centre_of_mass_helpers():
+    from issvis.frames import centre_of_mass, rotate_about, rotation_from_z, transform_matrix
+
+    for d in ([0, 0, 1], [0, 0, -2], [1, 2, 3], [-1, 0, 0.001]):
+        r = rotation_from_z(np.array(d, float))
+        np.testing.assert_allclose(r @ [0, 0, 1], np.array(d) / np.linalg.norm(d), atol=1e-12)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(r) == pytest.approx(1.0)
+    np.testing.assert_allclose(rotate_about(np.array([1.0, 0, 0]), np.array([0, 0, 2.0]), np.pi / 2), [0, 1, 0],
+                               atol=1e-12)
+    m = transform_matrix(rotation_from_z(np.array([1.0, 0, 0])), np.array([1.0, 2, 3]), 2.0)
+    np.testing.assert_allclose(m @ [0, 0, 1, 1], [3, 2, 3, 1], atol=1e-12)
+    pos = np.array([[[0.0, 0, 0], [10, 0, 0], [0, 4, 0]]] * 2)  # (T=2, B=3, 3)
+    mass = np.array([1.0, 3.0, 1000.0])
+    np.testing.assert_allclose(centre_of_mass(pos, mass, np.array([True, True, False])), [[7.5, 0, 0]] * 2)
+    np.testing.assert_allclose(centre_of_mass(pos[0], mass), [30 / 1004, 4000 / 1004, 0])
