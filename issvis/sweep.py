@@ -389,10 +389,7 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
 
 def plot_sweep(rows: list[dict[str, Any]], param_keys: list[str], path: str | Path) -> None:
     """Minimum clearance over the swept plane (first two parameters), contacts and failures marked."""
-    import matplotlib
     import matplotlib.ticker
-
-    matplotlib.use("Agg")
     from matplotlib.colors import LogNorm
     from matplotlib.figure import Figure
 
