@@ -149,14 +149,15 @@ def load_scene_file(path: Path, overrides: tuple[str, ...]):
     return load_scene(path, overrides)
 
 
-def simulate_scene(scene, progress: bool | None = None, announce: bool = False):
-    """The record of a loaded scene, simulated now; announce=True says so on stderr first."""
+def simulate_scene(scene, progress: bool | None = None, announce: str = ""):
+    """The record of a loaded scene, simulated now; with announce (why, e.g. 'before the window
+    opens') a line on stderr says so first, and another how long it took."""
     import time
 
     from .simulation import simulate
 
     if announce:
-        click.echo(f"simulating {scene.source} ({scene.scene.duration_s:g} s of physics) ...", err=True)
+        click.echo(f"simulating {scene.source} ({scene.scene.duration_s:g} s of physics) {announce} ...", err=True)
     start = time.perf_counter()
     record = simulate(scene, progress=progress)
     if announce:
@@ -165,7 +166,7 @@ def simulate_scene(scene, progress: bool | None = None, announce: bool = False):
 
 
 def load_scene_or_record(path: Path, kind: str, overrides: tuple[str, ...], progress: bool | None = None,
-                         station: bool = False, announce: bool = False):
+                         station: bool = False, announce: str = ""):
     """A record from a record file, or the record of a scene simulated now."""
     if kind == "record":
         if overrides:
@@ -489,7 +490,7 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
     else:
         scene = load_scene_file(source, overrides)
         check_display()  # before simulating: a missing display should not cost a simulation
-        record = simulate_scene(scene, progress=False, announce=True)
+        record = simulate_scene(scene, progress=False, announce="before the window opens")
     window = run_viewer(record, window_size=(width, height), exit_after_s=exit_after_s, play=play)
     if exit_after_s is not None:
         click.echo(f"rendered {len(window.frame_times_s)} frames; {window.frame_rate():.1f} frames/s "

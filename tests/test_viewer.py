@@ -657,3 +657,14 @@ def test_view_command_opens_plays_and_closes_under_xvfb(xvfb_display, monkeypatc
     assert "frames/s" in out and "at 640x360" in out
     record_time_s = float(out.split("record time")[1].split()[0])
     assert record_time_s > 2.0, "playback moved the record time"
+
+
+def test_view_of_a_scene_says_on_the_terminal_that_it_simulates_first(xvfb_display, monkeypatch, capsys, in_repo):
+    from issvis.cli import main
+
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    assert main(["view", "russian_only", "--set", "scene.duration_s=40", "--size", "320x180",
+                 "--exit-after", "0.3"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("simulating ") and "russian_only.toml (40 s of physics) before the window opens" in err[0]
+    assert err[1].startswith("simulated in ")
