@@ -259,3 +259,11 @@ def test_the_scene_argument_of_a_record_only_command_is_refused_in_a_subprocess(
                           capture_output=True, text=True, cwd=tmp_path, timeout=120,
                           env={**__import__("os").environ, "PYTHONPATH": str(SCENES.parent)})
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_an_error_that_does_not_name_the_file_is_given_the_commands_input(tmp_path, capsys):
+    """plots.PlotError says what is wrong with 'the record'; the one handler names the file."""
+    err = one_line_error(capsys, "plot", str(DEFAULT), "--set", "separation=[]", "--set", "scene.duration_s=30",
+                         "-o", str(tmp_path / "p.png"))
+    assert err.startswith(f"issvis: error: {DEFAULT}: the record has no separation event"), err
+    assert not (tmp_path / "p.png").exists()

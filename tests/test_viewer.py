@@ -323,7 +323,7 @@ def test_overlay_toggles(state):
         assert getattr(state, what)
         state.toggle(what)
         assert not getattr(state, what)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no overlay .wireframe."):
         state.toggle("wireframe")
 
 
