@@ -524,9 +524,13 @@ def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | 
 TICK_MS = 15  # timer period; a frame is rendered only when something changed
 #: Share of wall time the window may spend rendering: after a frame that took d seconds, the next
 #: waits at least d * (1 - RENDER_DUTY) / RENDER_DUTY, so the event loop always gets time to
-#: answer keys and the mouse. Under load frames are dropped (playback follows the wall clock);
-#: renders are never queued: any number of inputs between two frames make one frame.
-RENDER_DUTY = 0.6
+#: answer keys and the mouse. Besides, no frame is drawn while X input waits in the queue: inputs
+#: come first, and any number of them make one frame. Under load frames are dropped (playback
+#: follows the wall clock); renders are never queued.
+RENDER_DUTY = 0.8
+#: Longest a frame waits for queued input to be read, s: a pointer moving over the window sends
+#: motion events all the time, and playback must not stop for them.
+INPUT_FIRST_MAX_S = 0.2
 HIGHLIGHT_COLOUR = "#ffe14a"
 KEYS: dict[str, tuple[str, ...]] = {
     "play": ("space",),
@@ -611,7 +615,9 @@ class ViewerWindow:
         self.inputs_answered: list[tuple[float, float]] = []  # (perf_counter of the input, of its frame)
         self._pending_inputs: list[float] = []
         self._dirty = False  # the state changed since the picture was last drawn
+        self._dirty_since = 0.0  # perf_counter when it did
         self._next_frame_at = 0.0  # perf_counter before which the timer draws no frame
+        self._input_waiting: Callable[[], bool] | None = None  # set once the window is mapped
         self._last_tick = time.perf_counter()
         self.refresh(force=True)
 
@@ -757,18 +763,36 @@ class ViewerWindow:
     def changed(self) -> None:
         """The state changed: draw now if the frame budget allows, else at the timer's next turn
         (inputs between two frames make one frame; none waits in a queue of renders)."""
-        self._dirty = True
+        self._mark_dirty()
         self._pending_inputs.append(time.perf_counter())
-        if not self._open or time.perf_counter() >= self._next_frame_at:
+        if self._frame_due():
             self.refresh()
+
+    def _mark_dirty(self) -> None:
+        if not self._dirty:
+            self._dirty, self._dirty_since = True, time.perf_counter()
+
+    def _frame_due(self) -> bool:
+        """Whether a frame may be drawn now: the budget allows it and no input waits (for at most
+        INPUT_FIRST_MAX_S)."""
+        if not self._open:
+            return True
+        now = time.perf_counter()
+        if now < self._next_frame_at:
+            return False
+        if now - self._dirty_since > INPUT_FIRST_MAX_S:
+            return True
+        return not (self._input_waiting is not None and self._input_waiting())
 
     def tick(self, wall_dt_s: float) -> None:
         """Advance playback by wall_dt_s of real time (the timer calls this); draw when due."""
+        if self.state.quit_requested:  # the loop ends at its next turn: no frame for nobody
+            return
         if self.state.advance(wall_dt_s):
-            self._dirty = True
+            self._mark_dirty()
         elif self._shown.get("status") != self.state.status_text():
-            self._dirty = True  # playback just stopped at the end
-        if self._dirty and (not self._open or time.perf_counter() >= self._next_frame_at):
+            self._mark_dirty()  # playback just stopped at the end
+        if self._dirty and self._frame_due():
             self.refresh()
 
     def _on_timer(self, *_: Any) -> None:
@@ -883,6 +907,7 @@ class ViewerWindow:
         if self._open:
             return
         self.plotter.show(interactive_update=True, auto_close=False)
+        self._input_waiting = _x_queue_probe(self.plotter.render_window)
         self.plotter.iren.create_timer(TICK_MS, repeating=True)
         self._open = True
         self.refresh(force=True)
@@ -906,6 +931,27 @@ class ViewerWindow:
 
     def close(self) -> None:
         self.plotter.close()
+
+
+def _x_queue_probe(render_window: Any) -> Callable[[], bool] | None:
+    """A function saying whether X events wait in the window's queue (Xlib's XPending on VTK's own
+    display connection), or None when the window is not an X window."""
+    import ctypes
+    import ctypes.util
+
+    if "XOpenGL" not in render_window.GetClassName():
+        return None
+    ident = str(render_window.GetGenericDisplayId() or "")  # '_55d0c8a8e2a0_p_void'
+    try:
+        display = int(ident.strip("_").split("_")[0], 16)
+    except ValueError:
+        return None
+    lib = ctypes.util.find_library("X11")
+    if not display or lib is None:
+        return None
+    xpending = ctypes.CDLL(lib).XPending
+    xpending.argtypes, xpending.restype = [ctypes.c_void_p], ctypes.c_int
+    return lambda: xpending(display) > 0
 
 
 def _same_camera(a: CameraPose, b: CameraPose) -> bool:

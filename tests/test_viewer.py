@@ -464,11 +464,12 @@ def _input_for(window, display: str, height: int):
 
 
 def _pump(window, until, timeout_s: float = 5.0) -> None:
-    """Let VTK's interactor handle pending X events until `until()` holds."""
+    """Let VTK's interactor handle pending X events (and its timer) until `until()` holds and the
+    picture has caught up with the state (inputs come first; the frame follows)."""
     deadline = time.perf_counter() + timeout_s
     while time.perf_counter() < deadline:
         window.plotter.iren.interactor.ProcessEvents()
-        if until():
+        if until() and not window._dirty:
             return
         time.sleep(0.01)
     raise AssertionError("the window did not react to the X events in time")
@@ -630,6 +631,30 @@ def test_keys_are_answered_while_frames_are_slow(record, xvfb_display, monkeypat
         assert answered and max(answered) < 3 * slow_s + 0.4, answered
     finally:
         x.close()
+        window.close()
+
+
+def test_queued_input_holds_a_frame_back_for_a_moment_only(record, xvfb_display, monkeypatch):
+    """While X input waits, no frame is drawn (the input is read first), but for at most
+    INPUT_FIRST_MAX_S: a pointer that never rests must not stop playback."""
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    window = viewer_module.ViewerWindow(record, window_size=(480, 270))
+    try:
+        window.open()
+        window._input_waiting = lambda: True  # as under a pointer moving all the time
+        window.handle_key("play")  # a change, held back
+        drawn = len(window.frame_times_s)
+        time.sleep(window.render_durations_s[-1])  # past the frame budget
+        window.tick(0.01)
+        assert len(window.frame_times_s) == drawn, "input waits: no frame yet"
+        time.sleep(viewer_module.INPUT_FIRST_MAX_S + 0.05)
+        window.tick(0.01)
+        assert len(window.frame_times_s) == drawn + 1, "held no longer than INPUT_FIRST_MAX_S"
+        window._input_waiting = lambda: False
+        time.sleep(window.render_durations_s[-1])
+        window.tick(0.05)
+        assert len(window.frame_times_s) == drawn + 2, "no input waiting: the frame comes at once"
+    finally:
         window.close()
 
 
