@@ -1,11 +1,12 @@
 # The two set-up commands of the README. Each creates .venv (once) from the repo's own files.
 #   make render   -> renders/undock.mp4 (the default scene, simulated then rendered)
-#   make test     -> the test suite (what CI runs)
+#   make test     -> the test suite (what CI runs, after `make check`)
+#   make check    -> ruff and mypy (configured in pyproject.toml)
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 
-.PHONY: render test bench clean
+.PHONY: render test check bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,10 @@ render: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
+
+check: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_simulation.py

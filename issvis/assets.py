@@ -84,8 +84,10 @@ class StationAssets:
 
 
 def default_assets_dir() -> Path:
-    """The repository's ``assets/`` beside the package."""
-    return Path(__file__).resolve().parent.parent / "assets"
+    """The station's ``assets/``: the repository's, or the copy inside an installed package."""
+    from .shipped import assets_dir
+
+    return assets_dir()
 
 
 @lru_cache(maxsize=4)

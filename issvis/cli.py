@@ -9,42 +9,67 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from .scene import DEFAULT_SCENE
+from .errors import InputError
 
 EXIT_DIFFERENT = 1
 EXIT_BAD_INPUT = 2
+EXIT_BUG = 3  # an exception that is not an input error: a bug in issvis (traceback printed)
+
+#: Input errors of modules whose classes do not (yet) derive from ``issvis.errors.InputError``,
+#: by qualified name, so that the handler need not import those modules. Each is bad input or a
+#: missing piece of the user's set-up: one line, exit 2.
+LEGACY_INPUT_ERRORS = frozenset({
+    "issvis.scene.SceneError",
+    "issvis.simulation.SimulationError",  # a non-finite state: the scene's time step is too large
+    "issvis.plots.PlotError",
+    "issvis.decay.DecayError",
+    "issvis.camera.RenderSettingsError",
+    "issvis.render.RenderError",  # no OpenGL, or the encoder failed (disk full, ...)
+})
 
 
-class UserError(click.ClickException):
-    """Bad input: printed as one line, exit status 2."""
+#: Packages of the optional extras (pyproject.toml): a command that needs one says how to get it.
+EXTRA_OF_PACKAGE = {
+    **dict.fromkeys(("pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg", "PIL"), "render"),
+    **dict.fromkeys(("matplotlib", "dask", "distributed", "pymsis"), "analysis"),
+    "pyarrow": "parquet",
+}
 
-    exit_code = EXIT_BAD_INPUT
 
-    def show(self, file: Any = None) -> None:
-        click.echo(f"issvis: error: {self.format_message()}", err=True)
+def missing_extra(exc: BaseException) -> str | None:
+    """The message for an optional package that is not installed, or None for any other error."""
+    if not isinstance(exc, ModuleNotFoundError) or exc.name is None:
+        return None
+    top = exc.name.split(".")[0]
+    extra = EXTRA_OF_PACKAGE.get(top)
+    if extra is None:
+        return None
+    return f"this command needs {top}, which is not installed: pip install 'issvis[{extra}]'"
+
+
+def is_input_error(exc: BaseException) -> bool:
+    """Whether exc is bad input (exit 2, one line) rather than a bug (exit 3, traceback)."""
+    return isinstance(exc, InputError) or any(
+        f"{cls.__module__}.{cls.__qualname__}" in LEGACY_INPUT_ERRORS for cls in type(exc).__mro__)
+
+
+class UserError(InputError):
+    """Bad input found by the command line itself (an option, a file of the wrong kind)."""
 
 
 def _user_errors(func):
-    """Turn the pipeline's input errors into UserError (exit 2) unless --debug is on."""
-    import functools
+    """Kept for command blocks written before the one handler; ``main`` handles input errors now."""
+    return func
 
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from .scene import SceneError
-        from .trajectory import RecordError
 
-        try:
-            return func(*args, **kwargs)
-        except (SceneError, RecordError) as exc:
-            if click.get_current_context().find_root().params.get("debug"):
-                raise
-            raise UserError(str(exc)) from None
+class _Run:
+    """What the error handler needs to know about the command being run."""
 
-    return wrapper
+    debug = False
+    source: Path | None = None  # the command's input file: named in errors that do not name it
 
 
 set_option = click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
@@ -56,20 +81,116 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="KEY.PATH
 @click.version_option(package_name="issvis")
 def cli(debug: bool) -> None:
     """issvis: simulate and show the ISS of March 2022 coming apart in orbit."""
+    _Run.debug = debug
 
 
-def load_scene_or_record(path: Path, overrides: tuple[str, ...], progress: bool | None = None):
-    """A record from a ``.npz`` path, or the record of a scene simulated now."""
-    from .scene import load_scene
+# --- inputs: which file, of which kind ---------------------------------------------------------------
+KIND_NAMES = {"scene": "a scene (.toml)", "record": "a trajectory record (.npz, written by 'issvis simulate')"}
+
+
+def file_kind(path: Path) -> str:
+    """'record' for an .npz (or any zip) file, 'scene' for .toml, else 'other'; path exists."""
+    with open(path, "rb") as fh:
+        if fh.read(4) == b"PK\x03\x04" or path.suffix.lower() == ".npz":
+            return "record"
+    return "scene" if path.suffix.lower() == ".toml" else "other"
+
+
+def input_file(path: Path | None, kinds: tuple[str, ...], command: str) -> tuple[Path, str]:
+    """(the file the user meant, its kind), or UserError naming the file and what the command takes.
+
+    None means the default scene; a scene may be named by a shipped scene's name ('undock').
+    """
+    from .shipped import default_scene, resolve_scene, shipped_scenes
+
+    path = default_scene() if path is None else resolve_scene(path) if "scene" in kinds else path
+    _Run.source = path
+    takes = " or ".join(KIND_NAMES[k] for k in kinds)
+    if path.is_dir():
+        raise UserError(f"{path}: is a directory; issvis {command} takes {takes}")
+    if not path.exists():
+        guess = {".npz": "record", ".toml": "scene"}.get(path.suffix.lower())
+        what = guess if guess in kinds else " or ".join(kinds)
+        hint = (f"; shipped scenes: {', '.join(shipped_scenes())} (see 'issvis scenes')"
+                if "scene" in kinds and guess != "record" else "")
+        raise UserError(f"{path}: no such {what} file{hint}")
+    kind = file_kind(path)
+    if kind not in kinds:
+        got = {"scene": "a scene", "record": "a trajectory record"}.get(kind, f"a {path.suffix or 'suffix-less'} file")
+        raise UserError(f"{path}: {got}, but issvis {command} takes {takes}")
+    return path, kind
+
+
+def check_station_parts(record, path: Path) -> None:
+    """The pictures draw every part of a record from this issvis's station: refuse a record that
+    lists a part the station does not have (a record of another version or station)."""
+    from .catalogue import build_station
+
+    known = set(build_station().part_names)
+    unknown = [str(n) for n in record.names if str(n) not in known]
+    if unknown:
+        raise UserError(f"{path}: lists part(s) {', '.join(unknown)} that this issvis's station does not have; "
+                        "expected a record of this station (re-simulate its scene with 'issvis simulate')")
+
+
+def load_record(path: Path, station: bool = False):
+    """The record at path; station=True also checks its parts against the station (pictures)."""
     from .trajectory import Record
 
-    if path.suffix == ".npz":
-        if overrides:
-            raise UserError(f"{path}: --set applies to scenes, not to records")
-        return Record.load(path)
+    record = Record.load(path)
+    if station:
+        check_station_parts(record, path)
+    return record
+
+
+def load_scene_file(path: Path, overrides: tuple[str, ...]):
+    from .scene import load_scene
+
+    return load_scene(path, overrides)
+
+
+def simulate_scene(scene, progress: bool | None = None, announce: str = ""):
+    """The record of a loaded scene, simulated now; with announce (why, e.g. 'before the window
+    opens') a line on stderr says so first, and another how long it took."""
+    import time
+
     from .simulation import simulate
 
-    return simulate(load_scene(path, overrides), progress=progress)
+    if announce:
+        click.echo(f"simulating {scene.source} ({scene.scene.duration_s:g} s of physics) {announce} ...", err=True)
+    start = time.perf_counter()
+    record = simulate(scene, progress=progress)
+    if announce:
+        click.echo(f"simulated in {time.perf_counter() - start:.1f} s", err=True)
+    return record
+
+
+def load_scene_or_record(path: Path, kind: str, overrides: tuple[str, ...], progress: bool | None = None,
+                         station: bool = False, announce: str = ""):
+    """A record from a record file, or the record of a scene simulated now."""
+    if kind == "record":
+        if overrides:
+            raise UserError(f"{path}: --set applies to scenes, not to records")
+        return load_record(path, station=station)
+    return simulate_scene(load_scene_file(path, overrides), progress=progress, announce=announce)
+
+
+def read_scene_text(path: Path) -> str:
+    """The text of a scene file (sweep sends the text to its workers)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 text file; expected a scene (.toml)") from None
+
+
+def scene_of_record(path: Path, overrides: tuple[str, ...]):
+    """The scene a record was simulated from (its meta 'scene' text), with overrides applied."""
+    from .scene import scene_from_text
+
+    text = load_record(path).meta.get("scene")
+    if not isinstance(text, str) or not text.strip():
+        raise UserError(f"{path}: the record holds no scene (meta 'scene'); give the scene file instead")
+    return scene_from_text(text, f"{path} (its scene)", overrides)
 
 
 def check_output_suffix(path: Path, suffixes: tuple[str, ...], option: str = "-o") -> None:
@@ -79,24 +200,49 @@ def check_output_suffix(path: Path, suffixes: tuple[str, ...], option: str = "-o
         raise UserError(f"{option} {path}: is a directory")
 
 
+def parse_size(size: str, example: str) -> tuple[int, int]:
+    """'WIDTHxHEIGHT' -> (width, height) in pixels, 16..7680 x 16..4320."""
+    try:
+        width, height = (int(v) for v in size.lower().split("x"))
+        if not (16 <= width <= 7680 and 16 <= height <= 4320):
+            raise ValueError
+    except ValueError:
+        raise UserError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. {example}") from None
+    return width, height
+
+
+scene_argument = click.argument("scene", type=click.Path(path_type=Path), required=False)
+
+
 @cli.command()
-@click.argument("scene", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+def scenes() -> None:
+    """List the shipped scenes (usable by name from any folder: 'issvis render soyuz_departure')."""
+    from .shipped import DEFAULT_SCENE_NAME, scene_title, shipped_scenes
+
+    found = shipped_scenes()
+    if not found:
+        raise UserError("no shipped scenes found; reinstall issvis")
+    width = max(map(len, found))
+    for name, path in found.items():
+        mark = "  (default)" if name == DEFAULT_SCENE_NAME else ""
+        click.echo(f"{name:<{width}}  {scene_title(path)}{mark}")
+    click.echo(f"\nin {next(iter(found.values())).parent}")
+
+
+@cli.command()
+@scene_argument
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Record to write (.npz); default renders/<scene>.npz.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Also write a CSV export.")
 @set_option
-@_user_errors
-def simulate(scene: Path, output: Path | None, csv_path: Path | None, overrides: tuple[str, ...]) -> None:
-    """Run the physics of SCENE and write its trajectory record."""
-    from .scene import load_scene
-    from .simulation import simulate as run
-
+def simulate(scene: Path | None, output: Path | None, csv_path: Path | None, overrides: tuple[str, ...]) -> None:
+    """Run the physics of SCENE (default: the shipped undock scene) and write its trajectory record."""
+    scene, _ = input_file(scene, ("scene",), "simulate")
     output = output or Path("renders") / f"{scene.stem}.npz"
     check_output_suffix(output, (".npz",))
     if csv_path is not None:
         check_output_suffix(csv_path, (".csv",), "--csv")
-    loaded = load_scene(scene, overrides)
-    record = run(loaded)
+    record = simulate_scene(load_scene_file(scene, overrides))
     record.save(output)
     if csv_path is not None:
         record.to_csv(csv_path)
@@ -144,12 +290,13 @@ def _summary(record, output: Path) -> str:
               help="Largest allowed difference of a part's position, m.")
 @click.option("--ang-tol-deg", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
               help="Largest allowed difference of a part's orientation, degrees.")
-@_user_errors
 def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
     """Compare two records: exit 0 when they agree, 1 when they differ."""
-    from .trajectory import Record, compare_records
+    from .trajectory import compare_records
 
-    result = compare_records(Record.load(a), Record.load(b), pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
+    record_a, record_b = (load_record(input_file(p, ("record",), "compare")[0]) for p in (a, b))
+    _Run.source = None  # a comparison's verdict names both files itself
+    result = compare_records(record_a, record_b, pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
     click.echo(result.report)
     if not result.agree:
         sys.exit(EXIT_DIFFERENT)
@@ -167,17 +314,16 @@ def assets(output: Path) -> None:
 
 
 @cli.command()
-@click.argument("scene", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@scene_argument
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @set_option
-@_user_errors
-def info(scene: Path, as_json: bool, overrides: tuple[str, ...]) -> None:
+def info(scene: Path | None, as_json: bool, overrides: tuple[str, ...]) -> None:
     """The station's parts, masses, segments and interfaces, and what SCENE does to them."""
     from .catalogue import build_station
     from .geometry import station_mass_properties
-    from .scene import load_scene
 
-    loaded = load_scene(scene, overrides)
+    scene, _ = input_file(scene, ("scene",), "info")
+    loaded = load_scene_file(scene, overrides)
     station = build_station()
     props = station_mass_properties(station)
     opened = []
@@ -220,23 +366,23 @@ def info(scene: Path, as_json: bool, overrides: tuple[str, ...]) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Figure to write (.png or .svg); default renders/<name>.png.")
 @set_option
-@_user_errors
 def plot(source: Path, output: Path | None, overrides: tuple[str, ...]) -> None:
     """Plot separation, relative path (LVLH), clearance and attitude of a record (or a scene, simulated now)."""
-    from .plots import FIGURE_SUFFIXES, PlotError, plot_record
+    from .plots import FIGURE_SUFFIXES, plot_record
 
+    source, kind = input_file(source, ("record", "scene"), "plot")
     output = output or Path("renders") / f"{source.stem}.png"
     check_output_suffix(output, FIGURE_SUFFIXES)
-    record = load_scene_or_record(source, overrides, progress=False)
-    try:
-        plot_record(record, output)
-    except PlotError as exc:
-        raise UserError(f"{source}: {exc}") from None
+    record = load_scene_or_record(source, kind, overrides, progress=False)
+    if "clearance_m" not in record.extra:
+        raise UserError(f"{source}: has no key 'clearance_m' (a record of an older issvis), which the clearance "
+                        "panel needs; re-simulate its scene with 'issvis simulate'")
+    plot_record(record, output)
     click.echo(f"wrote {output}")
 
 
 @cli.command()
-@click.argument("scene", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@scene_argument
 @click.option("--vary", "varies", multiple=True, metavar="KEY=START:STOP:N",
               help="Sweep a scene value over N even steps (or KEY=A,B,C); repeatable, the runs are the grid.")
 @click.option("--disperse", "disperses", multiple=True, metavar="KEY=normal:MEAN:SD",
@@ -254,39 +400,31 @@ def plot(source: Path, output: Path | None, overrides: tuple[str, ...]) -> None:
               help="Summary figure (.png or .svg); default: the table's name with .png.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @set_option
-@_user_errors
-def sweep(scene: Path, varies: tuple[str, ...], disperses: tuple[str, ...], samples: int | None, seed: int,
+def sweep(scene: Path | None, varies: tuple[str, ...], disperses: tuple[str, ...], samples: int | None, seed: int,
           scheduler: str | None, workers: int | None, output: Path, plot_path: Path | None, no_progress: bool,
           overrides: tuple[str, ...]) -> None:
     """Run SCENE many times over a grid or random dispersions of its values, on Dask."""
     from . import sweep as sw
     from .plots import FIGURE_SUFFIXES
 
+    scene, _ = input_file(scene, ("scene",), "sweep")
     check_output_suffix(output, sw.TABLE_SUFFIXES)
     if output.suffix.lower() == ".parquet" and not sw.parquet_available():
         raise UserError(f"-o {output}: Parquet needs pyarrow (pip install 'issvis[parquet]'); or write .csv")
     plot_path = plot_path or output.with_suffix(".png")
     check_output_suffix(plot_path, FIGURE_SUFFIXES, "--plot")
-    if not scene.is_file():
-        raise UserError(f"{scene}: no such scene file")
     if scheduler is not None and workers is not None:
         raise UserError("--workers sizes the local cluster; it does not apply with --scheduler")
-    try:
-        vary_specs = [sw.parse_vary(v) for v in varies]
-        disperse_specs = [sw.parse_disperse(d) for d in disperses]
-        text = scene.read_text(encoding="utf-8")
-        sw.check_keys(text, str(scene), list(overrides), vary_specs, disperse_specs)
-        runs = sw.plan_runs(vary_specs, disperse_specs, samples, seed)
-    except sw.SweepError as exc:
-        raise UserError(str(exc)) from None
+    vary_specs = [sw.parse_vary(v) for v in varies]
+    disperse_specs = [sw.parse_disperse(d) for d in disperses]
+    text = read_scene_text(scene)
+    sw.check_keys(text, str(scene), list(overrides), vary_specs, disperse_specs)
+    runs = sw.plan_runs(vary_specs, disperse_specs, samples, seed)
     keys = list(runs[0])
     where = f"the Dask scheduler at {scheduler}" if scheduler else "a local Dask cluster"
     click.echo(f"{len(runs)} run(s) of {scene} on {where}", err=True)
-    try:
-        rows = sw.run_sweep(text, str(scene), list(overrides), runs, scheduler=scheduler, n_workers=workers,
-                            progress=not no_progress)
-    except sw.SweepError as exc:  # cannot reach the scheduler
-        raise UserError(str(exc)) from None
+    rows = sw.run_sweep(text, str(scene), list(overrides), runs, scheduler=scheduler, n_workers=workers,
+                        progress=not no_progress)
     sw.write_table(rows, output)
     sw.plot_sweep(rows, keys, plot_path)
     ok = [r for r in rows if not r["error"]]
@@ -296,7 +434,7 @@ def sweep(scene: Path, varies: tuple[str, ...], disperses: tuple[str, ...], samp
 
 
 @cli.command()
-@click.argument("scene", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@click.argument("scene", metavar="[SCENE_OR_RECORD]", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("renders/decay.png"), show_default=True,
               help="Figure (.png or .svg).")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Also write the table as CSV.")
@@ -313,34 +451,25 @@ def sweep(scene: Path, varies: tuple[str, ...], disperses: tuple[str, ...], samp
 @click.option("--f107-max", "f107_max", type=click.FloatRange(min=60, max=300), default=220.0, show_default=True,
               help="Top of the solar-flux band (2024 maximum), sfu (msis only).")
 @set_option
-@_user_errors
-def decay(scene: Path, output: Path, csv_path: Path | None, atmosphere: str, area_model: str, f107: float, ap: float,
-          cd: float, f107_max: float, overrides: tuple[str, ...]) -> None:
+def decay(scene: Path | None, output: Path, csv_path: Path | None, atmosphere: str, area_model: str, f107: float,
+          ap: float, cd: float, f107_max: float, overrides: tuple[str, ...]) -> None:
     """Altitude over time without reboost: whole station and each side of SCENE's first separation,
     as a band over solar flux (--f107 up to --f107-max) and both area models; and how long the US
-    segment's CMGs last alone."""
-    from .decay import (
-        SPLIT_STORED_MOMENTUM_NMS,
-        DecayError,
-        cmg_endurance,
-        plot_decay_band,
-        run_decay_band,
-        write_table_csv,
-    )
-    from .plots import FIGURE_SUFFIXES
-    from .scene import load_scene
+    segment's CMGs last alone.
 
+    Given a record, uses the scene stored in it."""
+    from .decay import SPLIT_STORED_MOMENTUM_NMS, cmg_endurance, plot_decay_band, run_decay_band, write_table_csv
+    from .plots import FIGURE_SUFFIXES
+
+    scene, kind = input_file(scene, ("scene", "record"), "decay")
     check_output_suffix(output, FIGURE_SUFFIXES)
     if csv_path is not None:
         check_output_suffix(csv_path, (".csv",), "--csv")
-    loaded = load_scene(scene, overrides)
-    try:
-        band = run_decay_band(loaded, atmosphere=atmosphere, f107_low=f107, ap_low=ap, f107_high=max(f107, f107_max),
-                              cd=cd, central_area=area_model)
-        endurance = cmg_endurance(loaded, start_momentum_nms=SPLIT_STORED_MOMENTUM_NMS, f107=f107, ap=ap, atmosphere=atmosphere,
-                                  cd=cd) if loaded.separation else None
-    except DecayError as exc:
-        raise UserError(f"{scene}: {exc}") from None
+    loaded = load_scene_file(scene, overrides) if kind == "scene" else scene_of_record(scene, overrides)
+    band = run_decay_band(loaded, atmosphere=atmosphere, f107_low=f107, ap_low=ap, f107_high=max(f107, f107_max),
+                          cd=cd, central_area=area_model)
+    endurance = cmg_endurance(loaded, start_momentum_nms=SPLIT_STORED_MOMENTUM_NMS, f107=f107, ap=ap,
+                              atmosphere=atmosphere, cd=cd) if loaded.separation else None
     result = band.central
     plot_decay_band(band, output)
     rows = band.table()
@@ -363,45 +492,40 @@ def decay(scene: Path, output: Path, csv_path: Path | None, atmosphere: str, are
 
 
 @cli.command()
-@click.argument("source", metavar="[SCENE_OR_RECORD]", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@click.argument("source", metavar="[SCENE_OR_RECORD]", type=click.Path(path_type=Path), required=False)
 @click.option("--size", default="1280x720", show_default=True, metavar="WIDTHxHEIGHT", help="Window size in pixels.")
 @click.option("--play", is_flag=True, help="Start playing at once.")
 @click.option("--exit-after", "exit_after_s", type=click.FloatRange(min=0, min_open=True), default=None, hidden=True,
               help="Close the window after this many seconds and print the frame rate (tests, benchmarks).")
 @set_option
-@_user_errors
-def view(source: Path, size: str, play: bool, exit_after_s: float | None, overrides: tuple[str, ...]) -> None:
+def view(source: Path | None, size: str, play: bool, exit_after_s: float | None, overrides: tuple[str, ...]) -> None:
     """Open the interactive 3D viewer on a record (.npz) or a scene (simulated first).
 
     Keys: space play/pause, +/- speed, Left/Right step, n/N next/previous event, 1-4 cameras,
     t tint, r trails, a LVLH axes, h help, q quit. Click a part for its name, mass and velocity.
     """
-    from .viewer import NoDisplayError, check_display, view as run_viewer
+    from .viewer import check_display
+    from .viewer import view as run_viewer
 
-    try:
-        width, height = (int(v) for v in size.lower().split("x"))
-        if not (16 <= width <= 7680 and 16 <= height <= 4320):
-            raise ValueError
-    except ValueError:
-        raise UserError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
-    if not source.is_file():
-        raise UserError(f"{source}: no such scene or record file")
-    try:
+    width, height = parse_size(size, "1280x720")
+    source, kind = input_file(source, ("scene", "record"), "view")
+    if kind == "record":
+        if overrides:
+            raise UserError(f"{source}: --set applies to scenes, not to records")
+        record = load_record(source, station=True)
+        check_display()
+    else:
+        scene = load_scene_file(source, overrides)
         check_display()  # before simulating: a missing display should not cost a simulation
-    except NoDisplayError as exc:
-        raise UserError(str(exc)) from None
-    record = load_scene_or_record(source, overrides, progress=False)
-    try:
-        window = run_viewer(record, window_size=(width, height), exit_after_s=exit_after_s, play=play)
-    except NoDisplayError as exc:
-        raise UserError(str(exc)) from None
+        record = simulate_scene(scene, progress=False, announce="before the window opens")
+    window = run_viewer(record, window_size=(width, height), exit_after_s=exit_after_s, play=play)
     if exit_after_s is not None:
         click.echo(f"rendered {len(window.frame_times_s)} frames; {window.frame_rate():.1f} frames/s "
                    f"over the last 5 s at {width}x{height}; record time {window.state.time_s:.2f} s")
 
 
 @cli.command()
-@click.argument("source", metavar="SCENE_OR_RECORD", type=click.Path(path_type=Path), default=DEFAULT_SCENE)
+@click.argument("source", metavar="[SCENE_OR_RECORD]", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Video to write (.mp4), or .png with --still; default renders/<name>.mp4.")
 @click.option("--size", default=None, metavar="WIDTHxHEIGHT", help="Frame size (even numbers); default from the scene, 1920x1080.")
@@ -412,68 +536,54 @@ def view(source: Path, size: str, play: bool, exit_after_s: float | None, overri
               help="Write only the frame at video time T (s) as a PNG.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @set_option
-@_user_errors
-def render(source: Path, output: Path | None, size: str | None, fps: int | None, seconds: float | None, preview: bool,
+def render(source: Path | None, output: Path | None, size: str | None, fps: int | None, seconds: float | None, preview: bool,
            still_s: float | None, progress: bool, overrides: tuple[str, ...]) -> None:
     """Render a record (.npz) or a scene (simulated first) to an MP4, with a poster PNG beside it."""
     from pydantic import ValidationError
 
-    from .camera import RenderSettingsError
-    from .render import RenderError, effective_settings, render_still, render_video, settings_of
+    from .errors import format_validation_error
+    from .render import effective_settings, render_still, render_video, settings_of
 
+    source, kind = input_file(source, ("scene", "record"), "render")
     if output is None:
         output = Path("renders") / (f"{source.stem}-{still_s:g}s.png" if still_s is not None else f"{source.stem}.mp4")
     check_output_suffix(output, (".png",) if still_s is not None else (".mp4",))
-    parsed_size = None
+    parsed_size: tuple[int, int] | None = None
     if size is not None:
         try:
-            parsed_size = tuple(int(v) for v in size.lower().split("x"))
-            if len(parsed_size) != 2:
-                raise ValueError
+            width, height = (int(v) for v in size.lower().split("x"))  # not two numbers: ValueError
+            parsed_size = (width, height)
         except ValueError:
             raise UserError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. 1920x1080") from None
-    if source.suffix == ".npz":
+    if kind == "record":
         if overrides:
             raise UserError(f"{source}: --set applies to scenes, not to records")
-        from .trajectory import Record
-
-        record = Record.load(source)
+        record = load_record(source, station=True)
         scene_settings, title = settings_of(record)
     else:
-        from .scene import load_scene
-
-        scene = load_scene(source, overrides)
+        scene = load_scene_file(source, overrides)
         scene_settings, title, record = scene.render, scene.scene.title, None
     try:
         settings = effective_settings(scene_settings, size=parsed_size, fps=fps, seconds=seconds, preview=preview)
     except ValidationError as exc:
         flags = {"width_px": "--size width", "height_px": "--size height", "fps": "--fps", "seconds": "--seconds"}
-        reasons = "; ".join(f"{flags.get(str(e['loc'][0]), 'render.' + '.'.join(map(str, e['loc'])))} "
-                            f"= {e.get('input')!r}: {e['msg']}" for e in exc.errors())
-        raise UserError(f"{source}: {reasons}" if not any(k in reasons for k in ("--size", "--fps", "--seconds"))
-                        else reasons) from None
+        raise UserError(format_validation_error(exc, str(source), names=flags, key_prefix="render.", sep="; ")) from None
     knots = settings.time.knots
     if record is None and knots and (knots[-1][1] > scene.scene.duration_s or knots[0][1] < 0):
         raise UserError(f"{source}: render.time.knots reach simulated time {knots[0][1]:g}..{knots[-1][1]:g} s, "
                         f"but the scene lasts 0..{scene.scene.duration_s:g} s; shorten the knots or lengthen "
                         "scene.duration_s")
-    try:
-        if record is None:
-            from .camera import check_point_names
-            from .catalogue import build_station
-            from .simulation import simulate as run
+    if record is None:
+        from .camera import check_point_names
+        from .catalogue import build_station
 
-            station = build_station()
-            check_point_names(settings, station.part_names, [p.segment for p in station.parts])
-            record = run(scene, progress=progress)
-        if still_s is not None:
-            render_still(record, settings, still_s, output, preview=preview, title=title)
-        else:
-            result = render_video(record, settings, output, preview=preview, title=title, progress=progress)
-    except RenderSettingsError as exc:
-        raise UserError(f"{source}: {exc}") from None
-    except RenderError as exc:
-        raise UserError(str(exc)) from None
+        station = build_station()
+        check_point_names(settings, station.part_names, [p.segment for p in station.parts])
+        record = simulate_scene(scene, progress=progress)
+    if still_s is not None:
+        render_still(record, settings, still_s, output, preview=preview, title=title)
+    else:
+        result = render_video(record, settings, output, preview=preview, title=title, progress=progress)
     if still_s is not None:
         click.echo(f"wrote {output}")
         return
@@ -482,16 +592,27 @@ def render(source: Path, output: Path | None, size: str | None, fps: int | None,
                f"({result['frames_per_s']:.1f} frames/s); poster {result['poster']}")
 
 
+def _error_line(exc: BaseException) -> str:
+    """One line for an input error, naming the command's input file when the message does not."""
+    message = str(exc).strip() or type(exc).__name__
+    source = _Run.source
+    if source is not None and str(source) not in message and not message.startswith("-"):
+        message = f"{source}: {message}"
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (testable in-process)."""
+    """Entry point; returns the exit status (testable in-process).
+
+    The one error handler of issvis: bad input (``InputError`` and LEGACY_INPUT_ERRORS) is one line
+    on stderr and exit 2 (a traceback with ``--debug``); anything else is a bug: traceback, exit 3.
+    """
+    _Run.debug, _Run.source = False, None
     try:
         cli.main(args=argv, prog_name="issvis", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("issvis: aborted", err=True)
         return 130
-    except UserError as exc:
-        exc.show()
-        return exc.exit_code
     except click.ClickException as exc:  # click's own checks (unknown option, value out of range): one line too
         context = getattr(exc, "ctx", None)
         command = context.command_path if context is not None else "issvis"
@@ -499,6 +620,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except SystemExit as exc:  # sys.exit inside a command
         return int(exc.code or 0)
+    except Exception as exc:
+        if _Run.debug:
+            raise
+        if is_input_error(exc):
+            click.echo(f"issvis: error: {_error_line(exc)}", err=True)
+            return EXIT_BAD_INPUT
+        extra = missing_extra(exc)
+        if extra is not None:
+            click.echo(f"issvis: error: {extra}", err=True)
+            return EXIT_BAD_INPUT
+        import traceback
+
+        traceback.print_exc()
+        click.echo(f"issvis: internal error (a bug in issvis, please report it with the lines above): "
+                   f"{type(exc).__name__}: {exc}", err=True)
+        return EXIT_BUG
     return 0
 
 

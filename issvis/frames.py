@@ -46,17 +46,17 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
     tr = m[0, 0] + m[1, 1] + m[2, 2]
     if tr > 0:
         s = math.sqrt(tr + 1.0) * 2
-        q = [(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, 0.25 * s]
+        xyzw = [(m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s, 0.25 * s]
     elif m[0, 0] > m[1, 1] and m[0, 0] > m[2, 2]:
         s = math.sqrt(1.0 + m[0, 0] - m[1, 1] - m[2, 2]) * 2
-        q = [0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s, (m[2, 1] - m[1, 2]) / s]
+        xyzw = [0.25 * s, (m[0, 1] + m[1, 0]) / s, (m[0, 2] + m[2, 0]) / s, (m[2, 1] - m[1, 2]) / s]
     elif m[1, 1] > m[2, 2]:
         s = math.sqrt(1.0 + m[1, 1] - m[0, 0] - m[2, 2]) * 2
-        q = [(m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s, (m[0, 2] - m[2, 0]) / s]
+        xyzw = [(m[0, 1] + m[1, 0]) / s, 0.25 * s, (m[1, 2] + m[2, 1]) / s, (m[0, 2] - m[2, 0]) / s]
     else:
         s = math.sqrt(1.0 + m[2, 2] - m[0, 0] - m[1, 1]) * 2
-        q = [(m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s, (m[1, 0] - m[0, 1]) / s]
-    q = np.array(q)
+        xyzw = [(m[0, 2] + m[2, 0]) / s, (m[1, 2] + m[2, 1]) / s, 0.25 * s, (m[1, 0] - m[0, 1]) / s]
+    q = np.array(xyzw)
     q /= np.linalg.norm(q)
     return -q if q[3] < 0 else q
 
@@ -103,6 +103,44 @@ def axis_angle_quat(axis: np.ndarray, angle_rad: float) -> np.ndarray:
     axis = axis / np.linalg.norm(axis)
     s = math.sin(angle_rad / 2)
     return np.array([axis[0] * s, axis[1] * s, axis[2] * s, math.cos(angle_rad / 2)])
+
+
+# --- rotations and transforms (the one home for these; simulation, stage, camera use them) ----
+def rotate_about(v: np.ndarray, axis: np.ndarray, angle_rad: float) -> np.ndarray:
+    """v (3,) turned by angle_rad about axis (3,), right-handed (Rodrigues)."""
+    v = np.asarray(v, float)
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    c, s = math.cos(angle_rad), math.sin(angle_rad)
+    return v * c + np.cross(axis, v) * s + axis * np.dot(axis, v) * (1 - c)
+
+
+def rotation_from_z(direction: np.ndarray) -> np.ndarray:
+    """(3, 3) the smallest rotation taking +z to the unit vector along direction (3,); for -z, the
+    half turn about x."""
+    d = np.asarray(direction, float)
+    d = d / np.linalg.norm(d)
+    z = np.array([0.0, 0.0, 1.0])
+    v = np.cross(z, d)
+    c = float(z @ d)
+    if np.linalg.norm(v) < 1e-12:
+        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
+    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
+    return np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c))
+
+
+def transform_matrix(rotation: np.ndarray, translation: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """(4, 4) homogeneous transform: scale, then rotate (3, 3), then translate (3,)."""
+    m = np.eye(4)
+    m[:3, :3] = np.asarray(rotation, float) * scale
+    m[:3, 3] = translation
+    return m
+
+
+def centre_of_mass(pos_m: np.ndarray, mass_kg: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Mass-weighted mean of positions (..., B, 3) m with masses (B,) kg, over the parts a (B,)
+    boolean mask selects (all by default): (..., 3) m."""
+    m = np.asarray(mass_kg, float) if mask is None else np.asarray(mass_kg, float) * np.asarray(mask, bool)
+    return np.einsum("...bi,b->...i", np.asarray(pos_m, float), m) / m.sum()
 
 
 # --- the station's attitude in LVLH --------------------------------------------------------

@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+from .files import atomic_path
 from .scene import scene_from_text
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -49,7 +51,7 @@ NON_REPRODUCIBLE_COLUMNS = ("runtime_s",)
 DISTRIBUTIONS = ("normal", "uniform")
 
 
-class SweepError(ValueError):
+class SweepError(InputError, ValueError):
     """Bad sweep specification (syntax, unknown key, value out of range)."""
 
 
@@ -104,9 +106,13 @@ def parse_vary(spec: str) -> Vary:
             raise SweepError(f"--vary {spec!r}: N {fields[2]!r} is not a whole number") from None
         if n < 1:
             raise SweepError(f"--vary {spec!r}: N must be at least 1")
-        values = tuple(float(v) for v in np.linspace(start, stop, n))
-        return Vary(key, values, min(start, stop), max(start, stop))
+        grid = tuple(float(v) for v in np.linspace(start, stop, n))
+        return Vary(key, grid, min(start, stop), max(start, stop))
     items = [v.strip() for v in rest.split(",")]
+    ends = _range_ends(items[0]) if len(items) == 1 else None
+    if ends is not None:
+        raise SweepError(f"--vary {spec!r}: a range is written START:STOP:N, e.g. {key}={ends[0]}:{ends[1]}:6 "
+                         "for 6 values; or a list A,B,C")
     if any(not v for v in items):
         raise SweepError(f"--vary {spec!r}: empty value in the list; expected {example}")
     values: list[float | str] = []
@@ -120,6 +126,15 @@ def parse_vary(spec: str) -> Vary:
             raise SweepError(f"--vary {spec!r}: value {v!r} must be finite")
         values.append(number)
     return Vary(key, tuple(values))
+
+
+def _range_ends(text: str) -> tuple[str, str] | None:
+    """(START, STOP) of '0.05-0.3', '1..3', '1~3' or '1 to 3' (how people write ranges), else None."""
+    import re
+
+    number = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    match = re.fullmatch(rf"({number})\s*(?:-|\.\.|~|to)\s*({number})", text)
+    return (match.group(1), match.group(2)) if match else None
 
 
 def parse_disperse(spec: str) -> Disperse:
@@ -192,7 +207,7 @@ def check_keys(scene_text: str, source: str, base: list[str], varies: list[Vary]
     from .scene import SceneError
 
     checks = [[f"{v.key}={_toml_value(x)}"] for v in varies
-              for x in ((v.low, v.high) if v.low is not None else v.values)]
+              for x in ((v.low, v.high) if v.low is not None and v.high is not None else v.values)]
     checks += [[f"{d.key}={d.a!r}"] for d in disperses]
     try:
         scene_from_text(scene_text, source, base)
@@ -295,9 +310,9 @@ def run_sweep(scene_text: str, source: str, base: list[str], runs: list[dict[str
                 if future.status == "finished":
                     rows[i] = future.result()
                 else:  # the task itself died (worker killed, lost): still a row
-                    exc = future.exception()
+                    died = future.exception()
                     rows[i] = {"run": i, **runs[i], **_empty_metrics(), "runtime_s": math.nan,
-                               "error": f"{type(exc).__name__}: {exc}"}
+                               "error": f"{type(died).__name__}: {died}"}
                 bar.update(1)
     finally:
         if own_client:
@@ -319,9 +334,7 @@ def write_table(rows: list[dict[str, Any]], path: str | Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise SweepError(f"{path}: expected a file ending in {' or '.join(TABLE_SUFFIXES)}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
+    with atomic_path(path) as tmp:
         if suffix == ".csv":
             import csv
 
@@ -335,9 +348,6 @@ def write_table(rows: list[dict[str, Any]], path: str | Path) -> None:
             import pyarrow.parquet as pq
 
             pq.write_table(pa.Table.from_pylist(rows), tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def parquet_available() -> bool:
@@ -379,10 +389,7 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
 
 def plot_sweep(rows: list[dict[str, Any]], param_keys: list[str], path: str | Path) -> None:
     """Minimum clearance over the swept plane (first two parameters), contacts and failures marked."""
-    import matplotlib
     import matplotlib.ticker
-
-    matplotlib.use("Agg")
     from matplotlib.colors import LogNorm
     from matplotlib.figure import Figure
 

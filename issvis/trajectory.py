@@ -16,20 +16,46 @@ numpy only. Key meanings are fixed by ``docs/conventions.md``; extra keys writte
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from .frames import quat_angle_rad, slerp
+from .errors import InputError
+from .files import atomic_path
+from .frames import centre_of_mass, quat_angle_rad, slerp
 
 REQUIRED_KEYS = ("t", "names", "segment", "mass", "pos", "quat", "vel", "events", "meta")
 
+#: The kinds of event a record holds, each with what it means in plain words (the viewer's corner
+#: box shows these). A record with another kind is refused on construction.
+EVENT_KINDS: dict[str, str] = {
+    "separation": "interface opened",
+    "pusher_start": "pushers start",
+    "pusher_end": "pushers done",
+    "collisions_enabled": "collisions on between the two sides",
+    "contact_start": "contact",
+    "contact_end": "contact over",
+    "burn_start": "burn starts",
+    "burn_end": "burn ends",
+    "jet_burn_start": "separation burn starts",
+    "jet_burn_end": "separation burn ends",
+    "jet_hold_start": "thrusters hold attitude",
+    "cmg_control": "CMGs take a new attitude",
+    "cmg_saturated": "CMGs saturated: attitude control lost",
+}
 
-class RecordError(ValueError):
+
+class RecordError(InputError, ValueError):
     """A record file is missing, unreadable or not an issvis trajectory record."""
+
+
+def check_event_kind(kind: str) -> str:
+    """kind, when it is one of EVENT_KINDS; else ValueError naming the valid kinds."""
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind!r}; valid kinds: {', '.join(EVENT_KINDS)}")
+    return kind
 
 
 @dataclass(frozen=True)
@@ -51,6 +77,10 @@ class Record:
     events: list[dict[str, Any]]
     meta: dict[str, Any]
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for e in self.events:
+            check_event_kind(e.get("kind", "<none>"))
 
     # -- queries ----------------------------------------------------------------------------
     @property
@@ -88,14 +118,14 @@ class Record:
 
     def system_com(self) -> np.ndarray:
         """(T, 3) centre of mass of all parts, m, LVLH."""
-        return np.einsum("tbi,b->ti", self.pos, self.mass) / self.mass.sum()
+        return centre_of_mass(self.pos, self.mass)
 
     def group_com(self, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Centre of mass position and velocity (T, 3) of the parts selected by a (B,) mask."""
-        m = self.mass * members
-        return (np.einsum("tbi,b->ti", self.pos, m) / m.sum(), np.einsum("tbi,b->ti", self.vel, m) / m.sum())
+        return centre_of_mass(self.pos, self.mass, members), centre_of_mass(self.vel, self.mass, members)
 
     def events_of(self, kind: str) -> list[dict[str, Any]]:
+        check_event_kind(kind)  # a misspelt kind would otherwise find nothing, silently
         return [e for e in self.events if e.get("kind") == kind]
 
     def separation_sides(self) -> tuple[np.ndarray, np.ndarray] | None:
@@ -136,13 +166,8 @@ class Record:
             "meta": np.array(json.dumps(self.meta)),
         }
         arrays.update(self.extra)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **cast("dict[str, Any]", arrays))  # numpy's stub mixes in allow_pickle
 
     @classmethod
     def load(cls, path: str | Path) -> Record:
@@ -174,23 +199,23 @@ class Record:
         except json.JSONDecodeError as exc:
             raise RecordError(f"{path}: key 'events' or 'meta' is not JSON ({exc})") from None
         extra = {k: v for k, v in arrays.items() if k not in REQUIRED_KEYS}
-        return cls(t, arrays["names"].astype(str), arrays["segment"].astype(str), arrays["mass"], pos,
-                   arrays["quat"], arrays["vel"], events, meta, extra)
+        try:
+            return cls(t, arrays["names"].astype(str), arrays["segment"].astype(str), arrays["mass"], pos,
+                       arrays["quat"], arrays["vel"], events, meta, extra)
+        except ValueError as exc:  # an event of a kind this issvis does not know
+            raise RecordError(f"{path}: key 'events': {exc}") from None
 
     def to_csv(self, path: str | Path) -> None:
         """Long-format CSV for spreadsheets: one row per sample and part."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
         n_t, n_b = self.pos.shape[:2]
         cols = [np.repeat(self.t, n_b)[:, None], self.pos.reshape(-1, 3), self.quat.reshape(-1, 4), self.vel.reshape(-1, 3)]
         numbers = np.hstack(cols)
         names = np.tile(self.names, n_t)
         segments = np.tile(self.segment, n_t)
-        with open(tmp, "w") as fh:
+        with atomic_path(path) as tmp, open(tmp, "w") as fh:
             fh.write("t_s,part,segment,x_m,y_m,z_m,qx,qy,qz,qw,vx_mps,vy_mps,vz_mps\n")
             for name, seg, row in zip(names, segments, numbers):
                 fh.write(f"{row[0]:.6f},{name},{seg}," + ",".join(f"{v:.9g}" for v in row[1:]) + "\n")
-        os.replace(tmp, path)
 
 
 # --- regression comparison -----------------------------------------------------------------
@@ -213,9 +238,10 @@ def compare_records(a: Record, b: Record, pos_tol_m: float = 0.01, ang_tol_deg: 
     angle of the rotation between them. Different part lists or time spans never agree.
     """
     if list(a.names) != list(b.names):
-        only_a = sorted(set(a.names) - set(b.names))
-        only_b = sorted(set(b.names) - set(a.names))
-        msg = f"part lists differ: only in A {only_a or '-'}, only in B {only_b or '-'}"
+        only_a = sorted(map(str, set(a.names) - set(b.names)))
+        only_b = sorted(map(str, set(b.names) - set(a.names)))
+        msg = (f"records DIFFER: part lists differ: only in A {', '.join(only_a) or '-'}; "
+               f"only in B {', '.join(only_b) or '-'}")
         return Comparison(False, float("inf"), float("inf"), "-", 0.0, msg)
     if abs(a.t[0] - b.t[0]) > 1e-9 or abs(a.t[-1] - b.t[-1]) > 1e-6:
         msg = f"time spans differ: A {a.t[0]:g}..{a.t[-1]:g} s, B {b.t[0]:g}..{b.t[-1]:g} s"

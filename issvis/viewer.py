@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .frames import quat_to_matrix
-from .trajectory import Record
+from .errors import InputError
+from .frames import centre_of_mass, quat_to_matrix
+from .trajectory import EVENT_KINDS, Record
 
 #: Playback speeds, record seconds per wall-clock second; '+' and '-' walk this ladder.
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
 DEFAULT_SPEED = 10.0
-#: Longest wall-clock step the timer may advance in one tick, s: a window that stalls (dragged,
-#: covered, a slow frame) resumes where it was instead of leaping ahead.
-MAX_TICK_S = 0.25
+#: Longest wall-clock step the timer may advance in one tick, s. Playback follows the wall clock,
+#: so a slow frame is a dropped frame, not slower playback; a window that stalls for longer
+#: (dragged, covered, suspended) resumes where it was instead of leaping ahead.
+MAX_TICK_S = 1.0
 #: Two record times closer than this are the same instant, s (records sample at <= 100 Hz).
 SAME_TIME_S = 1e-6
 
@@ -84,7 +86,11 @@ def _unit(v: Any) -> np.ndarray:
 # Directions the camera looks from (LVLH, from the target towards the camera) and the field of view
 # of the built-in presets: above the orbit plane on the orbit-normal side, a little ahead, zenith up.
 WHOLE_STATION_FROM = _unit([0.45, -0.55, 0.70])
-INTERFACE_FROM = _unit([9.0, -3.0, 22.0])  # as the default scene's interface close-up
+#: Preset 3 looks from this direction, made square to the line between the two parts of the
+#: interface (so the gap is seen side-on, whatever the scene's interface and attitude).
+INTERFACE_FROM = _unit([9.0, -3.0, 22.0])
+#: Preset 3 frames the two faces plus this margin around each, m.
+INTERFACE_MARGIN_M = 8.0
 FOLLOW_FROM = _unit([0.40, -0.75, 0.55])
 PRESET_VIEW_ANGLE_DEG = 30.0
 ZENITH_UP = np.array([1.0, 0.0, 0.0])
@@ -99,15 +105,19 @@ class ViewerState:
     for each of the two parts it joins) of the first opened interface, for preset 3; the camera
     looks at the midpoint of the two faces, so the gap opens in the middle of the picture.
     part_radius_m : (B,) bounding radius of each part about its centre of mass, m, for framing.
+    part_labels : part name -> the label people know it by ('Zarya (FGB)'); default the names.
 
     Preset 4 follows the departing side of the first separation (in the default scene, the
-    Russian segment with its Soyuz and Progress), or the ROS parts in a record without one.
+    Russian segment with its Soyuz and Progress); in a record without one, the part of the first
+    burn and what moves with it, or else the whole station.
     """
 
     def __init__(self, record: Record, keyframe_camera: KeyframeCamera | None = None,
                  interface_anchor: tuple[tuple[int, np.ndarray], ...] | None = None,
-                 part_radius_m: np.ndarray | None = None) -> None:
+                 part_radius_m: np.ndarray | None = None, part_labels: Mapping[str, str] | None = None) -> None:
         self.record = record
+        self.part_labels = {str(n): str(n) for n in record.names}
+        self.part_labels.update(part_labels or {})
         self.keyframe_camera = keyframe_camera
         self.interface_anchor = interface_anchor
         n_parts = len(record.names)
@@ -115,14 +125,15 @@ class ViewerState:
         self.t_start_s = float(record.t[0])
         self.t_end_s = float(record.t[-1])
         # (t, text) of every event, in time order; event_times_s: the distinct times
-        self.events = sorted(((float(e["t"]), _event_label(e)) for e in record.events), key=lambda x: x[0])
+        words = sorted(((float(e["t"]), *_event_words(e, self.part_labels)) for e in record.events),
+                       key=lambda x: x[0])
+        self._event_words = words  # (t, what happened, to what)
+        self.events = [(t, f"{what}: {detail}" if detail else what) for t, what, detail in words]
         self.event_times_s = np.unique(np.array([t for t, _ in self.events], float))
         sides = record.separation_sides()
         self.groups = _trail_groups(record, sides)
         self._group_paths = {label: record.group_com(mask)[0] for label, mask in self.groups.items()}
-        self.follow_mask = sides[0] if sides is not None else record.segment == "ROS"
-        if not self.follow_mask.any():  # a record without a Russian segment: follow everything
-            self.follow_mask = np.ones(n_parts, bool)
+        self.follow_mask = sides[0] if sides is not None else _first_burn_group(record)
         self.follow_label = _dominant_segment(record, self.follow_mask)
         sep = record.separation_distance()
         self._separation = sep
@@ -139,6 +150,11 @@ class ViewerState:
         self.help = False
         self.picked: str | None = None
         self.quit_requested = False
+        #: frames per second the window draws (it sets this; None off-screen), shown in the corner box
+        self.frame_rate_hz: float | None = None
+        #: a one-off remark in the corner box ('no more events'); cleared by the next action
+        self.notice = ""
+        self._framed_m: float | None = None  # preset 3: the framing distance the camera was last set to
         self._camera_reset = True  # the next camera() frames the preset afresh
         self._anchor_m: np.ndarray | None = None
         self._poses: tuple[float, np.ndarray, np.ndarray] | None = None
@@ -153,6 +169,7 @@ class ViewerState:
     def set_time(self, t_s: float) -> None:
         """Go to record time t_s (clamped to the record); the slider calls this."""
         self.time_s = float(np.clip(t_s, self.t_start_s, self.t_end_s))
+        self.notice = ""
 
     def scrub(self, t_s: float) -> None:
         """The slider was dragged: pause and go there."""
@@ -192,16 +209,19 @@ class ViewerState:
             self.set_time(t[max(k, 0)])
 
     def next_event(self, direction: int = 1) -> bool:
-        """Go to the next (or previous) event time; returns False when there is none that way."""
+        """Go to the next (or previous) event time; returns False when there is none that way
+        (and the corner box says so)."""
         times = self.event_times_s
         if direction > 0:
             later = times[times > self.time_s + SAME_TIME_S]
             if not len(later):
+                self.notice = "no more events" if len(times) else "no events in this record"
                 return False
             self.set_time(later[0])
         else:
             earlier = times[times < self.time_s - SAME_TIME_S]
             if not len(earlier):
+                self.notice = "no earlier events" if len(times) else "no events in this record"
                 return False
             self.set_time(earlier[-1])
         self.playing = False
@@ -245,17 +265,44 @@ class ViewerState:
             pos, focal, up, angle = self.keyframe_camera(self.time_s)
             return CameraPose(np.asarray(pos, float), np.asarray(focal, float), np.asarray(up, float), float(angle))
         anchor, radius = self._target()
+        # the bounding sphere fits the view's height; 0.85 because the station is flat (its
+        # truss and arrays lie across the wide side of a 16:9 window), not a ball
+        # (the two faces of preset 3 may lie along the view's height: they get the whole sphere
+        # and a margin)
+        distance = radius / math.sin(math.radians(PRESET_VIEW_ANGLE_DEG) / 2) * (1.15 if self.preset == 3 else 0.85)
         if self._camera_reset or current is None or self._anchor_m is None:
             self._camera_reset = False
             self._anchor_m = anchor
-            view_from = {2: WHOLE_STATION_FROM, 3: INTERFACE_FROM, 4: FOLLOW_FROM}[self.preset]
-            # the bounding sphere fits the view's height; 0.85 because the station is flat (its
-            # truss and arrays lie across the wide side of a 16:9 window), not a ball
-            distance = radius / math.sin(math.radians(PRESET_VIEW_ANGLE_DEG) / 2) * 0.85
+            self._framed_m = distance
+            view_from = {2: WHOLE_STATION_FROM, 3: self._interface_view_from(), 4: FOLLOW_FROM}[self.preset]
             return CameraPose(anchor + distance * view_from, anchor, ZENITH_UP.copy(), PRESET_VIEW_ANGLE_DEG)
         delta = anchor - self._anchor_m
         self._anchor_m = anchor
-        return current.translated(delta)
+        moved = current.translated(delta)
+        if self.preset != 3:
+            return moved
+        # the interface: keep the user's direction and zoom, and back off as the gap grows so that
+        # both faces stay in the picture
+        offset = moved.position_m - moved.focal_point_m
+        now_m = float(np.linalg.norm(offset))
+        if now_m <= 0 or not self._framed_m:
+            return moved
+        zoom = now_m / self._framed_m  # the user's wheel: kept as a factor on the framing distance
+        self._framed_m = distance
+        return CameraPose(moved.focal_point_m + offset / now_m * distance * zoom, moved.focal_point_m, moved.view_up,
+                          moved.view_angle_deg)
+
+    def _interface_view_from(self) -> np.ndarray:
+        """INTERFACE_FROM made square to the line between the interface's two parts (unit (3,))."""
+        assert self.interface_anchor is not None
+        pos, _ = self.poses()
+        (kc, _), (kp, _) = self.interface_anchor
+        line = pos[kc] - pos[kp]
+        if np.linalg.norm(line) < 1e-6:
+            return INTERFACE_FROM.copy()
+        line = line / np.linalg.norm(line)
+        square = INTERFACE_FROM - np.dot(INTERFACE_FROM, line) * line
+        return _unit(square) if np.linalg.norm(square) > 0.1 else INTERFACE_FROM.copy()
 
     def _target(self) -> tuple[np.ndarray, float]:
         """(anchor point (3,) m LVLH, radius m to frame) of the current preset."""
@@ -263,10 +310,10 @@ class ViewerState:
         if self.preset == 3:
             assert self.interface_anchor is not None
             faces = [pos[k] + quat_to_matrix(quat[k]) @ offset for k, offset in self.interface_anchor]
-            return np.mean(faces, axis=0), 8.0
+            gap_m = float(np.linalg.norm(faces[0] - faces[1]))
+            return np.mean(faces, axis=0), 0.5 * gap_m + INTERFACE_MARGIN_M
         mask = self.follow_mask if self.preset == 4 else np.ones(len(pos), bool)
-        m = self.record.mass * mask
-        com = (pos * m[:, None]).sum(axis=0) / m.sum()
+        com = centre_of_mass(pos, self.record.mass, mask)
         reach = np.linalg.norm(pos[mask] - com, axis=1) + self.part_radius_m[mask]
         return com, float(reach.max())
 
@@ -292,7 +339,8 @@ class ViewerState:
             return ""
         k = self.record.part_index(self.picked)
         v = self.velocity_at(self.time_s)[k]
-        lines = (f"{self.picked}\n"
+        lines = (f"{self.part_labels[self.picked]}\n"
+                f"part     {self.picked}\n"
                 f"segment  {self.record.segment[k]}\n"
                 f"mass     {self.record.mass[k]:,.0f} kg\n"
                 f"velocity {np.linalg.norm(v):.4f} m/s LVLH\n"
@@ -324,11 +372,19 @@ class ViewerState:
                         lines.append(f"clearance  {gap:8.2f} m")
         past = [t for t, _ in self.events if t <= self.time_s + SAME_TIME_S]
         if past:
-            labels = [label for t, label in self.events if t == past[-1]]
-            lines.append(f"last event: {', '.join(labels)} at t = {past[-1]:g} s")
+            grouped: dict[str, list[str]] = {}  # to what -> what happened, in order
+            for t, what, detail in self._event_words:
+                if t == past[-1] and what not in grouped.setdefault(detail, []):
+                    grouped[detail].append(what)
+            said = "; ".join(f"{detail}: {', '.join(whats)}" if detail else ", ".join(whats)
+                             for detail, whats in grouped.items())
+            lines.append(f"t = {past[-1]:g} s: {said}")
+        if self.notice:
+            lines.append(self.notice)
         state = "playing" if self.playing else "paused"
         camera = f"follow {self.follow_label}" if self.preset == 4 else PRESETS.get(self.preset, "free")
-        lines.append(f"{state} x{self.speed:g}   camera: {camera}   h: help")
+        rate = f"   {self.frame_rate_hz:4.1f} frames/s" if self.frame_rate_hz is not None else ""
+        lines.append(f"{state} x{self.speed:g}   camera: {camera}{rate}   h: help")
         return "\n".join(lines)
 
     def trail_points(self) -> dict[str, np.ndarray]:
@@ -338,17 +394,40 @@ class ViewerState:
         pos_now, _ = self.poses()
         out = {}
         for label, mask in self.groups.items():
-            m = self.record.mass * mask
-            now = (pos_now * m[:, None]).sum(axis=0) / m.sum()
+            now = centre_of_mass(pos_now, self.record.mass, mask)
             out[label] = np.vstack([self._group_paths[label][:k], now[None]])
         return out
 
 
-def _event_label(e: dict[str, Any]) -> str:
-    detail = e.get("interface") or e.get("part") or ""
-    if not detail and "parts" in e:
-        detail = " / ".join(map(str, e["parts"]))
-    return f"{e['kind']} {detail}".strip()
+def _event_words(e: dict[str, Any], labels: Mapping[str, str]) -> tuple[str, str]:
+    """An event in plain words: (what happened, to what): ('interface opened', 'Zarya (FGB) / PMA-1')."""
+    def named(names: list[str]) -> str:
+        return " / ".join(labels.get(str(n), str(n)) for n in names)
+
+    what = EVENT_KINDS.get(e["kind"], str(e["kind"]).replace("_", " "))
+    if "interface" in e:
+        detail = named(str(e["interface"]).split("/"))
+    elif "part" in e:
+        detail = named([e["part"]])
+    elif "parts" in e:
+        detail = named(list(e["parts"]))
+    else:
+        detail = ""
+    return what, detail
+
+
+def _first_burn_group(record: Record) -> np.ndarray:
+    """(B,) mask of the first burn's part and the parts of its rigid body at the burn (the whole
+    station when the record has no burn or no body indices)."""
+    burns = record.events_of("burn_start")
+    if not burns or burns[0].get("part") not in set(record.names):
+        return np.ones(len(record.names), bool)
+    k = record.part_index(burns[0]["part"])
+    body = record.extra.get("body_index")
+    if body is None:
+        return np.ones(len(record.names), bool)
+    i = int(np.clip(np.searchsorted(record.t, burns[0]["t"]), 0, len(record.t) - 1))
+    return np.asarray(body[i] == body[i, k])
 
 
 def _trail_groups(record: Record, sides: tuple[np.ndarray, np.ndarray] | None) -> dict[str, np.ndarray]:
@@ -371,7 +450,7 @@ def _dominant_segment(record: Record, mask: np.ndarray) -> str:
 
 
 # --- the window ------------------------------------------------------------------------------
-class NoDisplayError(RuntimeError):
+class NoDisplayError(InputError, RuntimeError):
     """No X display to open a window on; the message says what to do instead."""
 
 
@@ -416,6 +495,13 @@ def render_settings_of(record: Record) -> Any:
         return RenderSettings()
 
 
+def part_labels_of() -> dict[str, str]:
+    """Part name -> the label people know it by ('zarya' -> 'Zarya (FGB)'), from the station."""
+    from .catalogue import build_station
+
+    return {p.name: p.label for p in build_station().parts}
+
+
 def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | None:
     """((part index, offset (3,) m of the interface point in that part's frame) for the child and
     the parent part of the record's first separation), or None without one."""
@@ -436,6 +522,16 @@ def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | 
 
 
 TICK_MS = 15  # timer period; a frame is rendered only when something changed
+#: Share of wall time the window may spend rendering: after a frame that took d seconds, the next
+#: waits at least d * (1 - RENDER_DUTY) / RENDER_DUTY, so the event loop always gets time to
+#: answer keys and the mouse. Besides, no frame is drawn while X input waits in the queue: inputs
+#: come first, and any number of them make one frame. Under load frames are dropped (playback
+#: follows the wall clock); renders are never queued.
+RENDER_DUTY = 0.8
+#: Longest a frame waits for queued input to be read, s: a pointer moving over the window sends
+#: motion events all the time, and playback must not stop for them.
+INPUT_FIRST_MAX_S = 0.2
+HIGHLIGHT_COLOUR = "#ffe14a"
 KEYS: dict[str, tuple[str, ...]] = {
     "play": ("space",),
     "faster": ("plus", "equal", "KP_Add"),
@@ -505,7 +601,8 @@ class ViewerWindow:
             return camera_at(clip.time.video(t_s), settings_, record)
 
         self.state = ViewerState(record, keyframe_camera=keyframe_camera,
-                                 interface_anchor=interface_anchor_of(record), part_radius_m=radii)
+                                 interface_anchor=interface_anchor_of(record), part_radius_m=radii,
+                                 part_labels=part_labels_of())
         self._build_overlays(pv)
         self._bind_inputs()
         self._shown: dict[str, Any] = {}
@@ -515,6 +612,12 @@ class ViewerWindow:
         self._last_camera: CameraPose | None = None
         self.frame_times_s: list[float] = []  # perf_counter at the end of each render
         self.render_durations_s: list[float] = []
+        self.inputs_answered: list[tuple[float, float]] = []  # (perf_counter of the input, of its frame)
+        self._pending_inputs: list[float] = []
+        self._dirty = False  # the state changed since the picture was last drawn
+        self._dirty_since = 0.0  # perf_counter when it did
+        self._next_frame_at = 0.0  # perf_counter before which the timer draws no frame
+        self._input_waiting: Callable[[], bool] | None = None  # set once the window is mapped
         self._last_tick = time.perf_counter()
         self.refresh(force=True)
 
@@ -546,7 +649,10 @@ class ViewerWindow:
         self.status_actor = self._text(0.01, 0.98, size, "left", background=True)
         self.info_actor = self._text(0.99, 0.98, size, "right", background=True)
         self.help_actor = self._text(0.33, 0.8, size, "left", background=True)
+        self.help_actor.GetTextProperty().SetBackgroundOpacity(1.0)  # opaque: the scene must not show through
+        self.help_actor.GetTextProperty().SetShadow(False)
         self.help_actor.SetInput(HELP_TEXT)
+        self._build_highlight(pv)
         self.trail_meshes: dict[str, Any] = {}
         self.trail_actors: list[Any] = []
         colours = self._side_colours if self.record.separation_sides() is not None else []
@@ -573,8 +679,28 @@ class ViewerWindow:
         rep.SetSliderLength(0.012)
         rep.SetSliderWidth(0.025)
         rep.SetEndCapWidth(0.02)
-        rep.SetTitleHeight(0.018)
-        rep.SetLabelHeight(0.018)
+        # legible on any background: white bold text with a shadow, as tall as the corner box's
+        rep.SetTitleHeight(0.03)
+        rep.SetLabelHeight(0.028)
+        for prop in (rep.GetTitleProperty(), rep.GetLabelProperty()):
+            prop.SetColor(1.0, 1.0, 1.0)
+            prop.SetBold(True)
+            prop.SetShadow(True)
+
+    def _build_highlight(self, pv) -> None:
+        """One outline box per part (its actors' bounds in the part's own frame), shown for the
+        picked part and moved with it."""
+        self.highlight_actors: dict[str, Any] = {}
+        for name, actors in self.stage.part_actors.items():
+            actors = list(actors) if isinstance(actors, (list, tuple)) else [actors]
+            bounds = np.array([a.GetMapper().GetInput().GetBounds() for a in actors], float)
+            lo, hi = bounds[:, 0::2].min(axis=0), bounds[:, 1::2].max(axis=0)
+            pad = 0.03 * float(np.linalg.norm(hi - lo)) + 0.2
+            box = pv.Box(bounds=(lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad, lo[2] - pad, hi[2] + pad))
+            actor = self.plotter.add_mesh(box.outline(), color=HIGHLIGHT_COLOUR, line_width=3, lighting=False,
+                                          pickable=False, reset_camera=False, render=False)
+            actor.SetVisibility(False)
+            self.highlight_actors[str(name)] = actor
 
     def _bind_inputs(self) -> None:
         plotter = self.plotter
@@ -627,19 +753,47 @@ class ViewerWindow:
             st.toggle(action)
         else:
             raise ValueError(f"no action {action!r}")
-        self.refresh()
+        self.changed()
 
     def on_slider(self, value: float) -> None:
         if abs(value - self.state.time_s) > SAME_TIME_S:
             self.state.scrub(value)
+            self.changed()
+
+    def changed(self) -> None:
+        """The state changed: draw now if the frame budget allows, else at the timer's next turn
+        (inputs between two frames make one frame; none waits in a queue of renders)."""
+        self._mark_dirty()
+        self._pending_inputs.append(time.perf_counter())
+        if self._frame_due():
             self.refresh()
 
+    def _mark_dirty(self) -> None:
+        if not self._dirty:
+            self._dirty, self._dirty_since = True, time.perf_counter()
+
+    def _frame_due(self) -> bool:
+        """Whether a frame may be drawn now: the budget allows it and no input waits (for at most
+        INPUT_FIRST_MAX_S)."""
+        if not self._open:
+            return True
+        now = time.perf_counter()
+        if now < self._next_frame_at:
+            return False
+        if now - self._dirty_since > INPUT_FIRST_MAX_S:
+            return True
+        return not (self._input_waiting is not None and self._input_waiting())
+
     def tick(self, wall_dt_s: float) -> None:
-        """Advance playback by wall_dt_s of real time (the timer calls this)."""
+        """Advance playback by wall_dt_s of real time (the timer calls this); draw when due."""
+        if self.state.quit_requested:  # the loop ends at its next turn: no frame for nobody
+            return
         if self.state.advance(wall_dt_s):
-            self.refresh()
+            self._mark_dirty()
         elif self._shown.get("status") != self.state.status_text():
-            self.refresh()  # playback just stopped at the end
+            self._mark_dirty()  # playback just stopped at the end
+        if self._dirty and self._frame_due():
+            self.refresh()
 
     def _on_timer(self, *_: Any) -> None:
         now = time.perf_counter()
@@ -655,7 +809,7 @@ class ViewerWindow:
         prop = self.picker.GetViewProp() if hit else None
         name = self._part_of_actor.get(prop.GetAddressAsString("vtkObject")) if prop is not None else None
         self.state.pick(name)
-        self.refresh()
+        self.changed()
         return name
 
     def _on_left_press(self, *_: Any) -> None:
@@ -673,7 +827,7 @@ class ViewerWindow:
         self._interacting = False
         if self._last_camera is not None and not _same_camera(self._camera_now(), self._last_camera):
             self.state.camera_moved_by_user()
-            self.refresh()
+            self.changed()
 
     # -- output -------------------------------------------------------------------------------
     def _camera_now(self) -> CameraPose:
@@ -710,22 +864,33 @@ class ViewerWindow:
                 self.trail_meshes[label].copy_from(pv.lines_from_points(points))
         for actor in self.trail_actors:
             actor.SetVisibility(st.trails)
+        for name, actor in self.highlight_actors.items():
+            actor.SetVisibility(name == st.picked)
+        if st.picked is not None:
+            actor = self.highlight_actors[st.picked]
+            actor.user_matrix = self.stage.part_actors[st.picked][0].user_matrix
         for actor in self.axes_actors:
             actor.SetVisibility(st.axes)
         self.axes_actors[-1].SetVisibility(st.axes and not st.help)  # labels would draw over the help
         self.help_actor.SetVisibility(st.help)
+        st.frame_rate_hz = self.frame_rate() if self._open and len(self.frame_times_s) > 2 else None
         status, info = st.status_text(), st.info_text()
         self.status_actor.SetInput(status)
         self.info_actor.SetInput(info)
         self.info_actor.SetVisibility(bool(info))
         shown["status"] = status
+        self._dirty = False
         self.render()
 
     def render(self) -> None:
         start = time.perf_counter()
         self.plotter.render()
-        self.frame_times_s.append(time.perf_counter())
-        self.render_durations_s.append(self.frame_times_s[-1] - start)
+        end = time.perf_counter()
+        self.frame_times_s.append(end)
+        self.render_durations_s.append(end - start)
+        self.inputs_answered.extend((t, end) for t in self._pending_inputs)
+        self._pending_inputs.clear()
+        self._next_frame_at = end + (end - start) * (1 - RENDER_DUTY) / RENDER_DUTY
 
     def screenshot(self) -> np.ndarray:
         """(H, W, 3) uint8 picture of the window as it is now (rendered afresh)."""
@@ -742,6 +907,7 @@ class ViewerWindow:
         if self._open:
             return
         self.plotter.show(interactive_update=True, auto_close=False)
+        self._input_waiting = _x_queue_probe(self.plotter.render_window)
         self.plotter.iren.create_timer(TICK_MS, repeating=True)
         self._open = True
         self.refresh(force=True)
@@ -756,6 +922,8 @@ class ViewerWindow:
         interactor.Start()
         if self._timed_out:  # the window stays usable (ProcessEvents, run again)
             interactor.SetDone(False)
+            if self._dirty:  # a frame the budget dropped: the picture agrees with the state again
+                self.refresh()
 
     def quit(self) -> None:
         self.state.quit_requested = True
@@ -763,6 +931,27 @@ class ViewerWindow:
 
     def close(self) -> None:
         self.plotter.close()
+
+
+def _x_queue_probe(render_window: Any) -> Callable[[], bool] | None:
+    """A function saying whether X events wait in the window's queue (Xlib's XPending on VTK's own
+    display connection), or None when the window is not an X window."""
+    import ctypes
+    import ctypes.util
+
+    if "XOpenGL" not in render_window.GetClassName():
+        return None
+    ident = str(render_window.GetGenericDisplayId() or "")  # '_55d0c8a8e2a0_p_void'
+    try:
+        display = int(ident.strip("_").split("_")[0], 16)
+    except ValueError:
+        return None
+    lib = ctypes.util.find_library("X11")
+    if not display or lib is None:
+        return None
+    xpending = ctypes.CDLL(lib).XPending
+    xpending.argtypes, xpending.restype = [ctypes.c_void_p], ctypes.c_int
+    return lambda: xpending(display) > 0
 
 
 def _same_camera(a: CameraPose, b: CameraPose) -> bool:

@@ -12,6 +12,22 @@ from issvis.simulation import simulate
 ROOT = Path(__file__).resolve().parent.parent
 SCENES = ROOT / "scenes"
 
+#: Printed in the pytest header, so that a failure report says what it ran against.
+REPORTED_PACKAGES = ("numpy", "pybullet", "trimesh", "pydantic", "click", "pyvista", "vtk", "imageio",
+                     "imageio-ffmpeg", "pillow", "matplotlib", "dask", "distributed", "pymsis", "pyarrow")
+
+
+def pytest_report_header(config):
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return "issvis dependencies: " + ", ".join(f"{name} {version(name)}" for name in REPORTED_PACKAGES)
+
 
 @pytest.fixture(scope="session")
 def undock_record():

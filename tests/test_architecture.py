@@ -28,6 +28,10 @@ FORBIDDEN = {
     "decay": {"pybullet", "pyvista", "vtk", "issvis.simulation"},
     "sweep": {"pyvista", "vtk", "imageio"},
     "assets": {"pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
+    # shared pieces every layer may use: the standard library alone
+    "errors": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.scene"},
+    "files": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio"},
+    "shipped": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.scene"},
 }
 
 
@@ -62,3 +66,27 @@ def test_import_issvis_pulls_in_numpy_alone():
             "'matplotlib', 'dask', 'distributed', 'pymsis', 'pyarrow'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
+
+
+#: What `pip install issvis` (no extras) lacks: the render, analysis and parquet extras.
+EXTRAS_ONLY = ("pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg", "PIL", "matplotlib", "dask",
+               "distributed", "pymsis", "pyarrow", "mpl_toolkits")
+
+
+def test_a_simulate_only_install_needs_none_of_the_extras(tmp_path):
+    """The minimal install, as CI can run it offline: the extras' packages are made unimportable
+    (None in sys.modules) in a fresh interpreter; simulate, info and compare still work, and a
+    command that needs an extra says which one in one line (exit 2)."""
+    out = tmp_path / "r.npz"
+    code = (f"import sys\nfor name in {EXTRAS_ONLY!r}:\n    sys.modules[name] = None\n"
+            "from issvis.cli import main\n"
+            f"assert main(['simulate', '--set', 'scene.duration_s=30', '-o', {str(out)!r}]) == 0\n"
+            "assert main(['info', 'soyuz_departure']) == 0\n"
+            f"assert main(['compare', {str(out)!r}, {str(out)!r}]) == 0\n"
+            f"sys.exit(main(['plot', {str(out)!r}, '-o', {str(tmp_path / 'p.png')!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert out.exists() and "records agree" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == (
+        "issvis: error: this command needs matplotlib, which is not installed: pip install 'issvis[analysis]'")

@@ -49,7 +49,87 @@ def test_assets_regeneration_changes_nothing(in_repo, capsys):
     assert "0 file(s) changed" in capsys.readouterr().out
 
 
-def test_help_of_every_subcommand(capsys):
-    for command in ("simulate", "compare", "assets", "info"):
-        assert main([command, "--help"]) == 0
-        assert "Usage:" in capsys.readouterr().out
+def test_help_of_every_command(capsys):
+    from issvis.cli import cli
+
+    assert set(cli.commands) >= {"simulate", "compare", "assets", "info", "plot", "sweep", "decay", "view", "render",
+                                 "scenes"}
+    for command in cli.commands:
+        assert main([command, "--help"]) == 0, command
+        out = capsys.readouterr().out
+        assert out.startswith(f"Usage: issvis {command}"), (command, out)
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(c in out for c in cli.commands)
+
+
+def test_scenes_lists_the_shipped_scenes_with_their_titles(capsys):
+    import tomllib
+
+    assert main(["scenes"]) == 0
+    out = capsys.readouterr().out
+    for path in SCENES.glob("*.toml"):
+        title = tomllib.loads(path.read_text())["scene"]["title"]
+        assert f"{path.stem}  " in out and title in out, (path, out)
+    assert "undock" in out and "(default)" in out
+
+
+def test_commands_without_a_scene_use_the_shipped_default_from_any_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "--set", "scene.duration_s=30"]) == 0
+    assert (tmp_path / "renders" / "undock.npz").exists()
+    assert main(["info", "soyuz_departure", "--json"]) == 0  # a shipped scene by its name
+    capsys.readouterr()
+    assert main(["simulate", "scenes/russian_only.toml", "-o", "r.npz", "--set", "scene.duration_s=30"]) == 0
+    assert Record.load(tmp_path / "r.npz").duration_s == 30.0
+
+
+def test_a_missing_scene_lists_the_shipped_ones(tmp_path, capsys):
+    assert main(["simulate", str(tmp_path / "undok.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "undok.toml: no such scene file; shipped scenes: cmg_saturation, misaligned_contact" in err and "undock" in err
+
+
+def test_a_plain_pip_install_carries_scenes_and_assets(tmp_path):
+    """Build the wheel as pip does (offline), unpack it as an install would, and run from elsewhere."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from .conftest import ROOT
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    for name in ("issvis", "scenes", "assets"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    (wheel,) = (tmp_path / "dist").glob("issvis-*.whl")
+    site = tmp_path / "site"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                                "--target", str(site), str(wheel)], capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {f"issvis/scenes/{p.name}" for p in SCENES.glob("*.toml")} <= set(names)
+    assert {f"issvis/station_assets/{p.name}" for p in (ROOT / "assets").iterdir() if p.is_file()} <= set(names)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    check = (f"import issvis, issvis.assets; assert issvis.__file__.startswith({str(site)!r}), issvis.__file__; "
+             f"d = issvis.assets.default_assets_dir(); assert (d / 'manifest.json').is_file() and "
+             f"str(d).startswith({str(site)!r}), d")
+    done = subprocess.run([sys.executable, "-c", check], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    script = site / "bin" / "issvis"  # the console script pip wrote
+    done = subprocess.run([str(script), "scenes"], cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "soyuz_departure" in done.stdout and str(site) in done.stdout
+    done = subprocess.run([str(script), "simulate", "--set", "scene.duration_s=30"], cwd=elsewhere, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "wrote renders/undock.npz" in done.stdout and (elsewhere / "renders" / "undock.npz").exists()

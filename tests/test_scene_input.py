@@ -81,7 +81,7 @@ def test_unknown_table_lists_the_valid_sections(tmp_path):
 
 def test_a_record_is_not_a_scene_and_a_scene_is_not_a_record(tmp_path, capsys):
     code, _, err = run_cli(capsys, "compare", str(DEFAULT), str(DEFAULT))
-    assert code == 2 and "not a trajectory record" in err
+    assert code == 2 and "undock.toml: a scene, but issvis compare takes a trajectory record (.npz" in err
 
 
 def test_output_suffix_is_checked_before_simulating(tmp_path, capsys):
@@ -103,7 +103,9 @@ def test_interfaces_can_be_named_in_either_order():
 
 def test_scene_objects_are_frozen():
     scene = load_scene(DEFAULT)
-    with pytest.raises(Exception):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="frozen"):
         scene.scene.duration_s = 5.0  # type: ignore[misc]
 
 
@@ -120,3 +122,148 @@ def test_setting_an_item_of_a_list_the_scene_lacks_says_so(capsys, tmp_path):
 def test_click_usage_errors_are_one_line_too(capsys):
     code, _, err = run_cli(capsys, "simulate", "--no-such-option")
     assert code == 2 and err.startswith("issvis: error: No such option") and err.count("\n") == 1
+
+
+# --- one error path: every case a new user met, one line and exit 2 (issue 11) ----------------------
+@pytest.fixture(scope="module")
+def short_record_path(tmp_path_factory):
+    """A 40 s record of the default scene (the push at t = 20 s), written once."""
+    from issvis.simulation import simulate
+
+    path = tmp_path_factory.mktemp("records") / "short.npz"
+    simulate(load_scene(DEFAULT, ["scene.duration_s=40"]), progress=False).save(path)
+    return path
+
+
+def rewritten(record_path: Path, out: Path, **changes) -> Path:
+    """A copy of a record with some fields replaced (extra=... replaces the extra keys)."""
+    from dataclasses import replace
+
+    from issvis.trajectory import Record
+
+    replace(Record.load(record_path), **changes).save(out)
+    return out
+
+
+def one_line_error(capsys, *argv: str) -> str:
+    """Run the CLI; assert exit 2 and one line on stderr without a traceback; return the line."""
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2, err
+    assert err.startswith("issvis: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_a_record_of_parts_this_station_lacks_is_refused_by_the_pictures(short_record_path, tmp_path, capsys):
+    from issvis.trajectory import Record
+
+    names = Record.load(short_record_path).names.copy()
+    names[names == "pma1"] = "pma9"
+    odd = rewritten(short_record_path, tmp_path / "odd.npz", names=names)
+    for argv in (["render", str(odd), "--still", "1", "-o", str(tmp_path / "x.png")], ["view", str(odd)]):
+        err = one_line_error(capsys, *argv)
+        assert f"{odd}: lists part(s) pma9" in err and "station does not have" in err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_compare_names_parts_plainly(short_record_path, tmp_path, capsys):
+    from issvis.trajectory import Record
+
+    names = Record.load(short_record_path).names.copy()
+    names[names == "pma1"] = "pma9"
+    odd = rewritten(short_record_path, tmp_path / "odd.npz", names=names)
+    code, out, _ = run_cli(capsys, "compare", str(short_record_path), str(odd))
+    assert code == 1
+    assert "only in A pma1; only in B pma9" in out and "np.str_" not in out
+
+
+def test_a_record_is_not_a_scene_for_sweep(short_record_path, tmp_path, capsys):
+    err = one_line_error(capsys, "sweep", str(short_record_path), "--vary", "separation.0.delta_v_mps=0.1,0.2",
+                         "-o", str(tmp_path / "t.csv"))
+    assert f"{short_record_path}: a trajectory record, but issvis sweep takes a scene (.toml)" in err
+
+
+@pytest.mark.parametrize("command", ["plot", "view", "render", "decay"])
+def test_a_file_of_another_kind_says_which_kinds_the_command_takes(tmp_path, capsys, command):
+    table = tmp_path / "table.csv"
+    table.write_text("a,b\n1,2\n")
+    err = one_line_error(capsys, command, str(table))
+    assert f"{table}: a .csv file, but issvis {command} takes" in err
+    assert "a scene (.toml)" in err and "a trajectory record (.npz" in err
+
+
+def test_a_directory_is_not_a_scene(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    err = one_line_error(capsys, "simulate", ".")
+    assert ".: is a directory; issvis simulate takes a scene (.toml)" in err
+
+
+def test_a_range_written_with_a_dash_says_the_form(tmp_path, capsys):
+    err = one_line_error(capsys, "sweep", str(DEFAULT), "--vary", "separation.0.delta_v_mps=0.05-0.3",
+                         "-o", str(tmp_path / "t.csv"))
+    assert "a range is written START:STOP:N" in err and "separation.0.delta_v_mps=0.05:0.3:6" in err
+
+
+def test_an_old_record_without_clearance_says_what_is_missing(short_record_path, tmp_path, capsys):
+    from issvis.trajectory import Record
+
+    extra = {k: v for k, v in Record.load(short_record_path).extra.items() if k != "clearance_m"}
+    old = rewritten(short_record_path, tmp_path / "old.npz", extra=extra)
+    err = one_line_error(capsys, "plot", str(old), "-o", str(tmp_path / "p.png"))
+    assert f"{old}: has no key 'clearance_m'" in err and "re-simulate" in err
+    assert not (tmp_path / "p.png").exists()
+
+
+def test_decay_of_a_record_uses_the_scene_stored_in_it(short_record_path, tmp_path, capsys):
+    code, out, err = run_cli(capsys, "decay", str(short_record_path), "--atmosphere", "exponential",
+                             "-o", str(tmp_path / "d.png"))
+    assert code == 0, err
+    assert (tmp_path / "d.png").exists() and "days to 120 km" in out
+
+
+def test_a_simulation_error_is_one_line_naming_the_scene_and_exit_2(monkeypatch, tmp_path, capsys):
+    import issvis.simulation
+
+    def blow_up(scene, progress=None):
+        raise issvis.simulation.SimulationError("non-finite state at t = 3.000 s (time step 0.5 s too large?)")
+
+    monkeypatch.setattr(issvis.simulation, "simulate", blow_up)
+    err = one_line_error(capsys, "simulate", str(DEFAULT), "-o", str(tmp_path / "x.npz"))
+    assert f"{DEFAULT}: non-finite state at t = 3.000 s" in err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_debug_shows_the_traceback_of_an_input_error(tmp_path):
+    from issvis.errors import InputError
+
+    with pytest.raises(InputError, match="nope.toml: no such scene file"):
+        main(["--debug", "simulate", str(tmp_path / "nope.toml")])
+
+
+def test_a_bug_is_a_traceback_and_exit_3_not_a_verdict(monkeypatch, tmp_path, capsys):
+    import issvis.simulation
+
+    def bug(scene, progress=None):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(issvis.simulation, "simulate", bug)
+    code, _, err = run_cli(capsys, "simulate", str(DEFAULT), "-o", str(tmp_path / "x.npz"))
+    assert code == 3 and "Traceback" in err and "internal error" in err and "ZeroDivisionError" in err
+
+
+def test_the_scene_argument_of_a_record_only_command_is_refused_in_a_subprocess(tmp_path):
+    """The installed entry point, not only main(): exit status 2, one line, no traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "issvis.cli", "compare", str(DEFAULT), str(DEFAULT)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={**__import__("os").environ, "PYTHONPATH": str(SCENES.parent)})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_an_error_that_does_not_name_the_file_is_given_the_commands_input(tmp_path, capsys):
+    """plots.PlotError says what is wrong with 'the record'; the one handler names the file."""
+    err = one_line_error(capsys, "plot", str(DEFAULT), "--set", "separation=[]", "--set", "scene.duration_s=30",
+                         "-o", str(tmp_path / "p.png"))
+    assert err.startswith(f"issvis: error: {DEFAULT}: the record has no separation event"), err
+    assert not (tmp_path / "p.png").exists()

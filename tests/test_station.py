@@ -68,8 +68,17 @@ def test_whole_station_inertia_is_iss_like():
     from issvis.simulation import body_layout
 
     layout = body_layout(STATION, list(range(len(STATION.parts))))
-    radii = np.sqrt(layout.principal_inertia_kg_m2 / layout.mass_kg)
-    assert np.all(radii > 8.0) and np.all(radii < 30.0)
+    radii = np.sort(np.sqrt(layout.principal_inertia_kg_m2 / layout.mass_kg))
+    # Each radius within 10 % of the reference's: the catalogue places 38 parts of reference mass
+    # from drawings, and JEOD's model is itself representative (iss-facts.md), so a few per cent
+    # apart is agreement; a part misplaced by tens of metres, or a truss of the wrong mass, moves
+    # a radius by more. Measured: 14.0, 16.1, 20.4 m (5.4 %, 0.6 %, 0.6 % off).
+    reference_m = np.array([14.8, 16.2, 20.3])
+    np.testing.assert_allclose(radii, reference_m, rtol=RADIUS_OF_GYRATION_FRACTION)
+
+
+#: Whole-station radii of gyration vs JEOD's representative ISS, as a fraction (see the test).
+RADIUS_OF_GYRATION_FRACTION = 0.10
 
 
 def test_assets_on_disk_are_what_the_generator_makes():

@@ -50,8 +50,21 @@ def test_a_one_orbit_record_stays_a_few_megabytes(undock_record, tmp_path):
     assert per_second * 5577 < 5e6
 
 
-def test_pose_at_returns_the_samples_and_interpolates_smoothly(undock_record):
-    rec = undock_record
+@pytest.fixture(scope="module")
+def free_record():
+    """The default scene as free bodies: the Russian segment's jet pulses kick its velocity between
+    coarse samples (~1.4 mm/s each), which cubic Hermite over 20 s cannot follow to 1 mm."""
+    from issvis.scene import load_scene
+    from issvis.simulation import simulate
+
+    from .conftest import SCENES
+
+    return simulate(load_scene(SCENES / "undock.toml", ["control.cmg.mode=off", "control.jets.mode=off",
+                                                         "jet_burn=[]"]), progress=False)
+
+
+def test_pose_at_returns_the_samples_and_interpolates_smoothly(free_record):
+    rec = free_record
     k = len(rec.t) // 2
     pos, quat = rec.pose_at(rec.t[k])
     assert np.allclose(pos, rec.pos[k]) and np.allclose(quat, rec.quat[k])
@@ -108,3 +121,86 @@ def test_loading_a_damaged_record_is_a_clear_error(tmp_path, undock_record):
     text.write_text("hello")
     with pytest.raises(RecordError, match="not a trajectory record"):
         Record.load(text)
+
+
+# --- named vocabularies and the one atomic writer (issue 11) ----------------------------------------
+def test_event_kinds_are_a_vocabulary_checked_on_construction_and_load(undock_record, tmp_path):
+    from dataclasses import replace
+
+    from issvis.trajectory import EVENT_KINDS
+
+    assert {e["kind"] for e in undock_record.events} <= set(EVENT_KINDS)
+    odd = [*undock_record.events, {"t": 1.0, "kind": "explosion"}]
+    with pytest.raises(ValueError, match="unknown event kind 'explosion'; valid kinds: separation"):
+        replace(undock_record, events=odd)
+    with pytest.raises(ValueError, match="unknown event kind 'seperation'"):
+        undock_record.events_of("seperation")  # a misspelt kind finds nothing silently otherwise
+    # a file with such an event (another version's record) is refused by name
+    path = tmp_path / "odd.npz"
+    undock_record.save(path)
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["events"] = np.array(json.dumps(odd))
+    np.savez(path, **arrays)
+    with pytest.raises(RecordError, match=f"{path}: key 'events': unknown event kind 'explosion'"):
+        Record.load(path)
+
+
+def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path):
+    from issvis.files import atomic_path, write_text_atomic
+
+    target = tmp_path / "sub" / "out.csv"
+    write_text_atomic(target, "old\n")
+    with pytest.raises(RuntimeError, match="disk full"), atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and tmp.suffix == ".csv" and tmp.name.startswith(".")
+        tmp.write_text("half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old\n", "the old file stays whole"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.csv"], "no temporary left behind"
+
+
+def test_the_did_you_mean_helper_and_the_validation_formatter():
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+    from issvis.errors import did_you_mean, format_validation_error, unknown_name
+
+    assert did_you_mean("zarja", ["zarya", "zvezda", "unity"]) == " Did you mean 'zarya'?"
+    assert did_you_mean("qqq", ["zarya"]) == ""
+    assert unknown_name("burn.0.part", "part", "soyuz", ["soyuz_ms19", "zarya"]) == (
+        "burn.0.part = 'soyuz': no such part. Did you mean 'soyuz_ms19'? Valid parts: soyuz_ms19, zarya")
+
+    class Inner(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        fps: int = Field(30, gt=0)
+
+    class Outer(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        video: Inner = Inner()
+
+    with pytest.raises(ValidationError) as info:
+        Outer.model_validate({"video": {"fps": 0, "fsp": 3}})
+    text = format_validation_error(info.value, "s.toml", allowed=lambda loc: ["fps"])
+    assert text.splitlines() == ["s.toml: video.fps = 0: Input should be greater than 0",
+                                 "s.toml: unknown key 'video.fsp' (did you mean 'fps'?); allowed here: fps"]
+    with pytest.raises(ValidationError) as info:
+        Inner.model_validate({"fps": -1})
+    assert format_validation_error(info.value, "s.toml", names={"fps": "--fps"}) == (
+        "--fps = -1: Input should be greater than 0")
+
+
+def test_the_shared_rotation_and_centre_of_mass_helpers():
+    from issvis.frames import centre_of_mass, rotate_about, rotation_from_z, transform_matrix
+
+    for d in ([0, 0, 1], [0, 0, -2], [1, 2, 3], [-1, 0, 0.001]):
+        r = rotation_from_z(np.array(d, float))
+        np.testing.assert_allclose(r @ [0, 0, 1], np.array(d) / np.linalg.norm(d), atol=1e-12)
+        np.testing.assert_allclose(r @ r.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(r) == pytest.approx(1.0)
+    np.testing.assert_allclose(rotate_about(np.array([1.0, 0, 0]), np.array([0, 0, 2.0]), np.pi / 2), [0, 1, 0],
+                               atol=1e-12)
+    m = transform_matrix(rotation_from_z(np.array([1.0, 0, 0])), np.array([1.0, 2, 3]), 2.0)
+    np.testing.assert_allclose(m @ [0, 0, 1, 1], [3, 2, 3, 1], atol=1e-12)
+    pos = np.array([[[0.0, 0, 0], [10, 0, 0], [0, 4, 0]]] * 2)  # (T=2, B=3, 3)
+    mass = np.array([1.0, 3.0, 1000.0])
+    np.testing.assert_allclose(centre_of_mass(pos, mass, np.array([True, True, False])), [[7.5, 0, 0]] * 2)
+    np.testing.assert_allclose(centre_of_mass(pos[0], mass), [30 / 1004, 4000 / 1004, 0])

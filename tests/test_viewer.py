@@ -24,8 +24,11 @@ from issvis.viewer import (
     SPEEDS,
     ViewerState,
     interface_anchor_of,
+    part_labels_of,
     render_settings_of,
 )
+
+LABELS = part_labels_of()
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def state(record):
     settings = render_settings_of(record)
     clip = clip_for(settings, record)
     return ViewerState(record, keyframe_camera=lambda t: camera_at(clip.time.video(t), settings, record),
-                       interface_anchor=interface_anchor_of(record))
+                       interface_anchor=interface_anchor_of(record), part_labels=LABELS)
 
 
 # --- time, play, speed ---------------------------------------------------------------------
@@ -125,7 +128,16 @@ def test_event_jumps_visit_every_event_time_in_order(state, record):
         back.append(state.time_s)
     assert back == times[::-1][1:]
     state.set_time(record.events_of("separation")[0]["t"])
-    assert "separation zarya/pma1" in state.status_text()
+    # in plain words, by the parts' labels: no 'collisions_enabled' (VTK draws '_' as an overline)
+    assert "t = 20 s: Zarya (FGB) / PMA-1: interface opened, pushers start" in state.status_text()
+    state.set_time(record.events_of("collisions_enabled")[0]["t"])
+    assert "collisions on between the two sides" in state.status_text()
+    assert "_" not in state.status_text()
+    # the last event says so when asked for one more
+    state.set_time(record.t[-1])
+    assert not state.next_event(+1) and "no more events" in state.status_text()
+    state.step(-1)
+    assert "no more events" not in state.status_text(), "the remark goes with the next action"
 
 
 # --- camera presets ------------------------------------------------------------------------
@@ -199,6 +211,34 @@ def test_preset_3_looks_at_the_interface_between_its_two_faces(state, record):
     assert 3.0 < np.linalg.norm(child - parent) < 5.0
 
 
+def test_preset_3_keeps_both_faces_in_view_as_the_gap_grows(state, record):
+    """Late in the run the faces are a hundred metres and more apart: the camera backs off along
+    its own direction (a fixed close-up would show only Earth), keeping the user's zoom as a factor."""
+    from issvis.frames import quat_to_matrix
+
+    (kc, oc), (kp, op) = state.interface_anchor
+
+    def faces(t):
+        pos, quat = record.pose_at(t)
+        return np.array([pos[kc] + quat_to_matrix(quat[kc]) @ oc, pos[kp] + quat_to_matrix(quat[kp]) @ op])
+
+    state.set_time(30.0)
+    state.select_preset(3)
+    pose = state.camera(None)
+    for t in (60.0, 300.0, 900.0, 1500.0, record.t[-1]):
+        state.set_time(t)
+        pose = state.camera(pose)
+        assert _in_frame(pose, faces(t)), t
+    assert np.linalg.norm(faces(1500.0)[0] - faces(1500.0)[1]) > 100.0, "the gap did grow"
+    # the user zooms out to twice the distance: later frames keep that factor
+    direction = pose.position_m - pose.focal_point_m
+    user = viewer_module.CameraPose(pose.focal_point_m + 2 * direction, pose.focal_point_m, pose.view_up, 30.0)
+    state.set_time(record.t[-2])
+    later = state.camera(user)
+    ratio = np.linalg.norm(later.position_m - later.focal_point_m) / np.linalg.norm(direction)
+    assert 1.9 < ratio < 2.1, ratio
+
+
 def test_preset_4_follows_the_russian_segment_and_keeps_the_users_view(state, record):
     child, _ = record.separation_sides()
     state.set_time(100.0)
@@ -241,6 +281,18 @@ def test_picking_a_part_shows_name_segment_mass_and_current_velocity(state, reco
         state.pick("mir")
 
 
+def test_the_picked_part_is_named_by_its_label(state, record):
+    state.pick("zarya")
+    assert state.info_text().splitlines()[0].strip() == "Zarya (FGB)"
+    assert "part     zarya" in state.info_text()
+
+
+def test_corner_text_shows_the_frame_rate_once_the_window_measures_it(state):
+    assert "frames/s" not in state.status_text()
+    state.frame_rate_hz = 23.4
+    assert "23.4 frames/s" in state.status_text().splitlines()[-1]
+
+
 def test_corner_text_shows_clock_separation_and_speed(state, record):
     assert "docked; undocking at t = 20 s" in state.status_text()
     dist, rate = record.separation_distance()
@@ -271,7 +323,7 @@ def test_overlay_toggles(state):
         assert getattr(state, what)
         state.toggle(what)
         assert not getattr(state, what)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no overlay .wireframe."):
         state.toggle("wireframe")
 
 
@@ -412,11 +464,12 @@ def _input_for(window, display: str, height: int):
 
 
 def _pump(window, until, timeout_s: float = 5.0) -> None:
-    """Let VTK's interactor handle pending X events until `until()` holds."""
+    """Let VTK's interactor handle pending X events (and its timer) until `until()` holds and the
+    picture has caught up with the state (inputs come first; the frame follows)."""
     deadline = time.perf_counter() + timeout_s
     while time.perf_counter() < deadline:
         window.plotter.iren.interactor.ProcessEvents()
-        if until():
+        if until() and not window._dirty:
             return
         time.sleep(0.01)
     raise AssertionError("the window did not react to the X events in time")
@@ -527,6 +580,84 @@ def test_real_window_under_xvfb_keys_click_play_and_screenshots(record, xvfb_dis
         window.close()
 
 
+def test_keys_are_answered_while_frames_are_slow(record, xvfb_display, monkeypatch):
+    """A loaded machine, made reproducible: every render takes 0.3 s more. Playing at x10, a burst
+    of 16 keys then 'q': the loop ends within about two frames of the 'q' (one render per key, as
+    before, took 16 x 0.3 s), and the playback clock keeps to wall time (frames are dropped,
+    not input, and not playback speed)."""
+    import ctypes.util
+    import threading
+
+    if not ctypes.util.find_library("Xtst"):
+        pytest.skip("libXtst is needed to send real key events")
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    slow_s = 0.3
+    window = viewer_module.ViewerWindow(record, window_size=(640, 360))
+    real_render = window.plotter.render
+
+    def slow_render(*args, **kwargs):
+        time.sleep(slow_s)
+        return real_render(*args, **kwargs)
+
+    window.plotter.render = slow_render
+    x = XInput(xvfb_display)
+    try:
+        window.open()
+        x.move(320, 180)
+        window.state.set_time(30.0)
+        window.handle_key("play")
+        pressed: dict[str, float] = {}
+
+        def user() -> None:
+            time.sleep(1.5)
+            for key in ("t", "t", "r", "r", "a", "a", "plus", "minus") * 2:
+                x.key(key)
+            pressed["q"] = time.perf_counter()
+            x.key("q")
+
+        thread = threading.Thread(target=user)
+        start_wall, start_t = time.perf_counter(), window.state.time_s
+        thread.start()
+        window.run(exit_after_s=30.0)
+        ended = time.perf_counter()
+        thread.join()
+        assert window.state.quit_requested, "'q' ended the loop (not the 30 s limit)"
+        latency = ended - pressed["q"]
+        assert latency < 3 * slow_s + 0.4, f"'q' answered after {latency:.2f} s"
+        played_s = window.state.time_s - start_t
+        expected_s = DEFAULT_SPEED * (ended - start_wall)
+        assert played_s > 0.8 * expected_s, (played_s, expected_s)
+        answered = [done - asked for asked, done in window.inputs_answered]
+        assert answered and max(answered) < 3 * slow_s + 0.4, answered
+    finally:
+        x.close()
+        window.close()
+
+
+def test_queued_input_holds_a_frame_back_for_a_moment_only(record, xvfb_display, monkeypatch):
+    """While X input waits, no frame is drawn (the input is read first), but for at most
+    INPUT_FIRST_MAX_S: a pointer that never rests must not stop playback."""
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    window = viewer_module.ViewerWindow(record, window_size=(480, 270))
+    try:
+        window.open()
+        window._input_waiting = lambda: True  # as under a pointer moving all the time
+        window.handle_key("play")  # a change, held back
+        drawn = len(window.frame_times_s)
+        time.sleep(window.render_durations_s[-1])  # past the frame budget
+        window.tick(0.01)
+        assert len(window.frame_times_s) == drawn, "input waits: no frame yet"
+        time.sleep(viewer_module.INPUT_FIRST_MAX_S + 0.05)
+        window.tick(0.01)
+        assert len(window.frame_times_s) == drawn + 1, "held no longer than INPUT_FIRST_MAX_S"
+        window._input_waiting = lambda: False
+        time.sleep(window.render_durations_s[-1])
+        window.tick(0.05)
+        assert len(window.frame_times_s) == drawn + 2, "no input waiting: the frame comes at once"
+    finally:
+        window.close()
+
+
 # --- the command -----------------------------------------------------------------------------
 @pytest.mark.parametrize("display", [None, ":4242"])
 def test_view_without_a_display_says_what_to_do_and_exits_2(display, monkeypatch, capsys, in_repo):
@@ -551,3 +682,14 @@ def test_view_command_opens_plays_and_closes_under_xvfb(xvfb_display, monkeypatc
     assert "frames/s" in out and "at 640x360" in out
     record_time_s = float(out.split("record time")[1].split()[0])
     assert record_time_s > 2.0, "playback moved the record time"
+
+
+def test_view_of_a_scene_says_on_the_terminal_that_it_simulates_first(xvfb_display, monkeypatch, capsys, in_repo):
+    from issvis.cli import main
+
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    assert main(["view", "russian_only", "--set", "scene.duration_s=40", "--size", "320x180",
+                 "--exit-after", "0.3"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("simulating ") and "russian_only.toml (40 s of physics) before the window opens" in err[0]
+    assert err[1].startswith("simulated in ")
