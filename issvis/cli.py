@@ -334,13 +334,19 @@ def decay(scene: Path, output: Path, csv_path: Path | None, atmosphere: str, are
 @click.option("--play", is_flag=True, help="Start playing at once.")
 @click.option("--exit-after", "exit_after_s", type=click.FloatRange(min=0, min_open=True), default=None, hidden=True,
               help="Close the window after this many seconds and print the frame rate (tests, benchmarks).")
+@click.option("--web", is_flag=True, help="Serve the viewer as a web page instead of opening a window (no display needed).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="--web: port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="--web: address to listen on; another than 127.0.0.1 lets other machines connect.")
 @set_option
 @_user_errors
-def view(source: Path, size: str, play: bool, exit_after_s: float | None, overrides: tuple[str, ...]) -> None:
+def view(source: Path, size: str, play: bool, exit_after_s: float | None, web: bool, port: int, host: str,
+         overrides: tuple[str, ...]) -> None:
     """Open the interactive 3D viewer on a record (.npz) or a scene (simulated first).
 
     Keys: space play/pause, +/- speed, Left/Right step, n/N next/previous event, 1-4 cameras,
     t tint, r trails, a LVLH axes, h help, q quit. Click a part for its name, mass and velocity.
+    With --web, serves the same viewer at http://HOST:PORT/ (rendered here, shown in a browser).
     """
     from .viewer import NoDisplayError, check_display, view as run_viewer
 
@@ -352,6 +358,18 @@ def view(source: Path, size: str, play: bool, exit_after_s: float | None, overri
         raise UserError(f"--size {size!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
     if not source.is_file():
         raise UserError(f"{source}: no such scene or record file")
+    if web:
+        from .render import RenderError
+        from .webview import WebViewError, check_port, check_trame, serve
+
+        try:  # before simulating: a missing trame or a taken port should not cost a simulation
+            check_trame()
+            check_port(host, port)
+            record = load_scene_or_record(source, overrides, progress=False)
+            serve(record, host=host, port=port, window_size=(width, height), play=play, echo=click.echo)
+        except (WebViewError, RenderError) as exc:
+            raise UserError(str(exc)) from None
+        return
     try:
         check_display()  # before simulating: a missing display should not cost a simulation
     except NoDisplayError as exc:

@@ -280,6 +280,7 @@ class WebViewer:
                                   update_modelValue="trigger('issvis_scrub', [$event])", hide_details=True,
                                   label="record time, s", thumb_label=True, id="time-slider")
             client.Script(KEY_SCRIPT)
+            client.Style("html { overflow: hidden; }")  # the page fits the window; no scroll bar
         self.layout = layout
         ctrl.on_server_ready.add(self._on_ready)
 
