@@ -31,9 +31,13 @@ STILL_QUALITY = 92
 PLAYING_QUALITY = 80
 #: Period of the server's playback clock, s; a frame is sent only when the picture changed.
 TICK_S = 0.015
+#: After a frame that took longer than a tick, the clock waits this fraction of its time so that the
+#: page's clicks, keys and acknowledgements get through while the software renderer is saturated.
+BREATHER = 0.25
 #: DOM key names (KeyboardEvent.key) that differ from the X keysyms of ``viewer.KEYS``.
 DOM_TO_KEYSYM = {" ": "space", "+": "plus", "=": "equal", "-": "minus", "_": "underscore",
                  "ArrowRight": "Right", "ArrowLeft": "Left", "?": "question"}
+VIEW_REF = "view"
 TRAME_FIX = "fix: pip install 'issvis[web]' (trame, trame-vtk, trame-vuetify)"
 
 
@@ -119,7 +123,9 @@ class WebViewer:
         self._pushed: dict[str, Any] = {}
         self._last_tick = time.perf_counter()
         self._clock: asyncio.Task | None = None
+        self._quality = STILL_QUALITY
         self.frames_pushed = 0
+        self.on_ready: Any = None  # called with self once the server listens
         self._build_page()
 
     # -- inputs (all through the window, as the desktop keys) ------------------------------
@@ -197,12 +203,16 @@ class WebViewer:
         return (st.time_s, st.tint, st.trails, st.axes, st.picked, cam.GetMTime())
 
     def push_frame(self) -> None:
-        """Render the window and send the frame to the page."""
-        if self.view is not None and self.server.protocol:
-            quality = PLAYING_QUALITY if self.state.playing else STILL_QUALITY
-            self.view.update()
-            self.frames_pushed += 1
+        """Render the window and send the frame to the page (JPEG quality lower while playing)."""
+        if self.view is None or not self.server.protocol:
+            return
+        quality = PLAYING_QUALITY if self.state.playing else STILL_QUALITY
+        if quality != self._quality:
+            view_id = self.server.state[f"{VIEW_REF}Id"]  # trame-vtk keeps the view's id there
+            self.server.protocol_call("viewport.image.push.quality", view_id, quality, 1)
             self._quality = quality
+        self.view.update()
+        self.frames_pushed += 1
 
     async def _run_clock(self) -> None:
         while True:
@@ -213,7 +223,9 @@ class WebViewer:
                 import traceback
 
                 traceback.print_exc()
-            await asyncio.sleep(max(TICK_S - (time.perf_counter() - start), 0.001))
+            busy = time.perf_counter() - start
+            # a slow frame still leaves the loop a quarter of its time for the page's messages
+            await asyncio.sleep(max(TICK_S - busy, BREATHER * busy, 0.002))
 
     # -- the page ---------------------------------------------------------------------------
     def _build_page(self) -> None:
@@ -262,7 +274,7 @@ class WebViewer:
                 with v.VContainer(fluid=True, classes="pa-0 fill-height d-flex flex-column"):
                     with html.Div(style="position: relative; flex: 1 1 auto; width: 100%; min-height: 0"):
                         self.view = vtk_widgets.VtkRemoteView(
-                            self.window.plotter.render_window, ref="view", interactive_quality=INTERACTIVE_QUALITY,
+                            self.window.plotter.render_window, ref=VIEW_REF, interactive_quality=INTERACTIVE_QUALITY,
                             interactive_ratio=INTERACTIVE_RATIO, still_quality=STILL_QUALITY, still_ratio=1,
                             style="position: absolute; inset: 0")
                         html.Pre("{{ status_text }}", id="status", style=(
@@ -271,7 +283,7 @@ class WebViewer:
                         html.Pre("{{ info_text }}", v_if="info_text", id="info", style=(
                             "position: absolute; right: 8px; top: 8px; margin: 0; padding: 6px 8px; color: #fff;"
                             "background: rgba(10,10,25,.75); font: 13px/1.3 monospace; pointer-events: none"))
-                        html.Pre(HELP_TEXT.replace("q or Esc     quit\n", "").replace("{", "(").replace("}", ")"),
+                        html.Pre("\n".join(line for line in HELP_TEXT.splitlines() if "quit" not in line),
                                  v_if="show_help", id="help", style=(
                             "position: absolute; left: 33%; top: 15%; margin: 0; padding: 8px 12px; color: #fff;"
                             "background: rgba(10,10,25,.85); font: 13px/1.3 monospace; pointer-events: none"))
@@ -289,8 +301,6 @@ class WebViewer:
         self._clock = asyncio.get_event_loop().create_task(self._run_clock())
         if self.on_ready is not None:
             self.on_ready(self)
-
-    on_ready = None
 
     # -- serving ----------------------------------------------------------------------------
     def url(self, host: str, port: int) -> str:

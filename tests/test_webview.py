@@ -141,7 +141,7 @@ class DevTools:
     async def launch(self, width: int, height: int) -> None:
         import aiohttp
 
-        self._dir = tempfile.TemporaryDirectory(prefix="issvis-chromium-")
+        self._dir = tempfile.TemporaryDirectory(prefix="issvis-chromium-", ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
