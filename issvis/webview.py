@@ -17,6 +17,7 @@ numpy only at import; trame, pyvista and VTK are imported when a server is made.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import time
@@ -70,7 +71,13 @@ def check_port(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError as exc:
-            what = "in use" if exc.errno in (98, 48) else exc.strerror
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise WebViewError(f"--host {host}: not an address of this machine; fix: use 127.0.0.1, "
+                                   f"0.0.0.0 or one of this machine's addresses") from None
+            if exc.errno == errno.EACCES:
+                raise WebViewError(f"--port {port}: only the superuser may listen below 1024; fix: use a port "
+                                   f"above 1023, e.g. --port 8080") from None
+            what = "in use" if exc.errno == errno.EADDRINUSE else exc.strerror
             raise WebViewError(f"--port {port} on {host}: {what}; fix: choose a free port with --port N "
                                f"or stop the program that holds it") from None
 
@@ -232,7 +239,7 @@ class WebViewer:
         from trame.ui.vuetify3 import SinglePageLayout
         from trame.widgets import client, html, vtk as vtk_widgets, vuetify3 as v
 
-        from .viewer import HELP_TEXT, PRESETS, SPEEDS
+        from .viewer import FREE, HELP_TEXT, PRESETS, SPEEDS
 
         server, ctrl = self.server, self.server.controller
         state = server.state
@@ -245,9 +252,11 @@ class WebViewer:
         st = self.state
         title = self.record.meta.get("title") or "issvis"
         presets = [{"title": f"{n} {label}", "value": n} for n, label in PRESETS.items()]
+        presets.append({"title": "free (the mouse moved it)", "value": FREE})  # shown, not chosen
         self.view = None
         with SinglePageLayout(server, full_height=True) as layout:
-            layout.title.set_text(f"issvis - {title}")
+            state.page_title = f"issvis - {title}"  # bound, not pasted: a title is text, never markup
+            layout.title.set_text("{{ page_title }}")
             layout.icon.hide()
             layout.footer.hide()
             with layout.toolbar as bar:
@@ -331,7 +340,10 @@ def serve(record: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, setti
         viewer.action("play")
 
     def ready(v: WebViewer) -> None:
-        echo(f"issvis view: serving {v.url(host, port)} (Ctrl-C to stop)")
+        where = v.url(host, port)
+        if host in ("0.0.0.0", "::"):
+            where += f" (every address of this machine; here: {v.url('127.0.0.1', port)})"
+        echo(f"issvis view: serving {where} (Ctrl-C to stop)")
 
     viewer.on_ready = ready
     try:

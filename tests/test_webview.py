@@ -109,11 +109,11 @@ def test_port_in_use_is_exit_2_with_the_fix_before_simulating(in_repo):
     assert time.perf_counter() - start < 20, "checked before the scene was simulated"
 
 
-def test_unknown_host_is_exit_2():
-    if not _have_trame():
-        pytest.skip("trame is not installed")
+def test_a_host_that_is_not_here_names_the_host():
     with pytest.raises(webview.WebViewError, match="--host 'no.such.host.invalid'"):
         webview.check_port("no.such.host.invalid", _free_port())
+    with pytest.raises(webview.WebViewError, match="--host 192.0.2.1: not an address of this machine"):
+        webview.check_port("192.0.2.1", _free_port())  # TEST-NET-1: never assigned to a machine
 
 
 def test_trame_missing_is_exit_2_with_the_fix(monkeypatch):
