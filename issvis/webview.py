@@ -35,6 +35,9 @@ TICK_S = 0.015
 #: After a frame that took longer than a tick, the clock waits this fraction of its time so that the
 #: page's clicks, keys and acknowledgements get through while the software renderer is saturated.
 BREATHER = 0.25
+#: How soon trame-vtk looks again for a frame still being encoded, s (its default, 0.5 s, would show
+#: the last picture of a mouse drag half a second late).
+STALE_RETRY_S = 0.03
 #: DOM key names (KeyboardEvent.key) that differ from the X keysyms of ``viewer.KEYS``.
 DOM_TO_KEYSYM = {" ": "space", "+": "plus", "=": "equal", "-": "minus", "_": "underscore",
                  "ArrowRight": "Right", "ArrowLeft": "Left", "?": "question"}
@@ -130,7 +133,8 @@ class WebViewer:
         self._pushed: dict[str, Any] = {}
         self._last_tick = time.perf_counter()
         self._clock: asyncio.Task | None = None
-        self._quality = STILL_QUALITY
+        self._dirty = True
+        self._delivery: Any = None
         self.frames_pushed = 0
         self.on_ready: Any = None  # called with self once the server listens
         self._build_page()
@@ -189,43 +193,80 @@ class WebViewer:
                 "info_text": st.info_text()}
 
     def sync(self) -> None:
-        """Bring the page's widgets and picture up to the state; sends only what changed."""
+        """Bring the page's widgets up to the state now, and mark the picture for the clock to send
+        when it changed (a burst of slider moves between two ticks costs one frame)."""
         for actor in self._hide_text:  # refresh() sets their visibility from the state
             actor.SetVisibility(False)
         values = self.page_values()
         changed = {k: v for k, v in values.items() if self._pushed.get(k) != v}
-        picture = self._picture_key()
         if changed:
             self._pushed.update(changed)
             with self.server.state as s:
                 for k, v in changed.items():
                     s[k] = v
+        picture = self._picture_key()
         if picture != self._pushed.get("picture"):
             self._pushed["picture"] = picture
-            self.push_frame()
+            self._dirty = True
 
     def _picture_key(self) -> tuple:
         cam = self.window.plotter.renderer.GetActiveCamera()
         st = self.state
         return (st.time_s, st.tint, st.trails, st.axes, st.picked, cam.GetMTime())
 
-    def push_frame(self) -> None:
-        """Render the window and send the frame to the page (JPEG quality lower while playing)."""
-        if self.view is None or not self.server.protocol:
-            return
+    def _image_delivery(self) -> Any:
+        """trame-vtk's image publisher (a wslink link protocol), once the server runs."""
+        if self._delivery is None and self.server.protocol is not None:
+            from trame_vtk.modules.vtk.protocols import vtkWebPublishImageDelivery
+
+            self._delivery = next((p for p in self.server.protocol.getLinkProtocols()
+                                   if isinstance(p, vtkWebPublishImageDelivery)), None)
+            if self._delivery is not None:
+                # its own re-send of a frame still being encoded (after a mouse drag) waits 0.5 s
+                self._delivery.delta_stale_time_before_render = STALE_RETRY_S
+        return self._delivery
+
+    async def send_frame(self) -> bool:
+        """Render the window and send that frame to the page; False when no page is watching.
+
+        trame-vtk's own push returns the frame encoded last, one behind the one just rendered
+        (VTK encodes JPEG on worker threads), and sends the new one only after 0.5 s: here the
+        clock renders, waits (without blocking) for the encoder, and sends the fresh frame once.
+        """
+        delivery = self._image_delivery()
+        rw = self.window.plotter.render_window
+        if delivery is None:
+            return False
+        view_id = str(delivery.get_global_id(rw))
+        tracked = delivery.tracking_views.get(view_id)
+        if tracked is None or not tracked["enabled"]:
+            return False
+        if delivery.views_in_animations:
+            return True  # the mouse is dragging: trame-vtk sends its own (smaller) frames meanwhile
         quality = PLAYING_QUALITY if self.state.playing else STILL_QUALITY
-        if quality != self._quality:
-            view_id = self.server.state[f"{VIEW_REF}Id"]  # trame-vtk keeps the view's id there
-            self.server.protocol_call("viewport.image.push.quality", view_id, quality, 1)
-            self._quality = quality
-        self.view.update()
+        if tracked.get("quality") != quality or tracked.get("ratio", 1) != 1:
+            delivery.set_view_quality(view_id, quality, 1)
+        app = delivery.app
+        sent_mtime = tracked["mtime"]  # the page has every frame up to this stamp
+        app.InvalidateCache(rw)
+        app.StillRenderToBuffer(rw, 0, quality)  # renders now; the JPEG is made on VTK's threads
+        deadline = time.perf_counter() + 2.0
+        while app.GetHasImagesBeingProcessed(rw) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.003)
+            app.StillRenderToBuffer(rw, sent_mtime, quality)  # the window is unchanged: collects, no render
+        tracked["mtime"] = sent_mtime
+        delivery.push_render(view_id)  # publishes the newest JPEG (newer than sent_mtime; no render)
         self.frames_pushed += 1
+        return True
 
     async def _run_clock(self) -> None:
         while True:
             start = time.perf_counter()
             try:
                 self.tick()
+                if self._dirty:
+                    self._dirty = False
+                    await self.send_frame()
             except Exception:  # noqa: BLE001 -- a bad frame must not end the page's clock
                 import traceback
 

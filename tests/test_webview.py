@@ -371,6 +371,14 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
                                     10, "the info box of the clicked part")
         assert "segment" in info and " kg" in info and "m/s" in info
 
+        # with the picture focused by that click, keys still reach the viewer: 'h' shows the help
+        for kind in ("keyDown", "keyUp"):
+            await tools.send("Input.dispatchKeyEvent", type=kind, key="h", text="h" if kind == "keyDown" else "",
+                             windowsVirtualKeyCode=72)
+        help_text = await tools.wait_for("document.querySelector('#help') && document.querySelector('#help').textContent",
+                                         10, "the help box")
+        assert "play / pause" in help_text and "click a part" in help_text
+
         # nothing was asked of any other server
         urls = {e["params"]["request"]["url"] for e in tools.events if e["method"] == "Network.requestWillBeSent"}
         elsewhere = sorted(u for u in urls if not u.startswith((url, "blob:" + url[:-1], "data:")))
