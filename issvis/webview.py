@@ -122,6 +122,8 @@ class WebViewer:
         with _prefer_egl():
             self.window = ViewerWindow(record, settings, window_size=window_size, off_screen=True)
         self.state = self.window.state
+        # frames are rendered when they are sent; the interactor must not render on each mouse event
+        self.window.plotter.render_window.GetInteractor().EnableRenderOff()
         # the page has its own slider and text (sharper than JPEG'd text); the picture keeps the world
         self.window.slider.Off()
         for actor in (self.window.status_actor, self.window.info_actor, self.window.help_actor):
@@ -359,7 +361,11 @@ class WebViewer:
 
     def serve(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         """Listen on host:port until Ctrl-C or SIGTERM (both end it cleanly)."""
+        import logging
+
         check_port(host, port)
+        for name in ("wslink", "wslink.protocol", "aiohttp.server", "aiohttp.web"):
+            logging.getLogger(name).addFilter(_drop_disconnects)
         os.environ["TRAME_ARGS"] = ""  # trame must not read issvis's own command line
         os.environ["WSLINK_READY_MSG"] = ""
         self.server.start(port=port, host=host, open_browser=False, show_connection_info=False,
@@ -369,6 +375,19 @@ class WebViewer:
         if self._clock is not None:
             self._clock.cancel()
         self.window.close()
+
+
+def _drop_disconnects(record: Any) -> bool:
+    """Logging filter: a page closed while a frame or a reply was on its way is not an error."""
+    message = str(record.msg)
+    if message == "Exception raised" or "Cannot write to closing transport" in message:
+        return False  # wslink logs a failed reply in three records; the other two name the exception
+    exc = record.exc_info[1] if record.exc_info else None
+    while exc is not None:
+        if isinstance(exc, ConnectionError) or type(exc).__name__ == "ClientConnectionResetError":
+            return False
+        exc = exc.__context__
+    return True
 
 
 def serve(record: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, settings: Any = None,
