@@ -114,9 +114,6 @@ async def browser_side(url: str, seconds: float, server_pid: int, raw: RawBaseli
                          deviceScaleFactor=1, mobile=False)
         await asyncio.sleep(1.5)
         rect = await tools.eval(VIEW_RECT)
-        natural = await tools.eval("(() => { const i = document.querySelector('img[src^=\"blob:\"]'); "
-                                   "return [i.naturalWidth, i.naturalHeight]; })()")
-        out["picture_w"], out["picture_h"] = natural
         for preset in (2, 1):
             await tools.eval(f"window.trame.trigger('issvis_action', ['preset{preset}'])")
             await tools.eval("window.trame.trigger('issvis_scrub', [15])")
@@ -134,6 +131,9 @@ async def browser_side(url: str, seconds: float, server_pid: int, raw: RawBaseli
             out[f"browser_cpu_ms_preset{preset}"] = 1000 * c_browser / max(len(frames), 1)
             await asyncio.sleep(0.5)
             out[f"raw_fps_preset{preset}"], out[f"raw_cpu_ms_preset{preset}"] = raw.run(preset, seconds)
+        natural = await tools.eval("(() => { const i = document.querySelector('img[src^=\"blob:\"]'); "
+                                   "return [i.naturalWidth, i.naturalHeight]; })()")
+        out["picture_w"], out["picture_h"] = natural
         # slider: page clock from the call to the new picture loaded
         latencies = []
         for t in np.linspace(30, 280, 10):

@@ -137,6 +137,7 @@ class WebViewer:
         self._clock: asyncio.Task | None = None
         self._dirty = True
         self._delivery: Any = None
+        self._view_id: str | None = None
         self.frames_pushed = 0
         self.on_ready: Any = None  # called with self once the server listens
         self._build_page()
@@ -214,7 +215,10 @@ class WebViewer:
     def _picture_key(self) -> tuple:
         cam = self.window.plotter.renderer.GetActiveCamera()
         st = self.state
-        return (st.time_s, st.tint, st.trails, st.axes, st.picked, cam.GetMTime())
+        delivery = self._delivery
+        tracked = delivery.tracking_views.get(self._view_id) if delivery is not None and self._view_id else None
+        page_size = tuple(tracked.get("originalSize", ())) if tracked else ()  # the page was resized
+        return (st.time_s, st.tint, st.trails, st.axes, st.picked, cam.GetMTime(), page_size)
 
     def _image_delivery(self) -> Any:
         """trame-vtk's image publisher (a wslink link protocol), once the server runs."""
@@ -239,7 +243,7 @@ class WebViewer:
         rw = self.window.plotter.render_window
         if delivery is None:
             return False
-        view_id = str(delivery.get_global_id(rw))
+        view_id = self._view_id = str(delivery.get_global_id(rw))
         tracked = delivery.tracking_views.get(view_id)
         if tracked is None or not tracked["enabled"]:
             return False
@@ -248,6 +252,9 @@ class WebViewer:
         quality = PLAYING_QUALITY if self.state.playing else STILL_QUALITY
         if tracked.get("quality") != quality or tracked.get("ratio", 1) != 1:
             delivery.set_view_quality(view_id, quality, 1)
+        size = [int(v) for v in tracked.get("originalSize", rw.GetSize()[:2])]  # the picture's size in the page
+        if list(rw.GetSize()[:2]) != size and min(size) > 10:
+            rw.SetSize(*size)
         app = delivery.app
         sent_mtime = tracked["mtime"]  # the page has every frame up to this stamp
         app.InvalidateCache(rw)

@@ -342,6 +342,9 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
         Image.fromarray(later).save(tmp_path / "web-t150.png")
         assert _changed(first, later) > CHANGED_FRACTION, "the picture follows the record time"
         assert await tools.eval("window.trame.state.get('time_s')") == pytest.approx(150.0)
+        natural = await tools.eval("(() => { const i = document.querySelector('img[src^=\"blob:\"]'); "
+                                   "return [i.naturalWidth, i.naturalHeight]; })()")
+        assert natural == [VIEW_W, VIEW_H], "the server renders at the page's size, after the page was resized"
 
         # keys on the page: '2' frames the whole station, 't' tints the two sides (orange and blue)
         shots = []
