@@ -35,9 +35,6 @@ TICK_S = 0.015
 #: After a frame that took longer than a tick, the clock waits this fraction of its time so that the
 #: page's clicks, keys and acknowledgements get through while the software renderer is saturated.
 BREATHER = 0.25
-#: How soon trame-vtk looks again for a frame still being encoded, s (its default, 0.5 s, would show
-#: the last picture of a mouse drag half a second late).
-STALE_RETRY_S = 0.03
 #: DOM key names (KeyboardEvent.key) that differ from the X keysyms of ``viewer.KEYS``.
 DOM_TO_KEYSYM = {" ": "space", "+": "plus", "=": "equal", "-": "minus", "_": "underscore",
                  "ArrowRight": "Right", "ArrowLeft": "Left", "?": "question"}
@@ -123,7 +120,19 @@ class WebViewer:
             self.window = ViewerWindow(record, settings, window_size=window_size, off_screen=True)
         self.state = self.window.state
         # frames are rendered when they are sent; the interactor must not render on each mouse event
-        self.window.plotter.render_window.GetInteractor().EnableRenderOff()
+        rw = self.window.plotter.render_window
+        rw.GetInteractor().EnableRenderOff()
+        from vtkmodules.vtkIOImage import vtkJPEGWriter
+        from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+
+        self._grab = vtkWindowToImageFilter()  # the rendered pixels, as vtkWebApplication reads them
+        self._grab.SetInput(rw)
+        self._grab.ReadFrontBufferOff()
+        self._grab.ShouldRerenderOff()
+        self._grab.FixBoundaryOn()
+        self._jpeg = vtkJPEGWriter()
+        self._jpeg.SetInputConnection(self._grab.GetOutputPort())
+        self._jpeg.WriteToMemoryOn()
         # the page has its own slider and text (sharper than JPEG'd text); the picture keeps the world
         self.window.slider.Off()
         for actor in (self.window.status_actor, self.window.info_actor, self.window.help_actor):
@@ -228,16 +237,16 @@ class WebViewer:
             self._delivery = next((p for p in self.server.protocol.getLinkProtocols()
                                    if isinstance(p, vtkWebPublishImageDelivery)), None)
             if self._delivery is not None:
-                # its own re-send of a frame still being encoded (after a mouse drag) waits 0.5 s
-                self._delivery.delta_stale_time_before_render = STALE_RETRY_S
+                # no re-sends of its own of a frame still being encoded: they render the window
+                # again, racing the clock's frames; the clock sends the last frame of a drag itself
+                self._delivery.stale_count_limit = 0
         return self._delivery
 
-    async def send_frame(self) -> bool:
-        """Render the window and send that frame to the page; False when no page is watching.
+    def send_frame(self) -> bool:
+        """Render the window, JPEG it and send it to the page; False when no page is watching.
 
-        trame-vtk's own push returns the frame encoded last, one behind the one just rendered
-        (VTK encodes JPEG on worker threads), and sends the new one only after 0.5 s: here the
-        clock renders, waits (without blocking) for the encoder, and sends the fresh frame once.
+        Not trame-vtk's push: that hands VTK's worker threads the new frame and sends the one they
+        finished before (the new one follows 0.5 s later), so every picture would be a frame late.
         """
         delivery = self._image_delivery()
         rw = self.window.plotter.render_window
@@ -248,23 +257,23 @@ class WebViewer:
         if tracked is None or not tracked["enabled"]:
             return False
         if delivery.views_in_animations:
-            return True  # the mouse is dragging: trame-vtk sends its own (smaller) frames meanwhile
-        quality = PLAYING_QUALITY if self.state.playing else STILL_QUALITY
-        if tracked.get("quality") != quality or tracked.get("ratio", 1) != 1:
-            delivery.set_view_quality(view_id, quality, 1)
+            self._dirty = True  # the mouse is dragging: trame-vtk sends its own smaller frames; after it, ours
+            return True
+        if tracked.get("ratio", 1) != 1:
+            delivery.set_view_quality(view_id, tracked.get("quality", STILL_QUALITY), 1)
         size = [int(v) for v in tracked.get("originalSize", rw.GetSize()[:2])]  # the picture's size in the page
         if list(rw.GetSize()[:2]) != size and min(size) > 10:
             rw.SetSize(*size)
-        app = delivery.app
-        sent_mtime = tracked["mtime"]  # the page has every frame up to this stamp
-        app.InvalidateCache(rw)
-        app.StillRenderToBuffer(rw, 0, quality)  # renders now; the JPEG is made on VTK's threads
-        deadline = time.perf_counter() + 2.0
-        while app.GetHasImagesBeingProcessed(rw) and time.perf_counter() < deadline:
-            await asyncio.sleep(0.003)
-            app.StillRenderToBuffer(rw, sent_mtime, quality)  # the window is unchanged: collects, no render
-        tracked["mtime"] = sent_mtime
-        delivery.push_render(view_id)  # publishes the newest JPEG (newer than sent_mtime; no render)
+        start = time.perf_counter()
+        rw.Render()
+        self._grab.Modified()
+        self._jpeg.SetQuality(PLAYING_QUALITY if self.state.playing else STILL_QUALITY)
+        self._jpeg.Write()
+        image = memoryview(self._jpeg.GetResult()).tobytes()
+        reply = {"image": delivery.addAttachment(image), "format": "jpeg", "stale": False, "mtime": tracked["mtime"],
+                 "size": list(rw.GetSize()[:2]), "memsize": len(image), "global_id": view_id, "id": view_id,
+                 "localTime": 0, "workTime": round(1000 * (time.perf_counter() - start))}
+        delivery.publish("viewport.image.push.subscription", reply)  # what trame-vtk's push sends
         self.frames_pushed += 1
         return True
 
@@ -275,7 +284,7 @@ class WebViewer:
                 self.tick()
                 if self._dirty:
                     self._dirty = False
-                    await self.send_frame()
+                    self.send_frame()
             except Exception:  # noqa: BLE001 -- a bad frame must not end the page's clock
                 import traceback
 
