@@ -7,9 +7,10 @@ an EGL context, and serves it with trame: the server renders, the page shows JPE
 interactor (rotate, zoom, pan, click to pick). The page's buttons, slider and keys call the same
 ``ViewerWindow.handle_key`` / ``on_slider`` the desktop keys call; the page adds no logic of its own.
 
-Keeping it interactive on a software renderer: a frame is rendered and sent only when something
-changed (playing, a control, the mouse), never on a fixed clock; while the mouse drags, frames go
-at half size and lower JPEG quality, and the full picture follows when it stops.
+Keeping it interactive on a software renderer: a frame is rendered and sent only when the picture
+changed (playing, a control, the mouse), and changes between two ticks of the clock make one frame;
+each frame is JPEG'd at once and sent once (trame-vtk's own push sends the frame before); while the
+mouse drags, frames go at half size and lower JPEG quality, and the full picture follows.
 
 numpy only at import; trame, pyvista and VTK are imported when a server is made.
 """
@@ -136,8 +137,7 @@ class WebViewer:
         # the page has its own slider and text (sharper than JPEG'd text); the picture keeps the world
         self.window.slider.Off()
         for actor in (self.window.status_actor, self.window.info_actor, self.window.help_actor):
-            actor.SetVisibility(False)
-        self._hide_text = (self.window.status_actor, self.window.info_actor, self.window.help_actor)
+            self.window.plotter.renderer.RemoveActor(actor)  # the window still sets them; they are not drawn
         self.record = record
         self.server = get_server(name=f"issvis-{id(self)}", client_type="vue3")
         self.server.hot_reload = False
@@ -154,6 +154,10 @@ class WebViewer:
     # -- inputs (all through the window, as the desktop keys) ------------------------------
     def action(self, name: str) -> None:
         """One viewer action ('play', 'faster', 'preset3', 'tint', ...), then the picture."""
+        from .viewer import KEYS
+
+        if name not in KEYS:
+            return  # the page sends only these; anything else is not ours to run
         if name == "play":
             self._last_tick = time.perf_counter()
         self.window.handle_key(name)
@@ -207,8 +211,6 @@ class WebViewer:
     def sync(self) -> None:
         """Bring the page's widgets up to the state now, and mark the picture for the clock to send
         when it changed (a burst of slider moves between two ticks costs one frame)."""
-        for actor in self._hide_text:  # refresh() sets their visibility from the state
-            actor.SetVisibility(False)
         values = self.page_values()
         changed = {k: v for k, v in values.items() if self._pushed.get(k) != v}
         if changed:
