@@ -36,6 +36,8 @@ TICK_S = 0.015
 #: After a frame that took longer than a tick, the clock waits this fraction of its time so that the
 #: page's clicks, keys and acknowledgements get through while the software renderer is saturated.
 BREATHER = 0.25
+#: While paused the clock sleeps until an input wakes it, or this long, s.
+IDLE_TICK_S = 0.25
 #: DOM key names (KeyboardEvent.key) that differ from the X keysyms of ``viewer.KEYS``.
 DOM_TO_KEYSYM = {" ": "space", "+": "plus", "=": "equal", "-": "minus", "_": "underscore",
                  "ArrowRight": "Right", "ArrowLeft": "Left", "?": "question"}
@@ -145,6 +147,7 @@ class WebViewer:
         self._last_tick = time.perf_counter()
         self._clock: asyncio.Task | None = None
         self._dirty = True
+        self._wake: asyncio.Event | None = None  # set when the clock has something to do
         self._delivery: Any = None
         self._view_id: str | None = None
         self.frames_pushed = 0
@@ -218,10 +221,17 @@ class WebViewer:
             with self.server.state as s:
                 for k, v in changed.items():
                     s[k] = v
+            if "playing" in changed:
+                self._wake_clock()  # playback starts at once, not at the idle clock's next turn
         picture = self._picture_key()
         if picture != self._pushed.get("picture"):
             self._pushed["picture"] = picture
             self._dirty = True
+            self._wake_clock()
+
+    def _wake_clock(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
 
     def _picture_key(self) -> tuple:
         cam = self.window.plotter.renderer.GetActiveCamera()
@@ -242,6 +252,8 @@ class WebViewer:
                 # no re-sends of its own of a frame still being encoded: they render the window
                 # again, racing the clock's frames; the clock sends the last frame of a drag itself
                 self._delivery.stale_count_limit = 0
+                for event in ("UpdateEvent", "EndInteractionEvent"):  # the mouse moved, clicked, let go
+                    self._delivery.app.AddObserver(event, lambda *_: self._wake_clock())
         return self._delivery
 
     def send_frame(self) -> bool:
@@ -294,6 +306,12 @@ class WebViewer:
             busy = time.perf_counter() - start
             # a slow frame still leaves the loop a quarter of its time for the page's messages
             await asyncio.sleep(max(TICK_S - busy, BREATHER * busy, 0.002))
+            if not self.state.playing and not self._dirty and self._wake is not None:
+                self._wake.clear()  # paused: sleep until an input (or IDLE_TICK_S), not every tick
+                try:
+                    await asyncio.wait_for(self._wake.wait(), IDLE_TICK_S)
+                except asyncio.TimeoutError:
+                    pass
 
     # -- the page ---------------------------------------------------------------------------
     def _build_page(self) -> None:
@@ -368,6 +386,7 @@ class WebViewer:
 
     def _on_ready(self, **_: Any) -> None:
         self._last_tick = time.perf_counter()
+        self._wake = asyncio.Event()
         self._clock = asyncio.get_event_loop().create_task(self._run_clock())
         if self.on_ready is not None:
             self.on_ready(self)
