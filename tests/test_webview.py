@@ -386,3 +386,20 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
         assert not elsewhere, f"the page fetched from elsewhere: {elsewhere}"
     finally:
         await tools.close()
+
+
+@needs_trame
+def test_ctrl_c_ends_the_server_cleanly_without_a_page():
+    port = _free_port()
+    server = _start_server(port)
+    try:
+        _wait_for_url(server)
+        assert not _port_free(port), "it listens"
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=15)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0 and "Traceback" not in err, err
+    assert _port_free(port)
