@@ -179,9 +179,7 @@ def main() -> None:
         r = asyncio.run(browser_side(url, args.seconds, server.pid, raw))
     finally:
         server.send_signal(signal.SIGTERM)
-        out, _ = server.communicate(timeout=15)
-        if os.environ.get("ISSVIS_WEB_DEBUG"):
-            print(out)
+        server.communicate(timeout=15)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; Mesa llvmpipe via EGL; "
           f"picture sent {r['picture_w']:.0f}x{r['picture_h']:.0f}")
     for preset in (2, 1):
