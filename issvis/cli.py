@@ -497,21 +497,43 @@ def decay(scene: Path | None, output: Path, csv_path: Path | None, atmosphere: s
 @click.option("--play", is_flag=True, help="Start playing at once.")
 @click.option("--exit-after", "exit_after_s", type=click.FloatRange(min=0, min_open=True), default=None, hidden=True,
               help="Close the window after this many seconds and print the frame rate (tests, benchmarks).")
+@click.option("--web", is_flag=True, help="Serve the viewer as a web page instead of opening a window (no display needed).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="--web: port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="--web: address to listen on; another than 127.0.0.1 lets other machines connect.")
 @set_option
-def view(source: Path | None, size: str, play: bool, exit_after_s: float | None, overrides: tuple[str, ...]) -> None:
+def view(source: Path | None, size: str, play: bool, exit_after_s: float | None, web: bool, port: int, host: str,
+         overrides: tuple[str, ...]) -> None:
     """Open the interactive 3D viewer on a record (.npz) or a scene (simulated first).
 
     Keys: space play/pause, +/- speed, Left/Right step, n/N next/previous event, 1-4 cameras,
     t tint, r trails, a LVLH axes, h help, q quit. Click a part for its name, mass and velocity.
+    With --web, serves the same viewer at http://HOST:PORT/ (rendered here, shown in a browser).
     """
     from .viewer import check_display
     from .viewer import view as run_viewer
 
     width, height = parse_size(size, "1280x720")
     source, kind = input_file(source, ("scene", "record"), "view")
+    if kind == "record" and overrides:
+        raise UserError(f"{source}: --set applies to scenes, not to records")
+    if web:
+        from .render import RenderError
+        from .webview import WebViewError, check_port, check_trame, serve
+
+        try:  # before simulating: a missing trame or a taken port should not cost a simulation
+            check_trame()
+            check_port(host, port)
+            if kind == "record":
+                record = load_record(source, station=True)
+            else:
+                record = simulate_scene(load_scene_file(source, overrides), progress=False,
+                                        announce="before the page is served")
+            serve(record, host=host, port=port, window_size=(width, height), play=play, echo=click.echo)
+        except (WebViewError, RenderError) as exc:
+            raise UserError(str(exc)) from None
+        return
     if kind == "record":
-        if overrides:
-            raise UserError(f"{source}: --set applies to scenes, not to records")
         record = load_record(source, station=True)
         check_display()
     else:

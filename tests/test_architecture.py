@@ -28,6 +28,9 @@ FORBIDDEN = {
     "decay": {"pybullet", "pyvista", "vtk", "issvis.simulation"},
     "sweep": {"pyvista", "vtk", "imageio"},
     "assets": {"pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
+    "control": {"pybullet", "pyvista", "vtk", "imageio", "matplotlib", "trimesh", "issvis.simulation"},
+    "plumes": {"pybullet", "issvis.simulation"},
+    "webview": {"pybullet", "issvis.simulation"},
     # shared pieces every layer may use: the standard library alone
     "errors": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.scene"},
     "files": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio"},
@@ -62,7 +65,7 @@ def test_layers_import_only_what_their_stage_may(module):
 
 
 def test_import_issvis_pulls_in_numpy_alone():
-    code = ("import sys, issvis, issvis.cli; heavy = {'pybullet', 'pyvista', 'vtk', 'trimesh', 'imageio', "
+    code = ("import sys, issvis, issvis.cli; heavy = {'pybullet', 'pyvista', 'vtk', 'trimesh', 'imageio', 'trame', "
             "'matplotlib', 'dask', 'distributed', 'pymsis', 'pyarrow'} & set(sys.modules); print(sorted(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.strip() == "[]"
