@@ -21,7 +21,6 @@ import asyncio
 import os
 import platform
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path

@@ -21,14 +21,7 @@ EXIT_BUG = 3  # an exception that is not an input error: a bug in issvis (traceb
 #: Input errors of modules whose classes do not (yet) derive from ``issvis.errors.InputError``,
 #: by qualified name, so that the handler need not import those modules. Each is bad input or a
 #: missing piece of the user's set-up: one line, exit 2.
-LEGACY_INPUT_ERRORS = frozenset({
-    "issvis.scene.SceneError",
-    "issvis.simulation.SimulationError",  # a non-finite state: the scene's time step is too large
-    "issvis.plots.PlotError",
-    "issvis.decay.DecayError",
-    "issvis.camera.RenderSettingsError",
-    "issvis.render.RenderError",  # no OpenGL, or the encoder failed (disk full, ...)
-})
+LEGACY_INPUT_ERRORS: frozenset[str] = frozenset()
 
 
 #: Packages of the optional extras (pyproject.toml): a command that needs one says how to get it.

@@ -20,12 +20,13 @@ Model (see ``docs/analysis.md``):
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
+from .files import atomic_path
 from .frames import EARTH_RADIUS_M, MU_EARTH_M3_S2
 
 DRAG_COEFFICIENT = 2.2
@@ -78,7 +79,7 @@ _EXPONENTIAL_TABLE = np.array([
 ])
 
 
-class DecayError(ValueError):
+class DecayError(InputError, ValueError):
     """Bad decay input (unknown atmosphere model, orbit already below re-entry, ...)."""
 
 
@@ -313,10 +314,7 @@ COLOURS = {"whole station": "#333333", "USOS side": "#1f77b4", "ROS side": "#d62
 
 def plot_decay(result: DecayResult, path: str | Path, width_in: float = 8.0, height_in: float = 4.5, dpi: int = 100) -> None:
     """Altitude (km) vs days for each body, labelled at the curve's end; written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: no backend, no display, no global state
 
     from .plots import save_figure
 
@@ -349,17 +347,10 @@ def write_table_csv(rows: list[dict], path: str | Path) -> None:
     """Rows (dicts with the same keys) as CSV, written atomically."""
     import csv
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 # --- the band: solar flux from March 2022 up to the 2024 maximum, both area models --------------
@@ -414,10 +405,7 @@ def run_decay_band(scene, atmosphere: str = "auto", f107_low: float = F107_MARCH
 def plot_decay_band(band: DecayBand, path: str | Path, width_in: float = 8.0, height_in: float = 4.5,
                     dpi: int = 100) -> None:
     """The central curves, each inside the band of all cases (shaded), labelled; written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: no backend, no display, no global state
 
     from .plots import save_figure
 

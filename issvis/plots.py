@@ -11,11 +11,12 @@ without a legend hunt.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from .errors import InputError
+from .files import atomic_path
 from .frames import quat_to_matrix
 
 FIGURE_SUFFIXES = (".png", ".svg")
@@ -27,7 +28,7 @@ SIDE_COLOURS = {"ROS": "#d62728", "USOS": "#1f77b4"}
 CONTACT_COLOUR = "#ff7f0e"
 
 
-class PlotError(ValueError):
+class PlotError(InputError, ValueError):
     """A record that these plots cannot show (e.g. no separation in it)."""
 
 
@@ -115,10 +116,7 @@ def propellant_by_side_kg(record, sides) -> list[tuple[str, np.ndarray]]:
 # --- the figure --------------------------------------------------------------------------------
 def plot_record(record, path: str | Path) -> None:
     """Four panels of a separation record, written atomically as PNG or SVG (by suffix)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: no backend, no display, no global state
 
     path = Path(path)
     if path.suffix.lower() not in FIGURE_SUFFIXES:
@@ -286,11 +284,5 @@ def _control_panels(record, ax_err, ax_h, sides, child, parent) -> None:
 
 def save_figure(fig, path: str | Path) -> None:
     """Write a matplotlib figure atomically (temporary name, then rename); format from the suffix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
-    try:
-        fig.savefig(tmp, format=path.suffix.lstrip(".").lower())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=tmp.suffix.lstrip(".").lower())

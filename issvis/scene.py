@@ -7,7 +7,6 @@ names); an error names the file, the key path, the value received and what is al
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -16,13 +15,14 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .catalogue import Station, build_station
+from .errors import InputError, format_validation_error, unknown_name
 from .frames import ATTITUDES
 from .render_config import RenderSettings, nonzero_vector
 
 DEFAULT_SCENE = Path("scenes/undock.toml")
 
 
-class SceneError(ValueError):
+class SceneError(InputError, ValueError):
     """Bad scene input: the message says which file, which key, what was given and what is allowed."""
 
 
@@ -225,26 +225,7 @@ def apply_override(data: dict[str, Any], assignment: str, source: str) -> None:
 
 
 def _format_pydantic(source: str, err: ValidationError, data: dict[str, Any]) -> str:
-    lines = []
-    errors = err.errors()
-    # a list whose items failed also reports itself as too short: keep the cause only
-    locs = [tuple(e["loc"]) for e in errors]
-    errors = [e for e in errors if not (e["type"] == "too_short" and any(
-        other[: len(e["loc"])] == tuple(e["loc"]) and len(other) > len(e["loc"]) for other in locs))]
-    for e in errors:
-        loc = ".".join(str(x) for x in e["loc"])
-        if e["type"] == "extra_forbidden":
-            parent = e["loc"][:-1]
-            allowed = _allowed_keys(parent)
-            hint = difflib.get_close_matches(str(e["loc"][-1]), allowed, n=1)
-            lines.append(f"{source}: unknown key '{loc}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                         + f"; allowed here: {', '.join(allowed)}")
-        else:
-            message = e["msg"].removeprefix("Value error, ")
-            value = e.get("input")
-            shown = "" if isinstance(value, dict) else f" = {value!r}"  # a whole table says nothing new
-            lines.append(f"{source}: {loc}{shown}: {message}")
-    return "\n".join(lines)
+    return format_validation_error(err, source, allowed=_allowed_keys)
 
 
 def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
@@ -265,9 +246,7 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
 
 def _check_names(scene: Scene, station: Station, source: str) -> None:
     def unknown(kind: str, key: str, value: str, valid: tuple[str, ...]) -> SceneError:
-        close = difflib.get_close_matches(value, valid, n=3)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        return SceneError(f"{source}: {key} = {value!r}: no such {kind}.{hint} Valid {kind}s: {', '.join(valid)}")
+        return SceneError(f"{source}: {unknown_name(key, kind, value, valid)}")
 
     opened: set[str] = set()
     for k, sep in enumerate(scene.separation):

@@ -48,17 +48,19 @@ from .control import (
     station_jets,
     torque_equilibrium_attitude,
 )
+from .errors import InputError
 from .frames import (
     body_to_lvlh,
     lvlh_axes_in_inertial,
     matrix_to_quat,
     mean_motion_rad_s,
+    rotation_from_z,
 )
 from .scene import Scene
-from .trajectory import Record
+from .trajectory import Record, check_event_kind
 
 
-class SimulationError(RuntimeError):
+class SimulationError(InputError, RuntimeError):
     """The physics went wrong (non-finite state): a bug or an unphysical scene."""
 
 
@@ -181,7 +183,7 @@ def _body_urdf(elements: list[Element], com_m: np.ndarray, axes: np.ndarray, mas
             p0, p1 = np.asarray(e.p0_m), np.asarray(e.p1_m)
             length = float(np.linalg.norm(p1 - p0))
             centre = (p0 + p1) / 2
-            orient = to_body @ _rotation_from_z((p1 - p0) / length)
+            orient = to_body @ rotation_from_z((p1 - p0) / length)
             radius = max(e.radius_m, e.radius1_m) if e.shape == "frustum" else e.radius_m
             geometry = f'<cylinder radius="{radius!r}" length="{length!r}"/>'
         elif e.shape == "sphere":
@@ -196,16 +198,6 @@ def _body_urdf(elements: list[Element], com_m: np.ndarray, axes: np.ndarray, mas
         lines.append(f'    <collision><origin xyz="{xyz}" rpy="{rpy}"/><geometry>{geometry}</geometry></collision>')
     lines += ['  </link>', '</robot>', '']
     return "\n".join(lines)
-
-
-def _rotation_from_z(axis: np.ndarray) -> np.ndarray:
-    z = np.array([0.0, 0.0, 1.0])
-    v = np.cross(z, axis)
-    c = float(z @ axis)
-    if np.linalg.norm(v) < 1e-12:
-        return np.eye(3) if c > 0 else np.diag([1.0, -1.0, -1.0])
-    vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
-    return np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c))
 
 
 # --- force providers ---------------------------------------------------------------------------
@@ -805,7 +797,7 @@ class Simulator:
     def _event(self, t: float, kind: str, **data) -> None:
         """The one place where events are logged; an event is sampled as it happens and starts
         the fine sampling window."""
-        self.events.append({"t": round(t, 9), "kind": kind, **data})
+        self.events.append({"t": round(t, 9), "kind": check_event_kind(kind), **data})
         self.last_event_t = t
         self.next_sample_t = min(self.next_sample_t, t)
 

@@ -299,7 +299,7 @@ class WebViewer:
                 if self._dirty:
                     self._dirty = False
                     self.send_frame()
-            except Exception:  # noqa: BLE001 -- a bad frame must not end the page's clock
+            except Exception:
                 import traceback
 
                 traceback.print_exc()
@@ -310,13 +310,15 @@ class WebViewer:
                 self._wake.clear()  # paused: sleep until an input (or IDLE_TICK_S), not every tick
                 try:
                     await asyncio.wait_for(self._wake.wait(), IDLE_TICK_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     # -- the page ---------------------------------------------------------------------------
     def _build_page(self) -> None:
         from trame.ui.vuetify3 import SinglePageLayout
-        from trame.widgets import client, html, vtk as vtk_widgets, vuetify3 as v
+        from trame.widgets import client, html
+        from trame.widgets import vtk as vtk_widgets
+        from trame.widgets import vuetify3 as v
 
         from .viewer import FREE, HELP_TEXT, PRESETS, SPEEDS
 
