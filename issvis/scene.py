@@ -273,15 +273,15 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
     for key, value, valid in checks:
         if value not in valid:
             raise unknown("part" if valid is station.part_names else "jet carrier", key, value, valid)
-    for k, burn in enumerate(scene.jet_burn):
-        import numpy as np
+    import numpy as np
 
-        wanted = np.asarray(burn.direction_body, float) / np.linalg.norm(burn.direction_body)
-        dirs = sorted({j.thrust_dir_station for j in station_jets() if j.part == burn.part})
+    for k, jet_burn in enumerate(scene.jet_burn):
+        wanted = np.asarray(jet_burn.direction_body, float) / np.linalg.norm(jet_burn.direction_body)
+        dirs = sorted({j.thrust_dir_station for j in station_jets() if j.part == jet_burn.part})
         if not any(float(np.dot(d, wanted)) >= np.cos(np.radians(15.0)) for d in dirs):
             shown = ", ".join("[" + ", ".join(f"{v:g}" for v in d) + "]" for d in dirs)
-            raise SceneError(f"{source}: jet_burn.{k}.direction_body = {list(burn.direction_body)}: no jet of "
-                             f"{burn.part!r} thrusts within 15 deg of it; its jets thrust along {shown}")
+            raise SceneError(f"{source}: jet_burn.{k}.direction_body = {list(jet_burn.direction_body)}: no jet of "
+                             f"{jet_burn.part!r} thrusts within 15 deg of it; its jets thrust along {shown}")
     for key, name in (("control.cmg.attitude", scene.control.cmg.attitude),):
         if name not in ATTITUDES:
             raise SceneError(f"{source}: {key} = {name!r}: must be one of {', '.join(ATTITUDES)}")
