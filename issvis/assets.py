@@ -46,6 +46,8 @@ class Material:
     base_color_image: np.ndarray | None = None  # (H, W, 3|4) uint8 sRGB, row 0 = top
     normal_image: np.ndarray | None = None  # (H, W, 3) uint8, tangent space
     double_sided: bool = False
+    base_color_file: Path | None = None  # the PNG the base-colour image was read from (assets/textures)
+    normal_file: Path | None = None  # the PNG of the normal map
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,16 +156,16 @@ def _materials(doc: dict, directory: Path, cache: dict) -> list[Material]:
             continue
         pbr = m.get("pbrMetallicRoughness", {})
 
-        def image_of(ref):
+        def file_of(ref):
             if ref is None:
                 return None
-            img = doc["images"][doc["textures"][ref["index"]]["source"]]
-            return _image(directory / img["uri"])
+            return directory / doc["images"][doc["textures"][ref["index"]]["source"]]["uri"]
 
+        base_file, normal_file = file_of(pbr.get("baseColorTexture")), file_of(m.get("normalTexture"))
         mat = Material(m["name"], tuple(float(x) for x in pbr.get("baseColorFactor", (1, 1, 1, 1))),
                        float(pbr.get("metallicFactor", 1.0)), float(pbr.get("roughnessFactor", 1.0)),
-                       image_of(pbr.get("baseColorTexture")), image_of(m.get("normalTexture")),
-                       bool(m.get("doubleSided", False)))
+                       _image(base_file) if base_file else None, _image(normal_file) if normal_file else None,
+                       bool(m.get("doubleSided", False)), base_file, normal_file)
         cache[m["name"]] = mat
         out.append(mat)
     return out
@@ -185,6 +187,9 @@ def _glb_levels(path: Path, data: bytes, cache: dict) -> dict[str, tuple[VisualM
             if "TEXCOORD_0" in attrs:
                 st = gltf_accessor(doc, binary, attrs["TEXCOORD_0"]).astype(np.float64)
                 uv = np.column_stack([st[:, 0], 1.0 - st[:, 1]])  # glTF t runs down: back to OpenGL v
+            for arr in (v, f, n, uv):  # shared by every caller of the cached loader
+                if arr is not None:
+                    arr.setflags(write=False)
             meshes.append(VisualMesh(materials[prim["material"]], v, f, n, uv))
         levels[node["name"]] = tuple(meshes)
     return levels

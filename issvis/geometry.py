@@ -440,6 +440,16 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
             b.box(looks[(h >> 24) % len(looks)], centre, size)
 
 
+def _root_dir(part: Part, e: Element, along: int) -> np.ndarray:
+    """Unit vector along the wing from its root (the end nearer the rest of the part) to its tip."""
+    others = [np.asarray(o.p0_m if o.shape in ("box", "sphere") else (np.asarray(o.p0_m) + o.p1_m) / 2, float)
+              for o in part.elements if o.style != "blanket"]
+    mount = np.mean(others, axis=0)
+    d = np.zeros(3)
+    d[along] = 1.0 if e.p0_m[along] >= mount[along] else -1.0
+    return d
+
+
 def _saw_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     """A US solar array wing: two blankets either side of a lattice mast, blanket boxes at both ends."""
     thin, across, along = _box_axes(e)
@@ -459,15 +469,17 @@ def _saw_wing(b: VisualBuilder, part: Part, e: Element) -> None:
             u_dir = -u_dir
         b.quad("array", bc + front * 0.004, u_dir, v_dir, blanket_w, blen)
         b.quad("array_back", bc - front * 0.004, -u_dir, v_dir, blanket_w, blen)
-        for end in (1.0, -1.0):
-            bx = bc + ax[along] * end * (L / 2 - box_len / 2)
+        out = _root_dir(part, e, along)
+        for end in (1.0, -1.0):  # +1: the tip box (white), -1: the root box on the mast canister
+            bx = bc + out * end * (L / 2 - box_len / 2)
             size = np.zeros(3)
             size[along], size[across], size[thin] = box_len, blanket_w, 0.3
             b.box("mmod" if end > 0 else "metal", bx, size)
     # mast: three longerons and battens
     r = 0.25
     e1, e2 = ax[across], ax[thin]
-    root, tip = c - ax[along] * L / 2, c + ax[along] * L / 2
+    out = _root_dir(part, e, along)
+    root, tip = c - out * L / 2, c + out * L / 2
     corners = [r * (np.cos(a) * e1 + np.sin(a) * e2) for a in np.radians([90.0, 210.0, 330.0])]
     for q in corners:
         b.strut("metal", root + q, tip + q, 0.05 if b.fine else 0.09)
@@ -493,15 +505,16 @@ def _irosa(b: VisualBuilder, part: Part, e: Element) -> None:
         u_dir = -u_dir
     b.quad("irosa", c + front * 0.004, u_dir, v_dir, W - 0.3, L - 0.6)
     b.quad("array_back", c - front * 0.004, -u_dir, v_dir, W - 0.3, L - 0.6)
-    root, tip = c - ax[along] * L / 2, c + ax[along] * L / 2
+    out = _root_dir(part, e, along)
+    root, tip = c - out * L / 2, c + out * L / 2
     for sign in (1.0, -1.0):
         off = ax[across] * sign * (W / 2 - 0.1)
         b.cylinder("metal", root + off, tip + off, 0.08, sections=8 if b.fine else 6)
-    b.cylinder("array_back", tip - ax[along] * 0.3 - ax[across] * W / 2, tip - ax[along] * 0.3 + ax[across] * W / 2,
+    b.cylinder("array_back", tip - out * 0.3 - ax[across] * W / 2, tip - out * 0.3 + ax[across] * W / 2,
                0.28, sections=16 if b.fine else 8)
     size = np.zeros(3)
     size[along], size[across], size[thin] = 0.6, W, 0.35
-    b.box("metal", root + ax[along] * 0.3, size)
+    b.box("metal", root + out * 0.3, size)
 
 
 def _russian_wing(b: VisualBuilder, part: Part, e: Element) -> None:
@@ -522,9 +535,10 @@ def _russian_wing(b: VisualBuilder, part: Part, e: Element) -> None:
         plen = edges[i + 1] - edges[i] - 0.06
         b.quad("array", pc + front * 0.004, u_dir, v_dir, W, plen)
         b.quad("array_back", pc - front * 0.004, -u_dir, v_dir, W, plen)
-    root, tip = c - ax[along] * L / 2, c + ax[along] * L / 2
+    out = _root_dir(part, e, along)
+    root, tip = c - out * L / 2, c + out * L / 2
     b.strut("metal", root - front * 0.06, tip - front * 0.06, 0.08)
-    b.cylinder("metal", root - ax[along] * 0.6, root, 0.12, sections=12)
+    b.cylinder("metal", root - out * 0.6, root, 0.12, sections=12)
 
 
 def _radiator(b: VisualBuilder, part: Part, e: Element) -> None:
@@ -640,9 +654,9 @@ def _arm_fixtures(b: VisualBuilder, fixture) -> None:
     z_arm = c[2] - 0.6
     y0 = c[1] - 0.8
     b.cylinder("metal", (lo[0] + 0.7, y0, z_arm), (x1 + 0.3, y0, z_arm), 0.3, sections=16)
-    b.cylinder("mmod", (x1, y0 + 0.3, z_arm), (x1, y0 + 7.4, z_arm), 0.19, sections=16)
-    b.cylinder("metal", (x1 - 0.3, y0 + 7.6, z_arm), (x2 + 0.3, y0 + 7.6, z_arm), 0.3, sections=16)
-    b.cylinder("mmod", (x2, y0 + 7.4, z_arm), (x2, y0 + 0.6, z_arm), 0.19, sections=16)
+    b.cylinder("mmod", (x1, y0 + 0.3, z_arm), (x1, y0 + 7.0, z_arm), 0.19, sections=16)
+    b.cylinder("metal", (x1 - 0.3, y0 + 7.2, z_arm), (x2 + 0.3, y0 + 7.2, z_arm), 0.3, sections=16)
+    b.cylinder("mmod", (x2, y0 + 7.0, z_arm), (x2, y0 + 0.6, z_arm), 0.19, sections=16)
     b.cylinder("metal", (x2, y0 + 0.6, z_arm), (x2, y0 - 0.2, z_arm), 0.28, sections=16)
     b.cylinder("metal", (x2, y0 - 0.2, z_arm), (x2, y0 - 0.2, z_arm + 0.9), 0.22, sections=16)
     # Dextre: body with its two arms folded down the side
@@ -666,8 +680,8 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
         aft = p0 + axis * length
         e1, e2 = _basis(axis)
         for sign in (1.0, -1.0):  # the two main engines beside the aft transfer chamber
-            q = aft + sign * e1 * 1.45
-            b.lathe("metal", q, axis, [(0.0, 0.0), (0.0, 0.12), (0.55, 0.34), (0.6, 0.34)], sections=16)
+            q = aft + sign * e1 * 1.2
+            b.lathe("metal", q, axis, [(0.0, 0.0), (0.0, 0.1), (0.5, 0.28), (0.55, 0.28)], sections=16)
         if b.fine:
             for k in range(8):  # attitude-control thruster blocks around the aft rim
                 ang = 2 * np.pi * (k + 0.5) / 8
