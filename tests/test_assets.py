@@ -208,3 +208,54 @@ def test_cli_refuses_a_record_of_another_station(tmp_path, capsys):
     assert err.count("\n") == 1 and "simulated with station deadbeef" in err and "Traceback" not in err
     assert main(["export", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "bad.glb")]) == 2
     assert not (tmp_path / "bad.glb").exists()
+
+
+# --- bring your own mesh -----------------------------------------------------------------------
+def _user_glb(path, extents=(10.0, 3.0, 3.0)):
+    import trimesh
+
+    trimesh.creation.box(extents=extents).export(path)
+    return path
+
+
+def _scene_with(tmp_path, table: str):
+    text = (ROOT / "scenes" / "undock.toml").read_text() + "\n" + table
+    scene = tmp_path / "own.toml"
+    scene.write_text(text)
+    return scene
+
+
+def test_scene_brings_its_own_mesh(tmp_path):
+    from issvis.assets import part_visuals_for_record
+    from issvis.scene import load_scene
+
+    _user_glb(tmp_path / "zarya_detailed.glb")
+    path = _scene_with(tmp_path, '[[part_mesh]]\npart = "zarya"\nfile = "zarya_detailed.glb"\n'
+                                 'rotation_deg = [0, 0, 0]\noffset_m = [0.5, 0, 0]\n')
+    scene = load_scene(path)
+    assert scene.part_mesh[0].part == "zarya"
+    assert str(tmp_path) in scene.toml_text  # the record keeps where the file is
+    rec = _record_with({"scene": scene.toml_text})
+    visuals = part_visuals_for_record(rec)
+    mine = visuals["zarya"]
+    assert len(mine) == 1 and len(mine[0].faces) == 12
+    assert np.allclose(mine[0].vertices_m.min(axis=0), [-4.5, -1.5, -1.5])
+    assert visuals["zvezda"] is load_station_assets().parts["zvezda"].visual
+
+
+@pytest.mark.parametrize("table, message", [
+    ('part = "zarya"\nfile = "missing.glb"', "missing.glb': no such file"),
+    ('part = "zarya"\nfile = "junk.glb"', "cannot be read as a mesh"),
+    ('part = "zarya"\nfile = "box.glb"\nscale = 1000.0', "beyond zarya's collision bounds"),
+    ('part = "zarya"\nfile = "box.glb"\noffset_m = [40.0, 0, 0]', "check scale, offset_m and rotation_deg"),
+    ('part = "zaria"\nfile = "box.glb"', "part_mesh.0.part = 'zaria': no such part. Did you mean 'zarya'"),
+])
+def test_bad_own_mesh_is_a_clear_error(tmp_path, capsys, table, message):
+    from issvis.cli import main
+
+    _user_glb(tmp_path / "box.glb")
+    (tmp_path / "junk.glb").write_bytes(b"glTF" + b"\0" * 40)
+    path = _scene_with(tmp_path, "[[part_mesh]]\n" + table + "\n")
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and str(path) in err
