@@ -48,7 +48,8 @@ LOOKS: dict[str, Look] = {l.name: l for l in (
     Look("irosa", 0.2, 0.25, 1.0, "irosa", double_sided=True),  # iROSA cells: darker, finer
     Look("radiator", 0.0, 0.45, 1.0, "radiator", "radiator_n"),  # white panels, flow-tube ribs
     Look("gold", 0.6, 0.32, 1.0, "gold", "gold_n"),  # crinkled gold/Kapton foil
-    Look("dark", 0.2, 0.5, 1.0, "dark"),  # Dragon trunk cells, dark fittings
+    Look("dark", 0.2, 0.5, 1.0, "dark"),  # dark fittings, latches, equipment
+    Look("trunk", 0.2, 0.3, 1.0, "trunk"),  # Crew Dragon trunk: solar cells
     Look("heat_shield", 0.0, 0.8, 1.0, "heat_shield"),
     Look("glass", 0.1, 0.05, 1.0, "glass"),  # Cupola windows
     Look("handrail", 0.1, 0.5, 1.0, "handrail"),  # yellow EVA handrails
@@ -58,7 +59,7 @@ LOOKS: dict[str, Look] = {l.name: l for l in (
 SIZES_PX = {
     "mmod": 1024, "mmod_n": 512, "ros_blanket": 512, "green": 512, "beam_fabric": 256, "quilt_n": 512,
     "dragon_white": 256, "metal": 128, "truss": 128, "array": 512, "array_back": 128, "irosa": 256,
-    "radiator": 256, "radiator_n": 256, "gold": 256, "gold_n": 256, "dark": 256, "heat_shield": 128,
+    "radiator": 256, "radiator_n": 256, "gold": 256, "gold_n": 256, "dark": 64, "trunk": 256, "heat_shield": 128,
     "glass": 64, "handrail": 16,
 }
 
@@ -193,10 +194,10 @@ def _radiator(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _gold(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Crinkled gold foil: strong irregular creases."""
-    h = _fbm(n, 8, 31, 5)
-    crease = np.abs(_fbm(n, 5, 37, 4) - 0.5)
+    h = _fbm(n, 16, 31, 4)
+    crease = np.abs(_fbm(n, 10, 37, 3) - 0.5)
     height = h + 0.8 * (0.5 - crease)
-    shade = 0.78 + 0.35 * h - 0.25 * np.clip(0.08 - crease, 0, 1) / 0.08
+    shade = 0.86 + 0.22 * h - 0.18 * np.clip(0.05 - crease, 0, 1) / 0.05
     return _rgb((1.0, 0.70, 0.26), shade), height
 
 
@@ -245,8 +246,10 @@ def _make(name: str) -> np.ndarray:
         return _plain(n, (0.70, 0.70, 0.72), 71, 0.15, streak=True)
     if name == "truss":
         return _plain(n, (0.72, 0.72, 0.74), 73, 0.2)
-    if name == "dark":
+    if name == "trunk":
         return _array(n, (0.09, 0.09, 0.11), 4, 79)
+    if name == "dark":
+        return _plain(n, (0.12, 0.12, 0.13), 79, 0.2)
     if name == "heat_shield":
         return _plain(n, (0.16, 0.14, 0.13), 83, 0.4)
     if name == "glass":
