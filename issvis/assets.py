@@ -59,6 +59,7 @@ class VisualMesh:
     faces: np.ndarray  # (F, 3) int64
     normals: np.ndarray | None = None  # (N, 3) float64 unit
     uv: np.ndarray | None = None  # (N, 2) float64, OpenGL convention
+    tangents: np.ndarray | None = None  # (N, 4) float64, glTF TANGENT (xyz along +u, w handedness); normal-mapped looks
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,10 +188,11 @@ def _glb_levels(path: Path, data: bytes, cache: dict) -> dict[str, tuple[VisualM
             if "TEXCOORD_0" in attrs:
                 st = gltf_accessor(doc, binary, attrs["TEXCOORD_0"]).astype(np.float64)
                 uv = np.column_stack([st[:, 0], 1.0 - st[:, 1]])  # glTF t runs down: back to OpenGL v
-            for arr in (v, f, n, uv):  # shared by every caller of the cached loader
+            tan = gltf_accessor(doc, binary, attrs["TANGENT"]).astype(np.float64) if "TANGENT" in attrs else None
+            for arr in (v, f, n, uv, tan):  # shared by every caller of the cached loader
                 if arr is not None:
                     arr.setflags(write=False)
-            meshes.append(VisualMesh(materials[prim["material"]], v, f, n, uv))
+            meshes.append(VisualMesh(materials[prim["material"]], v, f, n, uv, tan))
         levels[node["name"]] = tuple(meshes)
     return levels
 

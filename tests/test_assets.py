@@ -89,6 +89,10 @@ def test_looks_are_glTF_PBR_with_uv_and_unit_normals(assets):
             assert vm.normals is not None
             assert np.allclose(np.linalg.norm(vm.normals, axis=1), 1.0, atol=1e-5)
             assert vm.faces.min() >= 0 and vm.faces.max() < len(vm.vertices_m)
+            if m.normal_image is not None:  # tangents for the normal map, perpendicular to the normals
+                assert vm.tangents is not None and vm.tangents.shape == (len(vm.vertices_m), 4)
+                assert np.all(np.abs(np.einsum("ij,ij->i", vm.tangents[:, :3], vm.normals)) < 1e-3)
+                assert set(np.unique(vm.tangents[:, 3])) <= {-1.0, 1.0}
     normal_mapped = {n for n, l in LOOKS.items() if l.normal}
     seen = {vm.material.name for p in assets.parts.values() for vm in p.visual if vm.material.normal_image is not None}
     assert seen == normal_mapped & seen and {"mmod", "radiator", "gold"} <= seen
