@@ -24,6 +24,10 @@ SHOTS = {  # name: (unused, focus part (None: the whole station), camera directi
     "cygnus": (None, "cygnus_ng17", (0.45, 0.3, 1.0), 15.0, (1, 0, 0)),
     "truss": (None, "s3_s4", (0.7, 0.5, -0.5), 20.0, (0, 0, -1)),
     "arrays": (None, "p6", (0.35, 0.3, -1.0), 45.0, (1, 0, 0)),
+    "hull-5m": (None, "destiny", (0.2, 1.0, -0.5), 5.0, (0, 0, -1)),
+    "russian-hull-5m": (None, "zvezda", (-0.3, 1.0, -0.2), 5.0, (0, 0, -1)),
+    "saw-5m": ("s6", None, (0.3, 0.2, -1.0), 5.0, (1, 0, 0)),
+    "arm": (None, "s0", (1.0, 0.3, -0.6), 14.0, (0, 0, -1)),
     "station-100m": (None, None, (0.55, 0.45, -0.7), 100.0, (0, 0, -1)),
     "station-1km": (None, None, (0.55, 0.45, -0.7), 1000.0, (0, 0, -1)),
 }
@@ -80,7 +84,10 @@ def render(name, out: Path, size=(720, 480)):
                     intensity=0.12, color=(0.6, 0.7, 1.0))
     fill.positional = False
     pl.add_light(fill)
-    if focus is None:
+    if parts_sel is not None:  # a point on a part: the middle of its first wing
+        wing = next(e for e in assets.station.part(parts_sel).elements if e.style == "blanket")
+        target = np.asarray(wing.p0_m, float) + (0.0, 2.6, 0.0)
+    elif focus is None:
         target = np.average([p.com_m for p in assets.parts.values()], axis=0,
                             weights=[p.mass_kg for p in assets.parts.values()])
     else:
@@ -89,7 +96,7 @@ def render(name, out: Path, size=(720, 480)):
     pl.camera.focal_point = tuple(target)
     pl.camera.up = up
     pl.camera.view_angle = 40.0 if dist < 500 else 8.0
-    pl.camera.clipping_range = (max(0.5, dist - 80), dist + 120)
+    pl.camera.clipping_range = (max(0.2, dist * 0.03), dist + 150)
     img = pl.screenshot(return_img=True)
     pl.close()
     from PIL import Image

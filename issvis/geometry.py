@@ -489,7 +489,8 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
     """A truss box: longerons, bay frames, face diagonals, and equipment boxes on its faces."""
     c = np.asarray(e.p0_m, float)
     ext = np.asarray(e.extents_m, float)
-    along = int(np.argmax(ext))
+    # the integrated truss runs along Y even where a segment is shorter than it is wide (S5/P5)
+    along = 1 if part.kind == "truss" and part.name != "z1" else int(np.argmax(ext))
     u, v = [k for k in range(3) if k != along]
     half = ext / 2 - 0.12
     n_bays = max(1, int(round(ext[along] / 2.3)))
@@ -503,7 +504,7 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
         p[v] += corner[1] * half[v]
         return p
 
-    w_long, w_frame, w_diag = (0.20, 0.12, 0.08) if b.fine else (0.26, 0.16, 0.12)
+    w_long, w_frame, w_diag = (0.26, 0.15, 0.10) if b.fine else (0.30, 0.18, 0.14)
     for corner in corners:
         b.strut("truss", point(stations[0], corner), point(stations[-1], corner), w_long)
     for k, s in enumerate(stations):
@@ -514,6 +515,14 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
             for i in range(4):
                 a, z = (s, s2) if (i + k) % 2 == 0 else (s2, s)
                 b.strut("truss", point(a, corners[i]), point(z, corners[(i + 1) % 4]), w_diag)
+    # the Mobile Transporter rails and cable trays along the forward face (+X), end to end
+    for off in (-0.35, 0.35) if along == 1 else ():
+        rail = c.copy()
+        rail[0] += half[0] + 0.05
+        rail[2] += off * half[2]
+        size = np.full(3, 0.12)
+        size[along] = 2 * half[along]
+        b.box("metal", rail, size)
     if not b.fine:
         return
     looks = ("mmod", "metal", "mmod", "gold", "mmod", "dark", "mmod", "metal")
@@ -522,7 +531,7 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
         bay = stations[k + 1] - stations[k]
         for face, sign in ((u, 1.0), (u, -1.0), (v, 1.0), (v, -1.0)):
             h = _crc(part.name, e.label, k, face, sign)
-            if h % 5 == 0:
+            if h % 7 == 0:
                 continue
             other = v if face == u else u
             size = np.zeros(3)

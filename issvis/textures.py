@@ -138,15 +138,18 @@ def _mmod(n: int) -> tuple[np.ndarray, np.ndarray]:
     u, v = _grid_coords(n)
     pu, pv = u * 3, v * 2  # panel coordinates
     iu, iv = np.floor(pu).astype(int), np.floor(pv).astype(int)
-    tint = 0.955 + 0.07 * _hash(iu, iv, 11)
+    tint = 0.93 + 0.10 * _hash(iu, iv, 11)
+    warm = 0.985 + 0.03 * _hash(iu, iv, 13)  # some blankets yellower with age
     seam = np.maximum(_seam(pu, 0.012), _seam(pv, 0.008))
+    edge = np.maximum(_seam(pu, 0.05), _seam(pv, 0.035))  # the blanket edges sag a little darker
     stitch = np.maximum(_seam(u * 12, 0.03), _seam(v * 12, 0.03)) * (_seam(u * 12, 0.06) * _seam(v * 12, 0.06) > 0)
     lu, lv = pu - iu, pv - iv
     patch = (_hash(iu, iv, 17) > 0.6) & (np.abs(lu - 0.3) < 0.09) & (np.abs(lv - 0.7) < 0.05)
     grime = _fbm(n, 8, 5)
-    shade = tint * (0.97 + 0.05 * grime) * (1 - 0.42 * seam) * (1 - 0.10 * stitch)
+    shade = tint * (0.95 + 0.09 * grime) * (1 - 0.38 * seam) * (1 - 0.07 * edge) * (1 - 0.10 * stitch)
     shade = np.where(patch, shade * 0.82, shade)
     albedo = _rgb((0.80, 0.80, 0.78), shade)
+    albedo[..., 2] = np.round(albedo[..., 2] / warm).clip(0, 255).astype(np.uint8)
     # pillowed panels: high in the middle, down at the seams and the stitches
     pillow = np.sin(np.pi * np.clip(lu, 0, 1)) ** 0.5 * np.sin(np.pi * np.clip(lv, 0, 1)) ** 0.5
     return albedo, pillow - 0.3 * stitch
