@@ -57,12 +57,11 @@ def render(name, out: Path, size=(720, 480)):
 
     parts_sel, focus, view, dist, up = SHOTS[name]
     assets = load_station_assets()
-    station = assets.station
     pl = pv.Plotter(off_screen=True, window_size=size, lighting="none")
     pl.set_background((0.01, 0.01, 0.02))
     cache = {}
     coarse = dist >= 500
-    for pname, part in assets.parts.items():
+    for part in assets.parts.values():
         meshes = (part.visual_coarse or part.visual) if coarse else part.visual
         com = part.com_m
         for vm in meshes:

@@ -359,7 +359,7 @@ def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float]
         raise PartMeshError(f"{file!r}: no such file")
     try:
         scene = trimesh.load(str(path), force="scene")
-    except Exception as exc:  # every loader error of every format
+    except Exception as exc:  # noqa: BLE001 - trimesh raises many kinds for a bad file of any format
         raise PartMeshError(f"{file!r}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
     rot = _rotation_xyz_deg(rotation_deg)
     meshes = []

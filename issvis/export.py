@@ -291,7 +291,7 @@ def export_record(record, output, rate_hz: float | None = None, assets=None, cam
     if camera:
         try:
             track = _camera_track(record, size_px)
-        except Exception as exc:  # a record without usable [render] settings: export without camera
+        except Exception as exc:  # noqa: BLE001 - a record without usable [render] settings: no camera
             track, cam_info = None, f"no camera ({exc})"
         if track is not None:
             vt, cpos, cquat, yfov = track

@@ -287,12 +287,10 @@ class VisualBuilder:
                 pn[i] += seg_n[i]
                 pn[i + 1] += seg_n[i]
             pn /= np.maximum(np.linalg.norm(pn, axis=1), 1e-12)[:, None]
-            verts = (origin + axis * prof[:, :1, None].transpose(0, 2, 1) * 0)[:, 0]  # placeholder shape
             pts = origin[None, None, :] + axis[None, None, :] * prof[:, 0, None, None] + prof[:, 1, None, None] * radial[None]
             nrm = axis[None, None, :] * pn[:, 0, None, None] + pn[:, 1, None, None] * radial[None]
             uv = np.stack(np.broadcast_arrays(u_of[None, :], v_along[:, None]), -1)
             faces = np.concatenate([quad + i * S for i in np.flatnonzero(keep)])
-            del verts
             self.add(material, pts.reshape(-1, 3), faces, nrm.reshape(-1, 3), uv.reshape(-1, 2))
             return
         for i in np.flatnonzero(keep):
@@ -493,7 +491,7 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
     along = 1 if part.kind == "truss" and part.name != "z1" else int(np.argmax(ext))
     u, v = [k for k in range(3) if k != along]
     half = ext / 2 - 0.12
-    n_bays = max(1, int(round(ext[along] / 2.3)))
+    n_bays = max(1, round(ext[along] / 2.3))
     stations = np.linspace(-half[along], half[along], n_bays + 1)
     corners = ((1, 1), (1, -1), (-1, -1), (-1, 1))
 
@@ -637,7 +635,7 @@ def _russian_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     ext = np.asarray(e.extents_m, float)
     ax = np.eye(3)
     L, W = ext[along], ext[across]
-    n = max(3, int(round(L / 1.1)))
+    n = max(3, round(L / 1.1))
     edges = np.linspace(-L / 2, L / 2, n + 1)
     front = -ax[thin] if part.segment == "ROS" else ax[thin]
     u_dir, v_dir = ax[across], ax[along]
@@ -660,7 +658,7 @@ def _radiator(b: VisualBuilder, part: Part, e: Element) -> None:
     c = np.asarray(e.p0_m, float)
     ext = np.asarray(e.extents_m, float)
     ax = np.eye(3)
-    n = max(2, int(round(ext[along] / 2.9)))
+    n = max(2, round(ext[along] / 2.9))
     edges = np.linspace(-ext[along] / 2, ext[along] / 2, n + 1)
     for i in range(n):
         size = np.zeros(3)
@@ -712,8 +710,7 @@ def _cupola(b: VisualBuilder, part: Part) -> None:
         ra, rb = r0 - inset * 0.3, r1 + inset * 0.2
         b.lathe("glass", q0 + axis * 0.012, axis, [(0.07, ra + 0.01), (h1 - 0.07, rb + 0.01)], sections=1,
                 arc=(a0, a1), faceted=True)
-    b.lathe("glass", q0 + axis * (h1 + 0.005), axis, [(0.0, 0.0), (0.0, r1 * 0.75)][::-1][::-1], sections=24)
-    # the face of the top window points outwards: profile from the rim in to the axis
+    # the top window: its face points outwards (profile from the rim in to the axis)
     b.lathe("glass", q0, axis, [(h1 + 0.01, r1 * 0.78), (h1 + 0.01, 0.0)], sections=24)
 
 
@@ -731,9 +728,9 @@ def _kibo_ef(b: VisualBuilder, part: Part, e: Element) -> None:
 
 def _ultraflex(b: VisualBuilder, part: Part, e: Element, hub) -> None:
     """Cygnus's round fan array: a decagon of gores, front cells, Kapton back, a boom to the hull."""
-    p0, axis, h = _axis_of(e)
+    p0, axis, _ = _axis_of(e)
     r = e.radius_m
-    b.lathe("array", p0, axis, [(0.0, 0.0), (0.0, r)][::-1][::-1], sections=10, faceted=True)
+    b.lathe("array", p0, axis, [(0.0, 0.0), (0.0, r)], sections=10, faceted=True)
     b.lathe("array_back", p0 + axis * 0.01, axis, [(0.0, r), (0.0, 0.0)], sections=10, faceted=True)
     e1, e2 = _basis(axis)
     if b.fine:
@@ -801,7 +798,7 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
                 q = aft + 1.8 * (np.cos(ang) * e1 + np.sin(ang) * e2)
                 b.box("dark", q + axis * 0.1, (0.25, 0.25, 0.25))
     if part.name == "zarya":
-        hull = [e for e in part.elements if e.shape == "cylinder" and e.label == "hull"][0]
+        hull = next(e for e in part.elements if e.shape == "cylinder" and e.label == "hull")
         p0, axis, length = _axis_of(hull)
         r = hull.radius_m + 0.04
         for a0 in (np.radians(60.0), np.radians(240.0)):
@@ -862,8 +859,7 @@ def _vehicle_element(b: VisualBuilder, part: Part, e: Element, mat: str) -> bool
                        smooth=False)
         b.lathe("radiator", p0, axis, [(0.6, r + 0.015), (length - 0.5, r + 0.015)], sections=b.sections,
                 arc=(0.3, 2 * np.pi - 0.3))
-        b.lathe("metal", p0 + axis * length, axis, [(0.0, 0.0), (0.0, 0.15), (0.02, 0.15), (0.02, 0.0)][:2]
-                + [(0.02, 0.0)], sections=12)
+        b.lathe("metal", p0 + axis * length, axis, [(0.0, 0.0), (0.0, 0.15), (0.02, 0.0)], sections=12)
         return True
     if label == "docking probe":
         b.cylinder(mat, p0, p0 + axis * length, e.radius_m)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -262,7 +262,7 @@ def _make(name: str) -> np.ndarray:
     raise KeyError(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def texture_image(name: str) -> np.ndarray:
     """(H, W, 3) uint8 of the named texture, row 0 = top."""
     img = _make(name)

@@ -9,10 +9,21 @@ import shutil
 import numpy as np
 import pytest
 
-from issvis.assets import (AssetError, StationMismatchError, check_record_station, load_station_assets,
-                           station_hash_of)
+from issvis.assets import (
+    AssetError,
+    StationMismatchError,
+    check_record_station,
+    load_station_assets,
+    station_hash_of,
+)
 from issvis.catalogue import VISUAL_FIXTURES, build_station
-from issvis.geometry import MANIFEST_NAME, asset_files, station_mass_properties, visual_material, write_assets
+from issvis.geometry import (
+    MANIFEST_NAME,
+    asset_files,
+    station_mass_properties,
+    visual_material,
+    write_assets,
+)
 from issvis.textures import LOOKS
 from issvis.tolerances import TOLERANCES
 from issvis.trajectory import Record
