@@ -527,6 +527,19 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
     for k in range(n_bays):
         s_mid = (stations[k] + stations[k + 1]) / 2
         bay = stations[k + 1] - stations[k]
+        if along == 1:  # plates and trays close most of the zenith and nadir faces: a solid beam from above
+            for sign in (1.0, -1.0):
+                h = _crc(part.name, e.label, k, "plate", sign)
+                if h % 4 == 0:
+                    continue
+                plate = c.copy()
+                plate[along] += s_mid
+                plate[v] += sign * (half[v] - 0.12)
+                size = np.array([0.0, 0.0, 0.0])
+                size[along] = bay * (0.7 + 0.2 * ((h >> 4) % 10) / 10)
+                size[u] = 2 * half[u] * (0.55 + 0.3 * ((h >> 8) % 10) / 10)
+                size[v] = 0.06
+                b.box(("metal", "mmod", "truss")[(h >> 12) % 3], plate, size)
         for face, sign in ((u, 1.0), (u, -1.0), (v, 1.0), (v, -1.0)):
             h = _crc(part.name, e.label, k, face, sign)
             if h % 7 == 0:
