@@ -43,9 +43,9 @@ LOOKS: dict[str, Look] = {l.name: l for l in (
     Look("dragon_white", 0.0, 0.35, 2.0, "dragon_white"),  # painted composite, panel lines
     Look("metal", 0.85, 0.4, 1.0, "metal"),  # docking hardware, rings, drives, booms
     Look("truss", 0.85, 0.4, 1.0, "truss"),  # truss members
-    Look("array", 0.2, 0.22, 1.0, "array", double_sided=True),  # silicon cells behind glass
-    Look("array_back", 0.3, 0.5, 1.0, "array_back", double_sided=True),  # Kapton back of a blanket
-    Look("irosa", 0.2, 0.25, 1.0, "irosa", double_sided=True),  # iROSA cells: darker, finer
+    Look("array", 0.2, 0.22, 1.0, "array"),  # silicon cells behind glass
+    Look("array_back", 0.3, 0.5, 1.0, "array_back"),  # Kapton back of a blanket
+    Look("irosa", 0.2, 0.25, 1.0, "irosa"),  # iROSA cells: darker, finer
     Look("radiator", 0.0, 0.45, 1.0, "radiator", "radiator_n"),  # white panels, flow-tube ribs
     Look("gold", 0.6, 0.32, 1.0, "gold", "gold_n"),  # crinkled gold/Kapton foil
     Look("dark", 0.2, 0.5, 1.0, "dark"),  # dark fittings, latches, equipment
