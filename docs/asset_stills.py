@@ -14,7 +14,9 @@ import numpy as np
 
 from issvis.assets import load_station_assets
 
-SHOTS = {  # name: (unused, focus part (None: the whole station), camera direction from the target, distance m, up)
+# name: (part whose first wing is the target, or None; focus part (None: the whole station's centre
+# of mass); camera direction from the target; distance m; screen up)
+SHOTS = {
     "us-modules": (None, "harmony", (0.45, 0.8, 0.55), 17.0, (0, 0, -1)),
     "cupola": (None, "cupola", (0.5, -0.6, 1.0), 7.5, (1, 0, 0)),
     "zvezda": (None, "zvezda", (-0.25, 1.0, -0.35), 24.0, (0, 0, -1)),

@@ -313,11 +313,12 @@ def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
 
 def _rotation_xyz_deg(angles) -> np.ndarray:
     """Rotation about x, then y, then z (fixed axes), degrees."""
-    ax, ay, az = np.radians(np.asarray(angles, float))
-    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
-    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
-    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    return rz @ ry @ rx
+    from .frames import axis_angle_quat, quat_to_matrix
+
+    rot = np.eye(3)
+    for axis, angle in zip(np.eye(3), np.radians(np.asarray(angles, float))):
+        rot = quat_to_matrix(axis_angle_quat(axis, float(angle))) @ rot
+    return rot
 
 
 def _user_material(geom, name: str) -> Material:

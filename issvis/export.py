@@ -72,13 +72,10 @@ class GltfBuilder:
         ctype = UINT32 if array.dtype == np.uint32 else FLOAT
         if ctype == FLOAT:
             array = array.astype(np.float32)
+        flat = array.reshape(-1, 1) if kind == "SCALAR" else array.reshape(len(array), -1)
         acc: dict[str, Any] = {"bufferView": self._view(array.tobytes(), target), "componentType": ctype,
-                               "count": int(len(array) if kind != "SCALAR" or array.ndim == 1 else array.size),
-                               "type": kind}
-        if kind == "SCALAR":
-            acc["count"] = int(array.size)
+                               "count": len(flat), "type": kind}
         if minmax:
-            flat = array.reshape(len(array), -1) if kind != "SCALAR" else array.reshape(-1, 1)
             acc["min"] = [float(x) for x in flat.min(axis=0)]
             acc["max"] = [float(x) for x in flat.max(axis=0)]
         self.doc["accessors"].append(acc)

@@ -274,3 +274,17 @@ def test_bad_own_mesh_is_a_clear_error(tmp_path, capsys, table, message):
     assert main(["info", str(path)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and str(path) in err
+
+
+def test_own_mesh_is_scaled_turned_and_moved(tmp_path):
+    """rotation_deg turns about x, then y, then z; then offset_m moves: a 10 x 3 x 3 box turned
+    90 deg about z lies along y."""
+    from issvis.assets import load_part_mesh
+
+    path = str(_user_glb(tmp_path / "box.glb", extents=(10.0, 3.0, 2.0)))
+    (mesh,) = load_part_mesh(path, 0.5, (0.0, 1.0, 0.0), (0.0, 0.0, 90.0), "zarya")
+    lo, hi = mesh.vertices_m.min(axis=0), mesh.vertices_m.max(axis=0)
+    assert np.allclose(lo, [-0.75, -1.5, -0.5]) and np.allclose(hi, [0.75, 3.5, 0.5])
+    (mesh,) = load_part_mesh(path, 1.0, (0.0, 0.0, 0.0), (90.0, 90.0, 0.0), "zarya")
+    # x first: (10, 3, 2) -> (10, 2, 3); then y: -> (3, 2, 10)
+    assert np.allclose(mesh.vertices_m.max(axis=0) - mesh.vertices_m.min(axis=0), [3.0, 2.0, 10.0])
