@@ -4,9 +4,12 @@ Mass properties come from the reference masses: each element gets its catalogued
 part's mass (appendages their own ``mass_kg``, the rest by volume) and the inertia of a uniform
 solid of that shape. Mesh volume never sets a mass.
 
-A part's *local frame* is the station body frame translated to the part's centre of mass;
-``part_meshes`` returns vertices in that frame, so a renderer places a part with the record's
-``pos`` and ``quat`` alone.
+A part's *local frame* is the station body frame translated to the part's centre of mass; the
+visual model (``part_visual``: fine and coarse, one mesh per look of ``textures.LOOKS``, with
+normals and texture coordinates) is written in that frame into ``assets/`` (``asset_files``), so a
+renderer places a part with the record's ``pos`` and ``quat`` alone. Every stage reads the result
+through ``issvis.assets``; ``part_meshes`` (the schematic model of before) stays only until the
+stage does.
 """
 
 from __future__ import annotations
@@ -976,21 +979,6 @@ def part_visual(part: Part, station: Station, fine: bool = True) -> VisualBuilde
     for fixture in VISUAL_FIXTURES.get(part.name, ()):
         _arm_fixtures(b, fixture)
     return b
-
-
-def part_visual_meshes(part: Part, com_m: np.ndarray | None = None, station: Station | None = None,
-                       fine: bool = True) -> dict[str, trimesh.Trimesh]:
-    """The part's visual meshes grouped by look, vertices in the part's local frame (m), with
-    normals and texture coordinates (``trimesh.visual.TextureVisuals``)."""
-    if com_m is None:
-        com_m = mass_properties(part).com_m
-    station = station or build_station()
-    out = {}
-    for mat, (v, f, n, uv) in part_visual(part, station, fine).meshes(com_m).items():
-        mesh = trimesh.Trimesh(v, f, vertex_normals=n, process=False,
-                               visual=trimesh.visual.TextureVisuals(uv=uv))
-        out[mat] = mesh
-    return out
 
 
 # --- assets/ -------------------------------------------------------------------------------
