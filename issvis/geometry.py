@@ -819,6 +819,11 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
         r = hull.radius_m + 0.04
         for a0 in (np.radians(60.0), np.radians(240.0)):
             b.lathe("radiator", p0, axis, [(1.0, r), (length - 1.5, r)], sections=10, arc=(a0, a0 + np.radians(60.0)))
+        e1, e2 = _basis(axis)
+        for sign in (1.0, -1.0):  # the two arrays, retracted into their boxes on the aft body [M5]
+            q = p0 + axis * (length - 4.5) + sign * e1 * (hull.radius_m + 0.2)
+            b.box({"else": "metal", "+0": "array_back", "-0": "array_back"}, q, (0.4, 0.3, 1.6),
+                  np.column_stack([e1, e2, axis]))
         if b.fine:  # the propellant tanks along the aft body
             e1, e2 = _basis(axis)
             for k in range(8):
@@ -826,7 +831,13 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
                 radial = np.cos(ang) * e1 + np.sin(ang) * e2
                 q = p0 + axis * (length - 3.2) + radial * (hull.radius_m + 0.02)
                 b.cylinder("metal", q, q + axis * 3.0, 0.22, sections=12)
-    if part.name in ("poisk", "rassvet", "zvezda", "zarya") and b.fine:
+    if part.name == "nauka":  # its radiator panel along the large-diameter hull (size estimated)
+        large = max((e for e in part.elements if e.shape == "cylinder"), key=lambda e: e.radius_m)
+        p0, axis, length = _axis_of(large)
+        r = large.radius_m + 0.04
+        a0 = np.radians(100.0)
+        b.lathe("radiator", p0, axis, [(1.0, r), (length - 1.0, r)], sections=8, arc=(a0, a0 + np.radians(70.0)))
+    if part.name in ("poisk", "rassvet", "zvezda", "zarya", "nauka") and b.fine:
         hull = max((e for e in part.elements if e.shape == "cylinder"), key=lambda e: e.radius_m)
         p0, axis, length = _axis_of(hull)
         e1, e2 = _basis(axis)
