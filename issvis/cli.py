@@ -53,11 +53,6 @@ class UserError(InputError):
     """Bad input found by the command line itself (an option, a file of the wrong kind)."""
 
 
-def _user_errors(func):
-    """Kept for command blocks written before the one handler; ``main`` handles input errors now."""
-    return func
-
-
 class _Run:
     """What the error handler needs to know about the command being run."""
 
@@ -133,6 +128,7 @@ def load_record(path: Path, station: bool = False):
     record = Record.load(path)
     if station:
         check_station_parts(record, path)
+        check_station(record, path)
     return record
 
 
@@ -184,6 +180,20 @@ def scene_of_record(path: Path, overrides: tuple[str, ...]):
     if not isinstance(text, str) or not text.strip():
         raise UserError(f"{path}: the record holds no scene (meta 'scene'); give the scene file instead")
     return scene_from_text(text, f"{path} (its scene)", overrides)
+
+
+def check_station(record, path: Path):
+    """The record, when it was simulated with this issvis's station (else exit 2); a note on stderr
+    when only the looks differ."""
+    from .assets import AssetError, StationMismatchError, check_record_station
+
+    try:
+        note = check_record_station(record, source=path)
+    except (StationMismatchError, AssetError) as exc:
+        raise UserError(str(exc)) from None
+    if note:
+        click.echo(f"issvis: note: {note}", err=True)
+    return record
 
 
 def check_output_suffix(path: Path, suffixes: tuple[str, ...], option: str = "-o") -> None:
@@ -287,7 +297,7 @@ def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
     """Compare two records: exit 0 when they agree, 1 when they differ."""
     from .trajectory import compare_records
 
-    record_a, record_b = (load_record(input_file(p, ("record",), "compare")[0]) for p in (a, b))
+    record_a, record_b = (load_record(input_file(p, ("record",), "compare")[0], station=True) for p in (a, b))
     _Run.source = None  # a comparison's verdict names both files itself
     result = compare_records(record_a, record_b, pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
     click.echo(result.report)
@@ -299,11 +309,37 @@ def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("assets"), show_default=True,
               help="Directory for the meshes and the manifest.")
 def assets(output: Path) -> None:
-    """Regenerate the station's meshes (GLB per part) and manifest, deterministically."""
+    """Regenerate the station's assets (GLB per part, textures, manifest), deterministically."""
+    from .assets import load_station_assets
     from .geometry import write_assets
 
     changed = write_assets(output)
     click.echo(f"{output}: {len(changed)} file(s) changed" + "".join(f"\n  {p}" for p in changed))
+    loaded = load_station_assets.__wrapped__(output.resolve(), visuals=False)
+    click.echo(f"station {loaded.station_hash[:8]}, looks {loaded.visual_hash[:8]}")
+
+
+@cli.command("export")
+@click.argument("record_path", metavar="RECORD", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Animated glTF to write (.glb); default renders/<record>.glb.")
+@click.option("--rate-hz", type=click.FloatRange(min=0, min_open=True, max=1000), default=None,
+              help="Resample the keyframes at this rate (default: the record's own samples).")
+@click.option("--no-camera", is_flag=True, help="Leave out the render's animated camera.")
+def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no_camera: bool) -> None:
+    """Write a record as one animated glTF (parts with keyframed poses in LVLH, PBR materials, camera)."""
+    from .export import ExportError, export_record
+
+    record_path, _ = input_file(record_path, ("record",), "export")
+    output = output or Path("renders") / f"{record_path.stem}.glb"
+    check_output_suffix(output, (".glb",))
+    record = load_record(record_path, station=True)
+    try:
+        info = export_record(record, output, rate_hz=rate_hz, camera=not no_camera)
+    except ExportError as exc:
+        raise UserError(f"{record_path}: {exc}") from None
+    click.echo(f"wrote {output} ({info['parts']} parts, {info['keyframes']} keyframes, "
+               f"{info['bytes'] / 1e6:.1f} MB){'; ' + info['camera'] if info['camera'] else ''}")
 
 
 @cli.command()
@@ -366,7 +402,7 @@ def plot(source: Path, output: Path | None, overrides: tuple[str, ...]) -> None:
     source, kind = input_file(source, ("record", "scene"), "plot")
     output = output or Path("renders") / f"{source.stem}.png"
     check_output_suffix(output, FIGURE_SUFFIXES)
-    record = load_scene_or_record(source, kind, overrides, progress=False)
+    record = load_scene_or_record(source, kind, overrides, progress=False, station=True)
     if "clearance_m" not in record.extra:
         raise UserError(f"{source}: has no key 'clearance_m' (a record of an older issvis), which the clearance "
                         "panel needs; re-simulate its scene with 'issvis simulate'")

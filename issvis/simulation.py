@@ -1114,6 +1114,7 @@ class Simulator:
             "part_frame": "station body axes (+X fwd, +Y stbd, +Z nadir) at the part's centre of mass",
             "versions": _versions(),
             "station_hash": self.assets.station_hash,
+            "visual_hash": self.assets.visual_hash,
         }
         if self.controls:
             meta["control"] = {"cmg_capacity_nms": self.cmgs.law.capacity_nms,

@@ -35,6 +35,9 @@ FORBIDDEN = {
     "errors": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.scene"},
     "files": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio"},
     "shipped": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.scene"},
+    "textures": {"trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
+    "export": {"pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
+    "geometry": {"pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
 }
 
 
