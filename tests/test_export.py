@@ -99,4 +99,4 @@ def test_cli_export(tmp_path, capsys):
     assert main(["export", str(rec), "-o", str(tmp_path / "r.mp4")]) == 2
     assert main(["export", str(ROOT / "scenes" / "undock.toml"), "-o", str(tmp_path / "s.glb")]) == 2
     err = capsys.readouterr().err
-    assert "expected a file ending in .glb" in err and "expected a record (.npz)" in err
+    assert "expected a file ending in .glb" in err and "issvis export takes a trajectory record (.npz" in err
