@@ -297,7 +297,9 @@ def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
     """Compare two records: exit 0 when they agree, 1 when they differ."""
     from .trajectory import compare_records
 
-    record_a, record_b = (load_record(input_file(p, ("record",), "compare")[0], station=True) for p in (a, b))
+    # the station hash, not the parts: a comparison draws nothing, and names what differs itself
+    record_a, record_b = (check_station(load_record(path), path)
+                          for path in (input_file(p, ("record",), "compare")[0] for p in (a, b)))
     _Run.source = None  # a comparison's verdict names both files itself
     result = compare_records(record_a, record_b, pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
     click.echo(result.report)
