@@ -144,15 +144,19 @@ class TimeMap(_Strict):
 
 
 class Lighting(_Strict):
-    """The Sun as a directional light, plus earthshine from below."""
+    """The Sun as a hard directional key light with cast shadows, a few per cent of ambient, and a weak
+    bluish earthshine fill from below that casts none."""
 
     mode: Literal["day", "night"] = Field("day", description="night: the Sun is behind Earth; only earthshine "
                                           "and starlight light the station")
     sun_direction_lvlh: Vec3 = Field((0.35, -0.55, 0.75), description="direction towards the Sun, LVLH axes")
     sun_moves: bool = Field(False, description="turn the Sun with the orbit (one turn per orbit, as seen in LVLH)")
     sun_intensity: float = Field(1.15, ge=0, le=5)
-    earthshine: float = Field(0.3, ge=0, le=2, description="bluish fill light from the lit Earth below")
-    ambient: float = Field(0.06, ge=0, le=1, description="ambient fraction of every material")
+    earthshine: float = Field(0.22, ge=0, le=2, description="bluish fill light from the lit Earth below")
+    ambient: float = Field(0.03, ge=0, le=1, description="ambient fraction of every material")
+    shadows: bool = Field(True, description="cast shadows from the Sun (arrays on modules, truss on radiators)")
+    star_gain: float = Field(0.15, ge=0, le=1, description="star brightness in daylight, as a fraction of a "
+                             "night exposure: a frame exposed for the sunlit station shows few, faint stars")
 
     @field_validator("sun_direction_lvlh")
     @classmethod
@@ -171,7 +175,11 @@ class EarthSettings(_Strict):
     ascending: bool = Field(True, description="the station is heading north at t = 0")
     inclination_deg: float = Field(51.64, ge=0, le=180, description="orbit inclination")
     turns: bool = Field(True, description="let Earth turn beneath the orbit (ground moves ~7 km/s)")
-    atmosphere: bool = Field(True, description="thin blue limb")
+    atmosphere: bool = Field(True, description="the limb: blue where sunlit, red at the terminator")
+    clouds: float = Field(0.75, ge=0, le=1, description="opacity of the generated cloud layer (0: none)")
+    glint: float = Field(1.0, ge=0, le=5, description="strength of the Sun's glint on the oceans")
+    detail: float = Field(0.25, ge=0, le=1, description="fine surface noise that hides texture magnification")
+    brightness: float = Field(1.0, ge=0, le=3, description="day-side exposure of Earth")
 
 
 class Overlays(_Strict):
@@ -191,7 +199,10 @@ class Overlays(_Strict):
 
 class Quality(_Strict):
     anti_aliasing: Literal["fxaa", "ssaa", "none"] = Field(
-        "fxaa", description="fxaa: the renderer's own FXAA pass (cheap); ssaa: 4x supersampling (slow)")
+        "none", description="fxaa: the renderer's FXAA pass; ssaa: pyvista's 4x supersampling (slow); none: "
+        "rely on `supersample` (thin struts stay whole, and it is cheaper than FXAA on llvmpipe)")
+    supersample: float = Field(1.25, ge=1, le=3, description="render this many times larger and let ffmpeg "
+                               "downscale (area filter) to the video size")
     stars: int = Field(4000, ge=0, le=100_000)
     earth_grid_deg: float = Field(2.0, ge=0.5, le=10, description="Earth mesh spacing; 2 keeps the limb sub-pixel at 1080p")
     crf: int = Field(20, ge=0, le=51, description="x264 constant rate factor: lower is better and bigger")
@@ -217,7 +228,7 @@ class RenderSettings(BaseModel):
 
 
 PREVIEW = {"width_px": 640, "height_px": 360, "fps": 15}
-PREVIEW_QUALITY = {"anti_aliasing": "none", "stars": 1500, "earth_grid_deg": 4.0, "preset": "ultrafast", "crf": 26}
+PREVIEW_QUALITY = {"anti_aliasing": "none", "supersample": 1.0, "stars": 1500, "earth_grid_deg": 4.0, "preset": "ultrafast", "crf": 26}
 
 
 def preview_settings(settings: RenderSettings) -> RenderSettings:
