@@ -132,7 +132,7 @@ def cloud_image(width: int = 1024) -> np.ndarray:
     lat_deg = np.degrees(np.abs(lat_g))
     band = 0.18 * np.exp(-((lat_deg - 4) / 9) ** 2) + 0.2 * np.exp(-((lat_deg - 55) / 15) ** 2) \
         - 0.18 * np.exp(-((lat_deg - 25) / 9) ** 2)
-    field = np.clip(0.37 + 0.22 * n + band, 0.0, 1.0)
+    field = np.clip(0.33 + 0.22 * n + band, 0.0, 1.0)
     grey = (field * 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=-1)
 
@@ -178,7 +178,8 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   // fine detail: two octaves of value noise at 4x and 16x the texel rate, on land more than sea
   float d = issvisNoise(st * vec2(16384.0, 8192.0)) * 0.6 + issvisNoise(st * vec2(65536.0, 32768.0)) * 0.4;
   alb *= 1.0 + detailAmp * (d - 0.5) * (1.0 - 0.6 * ocean);
-  float field = texture(actortexture, st).a + 0.22 * (d - 0.5);
+  float dc = issvisNoise(st * vec2(3000.0, 1500.0)) * 0.6 + issvisNoise(st * vec2(9000.0, 4500.0)) * 0.4;
+  float field = texture(actortexture, st).a + 0.18 * (dc - 0.5);
   float cloud = smoothstep(0.50, 0.64, field) * cloudAmp;
   float mu = dot(nE, sE);
   float muV = max(dot(nE, vE), 0.0);

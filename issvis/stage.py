@@ -37,7 +37,6 @@ EARTH_NEAR_M = 6000.0  # scaled distance from the camera to the nearest point of
 ATMOSPHERE_M = 90_000.0  # visible thickness of the limb, m (true scale)
 EARTH_ROTATION_RAD_S = 7.292115e-5
 EARTHSHINE_DISTANCE_M = 20_000.0  # the earthshine spot light sits this far towards Earth
-SHADOW_MAP_PX = 2048
 SHADOW_BACKGROUND = 1e6  # depth the baker writes where nothing occludes the Sun
 
 TINTS = {"departing": np.array([1.0, 0.45, 0.15]), "remaining": np.array([0.25, 0.55, 1.0])}
@@ -269,6 +268,7 @@ class Stage:
         self.mean_motion = float(orbit.get("mean_motion_rad_s", math.sqrt(3.986004418e14 / (EARTH_RADIUS_M + self.altitude_m) ** 3)))
         self.earth_centre = np.array([-(EARTH_RADIUS_M + self.altitude_m), 0.0, 0.0])
         self.t_s = float(record.t[0])
+        self._limb_dip = math.acos(EARTH_RADIUS_M / (EARTH_RADIUS_M + self.altitude_m))  # rad
 
         visuals = _part_visuals(record)
         rw = plotter.render_window
@@ -366,7 +366,7 @@ class Stage:
         )
 
         baker = vtkShadowMapBakerPass()
-        baker.SetResolution(SHADOW_MAP_PX)
+        baker.SetResolution(self.settings.quality.shadow_map_px)
         # (its own default opaque sequence: given a bare vtkOpaquePass it bakes "all in shadow")
         baker_camera = vtkCameraPass()
         baker_camera.SetDelegatePass(baker)
@@ -580,6 +580,17 @@ class Stage:
         self._earth_rot = earth_orientation(self.settings, self.t_s, self.mean_motion)
         sd = self.sun_direction()
         centre = self._pos.mean(axis=0)
+        lt = self.settings.lighting
+        # the Sun sets behind Earth's limb (dip below the horizontal ~20 deg at ISS height), reddening
+        # in the last few degrees; earthshine fades as the ground below goes into night
+        above = math.asin(float(np.clip(sd[0], -1, 1))) + self._limb_dip
+        sunlit = float(np.clip((above + 0.004) / 0.012, 0.0, 1.0))
+        warm = float(np.clip(above / 0.10, 0.0, 1.0))
+        self.sun_light.intensity = (lt.sun_intensity if lt.mode == "day" else 0.0) * sunlit
+        self.sun_light.diffuse_color = tuple(np.array([1.0, 0.55, 0.28]) * (1 - warm) + np.array([1.0, 0.97, 0.92]) * warm)
+        self.sun_light.specular_color = self.sun_light.diffuse_color
+        ground = float(np.clip((sd[0] + 0.30) / 0.6, 0.0, 1.0))
+        self.earth_light.intensity = lt.earthshine * (0.08 + 0.92 * ground if lt.mode == "day" else 0.35)
         self.sun_light.position = tuple(sd)
         self.sun_light.focal_point = (0.0, 0.0, 0.0)
         self.far_sun.position = tuple(sd)
