@@ -13,12 +13,14 @@ Conventions
 - Materials follow glTF 2.0 metallic-roughness: ``base_color_rgba`` multiplies the base-colour
   image (linear factors), ``metallic`` and ``roughness`` in [0, 1], ``normal_image`` is a
   tangent-space normal map.
-- ``station_hash`` is the hex SHA-256 of the station's content (manifest and meshes); records carry
-  it in ``meta["station_hash"]`` so a picture never shows a record on the wrong station.
+- ``station_hash`` is a hex SHA-256 of the station's content; records carry it in
+  ``meta["station_hash"]`` so a picture never shows a record on the wrong station.
 
-FIRST VERSION: a shim that builds everything from the catalogue at load time, so that the
-physics and the pictures can be written against this API while the real loader (reading
-``assets/``) is built. The dataclasses and function signatures are the contract; the bodies change.
+- ``station_hash`` digests what the physics uses (collision primitives, masses, centres of mass,
+  inertias, interfaces); ``visual_hash`` digests the meshes and textures. A record with the same
+  ``station_hash`` but another ``visual_hash`` is the same physics drawn with other looks.
+- Texture coordinates repeat (glTF sampler REPEAT): one image covers ``tile_m`` metres of surface.
+  Images live once in ``assets/textures/`` and every GLB refers to them by URI.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Material:
     base_color_image: np.ndarray | None = None  # (H, W, 3|4) uint8 sRGB, row 0 = top
     normal_image: np.ndarray | None = None  # (H, W, 3) uint8, tangent space
     double_sided: bool = False
+    base_color_file: Path | None = None  # the PNG the base-colour image was read from (assets/textures)
+    normal_file: Path | None = None  # the PNG of the normal map
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,6 +75,7 @@ class PartAsset:
     visual: tuple[VisualMesh, ...]  # the fine visual model
     visual_coarse: tuple[VisualMesh, ...] = ()  # for wide shots and viewers; empty = use ``visual``
     bounds_m: np.ndarray = field(default_factory=lambda: np.zeros((2, 3)))  # (2, 3) collision AABB, local frame
+    source: str = ""  # where the visual came from: the part's GLB, or a scene's own mesh
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,6 +86,18 @@ class StationAssets:
     parts: dict[str, PartAsset]
     station_hash: str
     directory: Path | None = None  # where it was loaded from (None: built in memory)
+    visual_hash: str = ""  # hex SHA-256 of the GLBs and textures
+
+    def hash8(self) -> str:
+        return self.station_hash[:8]
+
+
+class AssetError(ValueError):
+    """``assets/`` is missing, unreadable or inconsistent (one line, names the file)."""
+
+
+class StationMismatchError(ValueError):
+    """A record was simulated with another station than the one this issvis loads."""
 
 
 def default_assets_dir() -> Path:
@@ -88,41 +105,191 @@ def default_assets_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "assets"
 
 
+# --- GLB reading ---------------------------------------------------------------------------------
+_COMPONENTS = {5126: np.float32, 5125: np.uint32, 5123: np.uint16, 5121: np.uint8}
+_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
+
+
+def read_glb(data: bytes) -> tuple[dict, bytes]:
+    """(JSON document, binary chunk) of a GLB file's bytes."""
+    import json
+    import struct
+
+    if len(data) < 20 or data[:4] != b"glTF":
+        raise ValueError("not a binary glTF (GLB) file")
+    (json_len,) = struct.unpack_from("<I", data, 12)
+    doc = json.loads(data[20:20 + json_len])
+    rest = 20 + json_len
+    binary = b""
+    if rest + 8 <= len(data):
+        (bin_len,) = struct.unpack_from("<I", data, rest)
+        binary = data[rest + 8:rest + 8 + bin_len]
+    return doc, binary
+
+
+def gltf_accessor(doc: dict, binary: bytes, index: int) -> np.ndarray:
+    """An accessor's data as an (count, width) or (count,) array (tightly packed views only)."""
+    acc = doc["accessors"][index]
+    view = doc["bufferViews"][acc["bufferView"]]
+    dtype = _COMPONENTS[acc["componentType"]]
+    width = _WIDTH[acc["type"]]
+    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+    arr = np.frombuffer(binary, dtype=dtype, count=acc["count"] * width, offset=start)
+    return arr.reshape(acc["count"], width) if width > 1 else arr
+
+
+@lru_cache(maxsize=64)
+def _image(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        img = np.asarray(im.convert("RGB"))
+    img.setflags(write=False)
+    return img
+
+
+def _materials(doc: dict, directory: Path, cache: dict) -> list[Material]:
+    out = []
+    for m in doc.get("materials", []):
+        if m["name"] in cache:
+            out.append(cache[m["name"]])
+            continue
+        pbr = m.get("pbrMetallicRoughness", {})
+
+        def file_of(ref):
+            if ref is None:
+                return None
+            return directory / doc["images"][doc["textures"][ref["index"]]["source"]]["uri"]
+
+        base_file, normal_file = file_of(pbr.get("baseColorTexture")), file_of(m.get("normalTexture"))
+        mat = Material(m["name"], tuple(float(x) for x in pbr.get("baseColorFactor", (1, 1, 1, 1))),
+                       float(pbr.get("metallicFactor", 1.0)), float(pbr.get("roughnessFactor", 1.0)),
+                       _image(base_file) if base_file else None, _image(normal_file) if normal_file else None,
+                       bool(m.get("doubleSided", False)), base_file, normal_file)
+        cache[m["name"]] = mat
+        out.append(mat)
+    return out
+
+
+def _glb_levels(path: Path, data: bytes, cache: dict) -> dict[str, tuple[VisualMesh, ...]]:
+    """{'fine': meshes, 'coarse': meshes} of one part GLB written by ``geometry.asset_files``."""
+    doc, binary = read_glb(data)
+    materials = _materials(doc, path.parent, cache)
+    levels = {}
+    for node in doc["nodes"]:
+        meshes = []
+        for prim in doc["meshes"][node["mesh"]]["primitives"]:
+            attrs = prim["attributes"]
+            v = gltf_accessor(doc, binary, attrs["POSITION"]).astype(np.float64)
+            f = gltf_accessor(doc, binary, prim["indices"]).astype(np.int64).reshape(-1, 3)
+            n = gltf_accessor(doc, binary, attrs["NORMAL"]).astype(np.float64) if "NORMAL" in attrs else None
+            uv = None
+            if "TEXCOORD_0" in attrs:
+                st = gltf_accessor(doc, binary, attrs["TEXCOORD_0"]).astype(np.float64)
+                uv = np.column_stack([st[:, 0], 1.0 - st[:, 1]])  # glTF t runs down: back to OpenGL v
+            for arr in (v, f, n, uv):  # shared by every caller of the cached loader
+                if arr is not None:
+                    arr.setflags(write=False)
+            meshes.append(VisualMesh(materials[prim["material"]], v, f, n, uv))
+        levels[node["name"]] = tuple(meshes)
+    return levels
+
+
+# --- the loader ----------------------------------------------------------------------------------
+def _element(d: dict):
+    from .catalogue import Element
+
+    return Element(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
+def _manifest(directory: Path) -> tuple[dict, bytes]:
+    import json
+
+    path = directory / "manifest.json"
+    try:
+        raw = path.read_bytes()
+        return json.loads(raw), raw
+    except FileNotFoundError:
+        raise AssetError(f"{path}: missing; run 'issvis assets' to write the station's assets") from None
+    except (OSError, ValueError) as exc:
+        raise AssetError(f"{path}: unreadable ({exc}); run 'issvis assets'") from None
+
+
+def station_hash_of(manifest: dict) -> str:
+    """SHA-256 of the physics content of a manifest (see ``geometry.physics_json``)."""
+    from .geometry import physics_json
+
+    return hashlib.sha256(physics_json(manifest)).hexdigest()
+
+
 @lru_cache(maxsize=4)
 def load_station_assets(directory: Path | None = None, visuals: bool = True) -> StationAssets:
     """Load the station from ``directory`` (default: ``default_assets_dir()``).
 
-    ``visuals=False`` skips meshes and textures (the physics needs only primitives and mass).
-    SHIM: built from the catalogue; to be replaced by the reader of ``assets/``.
+    ``visuals=False`` reads only the manifest (the physics needs only primitives and mass): no GLB
+    is opened. Masses, centres of mass and inertias are the manifest's floats, bit-identical to
+    ``geometry.station_mass_properties``. Raises ``AssetError`` naming the file on a bad folder.
     """
-    from .catalogue import build_station
-    from .geometry import part_meshes, station_mass_properties
+    from .catalogue import Interface, Part, Station
 
-    station = build_station()
-    props = station_mass_properties(station)
-    looks = {
-        "white": ((0.80, 0.80, 0.78, 1.0), 0.0, 0.55),
-        "grey": ((0.72, 0.72, 0.74, 1.0), 0.85, 0.40),
-        "dark": ((0.10, 0.10, 0.12, 1.0), 0.2, 0.5),
-        "array": ((0.035, 0.045, 0.11, 1.0), 0.2, 0.22),
-        "radiator": ((0.88, 0.88, 0.88, 1.0), 0.0, 0.45),
-        "gold": ((1.0, 0.70, 0.26, 1.0), 0.6, 0.32),
-        "green": ((0.45, 0.50, 0.38, 1.0), 0.0, 0.6),
-        "glass": ((0.10, 0.14, 0.18, 1.0), 0.1, 0.05),
-    }
-    digest = hashlib.sha256()
+    directory = Path(directory) if directory is not None else default_assets_dir()
+    manifest, _ = _manifest(directory)
+    try:
+        parts_json = manifest["parts"]
+        station = Station(
+            tuple(Part(p["name"], p["label"], p["segment"], p["kind"], p["catalogue_mass_kg"],
+                       tuple(_element(e) for e in p["elements"]), p["source"], p["mass_kg"]) for p in parts_json),
+            tuple(Interface(i["name"], i["child"], i["parent"], tuple(i["point_m"]), tuple(i["axis"]), i["mechanism"])
+                  for i in manifest["interfaces"]),
+            dict(manifest.get("notes", {})))
+    except (KeyError, TypeError) as exc:
+        raise AssetError(f"{directory / 'manifest.json'}: not an issvis manifest (missing {exc})") from None
+    visual_digest = hashlib.sha256()
+    for name in sorted(manifest.get("textures", {})):
+        visual_digest.update(f"{name}:{manifest['textures'][name]}".encode())
+    cache: dict[str, Material] = {}
     parts: dict[str, PartAsset] = {}
-    for part in station.parts:
-        mp = props[part.name]
-        visual = []
+    for p in parts_json:
+        levels: dict[str, tuple[VisualMesh, ...]] = {}
+        path = directory / p["mesh"]
+        visual_digest.update(f"{p['name']}:{p['mesh_sha256']}".encode())
         if visuals:
-            for material, tm in part_meshes(part, mp.com_m).items():
-                colour, metallic, roughness = looks.get(material, looks["white"])
-                visual.append(VisualMesh(Material(material, colour, metallic, roughness),
-                                         np.asarray(tm.vertices, float), np.asarray(tm.faces, np.int64)))
-        digest.update(part.name.encode())
-        digest.update(np.asarray(mp.inertia_kg_m2).tobytes())
-        parts[part.name] = PartAsset(part.name, part.label, part.segment, part.kind, part.mass_kg,
-                                     np.asarray(mp.com_m, float), np.asarray(mp.inertia_kg_m2, float),
-                                     tuple(visual))
-    return StationAssets(station, parts, digest.hexdigest(), None)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise AssetError(f"{path}: {exc.strerror or exc}; run 'issvis assets'") from None
+            if hashlib.sha256(data).hexdigest() != p["mesh_sha256"]:
+                raise AssetError(f"{path}: does not match manifest.json (mesh_sha256); run 'issvis assets'")
+            try:
+                levels = _glb_levels(path, data, cache)
+            except (OSError, ValueError, KeyError, IndexError) as exc:
+                raise AssetError(f"{path}: not a readable part mesh ({exc}); run 'issvis assets'") from None
+        parts[p["name"]] = PartAsset(
+            p["name"], p["label"], p["segment"], p["kind"], p["mass_kg"],
+            np.array(p["com_m"], dtype=np.float64), np.array(p["inertia_kg_m2"], dtype=np.float64),
+            levels.get("fine", ()), levels.get("coarse", ()), np.array(p["bounds_m"], dtype=np.float64),
+            str(path))
+    return StationAssets(station, parts, station_hash_of(manifest), directory, visual_digest.hexdigest())
+
+
+def check_record_station(record, assets: StationAssets | None = None, source: str | Path | None = None) -> str | None:
+    """Refuse a record simulated with another station; returns a warning line when only the looks
+    differ (or the record predates station hashes), None when all agree.
+
+    Raises ``StationMismatchError`` (a ValueError) with one line: re-simulate the scene.
+    """
+    assets = assets or load_station_assets(visuals=False)
+    meta = getattr(record, "meta", {}) or {}
+    where = f"{source}: " if source is not None else ""
+    theirs = meta.get("station_hash")
+    if not theirs:
+        return f"{where}the record carries no station hash (written before issvis recorded one); drawing it on this station"
+    if theirs != assets.station_hash:
+        raise StationMismatchError(
+            f"{where}the record file was simulated with station {str(theirs)[:8]}, this issvis has "
+            f"{assets.station_hash[:8]}; re-simulate the scene")
+    vis = meta.get("visual_hash")
+    if vis and assets.visual_hash and vis != assets.visual_hash:
+        return (f"{where}the record was made with other looks of the same station (visual {str(vis)[:8]}, "
+                f"now {assets.visual_hash[:8]}); the physics is the same, drawing it with today's meshes")
+    return None

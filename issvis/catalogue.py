@@ -290,6 +290,26 @@ def _pv_module(y_centre: float, channels: tuple[str, str], pvr_y: float) -> tupl
     return wings + (mast, mast2, _radiator(pvr_y, PVR_LENGTH_M, PVR_MASS_KG, "PV radiator"))
 
 
+@dataclass(frozen=True)
+class VisualFixture:
+    """Something drawn on a part that is neither a collision primitive nor catalogued mass (its mass
+    is in the spread-out unlisted rest): the visual model must stay inside ``centre_m`` +/- half
+    ``extents_m`` (station body frame, m)."""
+
+    label: str
+    centre_m: Vec3
+    extents_m: Vec3
+    note: str
+
+
+VISUAL_FIXTURES: dict[str, tuple[VisualFixture, ...]] = {
+    "s0": (VisualFixture("Canadarm2 and Dextre on the Mobile Base System",
+                         (TRUSS_X_M + TRUSS_W_M / 2 + 1.0, 1.5, TRUSS_Z_M), (2.0, 13.6, 3.4),
+                         "estimate: arm folded on the MBS at the forward face of S0, Dextre beside it; "
+                         "booms 7.1 m [from public descriptions; parking place in March 2022 not checked]"),),
+}
+
+
 def _build_parts() -> tuple[list[Part], list[Interface]]:
     parts: list[Part] = []
     itfs: list[Interface] = []

@@ -66,10 +66,24 @@ def load_scene_or_record(path: Path, overrides: tuple[str, ...], progress: bool 
     if path.suffix == ".npz":
         if overrides:
             raise UserError(f"{path}: --set applies to scenes, not to records")
-        return Record.load(path)
+        return check_station(Record.load(path), path)
     from .simulation import simulate
 
     return simulate(load_scene(path, overrides), progress=progress)
+
+
+def check_station(record, path: Path):
+    """The record, when it was simulated with this issvis's station (else exit 2); a note on stderr
+    when only the looks differ."""
+    from .assets import AssetError, StationMismatchError, check_record_station
+
+    try:
+        note = check_record_station(record, source=path)
+    except (StationMismatchError, AssetError) as exc:
+        raise UserError(str(exc)) from None
+    if note:
+        click.echo(f"issvis: note: {note}", err=True)
+    return record
 
 
 def check_output_suffix(path: Path, suffixes: tuple[str, ...], option: str = "-o") -> None:
@@ -137,7 +151,8 @@ def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
     """Compare two records: exit 0 when they agree, 1 when they differ."""
     from .trajectory import Record, compare_records
 
-    result = compare_records(Record.load(a), Record.load(b), pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
+    result = compare_records(check_station(Record.load(a), a), check_station(Record.load(b), b),
+                             pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
     click.echo(result.report)
     if not result.agree:
         sys.exit(EXIT_DIFFERENT)
@@ -147,11 +162,40 @@ def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("assets"), show_default=True,
               help="Directory for the meshes and the manifest.")
 def assets(output: Path) -> None:
-    """Regenerate the station's meshes (GLB per part) and manifest, deterministically."""
+    """Regenerate the station's assets (GLB per part, textures, manifest), deterministically."""
+    from .assets import load_station_assets
     from .geometry import write_assets
 
     changed = write_assets(output)
     click.echo(f"{output}: {len(changed)} file(s) changed" + "".join(f"\n  {p}" for p in changed))
+    loaded = load_station_assets.__wrapped__(output.resolve(), visuals=False)
+    click.echo(f"station {loaded.station_hash[:8]}, looks {loaded.visual_hash[:8]}")
+
+
+@cli.command("export")
+@click.argument("record_path", metavar="RECORD", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Animated glTF to write (.glb); default renders/<record>.glb.")
+@click.option("--rate-hz", type=click.FloatRange(min=0, min_open=True, max=1000), default=None,
+              help="Resample the keyframes at this rate (default: the record's own samples).")
+@click.option("--no-camera", is_flag=True, help="Leave out the render's animated camera.")
+@_user_errors
+def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no_camera: bool) -> None:
+    """Write a record as one animated glTF (parts with keyframed poses in LVLH, PBR materials, camera)."""
+    from .export import ExportError, export_record
+    from .trajectory import Record
+
+    output = output or Path("renders") / f"{record_path.stem}.glb"
+    check_output_suffix(output, (".glb",))
+    if record_path.suffix != ".npz":
+        raise UserError(f"{record_path}: expected a record (.npz) written by 'issvis simulate'")
+    record = check_station(Record.load(record_path), record_path)
+    try:
+        info = export_record(record, output, rate_hz=rate_hz, camera=not no_camera)
+    except ExportError as exc:
+        raise UserError(f"{record_path}: {exc}") from None
+    click.echo(f"wrote {output} ({info['parts']} parts, {info['keyframes']} keyframes, "
+               f"{info['bytes'] / 1e6:.1f} MB){'; ' + info['camera'] if info['camera'] else ''}")
 
 
 @cli.command()

@@ -33,5 +33,23 @@ class Tolerances:
     golden_ang_deg: float = 1e-6
     """Same for orientations."""
 
+    visual_margin_m: float = 0.5
+    """Every vertex of a part's visual model lies within this distance of one of its catalogue
+    primitives (what collides): handrails (0.13 m), trunnion pins (0.3 m), berthing rings on curved
+    hulls (~0.25 m), Prichal's side ports (0.4 m) and engine bells stand off the primitives; half a
+    metre keeps what you see within a hand's width of what collides. Visual fixtures that carry
+    no collision (Canadarm2, Dextre) are held to their own declared box instead."""
+
+    visual_triangles: int = 400_000
+    """Triangle budget of the whole station's fine visual model: the CPU renderer draws 1380 frames
+    at 1080p on two cores; detail goes into textures, not geometry. Measured: ~85k."""
+
+    export_pos_m: float = 1e-3
+    """glTF export vs the record at the keyframes: float32 positions (7 digits) of parts a few
+    hundred metres from the origin keep ~1e-4 m; the issue's bound is 1 mm."""
+
+    export_ang_deg: float = 0.01
+    """Same for orientations: float32 quaternions keep ~1e-5 deg; the issue's bound is 0.01 deg."""
+
 
 TOLERANCES = Tolerances()

@@ -28,6 +28,9 @@ FORBIDDEN = {
     "decay": {"pybullet", "pyvista", "vtk", "issvis.simulation"},
     "sweep": {"pyvista", "vtk", "imageio"},
     "assets": {"pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
+    "textures": {"trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
+    "export": {"pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
+    "geometry": {"pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
 }
 
 

@@ -1,0 +1,279 @@
+"""Procedural, deterministic textures and the glTF PBR looks of the station's materials.
+
+Every image is made from integer hashes (no random-number generator whose stream could change
+between numpy versions), so ``issvis assets`` writes the same PNG bytes every time. Images tile:
+meshes carry texture coordinates in metres divided by the material's ``tile_m`` and the glTF
+sampler repeats (the glTF default).
+
+Colour images are sRGB with row 0 at the top; their values are the display colours that looked
+right on this project's renderer (``docs/reference/rendering-findings.md``), so materials keep a
+base-colour factor of 1. Normal maps are tangent space, OpenGL convention (+Y = +v, as glTF).
+numpy and Pillow only.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Look:
+    """A material as written into every GLB that uses it."""
+
+    name: str
+    metallic: float
+    roughness: float
+    tile_m: float  # metres of surface one image covers (both directions)
+    albedo: str | None  # texture name of the base colour image (``<name>.png`` in assets/textures)
+    normal: str | None = None  # texture name of the normal map
+    double_sided: bool = False
+    base_color_rgba: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    normal_scale: float = 1.0
+
+
+LOOKS: dict[str, Look] = {l.name: l for l in (
+    Look("mmod", 0.0, 0.55, 3.0, "mmod", "mmod_n"),  # US MMOD blankets: panels, seams, quilting
+    Look("ros_blanket", 0.0, 0.7, 2.0, "ros_blanket", "quilt_n"),  # Russian beta-cloth, diamond quilting
+    Look("green", 0.0, 0.7, 1.5, "green", "quilt_n"),  # Soyuz/Progress blankets
+    Look("beam_fabric", 0.0, 0.8, 2.0, "beam_fabric", "quilt_n"),  # BEAM's soft outer layer
+    Look("dragon_white", 0.0, 0.35, 2.0, "dragon_white"),  # painted composite, panel lines
+    Look("metal", 0.85, 0.4, 1.0, "metal"),  # docking hardware, rings, drives, booms
+    Look("truss", 0.85, 0.4, 1.0, "truss"),  # truss members
+    Look("array", 0.2, 0.22, 1.0, "array", double_sided=True),  # silicon cells behind glass
+    Look("array_back", 0.3, 0.5, 1.0, "array_back", double_sided=True),  # Kapton back of a blanket
+    Look("irosa", 0.2, 0.25, 1.0, "irosa", double_sided=True),  # iROSA cells: darker, finer
+    Look("radiator", 0.0, 0.45, 1.0, "radiator", "radiator_n"),  # white panels, flow-tube ribs
+    Look("gold", 0.6, 0.32, 1.0, "gold", "gold_n"),  # crinkled gold/Kapton foil
+    Look("dark", 0.2, 0.5, 1.0, "dark"),  # Dragon trunk cells, dark fittings
+    Look("heat_shield", 0.0, 0.8, 1.0, "heat_shield"),
+    Look("glass", 0.1, 0.05, 1.0, "glass"),  # Cupola windows
+    Look("handrail", 0.1, 0.5, 1.0, "handrail"),  # yellow EVA handrails
+)}
+
+# pixel size of each texture (square)
+SIZES_PX = {
+    "mmod": 1024, "mmod_n": 512, "ros_blanket": 512, "green": 512, "beam_fabric": 256, "quilt_n": 512,
+    "dragon_white": 256, "metal": 128, "truss": 128, "array": 512, "array_back": 128, "irosa": 256,
+    "radiator": 256, "radiator_n": 256, "gold": 256, "gold_n": 256, "dark": 256, "heat_shield": 128,
+    "glass": 64, "handrail": 16,
+}
+
+
+# --- deterministic noise ---------------------------------------------------------------------
+def _hash(ix: np.ndarray, iy: np.ndarray, seed: int) -> np.ndarray:
+    """Uniform [0, 1) from integer lattice coordinates (wrapping uint32 arithmetic)."""
+    with np.errstate(over="ignore"):
+        h = (ix.astype(np.uint32) * np.uint32(73856093)) ^ (iy.astype(np.uint32) * np.uint32(19349663)) \
+            ^ np.uint32((seed * 83492791) & 0xFFFFFFFF)
+        for _ in range(3):
+            h ^= h >> np.uint32(15)
+            h *= np.uint32(0x2C1B3C6D)
+            h ^= h >> np.uint32(12)
+    return h.astype(np.float64) / 4294967296.0
+
+
+def _value_noise(n: int, cells: int, seed: int) -> np.ndarray:
+    """(n, n) smooth noise in [0, 1) tiling with period n, ``cells`` lattice cells across."""
+    x = np.arange(n) * cells / n
+    i0 = np.floor(x).astype(np.int64)
+    f = x - i0
+    f = f * f * (3 - 2 * f)
+    i1 = (i0 + 1) % cells
+    gy, gx = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    a = _hash(i0[gx], i0[gy], seed)
+    b = _hash(i1[gx], i0[gy], seed)
+    c = _hash(i0[gx], i1[gy], seed)
+    d = _hash(i1[gx], i1[gy], seed)
+    fx, fy = f[gx], f[gy]
+    return (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy
+
+
+def _fbm(n: int, cells: int, seed: int, octaves: int = 4) -> np.ndarray:
+    out = np.zeros((n, n))
+    amp, total = 1.0, 0.0
+    for k in range(octaves):
+        out += amp * _value_noise(n, min(cells * 2**k, n), seed + 101 * k)
+        total += amp
+        amp *= 0.5
+    return out / total
+
+
+def _grid_coords(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(u, v) in [0, 1) per pixel; v = 0 at the bottom row (OpenGL uv)."""
+    u = (np.arange(n) + 0.5) / n
+    v = 1.0 - (np.arange(n) + 0.5) / n
+    vv, uu = np.meshgrid(v, u, indexing="ij")
+    return uu, vv
+
+
+def _seam(frac: np.ndarray, width: float) -> np.ndarray:
+    """1 on a seam line at integer values of ``frac`` (width in the same units), 0 away from it."""
+    d = np.abs(frac - np.round(frac))
+    return np.clip(1.0 - d / width, 0.0, 1.0)
+
+
+def _normal_from_height(h: np.ndarray, strength: float) -> np.ndarray:
+    """Tangent-space normal map (uint8 RGB) from a tiling height field (row 0 = top = high v)."""
+    dx = (np.roll(h, -1, axis=1) - np.roll(h, 1, axis=1)) / 2
+    dy = (np.roll(h, 1, axis=0) - np.roll(h, -1, axis=0)) / 2  # +v is up the image
+    n = np.stack([-dx * strength, -dy * strength, np.ones_like(h)], -1)
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    return np.round((n * 0.5 + 0.5) * 255).astype(np.uint8)
+
+
+def _rgb(base: tuple[float, float, float], shade: np.ndarray) -> np.ndarray:
+    img = np.asarray(base)[None, None, :] * shade[..., None]
+    return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+# --- the textures ------------------------------------------------------------------------------
+def _mmod(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """US MMOD blankets: a 3 x 2 grid of panels (1.0 m around x 1.5 m along in a 3 m tile), soft dark
+    seams, per-panel tint, a quilting stitch grid every 0.25 m, a few patches and labels."""
+    u, v = _grid_coords(n)
+    pu, pv = u * 3, v * 2  # panel coordinates
+    iu, iv = np.floor(pu).astype(int), np.floor(pv).astype(int)
+    tint = 0.955 + 0.07 * _hash(iu, iv, 11)
+    seam = np.maximum(_seam(pu, 0.012), _seam(pv, 0.008))
+    stitch = np.maximum(_seam(u * 12, 0.03), _seam(v * 12, 0.03)) * (_seam(u * 12, 0.06) * _seam(v * 12, 0.06) > 0)
+    lu, lv = pu - iu, pv - iv
+    patch = (_hash(iu, iv, 17) > 0.6) & (np.abs(lu - 0.3) < 0.09) & (np.abs(lv - 0.7) < 0.05)
+    grime = _fbm(n, 8, 5)
+    shade = tint * (0.97 + 0.05 * grime) * (1 - 0.42 * seam) * (1 - 0.10 * stitch)
+    shade = np.where(patch, shade * 0.82, shade)
+    albedo = _rgb((0.80, 0.80, 0.78), shade)
+    # pillowed panels: high in the middle, down at the seams and the stitches
+    pillow = np.sin(np.pi * np.clip(lu, 0, 1)) ** 0.5 * np.sin(np.pi * np.clip(lv, 0, 1)) ** 0.5
+    return albedo, pillow - 0.3 * stitch
+
+
+def _quilt(n: int, base: tuple[float, float, float], seed: int, panels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Russian-style blankets: diamond quilting, irregular wrinkles, uneven panels."""
+    u, v = _grid_coords(n)
+    d1, d2 = (u + v) * 10, (u - v) * 10
+    quilt = np.maximum(_seam(d1, 0.05), _seam(d2, 0.05))
+    wrinkle = _fbm(n, 6, seed, 5)
+    pu, pv = u * panels, v * panels
+    iu, iv = np.floor(pu).astype(int), np.floor(pv).astype(int)
+    tint = 0.93 + 0.10 * _hash(iu, iv, seed + 3)
+    seam = np.maximum(_seam(pu, 0.01), _seam(pv, 0.01))
+    shade = tint * (0.9 + 0.16 * wrinkle) * (1 - 0.12 * quilt) * (1 - 0.35 * seam)
+    return _rgb(base, shade), wrinkle * 1.5 - 0.5 * quilt
+
+
+def _array(n: int, cell: tuple[float, float, float], cells: int, seed: int) -> np.ndarray:
+    """Solar cells behind cover glass: a grid of dark cells with bright bus lines and gaps."""
+    u, v = _grid_coords(n)
+    cu, cv = u * cells, v * cells
+    gap = np.maximum(_seam(cu, 0.06), _seam(cv, 0.09))
+    finger = _seam(cv * 8, 0.06) * 0.35  # fine grid fingers across each cell
+    iu, iv = np.floor(cu).astype(int), np.floor(cv).astype(int)
+    tint = 0.85 + 0.3 * _hash(iu, iv, seed)
+    img = np.asarray(cell)[None, None, :] * tint[..., None]
+    lines = np.clip(gap + finger, 0, 1)[..., None]
+    img = img * (1 - lines) + lines * np.array([0.55, 0.56, 0.6])
+    # panel hinge every 4 cells along v: a darker strip
+    hinge = _seam(v * cells / 4, 0.03)[..., None]
+    img = img * (1 - hinge) + hinge * np.array([0.12, 0.11, 0.10])
+    return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def _radiator(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """White radiator panel: flow-tube ribs every 5 cm along v, a panel edge band."""
+    u, v = _grid_coords(n)
+    rib = _seam(u * 20, 0.12)
+    edge = _seam(v, 0.02)
+    shade = (0.97 + 0.03 * _fbm(n, 4, 23)) * (1 - 0.08 * rib) * (1 - 0.3 * edge)
+    return _rgb((0.88, 0.88, 0.88), shade), rib
+
+
+def _gold(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Crinkled gold foil: strong irregular creases."""
+    h = _fbm(n, 8, 31, 5)
+    crease = np.abs(_fbm(n, 5, 37, 4) - 0.5)
+    height = h + 0.8 * (0.5 - crease)
+    shade = 0.78 + 0.35 * h - 0.25 * np.clip(0.08 - crease, 0, 1) / 0.08
+    return _rgb((1.0, 0.70, 0.26), shade), height
+
+
+def _plain(n: int, base: tuple[float, float, float], seed: int, amount: float, streak: bool = False) -> np.ndarray:
+    if streak:  # brushed metal: noise stretched along u
+        noise = _value_noise(n, 4, seed) * 0.5 + 0.5 * np.tile(_hash(np.arange(n), np.zeros(n, int), seed)[:, None], (1, n)).T
+    else:
+        noise = _fbm(n, 4, seed)
+    return _rgb(base, 1 - amount / 2 + amount * noise)
+
+
+def _panel_lines(n: int, base: tuple[float, float, float], every: int, seed: int) -> np.ndarray:
+    u, v = _grid_coords(n)
+    line = np.maximum(_seam(u * every, 0.02), _seam(v * every, 0.02))
+    return _rgb(base, (0.98 + 0.03 * _fbm(n, 4, seed)) * (1 - 0.25 * line))
+
+
+def _make(name: str) -> np.ndarray:
+    n = SIZES_PX[name]
+    if name in ("mmod", "mmod_n"):
+        albedo, height = _mmod(n)
+        return albedo if name == "mmod" else _normal_from_height(height, 2.0)
+    if name == "ros_blanket":
+        return _quilt(n, (0.80, 0.80, 0.76), 41, 2)[0]
+    if name == "green":
+        return _quilt(n, (0.50, 0.54, 0.42), 43, 2)[0]
+    if name == "beam_fabric":
+        return _quilt(n, (0.86, 0.85, 0.81), 47, 1)[0]
+    if name == "quilt_n":
+        return _normal_from_height(_quilt(n, (1, 1, 1), 41, 2)[1], 3.0)
+    if name == "array":
+        return _array(n, (0.035, 0.045, 0.11), 8, 53)
+    if name == "irosa":
+        return _array(n, (0.05, 0.05, 0.09), 16, 59)
+    if name == "array_back":
+        return _panel_lines(n, (0.55, 0.42, 0.22), 4, 61)
+    if name in ("radiator", "radiator_n"):
+        albedo, height = _radiator(n)
+        return albedo if name == "radiator" else _normal_from_height(height, 2.0)
+    if name in ("gold", "gold_n"):
+        albedo, height = _gold(n)
+        return albedo if name == "gold" else _normal_from_height(height, 6.0)
+    if name == "dragon_white":
+        return _panel_lines(n, (0.90, 0.90, 0.89), 2, 67)
+    if name == "metal":
+        return _plain(n, (0.70, 0.70, 0.72), 71, 0.15, streak=True)
+    if name == "truss":
+        return _plain(n, (0.72, 0.72, 0.74), 73, 0.2)
+    if name == "dark":
+        return _array(n, (0.09, 0.09, 0.11), 4, 79)
+    if name == "heat_shield":
+        return _plain(n, (0.16, 0.14, 0.13), 83, 0.4)
+    if name == "glass":
+        return _plain(n, (0.10, 0.14, 0.18), 89, 0.2)
+    if name == "handrail":
+        return _plain(n, (0.86, 0.64, 0.16), 97, 0.1)
+    raise KeyError(name)
+
+
+@lru_cache(maxsize=None)
+def texture_image(name: str) -> np.ndarray:
+    """(H, W, 3) uint8 of the named texture, row 0 = top."""
+    img = _make(name)
+    img.setflags(write=False)
+    return img
+
+
+def png_bytes(img: np.ndarray) -> bytes:
+    """PNG of an image, the same bytes for the same pixels (fixed compression, no metadata)."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", optimize=False, compress_level=9)
+    return buf.getvalue()
+
+
+def texture_names() -> list[str]:
+    """Every texture a look refers to, sorted."""
+    names = {l.albedo for l in LOOKS.values() if l.albedo} | {l.normal for l in LOOKS.values() if l.normal}
+    return sorted(names)
