@@ -295,6 +295,8 @@ class Stage:
         rw.AddRenderer(self.far)
 
         self.part_actors: dict[str, list[Any]] = {}
+        self._copies: list[Any] = []  # the baker's flat copies
+        self._boxes: list[np.ndarray] = []  # per part (M, 2, 3) local boxes of its meshes, m
         self._matrices: dict[str, Any] = {}
         self._base_colour: dict[int, tuple[float, float, float]] = {}
         self._radius: dict[str, float] = {}
@@ -305,6 +307,7 @@ class Stage:
             self._matrices[name] = matrix
             actors = []
             radius = 0.0
+            boxes = []
             for k, vm in enumerate(visuals[name]):
                 mesh = _polydata(vm)
                 look = phong_look(vm.material)
@@ -327,10 +330,12 @@ class Stage:
                 actors.append(actor)
                 self._base_colour[id(actor)] = tuple(look["color"])
                 radius = max(radius, float(np.linalg.norm(mesh.points, axis=1).max()))
+                boxes.append((mesh.points.min(axis=0), mesh.points.max(axis=0)))
                 if self.baker_renderer is not None:
                     self._add_flat_copy(vtk, vm, matrix)
             self.part_actors[name] = actors
             self._radius[name] = radius
+            self._boxes.append(np.array(boxes) if boxes else np.zeros((0, 2, 3)))
         self._tinted = False
         self._index = {str(n): i for i, n in enumerate(record.names)}
         self._sides = record.separation_sides()
@@ -352,6 +357,7 @@ class Stage:
         copy.GetProperty().SetInterpolationToFlat()
         copy.SetUserMatrix(matrix)
         self.baker_renderer.AddActor(copy)
+        self._copies.append(copy)
 
     def _build_shadow_passes(self, vtk: Any) -> None:
         from vtkmodules.vtkRenderingOpenGL2 import (
@@ -522,12 +528,26 @@ class Stage:
         fc.SetViewUp(cam.GetViewUp())
         fc.SetViewAngle(cam.GetViewAngle())
         fc.SetClippingRange(0.5 * EARTH_NEAR_M, self._sky_radius_m * 1.1)
-        # station: from the closest part (close-ups are not clipped) to past the farthest
-        d = np.linalg.norm(self._pos - eye, axis=1)
-        near_d = float(np.min(d - self._radius_arr))
-        far_d = float(np.max(d + self._radius_arr))
-        near = float(np.clip(0.5 * near_d, self.settings.camera.near_m, 50.0))
+        # station: from the closest mesh box (close-ups are not clipped, and the near plane stays as
+        # far out as it can: depth precision, for the picture and for the shadow look-ups) to past
+        # the farthest
+        near_d, far_d = self._box_distances(eye)
+        near = float(np.clip(0.8 * near_d, self.settings.camera.near_m, 50.0))
         cam.SetClippingRange(near, max(far_d * 1.05, near * 10))
+
+    def _box_distances(self, eye: np.ndarray) -> tuple[float, float]:
+        """Nearest and farthest distance, m, from the eye to the meshes' boxes (each in its part's frame)."""
+        near, far = np.inf, 0.0
+        for i, boxes in enumerate(self._boxes):
+            if not len(boxes):
+                continue
+            e = self._rot[i].T @ (eye - self._pos[i])
+            lo, hi = boxes[:, 0], boxes[:, 1]
+            gap = np.maximum(np.maximum(lo - e, e - hi), 0.0)
+            near = min(near, float(np.sqrt((gap * gap).sum(axis=1)).min()))
+            reach = np.maximum(np.abs(e - lo), np.abs(hi - e))
+            far = max(far, float(np.sqrt((reach * reach).sum(axis=1)).max()))
+        return near, far
 
     def place_far_field(self, eye: np.ndarray) -> None:
         """Scale Earth, limb, stars and Sun about the eye (LVLH, m); angular sizes stay true."""
@@ -569,14 +589,15 @@ class Stage:
         self.t_s = float(np.clip(t_s, self.record.t[0], self.record.t[-1]))
         pos, quat = poses if poses is not None else self.record.pose_at(self.t_s)
         self._pos = np.asarray(pos, float)
-        rot = quat_to_matrix(quat)
+        rot = self._rot = quat_to_matrix(quat)
         for name, i in self._index.items():
             _set_matrix(self._matrices[name], _matrix(rot[i], pos[i]))
+        # actors cache their matrix: tell them (and the baker's copies) that the shared matrix moved
         for actors in self.part_actors.values():
             for actor in actors:
                 actor.Modified()
-        if not hasattr(self, "_radius_arr"):
-            self._radius_arr = np.array([self._radius[n] for n in self._index])
+        for copy in self._copies:
+            copy.Modified()
         self._earth_rot = earth_orientation(self.settings, self.t_s, self.mean_motion)
         sd = self.sun_direction()
         centre = self._pos.mean(axis=0)
