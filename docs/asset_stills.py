@@ -14,16 +14,22 @@ import numpy as np
 
 from issvis.assets import load_station_assets
 
-SHOTS = {  # name: (parts or None for all, focus part, view direction (from target to camera), distance m, up)
-    "us-modules": (None, "harmony", (0.55, -0.6, -0.6), 16.0, (0, 0, -1)),
-    "cupola": (None, "cupola", (-0.4, -0.5, 0.75), 7.0, (0, 0, -1)),
-    "zvezda": (None, "zvezda", (-0.3, 0.7, -0.5), 22.0, (0, 0, -1)),
-    "prichal": (None, "prichal", (0.5, 0.6, 0.5), 9.0, (0, 0, -1)),
-    "soyuz": (None, "soyuz_ms19", (0.7, 0.5, 0.3), 9.0, (0, 0, -1)),
-    "dragon": (None, "dragon_endurance", (0.3, 0.8, -0.4), 11.0, (0, 0, -1)),
-    "cygnus": (None, "cygnus_ng17", (0.7, 0.5, 0.2), 11.0, (0, 0, -1)),
+# name: (part whose first wing is the target, or None; focus part (None: the whole station's centre
+# of mass); camera direction from the target; distance m; screen up)
+SHOTS = {
+    "us-modules": (None, "harmony", (0.45, 0.8, 0.55), 17.0, (0, 0, -1)),
+    "cupola": (None, "cupola", (0.5, -0.6, 1.0), 7.5, (1, 0, 0)),
+    "zvezda": (None, "zvezda", (-0.25, 1.0, -0.35), 24.0, (0, 0, -1)),
+    "prichal": (None, "prichal", (0.25, 1.0, 0.45), 10.0, (0, 0, -1)),
+    "soyuz": (None, "soyuz_ms19", (0.35, 1.0, 0.25), 12.0, (0, 0, -1)),
+    "dragon": (None, "dragon_endurance", (0.2, 1.0, -0.3), 15.0, (0, 0, -1)),
+    "cygnus": (None, "cygnus_ng17", (0.45, 0.3, 1.0), 15.0, (1, 0, 0)),
     "truss": (None, "s3_s4", (0.7, 0.5, -0.5), 20.0, (0, 0, -1)),
-    "arrays": (None, "p6", (0.5, 0.2, -0.8), 40.0, (0, 0, -1)),
+    "arrays": (None, "p6", (0.35, 0.3, -1.0), 45.0, (1, 0, 0)),
+    "hull-5m": (None, "destiny", (0.2, 1.0, -0.5), 5.0, (0, 0, -1)),
+    "russian-hull-5m": (None, "zvezda", (-0.3, 1.0, -0.2), 5.0, (0, 0, -1)),
+    "saw-5m": ("s6", None, (0.3, 0.2, -1.0), 5.0, (1, 0, 0)),
+    "arm": (None, "s0", (1.0, 0.3, -0.6), 14.0, (0, 0, -1)),
     "station-100m": (None, None, (0.55, 0.45, -0.7), 100.0, (0, 0, -1)),
     "station-1km": (None, None, (0.55, 0.45, -0.7), 1000.0, (0, 0, -1)),
 }
@@ -48,17 +54,16 @@ def textured(pv, cache, mesh):
     return poly, tex
 
 
-def render(name, out: Path, size=(960, 640)):
+def render(name, out: Path, size=(720, 480)):
     import pyvista as pv
 
     parts_sel, focus, view, dist, up = SHOTS[name]
     assets = load_station_assets()
-    station = assets.station
     pl = pv.Plotter(off_screen=True, window_size=size, lighting="none")
     pl.set_background((0.01, 0.01, 0.02))
     cache = {}
     coarse = dist >= 500
-    for pname, part in assets.parts.items():
+    for part in assets.parts.values():
         meshes = (part.visual_coarse or part.visual) if coarse else part.visual
         com = part.com_m
         for vm in meshes:
@@ -69,32 +74,38 @@ def render(name, out: Path, size=(960, 640)):
                         smooth_shading=True, ambient=0.06, diffuse=0.9,
                         specular=0.3 if m.metallic > 0.5 else 0.15, specular_power=30,
                         culling=False)
-    sun = pv.Light(position=(0.3, -1.0, -0.6), focal_point=(0, 0, 0), light_type="scene light",
-                   intensity=1.0)
+    v = np.asarray(view, float)
+    v /= np.linalg.norm(v)
+    side = np.cross(v, np.asarray(up, float))
+    sun_dir = 0.55 * v + 0.75 * side / np.linalg.norm(side) + 0.35 * np.asarray(up, float)  # from the side
+    sun = pv.Light(position=tuple(sun_dir), focal_point=(0, 0, 0), light_type="scene light", intensity=1.1)
     sun.positional = False
     pl.add_light(sun)
-    fill = pv.Light(position=(-0.2, 0.3, 1.0), focal_point=(0, 0, 0), light_type="scene light",
+    fill = pv.Light(position=tuple(-np.asarray(up, float)), focal_point=(0, 0, 0), light_type="scene light",
                     intensity=0.12, color=(0.6, 0.7, 1.0))
     fill.positional = False
     pl.add_light(fill)
-    if focus is None:
+    if parts_sel is not None:  # a point on a part: the middle of its first wing
+        wing = next(e for e in assets.station.part(parts_sel).elements if e.style == "blanket")
+        target = np.asarray(wing.p0_m, float) + (0.0, 2.6, 0.0)
+    elif focus is None:
         target = np.average([p.com_m for p in assets.parts.values()], axis=0,
                             weights=[p.mass_kg for p in assets.parts.values()])
     else:
         target = assets.parts[focus].com_m
-    v = np.asarray(view, float)
-    v /= np.linalg.norm(v)
     pl.camera.position = tuple(target + v * dist)
     pl.camera.focal_point = tuple(target)
     pl.camera.up = up
     pl.camera.view_angle = 40.0 if dist < 500 else 8.0
-    pl.camera.clipping_range = (max(0.5, dist - 80), dist + 120)
+    pl.camera.clipping_range = (max(0.2, dist * 0.03), dist + 150)
     img = pl.screenshot(return_img=True)
     pl.close()
     from PIL import Image
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(img).save(out, optimize=True)
+    # a palette PNG keeps each still well under 300 KB for the repository
+    Image.fromarray(img).quantize(colors=192, method=Image.Quantize.MEDIANCUT,
+                                  dither=Image.Dither.NONE).save(out, optimize=True)
     return out
 
 

@@ -59,6 +59,7 @@ class VisualMesh:
     faces: np.ndarray  # (F, 3) int64
     normals: np.ndarray | None = None  # (N, 3) float64 unit
     uv: np.ndarray | None = None  # (N, 2) float64, OpenGL convention
+    tangents: np.ndarray | None = None  # (N, 4) float64, glTF TANGENT (xyz along +u, w handedness); normal-mapped looks
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,10 +188,11 @@ def _glb_levels(path: Path, data: bytes, cache: dict) -> dict[str, tuple[VisualM
             if "TEXCOORD_0" in attrs:
                 st = gltf_accessor(doc, binary, attrs["TEXCOORD_0"]).astype(np.float64)
                 uv = np.column_stack([st[:, 0], 1.0 - st[:, 1]])  # glTF t runs down: back to OpenGL v
-            for arr in (v, f, n, uv):  # shared by every caller of the cached loader
+            tan = gltf_accessor(doc, binary, attrs["TANGENT"]).astype(np.float64) if "TANGENT" in attrs else None
+            for arr in (v, f, n, uv, tan):  # shared by every caller of the cached loader
                 if arr is not None:
                     arr.setflags(write=False)
-            meshes.append(VisualMesh(materials[prim["material"]], v, f, n, uv))
+            meshes.append(VisualMesh(materials[prim["material"]], v, f, n, uv, tan))
         levels[node["name"]] = tuple(meshes)
     return levels
 
@@ -293,3 +295,123 @@ def check_record_station(record, assets: StationAssets | None = None, source: st
         return (f"{where}the record was made with other looks of the same station (visual {str(vis)[:8]}, "
                 f"now {assets.visual_hash[:8]}); the physics is the same, drawing it with today's meshes")
     return None
+
+
+# --- bring your own mesh -------------------------------------------------------------------------
+class PartMeshError(ValueError):
+    """A scene's own mesh for a part cannot be used (one line: file, key, value, what is expected)."""
+
+
+def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # area-weighted
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, f[:, k], fn)
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    return np.where(length > 0, n / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
+
+
+def _rotation_xyz_deg(angles) -> np.ndarray:
+    """Rotation about x, then y, then z (fixed axes), degrees."""
+    from .frames import axis_angle_quat, quat_to_matrix
+
+    rot = np.eye(3)
+    for axis, angle in zip(np.eye(3), np.radians(np.asarray(angles, float))):
+        rot = quat_to_matrix(axis_angle_quat(axis, float(angle))) @ rot
+    return rot
+
+
+def _user_material(geom, name: str) -> Material:
+    visual = getattr(geom, "visual", None)
+    mat = getattr(visual, "material", None)
+    colour, metallic, roughness, image = (0.8, 0.8, 0.8, 1.0), 0.0, 0.6, None
+    if mat is not None:
+        base = getattr(mat, "baseColorFactor", None)
+        if base is not None:
+            colour = tuple(float(c) / (255.0 if np.asarray(base).dtype == np.uint8 else 1.0) for c in base)
+            metallic = float(getattr(mat, "metallicFactor", None) or 0.0)
+            roughness = float(getattr(mat, "roughnessFactor", None) or 0.6)
+            image = getattr(mat, "baseColorTexture", None)
+        else:
+            diffuse = getattr(mat, "diffuse", None)
+            if diffuse is not None:
+                colour = tuple(float(c) / 255.0 for c in np.asarray(diffuse)[:4])
+            image = getattr(mat, "image", None)
+    elif visual is not None and getattr(visual, "kind", None) == "face":
+        colour = tuple(float(c) / 255.0 for c in np.asarray(visual.face_colors).mean(axis=0))
+    img = np.asarray(image.convert("RGB")) if image is not None else None
+    if len(colour) == 3:
+        colour = (*colour, 1.0)
+    return Material(name, colour, metallic, roughness, img)
+
+
+@lru_cache(maxsize=16)
+def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float],
+                   rotation_deg: tuple[float, float, float], part: str,
+                   directory: Path | None = None) -> tuple[VisualMesh, ...]:
+    """A user's mesh file as the visual of ``part`` (part local frame), checked against the part's
+    collision bounds. Raises ``PartMeshError`` (message without the scene key; the caller adds it)."""
+    import trimesh
+
+    from .tolerances import TOLERANCES
+
+    path = Path(file)
+    if not path.is_file():
+        raise PartMeshError(f"{file!r}: no such file")
+    try:
+        scene = trimesh.load(str(path), force="scene")
+    except Exception as exc:  # noqa: BLE001 - trimesh raises many kinds for a bad file of any format
+        raise PartMeshError(f"{file!r}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
+    rot = _rotation_xyz_deg(rotation_deg)
+    meshes = []
+    for node in scene.graph.nodes_geometry:
+        transform, gname = scene.graph[node]
+        geom = scene.geometry[gname]
+        if not hasattr(geom, "faces") or len(geom.faces) == 0:
+            continue
+        v = np.asarray(geom.vertices, float) @ transform[:3, :3].T + transform[:3, 3]
+        v = (v * scale) @ rot.T + np.asarray(offset_m, float)
+        f = np.asarray(geom.faces, np.int64)
+        uv = getattr(geom.visual, "uv", None)
+        meshes.append(VisualMesh(_user_material(geom, f"{part}:{gname}"), v, f, _vertex_normals(v, f),
+                                 None if uv is None else np.asarray(uv, float)))
+    if not meshes:
+        raise PartMeshError(f"{file!r}: holds no triangles")
+    assets = load_station_assets(directory, visuals=False)
+    lo, hi = assets.parts[part].bounds_m
+    pts = np.concatenate([m.vertices_m for m in meshes])
+    margin = TOLERANCES.part_mesh_margin_m
+    beyond = float(np.max(np.maximum(lo - pts, pts - hi)))
+    if beyond > margin:
+        raise PartMeshError(
+            f"{file!r}: reaches {beyond:.2f} m beyond {part}'s collision bounds (allowed {margin:g} m; the mesh spans "
+            f"{np.round(pts.min(axis=0), 2).tolist()}..{np.round(pts.max(axis=0), 2).tolist()} m, the part "
+            f"{np.round(lo, 2).tolist()}..{np.round(hi, 2).tolist()} m in its frame: origin at its centre of mass, "
+            "station body axes); check scale, offset_m and rotation_deg")
+    return tuple(meshes)
+
+
+def part_visuals_for_record(record, assets: StationAssets | None = None,
+                            coarse: bool = False) -> dict[str, tuple[VisualMesh, ...]]:
+    """What the pictures draw for each part of ``record``: the asset's visual (fine, or coarse when
+    asked and present), replaced by the scene's ``[[part_mesh]]`` where it names one."""
+    import tomllib
+
+    assets = assets or load_station_assets()
+    out = {}
+    for name in (str(n) for n in record.names):
+        pa = assets.parts[name]
+        out[name] = (pa.visual_coarse or pa.visual) if coarse else pa.visual
+    try:
+        data = tomllib.loads((getattr(record, "meta", {}) or {}).get("scene", ""))
+    except (tomllib.TOMLDecodeError, TypeError):
+        data = {}
+    for k, spec in enumerate(data.get("part_mesh", [])):
+        try:
+            out[spec["part"]] = load_part_mesh(spec["file"], float(spec.get("scale", 1.0)),
+                                               tuple(spec.get("offset_m", (0.0, 0.0, 0.0))),
+                                               tuple(spec.get("rotation_deg", (0.0, 0.0, 0.0))), spec["part"],
+                                               assets.directory)
+        except PartMeshError as exc:
+            raise PartMeshError(f"the record's scene: part_mesh.{k}.file = {exc}") from None
+    return out

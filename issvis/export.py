@@ -18,6 +18,30 @@ FLOAT, UINT32 = 5126, 5125
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 
 
+def tangents(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """(N, 4) glTF tangents (xyz along +u, w = handedness of +v) from texture coordinates, accumulated
+    over faces (Lengyel's method); where the uv give none, any direction across the normal."""
+    v0, v1, v2 = (vertices[faces[:, k]] for k in range(3))
+    t0, t1, t2 = (uv[faces[:, k]] for k in range(3))
+    e1, e2 = v1 - v0, v2 - v0
+    d1, d2 = t1 - t0, t2 - t0
+    det = d1[:, 0] * d2[:, 1] - d2[:, 0] * d1[:, 1]
+    inv = np.where(np.abs(det) > 1e-12, 1.0 / np.where(det == 0, 1.0, det), 0.0)[:, None]
+    sdir = (e1 * d2[:, 1:2] - e2 * d1[:, 1:2]) * inv
+    tdir = (e2 * d1[:, 0:1] - e1 * d2[:, 0:1]) * inv
+    tan, bit = np.zeros_like(vertices), np.zeros_like(vertices)
+    for k in range(3):
+        np.add.at(tan, faces[:, k], sdir)
+        np.add.at(bit, faces[:, k], tdir)
+    t = tan - normals * np.einsum("ij,ij->i", normals, tan)[:, None]
+    length = np.linalg.norm(t, axis=1)
+    fallback = np.cross(normals, np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]]))
+    t = np.where(length[:, None] > 1e-9, t / np.maximum(length, 1e-12)[:, None], fallback)
+    t /= np.linalg.norm(t, axis=1)[:, None]
+    w = np.where(np.einsum("ij,ij->i", np.cross(normals, t), bit) < 0.0, -1.0, 1.0)
+    return np.column_stack([t, w])
+
+
 class GltfBuilder:
     """Accumulates glTF JSON and one binary buffer; ``glb()`` returns the file's bytes."""
 
@@ -48,13 +72,10 @@ class GltfBuilder:
         ctype = UINT32 if array.dtype == np.uint32 else FLOAT
         if ctype == FLOAT:
             array = array.astype(np.float32)
+        flat = array.reshape(-1, 1) if kind == "SCALAR" else array.reshape(len(array), -1)
         acc: dict[str, Any] = {"bufferView": self._view(array.tobytes(), target), "componentType": ctype,
-                               "count": int(len(array) if kind != "SCALAR" or array.ndim == 1 else array.size),
-                               "type": kind}
-        if kind == "SCALAR":
-            acc["count"] = int(array.size)
+                               "count": len(flat), "type": kind}
         if minmax:
-            flat = array.reshape(len(array), -1) if kind != "SCALAR" else array.reshape(-1, 1)
             acc["min"] = [float(x) for x in flat.min(axis=0)]
             acc["max"] = [float(x) for x in flat.max(axis=0)]
         self.doc["accessors"].append(acc)
@@ -106,6 +127,9 @@ class GltfBuilder:
             if uv is not None:  # glTF's t runs down the image: flip OpenGL's v
                 st = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])
                 attrs["TEXCOORD_0"] = self.accessor(st, "VEC2")
+                if normals is not None and "normalTexture" in self.doc["materials"][material]:
+                    attrs["TANGENT"] = self.accessor(tangents(np.asarray(vertices, float), np.asarray(faces),
+                                                              np.asarray(normals, float), np.asarray(uv, float)), "VEC4")
             idx = self.accessor(np.asarray(faces, np.uint32).ravel(), "SCALAR", ELEMENT_ARRAY_BUFFER)
             prims.append({"attributes": attrs, "indices": idx, "material": material, "mode": 4})
         self.doc["meshes"].append({"name": name, "primitives": prims})
@@ -264,7 +288,7 @@ def export_record(record, output, rate_hz: float | None = None, assets=None, cam
     if camera:
         try:
             track = _camera_track(record, size_px)
-        except Exception as exc:  # a record without usable [render] settings: export without camera
+        except Exception as exc:  # noqa: BLE001 - a record without usable [render] settings: no camera
             track, cam_info = None, f"no camera ({exc})"
         if track is not None:
             vt, cpos, cquat, yfov = track

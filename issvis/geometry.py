@@ -101,6 +101,102 @@ def station_mass_properties(station: Station | None = None) -> dict[str, MassPro
     return {p.name: mass_properties(p) for p in station.parts}
 
 
+# --- the schematic model of before issue 8 ---------------------------------------------------
+# Kept only while stage.py draws from the catalogue (its cached test images were made with it);
+# once the stage loads assets/ (issvis.assets) this section goes.
+def _legacy_strut(a: np.ndarray, b: np.ndarray, radius: float) -> trimesh.Trimesh:
+    return trimesh.creation.cylinder(radius=radius, sections=STRUT_SECTIONS, segment=np.array([a, b]))
+
+
+def _legacy_lattice(e: Element) -> trimesh.Trimesh:
+    """A truss box drawn as four longerons, bulkhead frames and face diagonals."""
+    c = np.asarray(e.p0_m, float)
+    ext = np.asarray(e.extents_m, float)
+    long_axis = int(np.argmax(ext))
+    u, v = [k for k in range(3) if k != long_axis]
+    half = ext / 2 * 0.96
+    n_bays = max(1, int(round(ext[long_axis] / 2.3)))
+    stations = np.linspace(-half[long_axis], half[long_axis], n_bays + 1)
+    corners = [(su, sv) for su, sv in ((1, 1), (1, -1), (-1, -1), (-1, 1))]
+
+    def point(s: float, corner: tuple[int, int]) -> np.ndarray:
+        p = c.copy()
+        p[long_axis] += s
+        p[u] += corner[0] * half[u]
+        p[v] += corner[1] * half[v]
+        return p
+
+    parts = []
+    for corner in corners:
+        parts.append(_legacy_strut(point(stations[0], corner), point(stations[-1], corner), 0.11))
+    for k, s in enumerate(stations):
+        for i in range(4):
+            parts.append(_legacy_strut(point(s, corners[i]), point(s, corners[(i + 1) % 4]), 0.06))
+        if k < n_bays:
+            s2 = stations[k + 1]
+            for i in range(4):
+                a, b = (s, s2) if (i + k) % 2 == 0 else (s2, s)
+                parts.append(_legacy_strut(point(a, corners[i]), point(b, corners[(i + 1) % 4]), 0.045))
+    return trimesh.util.concatenate(parts)
+
+
+def _legacy_panels(e: Element, n_along: int, n_across: int, gap_m: float, mast: bool) -> trimesh.Trimesh:
+    """A thin box cut into a grid of panels (array blankets, radiator panels), optional mast."""
+    c = np.asarray(e.p0_m, float)
+    ext = np.asarray(e.extents_m, float)
+    order = np.argsort(ext)  # thin, across, along
+    thin, across, along = int(order[0]), int(order[1]), int(order[2])
+    meshes = []
+    across_edges = np.linspace(-ext[across] / 2, ext[across] / 2, n_across + 1)
+    along_edges = np.linspace(-ext[along] / 2, ext[along] / 2, n_along + 1)
+    for i in range(n_along):
+        for j in range(n_across):
+            size = np.zeros(3)
+            size[thin] = ext[thin]
+            size[along] = along_edges[i + 1] - along_edges[i] - gap_m
+            size[across] = across_edges[j + 1] - across_edges[j] - gap_m
+            centre = c.copy()
+            centre[along] += (along_edges[i] + along_edges[i + 1]) / 2
+            centre[across] += (across_edges[j] + across_edges[j + 1]) / 2
+            meshes.append(trimesh.creation.box(extents=size, transform=trimesh.transformations.translation_matrix(centre)))
+    if mast:
+        a, b = c.copy(), c.copy()
+        a[along] -= ext[along] / 2
+        b[along] += ext[along] / 2
+        meshes.append(_legacy_strut(a, b, 0.12))
+    return trimesh.util.concatenate(meshes)
+
+
+def element_visual(e: Element) -> tuple[trimesh.Trimesh, str]:
+    """The element as a person should see it, with the material name for its look."""
+    if e.style == "lattice":
+        return _legacy_lattice(e), "grey"
+    if e.style == "blanket":
+        ext = np.asarray(e.extents_m)
+        n_along = max(2, int(round(ext.max() / 4.5)))
+        return _legacy_panels(e, n_along, 2, 0.25, mast=True), e.material
+    if e.style == "panel":
+        ext = np.asarray(e.extents_m)
+        return _legacy_panels(e, max(2, int(round(ext.max() / 2.9))), 1, 0.12, mast=False), e.material
+    return element_solid(e), e.material
+
+
+def part_meshes(part: Part, com_m: np.ndarray | None = None) -> dict[str, trimesh.Trimesh]:
+    """LEGACY (schematic, catalogue materials): the part's meshes grouped by material, vertices in the part's local frame (m)."""
+    if com_m is None:
+        com_m = mass_properties(part).com_m
+    grouped: dict[str, list[trimesh.Trimesh]] = {}
+    for e in part.elements:
+        mesh, material = element_visual(e)
+        grouped.setdefault(material, []).append(mesh)
+    out = {}
+    for material in sorted(grouped):
+        mesh = trimesh.util.concatenate(grouped[material])
+        mesh.apply_translation(-np.asarray(com_m))
+        out[material] = mesh
+    return out
+
+
 # --- the visual model ------------------------------------------------------------------------
 # Built per part, in the station body frame, one mesh per material (``textures.LOOKS``), with
 # normals and texture coordinates in metres / the look's tile. Fine detail (handrails, trunnion
@@ -191,12 +287,10 @@ class VisualBuilder:
                 pn[i] += seg_n[i]
                 pn[i + 1] += seg_n[i]
             pn /= np.maximum(np.linalg.norm(pn, axis=1), 1e-12)[:, None]
-            verts = (origin + axis * prof[:, :1, None].transpose(0, 2, 1) * 0)[:, 0]  # placeholder shape
             pts = origin[None, None, :] + axis[None, None, :] * prof[:, 0, None, None] + prof[:, 1, None, None] * radial[None]
             nrm = axis[None, None, :] * pn[:, 0, None, None] + pn[:, 1, None, None] * radial[None]
             uv = np.stack(np.broadcast_arrays(u_of[None, :], v_along[:, None]), -1)
             faces = np.concatenate([quad + i * S for i in np.flatnonzero(keep)])
-            del verts
             self.add(material, pts.reshape(-1, 3), faces, nrm.reshape(-1, 3), uv.reshape(-1, 2))
             return
         for i in np.flatnonzero(keep):
@@ -330,7 +424,7 @@ def visual_material(part: Part, e: Element) -> str:
     if m == "gold":
         return "irosa" if label.startswith("iROSA") else "gold"
     if m == "dark":
-        return "heat_shield" if label == "heat shield" else "dark"
+        return {"heat shield": "heat_shield", "trunk": "trunk"}.get(label, "dark")
     return m  # array, radiator, green, glass
 
 
@@ -393,10 +487,11 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
     """A truss box: longerons, bay frames, face diagonals, and equipment boxes on its faces."""
     c = np.asarray(e.p0_m, float)
     ext = np.asarray(e.extents_m, float)
-    along = int(np.argmax(ext))
+    # the integrated truss runs along Y even where a segment is shorter than it is wide (S5/P5)
+    along = 1 if part.kind == "truss" and part.name != "z1" else int(np.argmax(ext))
     u, v = [k for k in range(3) if k != along]
     half = ext / 2 - 0.12
-    n_bays = max(1, int(round(ext[along] / 2.3)))
+    n_bays = max(1, round(ext[along] / 2.3))
     stations = np.linspace(-half[along], half[along], n_bays + 1)
     corners = ((1, 1), (1, -1), (-1, -1), (-1, 1))
 
@@ -407,7 +502,7 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
         p[v] += corner[1] * half[v]
         return p
 
-    w_long, w_frame, w_diag = (0.20, 0.12, 0.08) if b.fine else (0.26, 0.16, 0.12)
+    w_long, w_frame, w_diag = (0.26, 0.15, 0.10) if b.fine else (0.30, 0.18, 0.14)
     for corner in corners:
         b.strut("truss", point(stations[0], corner), point(stations[-1], corner), w_long)
     for k, s in enumerate(stations):
@@ -418,15 +513,36 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
             for i in range(4):
                 a, z = (s, s2) if (i + k) % 2 == 0 else (s2, s)
                 b.strut("truss", point(a, corners[i]), point(z, corners[(i + 1) % 4]), w_diag)
+    # the Mobile Transporter rails and cable trays along the forward face (+X), end to end
+    for off in (-0.35, 0.35) if along == 1 else ():
+        rail = c.copy()
+        rail[0] += half[0] + 0.05
+        rail[2] += off * half[2]
+        size = np.full(3, 0.12)
+        size[along] = 2 * half[along]
+        b.box("metal", rail, size)
     if not b.fine:
         return
-    looks = ("mmod", "metal", "mmod", "gold", "mmod", "dark")
+    looks = ("mmod", "metal", "mmod", "gold", "mmod", "dark", "mmod", "metal")
     for k in range(n_bays):
         s_mid = (stations[k] + stations[k + 1]) / 2
         bay = stations[k + 1] - stations[k]
+        if along == 1:  # plates and trays close most of the zenith and nadir faces: a solid beam from above
+            for sign in (1.0, -1.0):
+                h = _crc(part.name, e.label, k, "plate", sign)
+                if h % 4 == 0:
+                    continue
+                plate = c.copy()
+                plate[along] += s_mid
+                plate[v] += sign * (half[v] - 0.12)
+                size = np.array([0.0, 0.0, 0.0])
+                size[along] = bay * (0.7 + 0.2 * ((h >> 4) % 10) / 10)
+                size[u] = 2 * half[u] * (0.55 + 0.3 * ((h >> 8) % 10) / 10)
+                size[v] = 0.06
+                b.box(("metal", "mmod", "truss")[(h >> 12) % 3], plate, size)
         for face, sign in ((u, 1.0), (u, -1.0), (v, 1.0), (v, -1.0)):
             h = _crc(part.name, e.label, k, face, sign)
-            if h % 3 == 0:
+            if h % 7 == 0:
                 continue
             other = v if face == u else u
             size = np.zeros(3)
@@ -438,6 +554,14 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
             centre[other] += (((h >> 16) % 5) - 2) * 0.1 * half[other]
             centre[face] += sign * (half[face] - size[face] / 2 - 0.05)
             b.box(looks[(h >> 24) % len(looks)], centre, size)
+            if (h >> 28) % 2:  # a second, smaller unit beside the first
+                small = size * np.array([0.5, 0.5, 0.5])
+                small[face] = size[face] * 0.7
+                centre2 = centre.copy()
+                centre2[other] -= np.sign(centre[other] - c[other] + 1e-9) * (size[other] / 2 + small[other] / 2 + 0.1)
+                centre2[face] = c[face] + sign * (half[face] - small[face] / 2 - 0.05)
+                if abs(centre2[other] - c[other]) + small[other] / 2 < half[other]:
+                    b.box(looks[(h >> 26) % len(looks)], centre2, small)
 
 
 def _root_dir(part: Part, e: Element, along: int) -> np.ndarray:
@@ -524,7 +648,7 @@ def _russian_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     ext = np.asarray(e.extents_m, float)
     ax = np.eye(3)
     L, W = ext[along], ext[across]
-    n = max(3, int(round(L / 1.1)))
+    n = max(3, round(L / 1.1))
     edges = np.linspace(-L / 2, L / 2, n + 1)
     front = -ax[thin] if part.segment == "ROS" else ax[thin]
     u_dir, v_dir = ax[across], ax[along]
@@ -547,7 +671,7 @@ def _radiator(b: VisualBuilder, part: Part, e: Element) -> None:
     c = np.asarray(e.p0_m, float)
     ext = np.asarray(e.extents_m, float)
     ax = np.eye(3)
-    n = max(2, int(round(ext[along] / 2.9)))
+    n = max(2, round(ext[along] / 2.9))
     edges = np.linspace(-ext[along] / 2, ext[along] / 2, n + 1)
     for i in range(n):
         size = np.zeros(3)
@@ -599,8 +723,7 @@ def _cupola(b: VisualBuilder, part: Part) -> None:
         ra, rb = r0 - inset * 0.3, r1 + inset * 0.2
         b.lathe("glass", q0 + axis * 0.012, axis, [(0.07, ra + 0.01), (h1 - 0.07, rb + 0.01)], sections=1,
                 arc=(a0, a1), faceted=True)
-    b.lathe("glass", q0 + axis * (h1 + 0.005), axis, [(0.0, 0.0), (0.0, r1 * 0.75)][::-1][::-1], sections=24)
-    # the face of the top window points outwards: profile from the rim in to the axis
+    # the top window: its face points outwards (profile from the rim in to the axis)
     b.lathe("glass", q0, axis, [(h1 + 0.01, r1 * 0.78), (h1 + 0.01, 0.0)], sections=24)
 
 
@@ -618,9 +741,9 @@ def _kibo_ef(b: VisualBuilder, part: Part, e: Element) -> None:
 
 def _ultraflex(b: VisualBuilder, part: Part, e: Element, hub) -> None:
     """Cygnus's round fan array: a decagon of gores, front cells, Kapton back, a boom to the hull."""
-    p0, axis, h = _axis_of(e)
+    p0, axis, _ = _axis_of(e)
     r = e.radius_m
-    b.lathe("array", p0, axis, [(0.0, 0.0), (0.0, r)][::-1][::-1], sections=10, faceted=True)
+    b.lathe("array", p0, axis, [(0.0, 0.0), (0.0, r)], sections=10, faceted=True)
     b.lathe("array_back", p0 + axis * 0.01, axis, [(0.0, r), (0.0, 0.0)], sections=10, faceted=True)
     e1, e2 = _basis(axis)
     if b.fine:
@@ -688,7 +811,7 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
                 q = aft + 1.8 * (np.cos(ang) * e1 + np.sin(ang) * e2)
                 b.box("dark", q + axis * 0.1, (0.25, 0.25, 0.25))
     if part.name == "zarya":
-        hull = [e for e in part.elements if e.shape == "cylinder" and e.label == "hull"][0]
+        hull = next(e for e in part.elements if e.shape == "cylinder" and e.label == "hull")
         p0, axis, length = _axis_of(hull)
         r = hull.radius_m + 0.04
         for a0 in (np.radians(60.0), np.radians(240.0)):
@@ -749,8 +872,7 @@ def _vehicle_element(b: VisualBuilder, part: Part, e: Element, mat: str) -> bool
                        smooth=False)
         b.lathe("radiator", p0, axis, [(0.6, r + 0.015), (length - 0.5, r + 0.015)], sections=b.sections,
                 arc=(0.3, 2 * np.pi - 0.3))
-        b.lathe("metal", p0 + axis * length, axis, [(0.0, 0.0), (0.0, 0.15), (0.02, 0.15), (0.02, 0.0)][:2]
-                + [(0.02, 0.0)], sections=12)
+        b.lathe("metal", p0 + axis * length, axis, [(0.0, 0.0), (0.0, 0.15), (0.02, 0.0)], sections=12)
         return True
     if label == "docking probe":
         b.cylinder(mat, p0, p0 + axis * length, e.radius_m)
@@ -827,6 +949,17 @@ def part_visual(part: Part, station: Station, fine: bool = True) -> VisualBuilde
                 p0, axis, length = _axis_of(e)
                 b.lathe("metal", p0, axis, [(0.0, 1.5), (0.0, e.radius_m), (length, e.radius_m), (length, 1.5)])
                 b.lathe("dark", p0, axis, [(length * 0.45, e.radius_m + 0.01), (length * 0.55, e.radius_m + 0.01)])
+            elif part.name.startswith("pma"):  # the bent cone: its middle bows off the straight axis
+                p0, axis, length = _axis_of(e)
+                e1, _ = _basis(axis)
+                s_ = np.linspace(0.0, length, 14 if b.fine else 7)
+                x_ = s_ / length
+                centres = p0 + np.outer(s_, axis) + np.outer(0.22 * np.sin(np.pi * x_) ** 1.5, e1)
+                radii = e.radius_m + (e.radius1_m - e.radius_m) * x_
+                radii = np.where(x_ < 0.12, e.radius_m, radii)
+                b.sweep(mat, centres, radii)
+                for q, r in ((p0, e.radius_m), (p0 + axis * length, e.radius1_m)):  # flanges at both ends
+                    b.lathe("metal", q - axis * 0.06, axis, [(0.0, 0.0), (0.0, r + 0.04), (0.12, r + 0.04), (0.12, 0.0)])
             elif part.name == "beam" and e.label == "hull":
                 p0, axis, length = _axis_of(e)
                 r = e.radius_m
@@ -845,8 +978,8 @@ def part_visual(part: Part, station: Station, fine: bool = True) -> VisualBuilde
     return b
 
 
-def part_meshes(part: Part, com_m: np.ndarray | None = None, station: Station | None = None,
-                fine: bool = True) -> dict[str, trimesh.Trimesh]:
+def part_visual_meshes(part: Part, com_m: np.ndarray | None = None, station: Station | None = None,
+                       fine: bool = True) -> dict[str, trimesh.Trimesh]:
     """The part's visual meshes grouped by look, vertices in the part's local frame (m), with
     normals and texture coordinates (``trimesh.visual.TextureVisuals``)."""
     if com_m is None:

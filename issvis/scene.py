@@ -114,6 +114,17 @@ class Burn(_Strict):
         return nonzero_vector(v, "direction_body")
 
 
+class PartMesh(_Strict):
+    """Bring your own mesh: a file drawn as ``part`` instead of its generated model (collision stays
+    the part's primitives). Placed in the part's frame: origin at its centre of mass, station axes."""
+
+    part: str
+    file: str = Field(description="mesh file (.glb, .gltf, .obj, .stl, .ply); relative to the scene file")
+    scale: float = Field(1.0, gt=0, le=1e4, description="multiplies the file's coordinates (0.001 for mm)")
+    rotation_deg: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="about x, y, z, in that order")
+    offset_m: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="then moved by this much, m")
+
+
 class Scene(_Strict):
     """A validated scene. ``source`` and ``toml_text`` say where it came from."""
 
@@ -125,6 +136,7 @@ class Scene(_Strict):
     separation: tuple[Separation, ...] = ()
     burn: tuple[Burn, ...] = ()
     render: RenderSettings = RenderSettings()
+    part_mesh: tuple[PartMesh, ...] = ()
     source: str = Field("<memory>", exclude=True)
     toml_text: str = Field("", exclude=True)
 
@@ -230,10 +242,23 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
     for k, burn in enumerate(scene.burn):
         if burn.part not in station.part_names:
             raise unknown("part", f"burn.{k}.part", burn.part, station.part_names)
+    for k, pm in enumerate(scene.part_mesh):  # bring your own mesh: the part exists, the file loads and fits
+        if pm.part not in station.part_names:
+            raise unknown("part", f"part_mesh.{k}.part", pm.part, station.part_names)
+        from .assets import PartMeshError, load_part_mesh
+
+        try:
+            load_part_mesh(pm.file, pm.scale, pm.offset_m, pm.rotation_deg, pm.part)
+        except PartMeshError as exc:
+            raise SceneError(f"{source}: part_mesh.{k}.file = {exc}") from None
 
 
 def parse_scene(data: dict[str, Any], source: str = "<memory>", station: Station | None = None) -> Scene:
     """Validate raw TOML data (after overrides) into a Scene."""
+    folder = Path(source).parent if Path(source).is_file() else Path.cwd()
+    for pm in data.get("part_mesh", []) if isinstance(data.get("part_mesh"), list) else []:
+        if isinstance(pm, dict) and isinstance(pm.get("file"), str):  # a record keeps the absolute path
+            pm["file"] = str((folder / pm["file"]).resolve())
     text = tomli_w.dumps(data)
     try:
         scene = Scene.model_validate({**data, "source": source, "toml_text": text})

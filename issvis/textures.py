@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -43,12 +43,13 @@ LOOKS: dict[str, Look] = {l.name: l for l in (
     Look("dragon_white", 0.0, 0.35, 2.0, "dragon_white"),  # painted composite, panel lines
     Look("metal", 0.85, 0.4, 1.0, "metal"),  # docking hardware, rings, drives, booms
     Look("truss", 0.85, 0.4, 1.0, "truss"),  # truss members
-    Look("array", 0.2, 0.22, 1.0, "array", double_sided=True),  # silicon cells behind glass
-    Look("array_back", 0.3, 0.5, 1.0, "array_back", double_sided=True),  # Kapton back of a blanket
-    Look("irosa", 0.2, 0.25, 1.0, "irosa", double_sided=True),  # iROSA cells: darker, finer
+    Look("array", 0.2, 0.22, 1.0, "array"),  # silicon cells behind glass
+    Look("array_back", 0.3, 0.5, 1.0, "array_back"),  # Kapton back of a blanket
+    Look("irosa", 0.2, 0.25, 1.0, "irosa"),  # iROSA cells: darker, finer
     Look("radiator", 0.0, 0.45, 1.0, "radiator", "radiator_n"),  # white panels, flow-tube ribs
     Look("gold", 0.6, 0.32, 1.0, "gold", "gold_n"),  # crinkled gold/Kapton foil
-    Look("dark", 0.2, 0.5, 1.0, "dark"),  # Dragon trunk cells, dark fittings
+    Look("dark", 0.2, 0.5, 1.0, "dark"),  # dark fittings, latches, equipment
+    Look("trunk", 0.2, 0.3, 1.0, "trunk"),  # Crew Dragon trunk: solar cells
     Look("heat_shield", 0.0, 0.8, 1.0, "heat_shield"),
     Look("glass", 0.1, 0.05, 1.0, "glass"),  # Cupola windows
     Look("handrail", 0.1, 0.5, 1.0, "handrail"),  # yellow EVA handrails
@@ -58,7 +59,7 @@ LOOKS: dict[str, Look] = {l.name: l for l in (
 SIZES_PX = {
     "mmod": 1024, "mmod_n": 512, "ros_blanket": 512, "green": 512, "beam_fabric": 256, "quilt_n": 512,
     "dragon_white": 256, "metal": 128, "truss": 128, "array": 512, "array_back": 128, "irosa": 256,
-    "radiator": 256, "radiator_n": 256, "gold": 256, "gold_n": 256, "dark": 256, "heat_shield": 128,
+    "radiator": 256, "radiator_n": 256, "gold": 256, "gold_n": 256, "dark": 64, "trunk": 256, "heat_shield": 128,
     "glass": 64, "handrail": 16,
 }
 
@@ -137,15 +138,18 @@ def _mmod(n: int) -> tuple[np.ndarray, np.ndarray]:
     u, v = _grid_coords(n)
     pu, pv = u * 3, v * 2  # panel coordinates
     iu, iv = np.floor(pu).astype(int), np.floor(pv).astype(int)
-    tint = 0.955 + 0.07 * _hash(iu, iv, 11)
+    tint = 0.93 + 0.10 * _hash(iu, iv, 11)
+    warm = 0.985 + 0.03 * _hash(iu, iv, 13)  # some blankets yellower with age
     seam = np.maximum(_seam(pu, 0.012), _seam(pv, 0.008))
+    edge = np.maximum(_seam(pu, 0.05), _seam(pv, 0.035))  # the blanket edges sag a little darker
     stitch = np.maximum(_seam(u * 12, 0.03), _seam(v * 12, 0.03)) * (_seam(u * 12, 0.06) * _seam(v * 12, 0.06) > 0)
     lu, lv = pu - iu, pv - iv
     patch = (_hash(iu, iv, 17) > 0.6) & (np.abs(lu - 0.3) < 0.09) & (np.abs(lv - 0.7) < 0.05)
     grime = _fbm(n, 8, 5)
-    shade = tint * (0.97 + 0.05 * grime) * (1 - 0.42 * seam) * (1 - 0.10 * stitch)
+    shade = tint * (0.95 + 0.09 * grime) * (1 - 0.38 * seam) * (1 - 0.07 * edge) * (1 - 0.10 * stitch)
     shade = np.where(patch, shade * 0.82, shade)
     albedo = _rgb((0.80, 0.80, 0.78), shade)
+    albedo[..., 2] = np.round(albedo[..., 2] / warm).clip(0, 255).astype(np.uint8)
     # pillowed panels: high in the middle, down at the seams and the stitches
     pillow = np.sin(np.pi * np.clip(lu, 0, 1)) ** 0.5 * np.sin(np.pi * np.clip(lv, 0, 1)) ** 0.5
     return albedo, pillow - 0.3 * stitch
@@ -193,10 +197,10 @@ def _radiator(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _gold(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Crinkled gold foil: strong irregular creases."""
-    h = _fbm(n, 8, 31, 5)
-    crease = np.abs(_fbm(n, 5, 37, 4) - 0.5)
+    h = _fbm(n, 16, 31, 4)
+    crease = np.abs(_fbm(n, 10, 37, 3) - 0.5)
     height = h + 0.8 * (0.5 - crease)
-    shade = 0.78 + 0.35 * h - 0.25 * np.clip(0.08 - crease, 0, 1) / 0.08
+    shade = 0.86 + 0.22 * h - 0.18 * np.clip(0.05 - crease, 0, 1) / 0.05
     return _rgb((1.0, 0.70, 0.26), shade), height
 
 
@@ -245,8 +249,10 @@ def _make(name: str) -> np.ndarray:
         return _plain(n, (0.70, 0.70, 0.72), 71, 0.15, streak=True)
     if name == "truss":
         return _plain(n, (0.72, 0.72, 0.74), 73, 0.2)
-    if name == "dark":
+    if name == "trunk":
         return _array(n, (0.09, 0.09, 0.11), 4, 79)
+    if name == "dark":
+        return _plain(n, (0.12, 0.12, 0.13), 79, 0.2)
     if name == "heat_shield":
         return _plain(n, (0.16, 0.14, 0.13), 83, 0.4)
     if name == "glass":
@@ -256,7 +262,7 @@ def _make(name: str) -> np.ndarray:
     raise KeyError(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def texture_image(name: str) -> np.ndarray:
     """(H, W, 3) uint8 of the named texture, row 0 = top."""
     img = _make(name)

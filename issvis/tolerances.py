@@ -51,5 +51,10 @@ class Tolerances:
     export_ang_deg: float = 0.01
     """Same for orientations: float32 quaternions keep ~1e-5 deg; the issue's bound is 0.01 deg."""
 
+    part_mesh_margin_m: float = 2.0
+    """A scene's own mesh for a part may reach this far beyond the part's collision box: a detailed
+    model has antennas and fittings the primitives leave out, while a mesh in millimetres or placed
+    by its file's own origin misses by metres to kilometres."""
+
 
 TOLERANCES = Tolerances()

@@ -9,10 +9,21 @@ import shutil
 import numpy as np
 import pytest
 
-from issvis.assets import (AssetError, StationMismatchError, check_record_station, load_station_assets,
-                           station_hash_of)
+from issvis.assets import (
+    AssetError,
+    StationMismatchError,
+    check_record_station,
+    load_station_assets,
+    station_hash_of,
+)
 from issvis.catalogue import VISUAL_FIXTURES, build_station
-from issvis.geometry import MANIFEST_NAME, asset_files, station_mass_properties, visual_material, write_assets
+from issvis.geometry import (
+    MANIFEST_NAME,
+    asset_files,
+    station_mass_properties,
+    visual_material,
+    write_assets,
+)
 from issvis.textures import LOOKS
 from issvis.tolerances import TOLERANCES
 from issvis.trajectory import Record
@@ -89,6 +100,10 @@ def test_looks_are_glTF_PBR_with_uv_and_unit_normals(assets):
             assert vm.normals is not None
             assert np.allclose(np.linalg.norm(vm.normals, axis=1), 1.0, atol=1e-5)
             assert vm.faces.min() >= 0 and vm.faces.max() < len(vm.vertices_m)
+            if m.normal_image is not None:  # tangents for the normal map, perpendicular to the normals
+                assert vm.tangents is not None and vm.tangents.shape == (len(vm.vertices_m), 4)
+                assert np.all(np.abs(np.einsum("ij,ij->i", vm.tangents[:, :3], vm.normals)) < 1e-3)
+                assert set(np.unique(vm.tangents[:, 3])) <= {-1.0, 1.0}
     normal_mapped = {n for n, l in LOOKS.items() if l.normal}
     seen = {vm.material.name for p in assets.parts.values() for vm in p.visual if vm.material.normal_image is not None}
     assert seen == normal_mapped & seen and {"mmod", "radiator", "gold"} <= seen
@@ -208,3 +223,68 @@ def test_cli_refuses_a_record_of_another_station(tmp_path, capsys):
     assert err.count("\n") == 1 and "simulated with station deadbeef" in err and "Traceback" not in err
     assert main(["export", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "bad.glb")]) == 2
     assert not (tmp_path / "bad.glb").exists()
+
+
+# --- bring your own mesh -----------------------------------------------------------------------
+def _user_glb(path, extents=(10.0, 3.0, 3.0)):
+    import trimesh
+
+    trimesh.creation.box(extents=extents).export(path)
+    return path
+
+
+def _scene_with(tmp_path, table: str):
+    text = (ROOT / "scenes" / "undock.toml").read_text() + "\n" + table
+    scene = tmp_path / "own.toml"
+    scene.write_text(text)
+    return scene
+
+
+def test_scene_brings_its_own_mesh(tmp_path):
+    from issvis.assets import part_visuals_for_record
+    from issvis.scene import load_scene
+
+    _user_glb(tmp_path / "zarya_detailed.glb")
+    path = _scene_with(tmp_path, '[[part_mesh]]\npart = "zarya"\nfile = "zarya_detailed.glb"\n'
+                                 'rotation_deg = [0, 0, 0]\noffset_m = [0.5, 0, 0]\n')
+    scene = load_scene(path)
+    assert scene.part_mesh[0].part == "zarya"
+    assert str(tmp_path) in scene.toml_text  # the record keeps where the file is
+    rec = _record_with({"scene": scene.toml_text})
+    visuals = part_visuals_for_record(rec)
+    mine = visuals["zarya"]
+    assert len(mine) == 1 and len(mine[0].faces) == 12
+    assert np.allclose(mine[0].vertices_m.min(axis=0), [-4.5, -1.5, -1.5])
+    assert visuals["zvezda"] is load_station_assets().parts["zvezda"].visual
+
+
+@pytest.mark.parametrize("table, message", [
+    ('part = "zarya"\nfile = "missing.glb"', "missing.glb': no such file"),
+    ('part = "zarya"\nfile = "junk.glb"', "cannot be read as a mesh"),
+    ('part = "zarya"\nfile = "box.glb"\nscale = 1000.0', "beyond zarya's collision bounds"),
+    ('part = "zarya"\nfile = "box.glb"\noffset_m = [40.0, 0, 0]', "check scale, offset_m and rotation_deg"),
+    ('part = "zaria"\nfile = "box.glb"', "part_mesh.0.part = 'zaria': no such part. Did you mean 'zarya'"),
+])
+def test_bad_own_mesh_is_a_clear_error(tmp_path, capsys, table, message):
+    from issvis.cli import main
+
+    _user_glb(tmp_path / "box.glb")
+    (tmp_path / "junk.glb").write_bytes(b"glTF" + b"\0" * 40)
+    path = _scene_with(tmp_path, "[[part_mesh]]\n" + table + "\n")
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and str(path) in err
+
+
+def test_own_mesh_is_scaled_turned_and_moved(tmp_path):
+    """rotation_deg turns about x, then y, then z; then offset_m moves: a 10 x 3 x 3 box turned
+    90 deg about z lies along y."""
+    from issvis.assets import load_part_mesh
+
+    path = str(_user_glb(tmp_path / "box.glb", extents=(10.0, 3.0, 2.0)))
+    (mesh,) = load_part_mesh(path, 0.5, (0.0, 1.0, 0.0), (0.0, 0.0, 90.0), "zarya")
+    lo, hi = mesh.vertices_m.min(axis=0), mesh.vertices_m.max(axis=0)
+    assert np.allclose(lo, [-0.75, -1.5, -0.5]) and np.allclose(hi, [0.75, 3.5, 0.5])
+    (mesh,) = load_part_mesh(path, 1.0, (0.0, 0.0, 0.0), (90.0, 90.0, 0.0), "zarya")
+    # x first: (10, 3, 2) -> (10, 2, 3); then y: -> (3, 2, 10)
+    assert np.allclose(mesh.vertices_m.max(axis=0) - mesh.vertices_m.min(axis=0), [3.0, 2.0, 10.0])

@@ -77,7 +77,7 @@ def test_export_has_materials_textures_and_camera(record, tmp_path):
 
     out = tmp_path / "run.glb"
     info = export_record(record, out, rate_hz=0.2)
-    doc, binary = read_glb(out.read_bytes())
+    doc, _ = read_glb(out.read_bytes())
     assert doc["asset"]["version"] == "2.0"
     names = {m["name"] for m in doc["materials"]}
     assert {"mmod", "array", "truss", "ros_blanket"} <= names
