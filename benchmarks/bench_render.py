@@ -56,7 +56,7 @@ def raw_loop(record, settings, states: list[dict], out: Path) -> float:
     then its per-render logic is detached), set from precomputed values with pyvista's API, rendered
     and encoded by pyvista's own movie writer at the same size and with the same ffmpeg downscale."""
     from issvis.render import _anti_alias, make_plotter, render_size
-    from issvis.stage import Stage
+    from issvis.stage import Stage, _vtk_matrix
 
     w, h = render_size(settings)
     plotter = make_plotter(w, h)
@@ -83,7 +83,7 @@ def raw_loop(record, settings, states: list[dict], out: Path) -> float:
         for copy in stage._copies:
             copy.Modified()
         for actor, m in zip(far, state["far"]):
-            actor.user_matrix = m
+            actor.SetUserMatrix(_vtk_matrix(m))
         pos, foc, up, angle, clipping = state["camera"]
         cam.position, cam.focal_point, cam.up, cam.view_angle = pos, foc, up, angle
         cam.clipping_range = clipping

@@ -37,7 +37,11 @@ EARTH_NEAR_M = 6000.0  # scaled distance from the camera to the nearest point of
 ATMOSPHERE_M = 90_000.0  # visible thickness of the limb, m (true scale)
 EARTH_ROTATION_RAD_S = 7.292115e-5
 EARTHSHINE_DISTANCE_M = 20_000.0  # the earthshine spot light sits this far towards Earth
-SHADOW_BACKGROUND = 1e6  # depth the baker writes where nothing occludes the Sun
+SHADOW_BACKGROUND = 1e6
+# A part whose radius spans less of the half-height than this is drawn with its coarse meshes. Off (0):
+# on the default clip it saved 3 % (the cost is in close-ups, where the fine meshes are needed) and
+# a part near the threshold in a slow pull-back would pop between levels.
+LOD_SCREEN_FRACTION = 0.0  # depth the baker writes where nothing occludes the Sun
 
 TINTS = {"departing": np.array([1.0, 0.45, 0.15]), "remaining": np.array([0.25, 0.55, 1.0])}
 
@@ -68,21 +72,21 @@ def phong_look(material: Any) -> dict[str, Any]:
                 specular_power=power, specular_color=spec_colour)
 
 
-def _part_visuals(record: Any) -> dict[str, tuple[Any, ...]]:
-    """name -> tuple of VisualMesh for every part of the record, from the assets (and the record's own
-    meshes where the assets module can apply them)."""
+def _part_visuals(record: Any, coarse: bool = False) -> dict[str, tuple[Any, ...]]:
+    """name -> tuple of VisualMesh for every part of the record, from the assets (fine, or coarse when
+    asked and present), with the scene's own meshes where the assets module applies them."""
     from . import assets
 
     custom = getattr(assets, "part_visuals_for_record", None)
     if custom is not None:
-        return {str(k): tuple(v) for k, v in custom(record).items()}
+        return {str(k): tuple(v) for k, v in custom(record, coarse=coarse).items()}
     loaded = assets.load_station_assets()
     out = {}
     for name in record.names:
         part = loaded.parts.get(str(name))
         if part is None:
             raise ValueError(f"record part {str(name)!r} is not in the station's assets")
-        out[str(name)] = tuple(part.visual)
+        out[str(name)] = tuple((part.visual_coarse or part.visual) if coarse else part.visual)
     return out
 
 
@@ -242,7 +246,8 @@ def _set_matrix(vtk_matrix: Any, m: np.ndarray) -> None:
 class Stage:
     """Station parts, Earth, stars and Sun for one record in one pyvista Plotter.
 
-    ``part_actors`` maps each part name to a list of actors (one per visual mesh of that part).
+    ``part_actors`` maps each part name to a list of actors (one per visual mesh of that part, fine
+    and coarse: the coarse ones are shown instead when the part is small on screen).
     ``set_time(t)`` poses every part at simulated time t (seconds of the record), turns Earth and,
     when the scene asks, the Sun, and calls ``update(t)`` on every object in ``extras`` (the hook
     for things drawn with the station that change in time, such as jet plumes). The far field
@@ -270,7 +275,12 @@ class Stage:
         self.t_s = float(record.t[0])
         self._limb_dip = math.acos(EARTH_RADIUS_M / (EARTH_RADIUS_M + self.altitude_m))  # rad
 
-        visuals = _part_visuals(record)
+        # preview (and the viewer) draw the coarse meshes; shadows are cast by the coarse meshes always
+        # (they bake in less time, and a shadow needs no bolts)
+        visuals = _part_visuals(record, coarse=preview)
+        # level of detail: the coarse meshes stand in for parts that are small on screen
+        coarse = {} if (preview or LOD_SCREEN_FRACTION <= 0) else _part_visuals(record, coarse=True)
+        casters = _part_visuals(record, coarse=True) if self.shadows else {}
         rw = plotter.render_window
         self.renderer = plotter.renderer
         plotter.set_background("black")
@@ -297,6 +307,8 @@ class Stage:
         self.part_actors: dict[str, list[Any]] = {}
         self._copies: list[Any] = []  # the baker's flat copies
         self._boxes: list[np.ndarray] = []  # per part (M, 2, 3) local boxes of its meshes, m
+        self._levels: list[list[list[Any]]] = []  # per part: [fine actors, coarse actors (if any)]
+        self._level_shown: list[int] = []
         self._matrices: dict[str, Any] = {}
         self._base_colour: dict[int, tuple[float, float, float]] = {}
         self._radius: dict[str, float] = {}
@@ -308,34 +320,46 @@ class Stage:
             actors = []
             radius = 0.0
             boxes = []
-            for k, vm in enumerate(visuals[name]):
-                mesh = _polydata(vm)
-                look = phong_look(vm.material)
-                specular_colour = look.pop("specular_color")
-                texture = None
-                image = vm.material.base_color_image
-                if image is not None and vm.uv is not None:
-                    if self.preview and image.shape[0] > 256:
-                        image = image[::4, ::4]
-                    texture = textures.get(id(vm.material.base_color_image))
-                    if texture is None:
-                        texture = textures[id(vm.material.base_color_image)] = _texture(image[..., :3])
-                actor = plotter.add_mesh(mesh, smooth_shading=True, ambient=ambient, reset_camera=False,
-                                         texture=texture, name=f"part:{name}:{k}", **look)
-                actor.prop.specular_color = specular_colour
-                actor.prop.ambient_color = look["color"]
-                if vm.material.double_sided:
-                    actor.prop.backface_culling = False
-                actor.SetUserMatrix(matrix)
-                actors.append(actor)
-                self._base_colour[id(actor)] = tuple(look["color"])
-                radius = max(radius, float(np.linalg.norm(mesh.points, axis=1).max()))
-                boxes.append((mesh.points.min(axis=0), mesh.points.max(axis=0)))
-                if self.baker_renderer is not None:
-                    self._add_flat_copy(vtk, vm, matrix)
+            levels = [visuals[name]]
+            if coarse.get(name) and coarse[name] != visuals[name]:
+                levels.append(coarse[name])
+            by_level: list[list[Any]] = []
+            for level, meshes in enumerate(levels):
+                by_level.append([])
+                for k, vm in enumerate(meshes):
+                    mesh = _polydata(vm)
+                    look = phong_look(vm.material)
+                    specular_colour = look.pop("specular_color")
+                    texture = None
+                    image = vm.material.base_color_image
+                    if image is not None and vm.uv is not None:
+                        if self.preview and image.shape[0] > 256:
+                            image = image[::4, ::4]
+                        texture = textures.get(id(vm.material.base_color_image))
+                        if texture is None:
+                            texture = textures[id(vm.material.base_color_image)] = _texture(image[..., :3])
+                    actor = plotter.add_mesh(mesh, smooth_shading=True, ambient=ambient, reset_camera=False,
+                                             texture=texture, name=f"part:{name}:{level}:{k}", **look)
+                    actor.prop.specular_color = specular_colour
+                    actor.prop.ambient_color = look["color"]
+                    if vm.material.double_sided:
+                        actor.prop.backface_culling = False
+                    actor.SetUserMatrix(matrix)
+                    actor.SetVisibility(level == 0)
+                    actors.append(actor)
+                    by_level[-1].append(actor)
+                    self._base_colour[id(actor)] = tuple(look["color"])
+                    if level == 0:
+                        radius = max(radius, float(np.linalg.norm(mesh.points, axis=1).max()))
+                        boxes.append((mesh.points.min(axis=0), mesh.points.max(axis=0)))
+            self._levels.append(by_level)
+            self._level_shown.append(0)
+            for vm in casters.get(name, ()):
+                self._add_flat_copy(vtk, vm, matrix)
             self.part_actors[name] = actors
             self._radius[name] = radius
             self._boxes.append(np.array(boxes) if boxes else np.zeros((0, 2, 3)))
+        self._radius_arr = np.array([self._radius[str(n)] for n in record.names])
         self._tinted = False
         self._index = {str(n): i for i, n in enumerate(record.names)}
         self._sides = record.separation_sides()
@@ -532,8 +556,22 @@ class Stage:
         # far out as it can: depth precision, for the picture and for the shadow look-ups) to past
         # the farthest
         near_d, far_d = self._box_distances(eye)
+        if LOD_SCREEN_FRACTION > 0:
+            self._choose_levels(eye, math.tan(math.radians(cam.GetViewAngle()) / 2))
         near = float(np.clip(0.8 * near_d, self.settings.camera.near_m, 50.0))
         cam.SetClippingRange(near, max(far_d * 1.05, near * 10))
+
+    def _choose_levels(self, eye: np.ndarray, tan_half_fov: float) -> None:
+        """Coarse meshes for parts whose radius spans under LOD_SCREEN_FRACTION of the half-height."""
+        d = np.linalg.norm(self._pos - eye, axis=1)
+        size = self._radius_arr / (np.maximum(d - 0.5 * self._radius_arr, 0.1) * tan_half_fov)
+        for i, levels in enumerate(self._levels):
+            want = 1 if (len(levels) > 1 and size[i] < LOD_SCREEN_FRACTION) else 0
+            if want != self._level_shown[i]:
+                for level, actors in enumerate(levels):
+                    for actor in actors:
+                        actor.SetVisibility(level == want)
+                self._level_shown[i] = want
 
     def _box_distances(self, eye: np.ndarray) -> tuple[float, float]:
         """Nearest and farthest distance, m, from the eye to the meshes' boxes (each in its part's frame)."""
