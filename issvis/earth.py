@@ -50,8 +50,11 @@ def earth_image(kind: str, preview: bool = False) -> np.ndarray:
 
         with Image.open(path) as im:
             im = im.convert("RGB")
-            if preview:
-                im = im.resize((im.width // 4, im.height // 4), Image.Resampling.BILINEAR)
+            # 4096 wide (9.8 km a texel at the equator) keeps the render under 1 GB; the shader's
+            # detail noise carries the finer scales. Preview: a quarter of that.
+            width = 1024 if preview else min(im.width, 4096)
+            if width != im.width:
+                im = im.resize((width, width // 2), Image.Resampling.BOX)
             return np.asarray(im)
     return generated_earth(512 if preview else 2048)
 

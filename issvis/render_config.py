@@ -104,7 +104,10 @@ def _default_keys() -> tuple[CameraKey, ...]:
                   fov_deg=40.0),
         CameraKey(at_s=32.0, mode="follow", anchor="remaining", target="departing", position_m=(27.0, 14.0, 48.0),
                   fov_deg=42.0),
-        # ahead of the Russian segment, looking aft and a little down into the sunset
+        # up and forward, clear of the US segment's arrays ...
+        CameraKey(at_s=34.8, mode="follow", anchor="remaining", target="departing", position_m=(40.0, 45.0, 30.0),
+                  fov_deg=44.0),
+        # ... to ahead of the Russian segment, looking aft and a little down into the sunset
         CameraKey(at_s=37.5, mode="follow", anchor="departing", target="departing", position_m=(22.0, 95.0, 55.0),
                   fov_deg=42.0),
         CameraKey(at_s=46.0, mode="follow", anchor="departing", target="departing", position_m=(24.0, 108.0, 60.0),
