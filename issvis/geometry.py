@@ -4,9 +4,12 @@ Mass properties come from the reference masses: each element gets its catalogued
 part's mass (appendages their own ``mass_kg``, the rest by volume) and the inertia of a uniform
 solid of that shape. Mesh volume never sets a mass.
 
-A part's *local frame* is the station body frame translated to the part's centre of mass;
-``part_meshes`` returns vertices in that frame, so a renderer places a part with the record's
-``pos`` and ``quat`` alone.
+A part's *local frame* is the station body frame translated to the part's centre of mass; the
+visual model (``part_visual``: fine and coarse, one mesh per look of ``textures.LOOKS``, with
+normals and texture coordinates) is written in that frame into ``assets/`` (``asset_files``), so a
+renderer places a part with the record's ``pos`` and ``quat`` alone. Every stage reads the result
+through ``issvis.assets``; ``part_meshes`` (the schematic model of before) stays only until the
+stage does.
 """
 
 from __future__ import annotations
@@ -816,6 +819,11 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
         r = hull.radius_m + 0.04
         for a0 in (np.radians(60.0), np.radians(240.0)):
             b.lathe("radiator", p0, axis, [(1.0, r), (length - 1.5, r)], sections=10, arc=(a0, a0 + np.radians(60.0)))
+        e1, e2 = _basis(axis)
+        for sign in (1.0, -1.0):  # the two arrays, retracted into their boxes on the aft body [M5]
+            q = p0 + axis * (length - 4.5) + sign * e1 * (hull.radius_m + 0.2)
+            b.box({"else": "metal", "+0": "array_back", "-0": "array_back"}, q, (0.4, 0.3, 1.6),
+                  np.column_stack([e1, e2, axis]))
         if b.fine:  # the propellant tanks along the aft body
             e1, e2 = _basis(axis)
             for k in range(8):
@@ -823,7 +831,13 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
                 radial = np.cos(ang) * e1 + np.sin(ang) * e2
                 q = p0 + axis * (length - 3.2) + radial * (hull.radius_m + 0.02)
                 b.cylinder("metal", q, q + axis * 3.0, 0.22, sections=12)
-    if part.name in ("poisk", "rassvet", "zvezda", "zarya") and b.fine:
+    if part.name == "nauka":  # its radiator panel along the large-diameter hull (size estimated)
+        large = max((e for e in part.elements if e.shape == "cylinder"), key=lambda e: e.radius_m)
+        p0, axis, length = _axis_of(large)
+        r = large.radius_m + 0.04
+        a0 = np.radians(100.0)
+        b.lathe("radiator", p0, axis, [(1.0, r), (length - 1.0, r)], sections=8, arc=(a0, a0 + np.radians(70.0)))
+    if part.name in ("poisk", "rassvet", "zvezda", "zarya", "nauka") and b.fine:
         hull = max((e for e in part.elements if e.shape == "cylinder"), key=lambda e: e.radius_m)
         p0, axis, length = _axis_of(hull)
         e1, e2 = _basis(axis)
@@ -976,21 +990,6 @@ def part_visual(part: Part, station: Station, fine: bool = True) -> VisualBuilde
     for fixture in VISUAL_FIXTURES.get(part.name, ()):
         _arm_fixtures(b, fixture)
     return b
-
-
-def part_visual_meshes(part: Part, com_m: np.ndarray | None = None, station: Station | None = None,
-                       fine: bool = True) -> dict[str, trimesh.Trimesh]:
-    """The part's visual meshes grouped by look, vertices in the part's local frame (m), with
-    normals and texture coordinates (``trimesh.visual.TextureVisuals``)."""
-    if com_m is None:
-        com_m = mass_properties(part).com_m
-    station = station or build_station()
-    out = {}
-    for mat, (v, f, n, uv) in part_visual(part, station, fine).meshes(com_m).items():
-        mesh = trimesh.Trimesh(v, f, vertex_normals=n, process=False,
-                               visual=trimesh.visual.TextureVisuals(uv=uv))
-        out[mat] = mesh
-    return out
 
 
 # --- assets/ -------------------------------------------------------------------------------
