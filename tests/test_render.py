@@ -368,36 +368,40 @@ def test_shadows_match_a_ray_cast(record):
     """Pixels the shadow map darkens are those an independent ray cast (numpy, every triangle of the
     station) finds occluded from the Sun, and pixels it leaves lit are not occluded."""
     shadowed_img, _, _ = _render_with_depth(record, _shadow_view(record))
-    # depth from the render without shadows: after VTK's shadow passes the depth read-back returns the
-    # shadow map's buffer, not the frame's
+    # points and triangles from the render without shadows (same camera, same geometry)
     plain_img, world, tris = _render_with_depth(record, _shadow_view(record, shadows=False))
     dark_img, _, _ = _render_with_depth(record, _shadow_view(record, shadows=False, sun_intensity=0.0))
     sun_part = (plain_img - dark_img).mean(axis=2)  # what the Sun adds without shadows
     kept = (sun_part - (shadowed_img - dark_img).mean(axis=2))  # what the shadow took away
     candidates = np.argwhere(np.isfinite(world[..., 0]) & (sun_part > 40))
+    ratio = 1.0 - kept[candidates[:, 0], candidates[:, 1]] / sun_part[candidates[:, 0], candidates[:, 1]]
+    assert ((ratio < 0.3) | (ratio > 0.7)).mean() > 0.85, "too many sunlit pixels half-shadowed"
     rng = np.random.default_rng(3)
-    pick = candidates[rng.choice(len(candidates), size=min(1000, len(candidates)), replace=False)]
-    ratio = 1.0 - kept[pick[:, 0], pick[:, 1]] / sun_part[pick[:, 0], pick[:, 1]]  # 1 lit, 0 shadowed
-    shadowed, lit = ratio < 0.3, ratio > 0.7
+    # up to 300 pixels the map shadows and 700 it leaves lit (1 lit, 0 shadowed)
+    shadow_px = candidates[ratio < 0.3]
+    lit_px = candidates[ratio > 0.7]
+    assert len(shadow_px) >= 30, f"only {len(shadow_px)} shadowed pixels: the view tests nothing"
+    shadow_px = shadow_px[rng.choice(len(shadow_px), size=min(300, len(shadow_px)), replace=False)]
+    lit_px = lit_px[rng.choice(len(lit_px), size=min(700, len(lit_px)), replace=False)]
     sun = np.asarray(SHADOW_SUN) / np.linalg.norm(SHADOW_SUN)
-    points = world[pick[:, 0], pick[:, 1]]
-    occluded, open_ = _occlusion_robust(points, sun, tris)
-    decided = (shadowed | lit) & (occluded | open_)
-    agree = (shadowed & occluded) | (lit & open_)
-    assert (shadowed | lit).mean() > 0.85, f"{1 - (shadowed | lit).mean():.0%} of sunlit pixels half-shadowed"
-    assert (shadowed & decided).sum() >= 8 and (lit & decided).sum() >= 100, (shadowed.sum(), lit.sum())
-    assert agree[decided].mean() >= SHADOW_AGREEMENT, f"shadow map vs ray cast agree on {agree[decided].mean():.1%}"
-    # the shadows drawn are real: the ray cast finds an occluder for most shadowed pixels, far more often
-    # than for lit ones (measured 0.80 against 0.03)
-    precision = occluded[shadowed & decided].mean()
-    assert precision >= 0.75 and precision > 5 * occluded[lit & decided].mean()
+    occ_s, open_s = _occlusion_robust(world[shadow_px[:, 0], shadow_px[:, 1]], sun, tris)
+    occ_l, open_l = _occlusion_robust(world[lit_px[:, 0], lit_px[:, 1]], sun, tris)
+    # lit pixels: the ray cast finds no occluder
+    lit_ok = open_l[occ_l | open_l].mean()
+    assert lit_ok >= SHADOW_AGREEMENT, f"{1 - lit_ok:.1%} of lit pixels have an occluder"
+    # shadowed pixels: the ray cast finds an occluder for most, far more often than for lit ones
+    precision = occ_s[occ_s | open_s].mean()
+    assert precision >= SHADOW_PRECISION and precision > 5 * occ_l[occ_l | open_l].mean(), precision
 
 
-# Fraction of sampled sunlit pixels whose shadow (map) agrees with the ray cast. Measured 0.96 with the
-# high Sun (1000 samples, 15 shadowed). Disagreements: pixels the map leaves lit where the ray cast
-# finds an occluder (shadow edges, ~5 cm texels plus VTK's depth bias; more of them with a low Sun:
-# 0.94 at 17 deg from the zenith, 0.82 at 37 deg -- see docs/rendering.md).
+# Lit pixels without an occluder in the ray cast (fraction). Measured 0.956 with the high Sun.
+# Disagreements: pixels the map leaves lit where the ray cast finds an occluder (shadow edges, ~5 cm
+# texels plus VTK's depth bias; more of them with a low Sun: 0.94 at 17 deg from the zenith, 0.82
+# at 37 deg -- see docs/rendering.md).
 SHADOW_AGREEMENT = 0.9
+# Shadowed pixels with an occluder in the ray cast (fraction); measured 0.82 (142 decided) against 0.04
+# for lit ones (498 decided), 300 s record, high Sun.
+SHADOW_PRECISION = 0.7
 
 
 # --- segments, workers, audio ----------------------------------------------------------------
