@@ -33,45 +33,66 @@ def frame_states(record, settings, n_frames: int) -> list[dict]:
     src = open_source(record, settings)
     states = []
     times = np.linspace(0.0, src.clip.length_s, n_frames, endpoint=False)
-    actors = [a for acts in src.stage.part_actors.values() for a in acts]
-    far = [a for a in (src.stage.earth_actor, src.stage.limb_actor, src.stage.sun_actor, *src.stage.star_actors) if a]
+    st = src.stage
+    far = [a for a in (st.earth_actor, st.limb_actor, st.sun_actor, *st.star_actors) if a]
     for v in times:
         src.pose(float(v))
-        src.stage._before_render()
-        cam = src.plotter.renderer.GetActiveCamera()
+        st._before_render()
+        cam, fcam = st.renderer.GetActiveCamera(), st.far_camera
         states.append({
-            "matrices": [np.array(a.user_matrix) for a in actors + far],
+            "parts": {n: np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])
+                      for n, m in st._matrices.items()},
+            "far": [np.array([[a.GetUserMatrix().GetElement(i, j) for j in range(4)] for i in range(4)]) for a in far],
             "camera": (cam.GetPosition(), cam.GetFocalPoint(), cam.GetViewUp(), cam.GetViewAngle(), cam.GetClippingRange()),
+            "far_clip": fcam.GetClippingRange(),
+            "sun": (st.sun_light.position, st.sun_light.intensity, st.earth_light.position),
         })
     src.close()
     return states
 
 
 def raw_loop(record, settings, states: list[dict], out: Path) -> float:
-    """Seconds per frame of the plain loop: same meshes and poses, set and rendered with pyvista's API."""
-    from issvis.render import _anti_alias, make_plotter
-    from issvis.stage import Stage
+    """Seconds per frame of the plain loop: the same actors, renderers and passes (the Stage builds them,
+    then its per-render logic is detached), set from precomputed values with pyvista's API, rendered
+    and encoded by pyvista's own movie writer at the same size and with the same ffmpeg downscale."""
+    from issvis.render import _anti_alias, make_plotter, render_size
+    from issvis.stage import Stage, _vtk_matrix
 
-    plotter = make_plotter(settings.width_px, settings.height_px)
+    w, h = render_size(settings)
+    plotter = make_plotter(w, h)
     stage = Stage(plotter, record, settings)
     stage.close()  # no issvis logic per frame
     _anti_alias(plotter, settings.quality.anti_aliasing)
-    actors = [a for acts in stage.part_actors.values() for a in acts]
-    actors += [a for a in (stage.earth_actor, stage.limb_actor, stage.sun_actor, *stage.star_actors) if a]
+    parts = {n: acts for n, acts in stage.part_actors.items()}
+    far = [a for a in (stage.earth_actor, stage.limb_actor, stage.sun_actor, *stage.star_actors) if a]
     q = settings.quality
+    vf = [] if (w, h) == (settings.width_px, settings.height_px) else \
+        ["-vf", f"scale={settings.width_px}:{settings.height_px}:flags=area"]
     plotter.open_movie(str(out), framerate=settings.fps, quality=None, macro_block_size=2,
                        codec="libx264", pixelformat="yuv420p", ffmpeg_log_level="error",
-                       output_params=["-preset", q.preset, "-crf", str(q.crf), "-movflags", "+faststart"])
+                       output_params=["-preset", q.preset, "-crf", str(q.crf), *vf, "-movflags", "+faststart"])
     cam = plotter.camera
+    fcam = stage.far_camera
     plotter.write_frame()  # first frame: pyvista's one-time set-up, untimed
     c0 = time.process_time()
     t0 = time.perf_counter()
     for state in states:
-        for actor, m in zip(actors, state["matrices"]):
-            actor.user_matrix = m
+        for name, actors in parts.items():
+            for actor in actors:
+                actor.user_matrix = state["parts"][name]
+        for copy in stage._copies:
+            copy.Modified()
+        for actor, m in zip(far, state["far"]):
+            actor.SetUserMatrix(_vtk_matrix(m))
         pos, foc, up, angle, clipping = state["camera"]
         cam.position, cam.focal_point, cam.up, cam.view_angle = pos, foc, up, angle
         cam.clipping_range = clipping
+        fcam.SetPosition(pos)
+        fcam.SetFocalPoint(foc)
+        fcam.SetViewUp(up)
+        fcam.SetViewAngle(angle)
+        fcam.SetClippingRange(state["far_clip"])
+        stage.sun_light.position, stage.sun_light.intensity, stage.earth_light.position = state["sun"]
         plotter.write_frame()
     dt = time.perf_counter() - t0
     cpu = time.process_time() - c0
@@ -99,6 +120,8 @@ def issvis_loop(record, settings, n_frames: int, out: Path) -> tuple[float, dict
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("record", nargs="?", default="renders/undock.npz")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="a [render] setting, e.g. lighting.shadows=false or quality.supersample=1")
     ap.add_argument("--size", default="1920x1080")
     ap.add_argument("--frames", type=int, default=138, help="a multiple of the clip length (46 s) keeps both loops on the same video times")
     args = ap.parse_args()
@@ -107,13 +130,28 @@ def main() -> None:
 
     w, h = (int(v) for v in args.size.split("x"))
     record = Record.load(args.record)
-    settings = RenderSettings(width_px=w, height_px=h)
+    import json
+
+    data: dict = {"width_px": w, "height_px": h}
+    for item in args.set:
+        key, value = item.split("=", 1)
+        *path, last = key.split(".")
+        node = data
+        for p in path:
+            node = node.setdefault(p, {})
+        node[last] = json.loads(value)
+    settings = RenderSettings.model_validate(data)
     with tempfile.TemporaryDirectory() as tmp:
         states = frame_states(record, settings, args.frames)
         raw, raw_cpu = raw_loop(record, settings, states, Path(tmp) / "raw.mp4")
         ours, ours_cpu, result = issvis_loop(record, settings, args.frames, Path(tmp) / "issvis.mp4")
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"size {w}x{h}, {args.frames} frames, FXAA, x264 {settings.quality.preset} crf {settings.quality.crf}")
+    q = settings.quality
+    print(f"size {w}x{h} (rendered x{q.supersample:g}, AA {q.anti_aliasing}, shadows {settings.lighting.shadows}), "
+          f"{args.frames} frames, x264 {q.preset} crf {q.crf}")
+    import os
+
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"raw pyvista loop : {1 / raw:6.2f} frames/s ({raw * 1000:6.1f} ms/frame wall, {raw_cpu * 1000:6.1f} ms CPU)")
     print(f"issvis render    : {1 / ours:6.2f} frames/s ({ours * 1000:6.1f} ms/frame wall, {ours_cpu * 1000:6.1f} ms CPU;"
           f" setup {result['setup_s']:.1f} s)")

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from .catalogue import Station
+from .errors import InputError
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,11 +94,11 @@ class StationAssets:
         return self.station_hash[:8]
 
 
-class AssetError(ValueError):
+class AssetError(InputError, ValueError):
     """``assets/`` is missing, unreadable or inconsistent (one line, names the file)."""
 
 
-class StationMismatchError(ValueError):
+class StationMismatchError(InputError, ValueError):
     """A record was simulated with another station than the one this issvis loads."""
 
 
@@ -300,7 +301,7 @@ def check_record_station(record, assets: StationAssets | None = None, source: st
 
 
 # --- bring your own mesh -------------------------------------------------------------------------
-class PartMeshError(ValueError):
+class PartMeshError(InputError, ValueError):
     """A scene's own mesh for a part cannot be used (one line: file, key, value, what is expected)."""
 
 

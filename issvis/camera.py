@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .frames import quat_to_matrix
 from .render_config import NAMED_POINTS, CameraKey, RenderSettings
 
 
-class RenderSettingsError(ValueError):
+class RenderSettingsError(InputError, ValueError):
     """Render settings that do not fit the record (an unknown camera target, a map past its end)."""
 
 

@@ -588,16 +588,30 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
 @click.option("--still", "still_s", type=float, default=None, metavar="T",
               help="Write only the frame at video time T (s) as a PNG.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Render the clip's segments in this many local processes (the joined file is the same).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Render the segments on an existing Dask cluster (tcp://host:8786).")
+@click.option("--audio", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="A soundtrack to mux (AAC), trimmed and faded to the clip's length.")
+@click.option("--audio-fade", "audio_fade_s", type=float, default=2.0, show_default=True, metavar="S",
+              help="Fade-out of the soundtrack at the end of the clip, s.")
 @set_option
-def render(source: Path | None, output: Path | None, size: str | None, fps: int | None, seconds: float | None, preview: bool,
-           still_s: float | None, progress: bool, overrides: tuple[str, ...]) -> None:
+def render(source: Path | None, output: Path | None, size: str | None, fps: int | None, seconds: float | None,
+           preview: bool, still_s: float | None, progress: bool, workers: int, scheduler: str | None,
+           audio: Path | None, audio_fade_s: float, overrides: tuple[str, ...]) -> None:
     """Render a record (.npz) or a scene (simulated first) to an MP4, with a poster PNG beside it."""
     from pydantic import ValidationError
 
+    from .chunks import check_audio
     from .errors import format_validation_error
     from .render import effective_settings, render_still, render_video, settings_of
 
     source, kind = input_file(source, ("scene", "record"), "render")
+    if audio is not None:
+        if still_s is not None:
+            raise UserError("--audio applies to videos, not to --still frames")
+        check_audio(audio, audio_fade_s)  # before any simulation or rendering
     if output is None:
         output = Path("renders") / (f"{source.stem}-{still_s:g}s.png" if still_s is not None else f"{source.stem}.mp4")
     check_output_suffix(output, (".png",) if still_s is not None else (".mp4",))
@@ -636,7 +650,8 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
     if still_s is not None:
         render_still(record, settings, still_s, output, preview=preview, title=title)
     else:
-        result = render_video(record, settings, output, preview=preview, title=title, progress=progress)
+        result = render_video(record, settings, output, preview=preview, title=title, progress=progress,
+                              workers=workers, scheduler=scheduler, audio=audio, audio_fade_s=audio_fade_s)
     if still_s is not None:
         click.echo(f"wrote {output}")
         return

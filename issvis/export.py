@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import InputError
+
 FLOAT, UINT32 = 5126, 5125
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
 
@@ -172,7 +174,7 @@ LVLH_TO_GLTF = np.array([[0.0, 0.0, -1.0],
 ROOT_NODE = "LVLH"
 
 
-class ExportError(ValueError):
+class ExportError(InputError, ValueError):
     """The export cannot be written as asked (one line)."""
 
 

@@ -25,10 +25,11 @@ from typing import Any, Callable
 import numpy as np
 
 from .camera import Clip, RenderSettingsError
+from .errors import InputError
 from .render_config import RenderSettings, preview_settings
 
 
-class RenderError(RuntimeError):
+class RenderError(InputError, RuntimeError):
     """The renderer cannot run here (no OpenGL context, no encoder); the message names the fix."""
 
 
@@ -250,9 +251,19 @@ def _gap_series(record: Any, points: Any) -> tuple[np.ndarray, np.ndarray, np.nd
 
 
 # --- the frame loop ------------------------------------------------------------------------
+def render_size(settings: RenderSettings) -> tuple[int, int]:
+    """(width, height) actually rendered: the video size times ``quality.supersample``, even."""
+    ss = settings.quality.supersample
+    return 2 * int(round(settings.width_px * ss / 2)), 2 * int(round(settings.height_px * ss / 2))
+
+
 @dataclass
 class FrameSource:
-    """A Stage with its Clip, overlays and camera in one offscreen plotter; ``frame(i)`` -> (H, W, 3) uint8."""
+    """A Stage with its Clip, overlays and camera in one offscreen plotter.
+
+    ``width_px``/``height_px`` is the rendered (supersampled) size; ``out_size`` the video's.
+    ``grab()`` gives the rendered pixels, ``picture()`` the frame at the video's size.
+    """
 
     plotter: Any
     stage: Any
@@ -260,6 +271,7 @@ class FrameSource:
     overlays: Overlays | None
     width_px: int
     height_px: int
+    out_size: tuple[int, int] | None = None
 
     def pose(self, video_s: float) -> None:
         t_s = self.clip.sim(video_s)
@@ -284,6 +296,16 @@ class FrameSource:
         img = vtk_to_numpy(self._buffer).reshape(h, w, 3)
         return img if flipped else img[::-1]
 
+    def picture(self) -> np.ndarray:
+        """Render and return the frame at the video's size (area-averaged down from the render)."""
+        img = self.grab()
+        size = self.out_size or (self.width_px, self.height_px)
+        if size == (self.width_px, self.height_px):
+            return img.copy()
+        from PIL import Image
+
+        return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BOX))
+
     def __post_init__(self) -> None:
         import vtk
 
@@ -299,16 +321,18 @@ def open_source(record: Any, settings: RenderSettings, preview: bool = False, ti
     from .stage import Stage
 
     clip = Clip(settings, record)
-    plotter = make_plotter(settings.width_px, settings.height_px)
+    w, h = render_size(settings)
+    plotter = make_plotter(w, h)
     try:
         stage = Stage(plotter, record, settings, preview=preview)
         _anti_alias(plotter, settings.quality.anti_aliasing)
         scene_title = title or _record_title(record)
-        overlays = Overlays(plotter, clip, settings, scene_title)
+        # text sized for the rendered frame, so it reads the same after the downscale
+        overlays = Overlays(plotter, clip, settings.model_copy(update={"width_px": w, "height_px": h}), scene_title)
     except Exception:
         plotter.close()
         raise
-    return FrameSource(plotter, stage, clip, overlays, settings.width_px, settings.height_px)
+    return FrameSource(plotter, stage, clip, overlays, w, h, (settings.width_px, settings.height_px))
 
 
 def _record_title(record: Any) -> str:
@@ -415,36 +439,144 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
 
 
+def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, end: int, path: Path,
+                    poster_i: int | None, on_frame: Callable[[int, np.ndarray], None] | None,
+                    step: Callable[[], None] | None) -> np.ndarray | None:
+    """Render frames first..end-1 into one self-contained H.264 file; returns the poster frame if in it."""
+    import imageio_ffmpeg
+
+    from .chunks import encoder_params
+
+    q = settings.quality
+    out = (settings.width_px, settings.height_px)
+    scale_to = None if out == (source.width_px, source.height_px) else out
+    writer = _Encoder(imageio_ffmpeg.write_frames(
+        str(path), (source.width_px, source.height_px), fps=settings.fps, codec="libx264", pix_fmt_in="rgb24",
+        pix_fmt_out="yuv420p", quality=None, macro_block_size=2, ffmpeg_log_level="error",
+        output_params=encoder_params(q.preset, q.crf, scale_to)), (source.height_px, source.width_px, 3))
+    poster = None
+    try:
+        for i in range(first, end):
+            source.pose(i / source.clip.fps)
+            frame = writer.send(source.grab(flipped=True))
+            if i == poster_i:
+                poster = frame[::-1].copy()
+            if on_frame is not None:
+                on_frame(i, frame[::-1])
+            if step is not None:
+                step()
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return poster
+
+
+def render_block(record: Any, settings: RenderSettings, segments: list[tuple[int, int]], *, preview: bool = False,
+                 title: str | None = None, poster_i: int | None = None) -> tuple[list[bytes], np.ndarray | None]:
+    """Render some segments of a clip in this process (a worker's job): their MP4 bytes, and the poster
+    frame when it falls in them. Picklable arguments only, so it runs in a process pool or on Dask."""
+    import tempfile
+
+    poster = None
+    data = []
+    source = open_source(record, settings, preview=preview, title=title)
+    try:
+        with tempfile.TemporaryDirectory(prefix="issvis-seg-") as tmp:
+            for k, (a, b) in enumerate(segments):
+                path = Path(tmp) / f"seg{k}.mp4"
+                got = _encode_segment(source, settings, a, b, path, poster_i if a <= (poster_i or -1) < b else None,
+                                      None, None)
+                poster = got if got is not None else poster
+                data.append(path.read_bytes())
+    finally:
+        source.close()
+    return data, poster
+
+
+def _run_blocks(record: Any, settings: RenderSettings, segments: list[tuple[int, int]], workers: int,
+                scheduler: str | None, preview: bool, title: str | None, poster_i: int,
+                progress_bar: Any) -> tuple[list[bytes], np.ndarray | None]:
+    """Spread contiguous blocks of segments over local processes or a Dask cluster; segment bytes in order."""
+    from .chunks import split_blocks
+
+    n_blocks = workers if scheduler is None else max(workers, 1) * 2
+    blocks = split_blocks(segments, n_blocks)
+    results: dict[int, tuple[list[bytes], np.ndarray | None]] = {}
+    jobs = [([segments[k] for k in block]) for block in blocks]
+    if scheduler is not None:
+        try:
+            from dask.distributed import Client, as_completed
+        except ImportError:
+            raise RenderError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+        try:
+            client = Client(scheduler, timeout="20s")
+        except Exception as exc:
+            raise RenderError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
+        try:
+            rec = client.scatter(record, broadcast=True)
+            futures = {client.submit(render_block, rec, settings, job, preview=preview, title=title, poster_i=poster_i,
+                                     pure=False): j for j, job in enumerate(jobs)}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                if progress_bar is not None:
+                    progress_bar.update(sum(b - a for a, b in jobs[futures[fut]]))
+        finally:
+            client.close()
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import as_completed as done
+
+        with ProcessPoolExecutor(max_workers=len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+            futs = {pool.submit(render_block, record, settings, job, preview=preview, title=title,
+                                poster_i=poster_i): j for j, job in enumerate(jobs)}
+            for fut in done(futs):
+                results[futs[fut]] = fut.result()
+                if progress_bar is not None:
+                    progress_bar.update(sum(b - a for a, b in jobs[futs[fut]]))
+    data: list[bytes] = []
+    poster = None
+    for j in range(len(jobs)):
+        data += results[j][0]
+        poster = results[j][1] if results[j][1] is not None else poster
+    return data, poster
+
+
 def render_video(record: Any, settings: RenderSettings, output: Path, *, preview: bool = False,
                  title: str | None = None, progress: bool = True, poster: bool = True,
-                 on_frame: Callable[[int, np.ndarray], None] | None = None) -> dict[str, Any]:
+                 on_frame: Callable[[int, np.ndarray], None] | None = None, workers: int = 1,
+                 scheduler: str | None = None, audio: Path | None = None, audio_fade_s: float = 2.0) -> dict[str, Any]:
     """Render the whole clip to ``output`` (.mp4) and a poster PNG beside it; returns timings.
 
+    The clip is encoded as independent segments (``issvis.chunks``) joined without re-encoding, so
+    ``workers`` > 1 (local processes) or ``scheduler`` (a Dask address) give the same file as one
+    process. ``audio``: a soundtrack muxed as AAC, trimmed and faded to the clip.
     The file appears only when complete: frames go to a temporary name, renamed at the end; any
     error or Ctrl-C removes the partial file.
     """
-    import imageio_ffmpeg
+    import tempfile
+
+    from .chunks import check_audio, join_segments, segment_bounds
 
     output = Path(output)
+    if audio is not None:
+        check_audio(audio, audio_fade_s)
     output.parent.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     c_start = time.process_time()
-    source = open_source(record, settings, preview=preview, title=title)
-    clip = source.clip
+    clip = Clip(settings, record)
     n = clip.n_frames
+    segments = segment_bounds(n, settings.fps)
     poster_i = min(n - 1, int(0.62 * n))
     poster_img: np.ndarray | None = None
     tmp = _tmp_name(output)
-    q = settings.quality
-    writer = _Encoder(imageio_ffmpeg.write_frames(
-        str(tmp), (settings.width_px, settings.height_px), fps=settings.fps, codec="libx264",
-        pix_fmt_in="rgb24", pix_fmt_out="yuv420p", quality=None, macro_block_size=2, ffmpeg_log_level="error",
-        output_params=["-preset", q.preset, "-crf", str(q.crf), "-vf", "vflip", "-movflags", "+faststart"]),
-        (settings.height_px, settings.width_px, 3))
-    t_setup = time.perf_counter() - t_start
-    c_setup = time.process_time() - c_start
     bar = None
     previous_term = _term_as_exit()
+    local = workers <= 1 and scheduler is None
+    source = open_source(record, settings, preview=preview, title=title) if local else None
+    t_setup = time.perf_counter() - t_start
+    c_setup = time.process_time() - c_start
     try:
         if progress:
             from tqdm import tqdm
@@ -452,46 +584,54 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
             # disable=None: shown on a terminal, hidden in logs and pipes
             bar = tqdm(total=n, unit="frame", desc=f"render {output.name}", dynamic_ncols=True, file=sys.stderr,
                        disable=None, mininterval=0.5)
-        for i in range(n):
-            v = i / clip.fps
-            source.pose(v)
-            frame = writer.send(source.grab(flipped=True))
-            if i == poster_i and poster:
-                poster_img = frame[::-1].copy()
-            if on_frame is not None:
-                on_frame(i, frame[::-1])
-            if bar is not None:
-                bar.update(1)
-        writer.close()
+        with tempfile.TemporaryDirectory(prefix="issvis-render-", dir=output.parent) as work:
+            paths = [Path(work) / f"seg{k:05d}.mp4" for k in range(len(segments))]
+            if source is not None:
+                step = (lambda: bar.update(1)) if bar is not None else None
+                for path, (a, b) in zip(paths, segments):
+                    got = _encode_segment(source, settings, a, b, path, poster_i if poster else None, on_frame, step)
+                    poster_img = got if got is not None else poster_img
+            else:
+                data, poster_img = _run_blocks(record, settings, segments, workers, scheduler, preview, title,
+                                               poster_i, bar)
+                for path, blob in zip(paths, data):
+                    path.write_bytes(blob)
+            join_segments(paths, tmp, n / settings.fps, audio=audio, fade_s=audio_fade_s)
         os.replace(tmp, output)
     except BaseException:
-        writer.abort()
         tmp.unlink(missing_ok=True)
         raise
     finally:
         if bar is not None:
             bar.close()
-        source.close()
+        if source is not None:
+            source.close()
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
     poster_path = None
-    if poster_img is not None:
+    if poster and poster_img is not None:
         poster_path = poster_path_for(output)
+        out = (settings.width_px, settings.height_px)
+        if poster_img.shape[1::-1] != out:
+            from PIL import Image
+
+            poster_img = np.asarray(Image.fromarray(poster_img).resize(out, Image.Resampling.BOX))
         write_png(poster_img, poster_path)
     wall = time.perf_counter() - t_start
-    return {"frames": n, "seconds": clip.length_s, "fps": settings.fps, "wall_s": wall, "setup_s": t_setup, "setup_cpu_s": c_setup,
-            "frames_per_s": n / max(wall - t_setup, 1e-9), "poster": poster_path, "output": output}
+    return {"frames": n, "seconds": clip.length_s, "fps": settings.fps, "wall_s": wall, "setup_s": t_setup,
+            "setup_cpu_s": c_setup, "frames_per_s": n / max(wall - t_setup, 1e-9), "poster": poster_path,
+            "output": output, "segments": len(segments)}
 
 
 def render_still(record: Any, settings: RenderSettings, video_s: float, output: Path, *, preview: bool = False,
                  title: str | None = None) -> Path:
-    """One frame at video time ``video_s`` as a PNG."""
+    """One frame at video time ``video_s`` as a PNG (at the video's size)."""
     source = open_source(record, settings, preview=preview, title=title)
     try:
         if not 0 <= video_s <= source.clip.length_s:
             raise RenderSettingsError(f"--still {video_s:g}: the clip runs 0..{source.clip.length_s:g} s of video")
         source.pose(video_s)
-        img = source.grab()
+        img = source.picture()
     finally:
         source.close()
     write_png(img, output)

@@ -78,26 +78,40 @@ def nonzero_vector(v: Vec3, name: str) -> Vec3:
 
 
 def _default_keys() -> tuple[CameraKey, ...]:
-    # The default choreography (video seconds, for the 46 s default map, which puts the separation at ~9 s):
-    # establishing view of the whole station -> close on Zarya/PMA-1 as it opens -> pull back while
-    # the Russian segment drifts aft and sinks -> wide view with Earth's limb.
+    # The default choreography (video seconds, for the 46 s default map: the hooks open at ~9 s, real
+    # time until ~17 s, then faster). The Sun starts high and aft and sets behind the station near
+    # the end (lighting defaults), so every shot is side- or back-lit:
+    # establishing view from the -z side -> down onto Zarya/PMA-1 as it opens, Earth behind ->
+    # along the US segment towards the opening interface -> the Russian segment leaving, Earth
+    # behind it -> wide, from ahead of the Russian segment, into the sunset.
     return (
-        CameraKey(at_s=0.0, mode="orbit", anchor="station", target="station", position_m=(45.0, -95.0, 105.0),
-                  fov_deg=42.0, orbit_deg_per_s=1.2),
-        CameraKey(at_s=4.8, mode="orbit", anchor="station", target="station", position_m=(45.0, -95.0, 105.0),
-                  fov_deg=42.0, orbit_deg_per_s=1.2),
-        # across the interface from port and below, square to the port axis: BEAM (port of
-        # Tranquility, 4.6 m forward of Zarya/PMA-1) would hide the gap from a level port view
-        CameraKey(at_s=7.0, mode="fixed", anchor="interface", target="interface", position_m=(-14.0, 0.0, 19.0),
-                  fov_deg=30.0),
-        CameraKey(at_s=15.5, mode="follow", anchor="interface", target="interface", position_m=(-14.0, -4.0, 23.0),
+        CameraKey(at_s=0.0, mode="orbit", anchor="station", target="station", position_m=(30.0, 55.0, -112.0),
+                  fov_deg=40.0, orbit_deg_per_s=1.0),
+        CameraKey(at_s=4.5, mode="orbit", anchor="station", target="station", position_m=(30.0, 55.0, -112.0),
+                  fov_deg=40.0, orbit_deg_per_s=1.0),
+        # above and to port of the interface, looking down across it: the gap opens against Earth
+        CameraKey(at_s=7.5, mode="fixed", anchor="interface", target="interface", position_m=(15.0, -3.0, 14.0),
                   fov_deg=32.0),
-        CameraKey(at_s=24.0, mode="follow", anchor="between", target="between", position_m=(25.0, -30.0, 170.0),
+        CameraKey(at_s=13.5, mode="follow", anchor="interface", target="interface", position_m=(14.0, -6.0, 16.0),
+                  fov_deg=34.0),
+        # along the Russian segment from behind Zvezda, towards the opening interface, riding with it
+        CameraKey(at_s=16.0, mode="follow", anchor="departing", target="interface", position_m=(5.0, -22.0, 5.5),
+                  fov_deg=40.0),
+        CameraKey(at_s=21.5, mode="follow", anchor="departing", target="interface", position_m=(5.5, -24.0, 6.0),
+                  fov_deg=40.0),
+        # from above the US segment, the Russian segment sinking away with Earth behind it
+        CameraKey(at_s=26.0, mode="follow", anchor="remaining", target="departing", position_m=(25.0, 10.0, 45.0),
+                  fov_deg=40.0),
+        CameraKey(at_s=32.0, mode="follow", anchor="remaining", target="departing", position_m=(27.0, 14.0, 48.0),
                   fov_deg=42.0),
-        CameraKey(at_s=34.0, mode="follow", anchor="between", target="between", target_offset_m=(-20.0, 0.0, 0.0),
-                  position_m=(140.0, 20.0, 430.0), fov_deg=42.0),
-        CameraKey(at_s=46.0, mode="follow", anchor="between", target="between", target_offset_m=(-30.0, 0.0, 0.0),
-                  position_m=(170.0, -20.0, 540.0), fov_deg=44.0),
+        # up and forward, clear of the US segment's arrays ...
+        CameraKey(at_s=34.8, mode="follow", anchor="remaining", target="departing", position_m=(40.0, 45.0, 30.0),
+                  fov_deg=44.0),
+        # ... to ahead of the Russian segment, looking aft and a little down into the sunset
+        CameraKey(at_s=37.5, mode="follow", anchor="departing", target="departing", position_m=(22.0, 95.0, 55.0),
+                  fov_deg=42.0),
+        CameraKey(at_s=46.0, mode="follow", anchor="departing", target="departing", position_m=(24.0, 108.0, 60.0),
+                  fov_deg=42.0),
     )
 
 
@@ -144,15 +158,22 @@ class TimeMap(_Strict):
 
 
 class Lighting(_Strict):
-    """The Sun as a directional light, plus earthshine from below."""
+    """The Sun as a hard directional key light with cast shadows, a few per cent of ambient, and a weak
+    bluish earthshine fill from below that casts none."""
 
     mode: Literal["day", "night"] = Field("day", description="night: the Sun is behind Earth; only earthshine "
                                           "and starlight light the station")
-    sun_direction_lvlh: Vec3 = Field((0.35, -0.55, 0.75), description="direction towards the Sun, LVLH axes")
-    sun_moves: bool = Field(False, description="turn the Sun with the orbit (one turn per orbit, as seen in LVLH)")
+    # The default Sun is high and aft at t = 0 and, turning with the orbit, sets behind the station at
+    # about t = 1300 s of the default scene (the sunset of the final wide shot).
+    sun_direction_lvlh: Vec3 = Field((0.86, -0.42, 0.29), description="direction towards the Sun at t = 0, LVLH axes")
+    sun_moves: bool = Field(True, description="turn the Sun with the orbit (one turn per orbit, as seen in LVLH): "
+                            "a sunset every 92 minutes")
     sun_intensity: float = Field(1.15, ge=0, le=5)
-    earthshine: float = Field(0.3, ge=0, le=2, description="bluish fill light from the lit Earth below")
-    ambient: float = Field(0.06, ge=0, le=1, description="ambient fraction of every material")
+    earthshine: float = Field(0.22, ge=0, le=2, description="bluish fill light from the lit Earth below")
+    ambient: float = Field(0.03, ge=0, le=1, description="ambient fraction of every material")
+    shadows: bool = Field(True, description="cast shadows from the Sun (arrays on modules, truss on radiators)")
+    star_gain: float = Field(0.15, ge=0, le=1, description="star brightness in daylight, as a fraction of a "
+                             "night exposure: a frame exposed for the sunlit station shows few, faint stars")
 
     @field_validator("sun_direction_lvlh")
     @classmethod
@@ -171,7 +192,11 @@ class EarthSettings(_Strict):
     ascending: bool = Field(True, description="the station is heading north at t = 0")
     inclination_deg: float = Field(51.64, ge=0, le=180, description="orbit inclination")
     turns: bool = Field(True, description="let Earth turn beneath the orbit (ground moves ~7 km/s)")
-    atmosphere: bool = Field(True, description="thin blue limb")
+    atmosphere: bool = Field(True, description="the limb: blue where sunlit, red at the terminator")
+    clouds: float = Field(0.75, ge=0, le=1, description="opacity of the generated cloud layer (0: none)")
+    glint: float = Field(1.0, ge=0, le=5, description="strength of the Sun's glint on the oceans")
+    detail: float = Field(0.25, ge=0, le=1, description="fine surface noise that hides texture magnification")
+    brightness: float = Field(1.0, ge=0, le=3, description="day-side exposure of Earth")
 
 
 class Overlays(_Strict):
@@ -191,7 +216,11 @@ class Overlays(_Strict):
 
 class Quality(_Strict):
     anti_aliasing: Literal["fxaa", "ssaa", "none"] = Field(
-        "fxaa", description="fxaa: the renderer's own FXAA pass (cheap); ssaa: 4x supersampling (slow)")
+        "none", description="fxaa: the renderer's FXAA pass; ssaa: pyvista's 4x supersampling (slow); none: "
+        "rely on `supersample` (thin struts stay whole, and it is cheaper than FXAA on llvmpipe)")
+    supersample: float = Field(1.25, ge=1, le=3, description="render this many times larger and let ffmpeg "
+                               "downscale (area filter) to the video size")
+    shadow_map_px: int = Field(2048, ge=256, le=8192, description="shadow-map resolution (the station spans it)")
     stars: int = Field(4000, ge=0, le=100_000)
     earth_grid_deg: float = Field(2.0, ge=0.5, le=10, description="Earth mesh spacing; 2 keeps the limb sub-pixel at 1080p")
     crf: int = Field(20, ge=0, le=51, description="x264 constant rate factor: lower is better and bigger")
@@ -217,7 +246,7 @@ class RenderSettings(BaseModel):
 
 
 PREVIEW = {"width_px": 640, "height_px": 360, "fps": 15}
-PREVIEW_QUALITY = {"anti_aliasing": "none", "stars": 1500, "earth_grid_deg": 4.0, "preset": "ultrafast", "crf": 26}
+PREVIEW_QUALITY = {"anti_aliasing": "none", "supersample": 1.0, "stars": 1500, "earth_grid_deg": 4.0, "preset": "ultrafast", "crf": 26}
 
 
 def preview_settings(settings: RenderSettings) -> RenderSettings:

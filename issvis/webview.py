@@ -24,6 +24,8 @@ import socket
 import time
 from typing import Any
 
+from .errors import InputError
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 #: JPEG quality (0-100) and size ratio of the frames sent while the mouse drags the camera, and of
@@ -45,7 +47,7 @@ VIEW_REF = "view"
 TRAME_FIX = "fix: pip install 'issvis[web]' (trame, trame-vtk, trame-vuetify)"
 
 
-class WebViewError(RuntimeError):
+class WebViewError(InputError, RuntimeError):
     """The web viewer cannot start here (trame missing, port taken); the message names the fix."""
 
 

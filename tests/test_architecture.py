@@ -31,6 +31,8 @@ FORBIDDEN = {
     "control": {"pybullet", "pyvista", "vtk", "imageio", "matplotlib", "trimesh", "issvis.simulation"},
     "plumes": {"pybullet", "issvis.simulation"},
     "webview": {"pybullet", "issvis.simulation"},
+    "earth": {"pybullet", "pyvista", "vtk", "imageio", "issvis.simulation"},
+    "chunks": {"pybullet", "pyvista", "vtk", "issvis.simulation"},
     # shared pieces every layer may use: the standard library alone
     "errors": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.scene"},
     "files": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio"},

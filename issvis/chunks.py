@@ -1,0 +1,100 @@
+"""A clip as a row of independent H.264 segments, joined without re-encoding; the optional soundtrack.
+
+numpy and the standard library only (ffmpeg is imageio-ffmpeg's binary, run as a process).
+
+Every video issvis writes is made of segments of ``SEGMENT_S`` seconds, each encoded by its own
+ffmpeg from a fresh encoder state, so each starts with an IDR frame and depends on no other. The
+segments are joined with ffmpeg's concat demuxer (``-c:v copy``: no re-encoding, no seam). Because
+a single process writes exactly the same segments as N processes or a Dask cluster would, the
+joined file is the same whichever way it was rendered: ``--workers`` and ``--scheduler`` change
+only where the segments are made.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import tempfile
+from pathlib import Path
+
+from .errors import InputError
+
+SEGMENT_S = 5.0  # video seconds per independently encoded segment
+
+
+class AudioError(InputError, ValueError):
+    """The --audio file or its options cannot be used; the message says why."""
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def segment_bounds(n_frames: int, fps: int, segment_s: float = SEGMENT_S) -> list[tuple[int, int]]:
+    """[(first, end), ...] frame ranges of the segments (end exclusive), covering 0..n_frames."""
+    step = max(1, int(round(segment_s * fps)))
+    return [(a, min(a + step, n_frames)) for a in range(0, n_frames, step)]
+
+
+def split_blocks(segments: list[tuple[int, int]], n_blocks: int) -> list[list[int]]:
+    """Segment indices in ``n_blocks`` contiguous blocks of nearly equal frame counts (none empty)."""
+    n_blocks = max(1, min(n_blocks, len(segments)))
+    frames = [b - a for a, b in segments]
+    total = sum(frames)
+    blocks: list[list[int]] = [[] for _ in range(n_blocks)]
+    done = 0
+    for k, f in enumerate(frames):
+        left_segments = len(segments) - k
+        j = min(int(done * n_blocks / total), n_blocks - 1)
+        # never leave a later block without segments
+        j = max(j, n_blocks - left_segments)
+        blocks[j].append(k)
+        done += f
+    return [b for b in blocks if b]
+
+
+def encoder_params(preset: str, crf: int, scale_to: tuple[int, int] | None) -> list[str]:
+    """x264 settings shared by every segment (identical settings are what make the join seamless)."""
+    vf = "vflip" if scale_to is None else f"vflip,scale={scale_to[0]}:{scale_to[1]}:flags=area"
+    return ["-preset", preset, "-crf", str(crf), "-vf", vf, "-x264-params", "scenecut=0:open-gop=0",
+            "-movflags", "+faststart"]
+
+
+def check_audio(path: Path, fade_s: float) -> None:
+    """Raise AudioError unless ``path`` is a file ffmpeg can decode audio from, and fade_s is sane."""
+    path = Path(path)
+    if not math.isfinite(fade_s) or fade_s < 0:
+        raise AudioError(f"--audio-fade {fade_s:g}: expected seconds >= 0")
+    if not path.is_file():
+        raise AudioError(f"--audio {path}: no such file")
+    probe = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-t", "0.5",
+                            "-f", "null", "-"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        reason = (probe.stderr.strip().splitlines() or ["no audio stream"])[-1]
+        if "matches no streams" in reason:
+            reason = "it has no audio stream"
+        raise AudioError(f"--audio {path}: ffmpeg cannot read audio from it ({reason})")
+
+
+def join_segments(parts: list[Path], output: Path, length_s: float, audio: Path | None = None,
+                  fade_s: float = 2.0) -> None:
+    """Concatenate segment files into ``output`` without re-encoding the video; mux the soundtrack
+    (AAC, trimmed to the clip, faded in briefly and out over ``fade_s``) when given."""
+    with tempfile.TemporaryDirectory(prefix="issvis-join-") as tmp:
+        listing = Path(tmp) / "segments.txt"
+        listing.write_text("".join(f"file '{Path(p).resolve().as_posix()}'\n" for p in parts))
+        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)]
+        if audio is not None:
+            fade = min(fade_s, 0.5 * length_s)
+            cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
+                    "-b:a", "192k", "-af",
+                    f"afade=t=in:d=0.05,afade=t=out:st={max(length_s - fade, 0):.3f}:d={fade:.3f},apad",
+                    "-shortest"]  # apad + shortest: a short file is padded with silence, a long one cut
+        else:
+            cmd += ["-map", "0:v:0", "-c:v", "copy"]
+        cmd += ["-movflags", "+faststart", "-f", "mp4", str(output)]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        if run.returncode != 0:
+            raise RuntimeError(f"ffmpeg could not join the segments: {run.stderr.strip()[-400:]}")
