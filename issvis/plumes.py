@@ -23,7 +23,7 @@ PLUME_HALF_ANGLE = 0.25
 """Cone radius over length."""
 
 PLUME_RGB = (0.75, 0.85, 1.0)
-PLUME_OPACITY = 0.7
+PLUME_OPACITY = 1.0
 MAIN_ENGINE_THRUST_N = 1_000.0
 """Jets above this thrust are drawn as main engines (longer plumes)."""
 

@@ -373,6 +373,11 @@ class Stage:
         if has_jets(record):  # thruster firings recorded by attitude control: glows at the jets that fire
             self.extras.append(JetPlumes(plotter, record, min_visible_s=1.0))
         self.set_time(self.t_s)
+        if self.baker_renderer is not None:
+            # VTK resets a renderer's own camera to its props' bounds when it is first used, and the
+            # baker's map follows that camera: fit it here, to the station at the record's start, so
+            # the shadows do not depend on which frame a process renders first (workers == one process)
+            self.baker_renderer.ResetCamera()
 
     def _add_flat_copy(self, vtk: Any, vm: Any, matrix: Any) -> None:
         mapper = vtk.vtkPolyDataMapper()
