@@ -418,3 +418,20 @@ def part_visuals_for_record(record, assets: StationAssets | None = None,
         except PartMeshError as exc:
             raise PartMeshError(f"the record's scene: part_mesh.{k}.file = {exc}") from None
     return out
+
+
+def part_labels(directory: Path | None = None) -> dict[str, str]:
+    """Part name -> the label people know it by ('zarya' -> 'Zarya (FGB)'), from the station's manifest."""
+    return {name: p.label for name, p in load_station_assets(directory, visuals=False).parts.items()}
+
+
+def short_label(name: str, labels: dict[str, str] | None = None) -> str:
+    """A part's label without its parenthesis ('Zarya (FGB)' -> 'Zarya'); the name itself if unknown."""
+    label = (labels if labels is not None else part_labels()).get(name, name)
+    return label.split(" (")[0]
+
+
+def interface_label(interface: str, labels: dict[str, str] | None = None) -> str:
+    """'zarya/pma1' -> 'Zarya/PMA-1', 'soyuz_ms19/rassvet' -> 'Soyuz MS-19/Rassvet': the parts' labels."""
+    labels = labels if labels is not None else part_labels()
+    return "/".join(short_label(n, labels) for n in interface.split("/"))

@@ -52,6 +52,7 @@ MATERIALS = (
     "green",  # Soyuz/Progress thermal blankets
     "glass",  # Cupola windows
 )
+STYLES = ("", "lattice", "blanket", "panel")  # mesher detail that collision ignores
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,14 @@ class Element:
     style: str = ""
     mass_kg: float | None = None
     collides: bool = True
+
+    def __post_init__(self) -> None:
+        # named vocabularies, checked here: an unknown shape used to become a cone in the meshes and
+        # a zero-size box in the physics, silently
+        for field_name, value, allowed in (("shape", self.shape, SHAPES), ("material", self.material, MATERIALS),
+                                           ("style", self.style, STYLES)):
+            if value not in allowed:
+                raise ValueError(f"element {self.label!r}: {field_name} {value!r} is not one of {', '.join(map(repr, allowed))}")
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,7 @@ class Overlays:
             self.title = text(0.5, 0.56, int(0.062 * h * fs), justify="centered", valign="centered", bold=True)
             self.title.SetInput(self.cfg.title or title)
             self.subtitle = text(0.5, 0.45, int(0.030 * h * fs), justify="centered", valign="centered")
-            self.subtitle.SetInput(self.cfg.subtitle)
+            self.subtitle.SetInput(self.cfg.subtitle if self.cfg.subtitle is not None else default_subtitle(clip.record))
         self.end = self.end_sub = None
         if self.cfg.end_card and self.cfg.end_s > 0:
             self.end = text(0.5, 0.54, int(0.042 * h * fs), justify="centered", valign="centered")
@@ -234,6 +234,21 @@ class Overlays:
         return float(np.interp(t_s, times, gap)), float(np.interp(t_s, times, rate)), t_open, label
 
 
+def default_subtitle(record: Any) -> str:
+    """The title card's second line when the scene gives none: what this record shows happening."""
+    from .assets import interface_label, short_label
+
+    seps = [e for e in record.events if e.get("kind") == "separation" and e.get("interface")]
+    burns = [e for e in record.events if e.get("kind") in ("burn_start", "jet_burn_start") and e.get("part")]
+    if seps:
+        what = f"{interface_label(str(seps[0]['interface']))} opens"
+    elif burns:
+        what = f"{short_label(str(burns[0]['part']))} burns"
+    else:
+        return "a physics simulation of the March 2022 station"
+    return f"{what}: a physics simulation of the March 2022 station"
+
+
 def _gap_series(record: Any, points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str] | None:
     """Distance (T,) between the two faces of the opened interface, m, its rate, m/s, the opening time."""
     from .frames import quat_to_matrix
@@ -246,7 +261,9 @@ def _gap_series(record: Any, points: Any) -> tuple[np.ndarray, np.ndarray, np.nd
     b = record.pos[:, pi] + np.einsum("tij,j->ti", quat_to_matrix(record.quat[:, pi]), pp)
     gap = np.linalg.norm(a - b, axis=1)
     rate = np.gradient(gap, record.t)
-    label = str(seps[0].get("interface", "interface")).title().replace("Pma", "PMA-")  # e.g. Zarya/PMA-1
+    from .assets import interface_label
+
+    label = interface_label(str(seps[0].get("interface", "interface")))  # e.g. Zarya/PMA-1, Soyuz MS-19/Rassvet
     return record.t, gap, rate, float(seps[0]["t"]), label
 
 

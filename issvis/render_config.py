@@ -204,7 +204,8 @@ class Overlays(_Strict):
 
     title_card: bool = True
     title: str | None = Field(None, description="default: the scene's title")
-    subtitle: str = "Zarya/PMA-1 opens: a physics simulation of the March 2022 station"
+    subtitle: str | None = Field(None, description="default: what the record shows (the interface that opens, "
+                                 "or the part that burns)")
     title_s: float = Field(4.5, ge=0, le=60, description="how long the title card shows, video s")
     end_card: bool = True
     end_text: str = "Simulated with issvis: pybullet rigid bodies in the Hill frame"

@@ -497,9 +497,9 @@ def render_settings_of(record: Record) -> Any:
 
 def part_labels_of() -> dict[str, str]:
     """Part name -> the label people know it by ('zarya' -> 'Zarya (FGB)'), from the station."""
-    from .catalogue import build_station
+    from .assets import part_labels
 
-    return {p.name: p.label for p in build_station().parts}
+    return part_labels()
 
 
 def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | None:

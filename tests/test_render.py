@@ -610,3 +610,18 @@ def test_still_writes_png(record_path, tmp_path):
 
     with Image.open(out) as im:
         assert im.size == (192, 108)
+
+
+def test_title_card_and_hud_name_each_scene_s_own_interface_by_its_parts_labels():
+    """Scene-specific words come from the record, not from the default scene: the Soyuz departure's
+    card and HUD say 'Soyuz MS-19/Rassvet' (not 'Zarya/PMA-1', not 'Soyuz_Ms19/Rassvet')."""
+    from issvis.assets import interface_label
+    from issvis.render import default_subtitle
+    from issvis.trajectory import Record
+
+    assert interface_label("zarya/pma1") == "Zarya/PMA-1"
+    assert interface_label("soyuz_ms19/rassvet") == "Soyuz MS-19/Rassvet"
+    golden = ROOT / "tests" / "golden"
+    assert default_subtitle(Record.load(golden / "undock.npz")).startswith("Zarya/PMA-1 opens")
+    soyuz = default_subtitle(Record.load(golden / "soyuz_departure.npz"))
+    assert soyuz.startswith("Soyuz MS-19/Rassvet opens") and "Zarya" not in soyuz

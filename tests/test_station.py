@@ -99,3 +99,15 @@ def test_meshes_load_back_as_glb():
     assert len(scene.geometry) >= 2
     bounds = scene.bounds
     assert 12.0 < bounds[1][0] - bounds[0][0] < 14.0  # Zvezda is 13.1 m long
+
+
+def test_shapes_materials_and_styles_are_checked_vocabularies():
+    """An unknown shape, material or style is refused when the element is built (it used to become a
+    cone in the meshes and a zero-size box in the physics, silently)."""
+    from issvis.catalogue import Element
+
+    Element("cylinder", (0, 0, 0), p1_m=(1, 0, 0), radius_m=1.0)
+    for bad in ({"shape": "cylindr"}, {"material": "chrome"}, {"style": "lattise"}):
+        kwargs = {"shape": "box", "p0_m": (0, 0, 0), "extents_m": (1, 1, 1), **bad}
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Element(**kwargs)
