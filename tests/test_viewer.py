@@ -463,13 +463,14 @@ def _input_for(window, display: str, height: int):
     return XInput(display) if ctypes.util.find_library("Xtst") else VtkInput(window, height)
 
 
-def _pump(window, until, timeout_s: float = 5.0) -> None:
-    """Let VTK's interactor handle pending X events (and its timer) until `until()` holds and the
-    picture has caught up with the state (inputs come first; the frame follows)."""
+def _pump(window, until, timeout_s: float = 5.0, frame: bool = True) -> None:
+    """Let VTK's interactor handle pending X events (and its timer) until `until()` holds and (with
+    `frame`) the picture has caught up with the state (inputs come first; the frame follows). A quit
+    draws nothing more, so waiting for it takes frame=False."""
     deadline = time.perf_counter() + timeout_s
     while time.perf_counter() < deadline:
         window.plotter.iren.interactor.ProcessEvents()
-        if until() and not window._dirty:
+        if until() and not (frame and window._dirty):
             return
         time.sleep(0.01)
     raise AssertionError("the window did not react to the X events in time")
@@ -574,7 +575,7 @@ def test_real_window_under_xvfb_keys_click_play_and_screenshots(record, xvfb_dis
 
             iio.imwrite(tmp_path / f"viewer_{name}.png", image)
         x.key("q")
-        _pump(window, lambda: st.quit_requested)
+        _pump(window, lambda: st.quit_requested, frame=False)
         x.close()
     finally:
         window.close()
