@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .frames import quat_to_matrix
+from .errors import InputError, did_you_mean
+from .frames import quat_to_matrix, rotate_about
 from .render_config import NAMED_POINTS, CameraKey, RenderSettings
 
 
@@ -176,10 +176,7 @@ class PointResolver:
             return
         kind = "segment" if name.startswith("segment:") else "part"
         valid = self.segments if kind == "segment" else list(self.part_index)
-        import difflib
-
-        close = difflib.get_close_matches(name.split(":", 1)[-1], valid, n=3)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        hint = did_you_mean(name.split(":", 1)[-1], valid)
         raise RenderSettingsError(f"camera point {name!r}: the record has no such {kind}.{hint} "
                                   f"Valid {kind}s: {', '.join(valid)}")
 
@@ -223,12 +220,6 @@ def _smooth(f: float) -> float:
     return f * f * f * (f * (6 * f - 15) + 10)  # smootherstep: zero velocity and acceleration at keys
 
 
-def _rotate(v: np.ndarray, axis: np.ndarray, angle_rad: float) -> np.ndarray:
-    axis = axis / np.linalg.norm(axis)
-    c, s = math.cos(angle_rad), math.sin(angle_rad)
-    return v * c + np.cross(axis, v) * s + axis * np.dot(axis, v) * (1 - c)
-
-
 def _slerp_vec(a: np.ndarray, b: np.ndarray, f: float) -> np.ndarray:
     a = a / np.linalg.norm(a)
     b = b / np.linalg.norm(b)
@@ -238,7 +229,7 @@ def _slerp_vec(a: np.ndarray, b: np.ndarray, f: float) -> np.ndarray:
         out = a + f * (b - a)
     elif omega > math.pi - 1e-3:  # opposite: go round through any perpendicular
         perp = np.cross(a, [1.0, 0.0, 0.0] if abs(a[0]) < 0.9 else [0.0, 1.0, 0.0])
-        out = _rotate(a, perp, f * omega)
+        out = rotate_about(a, perp, f * omega)
     else:
         out = (math.sin((1 - f) * omega) * a + math.sin(f * omega) * b) / math.sin(omega)
     return out / np.linalg.norm(out)
@@ -306,7 +297,7 @@ class Clip:
             position = self.points.point(key.anchor, pos, quat) + offset
             if key.mode == "orbit" and key.orbit_deg_per_s:
                 angle = math.radians(key.orbit_deg_per_s * (video_s - key.at_s) / self.scale)
-                position = target + _rotate(position - target, np.asarray(key.up, float), angle)
+                position = target + rotate_about(position - target, np.asarray(key.up, float), angle)
         up = np.asarray(key.up, float)
         return position, target, up / np.linalg.norm(up), key.fov_deg
 
@@ -349,8 +340,6 @@ class Clip:
 
 def check_point_names(settings: RenderSettings, part_names: Any, segments: Any) -> None:
     """Before any simulation: every camera anchor/target names a part or segment that exists."""
-    import difflib
-
     parts, segs = [str(p) for p in part_names], sorted(set(str(s) for s in segments))
     for k, key in enumerate(settings.camera.keys):
         for field in ("anchor", "target"):
@@ -359,8 +348,7 @@ def check_point_names(settings: RenderSettings, part_names: Any, segments: Any) 
             valid = parts if kind == "part" else segs if kind == "segment" else None
             if valid is None or value in valid:
                 continue
-            close = difflib.get_close_matches(value, valid, n=3)
-            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            hint = did_you_mean(value, valid)
             raise RenderSettingsError(f"render.camera.keys.{k}.{field} = {name!r}: no such {kind}.{hint} "
                                       f"Valid {kind}s: {', '.join(valid)}")
 

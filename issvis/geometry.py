@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import trimesh
 
 from .catalogue import Element, Part, Station, build_station
+from .files import write_bytes_atomic
 
 CYLINDER_SECTIONS = 32
 STRUT_SECTIONS = 6
@@ -998,12 +998,6 @@ TEXTURE_DIR = "textures"
 LEVELS = ("fine", "coarse")  # node names in every part GLB
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def element_bounds(e: Element) -> np.ndarray:
     """(2, 3) axis-aligned bounds of an element's solid, station body frame, m."""
     if e.shape == "box":
@@ -1114,7 +1108,7 @@ def write_assets(directory: Path, station: Station | None = None) -> list[Path]:
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_bytes() != data:
-            _write_atomic(path, data)
+            write_bytes_atomic(path, data)
             changed.append(path)
     for old in sorted(list(directory.glob("*.glb")) + list((directory / TEXTURE_DIR).glob("*.png"))):
         if old.relative_to(directory).as_posix() not in files:
