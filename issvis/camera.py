@@ -151,6 +151,12 @@ class PointResolver:
     @staticmethod
     def _interface_points(record: Any) -> tuple[int, np.ndarray, int, np.ndarray] | None:
         """(child index, point in child's frame, parent index, point in parent's frame) of the first separation."""
+        from .trajectory import interface_faces
+
+        recorded = interface_faces(record)
+        if recorded is not None:
+            return recorded
+        # a record written before records carried their interfaces: today's catalogue
         seps = [e for e in record.events if e.get("kind") == "separation" and "interface" in e]
         if not seps:
             return None

@@ -240,10 +240,11 @@ def default_subtitle(record: Any) -> str:
 
     seps = [e for e in record.events if e.get("kind") == "separation" and e.get("interface")]
     burns = [e for e in record.events if e.get("kind") in ("burn_start", "jet_burn_start") and e.get("part")]
+    labels = record.meta.get("part_labels")  # the record's own; today's station for older records
     if seps:
-        what = f"{interface_label(str(seps[0]['interface']))} opens"
+        what = f"{interface_label(str(seps[0]['interface']), labels)} opens"
     elif burns:
-        what = f"{short_label(str(burns[0]['part']))} burns"
+        what = f"{short_label(str(burns[0]['part']), labels)} burns"
     else:
         return "a physics simulation of the March 2022 station"
     return f"{what}: a physics simulation of the March 2022 station"
@@ -263,7 +264,7 @@ def _gap_series(record: Any, points: Any) -> tuple[np.ndarray, np.ndarray, np.nd
     rate = np.gradient(gap, record.t)
     from .assets import interface_label
 
-    label = interface_label(str(seps[0].get("interface", "interface")))  # e.g. Zarya/PMA-1, Soyuz MS-19/Rassvet
+    label = interface_label(str(seps[0].get("interface", "interface")), record.meta.get("part_labels"))  # e.g. Zarya/PMA-1, Soyuz MS-19/Rassvet
     return record.t, gap, rate, float(seps[0]["t"]), label
 
 

@@ -1115,6 +1115,13 @@ class Simulator:
             "versions": _versions(),
             "station_hash": self.assets.station_hash,
             "visual_hash": self.assets.visual_hash,
+            # what the pictures need of the station, so they never recompute it from today's catalogue
+            "part_labels": {p.name: p.label for p in st.parts},
+            "interfaces": {itf.name: {"child": itf.child, "parent": itf.parent,
+                                      "child_offset_m": (np.asarray(itf.point_m) - self.props[itf.child].com_m).tolist(),
+                                      "parent_offset_m": (np.asarray(itf.point_m) - self.props[itf.parent].com_m).tolist()}
+                           for itf in st.interfaces
+                           if any(e.get("interface") == itf.name for e in self.events if e["kind"] == "separation")},
         }
         if self.controls:
             meta["control"] = {"cmg_capacity_nms": self.cmgs.law.capacity_nms,

@@ -58,6 +58,22 @@ def check_event_kind(kind: str) -> str:
     return kind
 
 
+def interface_faces(record: Record) -> tuple[int, np.ndarray, int, np.ndarray] | None:
+    """(child index, interface point (3,) m in the child's frame, parent index, the point in the
+    parent's frame) of the record's first separation, from the record's own ``meta["interfaces"]``;
+    None without a separation or for a record written before records carried them."""
+    seps = [e for e in record.events if e.get("kind") == "separation" and "interface" in e]
+    faces = record.meta.get("interfaces", {}).get(seps[0]["interface"]) if seps else None
+    if not faces:
+        return None
+    names = [str(n) for n in record.names]
+    try:
+        ci, pi = names.index(faces["child"]), names.index(faces["parent"])
+    except ValueError:
+        return None
+    return ci, np.asarray(faces["child_offset_m"], float), pi, np.asarray(faces["parent_offset_m"], float)
+
+
 @dataclass(frozen=True)
 class Record:
     """A trajectory record.

@@ -495,16 +495,25 @@ def render_settings_of(record: Record) -> Any:
         return RenderSettings()
 
 
-def part_labels_of() -> dict[str, str]:
-    """Part name -> the label people know it by ('zarya' -> 'Zarya (FGB)'), from the station."""
+def part_labels_of(record: Record | None = None) -> dict[str, str]:
+    """Part name -> the label people know it by ('zarya' -> 'Zarya (FGB)'): the record's own
+    (``meta["part_labels"]``), else today's station's."""
     from .assets import part_labels
 
-    return part_labels()
+    recorded = record.meta.get("part_labels") if record is not None else None
+    return dict(recorded) if recorded else part_labels()
 
 
 def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | None:
     """((part index, offset (3,) m of the interface point in that part's frame) for the child and
     the parent part of the record's first separation), or None without one."""
+    from .trajectory import interface_faces
+
+    recorded = interface_faces(record)
+    if recorded is not None:
+        ci, pc, pi, pp = recorded
+        return ((ci, pc), (pi, pp))
+    # a record written before records carried their interfaces: today's catalogue
     seps = record.events_of("separation")
     if not seps or "interface" not in seps[0]:
         return None
@@ -602,7 +611,7 @@ class ViewerWindow:
 
         self.state = ViewerState(record, keyframe_camera=keyframe_camera,
                                  interface_anchor=interface_anchor_of(record), part_radius_m=radii,
-                                 part_labels=part_labels_of())
+                                 part_labels=part_labels_of(record))
         self._build_overlays(pv)
         self._bind_inputs()
         self._shown: dict[str, Any] = {}

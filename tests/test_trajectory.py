@@ -10,6 +10,8 @@ import pytest
 from issvis.frames import quat_angle_rad
 from issvis.trajectory import Record, RecordError, compare_records
 
+from .conftest import ROOT
+
 
 def test_record_has_the_keys_and_shapes_of_the_conventions(undock_record, tmp_path):
     path = tmp_path / "r.npz"
@@ -204,3 +206,33 @@ def test_the_shared_rotation_and_centre_of_mass_helpers():
     mass = np.array([1.0, 3.0, 1000.0])
     np.testing.assert_allclose(centre_of_mass(pos, mass, np.array([True, True, False])), [[7.5, 0, 0]] * 2)
     np.testing.assert_allclose(centre_of_mass(pos[0], mass), [30 / 1004, 4000 / 1004, 0])
+
+
+def test_records_carry_the_interface_faces_and_labels_the_pictures_draw():
+    """The pictures read the opened interface's faces and the parts' labels from the record, not from
+    today's catalogue: a record keeps meaning what it meant when it was simulated."""
+    import dataclasses
+
+    from issvis.camera import PointResolver
+    from issvis.catalogue import build_station
+    from issvis.geometry import station_mass_properties
+    from issvis.render import default_subtitle
+    from issvis.trajectory import interface_faces
+
+    record = Record.load(ROOT / "tests" / "golden" / "undock.npz")
+    station = build_station()
+    itf, props = station.interface("zarya/pma1"), station_mass_properties(station)
+    ci, pc, pi, pp = interface_faces(record)
+    assert [str(record.names[ci]), str(record.names[pi])] == ["zarya", "pma1"]
+    assert np.allclose(pc, np.asarray(itf.point_m) - props["zarya"].com_m, atol=1e-12)
+    assert np.allclose(pp, np.asarray(itf.point_m) - props["pma1"].com_m, atol=1e-12)
+    assert record.meta["part_labels"]["zarya"] == "Zarya (FGB)"
+
+    meta = json.loads(json.dumps(record.meta))
+    meta["interfaces"]["zarya/pma1"]["child_offset_m"][0] += 1.0
+    meta["part_labels"]["zarya"] = "Zarya (renamed)"
+    edited = dataclasses.replace(record, meta=meta)
+    assert np.allclose(PointResolver._interface_points(edited)[1], pc + [1.0, 0.0, 0.0])
+    assert default_subtitle(edited).startswith("Zarya/PMA-1 opens")  # the short label drops the parenthesis
+    meta["part_labels"]["zarya"] = "Salyut"
+    assert default_subtitle(dataclasses.replace(record, meta=meta)).startswith("Salyut/PMA-1 opens")
