@@ -312,37 +312,6 @@ def run_decay(scene, atmosphere: str = "auto", f107: float = F107_MARCH_2022, ap
 COLOURS = {"whole station": "#333333", "USOS side": "#1f77b4", "ROS side": "#d62728"}
 
 
-def plot_decay(result: DecayResult, path: str | Path, width_in: float = 8.0, height_in: float = 4.5, dpi: int = 100) -> None:
-    """Altitude (km) vs days for each body, labelled at the curve's end; written atomically."""
-    from matplotlib.figure import Figure  # no pyplot: no backend, no display, no global state
-
-    from .plots import save_figure
-
-    fig = Figure(figsize=(width_in, height_in), dpi=dpi, layout="constrained")
-    ax = fig.add_subplot()
-    span_m = result.start_alt_m - result.reentry_alt_m
-    for k, (b, (t, h), days) in enumerate(zip(result.bodies, result.curves, result.days_to_reentry())):
-        colour = COLOURS.get(b.name, None)
-        line, = ax.plot(t / DAY_S, h / 1000.0, color=colour, lw=2)
-        # label each curve beside itself at a different height: whole station to the right of its
-        # curve (between the USOS and ROS curves), the others to the left
-        label_alt = result.reentry_alt_m + span_m * (0.55 - 0.15 * k)
-        label_t = float(np.interp(-label_alt, -h, t)) / DAY_S
-        right = b.name == "whole station"
-        ax.annotate(f"{b.name}: {b.mass_kg / 1000:.0f} t, {b.area_m2:.0f} m²\nre-entry after {days:.0f} days",
-                    (label_t, label_alt / 1000.0), xytext=(6 if right else -6, 0), textcoords="offset points",
-                    ha="left" if right else "right", va="center", color=line.get_color(), fontsize=8.5)
-    ax.axhline(result.reentry_alt_m / 1000.0, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("days without reboost")
-    ax.set_ylabel("altitude, km")
-    ax.set_ylim(result.reentry_alt_m / 1000.0 - 10, result.start_alt_m / 1000.0 + 10)
-    ax.set_xlim(0, max(t[-1] for t, _ in result.curves) / DAY_S * 1.02)
-    ax.grid(alpha=0.3)
-    ax.set_title(f"Orbit decay from {result.start_alt_m / 1000:.0f} km without reboost\n"
-                 f"C_D {result.bodies[0].cd:g}; {result.atmosphere.name}", fontsize=9)
-    save_figure(fig, path)
-
-
 def write_table_csv(rows: list[dict], path: str | Path) -> None:
     """Rows (dicts with the same keys) as CSV, written atomically."""
     import csv
