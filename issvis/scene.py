@@ -166,14 +166,18 @@ class JetBurn(_Strict):
         return nonzero_vector(v, "direction_body")
 
 class PartMesh(_Strict):
-    """Bring your own mesh: a file drawn as ``part`` instead of its generated model (collision stays
-    the part's primitives). Placed in the part's frame: origin at its centre of mass, station axes."""
+    """Bring your own mesh: a file drawn as ``part`` instead of its generated model. Collision stays
+    the part's primitives unless ``collision = "convex"``: then the physics collides with a convex
+    decomposition of the mesh (pybullet's V-HACD). Placed in the part's frame: origin at its centre
+    of mass, station axes."""
 
     part: str
     file: str = Field(description="mesh file (.glb, .gltf, .obj, .stl, .ply); relative to the scene file")
     scale: float = Field(1.0, gt=0, le=1e4, description="multiplies the file's coordinates (0.001 for mm)")
     rotation_deg: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="about x, y, z, in that order")
     offset_m: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="then moved by this much, m")
+    collision: Literal["primitives", "convex"] = Field(
+        "primitives", description="primitives: the part's own (as before); convex: a convex decomposition of this mesh")
 
 
 class Scene(_Strict):

@@ -27,6 +27,7 @@ Design (see README, "Physics model"):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import tempfile
@@ -167,9 +168,10 @@ class _Run:
 
 
 def _body_urdf(elements: list[Element], com_m: np.ndarray, axes: np.ndarray, mass_kg: float,
-               inertia_kg_m2: np.ndarray, pb) -> str:
+               inertia_kg_m2: np.ndarray, pb, mesh_files: tuple[Path, ...] = ()) -> str:
     """A one-link URDF whose link frame is at ``com_m`` with ``axes`` (columns, station frame):
-    inertial frame at the link origin, one collision element per primitive."""
+    inertial frame at the link origin, one collision element per primitive, and one per convex
+    decomposition in ``mesh_files`` (OBJ of convex pieces, vertices in the station frame)."""
     to_body = axes.T  # station frame -> link frame
     ixx, iyy, izz = (repr(float(v)) for v in inertia_kg_m2)
     lines = ['<?xml version="1.0"?>', '<robot name="body">', '  <link name="body">',
@@ -196,6 +198,11 @@ def _body_urdf(elements: list[Element], com_m: np.ndarray, axes: np.ndarray, mas
         xyz = " ".join(repr(float(v)) for v in (centre - com_m) @ axes)
         rpy = " ".join(repr(float(v)) for v in pb.getEulerFromQuaternion(matrix_to_quat(orient).tolist()))
         lines.append(f'    <collision><origin xyz="{xyz}" rpy="{rpy}"/><geometry>{geometry}</geometry></collision>')
+    for mesh in mesh_files:
+        xyz = " ".join(repr(float(v)) for v in (-np.asarray(com_m)) @ axes)
+        rpy = " ".join(repr(float(v)) for v in pb.getEulerFromQuaternion(matrix_to_quat(to_body).tolist()))
+        lines.append(f'    <collision><origin xyz="{xyz}" rpy="{rpy}"/>'
+                     f'<geometry><mesh filename="{mesh}"/></geometry></collision>')
     lines += ['  </link>', '</robot>', '']
     return "\n".join(lines)
 
@@ -650,6 +657,7 @@ class Simulator:
         self._tmp = tempfile.TemporaryDirectory(prefix="issvis-")
         self.workdir = Path(self._tmp.name)
         self.probe = ClearanceProbe(self.station, pb, self.workdir, self.props)
+        self.convex_meshes = self._convex_meshes()  # part index -> OBJ of convex pieces (station frame)
         pb.setGravity(0, 0, 0, physicsClientId=self.cid)
         pb.setPhysicsEngineParameter(fixedTimeStep=self.dt, numSubSteps=0, deterministicOverlappingPairs=1,
                                      physicsClientId=self.cid)
@@ -688,6 +696,33 @@ class Simulator:
     def _layout(self, parts: list[int]) -> BodyLayout:
         return body_layout(self.station, parts, self.props)
 
+    def _convex_meshes(self) -> dict[int, Path]:
+        """The scene's own meshes asked to collide (``[[part_mesh]] collision = "convex"``), each
+        decomposed into convex pieces by pybullet's V-HACD, vertices in the station frame. The part's
+        primitives still name what a contact struck and give the clearance probe its shapes."""
+        from .assets import load_part_mesh
+
+        out: dict[int, Path] = {}
+        for k, pm in enumerate(self.scene.part_mesh):
+            if pm.collision != "convex":
+                continue
+            i = self.station.part_names.index(pm.part)
+            meshes = load_part_mesh(pm.file, pm.scale, pm.offset_m, pm.rotation_deg, pm.part)
+            com = np.asarray(self.props[pm.part].com_m, float)
+            raw, done = self.workdir / f"part_mesh_{k}.obj", self.workdir / f"part_mesh_{k}_convex.obj"
+            lines, base = [], 1
+            for m in meshes:
+                lines += [f"v {x:.17g} {y:.17g} {z:.17g}" for x, y, z in (m.vertices_m + com)]
+                lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in m.faces]
+                base += len(m.vertices_m)
+            raw.write_text("\n".join(lines) + "\n")
+            with _quiet():  # V-HACD prints its progress from C
+                self.pb.vhacd(str(raw), str(done), str(self.workdir / "vhacd.log"), physicsClientId=self.cid)
+            if not done.is_file() or done.stat().st_size == 0:
+                raise SimulationError(f"part_mesh.{k}.file = {pm.file!r}: the convex decomposition failed")
+            out[i] = done
+        return out
+
     def _create_body(self, parts: list[int], pos: np.ndarray, rot: np.ndarray, vel: np.ndarray,
                      omega: np.ndarray) -> _Body:
         """Create a body for ``parts`` with its principal frame at pos, orientation rot (3x3).
@@ -699,8 +734,9 @@ class Simulator:
         layout = self._layout(parts)
         path = self.workdir / f"body_{self.bodies_made:04d}.urdf"
         self.bodies_made += 1
-        path.write_text(_body_urdf([e for i in parts for e in self.part_elements[i]], layout.com_m, layout.axes,
-                                   layout.mass_kg, layout.principal_inertia_kg_m2, pb))
+        path.write_text(_body_urdf([e for i in parts if i not in self.convex_meshes for e in self.part_elements[i]],
+                                   layout.com_m, layout.axes, layout.mass_kg, layout.principal_inertia_kg_m2, pb,
+                                   tuple(self.convex_meshes[i] for i in parts if i in self.convex_meshes)))
         uid = pb.loadURDF(str(path), basePosition=pos.tolist(), baseOrientation=matrix_to_quat(rot).tolist(),
                           useMaximalCoordinates=True, flags=pb.URDF_USE_INERTIA_FROM_FILE, physicsClientId=cid)
         pb.changeDynamics(uid, -1, mass=layout.mass_kg, localInertiaDiagonal=layout.principal_inertia_kg_m2.tolist(),
@@ -1265,14 +1301,12 @@ def _element_box(e: Element) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(p0, p1) - pad, np.maximum(p0, p1) + pad
 
 
-def import_pybullet():
-    """Import pybullet without its build-time banner (it would spoil piped output)."""
-    import sys
-
-    if "pybullet" in sys.modules:
-        return sys.modules["pybullet"]
+@contextlib.contextmanager
+def _quiet():
+    """Silence what C code prints to stdout and stderr (pybullet's banner, V-HACD's progress)."""
     import ctypes
     import os
+    import sys
 
     sys.stdout.flush()
     sys.stderr.flush()
@@ -1281,14 +1315,23 @@ def import_pybullet():
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 1)
             os.dup2(devnull.fileno(), 2)
-            import pybullet
-
+            yield
             ctypes.CDLL(None).fflush(None)  # drop what sits in C's stdio buffers
     finally:
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for fd in saved:
             os.close(fd)
+
+
+def import_pybullet():
+    """Import pybullet without its build-time banner (it would spoil piped output)."""
+    import sys
+
+    if "pybullet" in sys.modules:
+        return sys.modules["pybullet"]
+    with _quiet():
+        import pybullet
     return pybullet
 
 

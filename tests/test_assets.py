@@ -288,3 +288,31 @@ def test_own_mesh_is_scaled_turned_and_moved(tmp_path):
     (mesh,) = load_part_mesh(path, 0.3, (0.0, 0.0, 0.0), (90.0, 90.0, 0.0), "zarya")
     # x first: (3, 0.9, 0.6) -> (3, 0.6, 0.9); then y: -> (0.9, 0.6, 3)
     assert np.allclose(mesh.vertices_m.max(axis=0) - mesh.vertices_m.min(axis=0), [0.9, 0.6, 3.0])
+
+
+def test_own_mesh_can_collide_as_its_convex_decomposition(tmp_path):
+    """`collision = "convex"` replaces the part's primitives in the physics by a V-HACD decomposition
+    of the user's mesh (convex pieces, no primitive of that part left); the default keeps primitives."""
+    from issvis.scene import load_scene
+    from issvis.simulation import Simulator
+
+    _user_glb(tmp_path / "soyuz.glb", extents=(2.4, 2.4, 6.5))
+    primitives_only = 0  # collision elements of the docked station with the part's own primitives
+    for collision, want_mesh in (("primitives", False), ("convex", True)):
+        path = _scene_with(tmp_path, f'[[part_mesh]]\npart = "soyuz_ms19"\nfile = "soyuz.glb"\n'
+                                     f'collision = "{collision}"\n')
+        with Simulator(load_scene(path, ["scene.duration_s=25"]), progress=False) as sim:
+            soyuz = sim.station.part_names.index("soyuz_ms19")
+            assert (soyuz in sim.convex_meshes) is want_mesh
+            urdf = (sim.workdir / "body_0000.urdf").read_text()  # the docked station, as pybullet got it
+            meshes, collisions = urdf.count("<mesh filename="), urdf.count("<collision>")
+            assert meshes == (1 if want_mesh else 0)
+            soyuz_primitives = sum(1 for e in sim.station.parts[soyuz].elements if e.collides)
+            if want_mesh:
+                text = sim.convex_meshes[soyuz].read_text()  # V-HACD writes one object ('o') a convex piece
+                pieces = sum(1 for line in text.splitlines() if line.startswith("o "))
+                assert pieces >= 1 and collisions == primitives_only - soyuz_primitives + 1
+            else:
+                primitives_only = collisions
+            record = sim.run()
+        assert np.isfinite(record.pos).all()
