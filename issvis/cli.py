@@ -112,9 +112,9 @@ def input_file(path: Path | None, kinds: tuple[str, ...], command: str) -> tuple
 def check_station_parts(record, path: Path) -> None:
     """The pictures draw every part of a record from this issvis's station: refuse a record that
     lists a part the station does not have (a record of another version or station)."""
-    from .catalogue import build_station
+    from .assets import load_station_assets
 
-    known = set(build_station().part_names)
+    known = set(load_station_assets(visuals=False).station.part_names)  # what the pictures draw
     unknown = [str(n) for n in record.names if str(n) not in known]
     if unknown:
         raise UserError(f"{path}: lists part(s) {', '.join(unknown)} that this issvis's station does not have; "
@@ -641,10 +641,10 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
                         f"but the scene lasts 0..{scene.scene.duration_s:g} s; shorten the knots or lengthen "
                         "scene.duration_s")
     if record is None:
+        from .assets import load_station_assets
         from .camera import check_point_names
-        from .catalogue import build_station
 
-        station = build_station()
+        station = load_station_assets(visuals=False).station  # the station the scene will be simulated with
         check_point_names(settings, station.part_names, [p.segment for p in station.parts])
         record = simulate_scene(scene, progress=progress)
     if still_s is not None:

@@ -577,6 +577,11 @@ def _root_dir(part: Part, e: Element, along: int) -> np.ndarray:
     return d
 
 
+def _quad_axes(across: np.ndarray, along: np.ndarray, front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(u, v) in-plane axes of a blanket quad whose front (u x v) faces ``front``."""
+    return (across if np.cross(across, along) @ front >= 0 else -across), along
+
+
 def _saw_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     """A US solar array wing: two blankets either side of a lattice mast, blanket boxes at both ends."""
     thin, across, along = _box_axes(e)
@@ -591,9 +596,7 @@ def _saw_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     for sign in (1.0, -1.0):
         bc = c + ax[across] * sign * (gap / 2 + blanket_w / 2)
         blen = L - 2 * box_len
-        u_dir, v_dir = ax[across], ax[along]
-        if np.cross(u_dir, v_dir) @ front < 0:
-            u_dir = -u_dir
+        u_dir, v_dir = _quad_axes(ax[across], ax[along], front)
         b.quad("array", bc + front * 0.004, u_dir, v_dir, blanket_w, blen)
         b.quad("array_back", bc - front * 0.004, -u_dir, v_dir, blanket_w, blen)
         out = _root_dir(part, e, along)
@@ -627,9 +630,7 @@ def _irosa(b: VisualBuilder, part: Part, e: Element) -> None:
     ax = np.eye(3)
     L, W = ext[along], ext[across]
     front = -ax[thin]
-    u_dir, v_dir = ax[across], ax[along]
-    if np.cross(u_dir, v_dir) @ front < 0:
-        u_dir = -u_dir
+    u_dir, v_dir = _quad_axes(ax[across], ax[along], front)
     b.quad("irosa", c + front * 0.004, u_dir, v_dir, W - 0.3, L - 0.6)
     b.quad("array_back", c - front * 0.004, -u_dir, v_dir, W - 0.3, L - 0.6)
     out = _root_dir(part, e, along)
@@ -654,9 +655,7 @@ def _russian_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     n = max(3, round(L / 1.1))
     edges = np.linspace(-L / 2, L / 2, n + 1)
     front = -ax[thin] if part.segment == "ROS" else ax[thin]
-    u_dir, v_dir = ax[across], ax[along]
-    if np.cross(u_dir, v_dir) @ front < 0:
-        u_dir = -u_dir
+    u_dir, v_dir = _quad_axes(ax[across], ax[along], front)
     for i in range(n):
         pc = c + ax[along] * (edges[i] + edges[i + 1]) / 2
         plen = edges[i + 1] - edges[i] - 0.06

@@ -98,13 +98,12 @@ class Separation(_Strict):
         return self
 
 
-class Burn(_Strict):
-    """A thruster burn on one part, fixed to that part's axes."""
+class _Thrust(_Strict):
+    """What every burn has: the part, when, how long, and which way (fixed to the part's axes)."""
 
     part: str
     t_s: float = Field(ge=0)
     duration_s: float = Field(gt=0)
-    thrust_n: float = Field(gt=0, le=1e6)
     direction_body: tuple[float, float, float] = Field(
         description="thrust direction in station body axes (+X fwd, +Y stbd, +Z nadir) at t = 0; turns with the part")
 
@@ -112,6 +111,12 @@ class Burn(_Strict):
     @classmethod
     def _nonzero_direction(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
         return nonzero_vector(v, "direction_body")
+
+
+class Burn(_Thrust):
+    """A thruster burn on one part, fixed to that part's axes, at a thrust the scene gives."""
+
+    thrust_n: float = Field(gt=0, le=1e6)
 
 
 class CmgControl(_Strict):
@@ -151,19 +156,9 @@ class ControlSettings(_Strict):
     jets: JetControl = JetControl()
 
 
-class JetBurn(_Strict):
+class JetBurn(_Thrust):
     """A translation burn from real jets: those of `part` thrusting within 15 deg of `direction_body`."""
 
-    part: str
-    t_s: float = Field(ge=0)
-    duration_s: float = Field(gt=0)
-    direction_body: tuple[float, float, float] = Field(
-        description="wanted thrust direction, station body axes (+X fwd, +Y stbd, +Z nadir); turns with the part")
-
-    @field_validator("direction_body")
-    @classmethod
-    def _nonzero_direction(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
-        return nonzero_vector(v, "direction_body")
 
 class PartMesh(_Strict):
     """Bring your own mesh: a file drawn as ``part`` instead of its generated model. Collision stays
