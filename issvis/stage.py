@@ -44,6 +44,34 @@ SHADOW_BACKGROUND = 1e6
 # a part near the threshold in a slow pull-back would pop between levels.
 LOD_SCREEN_FRACTION = 0.0  # depth the baker writes where nothing occludes the Sun
 
+# VTK 9.7's shadow lookup is an exponential shadow map with a fixed constant (11 over the light's whole
+# depth range): an occluder a few metres in front of a receiver only dims it by exp(-11 * gap / range),
+# so with a low Sun, when the range spans the station's length (~130 m), shadows cast from 5 m away
+# came out 60 % lit. The lookup is replaced in the station's shaders by a depth test in metres: the
+# occluder's depth is read back from the map (log(map) / constant), a receiver is shadowed once it is
+# SHADOW_BIAS_M behind it, over a SHADOW_SOFTNESS_M ramp, averaged over four taps half a texel apart
+# (edges a texel soft instead of stair-stepped), looked up from a point SHADOW_NORMAL_OFFSET_M out along
+# the surface normal (no self-shadowing of surfaces that graze the light).
+SHADOW_VIEWPORT_PX = 16
+SHADOW_BIAS_M = 0.04
+SHADOW_SOFTNESS_M = 0.05
+SHADOW_NORMAL_OFFSET_M = 0.08
+_VTK_SHADOW_CALL = "calcShadow(vertexVC, "
+_VTK_SHADOW_FACTOR = "expFactor = depthCExpBlured * depthCExpActual;"
+_SHADOW_CALL = f"calcShadow(vertexVC + vec4(normalize(normalVCVSOutput) * {SHADOW_NORMAL_OFFSET_M:.4f}, 0.0), "
+_SHADOW_FACTOR = f"""{{
+        float issvisRange = sFarZ - sNearZ;
+        float issvisTexel = 0.5 / float(textureSize(shadowMap, 0).x);
+        expFactor = 0.0;
+        for (int k = 0; k < 4; k++) {{
+          vec2 o = vec2((k == 0 || k == 3) ? -issvisTexel : issvisTexel, k < 2 ? -issvisTexel : issvisTexel);
+          float occluder = log(max(texture2D(shadowMap, projected + o).r, 1e-30)) / depthC;
+          float gap = (ldepth - occluder) * issvisRange - {SHADOW_BIAS_M:.4f};
+          expFactor += clamp(1.0 - gap / {SHADOW_SOFTNESS_M:.4f}, 0.0, 1.0);
+        }}
+        expFactor *= 0.25;
+      }}"""
+
 TINTS = {"departing": np.array([1.0, 0.45, 0.15]), "remaining": np.array([0.25, 0.55, 1.0])}
 
 __all__ = ["Stage", "earth_image", "earth_orientation", "phong_look", "TINTS"]
@@ -240,6 +268,14 @@ def _align_z(direction: np.ndarray) -> np.ndarray:
     return np.column_stack([x, np.cross(z, x), z])
 
 
+def _sharpen_shadow_lookup(actor: Any) -> None:
+    """Replace VTK's exponential shadow test in this actor's shader by a biased depth test in metres
+    (see SHADOW_BIAS_M). Applied after VTK's own replacements, where the shadow pass's code is."""
+    sp = actor.GetShaderProperty()
+    sp.AddFragmentShaderReplacement(_VTK_SHADOW_CALL, False, _SHADOW_CALL, True)
+    sp.AddFragmentShaderReplacement(_VTK_SHADOW_FACTOR, False, _SHADOW_FACTOR, False)
+
+
 def _set_matrix(vtk_matrix: Any, m: np.ndarray) -> None:
     vtk_matrix.DeepCopy(np.ascontiguousarray(m, float).ravel())
 
@@ -342,9 +378,12 @@ class Stage:
                     actor = plotter.add_mesh(mesh, smooth_shading=True, ambient=ambient, reset_camera=False,
                                              texture=texture, name=f"part:{name}:{level}:{k}", **look)
                     actor.prop.specular_color = specular_colour
+                    # closed, outward-wound meshes: back faces are hidden anyway, and not rasterising
+                    # them saves a fifth of a frame on llvmpipe
+                    actor.prop.backface_culling = not vm.material.double_sided
+                    if self.shadows:
+                        _sharpen_shadow_lookup(actor)
                     actor.prop.ambient_color = look["color"]
-                    if vm.material.double_sided:
-                        actor.prop.backface_culling = False
                     actor.SetUserMatrix(matrix)
                     actor.SetVisibility(level == 0)
                     actors.append(actor)
@@ -369,6 +408,8 @@ class Stage:
         self._build_lights(pv)
         if self.shadows:
             self._build_shadow_passes(vtk)
+        if self.baker_renderer is not None:
+            self._square_baker_viewport()
         self._observer = rw.AddObserver("StartEvent", self._before_render)
         if has_jets(record):  # thruster firings recorded by attitude control: glows at the jets that fire
             self.extras.append(JetPlumes(plotter, record, min_visible_s=1.0))
@@ -378,6 +419,18 @@ class Stage:
             # baker's map follows that camera: fit it here, to the station at the record's start, so
             # the shadows do not depend on which frame a process renders first (workers == one process)
             self.baker_renderer.ResetCamera()
+
+    def _square_baker_viewport(self) -> None:
+        """Give the baker a square viewport of SHADOW_VIEWPORT_PX pixels in the window's corner.
+
+        VTK projects the shadow map with the aspect ratio of the baker renderer's viewport but looks
+        it up as if it were square: on a 16:9 window every shadow was stretched sideways in the light's
+        frame (right under the light's centre, metres off at the map's edges). A small square viewport
+        also spares the baker clearing a full-size window region that nothing shows.
+        """
+        w, h = self.plotter.render_window.GetSize()
+        side = min(SHADOW_VIEWPORT_PX, w, h)
+        self.baker_renderer.SetViewport(0.0, 0.0, (side + 0.25) / w, (side + 0.25) / h)
 
     def _add_flat_copy(self, vtk: Any, vm: Any, matrix: Any) -> None:
         mapper = vtk.vtkPolyDataMapper()
