@@ -162,7 +162,11 @@ def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, a
 # lightDirectionVC0 (the only light of the far-field renderer: the Sun). Custom uniforms: clouds
 # sunGain, detailAmp, cloudAmp, glintGain (VTK declares samplers and custom uniforms itself).
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
-float issvisHash(vec2 p) { return fract(sin(dot(p, vec2(127.1, 311.7))) * 43758.5453); }
+float issvisHash(vec2 p) {  // arithmetic hash (no sin: a third cheaper on llvmpipe)
+  vec3 q = fract(vec3(p.xyx) * 0.1031);
+  q += dot(q, q.yzx + 33.33);
+  return fract((q.x + q.y) * q.z);
+}
 float issvisNoise(vec2 p) {
   vec2 i = floor(p); vec2 f = fract(p); f = f * f * (3.0 - 2.0 * f);
   return mix(mix(issvisHash(i), issvisHash(i + vec2(1.0, 0.0)), f.x),
@@ -175,14 +179,15 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   vec3 nE = normalize(normalVCVSOutput);
   vec3 sE = normalize(-lightDirectionVC0);
   vec3 vE = normalize(-vertexVC.xyz);
-  vec3 srgb = texture(actortexture, st).rgb;
+  vec4 texel = texture(actortexture, st);
+  vec3 srgb = texel.rgb;
   float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
   vec3 alb = pow(srgb, vec3(2.2));
   // fine detail: two octaves of value noise at 4x and 16x the texel rate, on land more than sea
   float d = issvisNoise(st * vec2(16384.0, 8192.0)) * 0.6 + issvisNoise(st * vec2(65536.0, 32768.0)) * 0.4;
   alb *= 1.0 + detailAmp * (d - 0.5) * (1.0 - 0.6 * ocean);
   float dc = issvisNoise(st * vec2(3000.0, 1500.0)) * 0.6 + issvisNoise(st * vec2(9000.0, 4500.0)) * 0.4;
-  float field = texture(actortexture, st).a + 0.18 * (dc - 0.5);
+  float field = texel.a + 0.18 * (dc - 0.5);
   float cloud = smoothstep(0.50, 0.64, field) * cloudAmp;
   float mu = dot(nE, sE);
   float muV = max(dot(nE, vE), 0.0);

@@ -53,6 +53,10 @@ LOD_SCREEN_FRACTION = 0.0  # depth the baker writes where nothing occludes the S
 # (edges a texel soft instead of stair-stepped), looked up from a point SHADOW_NORMAL_OFFSET_M out along
 # the surface normal (no self-shadowing of surfaces that graze the light).
 SHADOW_VIEWPORT_PX = 16
+# The shadow map is re-baked only when a caster's box corner, or the Sun's direction times the
+# station's size, has moved this many map texels since the last bake (the map's own precision is a
+# texel): the docked station in real time re-bakes every ~10 frames, a time-lapse every frame.
+SHADOW_REBAKE_TEXELS = 1.0
 SHADOW_BIAS_M = 0.04
 SHADOW_SOFTNESS_M = 0.05
 SHADOW_NORMAL_OFFSET_M = 0.08
@@ -268,6 +272,14 @@ def _align_z(direction: np.ndarray) -> np.ndarray:
     return np.column_stack([x, np.cross(z, x), z])
 
 
+def _box_corners(boxes: np.ndarray) -> np.ndarray:
+    """The 8 corners (8, 3) of the box around boxes (M, 2, 3) (zeros when there are none)."""
+    if not len(boxes):
+        return np.zeros((8, 3))
+    lo, hi = boxes[:, 0].min(axis=0), boxes[:, 1].max(axis=0)
+    return np.array([[hi[i] if k >> i & 1 else lo[i] for i in range(3)] for k in range(8)])
+
+
 def _sharpen_shadow_lookup(actor: Any) -> None:
     """Replace VTK's exponential shadow test in this actor's shader by a biased depth test in metres
     (see SHADOW_BIAS_M). Applied after VTK's own replacements, where the shadow pass's code is."""
@@ -403,6 +415,10 @@ class Stage:
         self._tinted = False
         self._index = {str(n): i for i, n in enumerate(record.names)}
         self._sides = record.separation_sides()
+        # each part's box corners in its own frame (P, 8, 3), for the re-bake test
+        self._corners = np.array([_box_corners(b) for b in self._boxes])
+        self._baked: tuple[np.ndarray, np.ndarray] | None = None  # (world corners, Sun) at the last bake
+        self.bakes = 0
 
         self._build_far_field(pv, vtk)
         self._build_lights(pv)
@@ -414,11 +430,6 @@ class Stage:
         if has_jets(record):  # thruster firings recorded by attitude control: glows at the jets that fire
             self.extras.append(JetPlumes(plotter, record, min_visible_s=1.0))
         self.set_time(self.t_s)
-        if self.baker_renderer is not None:
-            # VTK resets a renderer's own camera to its props' bounds when it is first used, and the
-            # baker's map follows that camera: fit it here, to the station at the record's start, so
-            # the shadows do not depend on which frame a process renders first (workers == one process)
-            self.baker_renderer.ResetCamera()
 
     def _square_baker_viewport(self) -> None:
         """Give the baker a square viewport of SHADOW_VIEWPORT_PX pixels in the window's corner.
@@ -439,6 +450,8 @@ class Stage:
         copy = vtk.vtkActor()
         copy.SetMapper(mapper)
         copy.GetProperty().LightingOff()
+        # the map needs the surfaces that face the Sun; back faces lie behind them (3 ms a bake)
+        copy.GetProperty().SetBackfaceCulling(not vm.material.double_sided)
         copy.GetProperty().SetInterpolationToFlat()
         copy.SetUserMatrix(matrix)
         self.baker_renderer.AddActor(copy)
@@ -601,9 +614,37 @@ class Stage:
             d = np.array([c * d[0] - s * d[1], s * d[0] + c * d[1], d[2]])
         return d
 
+    def invalidate_shadows(self) -> None:
+        """Bake the shadow map at the next render whatever moved (the renderer calls this at the start
+        of every segment, so that any split of a clip over processes bakes at the same frames)."""
+        self._baked = None
+
+    def _decide_bake(self) -> None:
+        """Draw the baker (re-bake the map) only when something moved a texel since the last bake."""
+        corners = np.einsum("pij,pkj->pki", self._rot, self._corners) + self._pos[:, None, :]
+        sun = self.sun_direction()
+        need = self._baked is None
+        if not need:
+            lo, hi = corners.reshape(-1, 3).min(0), corners.reshape(-1, 3).max(0)
+            texel = float((hi - lo).max()) / self.settings.quality.shadow_map_px
+            moved = float(np.linalg.norm(corners - self._baked[0], axis=-1).max())
+            turned = float(np.linalg.norm(sun - self._baked[1])) * float(np.linalg.norm(hi - lo))
+            need = moved + turned > SHADOW_REBAKE_TEXELS * texel
+        self.baker_renderer.SetDraw(need)
+        if need:
+            # VTK bakes through the baker renderer's own camera as well as the light's: fitted once to
+            # the docked station, it lost the depth of everything that later moved far from there (the
+            # departing segment, a time-lapse later, came out shadowed all over). Fit it to the casters
+            # as they are now, before every bake: the map then depends on this frame alone.
+            self.baker_renderer.ResetCamera()
+            self._baked = (corners, sun)
+            self.bakes += 1
+
     def _before_render(self, *_: Any) -> None:
-        """Put the far field around the active camera, copy that camera to the far renderer, and give
-        each renderer a clipping range for its own scale."""
+        """Put the far field around the active camera, copy that camera to the far renderer, give each
+        renderer a clipping range for its own scale, and decide whether the shadow map is re-baked."""
+        if self.baker_renderer is not None:
+            self._decide_bake()
         cam = self.renderer.GetActiveCamera()
         eye = np.array(cam.GetPosition())
         self.place_far_field(eye)

@@ -280,16 +280,19 @@ def test_night_side_is_dark_and_day_side_lit(record):
 
 
 # --- shadows against a ray cast --------------------------------------------------------------
-SHADOW_SUN = (1.0, 0.02, 0.05)  # high Sun: the truss and its boxes shadow the modules and radiators
+# Suns from high (the truss and its boxes shadow the modules and radiators) to low, 53 deg from the
+# zenith, where shadows are long and cross the station: the case VTK's own set-up got wrong (the map
+# baked with the window's 16:9 aspect and read as square, and an exp(11) test that leaked).
+SHADOW_SUNS = {"high": (1.0, 0.02, 0.05), "mid": (0.8, 0.45, 0.3), "low": (0.6, 0.0, -0.8)}
 
 
-def _shadow_view(record, **lighting):
+def _shadow_view(record, sun=SHADOW_SUNS["high"], **lighting):
     key_ = CameraKey(at_s=0.0, mode="fixed", anchor="station", target="station", position_m=(32.0, 12.0, 22.0),
                      fov_deg=50.0)
     return RenderSettings(width_px=320, height_px=180, camera=CameraSettings(keys=(key_,)),
                           overlays=Overlays(title_card=False, end_card=False, clock=False, separation=False),
                           earth=EarthSettings(show=False), quality=Quality(supersample=1.0, stars=0),
-                          lighting=Lighting(sun_direction_lvlh=SHADOW_SUN, sun_moves=False, earthshine=0.0,
+                          lighting=Lighting(sun_direction_lvlh=sun, sun_moves=False, earthshine=0.0,
                                             ambient=0.03, **lighting))
 
 
@@ -333,7 +336,13 @@ def _render_with_depth(record, settings):
 
 
 def _occluded(points: np.ndarray, sun: np.ndarray, tris: np.ndarray, min_t_m: float = 0.08) -> np.ndarray:
-    """(P,) bool: does a ray from each point towards the Sun hit any triangle (Moller-Trumbore, numpy)?"""
+    """(P,) bool: does a ray from each point towards the Sun enter any mesh (Moller-Trumbore, numpy)?
+
+    Only faces whose outward side looks back along the ray count (the meshes are closed and wound
+    outwards, tested in test_assets): a point read back from the depth buffer can sit a hair inside its
+    own surface, and a grazing ray would then "hit" that surface from inside on its way out."""
+    normals = np.cross(tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0])
+    tris = tris[normals @ sun < 0]
     v0, e1, e2 = tris[:, 0], tris[:, 1] - tris[:, 0], tris[:, 2] - tris[:, 0]
     p = np.cross(sun, e2)
     det = np.einsum("ij,ij->i", e1, p)
@@ -364,13 +373,16 @@ def _occlusion_robust(points: np.ndarray, sun: np.ndarray, tris: np.ndarray, spr
     return hits.all(axis=0), ~hits.any(axis=0)
 
 
-def test_shadows_match_a_ray_cast(record):
+@pytest.mark.parametrize("height", list(SHADOW_SUNS))
+def test_shadows_match_a_ray_cast(record, height):
     """Pixels the shadow map darkens are those an independent ray cast (numpy, every triangle of the
-    station) finds occluded from the Sun, and pixels it leaves lit are not occluded."""
-    shadowed_img, _, _ = _render_with_depth(record, _shadow_view(record))
+    station) finds occluded from the Sun, and pixels it leaves lit are not occluded, with the Sun
+    high or low."""
+    sun_lvlh = SHADOW_SUNS[height]
+    shadowed_img, _, _ = _render_with_depth(record, _shadow_view(record, sun_lvlh))
     # points and triangles from the render without shadows (same camera, same geometry)
-    plain_img, world, tris = _render_with_depth(record, _shadow_view(record, shadows=False))
-    dark_img, _, _ = _render_with_depth(record, _shadow_view(record, shadows=False, sun_intensity=0.0))
+    plain_img, world, tris = _render_with_depth(record, _shadow_view(record, sun_lvlh, shadows=False))
+    dark_img, _, _ = _render_with_depth(record, _shadow_view(record, sun_lvlh, shadows=False, sun_intensity=0.0))
     sun_part = (plain_img - dark_img).mean(axis=2)  # what the Sun adds without shadows
     kept = (sun_part - (shadowed_img - dark_img).mean(axis=2))  # what the shadow took away
     candidates = np.argwhere(np.isfinite(world[..., 0]) & (sun_part > 40))
@@ -380,28 +392,53 @@ def test_shadows_match_a_ray_cast(record):
     # up to 300 pixels the map shadows and 700 it leaves lit (1 lit, 0 shadowed)
     shadow_px = candidates[ratio < 0.3]
     lit_px = candidates[ratio > 0.7]
-    assert len(shadow_px) >= 30, f"only {len(shadow_px)} shadowed pixels: the view tests nothing"
-    shadow_px = shadow_px[rng.choice(len(shadow_px), size=min(300, len(shadow_px)), replace=False)]
+    assert len(shadow_px) >= 300, f"only {len(shadow_px)} shadowed pixels: the view tests nothing"
+    shadow_px = shadow_px[rng.choice(len(shadow_px), size=300, replace=False)]
     lit_px = lit_px[rng.choice(len(lit_px), size=min(700, len(lit_px)), replace=False)]
-    sun = np.asarray(SHADOW_SUN) / np.linalg.norm(SHADOW_SUN)
+    sun = np.asarray(sun_lvlh) / np.linalg.norm(sun_lvlh)
     occ_s, open_s = _occlusion_robust(world[shadow_px[:, 0], shadow_px[:, 1]], sun, tris)
     occ_l, open_l = _occlusion_robust(world[lit_px[:, 0], lit_px[:, 1]], sun, tris)
     # lit pixels: the ray cast finds no occluder
     lit_ok = open_l[occ_l | open_l].mean()
     assert lit_ok >= SHADOW_AGREEMENT, f"{1 - lit_ok:.1%} of lit pixels have an occluder"
-    # shadowed pixels: the ray cast finds an occluder for most, far more often than for lit ones
+    # shadowed pixels: the ray cast finds an occluder for nearly all
     precision = occ_s[occ_s | open_s].mean()
-    assert precision >= SHADOW_PRECISION and precision > 5 * occ_l[occ_l | open_l].mean(), precision
+    assert precision >= SHADOW_PRECISION, f"{1 - precision:.1%} of shadowed pixels have no occluder"
 
 
-# Lit pixels without an occluder in the ray cast (fraction). Measured 0.956 with the high Sun.
-# Disagreements: pixels the map leaves lit where the ray cast finds an occluder (shadow edges, ~5 cm
-# texels plus VTK's depth bias; more of them with a low Sun: 0.94 at 17 deg from the zenith, 0.82
-# at 37 deg -- see docs/rendering.md).
-SHADOW_AGREEMENT = 0.9
-# Shadowed pixels with an occluder in the ray cast (fraction); measured 0.82 (142 decided) against 0.04
-# for lit ones (498 decided), 300 s record, high Sun.
-SHADOW_PRECISION = 0.7
+# Lit pixels without an occluder in the ray cast (fraction). Measured 0.975 (high Sun), 0.983 (mid),
+# 0.956 (low); the disagreements are shadow edges (~6 cm texels, 4 cm bias) and struts under the
+# 12 cm the robust cast resolves. VTK's own set-up scored 0.75 with the low Sun.
+SHADOW_AGREEMENT = 0.92
+# Shadowed pixels with an occluder in the ray cast (fraction); measured 0.98-1.0 at all three heights
+# (VTK's own set-up: 0.78 with the high Sun, 0.28 with a low one).
+SHADOW_PRECISION = 0.95
+
+
+def test_shadow_map_is_rebaked_only_when_something_moves(record):
+    """The map is baked again when the parts or the Sun move by a texel, not when only the camera does,
+    and a frame drawn with the kept map matches one drawn with a fresh bake."""
+    from issvis.render import open_source
+
+    src = open_source(record, _shadow_view(record, SHADOW_SUNS["mid"]))
+    try:
+        stage, cam = src.stage, src.plotter.renderer.GetActiveCamera()
+        src.pose(1.0)
+        src.grab()
+        baked = stage.bakes
+        cam.Azimuth(20.0)
+        kept = src.grab().astype(int)
+        assert stage.bakes == baked, "a camera move re-baked the shadow map"
+        stage.invalidate_shadows()
+        fresh = src.grab().astype(int)
+        assert stage.bakes == baked + 1
+        assert np.array_equal(kept, fresh), "the kept map draws other shadows than a fresh one"
+        after = record.t[np.searchsorted(record.t, 60.0)]  # the Russian segment has moved metres
+        stage.set_time(float(after))
+        src.grab()
+        assert stage.bakes == baked + 2, "parts moved but the map was not re-baked"
+    finally:
+        src.close()
 
 
 # --- segments, workers, audio ----------------------------------------------------------------
