@@ -303,13 +303,18 @@ class FrameSource:
         if self.overlays is not None:
             self.overlays.update(video_s, t_s)
 
-    def grab(self, flipped: bool = False) -> np.ndarray:
-        """Render and read the pixels; bottom row first when ``flipped`` (ffmpeg flips for free)."""
-        from vtkmodules.util.numpy_support import vtk_to_numpy
+    def grab(self, flipped: bool = False, into: np.ndarray | None = None) -> np.ndarray:
+        """Render and read the pixels; bottom row first when ``flipped`` (ffmpeg flips for free).
+        ``into``: an (H, W, 3) uint8 array that receives the pixels (bottom row first) without a copy."""
+        from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
 
         rw = self.plotter.render_window
         rw.Render()
         w, h = self.width_px, self.height_px
+        if into is not None:
+            target = numpy_to_vtk(into.reshape(-1, 3), deep=False)  # VTK writes straight into ``into``
+            rw.GetPixelData(0, 0, w - 1, h - 1, 0, target, 0)
+            return into
         rw.GetPixelData(0, 0, w - 1, h - 1, 0, self._buffer, 0)
         img = vtk_to_numpy(self._buffer).reshape(h, w, 3)
         return img if flipped else img[::-1]
@@ -412,12 +417,17 @@ class _Encoder:
                 except BaseException as exc:  # reported to the render loop on its next send
                     self._error = exc
 
+    def next_buffer(self) -> np.ndarray:
+        """The buffer the next frame may be read into: no frame waiting in the queue or being piped uses it."""
+        return self._buffers[self._k]
+
     def send(self, frame: np.ndarray) -> np.ndarray:
         if self._error is not None:
             raise RenderError(f"the video encoder failed: {self._error}")
         buf = self._buffers[self._k]
         self._k = (self._k + 1) % len(self._buffers)
-        np.copyto(buf, frame)
+        if frame is not buf:
+            np.copyto(buf, frame)
         self._queue.put(buf)
         return buf
 
@@ -482,7 +492,7 @@ def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, e
         source.stage.invalidate_shadows()
         for i in range(first, end):
             source.pose(i / source.clip.fps)
-            frame = writer.send(source.grab(flipped=True))
+            frame = writer.send(source.grab(flipped=True, into=writer.next_buffer()))
             if i == poster_i:
                 poster = frame[::-1].copy()
             if on_frame is not None:

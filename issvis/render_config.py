@@ -219,13 +219,13 @@ class Quality(_Strict):
     anti_aliasing: Literal["fxaa", "ssaa", "none"] = Field(
         "none", description="fxaa: the renderer's FXAA pass; ssaa: pyvista's 4x supersampling (slow); none: "
         "rely on `supersample` (thin struts stay whole, and it is cheaper than FXAA on llvmpipe)")
-    supersample: float = Field(1.25, ge=1, le=3, description="render this many times larger and let ffmpeg "
+    supersample: float = Field(1.0625, ge=1, le=3, description="render this many times larger and let ffmpeg "
                                "downscale (area filter) to the video size")
-    shadow_map_px: int = Field(2048, ge=256, le=8192, description="shadow-map resolution (the station spans it)")
+    shadow_map_px: int = Field(1536, ge=256, le=8192, description="shadow-map resolution (the station spans it)")
     stars: int = Field(4000, ge=0, le=100_000)
     earth_grid_deg: float = Field(2.0, ge=0.5, le=10, description="Earth mesh spacing; 2 keeps the limb sub-pixel at 1080p")
     crf: int = Field(20, ge=0, le=51, description="x264 constant rate factor: lower is better and bigger")
-    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "veryfast"
+    preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "superfast"
 
 
 class RenderSettings(BaseModel):

@@ -47,11 +47,11 @@ LOD_SCREEN_FRACTION = 0.0  # depth the baker writes where nothing occludes the S
 # VTK 9.7's shadow lookup is an exponential shadow map with a fixed constant (11 over the light's whole
 # depth range): an occluder a few metres in front of a receiver only dims it by exp(-11 * gap / range),
 # so with a low Sun, when the range spans the station's length (~130 m), shadows cast from 5 m away
-# came out 60 % lit. The lookup is replaced in the station's shaders by a depth test in metres: the
-# occluder's depth is read back from the map (log(map) / constant), a receiver is shadowed once it is
-# SHADOW_BIAS_M behind it, over a SHADOW_SOFTNESS_M ramp, averaged over four taps half a texel apart
-# (edges a texel soft instead of stair-stepped), looked up from a point SHADOW_NORMAL_OFFSET_M out along
-# the surface normal (no self-shadowing of surfaces that graze the light).
+# came out 60 % lit. The station's shaders replace it by a depth test in metres: the occluder's depth is
+# read back from the map (it holds exp(11 x depth)), a point is shadowed once it lies SHADOW_BIAS_M
+# behind the occluder (over a SHADOW_SOFTNESS_M ramp), tested at the four texel centres around it and blended bilinearly (edges ramp over one texel instead of
+# stair-stepping), looked up from a point SHADOW_NORMAL_OFFSET_M out along its normal (surfaces that
+# graze the light do not shadow themselves).
 SHADOW_VIEWPORT_PX = 16
 # The shadow map is re-baked only when a caster's box corner, or the Sun's direction times the
 # station's size, has moved this many map texels since the last bake (the map's own precision is a
@@ -64,16 +64,22 @@ _VTK_SHADOW_CALL = "calcShadow(vertexVC, "
 _VTK_SHADOW_FACTOR = "expFactor = depthCExpBlured * depthCExpActual;"
 _SHADOW_CALL = f"calcShadow(vertexVC + vec4(normalize(normalVCVSOutput) * {SHADOW_NORMAL_OFFSET_M:.4f}, 0.0), "
 _SHADOW_FACTOR = f"""{{
+        // bilinear percentage-closer filtering: the depth test at the four texel centres around the
+        // point, weighted by where the point falls between them (edges ramp over a texel, no stairs)
         float issvisRange = sFarZ - sNearZ;
-        float issvisTexel = 0.5 / float(textureSize(shadowMap, 0).x);
-        expFactor = 0.0;
+        vec2 issvisRes = vec2(textureSize(shadowMap, 0));
+        vec2 issvisF = projected * issvisRes - 0.5;
+        vec2 issvisW = fract(issvisF);
+        vec2 issvisBase = (floor(issvisF) + 0.5) / issvisRes;
+        float issvisLit[4];
         for (int k = 0; k < 4; k++) {{
-          vec2 o = vec2((k == 0 || k == 3) ? -issvisTexel : issvisTexel, k < 2 ? -issvisTexel : issvisTexel);
-          float occluder = log(max(texture2D(shadowMap, projected + o).r, 1e-30)) / depthC;
+          vec2 uv = issvisBase + vec2(float(k & 1), float(k >> 1)) / issvisRes;
+          float occluder = log(max(texture2D(shadowMap, uv).r, 1e-30)) / depthC;
           float gap = (ldepth - occluder) * issvisRange - {SHADOW_BIAS_M:.4f};
-          expFactor += clamp(1.0 - gap / {SHADOW_SOFTNESS_M:.4f}, 0.0, 1.0);
+          issvisLit[k] = clamp(1.0 - gap / {SHADOW_SOFTNESS_M:.4f}, 0.0, 1.0);
         }}
-        expFactor *= 0.25;
+        expFactor = mix(mix(issvisLit[0], issvisLit[1], issvisW.x), mix(issvisLit[2], issvisLit[3], issvisW.x),
+                        issvisW.y);
       }}"""
 
 TINTS = {"departing": np.array([1.0, 0.45, 0.15]), "remaining": np.array([0.25, 0.55, 1.0])}
@@ -628,7 +634,10 @@ class Stage:
             lo, hi = corners.reshape(-1, 3).min(0), corners.reshape(-1, 3).max(0)
             texel = float((hi - lo).max()) / self.settings.quality.shadow_map_px
             moved = float(np.linalg.norm(corners - self._baked[0], axis=-1).max())
-            turned = float(np.linalg.norm(sun - self._baked[1])) * float(np.linalg.norm(hi - lo))
+            # a turn of the Sun shifts a shadow by the angle times the caster-receiver distance along the
+            # light, at most the station's depth along the Sun
+            depth = float(np.abs(sun) @ (hi - lo))
+            turned = float(np.linalg.norm(sun - self._baked[1])) * depth
             need = moved + turned > SHADOW_REBAKE_TEXELS * texel
         self.baker_renderer.SetDraw(need)
         if need:
