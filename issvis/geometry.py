@@ -582,6 +582,15 @@ def _quad_axes(across: np.ndarray, along: np.ndarray, front: np.ndarray) -> tupl
     return (across if np.cross(across, along) @ front >= 0 else -across), along
 
 
+def _blanket(b: VisualBuilder, look: str, centre: np.ndarray, across: np.ndarray, along: np.ndarray,
+             front: np.ndarray, width: float, length: float) -> None:
+    """An array blanket: cells (``look``) on the side facing ``front``, the Kapton back on the other,
+    4 mm apart."""
+    u_dir, v_dir = _quad_axes(across, along, front)
+    b.quad(look, centre + front * 0.004, u_dir, v_dir, width, length)
+    b.quad("array_back", centre - front * 0.004, -u_dir, v_dir, width, length)
+
+
 def _saw_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     """A US solar array wing: two blankets either side of a lattice mast, blanket boxes at both ends."""
     thin, across, along = _box_axes(e)
@@ -595,10 +604,7 @@ def _saw_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     blanket_w = (W - gap) / 2
     for sign in (1.0, -1.0):
         bc = c + ax[across] * sign * (gap / 2 + blanket_w / 2)
-        blen = L - 2 * box_len
-        u_dir, v_dir = _quad_axes(ax[across], ax[along], front)
-        b.quad("array", bc + front * 0.004, u_dir, v_dir, blanket_w, blen)
-        b.quad("array_back", bc - front * 0.004, -u_dir, v_dir, blanket_w, blen)
+        _blanket(b, "array", bc, ax[across], ax[along], front, blanket_w, L - 2 * box_len)
         out = _root_dir(part, e, along)
         for end in (1.0, -1.0):  # +1: the tip box (white), -1: the root box on the mast canister
             bx = bc + out * end * (L / 2 - box_len / 2)
@@ -630,9 +636,7 @@ def _irosa(b: VisualBuilder, part: Part, e: Element) -> None:
     ax = np.eye(3)
     L, W = ext[along], ext[across]
     front = -ax[thin]
-    u_dir, v_dir = _quad_axes(ax[across], ax[along], front)
-    b.quad("irosa", c + front * 0.004, u_dir, v_dir, W - 0.3, L - 0.6)
-    b.quad("array_back", c - front * 0.004, -u_dir, v_dir, W - 0.3, L - 0.6)
+    _blanket(b, "irosa", c, ax[across], ax[along], front, W - 0.3, L - 0.6)
     out = _root_dir(part, e, along)
     root, tip = c - out * L / 2, c + out * L / 2
     for sign in (1.0, -1.0):
@@ -655,12 +659,9 @@ def _russian_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     n = max(3, round(L / 1.1))
     edges = np.linspace(-L / 2, L / 2, n + 1)
     front = -ax[thin] if part.segment == "ROS" else ax[thin]
-    u_dir, v_dir = _quad_axes(ax[across], ax[along], front)
     for i in range(n):
         pc = c + ax[along] * (edges[i] + edges[i + 1]) / 2
-        plen = edges[i + 1] - edges[i] - 0.06
-        b.quad("array", pc + front * 0.004, u_dir, v_dir, W, plen)
-        b.quad("array_back", pc - front * 0.004, -u_dir, v_dir, W, plen)
+        _blanket(b, "array", pc, ax[across], ax[along], front, W, edges[i + 1] - edges[i] - 0.06)
     out = _root_dir(part, e, along)
     root, tip = c - out * L / 2, c + out * L / 2
     b.strut("metal", root - front * 0.06, tip - front * 0.06, 0.08)

@@ -38,25 +38,26 @@ EARTH_NEAR_M = 6000.0  # scaled distance from the camera to the nearest point of
 ATMOSPHERE_M = 90_000.0  # visible thickness of the limb, m (true scale)
 EARTH_ROTATION_RAD_S = 7.292115e-5
 EARTHSHINE_DISTANCE_M = 20_000.0  # the earthshine spot light sits this far towards Earth
-SHADOW_BACKGROUND = 1e6
+SHADOW_BACKGROUND = 1e6  # depth the baker writes where nothing occludes the Sun
 # A part whose radius spans less of the half-height than this is drawn with its coarse meshes. Off (0):
 # on the default clip it saved 3 % (the cost is in close-ups, where the fine meshes are needed) and
 # a part near the threshold in a slow pull-back would pop between levels.
-LOD_SCREEN_FRACTION = 0.0  # depth the baker writes where nothing occludes the Sun
+LOD_SCREEN_FRACTION = 0.0
+# The baker's viewport: a small square (see Stage._square_baker_viewport), px.
+SHADOW_VIEWPORT_PX = 16
+# The shadow map is re-baked only when a caster's box corner, or the Sun's turn times the station's
+# depth along the Sun, has moved this many map texels since the last bake (the map's own precision is
+# a texel): the docked station in real time re-bakes every ~10 frames, a time-lapse every frame.
+SHADOW_REBAKE_TEXELS = 1.0
 
 # VTK 9.7's shadow lookup is an exponential shadow map with a fixed constant (11 over the light's whole
 # depth range): an occluder a few metres in front of a receiver only dims it by exp(-11 * gap / range),
 # so with a low Sun, when the range spans the station's length (~130 m), shadows cast from 5 m away
-# came out 60 % lit. The station's shaders replace it by a depth test in metres: the occluder's depth is
-# read back from the map (it holds exp(11 x depth)), a point is shadowed once it lies SHADOW_BIAS_M
-# behind the occluder (over a SHADOW_SOFTNESS_M ramp), tested at the four texel centres around it and blended bilinearly (edges ramp over one texel instead of
-# stair-stepping), looked up from a point SHADOW_NORMAL_OFFSET_M out along its normal (surfaces that
-# graze the light do not shadow themselves).
-SHADOW_VIEWPORT_PX = 16
-# The shadow map is re-baked only when a caster's box corner, or the Sun's direction times the
-# station's size, has moved this many map texels since the last bake (the map's own precision is a
-# texel): the docked station in real time re-bakes every ~10 frames, a time-lapse every frame.
-SHADOW_REBAKE_TEXELS = 1.0
+# came out 60 % lit. The station's shaders replace it by a depth test in metres: the occluder's depth
+# is read back from the map (it holds exp(11 x depth)), a point is shadowed once it lies SHADOW_BIAS_M
+# behind the occluder (over a SHADOW_SOFTNESS_M ramp), tested at the four texel centres around it and
+# blended bilinearly (edges ramp over one texel instead of stair-stepping), looked up from a point
+# SHADOW_NORMAL_OFFSET_M out along its normal (surfaces that graze the light do not shadow themselves).
 SHADOW_BIAS_M = 0.04
 SHADOW_SOFTNESS_M = 0.05
 SHADOW_NORMAL_OFFSET_M = 0.08
@@ -430,7 +431,6 @@ class Stage:
         self._build_lights(pv)
         if self.shadows:
             self._build_shadow_passes(vtk)
-        if self.baker_renderer is not None:
             self._square_baker_viewport()
         self._observer = rw.AddObserver("StartEvent", self._before_render)
         if has_jets(record):  # thruster firings recorded by attitude control: glows at the jets that fire
