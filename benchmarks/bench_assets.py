@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from issvis.assets import _image, load_station_assets
-from issvis.catalogue import build_station
-from issvis.geometry import mass_properties, part_visual
+from issvis.build.geometry import mass_properties, part_visual
+from issvis.station.assets import _image, load_station_assets
+from issvis.station.catalogue import build_station
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,8 +29,8 @@ def best_of(fn, n=3) -> float:
 
 
 def main() -> None:
-    from issvis.export import export_record
-    from issvis.trajectory import Record
+    from issvis.pictures.export import export_record
+    from issvis.record.record import Record
 
     station = build_station()
     physics_load = best_of(lambda: load_station_assets.__wrapped__(None, visuals=False))

@@ -7,7 +7,7 @@ encoder settings, over the same number of frames:
   frame it sets every actor's ``user_matrix`` and the camera to values computed ahead (untimed)
   for the same video times, then ``plotter.write_frame()`` (pyvista's own movie path: render,
   read back, send to imageio-ffmpeg). No overlays, no interpolation, no choreography;
-- *issvis*: ``issvis.render.render_video`` on the record (time map, interpolated poses, camera
+- *issvis*: ``issvis.pictures.video.render_video`` on the record (time map, interpolated poses, camera
   choreography, far field, overlays, poster), frames spread over the whole clip.
 
 Usage: python benchmarks/bench_render.py [RECORD.npz] [--size 1920x1080] [--frames 150]
@@ -28,7 +28,7 @@ import numpy as np
 
 def frame_states(record, settings, n_frames: int) -> list[dict]:
     """What issvis would show at n_frames video times spread over the clip, computed ahead (untimed)."""
-    from issvis.render import open_source
+    from issvis.pictures.video import open_source
 
     src = open_source(record, settings)
     states = []
@@ -55,8 +55,8 @@ def raw_loop(record, settings, states: list[dict], out: Path) -> float:
     """Seconds per frame of the plain loop: the same actors, renderers and passes (the Stage builds them,
     then its per-render logic is detached), set from precomputed values with pyvista's API, rendered
     and encoded by pyvista's own movie writer at the same size and with the same ffmpeg downscale."""
-    from issvis.render import _anti_alias, make_plotter, render_size
-    from issvis.stage import Stage, _vtk_matrix
+    from issvis.pictures.video import _anti_alias, make_plotter, render_size
+    from issvis.pictures.stage import Stage, _vtk_matrix
 
     w, h = render_size(settings)
     plotter = make_plotter(w, h)
@@ -102,9 +102,9 @@ def raw_loop(record, settings, states: list[dict], out: Path) -> float:
 
 
 def issvis_loop(record, settings, n_frames: int, out: Path) -> tuple[float, dict]:
-    from issvis.render import render_video
+    from issvis.pictures.video import render_video
 
-    from issvis.camera import Clip
+    from issvis.pictures.camera import Clip
 
     # the same video times as frame_states: n_frames spread over the whole clip
     length = Clip(settings, record).length_s
@@ -125,8 +125,8 @@ def main() -> None:
     ap.add_argument("--size", default="1920x1080")
     ap.add_argument("--frames", type=int, default=138, help="a multiple of the clip length (46 s) keeps both loops on the same video times")
     args = ap.parse_args()
-    from issvis.render_config import RenderSettings
-    from issvis.trajectory import Record
+    from issvis.scene.render_settings import RenderSettings
+    from issvis.record.record import Record
 
     w, h = (int(v) for v in args.size.split("x"))
     record = Record.load(args.record)

@@ -26,8 +26,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from issvis.scene import load_scene
-from issvis.simulation import Simulator, _gravity
+from issvis.physics.simulation import Simulator, _gravity
+from issvis.scene.schema import load_scene
 
 ROOT = Path(__file__).resolve().parent.parent
 ORBIT_S = 5577.0

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from issvis.trajectory import Record
-from issvis.viewer import ViewerWindow, check_display
+from issvis.pictures.viewer import ViewerWindow, check_display
+from issvis.record.record import Record
 
 
 def measure(record: Record, preset: int, seconds: float, size: tuple[int, int], multi_samples: int = 0,

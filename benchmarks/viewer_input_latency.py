@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-from issvis.trajectory import Record
-from issvis.viewer import ViewerWindow, check_display
+from issvis.pictures.viewer import ViewerWindow, check_display
+from issvis.record.record import Record
 
 
 def _busy(stop) -> None:

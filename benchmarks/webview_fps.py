@@ -70,9 +70,9 @@ class RawBaseline:
     def __init__(self, record_path: Path) -> None:
         from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
 
-        from issvis.render import _prefer_egl
-        from issvis.trajectory import Record
-        from issvis.viewer import ViewerWindow
+        from issvis.pictures.video import _prefer_egl
+        from issvis.pictures.viewer import ViewerWindow
+        from issvis.record.record import Record
 
         with _prefer_egl():
             self.window = ViewerWindow(Record.load(record_path), window_size=(W, H), off_screen=True)

@@ -1,6 +1,6 @@
 """Stills of the station's assets for docs/img/assets-*.png (issue 8 section 6).
 
-Loads assets/ through issvis.assets (what every stage loads), draws each part with its textures in
+Loads assets/ through issvis.station.assets (what every stage loads), draws each part with its textures in
 a hard side light, and writes small PNGs. Usage:
     python docs/asset_stills.py [OUTDIR] [NAME ...]
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from issvis.assets import load_station_assets
+from issvis.station.assets import load_station_assets
 
 # name: (part whose first wing is the target, or None; focus part (None: the whole station's centre
 # of mass); camera direction from the target; distance m; screen up)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .errors import InputError
+from .core.errors import InputError
 
 EXIT_DIFFERENT = 1
 EXIT_BAD_INPUT = 2
@@ -89,7 +89,7 @@ def input_file(path: Path | None, kinds: tuple[str, ...], command: str) -> tuple
 
     None means the default scene; a scene may be named by a shipped scene's name ('undock').
     """
-    from .shipped import default_scene, resolve_scene, shipped_scenes
+    from .core.shipped import default_scene, resolve_scene, shipped_scenes
 
     path = default_scene() if path is None else resolve_scene(path) if "scene" in kinds else path
     _Run.source = path
@@ -112,7 +112,7 @@ def input_file(path: Path | None, kinds: tuple[str, ...], command: str) -> tuple
 def check_station_parts(record, path: Path) -> None:
     """The pictures draw every part of a record from this issvis's station: refuse a record that
     lists a part the station does not have (a record of another version or station)."""
-    from .assets import load_station_assets
+    from .station.assets import load_station_assets
 
     known = set(load_station_assets(visuals=False).station.part_names)  # what the pictures draw
     unknown = [str(n) for n in record.names if str(n) not in known]
@@ -123,7 +123,7 @@ def check_station_parts(record, path: Path) -> None:
 
 def load_record(path: Path, station: bool = False):
     """The record at path; station=True also checks its parts against the station (pictures)."""
-    from .trajectory import Record
+    from .record.record import Record
 
     record = Record.load(path)
     if station:
@@ -133,7 +133,7 @@ def load_record(path: Path, station: bool = False):
 
 
 def load_scene_file(path: Path, overrides: tuple[str, ...]):
-    from .scene import load_scene
+    from .scene.schema import load_scene
 
     return load_scene(path, overrides)
 
@@ -143,7 +143,7 @@ def simulate_scene(scene, progress: bool | None = None, announce: str = ""):
     opens') a line on stderr says so first, and another how long it took."""
     import time
 
-    from .simulation import simulate
+    from .physics.simulation import simulate
 
     if announce:
         click.echo(f"simulating {scene.source} ({scene.scene.duration_s:g} s of physics) {announce} ...", err=True)
@@ -174,7 +174,7 @@ def read_scene_text(path: Path) -> str:
 
 def scene_of_record(path: Path, overrides: tuple[str, ...]):
     """The scene a record was simulated from (its meta 'scene' text), with overrides applied."""
-    from .scene import scene_from_text
+    from .scene.schema import scene_from_text
 
     text = load_record(path).meta.get("scene")
     if not isinstance(text, str) or not text.strip():
@@ -185,7 +185,7 @@ def scene_of_record(path: Path, overrides: tuple[str, ...]):
 def check_station(record, path: Path):
     """The record, when it was simulated with this issvis's station (else exit 2); a note on stderr
     when only the looks differ."""
-    from .assets import AssetError, StationMismatchError, check_record_station
+    from .station.assets import AssetError, StationMismatchError, check_record_station
 
     try:
         note = check_record_station(record, source=path)
@@ -220,7 +220,7 @@ scene_argument = click.argument("scene", type=click.Path(path_type=Path), requir
 @cli.command()
 def scenes() -> None:
     """List the shipped scenes (usable by name from any folder: 'issvis render soyuz_departure')."""
-    from .shipped import DEFAULT_SCENE_NAME, scene_title, shipped_scenes
+    from .core.shipped import DEFAULT_SCENE_NAME, scene_title, shipped_scenes
 
     found = shipped_scenes()
     if not found:
@@ -295,7 +295,7 @@ def _summary(record, output: Path) -> str:
               help="Largest allowed difference of a part's orientation, degrees.")
 def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
     """Compare two records: exit 0 when they agree, 1 when they differ."""
-    from .trajectory import compare_records
+    from .record.record import compare_records
 
     # the station hash, not the parts: a comparison draws nothing, and names what differs itself
     record_a, record_b = (check_station(load_record(path), path)
@@ -312,8 +312,8 @@ def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
               help="Directory for the meshes and the manifest.")
 def assets(output: Path) -> None:
     """Regenerate the station's assets (GLB per part, textures, manifest), deterministically."""
-    from .assets import load_station_assets
-    from .geometry import write_assets
+    from .build.geometry import write_assets
+    from .station.assets import load_station_assets
 
     changed = write_assets(output)
     click.echo(f"{output}: {len(changed)} file(s) changed" + "".join(f"\n  {p}" for p in changed))
@@ -330,7 +330,7 @@ def assets(output: Path) -> None:
 @click.option("--no-camera", is_flag=True, help="Leave out the render's animated camera.")
 def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no_camera: bool) -> None:
     """Write a record as one animated glTF (parts with keyframed poses in LVLH, PBR materials, camera)."""
-    from .export import ExportError, export_record
+    from .pictures.export import ExportError, export_record
 
     record_path, _ = input_file(record_path, ("record",), "export")
     output = output or Path("renders") / f"{record_path.stem}.glb"
@@ -350,8 +350,8 @@ def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no
 @set_option
 def info(scene: Path | None, as_json: bool, overrides: tuple[str, ...]) -> None:
     """The station's parts, masses, segments and interfaces, and what SCENE does to them."""
-    from .catalogue import build_station
-    from .geometry import station_mass_properties
+    from .build.geometry import station_mass_properties
+    from .station.catalogue import build_station
 
     scene, _ = input_file(scene, ("scene",), "info")
     loaded = load_scene_file(scene, overrides)
@@ -399,7 +399,7 @@ def info(scene: Path | None, as_json: bool, overrides: tuple[str, ...]) -> None:
 @set_option
 def plot(source: Path, output: Path | None, overrides: tuple[str, ...]) -> None:
     """Plot separation, relative path (LVLH), clearance and attitude of a record (or a scene, simulated now)."""
-    from .plots import FIGURE_SUFFIXES, plot_record
+    from .analysis.plots import FIGURE_SUFFIXES, plot_record
 
     source, kind = input_file(source, ("record", "scene"), "plot")
     output = output or Path("renders") / f"{source.stem}.png"
@@ -435,8 +435,8 @@ def sweep(scene: Path | None, varies: tuple[str, ...], disperses: tuple[str, ...
           scheduler: str | None, workers: int | None, output: Path, plot_path: Path | None, no_progress: bool,
           overrides: tuple[str, ...]) -> None:
     """Run SCENE many times over a grid or random dispersions of its values, on Dask."""
-    from . import sweep as sw
-    from .plots import FIGURE_SUFFIXES
+    from .analysis import sweep as sw
+    from .analysis.plots import FIGURE_SUFFIXES
 
     scene, _ = input_file(scene, ("scene",), "sweep")
     check_output_suffix(output, sw.TABLE_SUFFIXES)
@@ -489,8 +489,14 @@ def decay(scene: Path | None, output: Path, csv_path: Path | None, atmosphere: s
     segment's CMGs last alone.
 
     Given a record, uses the scene stored in it."""
-    from .decay import SPLIT_STORED_MOMENTUM_NMS, cmg_endurance, plot_decay_band, run_decay_band, write_table_csv
-    from .plots import FIGURE_SUFFIXES
+    from .analysis.decay import (
+        SPLIT_STORED_MOMENTUM_NMS,
+        cmg_endurance,
+        plot_decay_band,
+        run_decay_band,
+        write_table_csv,
+    )
+    from .analysis.plots import FIGURE_SUFFIXES
 
     scene, kind = input_file(scene, ("scene", "record"), "decay")
     check_output_suffix(output, FIGURE_SUFFIXES)
@@ -541,16 +547,16 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
     t tint, r trails, a LVLH axes, h help, q quit. Click a part for its name, mass and velocity.
     With --web, serves the same viewer at http://HOST:PORT/ (rendered here, shown in a browser).
     """
-    from .viewer import check_display
-    from .viewer import view as run_viewer
+    from .pictures.viewer import check_display
+    from .pictures.viewer import view as run_viewer
 
     width, height = parse_size(size, "1280x720")
     source, kind = input_file(source, ("scene", "record"), "view")
     if kind == "record" and overrides:
         raise UserError(f"{source}: --set applies to scenes, not to records")
     if web:
-        from .render import RenderError
-        from .webview import WebViewError, check_port, check_trame, serve
+        from .pictures.video import RenderError
+        from .pictures.web import WebViewError, check_port, check_trame, serve
 
         try:  # before simulating: a missing trame or a taken port should not cost a simulation
             check_trame()
@@ -603,9 +609,9 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
     """Render a record (.npz) or a scene (simulated first) to an MP4, with a poster PNG beside it."""
     from pydantic import ValidationError
 
-    from .chunks import check_audio
-    from .errors import format_validation_error
-    from .render import effective_settings, render_still, render_video, settings_of
+    from .core.errors import format_validation_error
+    from .pictures.segments import check_audio
+    from .pictures.video import effective_settings, render_still, render_video, settings_of
 
     source, kind = input_file(source, ("scene", "record"), "render")
     if audio is not None:
@@ -641,8 +647,8 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
                         f"but the scene lasts 0..{scene.scene.duration_s:g} s; shorten the knots or lengthen "
                         "scene.duration_s")
     if record is None:
-        from .assets import load_station_assets
-        from .camera import check_point_names
+        from .pictures.camera import check_point_names
+        from .station.assets import load_station_assets
 
         station = load_station_assets(visuals=False).station  # the station the scene will be simulated with
         check_point_names(settings, station.part_names, [p.segment for p in station.parts])

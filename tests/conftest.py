@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from issvis.scene import load_scene
-from issvis.simulation import simulate
+from issvis.physics.simulation import simulate
+from issvis.scene.schema import load_scene
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENES = ROOT / "scenes"

@@ -9,24 +9,24 @@ import shutil
 import numpy as np
 import pytest
 
-from issvis.assets import (
-    AssetError,
-    StationMismatchError,
-    check_record_station,
-    load_station_assets,
-    station_hash_of,
-)
-from issvis.catalogue import VISUAL_FIXTURES, build_station
-from issvis.geometry import (
+from issvis.build.geometry import (
     MANIFEST_NAME,
     asset_files,
     station_mass_properties,
     visual_material,
     write_assets,
 )
-from issvis.textures import LOOKS
-from issvis.tolerances import TOLERANCES
-from issvis.trajectory import Record
+from issvis.build.textures import LOOKS
+from issvis.core.tolerances import TOLERANCES
+from issvis.record.record import Record
+from issvis.station.assets import (
+    AssetError,
+    StationMismatchError,
+    check_record_station,
+    load_station_assets,
+    station_hash_of,
+)
+from issvis.station.catalogue import VISUAL_FIXTURES, build_station
 
 from .conftest import ROOT
 
@@ -241,8 +241,8 @@ def _scene_with(tmp_path, table: str):
 
 
 def test_scene_brings_its_own_mesh(tmp_path):
-    from issvis.assets import part_visuals_for_record
-    from issvis.scene import load_scene
+    from issvis.scene.schema import load_scene
+    from issvis.station.assets import part_visuals_for_record
 
     _user_glb(tmp_path / "zarya_detailed.glb")
     path = _scene_with(tmp_path, '[[part_mesh]]\npart = "zarya"\nfile = "zarya_detailed.glb"\n'
@@ -279,7 +279,7 @@ def test_bad_own_mesh_is_a_clear_error(tmp_path, capsys, table, message):
 def test_own_mesh_is_scaled_turned_and_moved(tmp_path):
     """rotation_deg turns about x, then y, then z; then offset_m moves: a 10 x 3 x 3 box turned
     90 deg about z lies along y."""
-    from issvis.assets import load_part_mesh
+    from issvis.station.assets import load_part_mesh
 
     path = str(_user_glb(tmp_path / "box.glb", extents=(10.0, 3.0, 2.0)))
     (mesh,) = load_part_mesh(path, 0.5, (0.0, 1.0, 0.0), (0.0, 0.0, 90.0), "zarya")
@@ -293,8 +293,8 @@ def test_own_mesh_is_scaled_turned_and_moved(tmp_path):
 def test_own_mesh_can_collide_as_its_convex_decomposition(tmp_path):
     """`collision = "convex"` replaces the part's primitives in the physics by a V-HACD decomposition
     of the user's mesh (convex pieces, no primitive of that part left); the default keeps primitives."""
-    from issvis.scene import load_scene
-    from issvis.simulation import Simulator
+    from issvis.physics.simulation import Simulator
+    from issvis.scene.schema import load_scene
 
     _user_glb(tmp_path / "soyuz.glb", extents=(2.4, 2.4, 6.5))
     primitives_only = 0  # collision elements of the docked station with the part's own primitives

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from issvis.cli import main
-from issvis.trajectory import Record
+from issvis.record.record import Record
 
 from .conftest import SCENES
 
@@ -120,8 +120,8 @@ def test_a_plain_pip_install_carries_scenes_and_assets(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}
-    check = (f"import issvis, issvis.assets; assert issvis.__file__.startswith({str(site)!r}), issvis.__file__; "
-             f"d = issvis.assets.default_assets_dir(); assert (d / 'manifest.json').is_file() and "
+    check = (f"import issvis, issvis.station.assets; assert issvis.__file__.startswith({str(site)!r}), issvis.__file__; "
+             f"d = issvis.station.assets.default_assets_dir(); assert (d / 'manifest.json').is_file() and "
              f"str(d).startswith({str(site)!r}), d")
     done = subprocess.run([sys.executable, "-c", check], cwd=elsewhere, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]

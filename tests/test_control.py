@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from issvis import control
-from issvis.assets import load_station_assets
-from issvis.frames import body_to_lvlh, mean_motion_rad_s
-from issvis.scene import load_scene
-from issvis.simulation import Simulator, body_layout, simulate
-from issvis.tolerances import TOLERANCES as TOL
+from issvis.core.frames import body_to_lvlh, mean_motion_rad_s
+from issvis.core.tolerances import TOLERANCES as TOL
+from issvis.physics import control
+from issvis.physics.simulation import Simulator, body_layout, simulate
+from issvis.scene.schema import load_scene
+from issvis.station.assets import load_station_assets
 
 from .conftest import SCENES
 
@@ -157,7 +157,7 @@ def test_phase_plane_fires_against_the_error_and_releases_inside_the_band():
 
 def test_the_split_leaves_what_decay_assumes_in_the_us_segments_cmgs(undock_record):
     """The default scene in full (conftest): the US segment keeps its attitude on CMGs."""
-    from issvis.decay import SPLIT_STORED_MOMENTUM_NMS
+    from issvis.analysis.decay import SPLIT_STORED_MOMENTUM_NMS
 
     record = undock_record
     stored = float(np.linalg.norm(record.extra["cmg_momentum_nms"][-1]))

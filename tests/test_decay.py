@@ -9,13 +9,13 @@ import socket
 import numpy as np
 import pytest
 
-from issvis import decay
+from issvis.analysis import decay
 from issvis.cli import main
 
 from .conftest import SCENES
 
 UNDOCK = str(SCENES / "undock.toml")
-from issvis.scene import load_scene
+from issvis.scene.schema import load_scene
 
 REFERENCE_RATE_KM_PER_MONTH = 1.6
 """iss-facts.md section 3: the whole station lost about 1.6 km a month in 2022, at about 418 km."""

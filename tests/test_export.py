@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from issvis.assets import gltf_accessor, load_station_assets, read_glb
-from issvis.export import LVLH_TO_GLTF, ROOT_NODE, export_record, export_times
-from issvis.frames import quat_angle_rad, quat_to_matrix
-from issvis.tolerances import TOLERANCES
-from issvis.trajectory import Record
+from issvis.core.frames import quat_angle_rad, quat_to_matrix
+from issvis.core.tolerances import TOLERANCES
+from issvis.pictures.export import LVLH_TO_GLTF, ROOT_NODE, export_record, export_times
+from issvis.record.record import Record
+from issvis.station.assets import gltf_accessor, load_station_assets, read_glb
 
 from .conftest import ROOT
 

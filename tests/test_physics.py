@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from issvis.frames import (
+from issvis.core.frames import (
     cw_state,
     gravity_gradient_torque,
     inertial_to_lvlh,
@@ -16,9 +16,9 @@ from issvis.frames import (
     quat_to_matrix,
     tidal_acceleration,
 )
-from issvis.scene import load_scene
-from issvis.simulation import _gravity, simulate
-from issvis.tolerances import TOLERANCES as TOL
+from issvis.scene.schema import load_scene
+from issvis.physics.simulation import _gravity, simulate
+from issvis.core.tolerances import TOLERANCES as TOL
 
 from .conftest import SCENES
 
@@ -207,7 +207,7 @@ def test_lvlh_and_inertial_conversions_are_inverse():
 
 
 def test_quaternion_angle_is_the_rotation_angle_even_for_tiny_angles():
-    from issvis.frames import axis_angle_quat, quat_angle_rad
+    from issvis.core.frames import axis_angle_quat, quat_angle_rad
 
     identity = np.array([0.0, 0.0, 0.0, 1.0])
     for angle in (1e-9, 1e-4, 0.7, 3.0):
@@ -218,7 +218,7 @@ def test_quaternion_angle_is_the_rotation_angle_even_for_tiny_angles():
 
 def _rate_deg_s(rec, part: str, t0: float, t1: float) -> np.ndarray:
     """Mean angular velocity (3,) of a part between two times, deg/s, LVLH axes."""
-    from issvis.frames import quat_multiply
+    from issvis.core.frames import quat_multiply
 
     i = int(np.flatnonzero(rec.names == part)[0])
     q0, q1 = rec.pose_at(t0)[1][i], rec.pose_at(t1)[1][i]
@@ -252,7 +252,7 @@ def test_a_push_given_as_force_gives_the_speed_that_force_and_stroke_imply():
 
 
 def test_attitude_offsets_are_right_handed_rotations():
-    from issvis.frames import body_to_lvlh
+    from issvis.core.frames import body_to_lvlh
 
     base = body_to_lvlh("+XVV")
     for k, axis in enumerate(np.eye(3)):  # yaw about body Z, pitch about body Y, roll about body X
@@ -290,7 +290,7 @@ def _momentum_residual_nms(record) -> np.ndarray:
 
 def test_the_spring_push_makes_no_angular_momentum():
     """Issue 10: the pusher pair acted at two material points up to 0.12 m apart and made 80 N m s."""
-    from issvis.simulation import Simulator
+    from issvis.physics.simulation import Simulator
 
     record = Simulator(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=30"]), progress=False,
                        track_momentum=True).run()
@@ -303,7 +303,7 @@ def test_collisions_wait_until_the_sides_are_clear_without_a_push():
     """Issue 10: with delta_v 0 the collar sat 5 cm inside PMA-1 when collisions switched on
     (184 s) and the contact changed the angular momentum by 35 N m s. Now collisions wait until
     the sides are clear (411 s); the sides then swing into a real contact (from 411.5 s)."""
-    from issvis.simulation import Simulator
+    from issvis.physics.simulation import Simulator
 
     record = Simulator(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=430", "separation.0.delta_v_mps=0"]),
                        progress=False, track_momentum=True).run()
@@ -314,6 +314,6 @@ def test_collisions_wait_until_the_sides_are_clear_without_a_push():
 
 
 def test_the_record_names_the_station_it_was_simulated_with(undock_record):
-    from issvis.assets import load_station_assets
+    from issvis.station.assets import load_station_assets
 
     assert undock_record.meta["station_hash"] == load_station_assets(visuals=False).station_hash

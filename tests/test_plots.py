@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from issvis import plots
+from issvis.analysis import plots
 from issvis.cli import main
-from issvis.frames import matrix_to_quat
+from issvis.core.frames import matrix_to_quat
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # contact shading: the contact colour at alpha 0.35 over the white axes background

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("pyvista")
 
-from issvis import plumes
-from issvis.scene import load_scene
-from issvis.simulation import simulate
+from issvis.physics.simulation import simulate
+from issvis.pictures import plumes
+from issvis.scene.schema import load_scene
 
 from .conftest import SCENES
 
@@ -24,7 +24,7 @@ def record():
 def plotter():
     """The renderer's own offscreen plotter (EGL asked for only while it is made: a bare
     ``pv.Plotter(off_screen=True)`` would keep later X windows in this process from opening)."""
-    from issvis.render import make_plotter
+    from issvis.pictures.video import make_plotter
 
     p = make_plotter(64, 48)
     yield p
@@ -58,7 +58,7 @@ def test_a_plume_sits_on_its_jet_and_points_along_the_exhaust(record, plotter):
     k = int(np.flatnonzero(jets.visible())[0])
     i = jets.part_index[k]
     pos, quat = record.pose_at(65.0)
-    from issvis.frames import quat_to_matrix
+    from issvis.core.frames import quat_to_matrix
 
     rot = quat_to_matrix(quat[i])
     m = np.asarray(jets.actors[k].user_matrix)

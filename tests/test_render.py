@@ -17,9 +17,9 @@ import pytest
 
 pytest.importorskip("pyvista")
 
-from issvis.camera import Clip, RenderSettingsError, auto_knots  # noqa: E402
 from issvis.cli import main  # noqa: E402
-from issvis.render_config import (  # noqa: E402
+from issvis.pictures.camera import Clip, RenderSettingsError, auto_knots  # noqa: E402
+from issvis.scene.render_settings import (  # noqa: E402
     CameraKey,
     CameraSettings,
     EarthSettings,
@@ -42,8 +42,8 @@ SMALL = ["--size", "192x108"]
 @pytest.fixture(scope="module")
 def record_path(tmp_path_factory) -> Path:
     """The default scene shortened to 300 s (the separation at 20 s and its aftermath)."""
-    from issvis.scene import load_scene
-    from issvis.simulation import simulate
+    from issvis.physics.simulation import simulate
+    from issvis.scene.schema import load_scene
 
     path = tmp_path_factory.mktemp("rec") / "undock300.npz"
     simulate(load_scene(ROOT / "scenes/undock.toml", ["scene.duration_s=300"]), progress=False).save(path)
@@ -53,15 +53,15 @@ def record_path(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def long_record(tmp_path_factory):
     """The default scene for 900 s: the segments ~100 m apart at the end."""
-    from issvis.scene import load_scene
-    from issvis.simulation import simulate
+    from issvis.physics.simulation import simulate
+    from issvis.scene.schema import load_scene
 
     return simulate(load_scene(ROOT / "scenes/undock.toml", ["scene.duration_s=900"]), progress=False)
 
 
 @pytest.fixture(scope="module")
 def record(record_path):
-    from issvis.trajectory import Record
+    from issvis.record.record import Record
 
     return Record.load(record_path)
 
@@ -135,7 +135,7 @@ def test_short_render_plays_like_a_real_video(record_path, tmp_path, capsys):
 
 
 def test_error_midway_leaves_no_file(record, tmp_path):
-    from issvis.render import render_video
+    from issvis.pictures.video import render_video
 
     out = tmp_path / "broken.mp4"
 
@@ -154,7 +154,7 @@ KEY_FRAMES = {"establishing": 2.5, "interface": 12.0, "pullback": 27.0, "wide": 
 
 
 def _still(record, video_s: float, settings: RenderSettings | None = None, tint: bool = False) -> np.ndarray:
-    from issvis.render import open_source
+    from issvis.pictures.video import open_source
 
     settings = settings or RenderSettings(width_px=192, height_px=108)
     src = open_source(record, settings)
@@ -220,7 +220,7 @@ def test_every_camera_mode_and_point_runs(record):
                               orbit_deg_per_s=10.0, ease=ease, fov_deg=50.0))
     settings = RenderSettings(width_px=96, height_px=54, camera=CameraSettings(keys=tuple(keys)),
                               overlays=Overlays(title_card=False, end_card=False))
-    from issvis.render import open_source
+    from issvis.pictures.video import open_source
 
     src = open_source(record, settings)
     try:
@@ -311,7 +311,7 @@ def _render_with_depth(record, settings, video_s: float = 1.0, warm_up_video_s: 
     import vtk
     from vtkmodules.util.numpy_support import vtk_to_numpy
 
-    from issvis.render import open_source
+    from issvis.pictures.video import open_source
 
     src = open_source(record, settings)
     try:
@@ -458,7 +458,7 @@ def test_shadows_stay_right_after_the_segments_part(long_record):
 def test_shadow_map_is_rebaked_only_when_something_moves(record):
     """The map is baked again when the parts or the Sun move by a texel, not when only the camera does,
     and a frame drawn with the kept map matches one drawn with a fresh bake."""
-    from issvis.render import open_source
+    from issvis.pictures.video import open_source
 
     src = open_source(record, _shadow_view(record, SHADOW_SUNS["mid"]))
     try:
@@ -483,7 +483,7 @@ def test_shadow_map_is_rebaked_only_when_something_moves(record):
 
 # --- segments, workers, audio ----------------------------------------------------------------
 def test_segments_cover_the_clip_in_order():
-    from issvis.chunks import segment_bounds, split_blocks
+    from issvis.pictures.segments import segment_bounds, split_blocks
 
     segs = segment_bounds(157, 10)
     assert segs[0] == (0, 50) and segs[-1] == (150, 157)
@@ -599,7 +599,7 @@ def test_auto_map_without_separation_is_linear():
 
 
 def test_camera_at_is_the_documented_tuple(record):
-    from issvis.camera import camera_at
+    from issvis.pictures.camera import camera_at
 
     pos, focal, up, angle = camera_at(10.0, RenderSettings(), record)
     assert pos.shape == focal.shape == up.shape == (3,)
@@ -670,7 +670,7 @@ def test_still_outside_the_clip_exit_2(record_path, tmp_path, capsys):
 def test_no_opengl_names_the_fix(monkeypatch):
     import ctypes.util
 
-    from issvis import render
+    from issvis.pictures import video as render
 
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -692,9 +692,9 @@ def test_still_writes_png(record_path, tmp_path):
 def test_title_card_and_hud_name_each_scene_s_own_interface_by_its_parts_labels():
     """Scene-specific words come from the record, not from the default scene: the Soyuz departure's
     card and HUD say 'Soyuz MS-19/Rassvet' (not 'Zarya/PMA-1', not 'Soyuz_Ms19/Rassvet')."""
-    from issvis.assets import interface_label
-    from issvis.render import default_subtitle
-    from issvis.trajectory import Record
+    from issvis.pictures.video import default_subtitle
+    from issvis.record.record import Record
+    from issvis.station.assets import interface_label
 
     assert interface_label("zarya/pma1") == "Zarya/PMA-1"
     assert interface_label("soyuz_ms19/rassvet") == "Soyuz MS-19/Rassvet"

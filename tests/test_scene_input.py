@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from issvis.cli import main
-from issvis.scene import SceneError, load_scene
+from issvis.scene.schema import SceneError, load_scene
 
 from .conftest import SCENES
 
@@ -128,7 +128,7 @@ def test_click_usage_errors_are_one_line_too(capsys):
 @pytest.fixture(scope="module")
 def short_record_path(tmp_path_factory):
     """A 40 s record of the default scene (the push at t = 20 s), written once."""
-    from issvis.simulation import simulate
+    from issvis.physics.simulation import simulate
 
     path = tmp_path_factory.mktemp("records") / "short.npz"
     simulate(load_scene(DEFAULT, ["scene.duration_s=40"]), progress=False).save(path)
@@ -139,7 +139,7 @@ def rewritten(record_path: Path, out: Path, **changes) -> Path:
     """A copy of a record with some fields replaced (extra=... replaces the extra keys)."""
     from dataclasses import replace
 
-    from issvis.trajectory import Record
+    from issvis.record.record import Record
 
     replace(Record.load(record_path), **changes).save(out)
     return out
@@ -154,7 +154,7 @@ def one_line_error(capsys, *argv: str) -> str:
 
 
 def test_a_record_of_parts_this_station_lacks_is_refused_by_the_pictures(short_record_path, tmp_path, capsys):
-    from issvis.trajectory import Record
+    from issvis.record.record import Record
 
     names = Record.load(short_record_path).names.copy()
     names[names == "pma1"] = "pma9"
@@ -166,7 +166,7 @@ def test_a_record_of_parts_this_station_lacks_is_refused_by_the_pictures(short_r
 
 
 def test_compare_names_parts_plainly(short_record_path, tmp_path, capsys):
-    from issvis.trajectory import Record
+    from issvis.record.record import Record
 
     names = Record.load(short_record_path).names.copy()
     names[names == "pma1"] = "pma9"
@@ -204,7 +204,7 @@ def test_a_range_written_with_a_dash_says_the_form(tmp_path, capsys):
 
 
 def test_an_old_record_without_clearance_says_what_is_missing(short_record_path, tmp_path, capsys):
-    from issvis.trajectory import Record
+    from issvis.record.record import Record
 
     extra = {k: v for k, v in Record.load(short_record_path).extra.items() if k != "clearance_m"}
     old = rewritten(short_record_path, tmp_path / "old.npz", extra=extra)
@@ -221,31 +221,31 @@ def test_decay_of_a_record_uses_the_scene_stored_in_it(short_record_path, tmp_pa
 
 
 def test_a_simulation_error_is_one_line_naming_the_scene_and_exit_2(monkeypatch, tmp_path, capsys):
-    import issvis.simulation
+    import issvis.physics.simulation
 
     def blow_up(scene, progress=None):
-        raise issvis.simulation.SimulationError("non-finite state at t = 3.000 s (time step 0.5 s too large?)")
+        raise issvis.physics.simulation.SimulationError("non-finite state at t = 3.000 s (time step 0.5 s too large?)")
 
-    monkeypatch.setattr(issvis.simulation, "simulate", blow_up)
+    monkeypatch.setattr(issvis.physics.simulation, "simulate", blow_up)
     err = one_line_error(capsys, "simulate", str(DEFAULT), "-o", str(tmp_path / "x.npz"))
     assert f"{DEFAULT}: non-finite state at t = 3.000 s" in err
     assert not (tmp_path / "x.npz").exists()
 
 
 def test_debug_shows_the_traceback_of_an_input_error(tmp_path):
-    from issvis.errors import InputError
+    from issvis.core.errors import InputError
 
     with pytest.raises(InputError, match="nope.toml: no such scene file"):
         main(["--debug", "simulate", str(tmp_path / "nope.toml")])
 
 
 def test_a_bug_is_a_traceback_and_exit_3_not_a_verdict(monkeypatch, tmp_path, capsys):
-    import issvis.simulation
+    import issvis.physics.simulation
 
     def bug(scene, progress=None):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(issvis.simulation, "simulate", bug)
+    monkeypatch.setattr(issvis.physics.simulation, "simulate", bug)
     code, _, err = run_cli(capsys, "simulate", str(DEFAULT), "-o", str(tmp_path / "x.npz"))
     assert code == 3 and "Traceback" in err and "internal error" in err and "ZeroDivisionError" in err
 

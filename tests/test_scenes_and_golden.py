@@ -7,9 +7,9 @@ import importlib.util
 import numpy as np
 import pytest
 
-from issvis.simulation import simulate
-from issvis.tolerances import TOLERANCES as TOL
-from issvis.trajectory import Record, assert_trajectories_match
+from issvis.core.tolerances import TOLERANCES as TOL
+from issvis.physics.simulation import simulate
+from issvis.record.record import Record, assert_trajectories_match
 
 from .conftest import ROOT, SCENES
 

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from issvis.catalogue import STATION_MASS_KG, build_station
-from issvis.geometry import MANIFEST_NAME, asset_files, mass_properties
+from issvis.build.geometry import MANIFEST_NAME, asset_files, mass_properties
+from issvis.station.catalogue import STATION_MASS_KG, build_station
 
 from .conftest import ROOT
 
@@ -65,7 +65,7 @@ def test_mass_properties_come_from_reference_masses_not_mesh_volume():
 
 def test_whole_station_inertia_is_iss_like():
     """JEOD's representative ISS (iss-facts.md section 5): radii of gyration 14.8, 16.2, 20.3 m."""
-    from issvis.simulation import body_layout
+    from issvis.physics.simulation import body_layout
 
     layout = body_layout(STATION, list(range(len(STATION.parts))))
     radii = np.sort(np.sqrt(layout.principal_inertia_kg_m2 / layout.mass_kg))
@@ -104,7 +104,7 @@ def test_meshes_load_back_as_glb():
 def test_shapes_materials_and_styles_are_checked_vocabularies():
     """An unknown shape, material or style is refused when the element is built (it used to become a
     cone in the meshes and a zero-size box in the physics, silently)."""
-    from issvis.catalogue import Element
+    from issvis.station.catalogue import Element
 
     Element("cylinder", (0, 0, 0), p1_m=(1, 0, 0), radius_m=1.0)
     for bad in ({"shape": "cylindr"}, {"material": "chrome"}, {"style": "lattise"}):

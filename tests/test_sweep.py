@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from issvis import sweep as sw
+from issvis.analysis import sweep as sw
 from issvis.cli import main
 
 from .conftest import SCENES

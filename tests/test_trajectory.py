@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from issvis.frames import quat_angle_rad
-from issvis.trajectory import Record, RecordError, compare_records
+from issvis.core.frames import quat_angle_rad
+from issvis.record.record import Record, RecordError, compare_records
 
 from .conftest import ROOT
 
@@ -56,8 +56,8 @@ def test_a_one_orbit_record_stays_a_few_megabytes(undock_record, tmp_path):
 def free_record():
     """The default scene as free bodies: the Russian segment's jet pulses kick its velocity between
     coarse samples (~1.4 mm/s each), which cubic Hermite over 20 s cannot follow to 1 mm."""
-    from issvis.scene import load_scene
-    from issvis.simulation import simulate
+    from issvis.physics.simulation import simulate
+    from issvis.scene.schema import load_scene
 
     from .conftest import SCENES
 
@@ -129,7 +129,7 @@ def test_loading_a_damaged_record_is_a_clear_error(tmp_path, undock_record):
 def test_event_kinds_are_a_vocabulary_checked_on_construction_and_load(undock_record, tmp_path):
     from dataclasses import replace
 
-    from issvis.trajectory import EVENT_KINDS
+    from issvis.record.record import EVENT_KINDS
 
     assert {e["kind"] for e in undock_record.events} <= set(EVENT_KINDS)
     odd = [*undock_record.events, {"t": 1.0, "kind": "explosion"}]
@@ -149,7 +149,7 @@ def test_event_kinds_are_a_vocabulary_checked_on_construction_and_load(undock_re
 
 
 def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path):
-    from issvis.files import atomic_path, write_text_atomic
+    from issvis.core.files import atomic_path, write_text_atomic
 
     target = tmp_path / "sub" / "out.csv"
     write_text_atomic(target, "old\n")
@@ -164,7 +164,7 @@ def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path):
 def test_the_did_you_mean_helper_and_the_validation_formatter():
     from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-    from issvis.errors import did_you_mean, format_validation_error, unknown_name
+    from issvis.core.errors import did_you_mean, format_validation_error, unknown_name
 
     assert did_you_mean("zarja", ["zarya", "zvezda", "unity"]) == " Did you mean 'zarya'?"
     assert did_you_mean("qqq", ["zarya"]) == ""
@@ -191,7 +191,7 @@ def test_the_did_you_mean_helper_and_the_validation_formatter():
 
 
 def test_the_shared_rotation_and_centre_of_mass_helpers():
-    from issvis.frames import centre_of_mass, rotate_about, rotation_from_z, transform_matrix
+    from issvis.core.frames import centre_of_mass, rotate_about, rotation_from_z, transform_matrix
 
     for d in ([0, 0, 1], [0, 0, -2], [1, 2, 3], [-1, 0, 0.001]):
         r = rotation_from_z(np.array(d, float))
@@ -213,11 +213,11 @@ def test_records_carry_the_interface_faces_and_labels_the_pictures_draw():
     today's catalogue: a record keeps meaning what it meant when it was simulated."""
     import dataclasses
 
-    from issvis.camera import PointResolver
-    from issvis.catalogue import build_station
-    from issvis.geometry import station_mass_properties
-    from issvis.render import default_subtitle
-    from issvis.trajectory import interface_faces
+    from issvis.build.geometry import station_mass_properties
+    from issvis.pictures.camera import PointResolver
+    from issvis.pictures.video import default_subtitle
+    from issvis.record.record import interface_faces
+    from issvis.station.catalogue import build_station
 
     record = Record.load(ROOT / "tests" / "golden" / "undock.npz")
     station = build_station()

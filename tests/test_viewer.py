@@ -16,8 +16,8 @@ import time
 import numpy as np
 import pytest
 
-from issvis import viewer as viewer_module
-from issvis.viewer import (
+from issvis.pictures import viewer as viewer_module
+from issvis.pictures.viewer import (
     DEFAULT_SPEED,
     FREE,
     MAX_TICK_S,
@@ -38,7 +38,7 @@ def record(undock_record):
 
 @pytest.fixture()
 def state(record):
-    from issvis.camera import camera_at, clip_for
+    from issvis.pictures.camera import camera_at, clip_for
 
     settings = render_settings_of(record)
     clip = clip_for(settings, record)
@@ -142,7 +142,7 @@ def test_event_jumps_visit_every_event_time_in_order(state, record):
 
 # --- camera presets ------------------------------------------------------------------------
 def test_preset_1_is_the_scene_keyframe_camera_until_the_mouse_takes_over(state, record):
-    from issvis.camera import camera_at, clip_for
+    from issvis.pictures.camera import camera_at, clip_for
 
     settings = render_settings_of(record)
     state.set_time(300.0)
@@ -188,7 +188,7 @@ def test_preset_3_looks_at_the_interface_between_its_two_faces(state, record):
     """While docked, the interface point seen through Zarya and through PMA-1 is one point (the
     station is one rigid body): a check of the anchor's frame arithmetic. After the push the camera
     looks at the midpoint of the two faces, which have moved apart by about delta-v times time."""
-    from issvis.frames import quat_to_matrix
+    from issvis.core.frames import quat_to_matrix
 
     (kc, oc), (kp, op) = state.interface_anchor
     assert record.names[kc] == "zarya" and record.names[kp] == "pma1"
@@ -214,7 +214,7 @@ def test_preset_3_looks_at_the_interface_between_its_two_faces(state, record):
 def test_preset_3_keeps_both_faces_in_view_as_the_gap_grows(state, record):
     """Late in the run the faces are a hundred metres and more apart: the camera backs off along
     its own direction (a fixed close-up would show only Earth), keeping the user's zoom as a factor."""
-    from issvis.frames import quat_to_matrix
+    from issvis.core.frames import quat_to_matrix
 
     (kc, oc), (kp, op) = state.interface_anchor
 
@@ -328,7 +328,7 @@ def test_overlay_toggles(state):
 
 
 def test_importing_the_viewer_does_not_import_pyvista():
-    code = "import sys, issvis.viewer; sys.exit('pyvista' in sys.modules or 'vtkmodules' in sys.modules)"
+    code = "import sys, issvis.pictures.viewer; sys.exit('pyvista' in sys.modules or 'vtkmodules' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

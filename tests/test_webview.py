@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from issvis import webview
+from issvis.pictures import web as webview
 
 from .conftest import ROOT
 
@@ -86,7 +86,7 @@ def test_page_keys_map_to_the_desktop_viewers_actions():
 
 
 def test_import_pulls_in_neither_trame_nor_vtk():
-    code = ("import sys, issvis.webview; print(sorted({'trame', 'trame_vtk', 'pyvista', 'vtk', 'aiohttp'} "
+    code = ("import sys, issvis.pictures.web; print(sorted({'trame', 'trame_vtk', 'pyvista', 'vtk', 'aiohttp'} "
             "& set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT, env=_env())
     assert out.stdout.strip() == "[]"

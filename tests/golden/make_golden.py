@@ -15,8 +15,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from issvis.scene import load_scene  # noqa: E402
-from issvis.simulation import simulate  # noqa: E402
+from issvis.physics.simulation import simulate  # noqa: E402
+from issvis.scene.schema import load_scene  # noqa: E402
 
 # Long enough to include every event of each scene (the contact starts at ~265 s).
 GOLDEN_DURATION_S = {

@@ -14,10 +14,10 @@ from typing import Any, Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .catalogue import Station, build_station
-from .errors import InputError, format_validation_error, unknown_name
-from .frames import ATTITUDES
-from .render_config import RenderSettings, nonzero_vector
+from ..core.errors import InputError, format_validation_error, unknown_name
+from ..core.frames import ATTITUDES
+from ..station.catalogue import Station, build_station
+from .render_settings import RenderSettings, nonzero_vector
 
 DEFAULT_SCENE = Path("scenes/undock.toml")
 
@@ -273,7 +273,7 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
     for k, burn in enumerate(scene.burn):
         if burn.part not in station.part_names:
             raise unknown("part", f"burn.{k}.part", burn.part, station.part_names)
-    from .control import station_jets
+    from ..physics.control import station_jets
 
     carriers = tuple(sorted({j.part for j in station_jets()}))
     checks = [("control.cmg.part", scene.control.cmg.part, station.part_names),
@@ -298,7 +298,7 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
     for k, pm in enumerate(scene.part_mesh):  # bring your own mesh: the part exists, the file loads and fits
         if pm.part not in station.part_names:
             raise unknown("part", f"part_mesh.{k}.part", pm.part, station.part_names)
-        from .assets import PartMeshError, load_part_mesh
+        from ..station.assets import PartMeshError, load_part_mesh
 
         try:
             load_part_mesh(pm.file, pm.scale, pm.offset_m, pm.rotation_deg, pm.part)

@@ -22,9 +22,9 @@ from typing import Any, cast
 
 import numpy as np
 
-from .errors import InputError
-from .files import atomic_path
-from .frames import centre_of_mass, quat_angle_rad, slerp
+from ..core.errors import InputError
+from ..core.files import atomic_path
+from ..core.frames import centre_of_mass, quat_angle_rad, slerp
 
 REQUIRED_KEYS = ("t", "names", "segment", "mass", "pos", "quat", "vel", "events", "meta")
 

@@ -24,9 +24,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..core.errors import InputError
+from ..scene.render_settings import RenderSettings, preview_settings
 from .camera import Clip, RenderSettingsError
-from .errors import InputError
-from .render_config import RenderSettings, preview_settings
 
 
 class RenderError(InputError, RuntimeError):
@@ -236,7 +236,7 @@ class Overlays:
 
 def default_subtitle(record: Any) -> str:
     """The title card's second line when the scene gives none: what this record shows happening."""
-    from .assets import interface_label, short_label
+    from ..station.assets import interface_label, short_label
 
     seps = [e for e in record.events if e.get("kind") == "separation" and e.get("interface")]
     burns = [e for e in record.events if e.get("kind") in ("burn_start", "jet_burn_start") and e.get("part")]
@@ -252,7 +252,7 @@ def default_subtitle(record: Any) -> str:
 
 def _gap_series(record: Any, points: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, str] | None:
     """Distance (T,) between the two faces of the opened interface, m, its rate, m/s, the opening time."""
-    from .frames import quat_to_matrix
+    from ..core.frames import quat_to_matrix
 
     seps = [e for e in record.events if e.get("kind") == "separation"]
     if not seps or points.interface is None:
@@ -262,7 +262,7 @@ def _gap_series(record: Any, points: Any) -> tuple[np.ndarray, np.ndarray, np.nd
     b = record.pos[:, pi] + np.einsum("tij,j->ti", quat_to_matrix(record.quat[:, pi]), pp)
     gap = np.linalg.norm(a - b, axis=1)
     rate = np.gradient(gap, record.t)
-    from .assets import interface_label
+    from ..station.assets import interface_label
 
     label = interface_label(str(seps[0].get("interface", "interface")), record.meta.get("part_labels"))  # e.g. Zarya/PMA-1, Soyuz MS-19/Rassvet
     return record.t, gap, rate, float(seps[0]["t"]), label
@@ -476,7 +476,7 @@ def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, e
     """Render frames first..end-1 into one self-contained H.264 file; returns the poster frame if in it."""
     import imageio_ffmpeg
 
-    from .chunks import encoder_params
+    from .segments import encoder_params
 
     q = settings.quality
     out = (settings.width_px, settings.height_px)
@@ -532,7 +532,7 @@ def _run_blocks(record: Any, settings: RenderSettings, segments: list[tuple[int,
                 scheduler: str | None, preview: bool, title: str | None, poster_i: int,
                 progress_bar: Any) -> tuple[list[bytes], np.ndarray | None]:
     """Spread contiguous blocks of segments over local processes or a Dask cluster; segment bytes in order."""
-    from .chunks import split_blocks
+    from .segments import split_blocks
 
     n_blocks = workers if scheduler is None else max(workers, 1) * 2
     blocks = split_blocks(segments, n_blocks)
@@ -591,7 +591,7 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
     """
     import tempfile
 
-    from .chunks import check_audio, join_segments, segment_bounds
+    from .segments import check_audio, join_segments, segment_bounds
 
     output = Path(output)
     if audio is not None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import InputError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # issvis/, this file being issvis/core/shipped.py
 DEFAULT_SCENE_NAME = "undock"
 
 

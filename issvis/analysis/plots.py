@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .files import atomic_path
-from .frames import quat_to_matrix
+from ..core.errors import InputError
+from ..core.files import atomic_path
+from ..core.frames import quat_to_matrix
 
 FIGURE_SUFFIXES = (".png", ".svg")
 FIGSIZE_IN = (10.0, 7.0)

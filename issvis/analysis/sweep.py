@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .files import atomic_path
-from .scene import scene_from_text
+from ..core.errors import InputError
+from ..core.files import atomic_path
+from ..scene.schema import scene_from_text
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -204,7 +204,7 @@ def overrides_for(params: dict[str, float | str]) -> list[str]:
 
 def check_keys(scene_text: str, source: str, base: list[str], varies: list[Vary], disperses: list[Disperse]) -> None:
     """Fail early (SceneError) on an unknown key or a grid end the scene does not accept."""
-    from .scene import SceneError
+    from ..scene.schema import SceneError
 
     checks = [[f"{v.key}={_toml_value(x)}"] for v in varies
               for x in ((v.low, v.high) if v.low is not None and v.high is not None else v.values)]
@@ -253,7 +253,7 @@ def run_one(index: int, scene_text: str, source: str, base: list[str], params: d
     start = time.perf_counter()
     row: dict[str, Any] = {"run": index, **params}
     try:
-        from .simulation import simulate
+        from ..physics.simulation import simulate
 
         scene = scene_from_text(scene_text, source, base + overrides_for(params))
         row.update(summarize(simulate(scene, progress=False)))

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from ..core.errors import InputError
 
 FLOAT, UINT32 = 5126, 5125
 ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
@@ -190,9 +190,9 @@ def export_times(record, rate_hz: float | None) -> np.ndarray:
 
 def _camera_track(record, size_px: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
     """(video times, positions, quaternions xyzw, yfov rad) of the render's camera, or None."""
+    from ..core.frames import matrix_to_quat
     from .camera import clip_for
-    from .frames import matrix_to_quat
-    from .render import settings_of
+    from .video import settings_of
 
     settings, _ = settings_of(record)
     clip = clip_for(settings, record)
@@ -217,7 +217,7 @@ def _camera_track(record, size_px: tuple[int, int]) -> tuple[np.ndarray, np.ndar
 
 def _embedded(g: GltfBuilder, key: str, image, png_file=None) -> int | None:
     """A texture embedding ``image`` as PNG (the file it came from when there is one), once per file."""
-    from .textures import png_bytes
+    from ..build.textures import png_bytes
 
     if image is None:
         return None
@@ -239,7 +239,7 @@ def export_record(record, output, rate_hz: float | None = None, assets=None, cam
     import os
     from pathlib import Path
 
-    from .assets import load_station_assets
+    from ..station.assets import load_station_assets
     output = Path(output)
     assets = assets or load_station_assets()
     names = [str(n) for n in record.names]
@@ -259,7 +259,7 @@ def export_record(record, output, rate_hz: float | None = None, assets=None, cam
         quat[k, flip] *= -1
 
     g = GltfBuilder()
-    from .frames import matrix_to_quat
+    from ..core.frames import matrix_to_quat
 
     root_q = matrix_to_quat(LVLH_TO_GLTF)
     children = []

@@ -24,7 +24,7 @@ import socket
 import time
 from typing import Any
 
-from .errors import InputError
+from ..core.errors import InputError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -118,7 +118,7 @@ class WebViewer:
         check_trame()
         from trame.app import get_server
 
-        from .render import _prefer_egl
+        from .video import _prefer_egl
         from .viewer import ViewerWindow
 
         with _prefer_egl():

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
-from .catalogue import Element, Part, Station, build_station
-from .files import write_bytes_atomic
+from ..station.catalogue import Element, Part, Station, build_station
+from ..core.files import write_bytes_atomic
 
 CYLINDER_SECTIONS = 32
 STRUT_SECTIONS = 6
@@ -927,7 +927,7 @@ def _vehicle_element(b: VisualBuilder, part: Part, e: Element, mat: str) -> bool
 def part_visual(part: Part, station: Station, fine: bool = True) -> VisualBuilder:
     """The visual model of one part (station body frame), material by material."""
     b = VisualBuilder(fine)
-    from .catalogue import VISUAL_FIXTURES
+    from ..station.catalogue import VISUAL_FIXTURES
 
     if part.name == "cupola":
         _cupola(b, part)
@@ -1028,7 +1028,7 @@ def physics_json(manifest: dict) -> bytes:
 
 
 def _part_glb(part: Part, station: Station, com_m: np.ndarray) -> bytes:
-    from .export import GltfBuilder
+    from ..pictures.export import GltfBuilder
     from .textures import LOOKS
 
     g = GltfBuilder()
@@ -1051,7 +1051,7 @@ def asset_files(station: Station | None = None) -> dict[str, bytes]:
     """Every file of ``assets/`` as bytes: one GLB per part, the textures and the manifest.
     Deterministic; floats in the manifest are written in full (``repr``) so the loader gives the
     physics bit-identical masses, centres of mass and inertias."""
-    from .catalogue import VISUAL_FIXTURES
+    from ..station.catalogue import VISUAL_FIXTURES
     from .textures import png_bytes, texture_image, texture_names
 
     station = station or build_station()

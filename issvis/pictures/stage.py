@@ -29,10 +29,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..core.frames import EARTH_RADIUS_M, quat_to_matrix
+from ..scene.render_settings import RenderSettings
 from .earth import EARTH_FRAGMENT_DECL, EARTH_FRAGMENT_IMPL, earth_image, earth_texture_image, limb_colours
-from .frames import EARTH_RADIUS_M, quat_to_matrix
 from .plumes import JetPlumes, has_jets
-from .render_config import RenderSettings
 
 EARTH_NEAR_M = 6000.0  # scaled distance from the camera to the nearest point of Earth, m
 ATMOSPHERE_M = 90_000.0  # visible thickness of the limb, m (true scale)
@@ -115,7 +115,7 @@ def phong_look(material: Any) -> dict[str, Any]:
 def _part_visuals(record: Any, coarse: bool = False) -> dict[str, tuple[Any, ...]]:
     """name -> tuple of VisualMesh for every part of the record, from the assets (fine, or coarse when
     asked and present), with the scene's own meshes where the assets module applies them."""
-    from . import assets
+    from ..station import assets
 
     custom = getattr(assets, "part_visuals_for_record", None)
     if custom is not None:

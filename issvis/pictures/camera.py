@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, did_you_mean
-from .frames import quat_to_matrix, rotate_about
-from .render_config import NAMED_POINTS, CameraKey, RenderSettings
+from ..core.errors import InputError, did_you_mean
+from ..core.frames import quat_to_matrix, rotate_about
+from ..scene.render_settings import NAMED_POINTS, CameraKey, RenderSettings
 
 
 class RenderSettingsError(InputError, ValueError):
@@ -151,7 +151,7 @@ class PointResolver:
     @staticmethod
     def _interface_points(record: Any) -> tuple[int, np.ndarray, int, np.ndarray] | None:
         """(child index, point in child's frame, parent index, point in parent's frame) of the first separation."""
-        from .trajectory import interface_faces
+        from ..record.record import interface_faces
 
         recorded = interface_faces(record)
         if recorded is not None:
@@ -161,8 +161,8 @@ class PointResolver:
         if not seps:
             return None
         try:
-            from .catalogue import build_station
-            from .geometry import station_mass_properties
+            from ..build.geometry import station_mass_properties
+            from ..station.catalogue import build_station
 
             station = build_station()
             iface = station.interface(seps[0]["interface"])

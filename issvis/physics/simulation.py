@@ -37,8 +37,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .assets import StationAssets, load_station_assets
-from .catalogue import Element, Interface, Station
+from ..core.errors import InputError
+from ..core.frames import (
+    body_to_lvlh,
+    lvlh_axes_in_inertial,
+    matrix_to_quat,
+    mean_motion_rad_s,
+    rotation_from_z,
+)
+from ..record.record import Record, check_event_kind
+from ..scene.schema import Scene
+from ..station.assets import StationAssets, load_station_assets
+from ..station.catalogue import Element, Interface, Station
 from .control import (
     CmgLaw,
     PhasePlane,
@@ -49,16 +59,6 @@ from .control import (
     station_jets,
     torque_equilibrium_attitude,
 )
-from .errors import InputError
-from .frames import (
-    body_to_lvlh,
-    lvlh_axes_in_inertial,
-    matrix_to_quat,
-    mean_motion_rad_s,
-    rotation_from_z,
-)
-from .scene import Scene
-from .trajectory import Record, check_event_kind
 
 
 class SimulationError(InputError, RuntimeError):
@@ -700,7 +700,7 @@ class Simulator:
         """The scene's own meshes asked to collide (``[[part_mesh]] collision = "convex"``), each
         decomposed into convex pieces by pybullet's V-HACD, vertices in the station frame. The part's
         primitives still name what a contact struck and give the clearance probe its shapes."""
-        from .assets import load_part_mesh
+        from ..station.assets import load_part_mesh
 
         out: dict[int, Path] = {}
         for k, pm in enumerate(self.scene.part_mesh):

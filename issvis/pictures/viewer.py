@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
-from .frames import centre_of_mass, quat_to_matrix
-from .trajectory import EVENT_KINDS, Record
+from ..core.errors import InputError
+from ..core.frames import centre_of_mass, quat_to_matrix
+from ..record.record import EVENT_KINDS, Record
 
 #: Playback speeds, record seconds per wall-clock second; '+' and '-' walk this ladder.
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
@@ -485,9 +485,9 @@ def render_settings_of(record: Record) -> Any:
     when it has none, or when this version of issvis no longer accepts them (a record stays
     viewable; only the keyframe camera and look fall back to the defaults). The video reads them
     the same way (``render.settings_of``), but refuses invalid ones."""
+    from ..scene.render_settings import RenderSettings
     from .camera import RenderSettingsError
-    from .render import settings_of
-    from .render_config import RenderSettings
+    from .video import settings_of
 
     try:
         return settings_of(record)[0]
@@ -498,7 +498,7 @@ def render_settings_of(record: Record) -> Any:
 def part_labels_of(record: Record | None = None) -> dict[str, str]:
     """Part name -> the label people know it by ('zarya' -> 'Zarya (FGB)'): the record's own
     (``meta["part_labels"]``), else today's station's."""
-    from .assets import part_labels
+    from ..station.assets import part_labels
 
     recorded = record.meta.get("part_labels") if record is not None else None
     return dict(recorded) if recorded else part_labels()
@@ -507,7 +507,7 @@ def part_labels_of(record: Record | None = None) -> dict[str, str]:
 def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | None:
     """((part index, offset (3,) m of the interface point in that part's frame) for the child and
     the parent part of the record's first separation), or None without one."""
-    from .trajectory import interface_faces
+    from ..record.record import interface_faces
 
     recorded = interface_faces(record)
     if recorded is not None:
@@ -517,8 +517,8 @@ def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | 
     seps = record.events_of("separation")
     if not seps or "interface" not in seps[0]:
         return None
-    from .catalogue import build_station
-    from .geometry import station_mass_properties
+    from ..build.geometry import station_mass_properties
+    from ..station.catalogue import build_station
 
     station = build_station()
     try:

@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .errors import InputError
+from ..core.errors import InputError
 
 SEGMENT_S = 5.0  # video seconds per independently encoded segment
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .frames import quat_to_matrix
+from ..core.frames import quat_to_matrix
 
 PLUME_LENGTH_M = {"attitude": 2.5, "main": 7.0}
 """Drawn length of a plume (not a physical plume: a visible mark of a firing jet)."""

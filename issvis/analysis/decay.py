@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
-from .files import atomic_path
-from .frames import EARTH_RADIUS_M, MU_EARTH_M3_S2
+from ..core.errors import InputError
+from ..core.files import atomic_path
+from ..core.frames import EARTH_RADIUS_M, MU_EARTH_M3_S2
 
 DRAG_COEFFICIENT = 2.2
 """Flat-plate free-molecular value used for satellites without a better one (Vallado 8.6.2)."""
@@ -261,7 +261,7 @@ class DecayResult:
 
 def bodies_for_scene(scene, station=None, area_scale: float = 1.0) -> list[Body]:
     """The whole station, then each side of the scene's first separation (if it has one)."""
-    from .catalogue import build_station
+    from ..station.catalogue import build_station
 
     station = station or build_station()
     everything = list(station.part_names)
@@ -291,7 +291,7 @@ def run_decay(scene, atmosphere: str = "auto", f107: float = F107_MARCH_2022, ap
     has the reference's 2,500 m^2 (each side keeps its catalogue share); ``catalogue`` takes the
     projected areas as they are (about 3,400 m^2: no element shadows another, an upper bound).
     """
-    from .catalogue import build_station
+    from ..station.catalogue import build_station
 
     if area_model not in AREA_MODELS:
         raise DecayError(f"unknown area model {area_model!r}; choose {' or '.join(AREA_MODELS)}")
@@ -451,9 +451,9 @@ def cmg_endurance(scene, start_momentum_nms: float = 0.0, f107: float = F107_MAR
     The torque is taken as constant in LVLH (the station holds its attitude there); its component
     along the orbit normal piles up, the in-plane part turns once per orbit in inertial space.
     """
-    from .assets import load_station_assets
-    from .control import composite_inertia, torque_equilibrium_attitude
-    from .frames import body_to_lvlh, mean_motion_rad_s
+    from ..core.frames import body_to_lvlh, mean_motion_rad_s
+    from ..physics.control import composite_inertia, torque_equilibrium_attitude
+    from ..station.assets import load_station_assets
 
     assets = load_station_assets(visuals=False)
     station = assets.station
@@ -496,7 +496,7 @@ def cmg_endurance(scene, start_momentum_nms: float = 0.0, f107: float = F107_MAR
     rot0 = to_lvlh @ axes
     plain = torque_equilibrium_attitude(np.diag(moments), n, rot0)
     trimmed = torque_equilibrium_attitude(np.diag(moments), n, rot0, extra_torque_lvlh_nm=torque)
-    from .control import rotvec
+    from ..physics.control import rotvec
 
     offset = float(np.degrees(np.linalg.norm(rotvec(trimmed @ plain.T))))
     return CmgEndurance(drag, cop - com, torque, hours(0.0), hours(start_momentum_nms), start_momentum_nms, offset)

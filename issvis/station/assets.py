@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.errors import InputError
 from .catalogue import Station
-from .errors import InputError
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +104,7 @@ class StationMismatchError(InputError, ValueError):
 
 def default_assets_dir() -> Path:
     """The station's ``assets/``: the repository's, or the copy inside an installed package."""
-    from .shipped import assets_dir
+    from ..core.shipped import assets_dir
 
     return assets_dir()
 
@@ -222,7 +222,7 @@ def _manifest(directory: Path) -> tuple[dict, bytes]:
 
 def station_hash_of(manifest: dict) -> str:
     """SHA-256 of the physics content of a manifest (see ``geometry.physics_json``)."""
-    from .geometry import physics_json
+    from ..build.geometry import physics_json
 
     return hashlib.sha256(physics_json(manifest)).hexdigest()
 
@@ -316,7 +316,7 @@ def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
 
 def _rotation_xyz_deg(angles) -> np.ndarray:
     """Rotation about x, then y, then z (fixed axes), degrees."""
-    from .frames import axis_angle_quat, quat_to_matrix
+    from ..core.frames import axis_angle_quat, quat_to_matrix
 
     rot = np.eye(3)
     for axis, angle in zip(np.eye(3), np.radians(np.asarray(angles, float))):
@@ -356,7 +356,7 @@ def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float]
     collision bounds. Raises ``PartMeshError`` (message without the scene key; the caller adds it)."""
     import trimesh
 
-    from .tolerances import TOLERANCES
+    from ..core.tolerances import TOLERANCES
 
     path = Path(file)
     if not path.is_file():
