@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from issvis.build.geometry import mass_properties, part_visual
+from issvis.build.mass import mass_properties
+from issvis.build.meshes import part_visual
 from issvis.station.assets import _image, load_station_assets
 from issvis.station.catalogue import build_station
 

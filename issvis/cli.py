@@ -312,7 +312,7 @@ def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
               help="Directory for the meshes and the manifest.")
 def assets(output: Path) -> None:
     """Regenerate the station's assets (GLB per part, textures, manifest), deterministically."""
-    from .build.geometry import write_assets
+    from .build.writer import write_assets
     from .station.assets import load_station_assets
 
     changed = write_assets(output)
@@ -350,7 +350,7 @@ def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no
 @set_option
 def info(scene: Path | None, as_json: bool, overrides: tuple[str, ...]) -> None:
     """The station's parts, masses, segments and interfaces, and what SCENE does to them."""
-    from .build.geometry import station_mass_properties
+    from .build.mass import station_mass_properties
     from .station.catalogue import build_station
 
     scene, _ = input_file(scene, ("scene",), "info")

@@ -9,17 +9,14 @@ import shutil
 import numpy as np
 import pytest
 
-from issvis.build.geometry import (
-    MANIFEST_NAME,
-    asset_files,
-    station_mass_properties,
-    visual_material,
-    write_assets,
-)
+from issvis.build.mass import station_mass_properties
+from issvis.build.meshes import visual_material
 from issvis.build.textures import LOOKS
+from issvis.build.writer import asset_files, write_assets
 from issvis.core.tolerances import TOLERANCES
 from issvis.record.record import Record
 from issvis.station.assets import (
+    MANIFEST_NAME,
     AssetError,
     StationMismatchError,
     check_record_station,

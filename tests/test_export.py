@@ -9,7 +9,8 @@ from issvis.core.frames import quat_angle_rad, quat_to_matrix
 from issvis.core.tolerances import TOLERANCES
 from issvis.pictures.export import LVLH_TO_GLTF, ROOT_NODE, export_record, export_times
 from issvis.record.record import Record
-from issvis.station.assets import gltf_accessor, load_station_assets, read_glb
+from issvis.station.assets import load_station_assets
+from issvis.station.gltf import gltf_accessor, read_glb
 
 from .conftest import ROOT
 

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from issvis.build.geometry import MANIFEST_NAME, asset_files, mass_properties
+from issvis.build.mass import mass_properties
+from issvis.build.writer import asset_files
+from issvis.station.assets import MANIFEST_NAME
 from issvis.station.catalogue import STATION_MASS_KG, build_station
 
 from .conftest import ROOT

@@ -213,7 +213,7 @@ def test_records_carry_the_interface_faces_and_labels_the_pictures_draw():
     today's catalogue: a record keeps meaning what it meant when it was simulated."""
     import dataclasses
 
-    from issvis.build.geometry import station_mass_properties
+    from issvis.build.mass import station_mass_properties
     from issvis.pictures.camera import PointResolver
     from issvis.pictures.video import default_subtitle
     from issvis.record.record import interface_faces

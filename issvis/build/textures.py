@@ -13,7 +13,6 @@ numpy and Pillow only.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from functools import cache
 
@@ -268,15 +267,6 @@ def texture_image(name: str) -> np.ndarray:
     img = _make(name)
     img.setflags(write=False)
     return img
-
-
-def png_bytes(img: np.ndarray) -> bytes:
-    """PNG of an image, the same bytes for the same pixels (fixed compression, no metadata)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", optimize=False, compress_level=9)
-    return buf.getvalue()
 
 
 def texture_names() -> list[str]:

@@ -47,7 +47,7 @@ from ..core.frames import (
 )
 from ..record.record import Record, check_event_kind
 from ..scene.schema import Scene
-from ..station.assets import StationAssets, load_station_assets
+from ..station.assets import StationAssets, element_bounds, load_station_assets
 from ..station.catalogue import Element, Interface, Station
 from .control import (
     CmgLaw,
@@ -744,7 +744,7 @@ class Simulator:
                           lateralFriction=CONTACT_FRICTION, activationState=pb.ACTIVATION_STATE_DISABLE_SLEEPING,
                           physicsClientId=cid)
         pb.resetBaseVelocity(uid, vel.tolist(), omega.tolist(), physicsClientId=cid)
-        corners = [np.array(c) for i in parts for e in self.part_elements[i] if e.collides for c in _element_box(e)]
+        corners = [np.array(c) for i in parts for e in self.part_elements[i] if e.collides for c in element_bounds(e)]
         radius = max(float(np.linalg.norm(c - layout.com_m)) for c in corners)
         return _Body(uid, layout, min(parts), radius_m=radius)
 
@@ -847,7 +847,7 @@ class Simulator:
             for e in self.part_elements[i]:
                 if not e.collides:
                     continue
-                lo, hi = _element_box(e)
+                lo, hi = element_bounds(e)
                 d = float(np.linalg.norm(np.maximum(0.0, np.maximum(lo - p_station, p_station - hi))))
                 if d < best_d:
                     best, best_d = (self.station.parts[i].name, e.label), d
@@ -1236,7 +1236,7 @@ class ClearanceProbe:
         for k, part in enumerate(station.parts):
             com = props[part.name].com_m
             elements = [e for e in part.elements if e.collides]
-            corners = [np.array(box) for e in elements for box in _element_box(e)]
+            corners = [np.array(box) for e in elements for box in element_bounds(e)]
             radii.append(max(float(np.linalg.norm(c - com)) for c in corners) if corners else 0.0)
             path = workdir / f"part_{k:03d}.urdf"
             path.write_text(_body_urdf(elements, com, np.eye(3), 0.0, np.zeros(3), pb))
@@ -1284,21 +1284,6 @@ def _tilted(axis: np.ndarray, tilt_rad: float, azimuth_rad: float) -> np.ndarray
     w = np.cross(axis, u)
     side = math.cos(azimuth_rad) * u + math.sin(azimuth_rad) * w
     return math.cos(tilt_rad) * axis + math.sin(tilt_rad) * side
-
-
-def _element_box(e: Element) -> tuple[np.ndarray, np.ndarray]:
-    """Axis-aligned bounds of an element in the station frame."""
-    if e.shape == "box":
-        c, h = np.asarray(e.p0_m), np.asarray(e.extents_m) / 2
-        return c - h, c + h
-    if e.shape == "sphere":
-        c = np.asarray(e.p0_m)
-        return c - e.radius_m, c + e.radius_m
-    p0, p1 = np.asarray(e.p0_m), np.asarray(e.p1_m)
-    r = max(e.radius_m, e.radius1_m)
-    axis = np.abs(p1 - p0) / np.linalg.norm(p1 - p0)
-    pad = r * np.sqrt(np.maximum(0.0, 1.0 - axis**2))
-    return np.minimum(p0, p1) - pad, np.maximum(p0, p1) + pad
 
 
 @contextlib.contextmanager

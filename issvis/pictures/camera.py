@@ -161,7 +161,7 @@ class PointResolver:
         if not seps:
             return None
         try:
-            from ..build.geometry import station_mass_properties
+            from ..build.mass import station_mass_properties
             from ..station.catalogue import build_station
 
             station = build_station()

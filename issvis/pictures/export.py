@@ -1,173 +1,15 @@
-"""glTF 2.0 binary (GLB) writing: the station's part files and the animated export of a record.
-
-A small writer of our own rather than trimesh's exporter: the bytes must be the same on every
-regeneration (no generator version, no re-encoded images), and the animated export needs
-animation channels and a camera, which trimesh does not write. numpy only (PNG bytes come from
-``textures``); readers use ``assets.read_glb``.
-"""
+"""The animated export of a record: a GLB (``issvis.station.gltf``'s writer) with the parts'
+poses as animation channels and the video's camera."""
 
 from __future__ import annotations
 
-import json
-import struct
 from typing import Any
 
 import numpy as np
 
 from ..core.errors import InputError
+from ..station.gltf import GltfBuilder, png_bytes
 
-FLOAT, UINT32 = 5126, 5125
-ARRAY_BUFFER, ELEMENT_ARRAY_BUFFER = 34962, 34963
-
-
-def tangents(vertices: np.ndarray, faces: np.ndarray, normals: np.ndarray, uv: np.ndarray) -> np.ndarray:
-    """(N, 4) glTF tangents (xyz along +u, w = handedness of +v) from texture coordinates, accumulated
-    over faces (Lengyel's method); where the uv give none, any direction across the normal."""
-    v0, v1, v2 = (vertices[faces[:, k]] for k in range(3))
-    t0, t1, t2 = (uv[faces[:, k]] for k in range(3))
-    e1, e2 = v1 - v0, v2 - v0
-    d1, d2 = t1 - t0, t2 - t0
-    det = d1[:, 0] * d2[:, 1] - d2[:, 0] * d1[:, 1]
-    inv = np.where(np.abs(det) > 1e-12, 1.0 / np.where(det == 0, 1.0, det), 0.0)[:, None]
-    sdir = (e1 * d2[:, 1:2] - e2 * d1[:, 1:2]) * inv
-    tdir = (e2 * d1[:, 0:1] - e1 * d2[:, 0:1]) * inv
-    tan, bit = np.zeros_like(vertices), np.zeros_like(vertices)
-    for k in range(3):
-        np.add.at(tan, faces[:, k], sdir)
-        np.add.at(bit, faces[:, k], tdir)
-    t = tan - normals * np.einsum("ij,ij->i", normals, tan)[:, None]
-    length = np.linalg.norm(t, axis=1)
-    fallback = np.cross(normals, np.where(np.abs(normals[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]]))
-    t = np.where(length[:, None] > 1e-9, t / np.maximum(length, 1e-12)[:, None], fallback)
-    t /= np.linalg.norm(t, axis=1)[:, None]
-    w = np.where(np.einsum("ij,ij->i", np.cross(normals, t), bit) < 0.0, -1.0, 1.0)
-    return np.column_stack([t, w])
-
-
-class GltfBuilder:
-    """Accumulates glTF JSON and one binary buffer; ``glb()`` returns the file's bytes."""
-
-    def __init__(self) -> None:
-        self.doc: dict[str, Any] = {"asset": {"version": "2.0", "generator": "issvis"}, "scene": 0,
-                                    "scenes": [{"nodes": []}], "nodes": [], "meshes": [], "materials": [],
-                                    "textures": [], "images": [], "samplers": [], "accessors": [],
-                                    "bufferViews": [], "buffers": []}
-        self.bin = bytearray()
-        self._images: dict[str, int] = {}
-        self._materials: dict[str, int] = {}
-
-    # -- raw data ---------------------------------------------------------------------------------
-    def _view(self, data: bytes, target: int | None = None) -> int:
-        while len(self.bin) % 4:
-            self.bin.append(0)
-        view: dict[str, Any] = {"buffer": 0, "byteOffset": len(self.bin), "byteLength": len(data)}
-        if target is not None:
-            view["target"] = target
-        self.bin += data
-        self.doc["bufferViews"].append(view)
-        return len(self.doc["bufferViews"]) - 1
-
-    def accessor(self, array: np.ndarray, kind: str, target: int | None = ARRAY_BUFFER,
-                 minmax: bool = False) -> int:
-        """An accessor for float32 (VEC2/3/4, SCALAR) or uint32 (index SCALAR) data."""
-        array = np.ascontiguousarray(array)
-        ctype = UINT32 if array.dtype == np.uint32 else FLOAT
-        if ctype == FLOAT:
-            array = array.astype(np.float32)
-        flat = array.reshape(-1, 1) if kind == "SCALAR" else array.reshape(len(array), -1)
-        acc: dict[str, Any] = {"bufferView": self._view(array.tobytes(), target), "componentType": ctype,
-                               "count": len(flat), "type": kind}
-        if minmax:
-            acc["min"] = [float(x) for x in flat.min(axis=0)]
-            acc["max"] = [float(x) for x in flat.max(axis=0)]
-        self.doc["accessors"].append(acc)
-        return len(self.doc["accessors"]) - 1
-
-    # -- images, materials ----------------------------------------------------------------------
-    def image(self, key: str, uri: str | None = None, png: bytes | None = None) -> int:
-        """A texture for an image, once per key: external ``uri`` or embedded ``png`` bytes."""
-        if key in self._images:
-            return self._images[key]
-        if not self.doc["samplers"]:
-            self.doc["samplers"].append({"magFilter": 9729, "minFilter": 9987, "wrapS": 10497, "wrapT": 10497})
-        if png is not None:
-            img = {"name": key, "mimeType": "image/png", "bufferView": self._view(png)}
-        else:
-            img = {"name": key, "uri": uri}
-        self.doc["images"].append(img)
-        self.doc["textures"].append({"sampler": 0, "source": len(self.doc["images"]) - 1})
-        self._images[key] = len(self.doc["textures"]) - 1
-        return self._images[key]
-
-    def material(self, name: str, base_color_rgba, metallic: float, roughness: float,
-                 base_texture: int | None = None, normal_texture: int | None = None,
-                 double_sided: bool = False, normal_scale: float = 1.0) -> int:
-        if name in self._materials:
-            return self._materials[name]
-        pbr: dict[str, Any] = {"baseColorFactor": [float(x) for x in base_color_rgba],
-                               "metallicFactor": float(metallic), "roughnessFactor": float(roughness)}
-        if base_texture is not None:
-            pbr["baseColorTexture"] = {"index": base_texture}
-        mat: dict[str, Any] = {"name": name, "pbrMetallicRoughness": pbr}
-        if normal_texture is not None:
-            mat["normalTexture"] = {"index": normal_texture, "scale": float(normal_scale)}
-        if double_sided:
-            mat["doubleSided"] = True
-        self.doc["materials"].append(mat)
-        self._materials[name] = len(self.doc["materials"]) - 1
-        return self._materials[name]
-
-    # -- meshes, nodes ----------------------------------------------------------------------------
-    def mesh(self, name: str, primitives: list[tuple[np.ndarray, np.ndarray, np.ndarray | None,
-                                                     np.ndarray | None, int]]) -> int:
-        """primitives: (vertices (N,3), faces (F,3), normals (N,3)|None, uv (N,2)|None, material)."""
-        prims = []
-        for vertices, faces, normals, uv, material in primitives:
-            attrs = {"POSITION": self.accessor(np.asarray(vertices), "VEC3", minmax=True)}
-            if normals is not None:
-                attrs["NORMAL"] = self.accessor(np.asarray(normals), "VEC3")
-            if uv is not None:  # glTF's t runs down the image: flip OpenGL's v
-                st = np.column_stack([uv[:, 0], 1.0 - uv[:, 1]])
-                attrs["TEXCOORD_0"] = self.accessor(st, "VEC2")
-                if normals is not None and "normalTexture" in self.doc["materials"][material]:
-                    attrs["TANGENT"] = self.accessor(tangents(np.asarray(vertices, float), np.asarray(faces),
-                                                              np.asarray(normals, float), np.asarray(uv, float)), "VEC4")
-            idx = self.accessor(np.asarray(faces, np.uint32).ravel(), "SCALAR", ELEMENT_ARRAY_BUFFER)
-            prims.append({"attributes": attrs, "indices": idx, "material": material, "mode": 4})
-        self.doc["meshes"].append({"name": name, "primitives": prims})
-        return len(self.doc["meshes"]) - 1
-
-    def node(self, name: str, mesh: int | None = None, children: list[int] | None = None,
-             root: bool = True, **fields: Any) -> int:
-        node: dict[str, Any] = {"name": name}
-        if mesh is not None:
-            node["mesh"] = mesh
-        if children:
-            node["children"] = children
-        node.update(fields)
-        self.doc["nodes"].append(node)
-        index = len(self.doc["nodes"]) - 1
-        if root:
-            self.doc["scenes"][0]["nodes"].append(index)
-        return index
-
-    def glb(self) -> bytes:
-        doc = {k: v for k, v in self.doc.items() if v != []}
-        while len(self.bin) % 4:
-            self.bin.append(0)
-        if self.bin:
-            doc["buffers"] = [{"byteLength": len(self.bin)}]
-        text = json.dumps(doc, separators=(",", ":")).encode()
-        text += b" " * (-len(text) % 4)
-        chunks = struct.pack("<II", len(text), 0x4E4F534A) + text
-        if self.bin:
-            chunks += struct.pack("<II", len(self.bin), 0x004E4942) + bytes(self.bin)
-        return struct.pack("<III", 0x46546C67, 2, 12 + len(chunks)) + chunks
-
-
-# --- the animated export of a record -------------------------------------------------------------
-# glTF is +Y up; LVLH's x (radial, zenith) becomes up. A root node carries that rotation, so every
-# part node below it holds its pose in LVLH exactly as the record does.
 LVLH_TO_GLTF = np.array([[0.0, 0.0, -1.0],
                          [1.0, 0.0, 0.0],
                          [0.0, -1.0, 0.0]])  # columns: LVLH x, y, z in glTF axes
@@ -217,7 +59,6 @@ def _camera_track(record, size_px: tuple[int, int]) -> tuple[np.ndarray, np.ndar
 
 def _embedded(g: GltfBuilder, key: str, image, png_file=None) -> int | None:
     """A texture embedding ``image`` as PNG (the file it came from when there is one), once per file."""
-    from ..build.textures import png_bytes
 
     if image is None:
         return None

@@ -517,7 +517,7 @@ def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | 
     seps = record.events_of("separation")
     if not seps or "interface" not in seps[0]:
         return None
-    from ..build.geometry import station_mass_properties
+    from ..build.mass import station_mass_properties
     from ..station.catalogue import build_station
 
     station = build_station()

@@ -26,6 +26,7 @@ Conventions
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
-from .catalogue import Station
+from .catalogue import Element, Station
+from .gltf import gltf_accessor, read_glb
 
 
 @dataclass(frozen=True, eq=False)
@@ -107,39 +109,6 @@ def default_assets_dir() -> Path:
     from ..core.shipped import assets_dir
 
     return assets_dir()
-
-
-# --- GLB reading ---------------------------------------------------------------------------------
-_COMPONENTS = {5126: np.float32, 5125: np.uint32, 5123: np.uint16, 5121: np.uint8}
-_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4}
-
-
-def read_glb(data: bytes) -> tuple[dict, bytes]:
-    """(JSON document, binary chunk) of a GLB file's bytes."""
-    import json
-    import struct
-
-    if len(data) < 20 or data[:4] != b"glTF":
-        raise ValueError("not a binary glTF (GLB) file")
-    (json_len,) = struct.unpack_from("<I", data, 12)
-    doc = json.loads(data[20:20 + json_len])
-    rest = 20 + json_len
-    binary = b""
-    if rest + 8 <= len(data):
-        (bin_len,) = struct.unpack_from("<I", data, rest)
-        binary = data[rest + 8:rest + 8 + bin_len]
-    return doc, binary
-
-
-def gltf_accessor(doc: dict, binary: bytes, index: int) -> np.ndarray:
-    """An accessor's data as an (count, width) or (count,) array (tightly packed views only)."""
-    acc = doc["accessors"][index]
-    view = doc["bufferViews"][acc["bufferView"]]
-    dtype = _COMPONENTS[acc["componentType"]]
-    width = _WIDTH[acc["type"]]
-    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
-    arr = np.frombuffer(binary, dtype=dtype, count=acc["count"] * width, offset=start)
-    return arr.reshape(acc["count"], width) if width > 1 else arr
 
 
 @lru_cache(maxsize=64)
@@ -220,10 +189,37 @@ def _manifest(directory: Path) -> tuple[dict, bytes]:
         raise AssetError(f"{path}: unreadable ({exc}); run 'issvis assets'") from None
 
 
-def station_hash_of(manifest: dict) -> str:
-    """SHA-256 of the physics content of a manifest (see ``geometry.physics_json``)."""
-    from ..build.geometry import physics_json
+# --- the manifest's format (the writer, issvis.build.writer, imports it) ------------------------------
+MANIFEST_NAME = "manifest.json"
+TEXTURE_DIR = "textures"
+LEVELS = ("fine", "coarse")  # node names in every part GLB
 
+
+def physics_json(manifest: dict) -> bytes:
+    """The part of a manifest the physics uses (collision primitives, masses, interfaces), as
+    canonical JSON: what ``station_hash`` digests."""
+    keys = ("name", "segment", "kind", "mass_kg", "catalogue_mass_kg", "com_m", "inertia_kg_m2", "elements")
+    data = {"parts": [{k: p[k] for k in keys} for p in manifest["parts"]], "interfaces": manifest["interfaces"]}
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+
+def element_bounds(e: Element) -> np.ndarray:
+    """(2, 3) axis-aligned bounds of an element's solid, station body frame, m."""
+    if e.shape == "box":
+        c, h = np.asarray(e.p0_m, float), np.asarray(e.extents_m, float) / 2
+        return np.array([c - h, c + h])
+    if e.shape == "sphere":
+        c = np.asarray(e.p0_m, float)
+        return np.array([c - e.radius_m, c + e.radius_m])
+    p0, p1 = np.asarray(e.p0_m, float), np.asarray(e.p1_m, float)
+    d = (p1 - p0) / np.linalg.norm(p1 - p0)
+    r = max(e.radius_m, e.radius1_m if e.shape == "frustum" else e.radius_m)
+    ext = r * np.sqrt(np.clip(1.0 - d * d, 0.0, 1.0))
+    return np.array([np.minimum(p0, p1) - ext, np.maximum(p0, p1) + ext])
+
+
+def station_hash_of(manifest: dict) -> str:
+    """SHA-256 of the physics content of a manifest (see ``physics_json``)."""
     return hashlib.sha256(physics_json(manifest)).hexdigest()
 
 
