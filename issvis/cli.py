@@ -295,7 +295,7 @@ def _summary(record, output: Path) -> str:
               help="Largest allowed difference of a part's orientation, degrees.")
 def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
     """Compare two records: exit 0 when they agree, 1 when they differ."""
-    from .record.record import compare_records
+    from .record.compare import compare_records
 
     # the station hash, not the parts: a comparison draws nothing, and names what differs itself
     record_a, record_b = (check_station(load_record(path), path)

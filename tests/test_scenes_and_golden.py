@@ -9,7 +9,8 @@ import pytest
 
 from issvis.core.tolerances import TOLERANCES as TOL
 from issvis.physics.simulation import simulate
-from issvis.record.record import Record, assert_trajectories_match
+from issvis.record.compare import assert_trajectories_match
+from issvis.record.record import Record
 
 from .conftest import ROOT, SCENES
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from issvis.core.frames import quat_angle_rad
-from issvis.record.record import Record, RecordError, compare_records
+from issvis.record.compare import compare_records
+from issvis.record.record import Record, RecordError
 
 from .conftest import ROOT
 
