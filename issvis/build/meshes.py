@@ -8,9 +8,11 @@ and ``quat`` alone.
 
 from __future__ import annotations
 
+import math
 
 import numpy as np
 
+from ..core import vec3
 from ..station.catalogue import Element, Part, Station
 
 # --- the visual model ------------------------------------------------------------------------
@@ -26,16 +28,15 @@ def _crc(*keys) -> int:
     return zlib.crc32("/".join(str(k) for k in keys).encode())
 
 
-def _unit(v) -> np.ndarray:
-    v = np.asarray(v, float)
-    return v / np.linalg.norm(v)
+# The GLBs must be the same bytes on every machine: lengths, units and dot products go through
+# ``issvis.core.vec3`` (never BLAS: ``np.linalg.norm`` of a vector, ``@``, ``np.dot``), and
+# fractional powers through ``_pow`` (numpy's AVX-512 ``pow`` rounds otherwise than libm's).
+_unit, _basis, _norm = vec3.unit, vec3.basis, vec3.norm
 
 
-def _basis(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit vectors completing ``axis`` to a right-handed frame (e1, e2, axis)."""
-    k = np.array([0.0, 0.0, 1.0]) if abs(axis[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    e1 = _unit(np.cross(axis, k))
-    return e1, np.cross(axis, e1)
+def _pow(x, p: float) -> np.ndarray:
+    """x ** p element-wise by the C library's ``pow``, whatever SIMD numpy would pick."""
+    return np.array([math.pow(float(v), p) for v in np.ravel(x)]).reshape(np.shape(x))
 
 
 class VisualBuilder:
@@ -90,7 +91,7 @@ class VisualBuilder:
                             pts.append(origin + axis * s + r * (np.cos(t) * e1 + np.sin(t) * e2))
                     pts = np.array(pts)  # (i,j) (i,j+1) (i+1,j) (i+1,j+1)
                     nrm = np.cross(pts[1] - pts[0], pts[3] - pts[0])
-                    if np.linalg.norm(nrm) < 1e-12:
+                    if _norm(nrm) < 1e-12:
                         nrm = np.cross(pts[3] - pts[1], pts[2] - pts[1])
                     nrm = _unit(nrm)
                     uv = np.array([[u_of[j], v_along[i]], [u_of[j + 1], v_along[i]],
@@ -119,7 +120,7 @@ class VisualBuilder:
                  sections: int | None = None) -> None:
         p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
         r1 = r0 if r1 is None else r1
-        length = float(np.linalg.norm(p1 - p0))
+        length = float(_norm(p1 - p0))
         prof = [(0.0, r0), (length, r1)]
         if caps:
             prof = [(0.0, 0.0)] + prof + [(length, 0.0)]
@@ -159,7 +160,7 @@ class VisualBuilder:
         """A square-section member from a to b."""
         a, b = np.asarray(a, float), np.asarray(b, float)
         d = b - a
-        length = float(np.linalg.norm(d))
+        length = float(_norm(d))
         x = d / length
         e1, e2 = _basis(x) if up is None else (_unit(np.cross(up, x)), None)
         if e2 is None:
@@ -189,7 +190,7 @@ class VisualBuilder:
         n_tiles = max(1.0, round(2 * np.pi * radii.max() / tile))
         rows, nrows = [], []
         for c, t, r in zip(centres, tang, radii):
-            a = _unit(e1 - (e1 @ t) * t)
+            a = _unit(e1 - vec3.dot(e1, t) * t)
             b = np.cross(t, a)
             radial = np.cos(theta)[:, None] * a + np.sin(theta)[:, None] * b
             rows.append(c + r * radial)
@@ -246,7 +247,7 @@ def visual_material(part: Part, e: Element) -> str:
 
 def _axis_of(e: Element) -> tuple[np.ndarray, np.ndarray, float]:
     p0, p1 = np.asarray(e.p0_m, float), np.asarray(e.p1_m, float)
-    return p0, _unit(p1 - p0), float(np.linalg.norm(p1 - p0))
+    return p0, _unit(p1 - p0), float(_norm(p1 - p0))
 
 
 def _box_axes(e: Element) -> tuple[int, int, int]:
@@ -295,7 +296,7 @@ def _bell(r_a: float, r_b: float, length: float, n: int = 10) -> list[tuple[floa
     """A bell profile from r_a at 0 to r_b at length, bulging like the Soyuz descent module."""
     s = np.linspace(0.0, length, n)
     x = s / length
-    r = r_a + (r_b - r_a) * np.sin(x * np.pi / 2) ** 0.7 + 0.05 * np.sin(np.pi * x)
+    r = r_a + (r_b - r_a) * _pow(np.sin(x * np.pi / 2), 0.7) + 0.05 * np.sin(np.pi * x)
     return [(float(a), float(c)) for a, c in zip(s, r)]
 
 
@@ -392,7 +393,7 @@ def _root_dir(part: Part, e: Element, along: int) -> np.ndarray:
 
 def _quad_axes(across: np.ndarray, along: np.ndarray, front: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(u, v) in-plane axes of a blanket quad whose front (u x v) faces ``front``."""
-    return (across if np.cross(across, along) @ front >= 0 else -across), along
+    return (across if vec3.dot(np.cross(across, along), front) >= 0 else -across), along
 
 
 def _blanket(b: VisualBuilder, look: str, centre: np.ndarray, across: np.ndarray, along: np.ndarray,
@@ -708,13 +709,13 @@ def _vehicle_element(b: VisualBuilder, part: Part, e: Element, mat: str) -> bool
     if label == "capsule":  # Crew Dragon: a curved capsule, four windows near the nose
         s = np.linspace(0.0, length, 12)
         x = s / length
-        r = e.radius_m + (e.radius1_m - e.radius_m) * (1 - (1 - x) ** 1.6)
+        r = e.radius_m + (e.radius1_m - e.radius_m) * (1 - _pow(1 - x, 1.6))
         _profile_solid(b, mat, p0, axis, list(zip(s, r)))
         e1, e2 = _basis(axis)
         for ang in np.radians([45.0, 135.0, 225.0, 315.0]):
             radial = np.cos(ang) * e1 + np.sin(ang) * e2
             sw = 1.2
-            rw = e.radius_m + (e.radius1_m - e.radius_m) * (1 - (1 - sw / length) ** 1.6)
+            rw = e.radius_m + (e.radius1_m - e.radius_m) * (1 - math.pow(1 - sw / length, 1.6))
             b.cylinder("glass", p0 + axis * sw + radial * (rw - 0.1), p0 + axis * sw + radial * (rw + 0.03), 0.14,
                        sections=12)
         return True
@@ -781,7 +782,8 @@ def part_visual(part: Part, station: Station, fine: bool = True) -> VisualBuilde
                 e1, _ = _basis(axis)
                 s_ = np.linspace(0.0, length, 14 if b.fine else 7)
                 x_ = s_ / length
-                centres = p0 + np.outer(s_, axis) + np.outer(0.22 * np.sin(np.pi * x_) ** 1.5, e1)
+                bow = np.sin(np.pi * x_)
+                centres = p0 + np.outer(s_, axis) + np.outer(0.22 * bow * np.sqrt(bow), e1)  # sin^1.5
                 radii = e.radius_m + (e.radius1_m - e.radius_m) * x_
                 radii = np.where(x_ < 0.12, e.radius_m, radii)
                 b.sweep(mat, centres, radii)

@@ -150,7 +150,7 @@ def _mmod(n: int) -> tuple[np.ndarray, np.ndarray]:
     albedo = _rgb((0.80, 0.80, 0.78), shade)
     albedo[..., 2] = np.round(albedo[..., 2] / warm).clip(0, 255).astype(np.uint8)
     # pillowed panels: high in the middle, down at the seams and the stitches
-    pillow = np.sin(np.pi * np.clip(lu, 0, 1)) ** 0.5 * np.sin(np.pi * np.clip(lv, 0, 1)) ** 0.5
+    pillow = np.sqrt(np.sin(np.pi * np.clip(lu, 0, 1))) * np.sqrt(np.sin(np.pi * np.clip(lv, 0, 1)))  # ** 0.5: pow differs with SIMD
     return albedo, pillow - 0.3 * stitch
 
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core import vec3
 from ..core.errors import InputError
 from .catalogue import Element, Station
 from .gltf import gltf_accessor, read_glb
@@ -212,7 +213,7 @@ def element_bounds(e: Element) -> np.ndarray:
         c = np.asarray(e.p0_m, float)
         return np.array([c - e.radius_m, c + e.radius_m])
     p0, p1 = np.asarray(e.p0_m, float), np.asarray(e.p1_m, float)
-    d = (p1 - p0) / np.linalg.norm(p1 - p0)
+    d = vec3.unit(p1 - p0)  # not np.linalg.norm: BLAS, whose last bits vary by machine (manifest bounds)
     r = max(e.radius_m, e.radius1_m if e.shape == "frustum" else e.radius_m)
     ext = r * np.sqrt(np.clip(1.0 - d * d, 0.0, 1.0))
     return np.array([np.minimum(p0, p1) - ext, np.maximum(p0, p1) + ext])

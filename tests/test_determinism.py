@@ -1,0 +1,64 @@
+"""assets/ does not depend on the BLAS kernel: the generator writes the same bytes whichever
+OpenBLAS kernel numpy runs (the workplace forces one with OPENBLAS_CORETYPE, a user's machine
+auto-detects another), so ``issvis assets`` reproduces the committed files on any machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import ROOT
+
+#: OpenBLAS kernels the test runs the generator under, with the CPU flags each needs
+#: (/proc/cpuinfo names; "pni" is SSE3). Prescott is plain SSE3 code, Haswell AVX2 with FMA:
+#: their dot products and matrix products round differently, which is what the test must survive.
+KERNELS = {"Prescott": ("pni",), "Haswell": ("avx2", "fma")}
+
+#: Prints {file name: SHA-256} of every file ``asset_files()`` makes.
+_DIGESTS = ("import hashlib, json; from issvis.build.writer import asset_files; "
+            "print(json.dumps({k: hashlib.sha256(v).hexdigest() for k, v in sorted(asset_files().items())}))")
+
+
+def _cpu_flags() -> set[str]:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def _numpy_uses_openblas() -> bool:
+    blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    return "openblas" in str(blas.get("name", "")).lower()
+
+
+def _asset_digests(coretype: str) -> dict[str, str]:
+    env = dict(os.environ, OPENBLAS_CORETYPE=coretype,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    out = subprocess.run([sys.executable, "-c", _DIGESTS], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=600, check=True)
+    return json.loads(out.stdout)
+
+
+@pytest.mark.slow
+def test_assets_are_identical_under_every_blas_kernel():
+    if platform.machine().lower() not in ("x86_64", "amd64") or not Path("/proc/cpuinfo").exists():
+        pytest.skip("OpenBLAS kernels are chosen by name only on x86-64 Linux")
+    if not _numpy_uses_openblas():
+        pytest.skip("numpy is not linked to OpenBLAS")
+    flags = _cpu_flags()
+    kernels = [name for name, need in KERNELS.items() if flags.issuperset(need)]
+    if len(kernels) < 2:
+        pytest.skip(f"this CPU runs only {kernels} of the OpenBLAS kernels {list(KERNELS)}")
+    digests = {name: _asset_digests(name) for name in kernels}
+    first, *others = kernels
+    for name in others:
+        assert digests[name].keys() == digests[first].keys()
+        differ = sorted(k for k in digests[first] if digests[first][k] != digests[name][k])
+        assert not differ, f"asset bytes differ between OPENBLAS_CORETYPE={first} and {name}: {differ}"
