@@ -747,6 +747,8 @@ def test_still_writes_png(record_path, tmp_path):
 
     with Image.open(out) as im:
         assert im.size == (192, 108)
+        img = np.asarray(im.convert("RGB"), float)
+    assert img.mean() > 8 and img.std() > 15, "the still is (nearly) blank"
 
 
 def test_title_card_and_hud_name_each_scene_s_own_interface_by_its_parts_labels():
