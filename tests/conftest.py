@@ -1,8 +1,10 @@
-"""Shared fixtures: records of the shipped scenes, simulated once per test session."""
+"""Shared fixtures: the station's generated assets and records of the shipped scenes, each made
+once per test session (the asset generator takes seconds; so does a full-length scene)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 
@@ -15,6 +17,9 @@ SCENES = ROOT / "scenes"
 #: Printed in the pytest header, so that a failure report says what it ran against.
 REPORTED_PACKAGES = ("numpy", "pybullet", "trimesh", "pydantic", "click", "pyvista", "vtk", "imageio",
                      "imageio-ffmpeg", "pillow", "matplotlib", "dask", "distributed", "pymsis", "pyarrow")
+
+#: The default scene as free bodies (no CMGs, no thrusters, no burn): the pure orbital mechanics.
+FREE = ("control.cmg.mode=off", "control.jets.mode=off", "jet_burn=[]")
 
 
 def pytest_report_header(config):
@@ -30,9 +35,39 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(scope="session")
+def generated_assets():
+    """Every file of assets/ as the generator makes it now ({relative path: bytes}, read-only):
+    what the committed assets/ must equal. Generated once (about 4 s) for every test that needs it."""
+    from issvis.build.writer import asset_files
+
+    return MappingProxyType(asset_files())
+
+
+@pytest.fixture()
+def generator_with_session_assets(monkeypatch, generated_assets):
+    """Make ``write_assets`` (and so ``issvis assets``) write the session's generated files instead of
+    running the generator again: the tests that use it check the writing, the generator's output
+    is checked against the committed files by test_assets."""
+    from issvis.build import writer
+
+    def session_files(station=None):
+        assert station is None, "the session's files are those of the catalogue's own station"
+        return dict(generated_assets)
+
+    monkeypatch.setattr(writer, "asset_files", session_files)
+    return generated_assets
+
+
+@pytest.fixture(scope="session")
 def undock_record():
     """The default scene in full (1800 s; about a second of physics)."""
     return simulate(load_scene(SCENES / "undock.toml"), progress=False)
+
+
+@pytest.fixture(scope="session")
+def free_undock_record():
+    """The default scene in full without its attitude control (springs and gravity only), 1800 s."""
+    return simulate(load_scene(SCENES / "undock.toml", list(FREE)), progress=False)
 
 
 @pytest.fixture(scope="session")

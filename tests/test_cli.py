@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from issvis.cli import main
 from issvis.record.record import Record
 
@@ -44,9 +46,27 @@ def test_info_lists_parts_masses_and_the_split(capsys):
     assert "zarya/pma1" in capsys.readouterr().out
 
 
-def test_assets_regeneration_changes_nothing(in_repo, capsys):
-    assert main(["assets"]) == 0
-    assert "0 file(s) changed" in capsys.readouterr().out
+@pytest.mark.slow
+def test_assets_regeneration_changes_nothing(generator_with_session_assets, tmp_path, capsys):
+    """`issvis assets -o` over a copy of the committed assets/ changes no file of it (the checkout's
+    assets/ is never written); over a copy with one file damaged and a stale one added, it names both."""
+    import shutil
+
+    from .conftest import ROOT
+
+    copy = tmp_path / "assets"
+    shutil.copytree(ROOT / "assets", copy)
+    assert main(["assets", "-o", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert f"{copy}: 0 file(s) changed" in out, out
+    assert "station " in out and "looks " in out
+    (copy / "zvezda.glb").write_bytes(b"not the generator's")
+    (copy / "mir.glb").write_bytes(b"a part the catalogue lacks")
+    assert main(["assets", "-o", str(copy)]) == 0
+    out = capsys.readouterr().out
+    assert f"{copy}: 2 file(s) changed" in out and "zvezda.glb" in out and "mir.glb" in out, out
+    assert not (copy / "mir.glb").exists()
+    assert (copy / "zvezda.glb").read_bytes() == generator_with_session_assets["zvezda.glb"]
 
 
 def test_help_of_every_command(capsys):
@@ -90,6 +110,7 @@ def test_a_missing_scene_lists_the_shipped_ones(tmp_path, capsys):
     assert "undok.toml: no such scene file; shipped scenes: cmg_saturation, misaligned_contact" in err and "undock" in err
 
 
+@pytest.mark.slow
 def test_a_plain_pip_install_carries_scenes_and_assets(tmp_path):
     """Build the wheel as pip does (offline), unpack it as an install would, and run from elsewhere."""
     import os

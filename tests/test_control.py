@@ -48,6 +48,7 @@ def _tea_offset_ypr_deg() -> np.ndarray:
     return np.degrees([math.atan2(off[1, 0], off[0, 0]), -math.asin(off[2, 0]), math.atan2(off[2, 1], off[2, 2])])
 
 
+@pytest.mark.slow
 def test_the_docked_station_holds_its_tea_for_an_orbit_on_cmgs():
     record = simulate(load_scene(SCENES / "undock.toml", NO_SPLIT + [
         f"scene.duration_s={ORBIT_S}", "control.cmg.start_attitude=tea"]), progress=False)
@@ -58,6 +59,7 @@ def test_the_docked_station_holds_its_tea_for_an_orbit_on_cmgs():
     assert stored.max() < 0.05 * control.CMG_CAPACITY_NMS  # in its TEA nothing piles up
 
 
+@pytest.mark.slow
 def test_started_off_its_tea_the_station_is_brought_there_and_stops_piling_up_momentum():
     ypr = _tea_offset_ypr_deg() + 1.0  # a degree off in yaw, pitch and roll
     record = simulate(load_scene(SCENES / "undock.toml", NO_SPLIT + [

@@ -20,7 +20,7 @@ from issvis.scene.schema import load_scene
 from issvis.physics.simulation import _gravity, simulate
 from issvis.core.tolerances import TOLERANCES as TOL
 
-from .conftest import SCENES
+from .conftest import FREE, SCENES
 
 # Vallado, Fundamentals of Astrodynamics, Example 6-14 (iss-facts.md section 7): target circular
 # at 590 km, chaser at the origin with v0 = (-0.1, -0.04, -0.02) m/s.
@@ -31,20 +31,10 @@ VALLADO = {
 }
 
 
-FREE = ["control.cmg.mode=off", "control.jets.mode=off", "jet_burn=[]"]
-"""The default scene as free bodies (no CMGs, no thrusters): the pure orbital mechanics."""
-
-
-@pytest.fixture(scope="module")
-def undock_record():
-    """The default scene without its attitude control (springs and gravity only), 1800 s."""
-    return simulate(load_scene(SCENES / "undock.toml", FREE), progress=False)
-
-
 @pytest.fixture(scope="module")
 def vallado_record():
     """The whole station as one free body, started with Vallado's velocities."""
-    scene = load_scene(SCENES / "undock.toml", FREE + [
+    scene = load_scene(SCENES / "undock.toml", [*FREE,
         "separation=[]", "orbit.altitude_m=590000", "scene.duration_s=1200",
         f"station.velocity_lvlh_mps=[{VALLADO_V0[0]}, {VALLADO_V0[1]}, {VALLADO_V0[2]}]"])
     return simulate(scene, progress=False)
@@ -74,9 +64,9 @@ def test_cw_closed_form_matches_the_iss_scale_illustration():
     assert np.allclose(pos[:2], (-39.0, -42.1), atol=0.05)
 
 
-def test_system_centre_of_mass_stays_on_its_cw_path_through_the_separation(undock_record):
+def test_system_centre_of_mass_stays_on_its_cw_path_through_the_separation(free_undock_record):
     # The station starts at rest at the LVLH origin, which is its CW path: it must stay there.
-    drift = np.linalg.norm(undock_record.system_com(), axis=1)
+    drift = np.linalg.norm(free_undock_record.system_com(), axis=1)
     assert drift.max() < TOL.system_com_m
 
 
@@ -86,8 +76,8 @@ def test_system_centre_of_mass_stays_put_through_contacts(contact_record):
     assert drift.max() < TOL.system_com_m
 
 
-def test_each_side_follows_the_cw_closed_form_after_the_push(undock_record):
-    rec = undock_record
+def test_each_side_follows_the_cw_closed_form_after_the_push(free_undock_record):
+    rec = free_undock_record
     n = rec.meta["orbit"]["mean_motion_rad_s"]
     push_end = rec.events_of("pusher_end")[0]["t"]
     start = int(np.searchsorted(rec.t, push_end + 1.0))
@@ -100,8 +90,8 @@ def test_each_side_follows_the_cw_closed_form_after_the_push(undock_record):
         assert error < TOL.segment_cw_fraction * travelled, (error, travelled)
 
 
-def test_separation_speed_is_impulse_over_reduced_mass(undock_record):
-    rec = undock_record
+def test_separation_speed_is_impulse_over_reduced_mass(free_undock_record):
+    rec = free_undock_record
     end = rec.events_of("pusher_end")[0]
     k = int(np.searchsorted(rec.t, end["t"] + 0.5))
     child, parent = rec.separation_sides()
@@ -113,8 +103,8 @@ def test_separation_speed_is_impulse_over_reduced_mass(undock_record):
     assert measured == pytest.approx(expected, rel=TOL.separation_speed_fraction)
 
 
-def test_reduced_mass_is_that_of_the_two_sides(undock_record):
-    sep = undock_record.events_of("separation")[0]
+def test_reduced_mass_is_that_of_the_two_sides(free_undock_record):
+    sep = free_undock_record.events_of("separation")[0]
     m1, m2 = sep["child_mass_kg"], sep["parent_mass_kg"]
     assert m1 == pytest.approx(93_111.0) and m1 + m2 == pytest.approx(419_725.0)
     assert sep["reduced_mass_kg"] == pytest.approx(m1 * m2 / (m1 + m2))
@@ -135,13 +125,13 @@ def _max_internal_drift(rec) -> float:
     return worst
 
 
-def test_docked_parts_do_not_drift(undock_record, contact_record):
-    assert _max_internal_drift(undock_record) < TOL.docked_drift_m
+def test_docked_parts_do_not_drift(free_undock_record, contact_record):
+    assert _max_internal_drift(free_undock_record) < TOL.docked_drift_m
     assert _max_internal_drift(contact_record) < TOL.docked_drift_m
 
 
-def test_opening_an_interface_creates_no_momentum(undock_record):
-    rec = undock_record
+def test_opening_an_interface_creates_no_momentum(free_undock_record):
+    rec = free_undock_record
     sep_t = rec.events_of("separation")[0]["t"]
     k_before = int(np.flatnonzero(rec.t < sep_t)[-1])
     k_at = int(np.flatnonzero(np.isclose(rec.t, sep_t))[0])
@@ -159,15 +149,15 @@ def test_the_record_is_deterministic():
     assert a.events == b.events
 
 
-def test_states_are_finite(undock_record, contact_record):
-    for rec in (undock_record, contact_record):
+def test_states_are_finite(free_undock_record, contact_record):
+    for rec in (free_undock_record, contact_record):
         for array in (rec.pos, rec.quat, rec.vel):
             assert np.all(np.isfinite(array))
         assert np.allclose(np.linalg.norm(rec.quat, axis=2), 1.0, atol=1e-9)
 
 
-def test_station_holds_its_lvlh_attitude_before_separation(undock_record):
-    rec = undock_record
+def test_station_holds_its_lvlh_attitude_before_separation(free_undock_record):
+    rec = free_undock_record
     k = int(np.flatnonzero(rec.t < 20.0)[-1])
     rotation = quat_to_matrix(rec.quat[k, 0])
     # +XVV: station +X (column 0) along the velocity (+y LVLH)
@@ -230,8 +220,8 @@ def _rate_deg_s(rec, part: str, t0: float, t1: float) -> np.ndarray:
 
 
 def test_tip_off_adds_the_asked_rate_and_no_linear_momentum():
-    plain = simulate(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=40"]), progress=False)
-    tipped = simulate(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=40", "separation.0.tip_off_deg_s=0.5",
+    plain = simulate(load_scene(SCENES / "undock.toml", [*FREE, "scene.duration_s=40"]), progress=False)
+    tipped = simulate(load_scene(SCENES / "undock.toml", [*FREE, "scene.duration_s=40", "separation.0.tip_off_deg_s=0.5",
                                                           "separation.0.tip_off_azimuth_deg=90"]), progress=False)
     added = _rate_deg_s(tipped, "zarya", 30.0, 40.0) - _rate_deg_s(plain, "zarya", 30.0, 40.0)
     assert np.linalg.norm(added) == pytest.approx(0.5, rel=0.02)
@@ -241,7 +231,7 @@ def test_tip_off_adds_the_asked_rate_and_no_linear_momentum():
 
 
 def test_a_push_given_as_force_gives_the_speed_that_force_and_stroke_imply():
-    record = simulate(load_scene(SCENES / "undock.toml", FREE + [
+    record = simulate(load_scene(SCENES / "undock.toml", [*FREE,
         "scene.duration_s=30", "separation.0={interface='zarya/pma1', t_s=20.0, force_n=500.0, stroke_m=0.1}"]),
         progress=False)
     end = record.events_of("pusher_end")[0]
@@ -292,20 +282,21 @@ def test_the_spring_push_makes_no_angular_momentum():
     """Issue 10: the pusher pair acted at two material points up to 0.12 m apart and made 80 N m s."""
     from issvis.physics.simulation import Simulator
 
-    record = Simulator(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=30"]), progress=False,
+    record = Simulator(load_scene(SCENES / "undock.toml", [*FREE, "scene.duration_s=30"]), progress=False,
                        track_momentum=True).run()
     residual = _momentum_residual_nms(record)
     assert record.events_of("pusher_end"), "the push must be over"
     assert residual.max() < TOL.internal_pair_angular_momentum_nms, residual.max()
 
 
+@pytest.mark.slow
 def test_collisions_wait_until_the_sides_are_clear_without_a_push():
     """Issue 10: with delta_v 0 the collar sat 5 cm inside PMA-1 when collisions switched on
     (184 s) and the contact changed the angular momentum by 35 N m s. Now collisions wait until
     the sides are clear (411 s); the sides then swing into a real contact (from 411.5 s)."""
     from issvis.physics.simulation import Simulator
 
-    record = Simulator(load_scene(SCENES / "undock.toml", FREE + ["scene.duration_s=430", "separation.0.delta_v_mps=0"]),
+    record = Simulator(load_scene(SCENES / "undock.toml", [*FREE, "scene.duration_s=430", "separation.0.delta_v_mps=0"]),
                        progress=False, track_momentum=True).run()
     assert record.events_of("collisions_enabled") and record.events_of("contact_start")
     for event in record.events_of("contact_start"):
@@ -313,7 +304,7 @@ def test_collisions_wait_until_the_sides_are_clear_without_a_push():
     assert _momentum_residual_nms(record).max() < TOL.contact_angular_momentum_nms
 
 
-def test_the_record_names_the_station_it_was_simulated_with(undock_record):
+def test_the_record_names_the_station_it_was_simulated_with(free_undock_record):
     from issvis.station.assets import load_station_assets
 
-    assert undock_record.meta["station_hash"] == load_station_assets(visuals=False).station_hash
+    assert free_undock_record.meta["station_hash"] == load_station_assets(visuals=False).station_hash

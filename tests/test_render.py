@@ -109,6 +109,7 @@ def _frames(path: Path, size: tuple[int, int] = (192, 108)) -> list[np.ndarray]:
 
 
 # --- the file --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_short_render_plays_like_a_real_video(record_path, tmp_path, capsys):
     out = tmp_path / "clip.mp4"
     assert main(["render", str(record_path), "-o", str(out), *SMALL, "--fps", "12", "--seconds", "4",
@@ -134,6 +135,7 @@ def test_short_render_plays_like_a_real_video(record_path, tmp_path, capsys):
     assert np.abs(frames[-10].astype(float) - frames[14]).mean() > 5
 
 
+@pytest.mark.slow
 def test_error_midway_leaves_no_file(record, tmp_path):
     from issvis.pictures.video import render_video
 
@@ -167,16 +169,18 @@ def _still(record, video_s: float, settings: RenderSettings | None = None, tint:
 
 
 @pytest.mark.parametrize("name", sorted(KEY_FRAMES))
+@pytest.mark.slow
 def test_key_frames_match_cache(record, name):
     from PIL import Image
 
     img = _still(record, KEY_FRAMES[name])
     cached = CACHE / f"{name}.png"
-    if RESET or not cached.exists():
+    if RESET:  # asked for: write the new picture, compare nothing
         CACHE.mkdir(exist_ok=True)
         Image.fromarray(img).save(cached)
-        if not RESET:
-            pytest.fail(f"no cached image {cached}; wrote one -- look at it, then re-run")
+        pytest.skip(f"wrote {cached}: look at it before committing")
+    # a missing picture fails, and stays failing: the test never writes the tree it checks
+    assert cached.exists(), f"no cached image {cached}: make it with ISSVIS_RESET_IMAGE_CACHE=1 and look at it"
     with Image.open(cached) as im:
         ref = np.asarray(im.convert("RGB"))
     err = np.abs(img.astype(float) - ref).mean()
@@ -184,6 +188,7 @@ def test_key_frames_match_cache(record, name):
     assert img.std() > 10, f"{name} is nearly uniform"
 
 
+@pytest.mark.slow
 def test_key_frame_tolerance_sees_a_real_change(record):
     """The threshold is not so loose that a visible change passes: tinting the segments fails it."""
     plain = _still(record, KEY_FRAMES["interface"])
@@ -195,6 +200,7 @@ def test_key_frame_tolerance_sees_a_real_change(record):
     ("clock", (slice(85, 108), slice(0, 96))),
     ("separation", (slice(85, 108), slice(96, 192))),
 ])
+@pytest.mark.slow
 def test_hud_overlays_draw_and_switch_off(record, overlay, region):
     on = _still(record, 13.0)
     off = _still(record, 13.0, RenderSettings(width_px=192, height_px=108,
@@ -203,12 +209,14 @@ def test_hud_overlays_draw_and_switch_off(record, overlay, region):
 
 
 @pytest.mark.parametrize("card, at_s", [("title_card", 0.5), ("end_card", 45.5)])
+@pytest.mark.slow
 def test_cards_draw_and_switch_off(record, card, at_s):
     on = _still(record, at_s)
     off = _still(record, at_s, RenderSettings(width_px=192, height_px=108, overlays=Overlays(**{card: False})))
     assert np.abs(on.astype(float) - off).mean() > 3
 
 
+@pytest.mark.slow
 def test_every_camera_mode_and_point_runs(record):
     """One choreography visiting every mode, ease and kind of point; each frame sees something."""
     points = ["lvlh", "station", "departing", "remaining", "between", "interface", "segment:ROS", "part:zarya"]
@@ -232,21 +240,50 @@ def test_every_camera_mode_and_point_runs(record):
         src.close()
 
 
-@pytest.mark.parametrize("update", [
-    {"lighting": {"mode": "night"}},
-    {"lighting": {"sun_moves": False, "shadows": False, "ambient": 0.2, "earthshine": 0.0}},
-    {"lighting": {"star_gain": 1.0, "sun_intensity": 2.0}},
-    {"earth": {"texture": "generated", "turns": False, "clouds": 0.0}},
-    {"earth": {"glint": 0.0, "detail": 0.0, "brightness": 2.0, "atmosphere": False}},
-    {"earth": {"show": False}},
-    {"quality": {"anti_aliasing": "ssaa", "stars": 0, "supersample": 1.0}},
-    {"quality": {"anti_aliasing": "fxaa", "supersample": 2.0, "shadow_map_px": 512}},
-])
-def test_scene_options_render(record, update):
-    settings = RenderSettings.model_validate({"width_px": 96, "height_px": 54, **update})
+#: Mean absolute difference (0-255 scale) above which an option counts as drawn. Re-renders of one
+#: picture on one machine are identical (0.0); the smallest effect below, earthshine off, is 0.10.
+OPTION_EFFECT_MIN = 0.05
+
+FXAA_IGNORED = pytest.mark.xfail(strict=True, reason=(
+    "VTK applies the renderer's FXAA only without a render pass, and the shadow passes are one: with "
+    "shadows on (the default) 'fxaa' draws the very picture 'none' does (with shadows off it changes "
+    "6 levels on average). Stage._build_shadow_passes could end in a vtkOpenGLFXAAPass."))
+
+SCENE_OPTIONS = [  # (table, key, value): each, alone, changes the default picture
+    ("lighting", "mode", "night"),
+    ("lighting", "sun_moves", False),
+    ("lighting", "ambient", 0.2),
+    ("lighting", "earthshine", 0.0),
+    ("lighting", "star_gain", 1.0),
+    ("earth", "texture", "generated"),
+    ("earth", "turns", False),
+    ("earth", "show", False),
+    ("quality", "anti_aliasing", "ssaa"),
+    pytest.param("quality", "anti_aliasing", "fxaa", marks=FXAA_IGNORED),
+    ("quality", "stars", 0),
+    ("quality", "supersample", 2.0),
+    ("quality", "shadow_map_px", 512),
+]
+# Checked elsewhere, where they show: Earth's clouds, glint, detail, brightness and atmosphere
+# (EARTH_OPTIONS; the glint is not in this view), lighting.shadows and sun_intensity (the shadow tests).
+
+
+@pytest.fixture(scope="module")
+def default_still(record):
+    return _still(record, 30.0, RenderSettings(width_px=96, height_px=54))
+
+
+@pytest.mark.parametrize("table, key, value", SCENE_OPTIONS)
+@pytest.mark.slow
+def test_each_scene_option_changes_the_picture(record, default_still, table, key, value):
+    """A [render] option the renderer silently ignored would draw the default picture exactly."""
+    settings = RenderSettings.model_validate({"width_px": 96, "height_px": 54, table: {key: value}})
+    assert getattr(getattr(settings, table), key) == value
     img = _still(record, 30.0, settings)
     assert img.shape == (54, 96, 3)
     assert img.max() > 100
+    change = np.abs(img.astype(float) - default_still).mean()
+    assert change > OPTION_EFFECT_MIN, f"render.{table}.{key} = {value!r} changed nothing ({change:.3f})"
 
 
 EARTH_OPTIONS = [  # (setting, value): each must change the picture of Earth
@@ -255,6 +292,7 @@ EARTH_OPTIONS = [  # (setting, value): each must change the picture of Earth
 
 
 @pytest.mark.parametrize("key, value", EARTH_OPTIONS)
+@pytest.mark.slow
 def test_each_earth_option_changes_earth(record, key, value):
     """Looking down at the day side with the Sun low ahead (glint, haze and limb in view)."""
     key_ = CameraKey(at_s=0.0, mode="follow", anchor="station", target="station", target_offset_m=(-250.0, 60.0, 0.0),
@@ -272,6 +310,7 @@ def test_each_earth_option_changes_earth(record, key, value):
     assert np.abs(plain.astype(float) - changed).mean() > 0.3, key
 
 
+@pytest.mark.slow
 def test_night_side_is_dark_and_day_side_lit(record):
     """Sun straight ahead along the orbit: Earth below the station sits on the terminator; the half of the
     picture towards the Sun is lit and the half away from it is dark (only twilight, a few degrees
@@ -387,6 +426,7 @@ def _occlusion_robust(points: np.ndarray, sun: np.ndarray, tris: np.ndarray, spr
 
 
 @pytest.mark.parametrize("height", list(SHADOW_SUNS))
+@pytest.mark.slow
 def test_shadows_match_a_ray_cast(record, height):
     """Pixels the shadow map darkens are those an independent ray cast (numpy, every triangle of the
     station) finds occluded from the Sun, and pixels it leaves lit are not occluded, with the Sun
@@ -428,6 +468,7 @@ SHADOW_AGREEMENT = 0.92
 SHADOW_PRECISION = 0.93
 
 
+@pytest.mark.slow
 def test_shadows_stay_right_after_the_segments_part(long_record):
     """A time-lapse render bakes the shadow map at the docked station first and later far apart:
     the departing segment's shadows still match the ray cast (VTK's own set-up kept the baker
@@ -455,6 +496,7 @@ def test_shadows_stay_right_after_the_segments_part(long_record):
     assert agree >= SHADOW_AGREEMENT, f"shadows agree with the ray cast on {agree:.1%} of the segment"
 
 
+@pytest.mark.slow
 def test_shadow_map_is_rebaked_only_when_something_moves(record):
     """The map is baked again when the parts or the Sun move by a texel, not when only the camera does,
     and a frame drawn with the kept map matches one drawn with a fresh bake."""
@@ -494,6 +536,7 @@ def test_segments_cover_the_clip_in_order():
         assert len(blocks) == min(n, len(segs)) and all(blocks)
 
 
+@pytest.mark.slow
 def test_workers_write_exactly_the_frames_of_one_process(record_path, tmp_path):
     """Two processes and one write the same frames (decoded), the same count and a playable file."""
     args = ["render", str(record_path), *SMALL, "--fps", "10", "--seconds", "12", "--no-progress"]
@@ -507,9 +550,16 @@ def test_workers_write_exactly_the_frames_of_one_process(record_path, tmp_path):
     assert (probe["codec"], probe["pix_fmt"], probe["frames"]) == ("h264", "yuv420p", 120)
     boxes = _top_level_boxes(two)
     assert boxes.index("moov") < boxes.index("mdat")
-    # no seam: neighbouring frames across a join differ no more than neighbours inside a segment
-    steps = [np.abs(b[i + 1].astype(float) - b[i]).mean() for i in range(60, 119)]
-    assert steps[49 - 60 + 60] <= 3 * np.median(steps) + 1.0
+    # no seam: neighbouring frames across each segment join (frames 49|50 and 99|100, the second
+    # also the join of the two processes) differ no more than neighbours inside a segment
+    from issvis.pictures.segments import segment_bounds
+
+    joins = [first for first, _ in segment_bounds(120, 10)[1:]]
+    assert joins == [50, 100]
+    steps = {i: np.abs(b[i].astype(float) - b[i - 1]).mean() for i in range(50, 120)}  # after the title card
+    inside = np.median([d for i, d in steps.items() if i not in joins])
+    for first in joins:
+        assert steps[first] <= 3 * inside + 1.0, (first, steps[first], inside)
 
 
 def _wav(path: Path, seconds: float, rate: int = 22050) -> Path:
@@ -526,6 +576,7 @@ def _wav(path: Path, seconds: float, rate: int = 22050) -> Path:
 
 
 @pytest.mark.parametrize("audio_s", [2.0, 9.0])
+@pytest.mark.slow
 def test_audio_is_muxed_as_aac_trimmed_and_faded(record_path, tmp_path, audio_s):
     out = tmp_path / "a.mp4"
     wav = _wav(tmp_path / "tone.wav", audio_s)
@@ -558,12 +609,20 @@ def test_bad_audio_exit_2(record_path, tmp_path, capsys, make, args, message):
     assert not out.exists()
 
 
-def test_unreachable_scheduler_exit_2(record_path, tmp_path, capsys):
+def test_unreachable_scheduler_exit_2(record_path, tmp_path, capsys, monkeypatch):
+    """Within the connect timeout the environment sets (0.5 s here; 20 s by default)."""
+    import time
+
+    from issvis.core.cluster import DASK_CONNECT_TIMEOUT_ENV
+
     pytest.importorskip("dask.distributed")
+    monkeypatch.setenv(DASK_CONNECT_TIMEOUT_ENV, "0.5")
     out = tmp_path / "x.mp4"
+    start = time.perf_counter()
     assert main(["render", str(record_path), "-o", str(out), *SMALL, "--seconds", "1", "--no-progress",
                  "--scheduler", "tcp://127.0.0.1:9"]) == 2
-    assert "--scheduler" in capsys.readouterr().err
+    assert "--scheduler tcp://127.0.0.1:9: cannot connect to a Dask scheduler" in capsys.readouterr().err
+    assert time.perf_counter() - start < 10.0, "waited longer than the 0.5 s asked for"
     assert not out.exists()
 
 
@@ -680,6 +739,7 @@ def test_no_opengl_names_the_fix(monkeypatch):
         render.make_plotter(64, 64)
 
 
+@pytest.mark.slow
 def test_still_writes_png(record_path, tmp_path):
     out = tmp_path / "f.png"
     assert main(["render", str(record_path), "--still", "12.5", "-o", str(out), *SMALL]) == 0
@@ -687,6 +747,8 @@ def test_still_writes_png(record_path, tmp_path):
 
     with Image.open(out) as im:
         assert im.size == (192, 108)
+        img = np.asarray(im.convert("RGB"), float)
+    assert img.mean() > 8 and img.std() > 15, "the still is (nearly) blank"
 
 
 def test_title_card_and_hud_name_each_scene_s_own_interface_by_its_parts_labels():

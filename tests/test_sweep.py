@@ -10,6 +10,12 @@ import pytest
 
 from issvis.analysis import sweep as sw
 from issvis.cli import main
+from issvis.core.cluster import (
+    DASK_CONNECT_TIMEOUT_ENV,
+    DASK_CONNECT_TIMEOUT_S,
+    ConnectTimeoutError,
+    dask_connect_timeout_s,
+)
 
 from .conftest import SCENES
 
@@ -98,19 +104,57 @@ def test_cli_bad_specs_exit_2_before_any_run(tmp_path, capsys, args, message):
     assert not list(tmp_path.iterdir())
 
 
-def test_cli_bad_output_suffix_exits_2(tmp_path):
+def test_cli_bad_output_suffix_exits_2(tmp_path, capsys):
     assert main(["sweep", UNDOCK, "--vary", "scene.duration_s=30,40", "-o", str(tmp_path / "s.xlsx")]) == 2
+    assert "s.xlsx: expected a file ending in .csv or .parquet" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
-def test_cli_unreachable_scheduler_exits_2(tmp_path, capsys):
+@pytest.mark.parametrize("address", ["not-an-address", "tcp://127.0.0.1:9"])  # no port; a port nothing serves
+def test_cli_unreachable_scheduler_exits_2(tmp_path, capsys, monkeypatch, address):
+    """Within the connect timeout the environment sets (here 0.5 s, not the default 20 s)."""
+    import time
+
+    monkeypatch.setenv(DASK_CONNECT_TIMEOUT_ENV, "0.5")
     out = tmp_path / "s.csv"
-    assert main(["sweep", UNDOCK, "--vary", "scene.duration_s=30,40", "--scheduler", "not-an-address",
-                 "-o", str(out)]) == 2
-    assert "cannot connect to a Dask scheduler" in capsys.readouterr().err
+    start = time.perf_counter()
+    assert main(["sweep", UNDOCK, "--vary", "scene.duration_s=30,40", "--scheduler", address, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if x.startswith("issvis: error:")]  # after the "2 run(s) of" line
+    assert line.startswith(f"issvis: error: --scheduler {address}: cannot connect to a Dask scheduler"), err
+    assert "Traceback" not in err
+    assert time.perf_counter() - start < 10.0, "waited longer than the 0.5 s asked for"
     assert not out.exists()
 
 
+def test_the_connect_timeout_is_20_s_unless_the_environment_or_the_caller_says_otherwise(monkeypatch):
+    monkeypatch.delenv(DASK_CONNECT_TIMEOUT_ENV, raising=False)
+    assert dask_connect_timeout_s() == DASK_CONNECT_TIMEOUT_S == 20.0
+    monkeypatch.setenv(DASK_CONNECT_TIMEOUT_ENV, " 2.5 ")
+    assert dask_connect_timeout_s() == 2.5
+    assert dask_connect_timeout_s(7.0) == 7.0  # the keyword (run_sweep's connect_timeout_s) wins
+    for bad in ("soon", "0", "-3", "nan", "inf"):
+        monkeypatch.setenv(DASK_CONNECT_TIMEOUT_ENV, bad)
+        with pytest.raises(ConnectTimeoutError, match=f"--scheduler: {DASK_CONNECT_TIMEOUT_ENV}=.*positive number"):
+            dask_connect_timeout_s()
+    with pytest.raises(ConnectTimeoutError, match="connect_timeout_s=0.0"):
+        dask_connect_timeout_s(0.0)
+
+
+def test_a_bad_connect_timeout_in_the_environment_exits_2_naming_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(DASK_CONNECT_TIMEOUT_ENV, "20 s")
+    out = tmp_path / "s.csv"
+    assert main(["sweep", UNDOCK, "--vary", "scene.duration_s=30,40", "--scheduler", "tcp://127.0.0.1:9",
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if x.startswith("issvis: error:")]
+    assert line == (f"issvis: error: --scheduler: {DASK_CONNECT_TIMEOUT_ENV}='20 s' in the environment: "
+                    "expected seconds, a positive number (e.g. 20)"), err
+    assert "Traceback" not in err and not out.exists()
+
+
 # --- a real local cluster ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_grid_sweep_on_a_local_cluster_flags_the_strike(tmp_path):
     """Four runs: straight and 45-degree misaligned pushes. Only 45 deg at azimuth 180 strikes."""
     out = tmp_path / "grid.csv"
@@ -136,6 +180,7 @@ def test_grid_sweep_on_a_local_cluster_flags_the_strike(tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
+@pytest.mark.slow
 def test_seeded_dispersion_is_reproducible_and_failed_runs_are_rows(tmp_path):
     """Normal delta-v about 0.02 m/s with SD 0.05: some draws are negative, which the scene rejects.
     Those runs are rows with an error; a second sweep with the same seed, on another cluster

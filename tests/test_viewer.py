@@ -481,6 +481,7 @@ def _changed_fraction(a: np.ndarray, b: np.ndarray, threshold: int = 24) -> floa
     return float((np.abs(a.astype(int) - b.astype(int)).max(axis=2) > threshold).mean())
 
 
+@pytest.mark.slow
 def test_real_window_under_xvfb_keys_click_play_and_screenshots(record, xvfb_display, monkeypatch, tmp_path):
     monkeypatch.setenv("DISPLAY", xvfb_display)
     viewer_module.check_display()
@@ -581,6 +582,7 @@ def test_real_window_under_xvfb_keys_click_play_and_screenshots(record, xvfb_dis
         window.close()
 
 
+@pytest.mark.slow
 def test_keys_are_answered_while_frames_are_slow(record, xvfb_display, monkeypatch):
     """A loaded machine, made reproducible: every render takes 0.3 s more. Playing at x10, a burst
     of 16 keys then 'q': the loop ends within about two frames of the 'q' (one render per key, as
@@ -635,6 +637,7 @@ def test_keys_are_answered_while_frames_are_slow(record, xvfb_display, monkeypat
         window.close()
 
 
+@pytest.mark.slow
 def test_queued_input_holds_a_frame_back_for_a_moment_only(record, xvfb_display, monkeypatch):
     """While X input waits, no frame is drawn (the input is read first), but for at most
     INPUT_FIRST_MAX_S: a pointer that never rests must not stop playback."""
@@ -674,6 +677,7 @@ def test_view_without_a_display_says_what_to_do_and_exits_2(display, monkeypatch
     assert len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_view_command_opens_plays_and_closes_under_xvfb(xvfb_display, monkeypatch, capsys, in_repo):
     from issvis.cli import main
 
@@ -685,6 +689,7 @@ def test_view_command_opens_plays_and_closes_under_xvfb(xvfb_display, monkeypatc
     assert record_time_s > 2.0, "playback moved the record time"
 
 
+@pytest.mark.slow
 def test_view_of_a_scene_says_on_the_terminal_that_it_simulates_first(xvfb_display, monkeypatch, capsys, in_repo):
     from issvis.cli import main
 

@@ -280,6 +280,7 @@ def _wait_for_url(proc: subprocess.Popen, timeout_s: float = 60.0) -> str:
 
 @needs_browser
 @needs_trame
+@pytest.mark.slow
 def test_page_shows_the_station_follows_time_keys_and_picks_and_the_server_ends_cleanly(tmp_path):
     port = _free_port()
     server = _start_server(port)
@@ -399,6 +400,7 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
 
 
 @needs_trame
+@pytest.mark.slow
 def test_ctrl_c_ends_the_server_cleanly_without_a_page():
     port = _free_port()
     server = _start_server(port)

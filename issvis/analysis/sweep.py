@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.cluster import dask_connect_timeout_s
 from ..core.errors import InputError
 from ..core.files import atomic_path
 from ..scene.schema import scene_from_text
@@ -278,13 +279,15 @@ def local_cluster(n_workers: int | None = None):
 
 def run_sweep(scene_text: str, source: str, base: list[str], runs: list[dict[str, float | str]],
               scheduler: str | None = None, n_workers: int | None = None, progress: bool = True,
-              client=None) -> list[dict[str, Any]]:
+              client=None, connect_timeout_s: float | None = None) -> list[dict[str, Any]]:
     """Run every run on Dask; rows in run order.
 
     ``scheduler``: the address of an existing Dask scheduler (``tcp://host:8786``), or None for a
     local cluster with ``n_workers`` processes (default: the machine's cores), started and closed
-    here; or an open ``client`` to use (left open). Tasks are pure functions of their arguments,
-    so Dask may retry one on another worker without changing the result.
+    here; or an open ``client`` to use (left open). ``connect_timeout_s``: how long to wait for
+    the scheduler (default ``$ISSVIS_DASK_CONNECT_TIMEOUT_S``, else 20 s; issvis.core.cluster).
+    Tasks are pure functions of their arguments, so Dask may retry one on another worker without
+    changing the result.
     """
     from dask.distributed import Client, as_completed
     from tqdm import tqdm
@@ -297,8 +300,9 @@ def run_sweep(scene_text: str, source: str, base: list[str], runs: list[dict[str
         cluster = local_cluster(n_workers)
         client = Client(cluster)
     else:
+        timeout_s = dask_connect_timeout_s(connect_timeout_s)
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=f"{timeout_s}s")
         except (OSError, ValueError, TypeError) as exc:  # refused, timed out, not an address
             raise SweepError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
     rows: dict[int, dict[str, Any]] = {}

@@ -543,8 +543,11 @@ def _run_blocks(record: Any, settings: RenderSettings, segments: list[tuple[int,
             from dask.distributed import Client, as_completed
         except ImportError:
             raise RenderError("--scheduler needs dask.distributed (pip install 'dask[distributed]')") from None
+        from ..core.cluster import dask_connect_timeout_s
+
+        timeout_s = dask_connect_timeout_s()  # $ISSVIS_DASK_CONNECT_TIMEOUT_S, else 20 s
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=f"{timeout_s}s")
         except Exception as exc:
             raise RenderError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
         try:
