@@ -174,12 +174,9 @@ def read_scene_text(path: Path) -> str:
 
 def scene_of_record(path: Path, overrides: tuple[str, ...]):
     """The scene a record was simulated from (its meta 'scene' text), with overrides applied."""
-    from .scene.schema import scene_from_text
+    from .record.scene_of import scene_of
 
-    text = load_record(path).meta.get("scene")
-    if not isinstance(text, str) or not text.strip():
-        raise UserError(f"{path}: the record holds no scene (meta 'scene'); give the scene file instead")
-    return scene_from_text(text, f"{path} (its scene)", overrides)
+    return scene_of(load_record(path), overrides, source=str(path))
 
 
 def check_station(record, path: Path):
@@ -350,13 +347,12 @@ def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no
 @set_option
 def info(scene: Path | None, as_json: bool, overrides: tuple[str, ...]) -> None:
     """The station's parts, masses, segments and interfaces, and what SCENE does to them."""
-    from .build.mass import station_mass_properties
-    from .station.catalogue import build_station
+    from .station.assets import load_station_assets
 
     scene, _ = input_file(scene, ("scene",), "info")
     loaded = load_scene_file(scene, overrides)
-    station = build_station()
-    props = station_mass_properties(station)
+    assets = load_station_assets(visuals=False)  # the station the physics uses, as assets/ gives it
+    station, props = assets.station, assets.parts
     opened = []
     for s in loaded.separation:
         child, parent = station.side_of(s.interface)
@@ -611,7 +607,8 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
 
     from .core.errors import format_validation_error
     from .pictures.segments import check_audio
-    from .pictures.video import effective_settings, render_still, render_video, settings_of
+    from .pictures.video import effective_settings, render_still, render_video
+    from .record.scene_of import settings_of
 
     source, kind = input_file(source, ("scene", "record"), "render")
     if audio is not None:

@@ -8,9 +8,9 @@ and ``quat`` alone.
 
 from __future__ import annotations
 
-
 import numpy as np
 
+from ..core.frames import perpendicular_basis as _basis  # (e1, e2) completing an axis to a frame
 from ..station.catalogue import Element, Part, Station
 
 # --- the visual model ------------------------------------------------------------------------
@@ -29,13 +29,6 @@ def _crc(*keys) -> int:
 def _unit(v) -> np.ndarray:
     v = np.asarray(v, float)
     return v / np.linalg.norm(v)
-
-
-def _basis(axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit vectors completing ``axis`` to a right-handed frame (e1, e2, axis)."""
-    k = np.array([0.0, 0.0, 1.0]) if abs(axis[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    e1 = _unit(np.cross(axis, k))
-    return e1, np.cross(axis, e1)
 
 
 class VisualBuilder:

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..station.catalogue import Element, Part, Station, build_station
 from ..core.files import write_bytes_atomic
 from ..station.assets import LEVELS, MANIFEST_NAME, TEXTURE_DIR, element_bounds
+from ..station.catalogue import Element, Part, Station, build_station
 from ..station.gltf import GltfBuilder, png_bytes
 from .mass import station_mass_properties
 from .meshes import part_visual
+
 
 # --- assets/ -------------------------------------------------------------------------------
 def _element_json(e: Element) -> dict:
