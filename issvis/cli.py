@@ -18,12 +18,6 @@ EXIT_DIFFERENT = 1
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 3  # an exception that is not an input error: a bug in issvis (traceback printed)
 
-#: Input errors of modules whose classes do not (yet) derive from ``issvis.errors.InputError``,
-#: by qualified name, so that the handler need not import those modules. Each is bad input or a
-#: missing piece of the user's set-up: one line, exit 2.
-LEGACY_INPUT_ERRORS: frozenset[str] = frozenset()
-
-
 #: Packages of the optional extras (pyproject.toml): a command that needs one says how to get it.
 EXTRA_OF_PACKAGE = {
     **dict.fromkeys(("pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg", "PIL"), "render"),
@@ -41,12 +35,6 @@ def missing_extra(exc: BaseException) -> str | None:
     if extra is None:
         return None
     return f"this command needs {top}, which is not installed: pip install 'issvis[{extra}]'"
-
-
-def is_input_error(exc: BaseException) -> bool:
-    """Whether exc is bad input (exit 2, one line) rather than a bug (exit 3, traceback)."""
-    return isinstance(exc, InputError) or any(
-        f"{cls.__module__}.{cls.__qualname__}" in LEGACY_INPUT_ERRORS for cls in type(exc).__mro__)
 
 
 class UserError(InputError):
@@ -675,7 +663,7 @@ def _error_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (testable in-process).
 
-    The one error handler of issvis: bad input (``InputError`` and LEGACY_INPUT_ERRORS) is one line
+    The one error handler of issvis: bad input (an ``InputError``) is one line
     on stderr and exit 2 (a traceback with ``--debug``); anything else is a bug: traceback, exit 3.
     """
     _Run.debug, _Run.source = False, None
@@ -694,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if _Run.debug:
             raise
-        if is_input_error(exc):
+        if isinstance(exc, InputError):
             click.echo(f"issvis: error: {_error_line(exc)}", err=True)
             return EXIT_BAD_INPUT
         extra = missing_extra(exc)

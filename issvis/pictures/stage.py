@@ -160,8 +160,8 @@ def _flat_copy(vm: Any) -> Any:
 
 
 def _texture(image: np.ndarray, srgb: bool = True) -> Any:
-    """A VTK texture with mipmaps and *no* anisotropic filtering (VTK's default 4x costs half a frame
-    on llvmpipe, rendering-findings.md)."""
+    """A VTK texture with mipmaps and *no* anisotropic filtering (VTK's default 4x costs about half
+    a frame's time on Mesa's llvmpipe)."""
     import pyvista as pv
 
     tex = pv.Texture(np.ascontiguousarray(image))  # row 0 = top, as the assets and PIL hold it

@@ -28,7 +28,6 @@ from ..core.errors import InputError
 Vec3 = tuple[float, float, float]
 
 NAMED_POINTS = ("lvlh", "station", "departing", "remaining", "between", "interface")
-POINT_PREFIXES = ("segment:", "part:")
 _POINT_RE = re.compile(r"^(segment|part):[A-Za-z0-9_\-+. ]+$")
 
 

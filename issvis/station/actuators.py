@@ -83,6 +83,10 @@ class Jet:
         return self.thrust_n / (self.isp_s * G0_MPS2)
 
 
+def _vec(v: np.ndarray) -> Vec3:
+    return (float(v[0]), float(v[1]), float(v[2]))
+
+
 def _ring(part: str, prefix: str, aft_centre: Vec3, axis_out: Vec3, radius_m: float,
           thrust_n: float = ATTITUDE_JET_N, isp_s: float = ATTITUDE_ISP_S) -> list[Jet]:
     """Four clusters of eight attitude jets on the rim of a vehicle's aft end (an estimate).
@@ -103,8 +107,8 @@ def _ring(part: str, prefix: str, aft_centre: Vec3, axis_out: Vec3, radius_m: fl
         dirs = [("roll+", tangent), ("roll+b", tangent), ("roll-", -tangent), ("roll-b", -tangent),
                 ("in", -radial), ("in-b", -radial), ("fwd", -a), ("aft", a)]
         for label, d in dirs:
-            jets.append(Jet(f"{prefix}.c{k + 1}.{label}", part, tuple(float(v) for v in pos),
-                            tuple(float(v) for v in d), thrust_n, isp_s, "attitude"))
+            jets.append(Jet(f"{prefix}.c{k + 1}.{label}", part, _vec(pos),
+                            _vec(d), thrust_n, isp_s, "attitude"))
     return jets
 
 
@@ -112,10 +116,10 @@ def _vehicle_jets(part: str, port: Vec3, axis: Vec3, length_m: float, radius_m: 
     """A Soyuz or Progress docked at ``port`` with ``axis`` pointing from the port into the vehicle."""
     a = np.asarray(axis, float)
     aft = np.asarray(port, float) + a * (length_m - 0.3)
-    jets = _ring(part, part, tuple(aft), tuple(a), radius_m)
+    jets = _ring(part, part, _vec(aft), _vec(a), radius_m)
     jets = [j for j in jets if not j.name.endswith("-b")]  # 24 here; Soyuz/Progress MS have 28 (estimate)
-    jets.append(Jet(f"{part}.main", part, tuple(float(v) for v in np.asarray(port) + a * length_m),
-                    tuple(float(v) for v in -a), main_n, MAIN_ISP_S, "main"))
+    jets.append(Jet(f"{part}.main", part, _vec(np.asarray(port) + a * length_m),
+                    _vec(-a), main_n, MAIN_ISP_S, "main"))
     return jets
 
 

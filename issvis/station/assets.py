@@ -94,9 +94,6 @@ class StationAssets:
     directory: Path | None = None  # where it was loaded from (None: built in memory)
     visual_hash: str = ""  # hex SHA-256 of the GLBs and textures
 
-    def hash8(self) -> str:
-        return self.station_hash[:8]
-
 
 def composite_mass_properties(parts: Mapping[str, Any], names: Sequence[str]) -> tuple[float, np.ndarray, np.ndarray]:
     """Mass (kg), centre of mass (3,) m and inertia (3, 3) kg m^2 about it, station axes, of the
