@@ -1,7 +1,7 @@
 # The two set-up commands of the README. Each creates .venv (once) from the repo's own files.
 #   make render   -> renders/undock.mp4 (the default scene, simulated then rendered)
 #   make test     -> the test suite (what CI runs, after `make check`)
-#   make check    -> ruff and mypy (configured in pyproject.toml)
+#   make check    -> ruff, mypy and import-linter's layer contracts (all configured in pyproject.toml)
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
@@ -23,6 +23,7 @@ test: $(VENV)/.installed
 check: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_simulation.py

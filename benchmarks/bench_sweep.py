@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from issvis import sweep as sw  # noqa: E402
+from issvis.analysis import sweep as sw  # noqa: E402
 
 
 def main() -> None:

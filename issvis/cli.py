@@ -18,12 +18,6 @@ EXIT_DIFFERENT = 1
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 3  # an exception that is not an input error: a bug in issvis (traceback printed)
 
-#: Input errors of modules whose classes do not (yet) derive from ``issvis.errors.InputError``,
-#: by qualified name, so that the handler need not import those modules. Each is bad input or a
-#: missing piece of the user's set-up: one line, exit 2.
-LEGACY_INPUT_ERRORS: frozenset[str] = frozenset()
-
-
 #: Packages of the optional extras (pyproject.toml): a command that needs one says how to get it.
 EXTRA_OF_PACKAGE = {
     **dict.fromkeys(("pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg", "PIL"), "render"),
@@ -41,12 +35,6 @@ def missing_extra(exc: BaseException) -> str | None:
     if extra is None:
         return None
     return f"this command needs {top}, which is not installed: pip install 'issvis[{extra}]'"
-
-
-def is_input_error(exc: BaseException) -> bool:
-    """Whether exc is bad input (exit 2, one line) rather than a bug (exit 3, traceback)."""
-    return isinstance(exc, InputError) or any(
-        f"{cls.__module__}.{cls.__qualname__}" in LEGACY_INPUT_ERRORS for cls in type(exc).__mro__)
 
 
 class UserError(InputError):
@@ -174,12 +162,9 @@ def read_scene_text(path: Path) -> str:
 
 def scene_of_record(path: Path, overrides: tuple[str, ...]):
     """The scene a record was simulated from (its meta 'scene' text), with overrides applied."""
-    from .scene.schema import scene_from_text
+    from .record.scene_of import scene_of
 
-    text = load_record(path).meta.get("scene")
-    if not isinstance(text, str) or not text.strip():
-        raise UserError(f"{path}: the record holds no scene (meta 'scene'); give the scene file instead")
-    return scene_from_text(text, f"{path} (its scene)", overrides)
+    return scene_of(load_record(path), overrides, source=str(path))
 
 
 def check_station(record, path: Path):
@@ -350,13 +335,12 @@ def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no
 @set_option
 def info(scene: Path | None, as_json: bool, overrides: tuple[str, ...]) -> None:
     """The station's parts, masses, segments and interfaces, and what SCENE does to them."""
-    from .build.mass import station_mass_properties
-    from .station.catalogue import build_station
+    from .station.assets import load_station_assets
 
     scene, _ = input_file(scene, ("scene",), "info")
     loaded = load_scene_file(scene, overrides)
-    station = build_station()
-    props = station_mass_properties(station)
+    assets = load_station_assets(visuals=False)  # the station the physics uses, as assets/ gives it
+    station, props = assets.station, assets.parts
     opened = []
     for s in loaded.separation:
         child, parent = station.side_of(s.interface)
@@ -611,7 +595,8 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
 
     from .core.errors import format_validation_error
     from .pictures.segments import check_audio
-    from .pictures.video import effective_settings, render_still, render_video, settings_of
+    from .pictures.video import effective_settings, render_still, render_video
+    from .record.scene_of import settings_of
 
     source, kind = input_file(source, ("scene", "record"), "render")
     if audio is not None:
@@ -678,7 +663,7 @@ def _error_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (testable in-process).
 
-    The one error handler of issvis: bad input (``InputError`` and LEGACY_INPUT_ERRORS) is one line
+    The one error handler of issvis: bad input (an ``InputError``) is one line
     on stderr and exit 2 (a traceback with ``--debug``); anything else is a bug: traceback, exit 3.
     """
     _Run.debug, _Run.source = False, None
@@ -697,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if _Run.debug:
             raise
-        if is_input_error(exc):
+        if isinstance(exc, InputError):
             click.echo(f"issvis: error: {_error_line(exc)}", err=True)
             return EXIT_BAD_INPUT
         extra = missing_extra(exc)

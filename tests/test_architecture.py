@@ -1,8 +1,17 @@
-"""The pipeline's layers, checked by reading the imports rather than by memory (style.md)."""
+"""The pipeline's layers, checked by reading the imports rather than by memory.
+
+The rules are import-linter contracts in pyproject.toml (``[tool.importlinter]``, also run by
+``make check``): a layer imports only the layers below it (core < station < build < scene <
+record < physics < pictures | analysis < cli), pybullet only in physics and the pictures never
+reaching it, VTK/pyvista/imageio/trame only in the pictures, matplotlib/Dask/pymsis/pyarrow only
+in the analysis, and the asset builder only for the command line. import-linter follows
+function-level and ``from . import x`` imports, directly or through other modules.
+"""
 
 from __future__ import annotations
 
-import ast
+import os
+import shutil
 import subprocess
 import sys
 
@@ -12,61 +21,50 @@ from .conftest import ROOT
 
 PACKAGE = ROOT / "issvis"
 
-# module -> imports it must never make (directly, at any level of the file)
-FORBIDDEN = {
-    "catalogue": {"trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.build.geometry", "issvis.physics.simulation"},
-    "frames": {"trimesh", "pybullet", "pyvista", "vtk", "imageio"},
-    "trajectory": {"trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.physics.simulation"},
-    "scene": {"pybullet", "pyvista", "vtk", "imageio", "issvis.physics.simulation"},
-    "render_config": {"pybullet", "pyvista", "vtk", "imageio"},
-    "simulation": {"pyvista", "vtk", "imageio", "matplotlib"},
-    "stage": {"pybullet", "issvis.physics.simulation"},
-    "camera": {"pybullet", "issvis.physics.simulation"},
-    "render": {"pybullet", "issvis.physics.simulation"},
-    "viewer": {"pybullet", "issvis.physics.simulation"},
-    "plots": {"pybullet", "pyvista", "vtk", "issvis.physics.simulation"},
-    "decay": {"pybullet", "pyvista", "vtk", "issvis.physics.simulation"},
-    "sweep": {"pyvista", "vtk", "imageio"},
-    "assets": {"pybullet", "pyvista", "vtk", "imageio", "issvis.physics.simulation"},
-    "control": {"pybullet", "pyvista", "vtk", "imageio", "matplotlib", "trimesh", "issvis.physics.simulation"},
-    "plumes": {"pybullet", "issvis.physics.simulation"},
-    "webview": {"pybullet", "issvis.physics.simulation"},
-    "earth": {"pybullet", "pyvista", "vtk", "imageio", "issvis.physics.simulation"},
-    "chunks": {"pybullet", "pyvista", "vtk", "issvis.physics.simulation"},
-    # shared pieces every layer may use: the standard library alone
-    "errors": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.scene.schema"},
-    "files": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio"},
-    "shipped": {"numpy", "pydantic", "click", "trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.scene.schema"},
-    "textures": {"trimesh", "pybullet", "pyvista", "vtk", "imageio", "issvis.physics.simulation"},
-    "export": {"pybullet", "pyvista", "vtk", "imageio", "issvis.physics.simulation"},
-    "geometry": {"pybullet", "pyvista", "vtk", "imageio", "issvis.physics.simulation"},
+
+def lint_imports(root) -> subprocess.CompletedProcess:
+    """import-linter's ``lint-imports`` on the package under ``root`` with the contracts of its
+    pyproject.toml (no cache, so nothing is written)."""
+    code = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+    return subprocess.run([sys.executable, "-c", code, "--no-cache", "--no-logo"], capture_output=True, text=True,
+                          cwd=root, timeout=300, env={**os.environ, "PYTHONPATH": str(root)})
+
+
+def test_the_package_keeps_every_import_contract():
+    done = lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
+
+
+PLANTED = {
+    # a function-level relative import of a module: the hole the old hand-made check let through
+    "pictures never reach physics": ("pictures/camera.py", "from ..physics import simulation",
+                                     "issvis.pictures.camera -> issvis.physics.simulation"),
+    # a lower layer reaching up
+    "station below record": ("station/catalogue.py", "from ..record import record",
+                             "issvis.station.catalogue -> issvis.record.record"),
+    # a heavy package outside its stage
+    "VTK only in pictures": ("physics/control.py", "import vtkmodules.vtkCommonCore",
+                             "issvis.physics.control -> vtkmodules"),
+    # the two top stages are independent of each other
+    "pictures apart from analysis": ("pictures/video.py", "from ..analysis import plots",
+                                     "issvis.pictures.video -> issvis.analysis.plots"),
 }
 
 
-def imported_names(path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level:  # relative: issvis.<module>
-                names.add(f"issvis.{module}" if module else "issvis")
-            else:
-                names.add(module)
-    return names
-
-
-@pytest.mark.parametrize("module", sorted(FORBIDDEN))
-def test_layers_import_only_what_their_stage_may(module):
-    path = PACKAGE / f"{module}.py"
-    if not path.exists():
-        pytest.skip(f"issvis/{module}.py does not exist yet")
-    imported = imported_names(path)
-    bad = {name for name in imported for banned in FORBIDDEN[module]
-           if name == banned or name.startswith(banned + ".")}
-    assert not bad, f"issvis/{module}.py imports {sorted(bad)}"
+@pytest.mark.parametrize("case", sorted(PLANTED))
+def test_a_planted_import_breaks_the_contracts(tmp_path, case):
+    """A copy of the package with one bad import planted inside a function fails the check and the
+    report names the import."""
+    module, statement, reported = PLANTED[case]
+    shutil.copytree(PACKAGE, tmp_path / "issvis", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    assert lint_imports(tmp_path).returncode == 0  # the copy itself is clean
+    target = tmp_path / "issvis" / module
+    target.write_text(target.read_text() + f"\n\ndef _planted():\n    {statement}\n")
+    done = lint_imports(tmp_path)
+    assert done.returncode != 0 and "BROKEN" in done.stdout, done.stdout[-3000:]
+    assert reported in done.stdout, done.stdout[-3000:]
 
 
 def test_import_issvis_pulls_in_numpy_alone():

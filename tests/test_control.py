@@ -7,11 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from issvis.core.frames import body_to_lvlh, mean_motion_rad_s
+from issvis.core.frames import body_to_lvlh, mean_motion_rad_s, rotvec
 from issvis.core.tolerances import TOLERANCES as TOL
 from issvis.physics import control
 from issvis.physics.simulation import Simulator, body_layout, simulate
 from issvis.scene.schema import load_scene
+from issvis.station import actuators
 from issvis.station.assets import load_station_assets
 
 from .conftest import SCENES
@@ -32,7 +33,7 @@ def test_the_tea_is_where_the_hold_torque_vanishes_a_few_degrees_from_xvv():
     named = body_to_lvlh("+XVV") @ layout.axes
     tea = control.torque_equilibrium_attitude(inertia, N, named)
     assert np.linalg.norm(control.lvlh_hold_torque_nm(tea @ inertia @ tea.T, N)) < 1e-6
-    offset_deg = math.degrees(np.linalg.norm(control.rotvec(tea @ named.T)))
+    offset_deg = math.degrees(np.linalg.norm(rotvec(tea @ named.T)))
     assert 2.0 < offset_deg < 15.0, offset_deg  # the ROS tilts the principal axes ~10 deg
     # +XVV itself needs ~25 N m about the orbit normal (the issue's rough estimate)
     torque = control.lvlh_hold_torque_nm(named @ inertia @ named.T, N)
@@ -56,7 +57,7 @@ def test_the_docked_station_holds_its_tea_for_an_orbit_on_cmgs():
     error = record.extra["attitude_error_deg"][:, 0]
     assert np.nanmax(error) < TOL.cmg_tea_hold_deg
     stored = np.linalg.norm(record.extra["cmg_momentum_nms"], axis=1)
-    assert stored.max() < 0.05 * control.CMG_CAPACITY_NMS  # in its TEA nothing piles up
+    assert stored.max() < 0.05 * actuators.CMG_CAPACITY_NMS  # in its TEA nothing piles up
 
 
 @pytest.mark.slow
@@ -73,7 +74,7 @@ def test_started_off_its_tea_the_station_is_brought_there_and_stops_piling_up_mo
     # the manoeuvre leaves momentum behind; once settled, none piles up (no secular growth)
     settled = record.t > 3500.0
     assert stored[settled].max() - stored[settled].min() < 0.001 * stored[settled].max()
-    assert stored.max() < 0.75 * control.CMG_CAPACITY_NMS
+    assert stored.max() < 0.75 * actuators.CMG_CAPACITY_NMS
 
 
 def test_holding_xvv_exactly_saturates_the_cmgs_in_about_13_minutes():
@@ -114,14 +115,14 @@ def test_a_jet_burn_gives_its_impulse_and_burns_thrust_over_isp():
         "scene.duration_s=40", "control.cmg.mode=off", "control.jets.mode=off",
         "jet_burn=[{part='zvezda', t_s=10.0, duration_s=20.0, direction_body=[-1.0, 0.0, 0.0]}]"]), progress=False)
     end = record.events_of("jet_burn_end")[0]
-    jets = [j for j in control.station_jets() if j.name in end["jets"]]
+    jets = [j for j in actuators.station_jets() if j.name in end["jets"]]
     assert len(jets) == 4 and all(j.thrust_dir_station == (-1.0, 0.0, 0.0) for j in jets)
-    assert end["impulse_ns"] == pytest.approx(4 * control.ATTITUDE_JET_N * 20.0, rel=1e-12)
+    assert end["impulse_ns"] == pytest.approx(4 * actuators.ATTITUDE_JET_N * 20.0, rel=1e-12)
     momentum = np.einsum("tbi,b->ti", record.vel, record.mass)
     k0 = int(np.flatnonzero(record.t <= 10.0)[-1])
     k1 = int(np.flatnonzero(record.t >= 30.0)[0])
     assert np.linalg.norm(momentum[k1] - momentum[k0]) == pytest.approx(end["impulse_ns"], rel=TOL.jet_impulse_fraction)
-    expected_kg = 4 * control.ATTITUDE_JET_N / (control.ATTITUDE_ISP_S * control.G0_MPS2) * 20.0
+    expected_kg = 4 * actuators.ATTITUDE_JET_N / (actuators.ATTITUDE_ISP_S * actuators.G0_MPS2) * 20.0
     zvezda = list(record.extra["propellant_parts"]).index("zvezda")
     assert record.extra["propellant_kg"][-1, zvezda] == pytest.approx(expected_kg, rel=1e-9)
     assert end["propellant_kg"] == pytest.approx(expected_kg, rel=1e-9)
@@ -135,7 +136,7 @@ def test_the_ros_holds_its_attitude_on_jets_and_the_pulses_account_for_the_prope
     assert np.nanmax(error[late]) < 3.0  # within a few deadbands after the push and burn
     pulses = record.extra["jet_pulses"]
     assert len(pulses) > 10
-    jets = control.station_jets()
+    jets = actuators.station_jets()
     flow = np.array([jets[int(j)].mass_flow_kg_s for j in pulses[:, 0]])
     from_pulses = float(np.sum(flow * (pulses[:, 2] - pulses[:, 1])))
     assert from_pulses == pytest.approx(record.extra["propellant_kg"][-1].sum(), rel=1e-9)
@@ -185,3 +186,27 @@ def test_a_burn_no_jet_can_fly_is_a_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "jet_burn.0.direction_body" in err and "no jet of 'zvezda'" in err
     assert len(err.strip().splitlines()) == 1 and not list(tmp_path.iterdir())
+
+
+def test_the_scene_defaults_are_the_station_hardware():
+    """The scene's [control.cmg] defaults repeat the CMG figures of issvis/station/actuators.py
+    (the schema states them as literals): they must agree."""
+    from issvis.scene.schema import CmgControl
+
+    defaults = CmgControl()
+    assert defaults.capacity_nms == actuators.CMG_CAPACITY_NMS == control.CmgLaw().capacity_nms
+    assert defaults.torque_limit_nm == actuators.CMG_TORQUE_LIMIT_NM == control.CmgLaw().torque_limit_nm
+
+
+def test_the_vehicle_jets_sit_where_the_catalogue_docks_the_vehicles():
+    """Each Soyuz/Progress main engine is on its docking axis, its length behind its port."""
+    from issvis.station.catalogue import build_station
+
+    station = build_station()
+    mains = {j.part: j for j in actuators.station_jets(station) if j.group == "main" and j.part != "zvezda"}
+    assert set(mains) == set(actuators.JET_VEHICLES)
+    for part, length_m in actuators.JET_VEHICLES.items():
+        port = next(i for i in station.interfaces if i.child == part)
+        expected = np.asarray(port.point_m) + np.asarray(port.axis) * length_m
+        assert np.allclose(mains[part].pos_station_m, expected, atol=1e-12)
+        assert np.allclose(mains[part].thrust_dir_station, -np.asarray(port.axis))

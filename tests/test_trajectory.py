@@ -233,7 +233,27 @@ def test_records_carry_the_interface_faces_and_labels_the_pictures_draw():
     meta["interfaces"]["zarya/pma1"]["child_offset_m"][0] += 1.0
     meta["part_labels"]["zarya"] = "Zarya (renamed)"
     edited = dataclasses.replace(record, meta=meta)
-    assert np.allclose(PointResolver._interface_points(edited)[1], pc + [1.0, 0.0, 0.0])
+    assert np.allclose(PointResolver(edited).interface[1], pc + [1.0, 0.0, 0.0])
     assert default_subtitle(edited).startswith("Zarya/PMA-1 opens")  # the short label drops the parenthesis
     meta["part_labels"]["zarya"] = "Salyut"
     assert default_subtitle(dataclasses.replace(record, meta=meta)).startswith("Salyut/PMA-1 opens")
+
+
+def test_a_record_without_interfaces_or_labels_is_drawn_with_the_station_assets():
+    """A record of an older issvis (no meta 'interfaces' or 'part_labels') is drawn on this station,
+    as check_record_station says: the faces and labels come from the assets, equal to what a new
+    record carries."""
+    import dataclasses
+
+    from issvis.pictures.camera import PointResolver
+    from issvis.record.scene_of import interface_faces_of, part_labels_of
+
+    record = Record.load(ROOT / "tests" / "golden" / "undock.npz")
+    older = dataclasses.replace(record, meta={k: v for k, v in record.meta.items()
+                                              if k not in ("interfaces", "part_labels")})
+    ci, pc, pi, pp = interface_faces_of(record)
+    oci, opc, opi, opp = interface_faces_of(older)
+    assert (oci, opi) == (ci, pi)
+    assert np.allclose(opc, pc, atol=1e-12) and np.allclose(opp, pp, atol=1e-12)
+    assert np.allclose(PointResolver(older).interface[3], pp, atol=1e-12)
+    assert part_labels_of(older) == part_labels_of(record) == part_labels_of()

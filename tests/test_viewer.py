@@ -24,9 +24,9 @@ from issvis.pictures.viewer import (
     SPEEDS,
     ViewerState,
     interface_anchor_of,
-    part_labels_of,
     render_settings_of,
 )
+from issvis.record.scene_of import part_labels_of
 
 LABELS = part_labels_of()
 

@@ -28,6 +28,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.files import atomic_path
 from ..core.frames import EARTH_RADIUS_M, MU_EARTH_M3_S2
+from ..station.actuators import CMG_CAPACITY_NMS
 
 DRAG_COEFFICIENT = 2.2
 """Flat-plate free-molecular value used for satellites without a better one (Vallado 8.6.2)."""
@@ -434,7 +435,7 @@ class CmgEndurance:
         return [
             f"US segment alone: drag {self.drag_n:.2f} N, centre of pressure {np.round(self.centre_of_pressure_offset_m, 2)} m "
             f"from its centre of mass (body axes): drag torque {np.round(self.aero_torque_lvlh_nm, 3)} N m (LVLH)",
-            f"  in its gravity-gradient TEA the drag torque fills the CMGs (19,520 N m s) in "
+            f"  in its gravity-gradient TEA the drag torque fills the CMGs ({CMG_CAPACITY_NMS:,.0f} N m s) in "
             f"{self.hours_to_saturation_empty:.1f} h from empty, at worst {self.hours_to_saturation_from:.1f} h with "
             f"the {self.start_momentum_nms:,.0f} N m s the split leaves (default scene)",
             f"  a TEA trimmed for drag too sits {self.trimmed_tea_pitch_deg:.2f} deg further and stores no secular "
@@ -443,7 +444,7 @@ class CmgEndurance:
 
 
 def cmg_endurance(scene, start_momentum_nms: float = 0.0, f107: float = F107_MARCH_2022, ap: float = AP_MARCH_2022,
-                  atmosphere: str = "auto", cd: float = DRAG_COEFFICIENT, capacity_nms: float = 19_520.0) -> CmgEndurance:
+                  atmosphere: str = "auto", cd: float = DRAG_COEFFICIENT, capacity_nms: float = CMG_CAPACITY_NMS) -> CmgEndurance:
     """Time until the US segment's CMGs saturate under drag torque alone (gravity gradient is
     balanced in its TEA), from the catalogue's shapes: each element's drag area (reference-scaled,
     as in ``run_decay``) acts at its centre; their sum acts at the centre of pressure.
@@ -451,9 +452,9 @@ def cmg_endurance(scene, start_momentum_nms: float = 0.0, f107: float = F107_MAR
     The torque is taken as constant in LVLH (the station holds its attitude there); its component
     along the orbit normal piles up, the in-plane part turns once per orbit in inertial space.
     """
-    from ..core.frames import body_to_lvlh, mean_motion_rad_s
-    from ..physics.control import composite_inertia, torque_equilibrium_attitude
-    from ..station.assets import load_station_assets
+    from ..core.frames import body_to_lvlh, mean_motion_rad_s, rotvec
+    from ..physics.control import torque_equilibrium_attitude
+    from ..station.assets import composite_mass_properties, load_station_assets
 
     assets = load_station_assets(visuals=False)
     station = assets.station
@@ -461,7 +462,7 @@ def cmg_endurance(scene, start_momentum_nms: float = 0.0, f107: float = F107_MAR
         raise DecayError("the scene has no separation: no US segment alone")
     child, parent = station.side_of(scene.separation[0].interface)
     names = parent if "z1" in parent else child
-    mass, com, inertia = composite_inertia(assets.parts, names)
+    mass, com, inertia = composite_mass_properties(assets.parts, names)
     scale = REFERENCE_AREA_M2 / drag_areas_m2(station, station.part_names)
     areas, centres = [], []
     for n in names:
@@ -496,7 +497,5 @@ def cmg_endurance(scene, start_momentum_nms: float = 0.0, f107: float = F107_MAR
     rot0 = to_lvlh @ axes
     plain = torque_equilibrium_attitude(np.diag(moments), n, rot0)
     trimmed = torque_equilibrium_attitude(np.diag(moments), n, rot0, extra_torque_lvlh_nm=torque)
-    from ..physics.control import rotvec
-
     offset = float(np.degrees(np.linalg.norm(rotvec(trimmed @ plain.T))))
     return CmgEndurance(drag, cop - com, torque, hours(0.0), hours(start_momentum_nms), start_momentum_nms, offset)

@@ -1,8 +1,8 @@
 """Plots of a trajectory record: separation, relative path (CW loops), clearance, attitude, and
 (for records with attitude control) attitude error, CMG momentum and propellant.
 
-Reads a :class:`~issvis.trajectory.Record` only (never re-runs physics). matplotlib is imported
-inside the functions with the Agg backend, so ``import issvis.plots`` stays numpy-only and the
+Reads a :class:`~issvis.record.record.Record` only (never re-runs physics). matplotlib is imported
+inside the functions with the Agg backend, so ``import issvis.analysis.plots`` stays numpy-only and the
 plots render on machines without a display.
 
 Every line is labelled where it is drawn (a text beside it, in its colour), so the figure reads
@@ -18,6 +18,7 @@ import numpy as np
 from ..core.errors import InputError
 from ..core.files import atomic_path
 from ..core.frames import quat_to_matrix
+from ..station.actuators import CMG_CAPACITY_NMS
 
 FIGURE_SUFFIXES = (".png", ".svg")
 FIGSIZE_IN = (10.0, 7.0)
@@ -256,7 +257,7 @@ def _control_panels(record, ax_err, ax_h, sides, child, parent) -> None:
     ax_err.set_title("Attitude error of each controller", fontsize=10)
     ax_err.grid(alpha=0.3, which="both")
 
-    capacity = float(record.meta.get("control", {}).get("cmg_capacity_nms", 19_520.0))
+    capacity = float(record.meta.get("control", {}).get("cmg_capacity_nms", CMG_CAPACITY_NMS))
     stored = np.linalg.norm(record.extra["cmg_momentum_nms"], axis=1)
     ax_h.plot(t, stored, color=parent[1], lw=1.8)
     ax_h.axhline(capacity, color="black", lw=0.8, ls=":")

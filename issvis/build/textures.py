@@ -5,8 +5,8 @@ between numpy versions), so ``issvis assets`` writes the same PNG bytes every ti
 meshes carry texture coordinates in metres divided by the material's ``tile_m`` and the glTF
 sampler repeats (the glTF default).
 
-Colour images are sRGB with row 0 at the top; their values are the display colours that looked
-right on this project's renderer (``docs/reference/rendering-findings.md``), so materials keep a
+Colour images are sRGB with row 0 at the top; their values are the display colours themselves,
+tuned by eye in issvis's own renders (docs/rendering.md's lighting), so materials keep a
 base-colour factor of 1. Normal maps are tangent space, OpenGL convention (+Y = +v, as glTF).
 numpy and Pillow only.
 """

@@ -128,6 +128,84 @@ def rotation_from_z(direction: np.ndarray) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx * (1.0 / (1.0 + c))
 
 
+def rotation_about(axis: np.ndarray, angle_rad: float) -> np.ndarray:
+    """(3, 3) rotation by angle_rad about axis (3,), right-handed (Rodrigues, as a matrix)."""
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + math.sin(angle_rad) * k + (1 - math.cos(angle_rad)) * k @ k
+
+
+def rotation_from_rotvec(v: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation by the rotation vector v (3,) (axis times angle, radians); the inverse of
+    :func:`rotvec`."""
+    angle = float(np.linalg.norm(v))
+    return np.eye(3) if angle == 0.0 else rotation_about(v, angle)
+
+
+def rotvec(rot: np.ndarray) -> np.ndarray:
+    """Rotation vector (3,) of a rotation matrix (3, 3), radians (axis times angle)."""
+    r = rot.tolist()
+    c = (r[0][0] + r[1][1] + r[2][2] - 1.0) / 2.0
+    vx, vy, vz = (r[2][1] - r[1][2]) / 2.0, (r[0][2] - r[2][0]) / 2.0, (r[1][0] - r[0][1]) / 2.0
+    s = math.sqrt(vx * vx + vy * vy + vz * vz)
+    angle = math.atan2(s, c)
+    if s < 1e-12:
+        return np.array([vx, vy, vz])  # tiny angle: v ~ axis * angle
+    if angle > math.pi - 1e-6:  # near pi: axis from the symmetric part
+        w, vecs = np.linalg.eigh((rot + rot.T) / 2.0)
+        return vecs[:, -1] * angle
+    k = angle / s
+    return np.array([vx * k, vy * k, vz * k])
+
+
+def unit_quat_to_matrix(q: tuple[float, float, float, float]) -> np.ndarray:
+    """(3, 3) rotation matrix of one unit xyzw quaternion given as plain floats, not normalised: the
+    fast form for a hot loop (pybullet's orientations); :func:`quat_to_matrix` is the vectorised
+    reference (equal to 1e-16)."""
+    qx, qy, qz, qw = q
+    return np.array([[1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qz * qw), 2 * (qx * qz + qy * qw)],
+                     [2 * (qx * qy + qz * qw), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qx * qw)],
+                     [2 * (qx * qz - qy * qw), 2 * (qy * qz + qx * qw), 1 - 2 * (qx * qx + qy * qy)]])
+
+
+def rotation_xyz_deg(angles_deg: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation about x, then y, then z (fixed axes) by three angles in degrees."""
+    rot = np.eye(3)
+    for axis, angle in zip(np.eye(3), np.radians(np.asarray(angles_deg, float))):
+        rot = quat_to_matrix(axis_angle_quat(axis, float(angle))) @ rot
+    return rot
+
+
+def perpendicular_basis(axis: np.ndarray, helper_axis: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors (e1, e2) completing the unit ``axis`` to a right-handed frame (e1, e2, axis):
+    e1 = axis x h normalised, e2 = axis x e1, where h is the unit vector along ``helper_axis`` (0, 1
+    or 2) unless the axis lies within 26 deg of it, then +x. A fixed rule, so azimuths measured in
+    this basis (a push's tilt, a jet cluster's place on a rim) are reproducible."""
+    axis = np.asarray(axis, float)
+    helper = np.eye(3)[helper_axis] if abs(axis[helper_axis]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    e1 = np.cross(axis, helper)
+    e1 = e1 / np.linalg.norm(e1)
+    return e1, np.cross(axis, e1)
+
+
+def tilted(axis: np.ndarray, tilt_rad: float, azimuth_rad: float) -> np.ndarray:
+    """The unit ``axis`` tilted by tilt_rad towards the azimuth, measured in
+    :func:`perpendicular_basis` (from e1 towards e2)."""
+    u, w = perpendicular_basis(axis)
+    side = math.cos(azimuth_rad) * u + math.sin(azimuth_rad) * w
+    return math.cos(tilt_rad) * axis + math.sin(tilt_rad) * side
+
+
+def basis_with_z(direction: np.ndarray) -> np.ndarray:
+    """(3, 3) a rotation whose third column is the unit vector along ``direction`` (its first column
+    is +x x direction, or +y x direction when direction is near x): places a mesh modelled along +z."""
+    z = np.asarray(direction, float) / np.linalg.norm(direction)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    return np.column_stack([x, np.cross(z, x), z])
+
+
 def transform_matrix(rotation: np.ndarray, translation: np.ndarray, scale: float = 1.0) -> np.ndarray:
     """(4, 4) homogeneous transform: scale, then rotate (3, 3), then translate (3,)."""
     m = np.eye(4)

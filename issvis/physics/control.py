@@ -5,29 +5,8 @@ providers). Frames: *inertial* is the simulation's local inertial frame (= LVLH 
 *body* is a rigid body's principal frame; rotations ``R`` map body to inertial. See
 ``docs/control.md`` for the laws, the figures and their sources.
 
-Figures and sources (every estimate says so):
-
-- CMGs: four double-gimbal CMGs on Z1, each 4,880 N m s (3,600 ft lbf s) at 6,600 rpm; at least
-  two hold attitude [Boeing, "Space Exploration: Motion Control Subsystem"; iss-facts.md 5b].
-  Capacity of the store: 4 x 4,880 = 19,520 N m s, taken as a sphere (the real array's envelope
-  is not spherical and singular directions make it smaller: an upper bound).
-- CMG torque limit: ESTIMATE 4 x 258 N m = 1,032 N m in any direction, from memory of the CMG's
-  quoted output torque (about 190 ft lbf per unit); not confirmed by a public source here. The hold
-  laws below ask for tens of N m, so the limit rarely binds.
-- Zvezda: two main engines of about 3.07 kN (312 kgf) and 32 attitude thrusters of about 130 N
-  (13.3 kgf) [iss-facts.md 5b, M1 M3; Zvezda propulsion: Smolentsev et al., "Propulsion units on
-  the ISS", Kosmicheskaya tekhnika i tekhnologii 1(44), 2024 (sciup.org/143182940), abstract only].
-- Progress MS and Soyuz MS: 28 attitude thrusters 11D428A-16 of about 130 N (13 kgf) each
-  [NIIMash via Roscosmos, kosmosnews.fr 2022-06-20: "each ... comprises 28 engines 11D428A-16";
-  russianspaceweb.com/soyuz-ms-kdu.html: 28 DPO in 14 pairs, only high-thrust engines kept on
-  Soyuz MS]; main engine (SKD) about 2.95 kN [iss-facts.md 5b].
-- Specific impulse: ESTIMATES, NTO/UDMH pressure-fed: main engines 302 s, 130 N attitude
-  thrusters 280 s (steady state; pulses do worse, not modelled).
-- Jet positions and directions: ESTIMATES. Each vehicle's attitude thrusters sit in four clusters
-  on the rim of its aft end (Zvezda: the aft end of the large working compartment), each cluster
-  with jets firing both ways around the rim (roll), one inward-thrusting pair (pitch/yaw) and one
-  jet each way along the axis (translation); the main engines at the aft end thrust along the
-  vehicle axis. The real layouts differ in detail; the lever arms are right to about a metre.
+The hardware (the CMGs' capacity and torque limit, the jets' places, thrust and Isp, with their
+sources) is the station's: ``issvis/station/actuators.py``.
 """
 
 from __future__ import annotations
@@ -37,58 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-G0_MPS2 = 9.80665
-
-CMG_UNIT_MOMENTUM_NMS = 4_880.0
-"""One ISS CMG's rotor momentum, N m s (3,600 ft lbf s)."""
-
-CMG_COUNT = 4
-CMG_CAPACITY_NMS = CMG_COUNT * CMG_UNIT_MOMENTUM_NMS
-CMG_TORQUE_LIMIT_NM = CMG_COUNT * 258.0
-"""Estimate (see the module docstring)."""
-
-ZVEZDA_MAIN_N = 3_070.0
-PROGRESS_MAIN_N = 2_950.0
-ATTITUDE_JET_N = 130.0
-MAIN_ISP_S = 302.0
-ATTITUDE_ISP_S = 280.0
-
-
-# --- rotations -------------------------------------------------------------------------------
-def rotvec(rot: np.ndarray) -> np.ndarray:
-    """Rotation vector (3,) of a rotation matrix, radians (axis times angle)."""
-    r = rot.tolist()
-    c = (r[0][0] + r[1][1] + r[2][2] - 1.0) / 2.0
-    vx, vy, vz = (r[2][1] - r[1][2]) / 2.0, (r[0][2] - r[2][0]) / 2.0, (r[1][0] - r[0][1]) / 2.0
-    s = math.sqrt(vx * vx + vy * vy + vz * vz)
-    angle = math.atan2(s, c)
-    if s < 1e-12:
-        return np.array([vx, vy, vz])  # tiny angle: v ~ axis * angle
-    if angle > math.pi - 1e-6:  # near pi: axis from the symmetric part
-        w, vecs = np.linalg.eigh((rot + rot.T) / 2.0)
-        return vecs[:, -1] * angle
-    k = angle / s
-    return np.array([vx * k, vy * k, vz * k])
-
-
-def rotation_about(axis: np.ndarray, angle: float) -> np.ndarray:
-    axis = np.asarray(axis, float) / np.linalg.norm(axis)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
-
-
-def composite_inertia(parts, names) -> tuple[float, np.ndarray, np.ndarray]:
-    """Mass (kg), centre of mass (3,) and inertia (3, 3) about it, station axes, of named parts
-    (``parts``: name -> object with mass_kg, com_m, inertia_kg_m2, as the station assets give)."""
-    masses = np.array([parts[n].mass_kg for n in names], float)
-    coms = np.array([parts[n].com_m for n in names], float)
-    mass = float(masses.sum())
-    com = masses @ coms / mass
-    inertia = np.zeros((3, 3))
-    for n, m, c in zip(names, masses, coms):
-        d = c - com
-        inertia += np.asarray(parts[n].inertia_kg_m2, float) + m * (d @ d * np.eye(3) - np.outer(d, d))
-    return mass, com, inertia
+from ..core.frames import rotation_from_rotvec, rotvec
+from ..station.actuators import CMG_CAPACITY_NMS, CMG_TORQUE_LIMIT_NM
 
 
 # --- the torque-equilibrium attitude ---------------------------------------------------------
@@ -132,18 +61,12 @@ def torque_equilibrium_attitude(inertia_body: np.ndarray, n: float, rot0: np.nda
         for k in range(3):
             e = np.zeros(3)
             e[k] = h
-            jac[:, k] = (residual(_turn(e) @ rot) - f) / h
+            jac[:, k] = (residual(rotation_from_rotvec(e) @ rot) - f) / h
         step = np.linalg.lstsq(jac, -f, rcond=None)[0]
         if np.linalg.norm(step) > 0.1:  # at most ~6 deg per iteration
             step *= 0.1 / np.linalg.norm(step)
-        rot = _turn(step) @ rot
+        rot = rotation_from_rotvec(step) @ rot
     return rot
-
-
-def _turn(v: np.ndarray) -> np.ndarray:
-    """Rotation by the rotation vector v (LVLH axes)."""
-    angle = float(np.linalg.norm(v))
-    return np.eye(3) if angle == 0.0 else rotation_about(v, angle)
 
 
 # --- CMGs ------------------------------------------------------------------------------------
@@ -176,82 +99,10 @@ def reference_toward(current: np.ndarray, goal: np.ndarray, max_angle_rad: float
     angle = float(np.linalg.norm(delta))
     if angle <= max_angle_rad:
         return goal.copy()
-    return _turn(delta * (max_angle_rad / angle)) @ current
+    return rotation_from_rotvec(delta * (max_angle_rad / angle)) @ current
 
 
 # --- jets --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Jet:
-    """One thruster: where it sits and which way it pushes, in the station frame (m, unit)."""
-
-    name: str
-    part: str
-    pos_station_m: tuple[float, float, float]
-    thrust_dir_station: tuple[float, float, float]  # the force on the vehicle; the plume goes the other way
-    thrust_n: float
-    isp_s: float
-    group: str  # "main" or "attitude"
-
-    @property
-    def mass_flow_kg_s(self) -> float:
-        return self.thrust_n / (self.isp_s * G0_MPS2)
-
-
-def _ring(part: str, prefix: str, aft_centre: tuple[float, float, float], axis_out: tuple[float, float, float],
-          radius_m: float, thrust_n: float = ATTITUDE_JET_N, isp_s: float = ATTITUDE_ISP_S) -> list[Jet]:
-    """Four clusters of eight attitude jets on the rim of a vehicle's aft end (an estimate).
-
-    ``axis_out`` points from the vehicle out through its aft end. Per cluster: two jets pushing
-    each way around the rim (roll), two pushing inward (pitch/yaw, with some translation) and one
-    each way along the axis (translation). 32 jets.
-    """
-    c = np.asarray(aft_centre, float)
-    a = np.asarray(axis_out, float)
-    helper = np.array([0.0, 1.0, 0.0]) if abs(a[1]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    u = np.cross(a, helper)
-    u /= np.linalg.norm(u)
-    w = np.cross(a, u)
-    jets = []
-    for k in range(4):
-        phi = k * math.pi / 2
-        radial = math.cos(phi) * u + math.sin(phi) * w
-        tangent = np.cross(a, radial)
-        pos = c + radius_m * radial
-        dirs = [("roll+", tangent), ("roll+b", tangent), ("roll-", -tangent), ("roll-b", -tangent),
-                ("in", -radial), ("in-b", -radial), ("fwd", -a), ("aft", a)]
-        for label, d in dirs:
-            jets.append(Jet(f"{prefix}.c{k + 1}.{label}", part, tuple(float(v) for v in pos),
-                            tuple(float(v) for v in d), thrust_n, isp_s, "attitude"))
-    return jets
-
-
-def _vehicle_jets(part: str, prefix: str, port: tuple[float, float, float], axis: tuple[float, float, float],
-                  length_m: float, radius_m: float, main_n: float) -> list[Jet]:
-    """A Soyuz or Progress docked at ``port`` with ``axis`` pointing from the port into the vehicle."""
-    a = np.asarray(axis, float)
-    aft = np.asarray(port, float) + a * (length_m - 0.3)
-    jets = _ring(part, prefix, tuple(aft), tuple(a), radius_m)
-    jets = [j for j in jets if not j.name.endswith("-b")]  # 24 here; Soyuz/Progress MS have 28 (estimate)
-    jets.append(Jet(f"{prefix}.main", part, tuple(float(v) for v in np.asarray(port) + a * length_m),
-                    tuple(float(v) for v in -a), main_n, MAIN_ISP_S, "main"))
-    return jets
-
-
-def station_jets() -> list[Jet]:
-    """The thrusters of the ROS of 5 March 2022 (positions in the station frame; estimates)."""
-    jets = _ring("zvezda", "zvezda", (-29.2, 0.0, 0.0), (-1.0, 0.0, 0.0), 2.1)
-    for side, y in (("port", -0.9), ("stbd", 0.9)):  # the two main engines at the aft end
-        jets.append(Jet(f"zvezda.main.{side}", "zvezda", (-29.4, y, 1.5), (1.0, 0.0, 0.0), ZVEZDA_MAIN_N,
-                        MAIN_ISP_S, "main"))
-    jets += _vehicle_jets("progress_ms18", "progress_ms18", (-30.255, 0.0, 0.0), (-1.0, 0.0, 0.0), 7.2, 1.36,
-                          PROGRESS_MAIN_N)
-    jets += _vehicle_jets("progress_ms19", "progress_ms19", (-18.45, 0.0, -5.349), (0.0, 0.0, -1.0), 7.2, 1.36,
-                          PROGRESS_MAIN_N)
-    jets += _vehicle_jets("soyuz_ms19", "soyuz_ms19", (-6.3, 0.0, 7.35), (0.0, 0.0, 1.0), 6.98, 1.36,
-                          PROGRESS_MAIN_N)
-    return jets
-
-
 @dataclass
 class PhasePlane:
     """Per-axis on/off jet logic with a deadband (the classic phase-plane switching law).

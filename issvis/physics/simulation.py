@@ -44,19 +44,21 @@ from ..core.frames import (
     matrix_to_quat,
     mean_motion_rad_s,
     rotation_from_z,
+    rotvec,
+    tilted,
+    unit_quat_to_matrix,
 )
 from ..record.record import Record, check_event_kind
 from ..scene.schema import Scene
-from ..station.assets import StationAssets, element_bounds, load_station_assets
+from ..station.actuators import station_jets
+from ..station.assets import StationAssets, composite_mass_properties, element_bounds, load_station_assets
 from ..station.catalogue import Element, Interface, Station
 from .control import (
     CmgLaw,
     PhasePlane,
     attitude_jet_table,
     reference_toward,
-    rotvec,
     select_burn_jets,
-    station_jets,
     torque_equilibrium_attitude,
 )
 
@@ -109,14 +111,8 @@ def body_layout(station: Station, part_indices: list[int], props=None) -> BodyLa
     by default the station assets' parts."""
     props = props if props is not None else load_station_assets(visuals=False).parts
     names = [station.parts[i].name for i in part_indices]
-    masses = np.array([props[n].mass_kg for n in names])
-    coms = np.array([props[n].com_m for n in names])
-    mass = float(masses.sum())
-    com = masses @ coms / mass
-    inertia = np.zeros((3, 3))
-    for n, m, c in zip(names, masses, coms):
-        d = c - com
-        inertia += props[n].inertia_kg_m2 + m * (d @ d * np.eye(3) - np.outer(d, d))
+    mass, com, inertia = composite_mass_properties(props, names)
+    coms = np.array([props[n].com_m for n in names], float)
     moments, axes = np.linalg.eigh(inertia)
     for k in range(3):  # a sign convention so the layout is reproducible
         if axes[np.argmax(np.abs(axes[:, k])), k] < 0:
@@ -455,7 +451,7 @@ class _Cmgs:
 
 
 class _Jets:
-    """Thrusters (control.station_jets): the ROS attitude hold and the scene's ``[[jet_burn]]``.
+    """Thrusters (``station.actuators.station_jets``): the ROS attitude hold and the scene's ``[[jet_burn]]``.
     External forces; each firing jet burns thrust / (Isp g0) kg/s."""
 
     external = True
@@ -464,7 +460,7 @@ class _Jets:
         self.sim = sim
         self.cfg = sim.scene.control.jets
         names = sim.station.part_names
-        self.jets = station_jets()
+        self.jets = station_jets(sim.station)
         self.part = np.array([names.index(j.part) for j in self.jets])
         self.pos_local = np.array([np.subtract(j.pos_station_m, sim.props[j.part].com_m) for j in self.jets])
         self.dir = np.array([j.thrust_dir_station for j in self.jets])
@@ -779,7 +775,7 @@ class Simulator:
         for body in self.run_state.bodies:
             pos, orn = self.pb.getBasePositionAndOrientation(body.uid, physicsClientId=self.cid)
             vel, omega = self.pb.getBaseVelocity(body.uid, physicsClientId=self.cid)
-            out.append((np.array(pos), _rotation(orn), np.array(vel), np.array(omega)))
+            out.append((np.array(pos), unit_quat_to_matrix(orn), np.array(vel), np.array(omega)))
         return out
 
     def _part_point_world(self, part: int, point_local: np.ndarray, states: list[tuple]) -> np.ndarray:
@@ -809,13 +805,13 @@ class Simulator:
         m_parent = self.run_state.bodies[self.run_state.part_body[parent]].layout.mass_kg
         mu = m_child * m_parent / (m_child + m_parent)
         axis = np.asarray(itf.axis, float)
-        direction = _tilted(axis, math.radians(sep.misalignment_deg), math.radians(sep.misalignment_azimuth_deg))
+        direction = tilted(axis, math.radians(sep.misalignment_deg), math.radians(sep.misalignment_azimuth_deg))
         # constant force over the stroke: F s = mu dv^2 / 2, impulse mu dv
         delta_v = math.sqrt(2.0 * sep.force_n * sep.stroke_m / mu) if sep.force_n is not None else sep.delta_v_mps
         impulse = mu * delta_v
         force = mu * delta_v**2 / (2.0 * sep.stroke_m) if delta_v > 0 else 0.0
         point = np.asarray(itf.point_m, float)
-        side = _tilted(axis, math.pi / 2, math.radians(sep.tip_off_azimuth_deg))
+        side = tilted(axis, math.pi / 2, math.radians(sep.tip_off_azimuth_deg))
         pusher = _Pusher(child, parent, point - self.props[itf.child].com_m, point - self.props[itf.parent].com_m,
                          direction, force, impulse, impulse, mu, itf.name, self.scene.simulation.contact_grace_m,
                          tip_off_rad_s=math.radians(sep.tip_off_deg_s), tip_off_axis_part=np.cross(axis, side))
@@ -1183,15 +1179,6 @@ class Simulator:
         )
 
 
-def _rotation(orn: tuple) -> np.ndarray:
-    """(3, 3) rotation matrix of a unit xyzw quaternion from pybullet (plain floats: this runs at
-    every general step; frames.quat_to_matrix is the vectorised reference, equal to 1e-16)."""
-    qx, qy, qz, qw = orn
-    return np.array([[1 - 2 * (qy * qy + qz * qz), 2 * (qx * qy - qz * qw), 2 * (qx * qz + qy * qw)],
-                     [2 * (qx * qy + qz * qw), 1 - 2 * (qx * qx + qz * qz), 2 * (qy * qz - qx * qw)],
-                     [2 * (qx * qz - qy * qw), 2 * (qy * qz + qx * qw), 1 - 2 * (qx * qx + qy * qy)]])
-
-
 def _gravity(mass: float, inertia: tuple[float, float, float], pos: tuple, orn: tuple, c: float, s: float,
              n2: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
     """Tidal force and gravity-gradient torque on one body, inertial frame, plain floats.
@@ -1274,16 +1261,6 @@ class ClearanceProbe:
 
     def close(self) -> None:
         self.pb.disconnect(physicsClientId=self.cid)
-
-
-def _tilted(axis: np.ndarray, tilt_rad: float, azimuth_rad: float) -> np.ndarray:
-    """``axis`` tilted by tilt_rad towards the azimuth (measured in a fixed perpendicular basis)."""
-    helper = np.array([0.0, 0.0, 1.0]) if abs(axis[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    u = np.cross(axis, helper)
-    u /= np.linalg.norm(u)
-    w = np.cross(axis, u)
-    side = math.cos(azimuth_rad) * u + math.sin(azimuth_rad) * w
-    return math.cos(tilt_rad) * axis + math.sin(tilt_rad) * side
 
 
 @contextlib.contextmanager

@@ -15,13 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import InputError, did_you_mean
+from ..core.errors import did_you_mean
 from ..core.frames import quat_to_matrix, rotate_about
-from ..scene.render_settings import NAMED_POINTS, CameraKey, RenderSettings
-
-
-class RenderSettingsError(InputError, ValueError):
-    """Render settings that do not fit the record (an unknown camera target, a map past its end)."""
+from ..record.scene_of import interface_faces_of
+from ..scene.render_settings import NAMED_POINTS, CameraKey, RenderSettings, RenderSettingsError
 
 
 # --- the time map --------------------------------------------------------------------------
@@ -146,33 +143,7 @@ class PointResolver:
         for seg in self.segments:
             self.masks[f"segment:{seg}"] = np.asarray(record.segment) == seg
         self.part_index = {n: i for i, n in enumerate(names)}
-        self.interface = self._interface_points(record)
-
-    @staticmethod
-    def _interface_points(record: Any) -> tuple[int, np.ndarray, int, np.ndarray] | None:
-        """(child index, point in child's frame, parent index, point in parent's frame) of the first separation."""
-        from ..record.record import interface_faces
-
-        recorded = interface_faces(record)
-        if recorded is not None:
-            return recorded
-        # a record written before records carried their interfaces: today's catalogue
-        seps = [e for e in record.events if e.get("kind") == "separation" and "interface" in e]
-        if not seps:
-            return None
-        try:
-            from ..build.mass import station_mass_properties
-            from ..station.catalogue import build_station
-
-            station = build_station()
-            iface = station.interface(seps[0]["interface"])
-            props = station_mass_properties(station)
-            names = [str(n) for n in record.names]
-            ci, pi = names.index(iface.child), names.index(iface.parent)
-        except (KeyError, ValueError):
-            return None
-        point = np.asarray(iface.point_m, float)
-        return ci, point - props[iface.child].com_m, pi, point - props[iface.parent].com_m
+        self.interface = interface_faces_of(record)  # (child, offset, parent, offset) or None
 
     def check(self, name: str) -> None:
         """Raise RenderSettingsError for a name this record does not have, listing the valid ones."""
@@ -278,10 +249,6 @@ class Clip:
 
     def sim(self, video_s: float) -> float:
         return self.time.sim(video_s)
-
-    def frame_times(self) -> np.ndarray:
-        """(N,) video time of every frame, s."""
-        return np.arange(self.n_frames) / self.fps
 
     def poses(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Record poses at simulated time t (cached for the last t: Stage and camera share them)."""

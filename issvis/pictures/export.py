@@ -33,8 +33,8 @@ def export_times(record, rate_hz: float | None) -> np.ndarray:
 def _camera_track(record, size_px: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
     """(video times, positions, quaternions xyzw, yfov rad) of the render's camera, or None."""
     from ..core.frames import matrix_to_quat
+    from ..record.scene_of import settings_of
     from .camera import clip_for
-    from .video import settings_of
 
     settings, _ = settings_of(record)
     clip = clip_for(settings, record)

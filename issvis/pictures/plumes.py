@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.frames import quat_to_matrix
+from ..core.frames import basis_with_z, quat_to_matrix
 
 PLUME_LENGTH_M = {"attitude": 2.5, "main": 7.0}
 """Drawn length of a plume (not a physical plume: a visible mark of a firing jet)."""
@@ -46,15 +46,6 @@ def firing_at(record: Any, t_s: float, min_visible_s: float = 0.0) -> np.ndarray
     return out
 
 
-def _align_z(direction: np.ndarray) -> np.ndarray:
-    """A rotation matrix whose third column is ``direction`` (unit)."""
-    z = np.asarray(direction, float) / np.linalg.norm(direction)
-    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    x = np.cross(helper, z)
-    x /= np.linalg.norm(x)
-    return np.column_stack([x, np.cross(z, x), z])
-
-
 class JetPlumes:
     """One plume actor per jet of a record, shown while that jet fires (see the module docstring)."""
 
@@ -81,7 +72,7 @@ class JetPlumes:
                                      show_scalar_bar=False, name=f"plume-{k}")
             actor.visibility = False
             m = np.eye(4)
-            m[:3, :3] = _align_z(self.dir_local[k])
+            m[:3, :3] = basis_with_z(self.dir_local[k])
             m[:3, 3] = self.pos_local[k]
             self.local.append(m)
             self.actors.append(actor)

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..core.frames import EARTH_RADIUS_M, quat_to_matrix
+from ..core.frames import EARTH_RADIUS_M, basis_with_z, quat_to_matrix, transform_matrix
 from ..scene.render_settings import RenderSettings
 from .earth import EARTH_FRAGMENT_DECL, EARTH_FRAGMENT_IMPL, earth_image, earth_texture_image, limb_colours
 from .plumes import JetPlumes, has_jets
@@ -160,8 +160,8 @@ def _flat_copy(vm: Any) -> Any:
 
 
 def _texture(image: np.ndarray, srgb: bool = True) -> Any:
-    """A VTK texture with mipmaps and *no* anisotropic filtering (VTK's default 4x costs half a frame
-    on llvmpipe, rendering-findings.md)."""
+    """A VTK texture with mipmaps and *no* anisotropic filtering (VTK's default 4x costs about half
+    a frame's time on Mesa's llvmpipe)."""
     import pyvista as pv
 
     tex = pv.Texture(np.ascontiguousarray(image))  # row 0 = top, as the assets and PIL hold it
@@ -261,22 +261,6 @@ def earth_orientation(settings: RenderSettings, t_s: float, mean_motion_rad_s: f
     ct, st = math.cos(theta), math.sin(theta)
     eci_from_ecef = np.array([[ct, -st, 0.0], [st, ct, 0.0], [0.0, 0.0, 1.0]])
     return lvlh_from_eci @ eci_from_ecef
-
-
-def _matrix(rotation: np.ndarray, translation: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    m = np.eye(4)
-    m[:3, :3] = rotation * scale
-    m[:3, 3] = translation
-    return m
-
-
-def _align_z(direction: np.ndarray) -> np.ndarray:
-    """A rotation taking +z to the unit vector `direction`."""
-    z = direction / np.linalg.norm(direction)
-    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
-    x = np.cross(helper, z)
-    x /= np.linalg.norm(x)
-    return np.column_stack([x, np.cross(z, x), z])
 
 
 def _box_corners(boxes: np.ndarray) -> np.ndarray:
@@ -705,13 +689,13 @@ class Stage:
         k = max(dist - EARTH_RADIUS_M, 1.0) / EARTH_NEAR_M
         sd = self.sun_direction()
         if self.earth_actor is not None:
-            self.earth_actor.SetUserMatrix(_vtk_matrix(_matrix(self._earth_rot, eye + to_centre / k, EARTH_RADIUS_M / k)))
+            self.earth_actor.SetUserMatrix(_vtk_matrix(transform_matrix(self._earth_rot, eye + to_centre / k, EARTH_RADIUS_M / k)))
         if self.limb_actor is not None:
             axis = to_centre / dist
             r, d = EARTH_RADIUS_M, dist
             centre = eye + axis * (d - r * r / d) / k
-            rot = _align_z(axis)
-            self.limb_actor.SetUserMatrix(_vtk_matrix(_matrix(rot, centre, 1.0 / k)))
+            rot = basis_with_z(axis)
+            self.limb_actor.SetUserMatrix(_vtk_matrix(transform_matrix(rot, centre, 1.0 / k)))
             u = self._limb_dirs @ rot.T  # (n, 3) world directions of the ring's vertices from its centre
             s = r / d
             normals = -s * axis[None] + math.sqrt(1 - s * s) * u  # Earth's normal at the limb point
@@ -723,11 +707,11 @@ class Stage:
             self._limb_mesh.point_data["rgb"][:] = rgb
             self._limb_mesh.GetPointData().GetArray("rgb").Modified()
         for actor in self.star_actors:
-            actor.SetUserMatrix(_vtk_matrix(_matrix(np.eye(3), eye, self._sky_radius_m)))
+            actor.SetUserMatrix(_vtk_matrix(transform_matrix(np.eye(3), eye, self._sky_radius_m)))
         if self.sun_actor is not None:
             r_sun = 0.95 * self._sky_radius_m
             # the disc about 1.5x the true 0.53 deg so it reads at video sizes, glare around it
-            self.sun_actor.SetUserMatrix(_vtk_matrix(_matrix(_align_z(-sd), eye + sd * r_sun, r_sun * math.radians(0.4))))
+            self.sun_actor.SetUserMatrix(_vtk_matrix(transform_matrix(basis_with_z(-sd), eye + sd * r_sun, r_sun * math.radians(0.4))))
 
     # -- time ---------------------------------------------------------------------------------
     def set_time(self, t_s: float, poses: tuple[np.ndarray, np.ndarray] | None = None) -> None:
@@ -740,7 +724,7 @@ class Stage:
         self._pos = np.asarray(pos, float)
         rot = self._rot = quat_to_matrix(quat)
         for name, i in self._index.items():
-            _set_matrix(self._matrices[name], _matrix(rot[i], pos[i]))
+            _set_matrix(self._matrices[name], transform_matrix(rot[i], pos[i]))
         # actors cache their matrix: tell them (and the baker's copies) that the shared matrix moved
         for actors in self.part_actors.values():
             for actor in actors:

@@ -25,8 +25,9 @@ from typing import Any, Callable
 import numpy as np
 
 from ..core.errors import InputError
-from ..scene.render_settings import RenderSettings, preview_settings
-from .camera import Clip, RenderSettingsError
+from ..record.scene_of import title_of
+from ..scene.render_settings import RenderSettings, RenderSettingsError, preview_settings
+from .camera import Clip
 
 
 class RenderError(InputError, RuntimeError):
@@ -352,22 +353,13 @@ def open_source(record: Any, settings: RenderSettings, preview: bool = False, ti
     try:
         stage = Stage(plotter, record, settings, preview=preview)
         _anti_alias(plotter, settings.quality.anti_aliasing)
-        scene_title = title or _record_title(record)
+        scene_title = title or title_of(record)
         # text sized for the rendered frame, so it reads the same after the downscale
         overlays = Overlays(plotter, clip, settings.model_copy(update={"width_px": w, "height_px": h}), scene_title)
     except Exception:
         plotter.close()
         raise
     return FrameSource(plotter, stage, clip, overlays, w, h, (settings.width_px, settings.height_px))
-
-
-def _record_title(record: Any) -> str:
-    import tomllib
-
-    try:
-        return str(tomllib.loads(record.meta.get("scene", ""))["scene"]["title"])
-    except (tomllib.TOMLDecodeError, KeyError, TypeError):
-        return "issvis"
 
 
 def effective_settings(settings: RenderSettings, *, size: tuple[int, int] | None = None, fps: int | None = None,
@@ -687,18 +679,3 @@ def write_png(img: np.ndarray, path: Path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-
-
-def settings_of(record: Any) -> tuple[RenderSettings, str]:
-    """The [render] settings and title stored in a record's scene text (defaults when absent)."""
-    import tomllib
-
-    try:
-        data = tomllib.loads(record.meta.get("scene", ""))
-    except (tomllib.TOMLDecodeError, TypeError):
-        data = {}
-    try:
-        settings = RenderSettings.model_validate(data.get("render", {}))
-    except ValueError as exc:
-        raise RenderSettingsError(f"the record's [render] section is not valid: {exc}") from None
-    return settings, _record_title(record)

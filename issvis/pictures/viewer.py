@@ -5,7 +5,7 @@ pause, the playback speed, the camera preset, the picked part, and which overlay
 slider and the timer all call its methods, so tests drive it off-screen exactly as a user does.
 numpy only at import; pyvista is imported by ``ViewerWindow`` when a window is made.
 
-The scene itself (station, Earth, stars, Sun) comes from ``issvis.stage.Stage``, the same code
+The scene itself (station, Earth, stars, Sun) comes from ``issvis.pictures.stage.Stage``, the same code
 that renders the video, so the viewer shows what the video shows.
 """
 
@@ -484,10 +484,9 @@ def render_settings_of(record: Record) -> Any:
     """The scene's ``[render]`` settings (a ``RenderSettings``) stored in the record; the defaults
     when it has none, or when this version of issvis no longer accepts them (a record stays
     viewable; only the keyframe camera and look fall back to the defaults). The video reads them
-    the same way (``render.settings_of``), but refuses invalid ones."""
-    from ..scene.render_settings import RenderSettings
-    from .camera import RenderSettingsError
-    from .video import settings_of
+    the same way (``record.scene_of.settings_of``), but refuses invalid ones."""
+    from ..record.scene_of import settings_of
+    from ..scene.render_settings import RenderSettings, RenderSettingsError
 
     try:
         return settings_of(record)[0]
@@ -495,39 +494,16 @@ def render_settings_of(record: Record) -> Any:
         return RenderSettings()
 
 
-def part_labels_of(record: Record | None = None) -> dict[str, str]:
-    """Part name -> the label people know it by ('zarya' -> 'Zarya (FGB)'): the record's own
-    (``meta["part_labels"]``), else today's station's."""
-    from ..station.assets import part_labels
-
-    recorded = record.meta.get("part_labels") if record is not None else None
-    return dict(recorded) if recorded else part_labels()
-
-
 def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | None:
     """((part index, offset (3,) m of the interface point in that part's frame) for the child and
     the parent part of the record's first separation), or None without one."""
-    from ..record.record import interface_faces
+    from ..record.scene_of import interface_faces_of
 
-    recorded = interface_faces(record)
-    if recorded is not None:
-        ci, pc, pi, pp = recorded
-        return ((ci, pc), (pi, pp))
-    # a record written before records carried their interfaces: today's catalogue
-    seps = record.events_of("separation")
-    if not seps or "interface" not in seps[0]:
+    faces = interface_faces_of(record)
+    if faces is None:
         return None
-    from ..build.mass import station_mass_properties
-    from ..station.catalogue import build_station
-
-    station = build_station()
-    try:
-        itf = station.interface(seps[0]["interface"])
-        parts = [(record.part_index(name), name) for name in (itf.child, itf.parent)]
-    except KeyError:
-        return None
-    props = station_mass_properties(station)
-    return tuple((k, np.asarray(itf.point_m, float) - props[name].com_m) for k, name in parts)
+    ci, pc, pi, pp = faces
+    return ((ci, pc), (pi, pp))
 
 
 TICK_MS = 15  # timer period; a frame is rendered only when something changed
@@ -575,6 +551,7 @@ class ViewerWindow:
                  off_screen: bool = False, preview: bool = True) -> None:
         import pyvista as pv
 
+        from ..record.scene_of import part_labels_of
         from . import stage as stage_module
         from .camera import camera_at, clip_for
 

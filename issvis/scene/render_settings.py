@@ -23,11 +23,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..core.errors import InputError
+
 Vec3 = tuple[float, float, float]
 
 NAMED_POINTS = ("lvlh", "station", "departing", "remaining", "between", "interface")
-POINT_PREFIXES = ("segment:", "part:")
 _POINT_RE = re.compile(r"^(segment|part):[A-Za-z0-9_\-+. ]+$")
+
+
+class RenderSettingsError(InputError, ValueError):
+    """Render settings that do not fit the record (an unknown camera target, a map past its end), or
+    a record's stored [render] section this issvis no longer accepts."""
 
 
 def check_point_name(value: str) -> str:

@@ -273,7 +273,7 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
     for k, burn in enumerate(scene.burn):
         if burn.part not in station.part_names:
             raise unknown("part", f"burn.{k}.part", burn.part, station.part_names)
-    from ..physics.control import station_jets
+    from ..station.actuators import station_jets
 
     carriers = tuple(sorted({j.part for j in station_jets()}))
     checks = [("control.cmg.part", scene.control.cmg.part, station.part_names),

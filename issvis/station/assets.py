@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -93,8 +95,20 @@ class StationAssets:
     directory: Path | None = None  # where it was loaded from (None: built in memory)
     visual_hash: str = ""  # hex SHA-256 of the GLBs and textures
 
-    def hash8(self) -> str:
-        return self.station_hash[:8]
+
+def composite_mass_properties(parts: Mapping[str, Any], names: Sequence[str]) -> tuple[float, np.ndarray, np.ndarray]:
+    """Mass (kg), centre of mass (3,) m and inertia (3, 3) kg m^2 about it, station axes, of the
+    named parts taken as one rigid body (``parts``: name -> an object with mass_kg, com_m and
+    inertia_kg_m2, as ``StationAssets.parts``): the parallel-axis sum."""
+    masses = np.array([parts[n].mass_kg for n in names], float)
+    coms = np.array([parts[n].com_m for n in names], float)
+    mass = float(masses.sum())
+    com = masses @ coms / mass
+    inertia = np.zeros((3, 3))
+    for n, m, c in zip(names, masses, coms):
+        d = c - com
+        inertia += np.asarray(parts[n].inertia_kg_m2, float) + m * (d @ d * np.eye(3) - np.outer(d, d))
+    return mass, com, inertia
 
 
 class AssetError(InputError, ValueError):
@@ -311,16 +325,6 @@ def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     return np.where(length > 0, n / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
 
 
-def _rotation_xyz_deg(angles) -> np.ndarray:
-    """Rotation about x, then y, then z (fixed axes), degrees."""
-    from ..core.frames import axis_angle_quat, quat_to_matrix
-
-    rot = np.eye(3)
-    for axis, angle in zip(np.eye(3), np.radians(np.asarray(angles, float))):
-        rot = quat_to_matrix(axis_angle_quat(axis, float(angle))) @ rot
-    return rot
-
-
 def _user_material(geom, name: str) -> Material:
     visual = getattr(geom, "visual", None)
     mat = getattr(visual, "material", None)
@@ -353,6 +357,7 @@ def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float]
     collision bounds. Raises ``PartMeshError`` (message without the scene key; the caller adds it)."""
     import trimesh
 
+    from ..core.frames import rotation_xyz_deg
     from ..core.tolerances import TOLERANCES
 
     path = Path(file)
@@ -362,7 +367,7 @@ def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float]
         scene = trimesh.load(str(path), force="scene")
     except Exception as exc:
         raise PartMeshError(f"{file!r}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
-    rot = _rotation_xyz_deg(rotation_deg)
+    rot = rotation_xyz_deg(rotation_deg)
     meshes = []
     for node in scene.graph.nodes_geometry:
         transform, gname = scene.graph[node]

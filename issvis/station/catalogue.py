@@ -233,13 +233,22 @@ def _wing_pair(centre: Vec3, along: str, root_offset_m: float, length_m: float, 
 
 
 # --- vehicles ------------------------------------------------------------------------------
+SOYUZ_LENGTH_M = 6.98
+"""Soyuz MS from its docking port to the aft end of its service module, m [W1][W4]."""
+PROGRESS_LENGTH_M = 7.2
+"""Progress MS from its docking port to the aft end of its service module, m [W6][W7]."""
+SERVICE_MODULE_RADIUS_M = 1.36
+"""Radius of the Soyuz MS and Progress MS service modules (2.72 m across), m."""
+
+
 def _soyuz(port: Vec3, axis: Vec3, wing_axis: str) -> tuple[Element, ...]:
     """Soyuz MS: orbital module, descent module, service module with two wings (6.98 m)."""
     e = []
     e.append(_cyl(port, _add(port, axis, 0.35), 0.45, "grey", "docking probe"))
     e.append(_sphere(_add(port, axis, 1.45), 1.13, "green", "orbital module"))
     e.append(_frustum(_add(port, axis, 2.55), _add(port, axis, 4.7), 0.95, 1.085, "green", "descent module"))
-    e.append(_cyl(_add(port, axis, 4.7), _add(port, axis, 6.98), 1.36, "white", "service module"))
+    e.append(_cyl(_add(port, axis, 4.7), _add(port, axis, SOYUZ_LENGTH_M), SERVICE_MODULE_RADIUS_M, "white",
+                  "service module"))
     e += _wing_pair(_add(port, axis, 5.9), wing_axis, 1.4, 3.9, 1.8, _perp(axis, wing_axis),
                     ("wing +", "wing -"), mass_each_kg=80.0)
     return tuple(e)
@@ -251,7 +260,8 @@ def _progress(port: Vec3, axis: Vec3, wing_axis: str) -> tuple[Element, ...]:
     e.append(_cyl(port, _add(port, axis, 0.35), 0.45, "grey", "docking probe"))
     e.append(_frustum(_add(port, axis, 0.35), _add(port, axis, 3.0), 0.9, 1.12, "green", "cargo module"))
     e.append(_cyl(_add(port, axis, 3.0), _add(port, axis, 4.9), 1.05, "grey", "refuelling module"))
-    e.append(_cyl(_add(port, axis, 4.9), _add(port, axis, 7.2), 1.36, "white", "service module"))
+    e.append(_cyl(_add(port, axis, 4.9), _add(port, axis, PROGRESS_LENGTH_M), SERVICE_MODULE_RADIUS_M, "white",
+                  "service module"))
     e += _wing_pair(_add(port, axis, 6.1), wing_axis, 1.4, 3.9, 1.8, _perp(axis, wing_axis),
                     ("wing +", "wing -"), mass_each_kg=80.0)
     return tuple(e)
