@@ -173,7 +173,7 @@ class TrajectoryRegression:
         tol = (tolerances or ComparisonTolerances()).with_overrides(**tolerance_overrides)
         record = self._record_of(source, tuple(overrides))
         path = self.golden_path(name)
-        written = self._request.config.stash[_WRITTEN]
+        written = self._request.config.stash.setdefault(_WRITTEN, _Written())
         self.last_comparison = None
 
         if not path.exists():
@@ -184,10 +184,12 @@ class TrajectoryRegression:
             pytest.fail(f"golden record written: {path} (there was none); re-run to compare against it, "
                         "and commit it", pytrace=False)
         try:
-            golden = Record.load(path)
+            golden: Record | None = Record.load(path)
         except RecordError as exc:
+            golden, unreadable = None, str(exc)
+        if golden is None:
             if not (self.regen_all or self.regen_failed):
-                pytest.fail(f"{exc}; rewrite it with --issvis-regen-failed", pytrace=False)
+                pytest.fail(f"{unreadable}; rewrite it with --issvis-regen-failed", pytrace=False)
             record.save(path)
             written.lines.append(f"rewritten {path} (it was not readable)")
             return record

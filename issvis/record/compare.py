@@ -3,9 +3,9 @@ tests. numpy only.
 
 What is compared (each quantity that both records have, each against its own tolerance):
 positions, orientations and velocities of every part; the events (kind and time, matched in
-order); ``clearance_m``; ``cmg_momentum_nms``; ``propellant_kg`` (by part). Over the records'
-common time grid (the union of both records' samples, each record interpolated where it has no
-sample), optionally cut to a common span (``until_s``, ``overlap``). The outcome says whether they
+order); ``clearance_m``; ``cmg_momentum_nms``; ``propellant_kg`` (by part). At the instants both
+records sampled (or, when they sample differently, at every sample of either, the other
+interpolated), optionally over a common span only (``until_s``, ``overlap``). The outcome says whether they
 agree, **when** they first diverge and by how much, for each part group (a ``segment`` of the
 record: ``ROS``, ``USOS``, each visiting vehicle; plus ``events`` and ``system`` for what belongs to
 no part), in words (``Comparison.report``) and as plain data (``Comparison.to_dict``).
@@ -127,6 +127,11 @@ class Divergence:
     detail: str = ""  # words for what a number cannot say (an event's kinds, a body that differs)
 
     @property
+    def ratio(self) -> float:
+        """How many tolerances the difference is (inf for an event one record lacks)."""
+        return self.difference / self.tolerance if self.tolerance > 0 else math.inf
+
+    @property
     def words(self) -> str:
         label, unit = QUANTITIES[self.quantity]
         what = f"{label} of {self.part}" if self.part else label
@@ -242,6 +247,19 @@ def _interp(t: np.ndarray, values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(out), nearest, out)
 
 
+def _hermite_velocity(record: Record, grid: np.ndarray) -> np.ndarray:
+    """(len(grid), B, 3) velocities: the derivative of the cubic Hermite that Record.pose_at draws
+    through the samples (positions and velocities), so that poses and velocities agree."""
+    if len(record.t) == 1:
+        return np.repeat(record.vel[:1], len(grid), axis=0)
+    k, f = _bracket(record.t, grid)
+    h = (record.t[k + 1] - record.t[k])[:, None, None]
+    f = f[:, None, None]
+    p0, p1, v0, v1 = record.pos[k], record.pos[k + 1], record.vel[k], record.vel[k + 1]
+    return ((6 * f**2 - 6 * f) * (p0 - p1) / np.where(h > 0, h, 1.0)
+            + (3 * f**2 - 4 * f + 1) * v0 + (3 * f**2 - 2 * f) * v1)
+
+
 @dataclass
 class _Sampled:
     pos: np.ndarray
@@ -262,7 +280,7 @@ def _sample(record: Record, order: np.ndarray, grid: np.ndarray, extra_keys: lis
     for i in np.flatnonzero(~exact):
         p, q = record.pose_at(float(grid[i]))
         pos[i], quat[i] = p[order], q[order]
-    vel = _interp(record.t, record.vel[:, order], grid)
+    vel = _hermite_velocity(record, grid)[:, order]
     vel[exact] = record.vel[idx[exact]][:, order]
     body = None
     if "body_index" in record.extra:
@@ -359,6 +377,25 @@ def _body_detail(sa: _Sampled, sb: _Sampled, segments: list[str], ti: int, col: 
     return f"its rigid body differs: in A with {seg(with_a)}; in B with {seg(with_b)}"
 
 
+def _grid(a: Record, b: Record, start: float, end: float) -> tuple[np.ndarray, bool]:
+    """The instants to compare at, and whether a record is interpolated at some of them.
+
+    The instants both records sampled, when they are at least half of the sparser record's
+    samples in the span: runs of one scene sample the same instants (a 300 s golden and the 1800 s
+    run share all but the golden's last sample), and comparing samples with samples adds no
+    interpolation error. Else (different sampling) the union of both, each record interpolated
+    where it has no sample.
+    """
+    ta, tb = (r.t[(r.t >= start - _T_SAME_S) & (r.t <= end + _T_SAME_S)] for r in (a, b))
+    j = np.searchsorted(tb, ta)
+    lo, hi = np.clip(j - 1, 0, len(tb) - 1), np.clip(j, 0, len(tb) - 1)
+    common = ta[np.minimum(np.abs(tb[lo] - ta), np.abs(tb[hi] - ta)) < _T_SAME_S]
+    if len(common) and 2 * len(common) >= min(len(ta), len(tb)):
+        return common, False
+    union = np.unique(np.concatenate([ta, tb, [start, end]]))
+    return union[np.concatenate([[True], np.diff(union) > _T_SAME_S])], True  # one instant each
+
+
 def _common_quantities(a: Record, b: Record, notes: list[str]) -> tuple[list[str], list[tuple[int, int, str]]]:
     """The record-wide quantities both records carry, and the propellant columns (index in a, in b,
     part) both have; what only one has goes into notes."""
@@ -406,6 +443,11 @@ def _differences(sa: _Sampled, sb: _Sampled, keys: list[str], prop_cols: list[tu
     return series
 
 
+def _order(d: Divergence) -> tuple[int, float]:
+    """Sort key of divergences: the earliest first; at one instant, the furthest out of tolerance."""
+    return round(d.t_s / _T_SAME_S), -d.ratio
+
+
 def _grouped(series: list[_Series], events: list[Divergence], tol: ComparisonTolerances, grid: np.ndarray,
              sa: _Sampled, sb: _Sampled, names: list[str], segments: list[str]) -> tuple[GroupResult, ...]:
     """Each group's first divergence, its worst against tolerance and its largest differences."""
@@ -434,14 +476,14 @@ def _grouped(series: list[_Series], events: list[Divergence], tol: ComparisonTol
             if not len(out):
                 continue
             first = divergence(s, g, int(cols[np.argmax(r[out[0]])]), int(out[0]))
-            if g not in firsts or first.t_s < firsts[g].t_s - _T_SAME_S:
+            if g not in firsts or _order(first) < _order(firsts[g]):
                 firsts[g] = first
             wt, wc = (int(i) for i in np.unravel_index(int(np.argmax(r)), r.shape))
             if g not in worsts or r[wt, wc] > worsts[g][0]:
                 worsts[g] = (float(r[wt, wc]), divergence(s, g, int(cols[wc]), wt))
     largest[EVENTS_GROUP]["event_time_tol_s"] = max((e.difference for e in events), default=0.0)
     if events:
-        firsts[EVENTS_GROUP] = events[0]
+        firsts[EVENTS_GROUP] = min(events, key=_order)
         worsts[EVENTS_GROUP] = (math.inf, max(events, key=lambda e: e.difference))
     return tuple(GroupResult(g, tuple(n for n, s in zip(names, segments) if s == g), firsts.get(g),
                              worsts[g][1] if g in worsts else None, largest[g])
@@ -485,16 +527,18 @@ def compare_records(a: Record, b: Record, tolerances: ComparisonTolerances | Non
         notes.append(f"the records were simulated with different stations (A {str(hash_a)[:8]}, B {str(hash_b)[:8]})")
 
     keys, prop_cols = _common_quantities(a, b, notes)
-    sel = [(r.t >= start - _T_SAME_S) & (r.t <= end + _T_SAME_S) for r in (a, b)]
-    grid = np.unique(np.concatenate([a.t[sel[0]], b.t[sel[1]], [start, end]]))
-    grid = grid[np.concatenate([[True], np.diff(grid) > _T_SAME_S])]  # one sample per instant
+    grid, interpolated = _grid(a, b, start, end)
+    if interpolated:
+        notes.append("the records sample different instants: each is interpolated at the other's samples, "
+                     "which adds an error where the motion changes between samples (pushes, contacts, burns)")
     sa, sb = _sample(a, order_a, grid, keys), _sample(b, order_b, grid, keys)
     segments = [str(s) for s in a.segment]
     series = _differences(sa, sb, keys, prop_cols, names_a, segments)
     events = _event_differences(a, b, start, end, tol.event_time_tol_s)
     groups = _grouped(series, events, tol, grid, sa, sb, names_a, segments)
     firsts = [g.first for g in groups if g.first is not None]
-    first_all = min(firsts, key=lambda dv: dv.t_s) if firsts else None
+    # the earliest; of groups diverging at one instant, the one furthest out of its tolerance
+    first_all = min(firsts, key=_order) if firsts else None
     agree = first_all is None
     all_largest = {q: max((g.largest.get(q, 0.0) for g in groups), default=0.0)
                    for q in QUANTITIES if any(q in g.largest for g in groups)}
@@ -517,7 +561,7 @@ def _words(c: Comparison, a: Record, b: Record, n_samples: int, n_events: int, w
     start, end = c.span_s
     whole = abs(a.t[0] - start) < _T_SAME_S and abs(a.t[-1] - end) < _T_SAME_S and abs(b.t[-1] - end) < _T_SAME_S
     span = f"over {start:g}..{end:g} s" + ("" if whole else f" (A {a.t[0]:g}..{a.t[-1]:g} s, B {b.t[0]:g}..{b.t[-1]:g} s)")
-    lines = [f"records {'agree' if c.agree else 'DIFFER'} {span}, {n_samples} samples, {n_events} events"]
+    lines = [f"records {'agree' if c.agree else 'DIFFER'} {span}, at {n_samples} instants, {n_events} events"]
     if c.first_divergence is not None:
         d = c.first_divergence
         lines.append(f"first divergence at t = {d.t_s:.3f} s in {d.group}: {d.words}")
