@@ -287,16 +287,17 @@ def test_assert_trajectories_match_takes_paths_and_the_new_tolerances(golden_und
     assert assert_trajectories_match(path, dataclasses.replace(golden_undock, pos=pos), pos_tol_m=0.01).agree
 
 
-def test_compare_command_options_json_span_and_exit_codes(golden_undock, tmp_path, capsys):
+def test_compare_command_options_json_span_and_exit_codes(undock_record, tmp_path, capsys):
     from issvis.cli import COMPARE_TOLERANCES, main
 
     assert COMPARE_TOLERANCES == tuple(tolerance_names())  # one option per tolerance
     golden, short, planted = tmp_path / "golden.npz", tmp_path / "short.npz", tmp_path / "planted.npz"
-    golden_undock.save(golden)
-    cut(golden_undock, 200.0).save(short)
-    pos = golden_undock.pos.copy()
-    pos[np.ix_(golden_undock.t >= 120.0, golden_undock.segment == "ROS")] += np.array([0.0, 0.0, 0.05])
-    dataclasses.replace(golden_undock, pos=pos).save(planted)
+    base = cut(undock_record, 300.0)  # this station's (the command refuses a record of another)
+    base.save(golden)
+    cut(base, 200.0).save(short)
+    pos = base.pos.copy()
+    pos[np.ix_(base.t >= 120.0, base.segment == "ROS")] += np.array([0.0, 0.0, 0.05])
+    dataclasses.replace(base, pos=pos).save(planted)
     capsys.readouterr()
 
     assert main(["compare", str(golden), str(planted), "--json"]) == 1
@@ -311,7 +312,7 @@ def test_compare_command_options_json_span_and_exit_codes(golden_undock, tmp_pat
     capsys.readouterr()
     assert main(["compare", str(golden), str(short), "--until", "250"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"until = 250 s is outside record B's span (0..{cut(golden_undock, 200.0).t[-1]:g} s)" in err[0]
+    assert len(err) == 1 and f"until = 250 s is outside record B's span (0..{cut(base, 200.0).t[-1]:g} s)" in err[0]
     assert main(["compare", str(golden), str(planted), "--event-time-tol-s", "0"]) == 2  # must be > 0
 
 

@@ -270,8 +270,9 @@ class _Sampled:
 
 
 def _sample(record: Record, order: np.ndarray, grid: np.ndarray, extra_keys: list[str]) -> _Sampled:
-    """The record's parts (in ``order``) on grid: its own samples where it has them, cubic Hermite
-    and slerp poses (Record.pose_at), linear velocities and quantities between them."""
+    """The record's parts (in ``order``) on grid: its own samples where it has them; between them
+    poses as Record.pose_at draws them (cubic Hermite, slerp), velocities from that Hermite's
+    derivative, the rigid bodies of the sample before, other quantities linearly."""
     idx = np.clip(np.searchsorted(record.t, grid), 0, len(record.t) - 1)
     exact = np.abs(record.t[idx] - grid) < _T_SAME_S
     pos = np.empty((len(grid), len(order), 3))
