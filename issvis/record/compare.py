@@ -569,7 +569,7 @@ def _words(c: Comparison, a: Record, b: Record, n_samples: int, n_events: int, w
     width = max(len(g.name) for g in c.groups)
     for g in c.groups:
         if g.first is None:
-            said = ", ".join(f"{QUANTITIES[q][0]} {v:.3g} {QUANTITIES[q][1]}" for q, v in g.largest.items())
+            said = ", ".join(f"{QUANTITIES[q][0]} {v:.3g} {QUANTITIES[q][1]}" for q, v in g.largest.items())  # finite: agreeing
             lines.append(f"  {g.name:<{width}}  agrees (largest {said})" if g.name != EVENTS_GROUP
                          else f"  {g.name:<{width}}  agree ({n_events} matched in kind and time)")
             continue
@@ -577,8 +577,12 @@ def _words(c: Comparison, a: Record, b: Record, n_samples: int, n_events: int, w
         if g.worst is not None and g.worst != g.first:
             line += f"; worst at t = {g.worst.t_s:.3f} s: {g.worst.words}"
         lines.append(line)
+    def amount(q: str, v: float) -> str:
+        label, unit = QUANTITIES[q]
+        return f"{label} {v:.6g} {unit}" if math.isfinite(v) else f"{label}: a mismatch without a size (above)"
+
     lines.append(
-        "largest differences: " + ", ".join(f"{QUANTITIES[q][0]} {v:.6g} {QUANTITIES[q][1]}" for q, v in c.largest.items())
+        "largest differences: " + ", ".join(amount(q, v) for q, v in c.largest.items())
         + f"; worst against its tolerance: part '{c.worst_part}' at t = {c.worst_t_s:.3f} s, "
           f"position off by {worst_pos:.6g} m, angle by {worst_ang:.6g} deg")
     lines.append("tolerances: " + ", ".join(f"{QUANTITIES[f.name][0]} {getattr(tol, f.name):g} {QUANTITIES[f.name][1]}"
