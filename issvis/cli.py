@@ -271,23 +271,53 @@ def _summary(record, output: Path) -> str:
     return "\n".join(lines)
 
 
+#: The tolerances of ``issvis compare``, one option each: the fields of
+#: issvis.record.compare.ComparisonTolerances (a test holds the two equal).
+COMPARE_TOLERANCES = ("pos_tol_m", "ang_tol_deg", "vel_tol_mps", "event_time_tol_s", "clearance_tol_m",
+                      "cmg_momentum_tol_nms", "propellant_tol_kg")
+
+
+class _ToleranceOption(click.Option):
+    """An option whose help names the quantity, its unit and its default, read from the comparison
+    module only when help is shown (that module imports numpy; the command line starts without)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from .record.compare import QUANTITIES, ComparisonTolerances
+
+        label, unit = QUANTITIES[str(self.name)]
+        default = getattr(ComparisonTolerances(), str(self.name))
+        self.help = f"Largest allowed difference of {label}, {unit} [default: {default:g}]."
+        return super().get_help_record(ctx)
+
+
+def _tolerance_options(command):
+    for name in reversed(COMPARE_TOLERANCES):
+        command = click.option(f"--{name.replace('_', '-')}", name, cls=_ToleranceOption, default=None,
+                               type=click.FloatRange(min=0, min_open=True))(command)
+    return command
+
+
 @cli.command()
 @click.argument("a", type=click.Path(path_type=Path))
 @click.argument("b", type=click.Path(path_type=Path))
-@click.option("--pos-tol-m", type=click.FloatRange(min=0, min_open=True), default=0.01, show_default=True,
-              help="Largest allowed difference of a part's position, m.")
-@click.option("--ang-tol-deg", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
-              help="Largest allowed difference of a part's orientation, degrees.")
-def compare(a: Path, b: Path, pos_tol_m: float, ang_tol_deg: float) -> None:
-    """Compare two records: exit 0 when they agree, 1 when they differ."""
-    from .record.compare import compare_records
+@_tolerance_options
+@click.option("--until", "until_s", type=float, default=None, metavar="S",
+              help="Compare only up to this time, s (both records must reach it).")
+@click.option("--overlap", is_flag=True, help="Compare over the span both records cover (e.g. a 300 s golden "
+                                              "against a longer run).")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON (for machines).")
+def compare(a: Path, b: Path, until_s: float | None, overlap: bool, as_json: bool, **tolerances: float | None) -> None:
+    """Compare two records: poses, velocities, events, clearance, CMG momentum and propellant,
+    each within its tolerance; say when and where they first diverge. Exit 0 when they agree,
+    1 when they differ."""
+    from .record.compare import compare_records, tolerances_from
 
     # the station hash, not the parts: a comparison draws nothing, and names what differs itself
     record_a, record_b = (check_station(load_record(path), path)
                           for path in (input_file(p, ("record",), "compare")[0] for p in (a, b)))
     _Run.source = None  # a comparison's verdict names both files itself
-    result = compare_records(record_a, record_b, pos_tol_m=pos_tol_m, ang_tol_deg=ang_tol_deg)
-    click.echo(result.report)
+    result = compare_records(record_a, record_b, tolerances_from(tolerances), until_s=until_s, overlap=overlap)
+    click.echo(result.to_json() if as_json else result.report)
     if not result.agree:
         sys.exit(EXIT_DIFFERENT)
 

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
+from issvis.core.errors import InputError
 from issvis.core.frames import quat_angle_rad
-from issvis.record.compare import compare_records
+from issvis.core.tolerances import TOLERANCES as TOL
+from issvis.record.compare import (
+    GOLDEN_TOLERANCES,
+    QUANTITIES,
+    ComparisonError,
+    ComparisonTolerances,
+    assert_trajectories_match,
+    compare_records,
+    tolerance_names,
+)
 from issvis.record.record import Record, RecordError
 
 from .conftest import ROOT
@@ -95,6 +106,30 @@ def test_csv_export_has_one_row_per_sample_and_part(undock_record, tmp_path):
     assert first[1] == undock_record.names[0] and float(first[3]) == pytest.approx(undock_record.pos[0, 0, 0])
 
 
+# --- comparison (issvis.record.compare, issvis compare) ----------------------------------------------
+#: The record keys that hold one row per sample (a record cut short cuts these too).
+TIME_SERIES = ("body_index", "clearance_m", "angular_momentum_nms", "attitude_error_deg", "cmg_momentum_nms",
+               "propellant_kg")
+
+
+@pytest.fixture(scope="module")
+def golden_undock():
+    """The default scene's golden record (300 s, with CMGs and jets): every quantity a comparison reads."""
+    return Record.load(ROOT / "tests" / "golden" / "undock.npz")
+
+
+def cut(record: Record, t_end: float) -> Record:
+    """record up to t_end, as a shorter run would have written it."""
+    keep = record.t <= t_end
+    extra = {k: (v[keep] if k in TIME_SERIES else v) for k, v in record.extra.items()}
+    return dataclasses.replace(record, t=record.t[keep], pos=record.pos[keep], quat=record.quat[keep],
+                               vel=record.vel[keep], events=[e for e in record.events if e["t"] <= t_end], extra=extra)
+
+
+def with_extra(record: Record, **arrays) -> Record:
+    return dataclasses.replace(record, extra={**record.extra, **arrays})
+
+
 def test_comparison_names_the_worst_part_and_time(undock_record):
     other = Record(undock_record.t, undock_record.names, undock_record.segment, undock_record.mass,
                    undock_record.pos.copy(), undock_record.quat, undock_record.vel, [], {})
@@ -108,11 +143,177 @@ def test_comparison_names_the_worst_part_and_time(undock_record):
     assert compare_records(undock_record, undock_record).agree
 
 
-def test_comparison_of_different_part_lists_or_spans_never_agrees(undock_record):
-    cut = Record(undock_record.t[:-1], undock_record.names, undock_record.segment, undock_record.mass,
-                 undock_record.pos[:-1], undock_record.quat[:-1], undock_record.vel[:-1], [], {})
-    assert not compare_records(undock_record, cut).agree
-    assert "time spans differ" in compare_records(undock_record, cut).report
+def test_comparison_of_different_part_lists_or_spans_never_agrees_and_hints_at_a_common_span(golden_undock):
+    short = cut(golden_undock, 200.0)
+    result = compare_records(golden_undock, short)
+    assert not result.agree and result.span_s is None
+    assert f"time spans differ: A 0..300 s, B 0..{short.t[-1]:g} s" in result.report
+    assert "--overlap" in result.report and "--until" in result.report
+    renamed = golden_undock.names.copy()
+    renamed[renamed == "pma1"] = "pma9"
+    other = compare_records(golden_undock, dataclasses.replace(golden_undock, names=renamed))
+    assert not other.agree and "only in A pma1; only in B pma9" in other.report
+
+
+def test_a_golden_agrees_with_a_longer_run_over_their_common_span(golden_undock, undock_record):
+    """The 300 s golden against the default scene's full 1800 s run: the same physics."""
+    assert not compare_records(golden_undock, undock_record).agree
+    over = compare_records(golden_undock, undock_record, overlap=True)
+    assert over.agree, over.report
+    assert over.span_s == (0.0, 300.0) and "over 0..300 s (A 0..300 s, B 0..1800 s)" in over.report
+    until = compare_records(golden_undock, undock_record, until_s=150.0)
+    assert until.agree and until.span_s == (0.0, 150.0)
+
+
+def test_a_span_outside_a_record_is_bad_input(golden_undock):
+    with pytest.raises(ComparisonError, match=r"until = 400 s is outside record A's span \(0\.\.300 s\)"):
+        compare_records(golden_undock, golden_undock, until_s=400.0)
+    assert issubclass(ComparisonError, InputError)  # the command line: one line, exit 2
+
+
+def test_a_planted_offset_is_found_when_it_starts_in_its_group_and_by_how_much(golden_undock):
+    pos = golden_undock.pos.copy()
+    soyuz = golden_undock.names == "soyuz_ms19"
+    late = golden_undock.t >= 200.0
+    pos[np.ix_(late, soyuz)] += np.array([0.02, 0.0, 0.0])
+    result = compare_records(golden_undock, dataclasses.replace(golden_undock, pos=pos))
+    first = result.first_divergence
+    assert (first.t_s, first.group, first.part, first.quantity) == (golden_undock.t[late][0], "Soyuz MS-19",
+                                                                     "soyuz_ms19", "pos_tol_m")
+    assert first.difference == pytest.approx(0.02) and first.tolerance == 0.01
+    assert [g.name for g in result.groups if not g.agree] == ["Soyuz MS-19"]
+    # within a larger tolerance, by name, the same records agree
+    assert compare_records(golden_undock, dataclasses.replace(golden_undock, pos=pos), pos_tol_m=0.03).agree
+
+
+def test_velocities_are_compared(golden_undock):
+    vel = golden_undock.vel.copy()
+    vel[-1, golden_undock.names == "zvezda"] += np.array([0.0, 2e-4, 0.0])
+    result = compare_records(golden_undock, dataclasses.replace(golden_undock, vel=vel))
+    assert not result.agree and result.max_pos_error_m == 0.0
+    assert (result.first_divergence.quantity, result.first_divergence.part) == ("vel_tol_mps", "zvezda")
+    assert result.first_divergence.difference == pytest.approx(2e-4)
+
+
+def test_events_are_matched_in_order_by_kind_and_time(golden_undock):
+    events = golden_undock.events
+    burn = next(i for i, e in enumerate(events) if e["kind"] == "jet_burn_start")
+    late = [dict(e, t=e["t"] + 0.5) if i == burn else e for i, e in enumerate(events)]
+    result = compare_records(golden_undock, dataclasses.replace(golden_undock, events=late))
+    assert not result.agree and result.max_pos_error_m == 0.0
+    first = result.group("events").first
+    assert (first.t_s, first.difference) == (events[burn]["t"], pytest.approx(0.5))
+    assert "jet_burn_start" in first.detail
+    assert compare_records(golden_undock, dataclasses.replace(golden_undock, events=late), event_time_tol_s=1.0).agree
+
+    missing = compare_records(golden_undock, dataclasses.replace(golden_undock, events=events[:-1]))
+    assert not missing.agree and missing.first_divergence.t_s == events[-1]["t"]
+    assert f"{events[-1]['kind']} at t = {events[-1]['t']:g} s, only in A" in missing.report
+    swapped = [*events[:burn], {**events[burn], "kind": "burn_start"}, *events[burn + 1:]]
+    kind = compare_records(golden_undock, dataclasses.replace(golden_undock, events=swapped))
+    assert "is jet_burn_start at t = 60 s in A, burn_start at t = 60 s in B" in kind.report
+
+
+def test_clearance_cmg_momentum_and_propellant_are_compared_each_with_its_tolerance(golden_undock):
+    t = golden_undock.t
+    clearance = golden_undock.extra["clearance_m"].copy()
+    clearance[t >= 100.0] += 0.02
+    result = compare_records(golden_undock, with_extra(golden_undock, clearance_m=clearance))
+    assert (result.first_divergence.quantity, result.first_divergence.group) == ("clearance_tol_m", "system")
+    assert result.first_divergence.t_s == t[t >= 100.0][0]
+    whole = golden_undock.extra["clearance_m"].copy()
+    whole[:] = np.nan  # the station never came apart
+    apart = compare_records(golden_undock, with_extra(golden_undock, clearance_m=whole)).group("system").first
+    assert "the station is whole in B and apart in A" in apart.detail
+
+    cmg = golden_undock.extra["cmg_momentum_nms"].copy()
+    cmg[t >= 50.0] += np.array([0.0, 0.0, 11.0])
+    result = compare_records(golden_undock, with_extra(golden_undock, cmg_momentum_nms=cmg))
+    assert (result.first_divergence.quantity, result.first_divergence.t_s) == ("cmg_momentum_tol_nms", t[t >= 50.0][0])
+    assert compare_records(golden_undock, with_extra(golden_undock, cmg_momentum_nms=cmg), cmg_momentum_tol_nms=12).agree
+
+    propellant = golden_undock.extra["propellant_kg"].copy()
+    zvezda = list(golden_undock.extra["propellant_parts"]).index("zvezda")
+    propellant[-1, zvezda] += 0.02
+    first = compare_records(golden_undock, with_extra(golden_undock, propellant_kg=propellant)).first_divergence
+    assert (first.quantity, first.part, first.group, first.t_s) == ("propellant_tol_kg", "zvezda", "ROS", t[-1])
+
+
+def test_a_quantity_only_one_record_has_is_named_not_compared(golden_undock):
+    lacking = dataclasses.replace(golden_undock, extra={k: v for k, v in golden_undock.extra.items()
+                                                        if k != "cmg_momentum_nms"})
+    result = compare_records(golden_undock, lacking)
+    assert result.agree
+    assert "note: cmg_momentum_nms not compared: only record A has it" in result.report
+
+
+def test_the_comparison_as_json_says_what_the_words_say(golden_undock):
+    events = golden_undock.events[:-1]  # an event only A has: a difference without a size
+    pos = golden_undock.pos.copy()
+    pos[golden_undock.t >= 120.0] += 0.05
+    result = compare_records(golden_undock, dataclasses.replace(golden_undock, pos=pos, events=events))
+    data = json.loads(result.to_json())  # strict JSON: no Infinity
+    assert data["agree"] is False and data["span_s"] == [0.0, 300.0]
+    first = data["first_divergence"]  # the missing event comes first
+    assert (first["t_s"], first["quantity"], first["group"]) == (golden_undock.events[-1]["t"], "event time", "events")
+    assert first["difference"] is None and "only in A" in first["detail"]
+    groups = {g["group"]: g for g in data["groups"]}
+    usos = groups["USOS"]["first_divergence"]
+    assert (usos["t_s"], usos["quantity"], usos["unit"]) == (120.0, "position", "m")
+    assert usos["difference"] == pytest.approx(0.05 * 3**0.5) == groups["USOS"]["largest"]["pos_m"]
+    assert f"first divergence at t = {first['t_s']:.3f} s in events" in data["report"]
+    assert data["tolerances"]["pos_tol_m"] == 0.01 and data["report"] == result.report
+
+
+def test_tolerances_are_named_with_units_checked_and_the_golden_ones_are_the_projects():
+    assert set(tolerance_names()) == set(QUANTITIES)
+    assert all(name.rsplit("_", 1)[1] in ("m", "deg", "mps", "s", "nms", "kg") for name in tolerance_names())
+    with pytest.raises(ComparisonError, match="pos_tol_m = -1"):
+        ComparisonTolerances(pos_tol_m=-1)
+    with pytest.raises(TypeError, match="unknown tolerance.*pos_m"):
+        ComparisonTolerances().with_overrides(pos_m=1.0)
+    for name in tolerance_names():
+        assert getattr(GOLDEN_TOLERANCES, name) == getattr(TOL, "golden_" + name.replace("_tol", ""))
+        assert getattr(GOLDEN_TOLERANCES, name) < getattr(ComparisonTolerances(), name)
+
+
+def test_assert_trajectories_match_takes_paths_and_the_new_tolerances(golden_undock, tmp_path):
+    path = ROOT / "tests" / "golden" / "undock.npz"
+    pos = golden_undock.pos.copy()
+    pos[-1] += 1e-3
+    assert assert_trajectories_match(path, golden_undock, GOLDEN_TOLERANCES).agree
+    with pytest.raises(AssertionError, match="first divergence at t = 300.000 s"):
+        assert_trajectories_match(path, dataclasses.replace(golden_undock, pos=pos), GOLDEN_TOLERANCES)
+    assert assert_trajectories_match(path, dataclasses.replace(golden_undock, pos=pos), pos_tol_m=0.01).agree
+
+
+def test_compare_command_options_json_span_and_exit_codes(undock_record, tmp_path, capsys):
+    from issvis.cli import COMPARE_TOLERANCES, main
+
+    assert COMPARE_TOLERANCES == tuple(tolerance_names())  # one option per tolerance
+    golden, short, planted = tmp_path / "golden.npz", tmp_path / "short.npz", tmp_path / "planted.npz"
+    base = cut(undock_record, 300.0)  # this station's (the command refuses a record of another)
+    base.save(golden)
+    cut(base, 200.0).save(short)
+    pos = base.pos.copy()
+    pos[np.ix_(base.t >= 120.0, base.segment == "ROS")] += np.array([0.0, 0.0, 0.05])
+    dataclasses.replace(base, pos=pos).save(planted)
+    capsys.readouterr()
+
+    assert main(["compare", str(golden), str(planted), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["first_divergence"]["group"] == "ROS" and data["first_divergence"]["t_s"] == 120.0
+    assert main(["compare", str(golden), str(planted), "--pos-tol-m", "0.06"]) == 0
+    assert "records agree" in capsys.readouterr().out
+    assert main(["compare", str(golden), str(short)]) == 1
+    assert "time spans differ" in capsys.readouterr().out
+    assert main(["compare", str(golden), str(short), "--overlap"]) == 0
+    assert main(["compare", str(golden), str(short), "--until", "150"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(golden), str(short), "--until", "250"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"until = 250 s is outside record B's span (0..{cut(base, 200.0).t[-1]:g} s)" in err[0]
+    assert main(["compare", str(golden), str(planted), "--event-time-tol-s", "0"]) == 2  # must be > 0
 
 
 def test_loading_a_damaged_record_is_a_clear_error(tmp_path, undock_record):

@@ -33,6 +33,24 @@ class Tolerances:
     golden_ang_deg: float = 1e-6
     """Same for orientations."""
 
+    golden_vel_mps: float = 1e-7
+    """Same for velocities: 0.1 micrometre/s, so that a velocity error kept over the record's
+    coarse 10 s sampling interval stays within the micrometre of the positions."""
+
+    golden_event_time_s: float = 1e-6
+    """An event's time in a golden re-run: events fall on physics steps (0.1 s by default), so any
+    event that moves at all moves by a whole step, 10^5 times this bound."""
+
+    golden_clearance_m: float = 1e-6
+    """The smallest gap between the bodies: the positions' micrometre (the gap follows from them)."""
+
+    golden_cmg_momentum_nms: float = 1e-3
+    """The CMGs' stored momentum (up to their 19,520 N m s capacity): 1e-3 N m s is 5e-8 of it,
+    the relative size of the positions' micrometre on the hundreds of metres the parts travel."""
+
+    golden_propellant_kg: float = 1e-6
+    """Propellant used: a milligram, where one physics step of one 130 N attitude jet burns 4.7 g."""
+
     internal_pair_angular_momentum_nms: float = 2.0
     """Angular momentum (about the LVLH origin, less the external angular impulse) that a spring
     push may leave behind. The old pusher, acting at two material points, made 80 N m s from
