@@ -12,29 +12,11 @@ from pathlib import Path
 
 import click
 
-from .core.errors import InputError
+from .core.errors import InputError, missing_extra
 
 EXIT_DIFFERENT = 1
 EXIT_BAD_INPUT = 2
 EXIT_BUG = 3  # an exception that is not an input error: a bug in issvis (traceback printed)
-
-#: Packages of the optional extras (pyproject.toml): a command that needs one says how to get it.
-EXTRA_OF_PACKAGE = {
-    **dict.fromkeys(("pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg", "PIL"), "render"),
-    **dict.fromkeys(("matplotlib", "dask", "distributed", "pymsis"), "analysis"),
-    "pyarrow": "parquet",
-}
-
-
-def missing_extra(exc: BaseException) -> str | None:
-    """The message for an optional package that is not installed, or None for any other error."""
-    if not isinstance(exc, ModuleNotFoundError) or exc.name is None:
-        return None
-    top = exc.name.split(".")[0]
-    extra = EXTRA_OF_PACKAGE.get(top)
-    if extra is None:
-        return None
-    return f"this command needs {top}, which is not installed: pip install 'issvis[{extra}]'"
 
 
 class UserError(InputError):

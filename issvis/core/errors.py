@@ -17,6 +17,31 @@ class InputError(Exception):
     """Bad input: the message names the file (or option), the key, the value and what is expected."""
 
 
+class MissingExtraError(InputError):
+    """An optional package is not installed: the message names the extra that brings it."""
+
+
+#: Packages of the optional extras (pyproject.toml): what needs one says how to get it.
+EXTRA_OF_PACKAGE = {
+    **dict.fromkeys(("pyvista", "vtk", "vtkmodules", "imageio", "imageio_ffmpeg", "PIL"), "render"),
+    **dict.fromkeys(("matplotlib", "dask", "distributed", "pymsis"), "analysis"),
+    "pyarrow": "parquet",
+}
+
+
+def missing_extra(exc: BaseException, needs: str = "this command") -> str | None:
+    """The message for an optional package that is not installed ('NEEDS needs pyvista, which is
+    not installed: pip install 'issvis[render]''), or None for any other error. The command line
+    and the Python API (``needs="issvis.render_still"``) share it."""
+    if not isinstance(exc, ModuleNotFoundError) or exc.name is None:
+        return None
+    top = exc.name.split(".")[0]
+    extra = EXTRA_OF_PACKAGE.get(top)
+    if extra is None:
+        return None
+    return f"{needs} needs {top}, which is not installed: pip install 'issvis[{extra}]'"
+
+
 def close_matches(value: object, choices: Iterable[object], n: int = 3) -> list[str]:
     """Up to n of choices that look like value (difflib's ratio >= 0.6), best first."""
     return difflib.get_close_matches(str(value), [str(c) for c in choices], n=n)

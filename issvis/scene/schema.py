@@ -1,18 +1,31 @@
-"""Scenes: TOML files -> frozen, validated descriptions of what to simulate and show.
+"""Scenes: TOML files or code -> frozen, validated descriptions of what to simulate and show.
 
 Validated at the boundary (pydantic for types and ranges, the catalogue for part and interface
-names); an error names the file, the key path, the value received and what is allowed. After
-``load_scene`` returns, the rest of issvis trusts the scene.
+names); an error names the file, the key path, the value received and what is allowed. A scene
+built in code (``Scene(...)``) or changed (``scene.with_changes({...})``, ``model_copy(update=...)``)
+goes through the same checks as one read from TOML, and every scene gives back its TOML
+(``scene.toml_text``: what a record stores), from which ``scene_from_text`` rebuilds an equal scene.
+Once a Scene exists, the rest of issvis trusts it.
 """
 
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..core.errors import InputError, format_validation_error, unknown_name
 from ..core.frames import ATTITUDES
@@ -22,12 +35,75 @@ from .render_settings import RenderSettings, nonzero_vector
 DEFAULT_SCENE = Path("scenes/undock.toml")
 
 
-class SceneError(InputError, ValueError):
-    """Bad scene input: the message says which file, which key, what was given and what is allowed."""
+class SceneError(InputError):
+    """Bad scene input: the message says which file, which key, what was given and what is allowed.
+
+    Not a ValueError (unlike issvis's other input errors): the Scene's own validator raises it for
+    an unknown name, and pydantic would wrap a ValueError into a ValidationError without its key.
+    """
+
+
+#: How a scene built in code is named in its errors and its record (``meta["scene_source"]``).
+CODE_SOURCE = "Scene(...)"
 
 
 class _Strict(BaseModel):
+    """A table of a scene: frozen and closed (no unknown keys). Built in code, it raises SceneError
+    naming the key, as a TOML file does; copied with changes, it is validated again."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    if not TYPE_CHECKING:  # type checkers keep pydantic's typed __init__
+        def __init__(self, /, **data: Any) -> None:
+            try:
+                super().__init__(**data)
+            except ValidationError as err:
+                raise SceneError(_format_pydantic(f"{type(self).__name__}(...)", err, type(self))) from None
+
+        # Marked as pydantic's own (as pydantic's RootModel does): a table inside a scene is then
+        # validated by pydantic directly, its errors keeping their key path from the top
+        # ('separation.0.delta_v_mps'); only a table built by calling its class comes here.
+        __init__.__pydantic_base_init__ = True
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update`` (top-level keys), one validated like a new table: frozen means frozen."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return self._changed(update, f"{type(self).__name__}.model_copy")
+
+    def copy(self, *, include: object = None, exclude: object = None, update: Mapping[str, Any] | None = None,
+             deep: bool = False) -> Self:
+        """pydantic v1's copy, which never validated: the same as ``model_copy`` here."""
+        if include is not None or exclude is not None:
+            raise SceneError(f"{type(self).__name__}.copy(include=, exclude=) is not supported; "
+                             "use model_copy(update=...) or Scene.with_changes({...})")
+        return self.model_copy(update=update, deep=deep)
+
+    @classmethod
+    def model_construct(cls, _fields_set: set[str] | None = None, **values: Any) -> Self:  # type: ignore[override]
+        """Refused: pydantic's model_construct skips validation, and issvis trusts a scene once built."""
+        # (the ignore: pydantic's mypy plugin types model_construct with each model's own fields)
+        raise SceneError(f"{cls.__name__}.model_construct skips validation; build it with {cls.__name__}(...) "
+                         "or change a scene with scene.with_changes({...})")
+
+    def _changed(self, update: Mapping[str, Any], source: str) -> Self:
+        data = {**_plain(self), **{k: _plain(v) for k, v in update.items()}}
+        try:
+            return self.model_validate(data)
+        except ValidationError as err:
+            raise SceneError(_format_pydantic(source, err, type(self))) from None
+
+
+def _plain(value: Any) -> Any:
+    """value as TOML-like data: a table as a dict of the keys it was given, tuples as lists. A
+    table met in the data is validated again from these (a model_copy cannot slip a bad value in)."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(exclude_unset=True, exclude_none=True)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 class SceneInfo(_Strict):
@@ -174,9 +250,24 @@ class PartMesh(_Strict):
     collision: Literal["primitives", "convex"] = Field(
         "primitives", description="primitives: the part's own (as before); convex: a convex decomposition of this mesh")
 
+    @field_validator("file")
+    @classmethod
+    def _absolute(cls, value: str, info: ValidationInfo) -> str:
+        """Relative to the scene file's folder (the working folder for a scene built in code); kept
+        absolute, so that the record's scene text finds the file from anywhere."""
+        folder = (info.context or {}).get("folder") or Path.cwd()
+        return str((Path(folder) / value).resolve())
+
 
 class Scene(_Strict):
-    """A validated scene. ``source`` and ``toml_text`` say where it came from."""
+    """A validated scene: what to simulate and how to show it. Every table is optional.
+
+    Built in code (``Scene(separation=(Separation(interface="zarya/pma1", t_s=20.0),))``), read
+    from TOML (``load_scene``) or changed (``with_changes``), it is checked the same way: types and
+    ranges, then the names of interfaces, parts and jets against the station. ``source`` says
+    where it came from (a file, or ``Scene(...)``) and does not count in ``==``; ``toml_text`` is
+    the scene as TOML, which records store.
+    """
 
     scene: SceneInfo = SceneInfo()
     orbit: OrbitSettings = OrbitSettings()
@@ -189,8 +280,55 @@ class Scene(_Strict):
     jet_burn: tuple[JetBurn, ...] = ()
     render: RenderSettings = RenderSettings()
     part_mesh: tuple[PartMesh, ...] = ()
-    source: str = Field("<memory>", exclude=True)
-    toml_text: str = Field("", exclude=True)
+    _source: str = PrivateAttr(CODE_SOURCE)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tables_again(cls, data: Any) -> Any:
+        """Tables given as objects are validated again, from the keys they were given: a table
+        copied without validation (pydantic's model_copy of RenderSettings) cannot slip in."""
+        return _plain(data) if isinstance(data, dict) else data
+
+    @model_validator(mode="after")
+    def _names_exist(self, info: ValidationInfo) -> Scene:
+        """Names against the station (SceneError, not wrapped by pydantic); notes where it came from."""
+        context = info.context or {}
+        source = context.get("source", CODE_SOURCE)
+        _check_names(self, context.get("station") or build_station(), source)
+        self._source = source
+        return self
+
+    @property
+    def source(self) -> str:
+        """Where the scene came from: its file, ``Scene(...)``, or either ``with changes``."""
+        return self._source
+
+    @property
+    def toml_text(self) -> str:
+        """The scene as TOML: the keys it was given (a file's, after overrides; or code's), not the
+        defaults it took. ``scene_from_text(scene.toml_text) == scene``; a record stores this."""
+        return tomli_w.dumps(_plain(self))
+
+    def with_changes(self, changes: Mapping[str, Any], /) -> Scene:
+        """A new scene with ``changes`` (``{"key.path": value}``, list items by index, as ``--set``),
+        validated like a file: ``scene.with_changes({"separation.0.delta_v_mps": 0.2})``."""
+        source = self.source if self.source.endswith(" with changes") else f"{self.source} with changes"
+        data = _plain(self)
+        for key, value in changes.items():
+            set_key(data, str(key), _plain(value), source, how="")
+        return _validated(data, source)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update`` (top-level tables), the same as ``with_changes``: validated."""
+        if not update:
+            return super().model_copy(deep=deep)
+        return cast(Self, self.with_changes(update))
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every table is; where each came from (``source``) does not count."""
+        if not isinstance(other, Scene):
+            return NotImplemented
+        return dict(self) == dict(other)
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -203,43 +341,49 @@ def _parse_value(text: str) -> Any:
 
 
 def apply_override(data: dict[str, Any], assignment: str, source: str) -> None:
-    """Apply ``key.path=value`` to raw scene data; list items are addressed by index."""
+    """Apply ``key.path=value`` (the value as TOML) to raw scene data; list items by index."""
     key, sep, raw = assignment.partition("=")
     if not sep or not key.strip():
         raise SceneError(f"--set {assignment!r}: expected KEY.PATH=VALUE, e.g. separation.0.delta_v_mps=0.2")
-    parts = key.strip().split(".")
+    set_key(data, key.strip(), _parse_value(raw.strip()), source)
+
+
+def set_key(data: dict[str, Any], key: str, value: Any, source: str, how: str = "--set ") -> None:
+    """Set ``key`` (dotted path, list items by index) in raw scene data; ``how`` starts the key in errors."""
+    parts = key.split(".")
     node: Any = data
     for depth, name in enumerate(parts[:-1]):
         here = ".".join(parts[: depth + 1])
         if isinstance(node, list):
             if not name.isdigit() or int(name) >= len(node):
-                raise SceneError(f"{source}: --set {key}: '{here}' has no item {name} (it has {len(node)})")
+                raise SceneError(f"{source}: {how}{key}: '{'.'.join(parts[:depth])}' has no item {name} "
+                                 f"(it has {len(node)})")
             node = node[int(name)]
         elif isinstance(node, dict):
             if name not in node and parts[depth + 1].isdigit():
-                raise SceneError(f"{source}: --set {key}: '{here}' has no item {parts[depth + 1]} (the scene has "
+                raise SceneError(f"{source}: {how}{key}: '{here}' has no item {parts[depth + 1]} (the scene has "
                                  f"no [[{here}]] table; add one to the scene file)")
             node = node.setdefault(name, {})
         else:
-            raise SceneError(f"{source}: --set {key}: '{'.'.join(parts[:depth])}' is a value, not a table")
+            raise SceneError(f"{source}: {how}{key}: '{'.'.join(parts[:depth])}' is a value, not a table")
     last = parts[-1]
-    value = _parse_value(raw.strip())
     if isinstance(node, list):
         if not last.isdigit() or int(last) >= len(node):
-            raise SceneError(f"{source}: --set {key}: no item {last} (it has {len(node)})")
+            raise SceneError(f"{source}: {how}{key}: no item {last} (it has {len(node)})")
         node[int(last)] = value
     elif isinstance(node, dict):
         node[last] = value
     else:
-        raise SceneError(f"{source}: --set {key}: '{'.'.join(parts[:-1])}' is a value, not a table")
+        raise SceneError(f"{source}: {how}{key}: '{'.'.join(parts[:-1])}' is a value, not a table")
 
 
-def _format_pydantic(source: str, err: ValidationError, data: dict[str, Any]) -> str:
-    return format_validation_error(err, source, allowed=_allowed_keys)
+def _format_pydantic(source: str, err: ValidationError, root: type[BaseModel] | None = None) -> str:
+    """err as 'SOURCE: key.path = value: why' lines; key paths start at root (default: Scene)."""
+    return format_validation_error(err, source, allowed=lambda loc: _allowed_keys(loc, root or Scene))
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: Any = Scene
+def _allowed_keys(loc: tuple[Any, ...], root: type[BaseModel]) -> list[str]:
+    model: Any = root
     for name in loc:
         if isinstance(name, int):
             continue
@@ -306,22 +450,24 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
             raise SceneError(f"{source}: part_mesh.{k}.file = {exc}") from None
 
 
-def parse_scene(data: dict[str, Any], source: str = "<memory>", station: Station | None = None) -> Scene:
-    """Validate raw TOML data (after overrides) into a Scene."""
-    folder = Path(source).parent if Path(source).is_file() else Path.cwd()
-    for pm in data.get("part_mesh", []) if isinstance(data.get("part_mesh"), list) else []:
-        if isinstance(pm, dict) and isinstance(pm.get("file"), str):  # a record keeps the absolute path
-            pm["file"] = str((folder / pm["file"]).resolve())
-    text = tomli_w.dumps(data)
+def _validated(data: dict[str, Any], source: str, station: Station | None = None,
+               folder: Path | None = None) -> Scene:
+    """The one way raw data becomes a Scene (files, records' texts, changes): types and ranges,
+    then names; SceneError naming source and the key otherwise."""
+    context = {"source": source, "station": station, "folder": folder}
     try:
-        scene = Scene.model_validate({**data, "source": source, "toml_text": text})
+        return Scene.model_validate(data, context=context)
     except ValidationError as err:
-        raise SceneError(_format_pydantic(source, err, data)) from None
-    _check_names(scene, station or build_station(), source)
-    return scene
+        raise SceneError(_format_pydantic(source, err)) from None
 
 
-def scene_from_text(text: str, source: str, overrides: tuple[str, ...] | list[str] = ()) -> Scene:
+def parse_scene(data: dict[str, Any], source: str = CODE_SOURCE, station: Station | None = None) -> Scene:
+    """Validate raw TOML data (after overrides) into a Scene; part_mesh files are relative to source's folder."""
+    folder = Path(source).parent if Path(source).is_file() else None
+    return _validated(data, source, station, folder)
+
+
+def scene_from_text(text: str, source: str = "<scene text>", overrides: tuple[str, ...] | list[str] = ()) -> Scene:
     """Parse, override and validate scene TOML text (a file's, or one carried to a sweep worker)."""
     try:
         data = tomllib.loads(text)
