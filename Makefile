@@ -2,11 +2,12 @@
 #   make render   -> renders/undock.mp4 (the default scene, simulated then rendered)
 #   make test     -> the test suite (what CI runs, after `make check`)
 #   make check    -> ruff, mypy and import-linter's layer contracts (all configured in pyproject.toml)
+#   make docs     -> docs/api/issvis.html, the API reference from the docstrings (pdoc)
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 
-.PHONY: render test check bench clean
+.PHONY: render test check docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,9 @@ check: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports --no-cache
+
+docs: $(VENV)/.installed
+	$(PY) docs/make_reference.py -o docs/api
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_simulation.py

@@ -1,6 +1,6 @@
 """issvis: simulate and show the ISS of 5 March 2022 coming apart in orbit.
 
-The Python API, in the order a script uses it::
+The Python API, in the order a script uses it:
 
     import issvis
 
@@ -81,5 +81,5 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    """The module's names and the public ones not loaded yet."""
+    """List the module's names, the public ones included before they are loaded."""
     return sorted({*globals(), *__all__, "__version__"})

@@ -55,7 +55,7 @@ def load_scene(scene: str | Path = DEFAULT_SCENE_NAME, overrides: Sequence[str] 
 
 
 def scene_of(record: Record | str | Path, overrides: Sequence[str] = ()) -> Scene:
-    """The scene a record was simulated from, as the record stores it.
+    """Rebuild the scene a record was simulated from, as the record stores it.
 
     Parameters
     ----------
@@ -83,7 +83,7 @@ def scene_of(record: Record | str | Path, overrides: Sequence[str] = ()) -> Scen
 
 
 def vary(scene: Scene, changes: Mapping[str, object]) -> Scene:
-    """A copy of a scene with some values changed, validated like a scene file.
+    """Copy a scene with some values changed, validated like a scene file.
 
     The same as ``scene.with_changes(changes)``. The scene given is not changed (scenes are
     frozen).
@@ -270,7 +270,7 @@ def _record(record: Record | str | Path) -> Record:
 
 @contextmanager
 def _needs_extra(needs: str) -> Iterator[None]:
-    """A missing optional package, anywhere inside, becomes MissingExtraError with the CLI's hint."""
+    """Turn a missing optional package, anywhere inside, into MissingExtraError with the CLI's hint."""
     try:
         yield
     except ModuleNotFoundError as exc:
@@ -292,7 +292,7 @@ def _check_station(record: Record) -> None:
 def _render_settings(record: Record, settings: RenderSettings | None, *, preview: bool,
                      size: tuple[int, int] | None = None, fps: int | None = None,
                      seconds: float | None = None) -> tuple[RenderSettings, str]:
-    """The settings to render with (the record's own unless given, then the keywords) and the title."""
+    """Choose the settings to render with (the record's own unless given, then the keywords); with the title."""
     from pydantic import ValidationError
 
     from .pictures.camera import RenderSettingsError

@@ -267,3 +267,34 @@ def test_an_error_that_does_not_name_the_file_is_given_the_commands_input(tmp_pa
                          "-o", str(tmp_path / "p.png"))
     assert err.startswith(f"issvis: error: {DEFAULT}: the record has no separation event"), err
     assert not (tmp_path / "p.png").exists()
+
+
+@pytest.mark.parametrize("path", sorted(SCENES.glob("*.toml")), ids=lambda p: p.name)
+def test_a_scenes_toml_text_rebuilds_an_equal_scene(path: Path):
+    from issvis.scene.schema import scene_from_text
+
+    scene = load_scene(path, ["scene.duration_s=300"])
+    again = scene_from_text(scene.toml_text, "again")
+    assert again == scene and again.toml_text == scene.toml_text
+    assert "duration_s = 300.0" in scene.toml_text  # the override, as the physics will see it
+
+
+SAME_CHECKS_IN_CODE = [
+    # (key, value as TOML for --set, value in Python)
+    ("separation.0.interface", "'zarya/pma2'", "zarya/pma2"),
+    ("separation.0.t_s", "99999", 99999.0),
+    ("separation.0.delta_v_mps", "-1", -1),
+    ("separation.0.delta_vv", "1", 1),
+    ("control.cmg.part", "'z2'", "z2"),
+    ("station.attitude", "'sideways'", "sideways"),
+]
+
+
+@pytest.mark.parametrize("key,toml,value", SAME_CHECKS_IN_CODE, ids=[k for k, _, _ in SAME_CHECKS_IN_CODE])
+def test_a_change_in_code_is_refused_with_the_same_words_as_in_a_file(key, toml, value):
+    with pytest.raises(SceneError) as from_file:
+        load_scene(DEFAULT, [f"{key}={toml}"])
+    with pytest.raises(SceneError) as from_code:
+        load_scene(DEFAULT).with_changes({key: value})
+    file_words = str(from_file.value).removeprefix(f"{DEFAULT}: ")
+    assert str(from_code.value) == f"{DEFAULT} with changes: {file_words}"
