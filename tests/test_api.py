@@ -233,6 +233,7 @@ def test_a_missing_extra_raises_the_clis_one_line_hint(tmp_path, short_record):
     assert not (tmp_path / "x.png").exists()
 
 
+@pytest.mark.slow
 def test_render_still_draws_at_the_records_own_size(tmp_path):
     pytest.importorskip("pyvista")
     from PIL import Image
@@ -252,6 +253,7 @@ def test_render_still_outside_the_clip_is_an_input_error(tmp_path):
 
 
 # --- docs: the guide runs, every public name is documented, the reference builds -------------------
+@pytest.mark.slow
 def test_the_python_guides_examples_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the guide writes its files where it runs
     result = doctest.testfile(str(ROOT / "docs" / "python.md"), module_relative=False, verbose=False,
@@ -308,6 +310,7 @@ def test_the_reference_generator_runs_without_warnings(tmp_path):
         assert f'id="{name}"' in page, name
 
 
+@pytest.mark.slow
 def test_render_video_writes_the_mp4_and_its_poster_at_the_records_settings(tmp_path):
     pytest.importorskip("pyvista")
     import imageio_ffmpeg
