@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 __all__ = [
     "Burn",
     "Comparison",
+    "ComparisonTolerances",
     "InputError",
     "JetBurn",
     "Record",
@@ -47,7 +48,7 @@ __all__ = [
 _HOME = {
     "InputError": "issvis.core.errors",
     "Record": "issvis.record.record",
-    "Comparison": "issvis.record.compare",
+    **dict.fromkeys(("Comparison", "ComparisonTolerances"), "issvis.record.compare"),
     **dict.fromkeys(("Scene", "SceneInfo", "Separation", "Burn", "JetBurn"), "issvis.scene.schema"),
     **dict.fromkeys(("load_scene", "scene_of", "vary", "simulate", "compare", "render_still", "render_video", "view"),
                     "issvis.api"),
@@ -56,7 +57,7 @@ _HOME = {
 if TYPE_CHECKING:
     from .api import compare, load_scene, render_still, render_video, scene_of, simulate, vary, view
     from .core.errors import InputError
-    from .record.compare import Comparison
+    from .record.compare import Comparison, ComparisonTolerances
     from .record.record import Record
     from .scene.schema import Burn, JetBurn, Scene, SceneInfo, Separation
 

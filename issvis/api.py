@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .core.errors import MissingExtraError, format_validation_error, missing_extra
 from .core.shipped import DEFAULT_SCENE_NAME, resolve_scene, shipped_scenes
 from .record.compare import Comparison
-from .record.record import Record, RecordError
+from .record.record import Record
 from .scene import schema
 from .scene.schema import Scene, SceneError
 
@@ -74,12 +74,10 @@ def scene_of(record: Record | str | Path, overrides: Sequence[str] = ()) -> Scen
     InputError
         The record holds no scene text (it was written before records stored one).
     """
-    loaded = _record(record)
-    text = loaded.meta.get("scene")
-    where = str(record) if not isinstance(record, Record) else "the record"
-    if not isinstance(text, str) or not text.strip():
-        raise RecordError(f"{where}: the record holds no scene (meta 'scene'); load the scene file instead")
-    return schema.scene_from_text(text, f"{where} (its scene)", list(overrides))
+    from .record.scene_of import scene_of as stored_scene
+
+    where = "the record" if isinstance(record, Record) else str(record)
+    return stored_scene(_record(record), list(overrides), source=where)
 
 
 def vary(scene: Scene, changes: Mapping[str, object]) -> Scene:
@@ -139,14 +137,16 @@ def compare(a: Record | str | Path, b: Record | str | Path, **tolerances: object
     a, b : Record, str or Path
         The reference (for instance a golden record) and the record to check, or their files.
     **tolerances : object
-        Passed to ``issvis.record.compare.compare_records``: ``pos_tol_m`` (default 0.01 m),
-        ``ang_tol_deg`` (default 0.1 degree), and whatever else it takes.
+        Passed to ``issvis.record.compare.compare_records`` as they are: ``tolerances`` (a
+        `ComparisonTolerances`), single bounds by name (``pos_tol_m=1e-3``, ``ang_tol_deg=0.05``,
+        ...), ``until_s`` (compare up to this time) or ``overlap=True`` (over the span both records
+        cover: a 300 s golden against a longer run).
 
     Returns
     -------
     Comparison
-        ``agree`` (bool), the largest differences, the worst part and time, and ``report``, a
-        sentence for people.
+        ``agree`` (bool), the largest differences, where the runs first diverge, and ``report``,
+        in words for people.
     """
     from .record.compare import compare_records
 
@@ -185,8 +185,9 @@ def render_still(record: Record, video_s: float, path: str | Path, *, settings: 
         extra not installed.
     """
     with _needs_extra("issvis.render_still"):
-        from .pictures.camera import Clip, RenderSettingsError
+        from .pictures.camera import Clip
         from .pictures.video import render_still as still
+        from .scene.render_settings import RenderSettingsError
 
         chosen, title = _render_settings(record, settings, preview=preview, size=size)
         length_s = Clip(chosen, record).length_s  # numpy only: checked before the renderer starts
@@ -295,8 +296,9 @@ def _render_settings(record: Record, settings: RenderSettings | None, *, preview
     """Choose the settings to render with (the record's own unless given, then the keywords); with the title."""
     from pydantic import ValidationError
 
-    from .pictures.camera import RenderSettingsError
-    from .pictures.video import effective_settings, settings_of
+    from .pictures.video import effective_settings
+    from .record.scene_of import settings_of
+    from .scene.render_settings import RenderSettingsError
 
     _check_station(record)
     stored, title = settings_of(record)  # the one place the API reads a record's [render]

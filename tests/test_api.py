@@ -180,7 +180,7 @@ def test_a_code_built_scenes_record_reloads_to_an_equal_scene(tmp_path):
 
 
 def test_the_record_of_a_code_built_scene_renders_with_its_settings():
-    from issvis.pictures.video import settings_of
+    from issvis.record.scene_of import settings_of
 
     scene = code_built_scene()
     record = issvis.simulate(scene)
@@ -214,8 +214,17 @@ def test_compare_takes_records_or_paths_and_passes_tolerances_through(short_reco
     shifted = replace(short_record, pos=short_record.pos + np.array([0.0, 0.0, 0.02]))
     assert not issvis.compare(short_record, shifted).agree  # 2 cm against the default 1 cm
     result = issvis.compare(short_record, shifted, pos_tol_m=0.05)
-    assert result.agree and "tolerances 0.05 m" in result.report
-    assert isinstance(result, issvis.Comparison)
+    assert result.agree and isinstance(result, issvis.Comparison)
+    loose = issvis.ComparisonTolerances(pos_tol_m=0.05)
+    assert issvis.compare(short_record, shifted, tolerances=loose).agree
+
+
+def test_compare_passes_the_span_keywords_through():
+    short = issvis.simulate(code_built_scene())  # 40 s; nothing happens after 10 s
+    longer = issvis.simulate(code_built_scene().with_changes({"scene.duration_s": 60.0}))
+    assert not issvis.compare(short, longer).agree  # the spans differ
+    assert issvis.compare(short, longer, overlap=True).agree
+    assert issvis.compare(short, longer, until_s=30.0).agree
 
 
 # --- pictures: the missing extra's hint, and a still that uses the record's settings ----------------
