@@ -228,7 +228,8 @@ def _wing_pair(centre: Vec3, along: str, root_offset_m: float, length_m: float, 
         ext = [thickness_m] * 3
         ext[k] = length_m
         ext[w] = width_m
-        out.append(_box(tuple(c), tuple(ext), material, label, style="blanket", mass_kg=mass_each_kg))
+        out.append(_box((c[0], c[1], c[2]), (ext[0], ext[1], ext[2]), material, label, style="blanket",
+                        mass_kg=mass_each_kg))
     return tuple(out)
 
 
