@@ -590,7 +590,7 @@ class ViewerWindow:
             radii[record.part_index(str(name))] = 0.5 * float(np.linalg.norm(hi - lo))
         settings_, clip = self.settings, clip_for(self.settings, record)
 
-        def keyframe_camera(t_s: float):  # camera_at takes video time; the viewer knows record time
+        def keyframe_camera(t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:  # camera_at takes video time; the viewer knows record time
             return camera_at(clip.time.video(t_s), settings_, record)
 
         self.state = ViewerState(record, keyframe_camera=keyframe_camera,
@@ -615,7 +615,7 @@ class ViewerWindow:
         self.refresh(force=True)
 
     # -- building -----------------------------------------------------------------------------
-    def _text(self, x: float, y: float, size: int, justify: str, background: bool = False):
+    def _text(self, x: float, y: float, size: int, justify: str, background: bool = False) -> Any:
         from vtkmodules.vtkRenderingCore import vtkTextActor
 
         actor = vtkTextActor()
@@ -638,7 +638,7 @@ class ViewerWindow:
         self.plotter.add_actor(actor, reset_camera=False, pickable=False, render=False)  # type: ignore[arg-type]
         return actor
 
-    def _build_overlays(self, pv) -> None:
+    def _build_overlays(self, pv: Any) -> None:
         size = max(9, round(15 * self.plotter.window_size[1] / 720))  # 15 pt at 720 rows
         self.status_actor = self._text(0.01, 0.98, size, "left", background=True)
         self.info_actor = self._text(0.99, 0.98, size, "right", background=True)
@@ -681,7 +681,7 @@ class ViewerWindow:
             prop.SetBold(True)
             prop.SetShadow(True)
 
-    def _build_highlight(self, pv) -> None:
+    def _build_highlight(self, pv: Any) -> None:
         """One outline box per part (its actors' bounds in the part's own frame), shown for the
         picked part and moved with it."""
         self.highlight_actors: dict[str, Any] = {}

@@ -99,7 +99,7 @@ class GltfBuilder:
         self._images[key] = len(self.doc["textures"]) - 1
         return self._images[key]
 
-    def material(self, name: str, base_color_rgba, metallic: float, roughness: float,
+    def material(self, name: str, base_color_rgba: Sequence[float], metallic: float, roughness: float,
                  base_texture: int | None = None, normal_texture: int | None = None,
                  double_sided: bool = False, normal_scale: float = 1.0) -> int:
         if name in self._materials:
