@@ -148,6 +148,12 @@ def test_the_band_spans_solar_flux_and_area_and_holds_the_central_answer():
         band.central.initial_rate_km_per_month()[0] / REFERENCE_RATE_KM_PER_MONTH)
 
 
+def test_the_band_refuses_an_unknown_central_area_model_before_running():
+    # it used to run every case, find no central one and build a band around None
+    with pytest.raises(decay.DecayError, match="unknown area model 'projected'"):
+        decay.run_decay_band(load_scene(UNDOCK), central_area="projected")
+
+
 def test_the_us_segment_alone_fills_its_cmgs_with_drag_torque_in_hours_to_days():
     end = decay.cmg_endurance(load_scene(UNDOCK), start_momentum_nms=decay.SPLIT_STORED_MOMENTUM_NMS)
     # drag ~0.25 N (rho ~2e-12 kg/m^3, 2,259 m^2), lever ~1 m: a fraction of a N m

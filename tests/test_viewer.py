@@ -482,6 +482,19 @@ def _changed_fraction(a: np.ndarray, b: np.ndarray, threshold: int = 24) -> floa
 
 
 @pytest.mark.slow
+def test_off_screen_window_slider_spans_the_record_and_starts_at_its_start(record):
+    # the state tests above call on_slider directly; this checks the widget the mouse drags
+    window = viewer_module.ViewerWindow(record, window_size=(160, 90), off_screen=True)
+    try:
+        rep = window.slider.GetRepresentation()
+        assert (rep.GetMinimumValue(), rep.GetMaximumValue()) == (record.t[0], record.t[-1])
+        assert rep.GetValue() == record.t[0] == window.state.time_s
+        assert rep.GetTitleText() == "record time, s"
+    finally:
+        window.close()
+
+
+@pytest.mark.slow
 def test_real_window_under_xvfb_keys_click_play_and_screenshots(record, xvfb_display, monkeypatch, tmp_path):
     monkeypatch.setenv("DISPLAY", xvfb_display)
     viewer_module.check_display()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,10 @@ from ..core.errors import InputError
 from ..core.files import atomic_path
 from ..core.frames import EARTH_RADIUS_M, MU_EARTH_M3_S2
 from ..station.actuators import CMG_CAPACITY_NMS
+
+if TYPE_CHECKING:
+    from ..scene.schema import Scene
+    from ..station.catalogue import Element, Station
 
 DRAG_COEFFICIENT = 2.2
 """Flat-plate free-molecular value used for satellites without a better one (Vallado 8.6.2)."""
@@ -160,7 +165,7 @@ def make_atmosphere(model: str = "auto", f107: float = F107_MARCH_2022, ap: floa
 
 
 # --- drag areas from the catalogue ---------------------------------------------------------
-def element_drag_area_m2(e, flight_axis: int = 0) -> float:
+def element_drag_area_m2(e: Element, flight_axis: int = 0) -> float:
     """Area (m^2) of one catalogue element projected on the plane normal to a body axis.
 
     Cylinders and frustums: end disc |cos| + side outline |sin| (exact for a cylinder).
@@ -192,7 +197,7 @@ def element_drag_area_m2(e, flight_axis: int = 0) -> float:
     raise ValueError(f"unknown element shape {e.shape!r}")
 
 
-def drag_areas_m2(station, part_names: list[str] | tuple[str, ...]) -> float:
+def drag_areas_m2(station: Station, part_names: list[str] | tuple[str, ...]) -> float:
     """Summed drag area (m^2) of the named parts; flight along body +X (+XVV) or -X (-XVV)."""
     return sum(element_drag_area_m2(e) for n in part_names for e in station.part(n).elements)
 
@@ -260,7 +265,7 @@ class DecayResult:
         return rows
 
 
-def bodies_for_scene(scene, station=None, area_scale: float = 1.0) -> list[Body]:
+def bodies_for_scene(scene: Scene, station: Station | None = None, area_scale: float = 1.0) -> list[Body]:
     """The whole station, then each side of the scene's first separation (if it has one)."""
     from ..station.catalogue import build_station
 
@@ -275,7 +280,7 @@ def bodies_for_scene(scene, station=None, area_scale: float = 1.0) -> list[Body]
     return bodies
 
 
-def _side_label(station, names: list[str]) -> str:
+def _side_label(station: Station, names: list[str]) -> str:
     """'USOS side' / 'ROS side': the segment holding most of the side's mass."""
     seg: dict[str, float] = {}
     for n in names:
@@ -284,7 +289,7 @@ def _side_label(station, names: list[str]) -> str:
     return f"{max(seg, key=seg.__getitem__)} side"
 
 
-def run_decay(scene, atmosphere: str = "auto", f107: float = F107_MARCH_2022, ap: float = AP_MARCH_2022,
+def run_decay(scene: Scene, atmosphere: str = "auto", f107: float = F107_MARCH_2022, ap: float = AP_MARCH_2022,
               area_model: str = "reference", reentry_alt_m: float = REENTRY_ALTITUDE_M, cd: float = DRAG_COEFFICIENT) -> DecayResult:
     """Decay of the whole station and of each side of the scene's first separation.
 
@@ -354,13 +359,15 @@ class DecayBand:
                 f"2022 reference rate of {REFERENCE_RATE_KM_PER_MONTH} km/month; {WHY_FASTER}")
 
 
-def run_decay_band(scene, atmosphere: str = "auto", f107_low: float = F107_MARCH_2022, ap_low: float = AP_MARCH_2022,
+def run_decay_band(scene: Scene, atmosphere: str = "auto", f107_low: float = F107_MARCH_2022, ap_low: float = AP_MARCH_2022,
                    f107_high: float = F107_MAX_2024, ap_high: float = AP_MAX_2024, cd: float = DRAG_COEFFICIENT,
                    central_area: str = "reference") -> DecayBand:
     """Every combination of {March 2022, 2024 maximum} solar flux and both area models.
 
     The exponential atmosphere has no solar flux: with it the band spans the area models only.
     """
+    if central_area not in AREA_MODELS:  # else no case is the central one
+        raise DecayError(f"unknown area model {central_area!r}; choose {' or '.join(AREA_MODELS)}")
     cases = []
     central = None
     for f107, ap, flux in ((f107_low, ap_low, "low"), (f107_high, ap_high, "high")):
@@ -369,6 +376,7 @@ def run_decay_band(scene, atmosphere: str = "auto", f107_low: float = F107_MARCH
             cases.append((f"F10.7 {f107:g}, {area} area", result))
             if flux == "low" and area == central_area:
                 central = result
+    assert central is not None  # the low flux with central_area, one of AREA_MODELS
     return DecayBand(central, tuple(cases))
 
 
@@ -443,7 +451,7 @@ class CmgEndurance:
         ]
 
 
-def cmg_endurance(scene, start_momentum_nms: float = 0.0, f107: float = F107_MARCH_2022, ap: float = AP_MARCH_2022,
+def cmg_endurance(scene: Scene, start_momentum_nms: float = 0.0, f107: float = F107_MARCH_2022, ap: float = AP_MARCH_2022,
                   atmosphere: str = "auto", cd: float = DRAG_COEFFICIENT, capacity_nms: float = CMG_CAPACITY_NMS) -> CmgEndurance:
     """Time until the US segment's CMGs saturate under drag torque alone (gravity gradient is
     balanced in its TEA), from the catalogue's shapes: each element's drag area (reference-scaled,
@@ -465,8 +473,8 @@ def cmg_endurance(scene, start_momentum_nms: float = 0.0, f107: float = F107_MAR
     mass, com, inertia = composite_mass_properties(assets.parts, names)
     scale = REFERENCE_AREA_M2 / drag_areas_m2(station, station.part_names)
     areas, centres = [], []
-    for n in names:
-        for e in station.part(n).elements:
+    for name in names:
+        for e in station.part(name).elements:
             areas.append(element_drag_area_m2(e) * scale)
             centres.append(np.asarray(e.p0_m, float) if e.shape in ("box", "sphere")
                            else (np.asarray(e.p0_m, float) + np.asarray(e.p1_m, float)) / 2)

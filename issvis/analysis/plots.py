@@ -11,7 +11,9 @@ without a legend hunt.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +21,12 @@ from ..core.errors import InputError
 from ..core.files import atomic_path
 from ..core.frames import quat_to_matrix
 from ..station.actuators import CMG_CAPACITY_NMS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from ..record.record import Record
 
 FIGURE_SUFFIXES = (".png", ".svg")
 FIGSIZE_IN = (10.0, 7.0)
@@ -34,7 +42,7 @@ class PlotError(InputError, ValueError):
 
 
 # --- quantities ------------------------------------------------------------------------------
-def side_label(record, mask: np.ndarray) -> str:
+def side_label(record: Record, mask: np.ndarray) -> str:
     """The segment holding most of the mass of the parts in a (B,) mask: 'ROS', 'USOS', ..."""
     seg: dict[str, float] = {}
     for s, m in zip(record.segment[mask], record.mass[mask]):
@@ -42,7 +50,7 @@ def side_label(record, mask: np.ndarray) -> str:
     return max(seg, key=seg.__getitem__)
 
 
-def relative_path_m(record) -> np.ndarray:
+def relative_path_m(record: Record) -> np.ndarray:
     """(T, 3) LVLH position of the first separation's child side relative to its parent side, m."""
     sides = record.separation_sides()
     if sides is None:
@@ -52,7 +60,7 @@ def relative_path_m(record) -> np.ndarray:
     return child - parent
 
 
-def attitude_angles_deg(record, mask: np.ndarray) -> np.ndarray:
+def attitude_angles_deg(record: Record, mask: np.ndarray) -> np.ndarray:
     """(T, 3) pitch, roll, yaw (deg) of a side relative to its attitude at t[0], in its own axes.
 
     Body-fixed 2-1-3 angles: pitch about +Y (the orbit normal in +XVV), then roll about +X,
@@ -84,10 +92,10 @@ def _spread(values: np.ndarray, min_gap: float) -> np.ndarray:
     return result
 
 
-def contact_intervals(record) -> list[tuple[float, float, str]]:
+def contact_intervals(record: Record) -> list[tuple[float, float, str]]:
     """(start s, end s, 'part/part') for each contact; an open one ends at the record's end."""
     open_: dict[tuple[str, ...], float] = {}
-    out = []
+    out: list[tuple[float, float, str]] = []
     for e in record.events:
         key = tuple(sorted(e.get("parts", ())))
         if e["kind"] == "contact_start":
@@ -98,15 +106,15 @@ def contact_intervals(record) -> list[tuple[float, float, str]]:
     return sorted(out)
 
 
-def has_control(record) -> bool:
+def has_control(record: Record) -> bool:
     return "cmg_momentum_nms" in record.extra and "attitude_error_deg" in record.extra
 
 
-def propellant_by_side_kg(record, sides) -> list[tuple[str, np.ndarray]]:
+def propellant_by_side_kg(record: Record, sides: Sequence[np.ndarray]) -> list[tuple[str, np.ndarray]]:
     """(label, (T,) kg) of propellant burnt on each side of the first separation (jets' carriers)."""
     parts = [str(p) for p in record.extra["propellant_parts"]]
     used = record.extra["propellant_kg"]
-    out = []
+    out: list[tuple[str, np.ndarray]] = []
     for mask in sides:
         names = set(record.names[mask])
         cols = [k for k, p in enumerate(parts) if p in names]
@@ -115,7 +123,7 @@ def propellant_by_side_kg(record, sides) -> list[tuple[str, np.ndarray]]:
 
 
 # --- the figure --------------------------------------------------------------------------------
-def plot_record(record, path: str | Path) -> None:
+def plot_record(record: Record, path: str | Path) -> None:
     """Four panels of a separation record, written atomically as PNG or SVG (by suffix)."""
     from matplotlib.figure import Figure  # no pyplot: no backend, no display, no global state
 
@@ -130,7 +138,9 @@ def plot_record(record, path: str | Path) -> None:
     c_parent = SIDE_COLOURS.get(parent_label, "#1f77b4")
     t = record.t
     t_sep = float(record.events_of("separation")[0]["t"])
-    dist, rate = record.separation_distance()
+    separation = record.separation_distance()
+    assert separation is not None  # the record has sides, hence a distance between them
+    dist, rate = separation
     contacts = contact_intervals(record)
     rel = relative_path_m(record)
     clearance = record.extra.get("clearance_m")
@@ -143,7 +153,7 @@ def plot_record(record, path: str | Path) -> None:
     fig.suptitle(f"{title}: {child_label} side ({record.mass[sides[0]].sum() / 1000:.0f} t) leaves the "
                  f"{parent_label} side ({record.mass[sides[1]].sum() / 1000:.0f} t)", fontsize=11)
 
-    def mark_contacts(ax) -> None:
+    def mark_contacts(ax: Axes) -> None:
         for t0, t1, _ in contacts:
             ax.axvspan(t0, max(t1, t0 + 0.5), color=CONTACT_COLOUR, alpha=0.35, lw=0)
 
@@ -236,7 +246,8 @@ def plot_record(record, path: str | Path) -> None:
     save_figure(fig, path)
 
 
-def _control_panels(record, ax_err, ax_h, sides, child, parent) -> None:
+def _control_panels(record: Record, ax_err: Axes, ax_h: Axes, sides: tuple[np.ndarray, np.ndarray],
+                    child: tuple[str, str], parent: tuple[str, str]) -> None:
     """Attitude error of each controller; CMG momentum against capacity; propellant per side."""
     t = record.t
     err = record.extra["attitude_error_deg"]
@@ -283,7 +294,7 @@ def _control_panels(record, ax_err, ax_h, sides, child, parent) -> None:
     ax_h.grid(alpha=0.3)
 
 
-def save_figure(fig, path: str | Path) -> None:
+def save_figure(fig: Figure, path: str | Path) -> None:
     """Write a matplotlib figure atomically (temporary name, then rename); format from the suffix."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=tmp.suffix.lstrip(".").lower())

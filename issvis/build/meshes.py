@@ -85,11 +85,11 @@ class VisualBuilder:
         if faceted:  # flat facets around: per section its own vertices and a face normal
             for i in np.flatnonzero(keep):
                 for j in range(sections):
-                    pts, nrm = [], None
+                    corners = []
                     for (s, r) in (prof[i], prof[i + 1]):
                         for t in (theta[j], theta[j + 1]):
-                            pts.append(origin + axis * s + r * (np.cos(t) * e1 + np.sin(t) * e2))
-                    pts = np.array(pts)  # (i,j) (i,j+1) (i+1,j) (i+1,j+1)
+                            corners.append(origin + axis * s + r * (np.cos(t) * e1 + np.sin(t) * e2))
+                    pts = np.array(corners)  # (i,j) (i,j+1) (i+1,j) (i+1,j+1)
                     nrm = np.cross(pts[1] - pts[0], pts[3] - pts[0])
                     if _norm(nrm) < 1e-12:
                         nrm = np.cross(pts[3] - pts[1], pts[2] - pts[1])
@@ -678,9 +678,9 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
 def _vehicle_element(b: VisualBuilder, part: Part, e: Element, mat: str) -> bool:
     """Shaped visuals of vehicle elements; False when the plain shape will do."""
     label = e.label
-    if e.shape == "sphere":
+    if e.shape in ("sphere", "box"):  # no shaped visual has a box's shape (they take an axis)
         return False
-    p0, axis, length = _axis_of(e) if e.shape != "box" else (None, None, 0.0)
+    p0, axis, length = _axis_of(e)
     if label == "descent module":  # Soyuz: a bell, heat shield at the wide end
         _profile_solid(b, mat, p0, axis, _bell(e.radius_m, e.radius1_m, length))
         b.lathe("heat_shield", p0 + axis * (length + 0.005), axis, [(0.0, e.radius1_m * 0.95), (0.0, 0.0)], sections=24)
@@ -688,9 +688,9 @@ def _vehicle_element(b: VisualBuilder, part: Part, e: Element, mat: str) -> bool
     if label == "cargo module":  # Progress: rounded cargo module
         s = np.linspace(0.0, length, 10)
         x = s / length
-        r = e.radius_m + (e.radius1_m - e.radius_m) * x
-        r = r * (0.55 + 0.45 * np.sin(np.clip(x * 1.6 + 0.05, 0, 1) * np.pi / 2))
-        _profile_solid(b, mat, p0, axis, list(zip(s, r)))
+        radii = e.radius_m + (e.radius1_m - e.radius_m) * x
+        radii = radii * (0.55 + 0.45 * np.sin(np.clip(x * 1.6 + 0.05, 0, 1) * np.pi / 2))
+        _profile_solid(b, mat, p0, axis, list(zip(s, radii)))
         return True
     if label == "service module":
         if part.name.startswith("cygnus"):
@@ -709,8 +709,8 @@ def _vehicle_element(b: VisualBuilder, part: Part, e: Element, mat: str) -> bool
     if label == "capsule":  # Crew Dragon: a curved capsule, four windows near the nose
         s = np.linspace(0.0, length, 12)
         x = s / length
-        r = e.radius_m + (e.radius1_m - e.radius_m) * (1 - _pow(1 - x, 1.6))
-        _profile_solid(b, mat, p0, axis, list(zip(s, r)))
+        radii = e.radius_m + (e.radius1_m - e.radius_m) * (1 - _pow(1 - x, 1.6))
+        _profile_solid(b, mat, p0, axis, list(zip(s, radii)))
         e1, e2 = _basis(axis)
         for ang in np.radians([45.0, 135.0, 225.0, 315.0]):
             radial = np.cos(ang) * e1 + np.sin(ang) * e2
@@ -732,8 +732,8 @@ def _vehicle_element(b: VisualBuilder, part: Part, e: Element, mat: str) -> bool
     if label == "pressurised cargo module":  # Cygnus PCM: rounded forward bulkhead, silver bands
         r = e.radius_m
         _profile_solid(b, mat, p0, axis, [(0.0, 0.9), (0.25, r * 0.95), (0.45, r), (length, r)], smooth=False)
-        for s in (0.5, length / 2, length - 0.2):
-            b.lathe("metal", p0 + axis * s, axis, [(0.0, r), (0.0, r + 0.02), (0.12, r + 0.02), (0.12, r)])
+        for band_m in (0.5, length / 2, length - 0.2):
+            b.lathe("metal", p0 + axis * band_m, axis, [(0.0, r), (0.0, r + 0.02), (0.12, r + 0.02), (0.12, r)])
         return True
     return False
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.typing as npt
 
 MU_EARTH_M3_S2 = 3.986004418e14
 EARTH_RADIUS_M = 6_378_137.0
@@ -168,7 +169,7 @@ def unit_quat_to_matrix(q: tuple[float, float, float, float]) -> np.ndarray:
                      [2 * (qx * qz - qy * qw), 2 * (qy * qz + qx * qw), 1 - 2 * (qx * qx + qy * qy)]])
 
 
-def rotation_xyz_deg(angles_deg: np.ndarray) -> np.ndarray:
+def rotation_xyz_deg(angles_deg: npt.ArrayLike) -> np.ndarray:
     """(3, 3) rotation about x, then y, then z (fixed axes) by three angles in degrees."""
     rot = np.eye(3)
     for axis, angle in zip(np.eye(3), np.radians(np.asarray(angles_deg, float))):

@@ -10,26 +10,27 @@ each operation on its own (IEEE 754), the same everywhere. Vectors are on the la
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 
-def dot(a, b) -> np.ndarray:
+def dot(a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
     """a . b over the last axis, summed x + y + z."""
     a, b = np.asarray(a, float), np.asarray(b, float)
     return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
 
 
-def norm(v) -> np.ndarray:
+def norm(v: npt.ArrayLike) -> np.ndarray:
     """Euclidean length over the last axis."""
     return np.sqrt(dot(v, v))
 
 
-def unit(v) -> np.ndarray:
+def unit(v: npt.ArrayLike) -> np.ndarray:
     """v over its length (last axis)."""
     v = np.asarray(v, float)
     return v / norm(v)[..., None]
 
 
-def basis(axis) -> tuple[np.ndarray, np.ndarray]:
+def basis(axis: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Two unit vectors completing the unit ``axis`` to a right-handed frame (e1, e2, axis)."""
     axis = np.asarray(axis, float)
     k = np.array([0.0, 0.0, 1.0]) if abs(axis[2]) < 0.9 else np.array([1.0, 0.0, 0.0])

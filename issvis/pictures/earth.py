@@ -48,8 +48,8 @@ def earth_image(kind: str, preview: bool = False) -> np.ndarray:
     if path is not None:
         from PIL import Image
 
-        with Image.open(path) as im:
-            im = im.convert("RGB")
+        with Image.open(path) as src:
+            im = src.convert("RGB")
             # 4096 wide (9.8 km a texel at the equator) keeps the render under 1 GB; the shader's
             # detail noise carries the finer scales. Preview: a quarter of that.
             width = 1024 if preview else min(im.width, 4096)

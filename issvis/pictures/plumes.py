@@ -10,11 +10,16 @@ Use it as one of ``Stage.extras``: ``JetPlumes(plotter, record)`` adds one hidde
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..core.frames import basis_with_z, quat_to_matrix
+
+if TYPE_CHECKING:
+    import pyvista as pv
+
+    from ..record.record import Record
 
 PLUME_LENGTH_M = {"attitude": 2.5, "main": 7.0}
 """Drawn length of a plume (not a physical plume: a visible mark of a firing jet)."""
@@ -28,11 +33,11 @@ MAIN_ENGINE_THRUST_N = 1_000.0
 """Jets above this thrust are drawn as main engines (longer plumes)."""
 
 
-def has_jets(record: Any) -> bool:
+def has_jets(record: Record) -> bool:
     return "jet_pulses" in record.extra and "jet_pos_local_m" in record.extra
 
 
-def firing_at(record: Any, t_s: float, min_visible_s: float = 0.0) -> np.ndarray:
+def firing_at(record: Record, t_s: float, min_visible_s: float = 0.0) -> np.ndarray:
     """(J,) bool: the jets firing at t_s by the record's ``jet_pulses`` ([jet, t_on, t_off), s).
 
     ``min_visible_s`` keeps a pulse shown for at least that long (a 0.5 s pulse is a fraction of
@@ -49,7 +54,7 @@ def firing_at(record: Any, t_s: float, min_visible_s: float = 0.0) -> np.ndarray
 class JetPlumes:
     """One plume actor per jet of a record, shown while that jet fires (see the module docstring)."""
 
-    def __init__(self, plotter: Any, record: Any, min_visible_s: float = 0.0):
+    def __init__(self, plotter: pv.Plotter, record: Record, min_visible_s: float = 0.0) -> None:
         import pyvista as pv
 
         self.record = record
@@ -62,7 +67,7 @@ class JetPlumes:
         self.pos_local = np.asarray(record.extra["jet_pos_local_m"], float)
         self.dir_local = np.asarray(record.extra["jet_dir_local"], float)
         thrust = np.asarray(record.extra.get("jet_thrust_n", np.full(len(self.pos_local), 130.0)), float)
-        self.local = []  # per jet: (4, 4) plume frame in its part's frame
+        self.local: list[np.ndarray] = []  # per jet: (4, 4) plume frame in its part's frame
         for k in range(len(self.pos_local)):
             length = PLUME_LENGTH_M["main" if thrust[k] > MAIN_ENGINE_THRUST_N else "attitude"]
             # apex at the nozzle (origin), opening along +z

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -33,6 +33,10 @@ from ..core.frames import EARTH_RADIUS_M, basis_with_z, quat_to_matrix, transfor
 from ..scene.render_settings import RenderSettings
 from .earth import EARTH_FRAGMENT_DECL, EARTH_FRAGMENT_IMPL, earth_image, earth_texture_image, limb_colours
 from .plumes import JetPlumes, has_jets
+
+if TYPE_CHECKING:
+    from ..record.record import Record
+    from ..station.assets import Material, VisualMesh
 
 EARTH_NEAR_M = 6000.0  # scaled distance from the camera to the nearest point of Earth, m
 ATMOSPHERE_M = 90_000.0  # visible thickness of the limb, m (true scale)
@@ -94,7 +98,7 @@ class Extra(Protocol):
     def update(self, t_s: float) -> None: ...
 
 
-def phong_look(material: Any) -> dict[str, Any]:
+def phong_look(material: Material) -> dict[str, Any]:
     """Phong coefficients for a glTF metallic-roughness material (asset ``Material``).
 
     Metals reflect their base colour and diffuse little; dielectrics reflect ~4 % white. Roughness
@@ -112,26 +116,16 @@ def phong_look(material: Any) -> dict[str, Any]:
                 specular_power=power, specular_color=spec_colour)
 
 
-def _part_visuals(record: Any, coarse: bool = False) -> dict[str, tuple[Any, ...]]:
+def _part_visuals(record: Record, coarse: bool = False) -> dict[str, tuple[VisualMesh, ...]]:
     """name -> tuple of VisualMesh for every part of the record, from the assets (fine, or coarse when
     asked and present), with the scene's own meshes where the assets module applies them."""
-    from ..station import assets
+    from ..station.assets import part_visuals_for_record
 
-    custom = getattr(assets, "part_visuals_for_record", None)
-    if custom is not None:
-        return {str(k): tuple(v) for k, v in custom(record, coarse=coarse).items()}
-    loaded = assets.load_station_assets()
-    out = {}
-    for name in record.names:
-        part = loaded.parts.get(str(name))
-        if part is None:
-            raise ValueError(f"record part {str(name)!r} is not in the station's assets")
-        out[str(name)] = tuple((part.visual_coarse or part.visual) if coarse else part.visual)
-    return out
+    return {str(k): tuple(v) for k, v in part_visuals_for_record(record, coarse=coarse).items()}
 
 
 @lru_cache(maxsize=512)
-def _polydata(vm: Any) -> Any:
+def _polydata(vm: VisualMesh) -> Any:
     """A pyvista PolyData of one VisualMesh (normals split at sharp edges when the asset has none).
     Cached per mesh object: a second Stage (viewer, tests) shares them; actors never modify them."""
     import pyvista as pv
@@ -151,7 +145,7 @@ def _polydata(vm: Any) -> Any:
 
 
 @lru_cache(maxsize=256)
-def _flat_copy(vm: Any) -> Any:
+def _flat_copy(vm: VisualMesh) -> Any:
     """Points and triangles only: what the shadow baker needs (no normals, no texture coordinates)."""
     import pyvista as pv
 
@@ -296,8 +290,8 @@ class Stage:
     scene's ``lighting.shadows`` (off in preview).
     """
 
-    def __init__(self, plotter: Any, record: Any, settings: RenderSettings, preview: bool = False,
-                 shadows: bool | None = None):
+    def __init__(self, plotter: Any, record: Record, settings: RenderSettings, preview: bool = False,
+                 shadows: bool | None = None) -> None:
         import pyvista as pv
         import vtk
 
@@ -433,7 +427,7 @@ class Stage:
         side = min(SHADOW_VIEWPORT_PX, w, h)
         self.baker_renderer.SetViewport(0.0, 0.0, (side + 0.25) / w, (side + 0.25) / h)
 
-    def _add_flat_copy(self, vtk: Any, vm: Any, matrix: Any) -> None:
+    def _add_flat_copy(self, vtk: Any, vm: VisualMesh, matrix: Any) -> None:
         mapper = vtk.vtkPolyDataMapper()
         mapper.SetInputData(_flat_copy(vm))
         mapper.ScalarVisibilityOff()
@@ -547,15 +541,15 @@ class Stage:
         # exposure: a frame exposed for the sunlit station shows only the brightest few, faintly
         gain = s.lighting.star_gain if s.lighting.mode == "day" else 1.0
         if n:
-            d = rng.normal(size=(n, 3))
-            d /= np.linalg.norm(d, axis=1, keepdims=True)
+            dirs = rng.normal(size=(n, 3))
+            dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
             mag = rng.power(0.25, n)  # mostly faint, a few bright
             grey = (40 + 215 * mag**1.5) * gain
             keep = grey >= 6.0  # below the noise floor of the frame: not drawn at all
             for size, sel in ((1.0, keep & (mag < 0.75)), (2.0, keep & (mag >= 0.75))):
                 if not sel.any():
                     continue
-                cloud = pv.PolyData(d[sel])
+                cloud = pv.PolyData(dirs[sel])
                 tint = rng.uniform(0.85, 1.0, (int(sel.sum()), 3))
                 cloud.point_data["rgb"] = np.clip(grey[sel, None] * tint, 0, 255).astype(np.uint8)
                 cloud.verts = np.hstack([np.ones((int(sel.sum()), 1), np.int64),
@@ -613,15 +607,16 @@ class Stage:
         """Draw the baker (re-bake the map) only when something moved a texel since the last bake."""
         corners = np.einsum("pij,pkj->pki", self._rot, self._corners) + self._pos[:, None, :]
         sun = self.sun_direction()
-        need = self._baked is None
-        if not need:
+        baked = self._baked
+        need = baked is None
+        if baked is not None:
             lo, hi = corners.reshape(-1, 3).min(0), corners.reshape(-1, 3).max(0)
             texel = float((hi - lo).max()) / self.settings.quality.shadow_map_px
-            moved = float(np.linalg.norm(corners - self._baked[0], axis=-1).max())
+            moved = float(np.linalg.norm(corners - baked[0], axis=-1).max())
             # a turn of the Sun shifts a shadow by the angle times the caster-receiver distance along the
             # light, at most the station's depth along the Sun
             depth = float(np.abs(sun) @ (hi - lo))
-            turned = float(np.linalg.norm(sun - self._baked[1])) * depth
+            turned = float(np.linalg.norm(sun - baked[1])) * depth
             need = moved + turned > SHADOW_REBAKE_TEXELS * texel
         self.baker_renderer.SetDraw(need)
         if need:

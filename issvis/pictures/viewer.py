@@ -15,13 +15,18 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..core.errors import InputError
 from ..core.frames import centre_of_mass, quat_to_matrix
 from ..record.record import EVENT_KINDS, Record
+
+if TYPE_CHECKING:
+    from pyvista.plotting.render_window_interactor import RenderWindowInteractor
+
+    from ..scene.render_settings import RenderSettings
 
 #: Playback speeds, record seconds per wall-clock second; '+' and '-' walk this ladder.
 SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0)
@@ -480,7 +485,7 @@ def check_display() -> None:
     x11.XCloseDisplay(handle)
 
 
-def render_settings_of(record: Record) -> Any:
+def render_settings_of(record: Record) -> RenderSettings:
     """The scene's ``[render]`` settings (a ``RenderSettings``) stored in the record; the defaults
     when it has none, or when this version of issvis no longer accepts them (a record stays
     viewable; only the keyframe camera and look fall back to the defaults). The video reads them
@@ -547,7 +552,7 @@ class ViewerWindow:
     ``refresh`` makes the picture agree with the state.
     """
 
-    def __init__(self, record: Record, settings: Any = None, *, window_size: tuple[int, int] = (1280, 720),
+    def __init__(self, record: Record, settings: RenderSettings | None = None, *, window_size: tuple[int, int] = (1280, 720),
                  off_screen: bool = False, preview: bool = True) -> None:
         import pyvista as pv
 
@@ -562,8 +567,10 @@ class ViewerWindow:
                                   title=f"issvis view - {title}")
         # Mesa's llvmpipe (software GL) pays for every sample: pyvista's default 8x MSAA costs
         # several times the frame time of the whole scene, so the viewer draws one sample per pixel.
-        self.plotter.render_window.SetMultiSamples(0)
-        if not off_screen and "EGL" in self.plotter.render_window.GetClassName():
+        render_window = self.plotter.render_window
+        assert render_window is not None  # None only once the plotter is closed
+        render_window.SetMultiSamples(0)
+        if not off_screen and "EGL" in render_window.GetClassName():
             # VTK falls back to an invisible EGL window when it cannot reach the X server
             self.plotter.close()
             raise NoDisplayError(f"VTK could not open a window on the X display; {NO_DISPLAY_HINT}")
@@ -583,7 +590,7 @@ class ViewerWindow:
             radii[record.part_index(str(name))] = 0.5 * float(np.linalg.norm(hi - lo))
         settings_, clip = self.settings, clip_for(self.settings, record)
 
-        def keyframe_camera(t_s: float):  # camera_at takes video time; the viewer knows record time
+        def keyframe_camera(t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:  # camera_at takes video time; the viewer knows record time
             return camera_at(clip.time.video(t_s), settings_, record)
 
         self.state = ViewerState(record, keyframe_camera=keyframe_camera,
@@ -608,7 +615,7 @@ class ViewerWindow:
         self.refresh(force=True)
 
     # -- building -----------------------------------------------------------------------------
-    def _text(self, x: float, y: float, size: int, justify: str, background: bool = False):
+    def _text(self, x: float, y: float, size: int, justify: str, background: bool = False) -> Any:
         from vtkmodules.vtkRenderingCore import vtkTextActor
 
         actor = vtkTextActor()
@@ -627,10 +634,11 @@ class ViewerWindow:
             prop.SetBackgroundOpacity(0.75)
             prop.SetFrame(True)
         actor.SetPickable(False)
-        self.plotter.add_actor(actor, reset_camera=False, pickable=False, render=False)
+        # pyvista types its functools.wraps(Renderer.add_actor) methods as the unbound original
+        self.plotter.add_actor(actor, reset_camera=False, pickable=False, render=False)  # type: ignore[arg-type]
         return actor
 
-    def _build_overlays(self, pv) -> None:
+    def _build_overlays(self, pv: Any) -> None:
         size = max(9, round(15 * self.plotter.window_size[1] / 720))  # 15 pt at 720 rows
         self.status_actor = self._text(0.01, 0.98, size, "left", background=True)
         self.info_actor = self._text(0.99, 0.98, size, "right", background=True)
@@ -658,8 +666,8 @@ class ViewerWindow:
             text_color="white", shape=None, show_points=False, always_visible=True, reset_camera=False))
         t0, t1 = self.state.t_start_s, self.state.t_end_s
         self.slider = self.plotter.add_slider_widget(
-            self.on_slider, [t0, t1], value=t0, title="record time, s", pointa=(0.25, 0.06), pointb=(0.95, 0.06),
-            style="modern", interaction_event="always", fmt="%.1f")
+            self.on_slider, [t0, t1], value=t0, title="record time, s", pointa=(0.25, 0.06),  # type: ignore[arg-type]
+            pointb=(0.95, 0.06), style="modern", interaction_event="always", fmt="%.1f")  # pyvista's wraps(), as add_actor
         rep = self.slider.GetRepresentation()
         rep.SetTubeWidth(0.004)
         rep.SetSliderLength(0.012)
@@ -673,7 +681,7 @@ class ViewerWindow:
             prop.SetBold(True)
             prop.SetShadow(True)
 
-    def _build_highlight(self, pv) -> None:
+    def _build_highlight(self, pv: Any) -> None:
         """One outline box per part (its actors' bounds in the part's own frame), shown for the
         picked part and moved with it."""
         self.highlight_actors: dict[str, Any] = {}
@@ -691,13 +699,13 @@ class ViewerWindow:
     def _bind_inputs(self) -> None:
         plotter = self.plotter
         for key in PYVISTA_KEYS_DROPPED:
-            plotter.clear_events_for_key(key)
+            plotter.clear_events_for_key(key)  # type: ignore[arg-type]  # pyvista's wraps(), as add_actor
         for key in ("q", "Escape"):  # VTK's own 'q' is switched off with the rest, below
-            plotter.add_key_event(key, self.quit)
+            plotter.add_key_event(key, self.quit)  # type: ignore[arg-type]  # pyvista's wraps(), as add_actor
         for action, keys in KEYS.items():
             for key in keys:
-                plotter.add_key_event(key, lambda action=action: self.handle_key(action))
-        iren = plotter.iren.interactor
+                plotter.add_key_event(key, lambda action=action: self.handle_key(action))  # type: ignore[arg-type]
+        iren = self._iren().interactor
         # VTK's interactor style acts on characters of its own ('e' exits, 'r' resets the camera,
         # '3' turns on stereo, 'w' wireframe ...). An observer on the style's CharEvent replaces
         # that default handling; our keys come through KeyPressEvent.
@@ -787,7 +795,7 @@ class ViewerWindow:
         self.tick(dt)
         if self._exit_at is not None and now >= self._exit_at:
             self._exit_at, self._timed_out = None, True
-            self.plotter.iren.interactor.TerminateApp()
+            self._iren().interactor.TerminateApp()
 
     def pick_at(self, x: int, y: int) -> str | None:
         """Pick the part under display pixel (x, y) (origin lower left); it goes to the info box."""
@@ -799,10 +807,10 @@ class ViewerWindow:
         return name
 
     def _on_left_press(self, *_: Any) -> None:
-        self._press_xy = self.plotter.iren.interactor.GetEventPosition()
+        self._press_xy = self._iren().interactor.GetEventPosition()
 
     def _on_left_release(self, *_: Any) -> None:
-        x, y = self.plotter.iren.interactor.GetEventPosition()
+        x, y = self._iren().interactor.GetEventPosition()
         if abs(x - self._press_xy[0]) + abs(y - self._press_xy[1]) <= 3:  # a click, not a drag
             self.pick_at(x, y)
 
@@ -814,6 +822,12 @@ class ViewerWindow:
         if self._last_camera is not None and not _same_camera(self._camera_now(), self._last_camera):
             self.state.camera_moved_by_user()
             self.changed()
+
+    def _iren(self) -> RenderWindowInteractor:
+        """pyvista's interactor of the window (the plotter drops it once closed)."""
+        iren = self.plotter.iren
+        assert iren is not None, "the viewer window is closed"
+        return iren
 
     # -- output -------------------------------------------------------------------------------
     def _camera_now(self) -> CameraPose:
@@ -881,7 +895,9 @@ class ViewerWindow:
     def screenshot(self) -> np.ndarray:
         """(H, W, 3) uint8 picture of the window as it is now (rendered afresh)."""
         self.plotter.render()
-        return self.plotter.screenshot(return_img=True)
+        image = self.plotter.screenshot(return_img=True)
+        assert image is not None  # return_img=True: the picture, not None
+        return image
 
     def frame_rate(self, window_s: float = 5.0) -> float:
         """Frames per second over the last window_s seconds of rendering."""
@@ -894,7 +910,7 @@ class ViewerWindow:
             return
         self.plotter.show(interactive_update=True, auto_close=False)
         self._input_waiting = _x_queue_probe(self.plotter.render_window)
-        self.plotter.iren.create_timer(TICK_MS, repeating=True)
+        self._iren().create_timer(TICK_MS, repeating=True)
         self._open = True
         self.refresh(force=True)
 
@@ -904,7 +920,7 @@ class ViewerWindow:
         self._exit_at = None if exit_after_s is None else time.perf_counter() + exit_after_s
         self._last_tick = time.perf_counter()
         self._timed_out = False
-        interactor = self.plotter.iren.interactor
+        interactor = self._iren().interactor
         interactor.Start()
         if self._timed_out:  # the window stays usable (ProcessEvents, run again)
             interactor.SetDone(False)
@@ -913,7 +929,7 @@ class ViewerWindow:
 
     def quit(self) -> None:
         self.state.quit_requested = True
-        self.plotter.iren.interactor.TerminateApp()
+        self._iren().interactor.TerminateApp()
 
     def close(self) -> None:
         self.plotter.close()
@@ -945,7 +961,7 @@ def _same_camera(a: CameraPose, b: CameraPose) -> bool:
                 atol=1e-6) and np.allclose(a.view_up, b.view_up, atol=1e-9) and abs(a.view_angle_deg - b.view_angle_deg) < 1e-9)
 
 
-def view(record: Record, settings: Any = None, window_size: tuple[int, int] = (1280, 720),
+def view(record: Record, settings: RenderSettings | None = None, window_size: tuple[int, int] = (1280, 720),
          exit_after_s: float | None = None, play: bool = False) -> ViewerWindow:
     """Open the viewer on a record and run it until the window is closed."""
     check_display()

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..core.errors import InputError
 from ..scene.render_settings import RenderSettings, RenderSettingsError
-from .record import interface_faces
+from .record import Record, interface_faces
 
 if TYPE_CHECKING:
     from ..scene.schema import Scene
@@ -27,14 +27,14 @@ class NoSceneError(InputError, ValueError):
     """The record holds no scene text (meta 'scene'): nothing to re-run or re-render from."""
 
 
-def _scene_data(record: Any) -> dict:
+def _scene_data(record: Record) -> dict[str, Any]:
     try:
         return tomllib.loads(record.meta.get("scene", ""))
     except (tomllib.TOMLDecodeError, TypeError):
         return {}
 
 
-def scene_of(record: Any, overrides: tuple[str, ...] | list[str] = (), source: str = "the record") -> Scene:
+def scene_of(record: Record, overrides: tuple[str, ...] | list[str] = (), source: str = "the record") -> Scene:
     """The scene the record was simulated from (its scene text, validated again), with ``overrides``
     (``key.path=value``) applied; ``NoSceneError`` when it holds none. ``source`` names the record in
     messages (its path)."""
@@ -46,7 +46,7 @@ def scene_of(record: Any, overrides: tuple[str, ...] | list[str] = (), source: s
     return scene_from_text(text, f"{source} (its scene)", overrides)
 
 
-def title_of(record: Any) -> str:
+def title_of(record: Record) -> str:
     """The scene's title stored in the record ('issvis' when it has none)."""
     try:
         return str(_scene_data(record)["scene"]["title"])
@@ -54,7 +54,7 @@ def title_of(record: Any) -> str:
         return "issvis"
 
 
-def settings_of(record: Any) -> tuple[RenderSettings, str]:
+def settings_of(record: Record) -> tuple[RenderSettings, str]:
     """The [render] settings and title stored in a record's scene text (defaults when absent);
     ``RenderSettingsError`` when that section is not valid for this issvis."""
     try:
@@ -64,7 +64,7 @@ def settings_of(record: Any) -> tuple[RenderSettings, str]:
     return settings, title_of(record)
 
 
-def interface_faces_of(record: Any) -> tuple[int, np.ndarray, int, np.ndarray] | None:
+def interface_faces_of(record: Record) -> tuple[int, np.ndarray, int, np.ndarray] | None:
     """(child index, interface point (3,) m in the child's frame, parent index, the point in the
     parent's frame) of the record's first separation; None without one. From the record's own
     ``meta["interfaces"]``, else (an older record) from the station assets' interface and centres
@@ -88,7 +88,7 @@ def interface_faces_of(record: Any) -> tuple[int, np.ndarray, int, np.ndarray] |
     return ci, point - assets.parts[itf.child].com_m, pi, point - assets.parts[itf.parent].com_m
 
 
-def part_labels_of(record: Any = None) -> dict[str, str]:
+def part_labels_of(record: Record | None = None) -> dict[str, str]:
     """Part name -> the label people know it by ('zarya' -> 'Zarya (FGB)'): the record's own
     (``meta["part_labels"]``), else (no record, or an older one) the station assets'."""
     recorded = record.meta.get("part_labels") if record is not None else None

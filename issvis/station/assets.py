@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import numpy as np
 
@@ -85,6 +85,17 @@ class PartAsset:
     source: str = ""  # where the visual came from: the part's GLB, or a scene's own mesh
 
 
+class RecordLike(Protocol):
+    """What the station's checks read of a trajectory record (``issvis.record.record.Record``, a
+    layer above this one, so named by its shape here)."""
+
+    @property
+    def names(self) -> np.ndarray: ...  # (B,) str
+
+    @property
+    def meta(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True, eq=False)
 class StationAssets:
     """The whole station: catalogue-shaped collision model, per-part assets, content hash."""
@@ -136,7 +147,15 @@ def _image(path: Path) -> np.ndarray:
     return img
 
 
-def _materials(doc: dict, directory: Path, cache: dict) -> list[Material]:
+def _rgba(colour: Sequence[float]) -> tuple[float, float, float, float]:
+    """(r, g, b, a) of an RGB or RGBA colour, alpha 1 where it has none."""
+    c = tuple(float(x) for x in colour)
+    if len(c) == 3:
+        c = (*c, 1.0)
+    return c[0], c[1], c[2], c[3]
+
+
+def _materials(doc: dict[str, Any], directory: Path, cache: dict[str, Material]) -> list[Material]:
     out = []
     for m in doc.get("materials", []):
         if m["name"] in cache:
@@ -144,13 +163,13 @@ def _materials(doc: dict, directory: Path, cache: dict) -> list[Material]:
             continue
         pbr = m.get("pbrMetallicRoughness", {})
 
-        def file_of(ref):
+        def file_of(ref: dict[str, Any] | None) -> Path | None:
             if ref is None:
                 return None
             return directory / doc["images"][doc["textures"][ref["index"]]["source"]]["uri"]
 
         base_file, normal_file = file_of(pbr.get("baseColorTexture")), file_of(m.get("normalTexture"))
-        mat = Material(m["name"], tuple(float(x) for x in pbr.get("baseColorFactor", (1, 1, 1, 1))),
+        mat = Material(m["name"], _rgba(pbr.get("baseColorFactor", (1, 1, 1, 1))),
                        float(pbr.get("metallicFactor", 1.0)), float(pbr.get("roughnessFactor", 1.0)),
                        _image(base_file) if base_file else None, _image(normal_file) if normal_file else None,
                        bool(m.get("doubleSided", False)), base_file, normal_file)
@@ -159,7 +178,7 @@ def _materials(doc: dict, directory: Path, cache: dict) -> list[Material]:
     return out
 
 
-def _glb_levels(path: Path, data: bytes, cache: dict) -> dict[str, tuple[VisualMesh, ...]]:
+def _glb_levels(path: Path, data: bytes, cache: dict[str, Material]) -> dict[str, tuple[VisualMesh, ...]]:
     """{'fine': meshes, 'coarse': meshes} of one part GLB written by ``geometry.asset_files``."""
     doc, binary = read_glb(data)
     materials = _materials(doc, path.parent, cache)
@@ -185,10 +204,9 @@ def _glb_levels(path: Path, data: bytes, cache: dict) -> dict[str, tuple[VisualM
 
 
 # --- the loader ----------------------------------------------------------------------------------
-def _element(d: dict):
-    from .catalogue import Element
-
-    return Element(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+def _element(d: dict[str, Any]) -> Element:
+    fields: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
+    return Element(**fields)
 
 
 def _manifest(directory: Path) -> tuple[dict, bytes]:
@@ -288,7 +306,7 @@ def load_station_assets(directory: Path | None = None, visuals: bool = True) -> 
     return StationAssets(station, parts, station_hash_of(manifest), directory, visual_digest.hexdigest())
 
 
-def check_record_station(record, assets: StationAssets | None = None, source: str | Path | None = None) -> str | None:
+def check_record_station(record: RecordLike, assets: StationAssets | None = None, source: str | Path | None = None) -> str | None:
     """Refuse a record simulated with another station; returns a warning line when only the looks
     differ (or the record predates station hashes), None when all agree.
 
@@ -325,10 +343,12 @@ def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     return np.where(length > 0, n / np.maximum(length, 1e-30), np.array([0.0, 0.0, 1.0]))
 
 
-def _user_material(geom, name: str) -> Material:
+def _user_material(geom: Any, name: str) -> Material:
+    """The material of one trimesh geometry of a user's mesh (glTF PBR, or a plain colour)."""
     visual = getattr(geom, "visual", None)
     mat = getattr(visual, "material", None)
-    colour, metallic, roughness, image = (0.8, 0.8, 0.8, 1.0), 0.0, 0.6, None
+    colour: tuple[float, ...] = (0.8, 0.8, 0.8, 1.0)
+    metallic, roughness, image = 0.0, 0.6, None
     if mat is not None:
         base = getattr(mat, "baseColorFactor", None)
         if base is not None:
@@ -344,9 +364,7 @@ def _user_material(geom, name: str) -> Material:
     elif visual is not None and getattr(visual, "kind", None) == "face":
         colour = tuple(float(c) / 255.0 for c in np.asarray(visual.face_colors).mean(axis=0))
     img = np.asarray(image.convert("RGB")) if image is not None else None
-    if len(colour) == 3:
-        colour = (*colour, 1.0)
-    return Material(name, colour, metallic, roughness, img)
+    return Material(name, _rgba(colour), metallic, roughness, img)
 
 
 @lru_cache(maxsize=16)
@@ -364,7 +382,7 @@ def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float]
     if not path.is_file():
         raise PartMeshError(f"{file!r}: no such file")
     try:
-        scene = trimesh.load(str(path), force="scene")
+        scene = cast("trimesh.Scene", trimesh.load(str(path), force="scene"))  # force="scene": always a Scene
     except Exception as exc:
         raise PartMeshError(f"{file!r}: cannot be read as a mesh ({type(exc).__name__}: {exc})") from None
     rot = rotation_xyz_deg(rotation_deg)
@@ -396,14 +414,14 @@ def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float]
     return tuple(meshes)
 
 
-def part_visuals_for_record(record, assets: StationAssets | None = None,
+def part_visuals_for_record(record: RecordLike, assets: StationAssets | None = None,
                             coarse: bool = False) -> dict[str, tuple[VisualMesh, ...]]:
     """What the pictures draw for each part of ``record``: the asset's visual (fine, or coarse when
     asked and present), replaced by the scene's ``[[part_mesh]]`` where it names one."""
     import tomllib
 
     assets = assets or load_station_assets()
-    out = {}
+    out: dict[str, tuple[VisualMesh, ...]] = {}
     for name in (str(n) for n in record.names):
         pa = assets.parts[name]
         out[name] = (pa.visual_coarse or pa.visual) if coarse else pa.visual

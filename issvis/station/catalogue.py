@@ -14,7 +14,9 @@ Where the reference is silent, values are documented estimates (``ESTIMATES`` be
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 # --- reference totals (iss-facts.md section 3 and 4) -------------------------------------
 STATION_MASS_KG = 419_725.0
@@ -194,20 +196,20 @@ class Station:
 
 
 # --- shape helpers (all coordinates in the station body frame) -----------------------------
-def _cyl(p0: Vec3, p1: Vec3, r: float, material: str = "white", label: str = "hull", **kw) -> Element:
+def _cyl(p0: Vec3, p1: Vec3, r: float, material: str = "white", label: str = "hull", **kw: Any) -> Element:
     return Element("cylinder", p0, material, label, p1_m=p1, radius_m=r, **kw)
 
 
 def _frustum(p0: Vec3, p1: Vec3, r0: float, r1: float, material: str = "white", label: str = "hull",
-             **kw) -> Element:
+             **kw: Any) -> Element:
     return Element("frustum", p0, material, label, p1_m=p1, radius_m=r0, radius1_m=r1, **kw)
 
 
-def _sphere(c: Vec3, r: float, material: str = "white", label: str = "hull", **kw) -> Element:
+def _sphere(c: Vec3, r: float, material: str = "white", label: str = "hull", **kw: Any) -> Element:
     return Element("sphere", c, material, label, radius_m=r, **kw)
 
 
-def _box(c: Vec3, ext: Vec3, material: str = "grey", label: str = "hull", **kw) -> Element:
+def _box(c: Vec3, ext: Vec3, material: str = "grey", label: str = "hull", **kw: Any) -> Element:
     return Element("box", c, material, label, extents_m=ext, **kw)
 
 
@@ -228,7 +230,8 @@ def _wing_pair(centre: Vec3, along: str, root_offset_m: float, length_m: float, 
         ext = [thickness_m] * 3
         ext[k] = length_m
         ext[w] = width_m
-        out.append(_box(tuple(c), tuple(ext), material, label, style="blanket", mass_kg=mass_each_kg))
+        out.append(_box((c[0], c[1], c[2]), (ext[0], ext[1], ext[2]), material, label, style="blanket",
+                        mass_kg=mass_each_kg))
     return tuple(out)
 
 
@@ -333,10 +336,11 @@ def _build_parts() -> tuple[list[Part], list[Interface]]:
     parts: list[Part] = []
     itfs: list[Interface] = []
 
-    def part(name, label, segment, kind, mass, elements, source):
+    def part(name: str, label: str, segment: str, kind: str, mass: float, elements: Iterable[Element],
+             source: str) -> None:
         parts.append(Part(name, label, segment, kind, float(mass), tuple(elements), source))
 
-    def joint(child, parent, point, axis, mechanism):
+    def joint(child: str, parent: str, point: Vec3, axis: Vec3, mechanism: str) -> None:
         itfs.append(Interface(f"{child}/{parent}", child, parent, point, axis, mechanism))
 
     # ---- USOS core along X: Unity at the origin -----------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -98,7 +99,7 @@ class GltfBuilder:
         self._images[key] = len(self.doc["textures"]) - 1
         return self._images[key]
 
-    def material(self, name: str, base_color_rgba, metallic: float, roughness: float,
+    def material(self, name: str, base_color_rgba: Sequence[float], metallic: float, roughness: float,
                  base_texture: int | None = None, normal_texture: int | None = None,
                  double_sided: bool = False, normal_scale: float = 1.0) -> int:
         if name in self._materials:
@@ -117,7 +118,7 @@ class GltfBuilder:
         return self._materials[name]
 
     # -- meshes, nodes ----------------------------------------------------------------------------
-    def mesh(self, name: str, primitives: list[tuple[np.ndarray, np.ndarray, np.ndarray | None,
+    def mesh(self, name: str, primitives: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray | None,
                                                      np.ndarray | None, int]]) -> int:
         """primitives: (vertices (N,3), faces (F,3), normals (N,3)|None, uv (N,2)|None, material)."""
         prims = []
