@@ -34,6 +34,7 @@ import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -208,6 +209,23 @@ def _body_urdf(elements: list[Element], com_m: np.ndarray, axes: np.ndarray, mas
 # from the state; ``busy(step)`` says whether it acts at this step (the coasting hot path runs
 # only while no provider but gravity is busy); ``events(t, step)`` reports what happened during
 # the step just computed and does the provider's own bookkeeping (impulse spent, burns started).
+Event = tuple[float, str, dict[str, Any]]  # (t_s, kind, data) as the record's events list has them
+
+
+class ForceProvider(Protocol):
+    """What the simulator asks of each force provider, in the order of ``Simulator.providers``."""
+
+    #: whether its forces come from outside the system (gravity, burns, jets): they change the
+    #: angular momentum the momentum ledger tracks; internal ones (pushers, CMGs) must not
+    external: bool
+
+    def add(self, t: float, step: int, states: list[tuple], forces: list, torques: list) -> None:
+        """Add this provider's forces and torques at time t to each body's entries."""
+
+    def events(self, t: float, step: int) -> list[Event]:
+        """What happened during the step just computed (its own bookkeeping done)."""
+
+
 class _Gravity:
     """Tidal force m n^2 (3 (r.e_r) e_r - r) and gravity-gradient torque on every body (see
     ``_gravity``; the coasting hot path inlines the same call with plain floats)."""
@@ -644,7 +662,7 @@ class Simulator:
         self.burns = _Burns(self)
         self.cmgs = _Cmgs(self)
         self.jets = _Jets(self)
-        self.providers = [_Gravity(self), self.pusher, self.burns, self.cmgs, self.jets]  # in this order
+        self.providers: list[ForceProvider] = [_Gravity(self), self.pusher, self.burns, self.cmgs, self.jets]  # in this order
         self.controls = [c for c in (self.cmgs, self.jets) if c.on or getattr(c, "used", False)]
         self.next_control_step = 0
         # the world
@@ -865,7 +883,8 @@ class Simulator:
                 body_b, kb = by_uid[b]
                 part_a, elem_a = self._locate(body_a, np.array(c[5]), states[ka])
                 part_b, elem_b = self._locate(body_b, np.array(c[6]), states[kb])
-                key = tuple(sorted((part_a, part_b)))
+                lo, hi = sorted((part_a, part_b))
+                key = (lo, hi)
                 info = now.setdefault(key, {"parts": [part_a, part_b], "elements": [elem_a, elem_b],
                                             "point_inertial_m": [round(v, 4) for v in c[5]], "max_force_n": 0.0,
                                             "depth_m": 0.0})
@@ -1107,6 +1126,7 @@ class Simulator:
         if self.track_momentum:
             # leapfrog: the ledger of whole steps reaches t - dt/2; half a step of the moment now
             # brings it to t, less the half step the start took back
+            assert self._external_moment_start is not None  # set by the first _forces call
             samples["external_angular_impulse_nms"].append(
                 self.external_impulse_nms + 0.5 * self.dt * (self._external_moment - self._external_moment_start))
         self._plan_contact_checks(t, clearance, states)
