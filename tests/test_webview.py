@@ -442,8 +442,11 @@ class Served:
         self.proc = _start_server(self.port)
         self.out: list[str] = []
         self.err: list[str] = []
-        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
-            threading.Thread(target=lambda s=stream, keep=lines: keep.extend(iter(s.readline, "")), daemon=True).start()
+        self._readers = [threading.Thread(target=lambda s=stream, keep=lines: keep.extend(iter(s.readline, "")),
+                                          daemon=True)
+                         for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for reader in self._readers:
+            reader.start()
         deadline = time.monotonic() + 90
         while not any("http://" in line for line in self.out):
             assert self.proc.poll() is None, f"the server ended: {''.join(self.err)}"
@@ -468,7 +471,10 @@ class Served:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        time.sleep(0.2)  # the reader threads take the last lines
+        for reader in self._readers:
+            reader.join(10)  # they end at the pipes' end, with the last lines
+        self.proc.stdout.close()
+        self.proc.stderr.close()
         return self.proc.returncode, "".join(self.out), "".join(self.err)
 
 
@@ -737,8 +743,24 @@ def test_there_is_no_exit_over_the_wire(served):
 def test_after_the_probes_sigterm_still_ends_the_server_cleanly(served):
     status, out, err = served.stop()
     assert status == 0, err
-    assert "Traceback" not in err and "Error" not in err, err
+    assert "Traceback" not in err and "Error handling request" not in err and "wslink" not in err, err
     assert _port_free(served.port)
+
+
+def test_listening_on_every_address_accepts_addresses_and_this_machines_names_but_no_other_name():
+    every = webview.SameOrigin("0.0.0.0", 8080)
+    for host in ("192.168.1.20:8080", "[fe80::1]:8080", "127.0.0.1:8080", "localhost:8080",
+                 f"{socket.gethostname()}:8080"):
+        assert every.host_ok(host), host
+        assert every.origin_ok(f"http://{host}", host), host
+    for host in ("evil.example:8080", "192.168.1.20:8081", "192.168.1.20", "fe80::1:8080", "", ":8080",
+                 "a:b:8080", "[::1]x:8080", "127.0.0.1:0", "127.0.0.1:99999"):
+        assert not every.host_ok(host), host
+    assert not every.origin_ok("http://192.168.1.21:8080", "192.168.1.20:8080"), "Origin and Host must agree"
+    one = webview.SameOrigin("192.168.1.20", 8080)
+    assert one.host_ok("192.168.1.20:8080") and one.host_ok("LocalHost:8080")
+    assert not one.host_ok("192.168.1.21:8080"), "an address literal is not enough unless on every address"
+    assert webview.SameOrigin("127.0.0.1", 80).host_ok("127.0.0.1"), "port 80 goes without a port"
 
 
 def test_start_up_runs_once_however_often_the_ready_hook_is_called():
