@@ -334,6 +334,7 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
         assert corner.mean() < 0.001, "the sky in the corner is not mistaken for the station"
         status = await tools.eval("document.querySelector('#status').textContent")
         assert "t =" in status and "0.00 s" in status and "paused" in status
+        assert "secret" not in await tools.eval("location.href"), "the page drops the key from the address bar"
 
         # move time through the server's state, as the page's slider does
         n = await tools.eval("window.__frames.length")
@@ -400,6 +401,33 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
         base = url.split("?", 1)[0]
         elsewhere = sorted(u for u in urls if not u.startswith((base, "blob:" + base[:-1], "data:")))
         assert not elsewhere, f"the page fetched from elsewhere: {elsewhere}"
+
+        # a page from another site (here another port: another origin) in the same browser gets no websocket
+        from aiohttp import web
+
+        async def other_site(_request):
+            return web.Response(text="<title>elsewhere</title>", content_type="text/html")
+
+        app = web.Application()
+        app.router.add_get("/", other_site)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        try:
+            elsewhere_url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+            await tools.send("Page.navigate", url=elsewhere_url)
+            await tools.wait_for("document.title === 'elsewhere'", 10, "the other site's page")
+            ws_url = base.replace("http://", "ws://") + "ws"
+            outcome = await tools.eval(f"""new Promise(done => {{
+                const ws = new WebSocket('{ws_url}');
+                ws.onopen = () => done('open');
+                ws.onerror = () => done('refused');
+                setTimeout(() => done('no answer'), 5000);
+            }})""")
+        finally:
+            await runner.cleanup()
+        assert outcome == "refused"
     finally:
         await tools.close()
 
