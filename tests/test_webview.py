@@ -416,8 +416,13 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
         await site.start()
         try:
             elsewhere_url = f"http://127.0.0.1:{runner.addresses[0][1]}/"
+            loads = sum(e["method"] == "Page.loadEventFired" for e in tools.events)
             await tools.send("Page.navigate", url=elsewhere_url)
-            await tools.wait_for("document.title === 'elsewhere'", 10, "the other site's page")
+            deadline = time.monotonic() + 15  # evaluate in the new page, not in the one going away
+            while sum(e["method"] == "Page.loadEventFired" for e in tools.events) == loads:
+                assert time.monotonic() < deadline, "the other site's page did not load"
+                await asyncio.sleep(0.05)
+            assert await tools.eval("document.title") == "elsewhere"
             ws_url = base.replace("http://", "ws://") + "ws"
             outcome = await tools.eval(f"""new Promise(done => {{
                 const ws = new WebSocket('{ws_url}');
