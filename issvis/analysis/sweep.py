@@ -271,10 +271,13 @@ def local_cluster(n_workers: int | None = None):
     """A LocalCluster of single-threaded worker *processes* (pybullet holds the GIL)."""
     import logging
 
+    import dask
     from dask.distributed import LocalCluster
 
-    return LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                        dashboard_address=None, silence_logs=logging.ERROR)
+    # no dashboard; distributed still listens for HTTP (on 127.0.0.1), so it is given no routes to serve
+    with dask.config.set({"distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):
+        return LocalCluster(n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                            dashboard_address=None, silence_logs=logging.ERROR)
 
 
 def run_sweep(scene_text: str, source: str, base: list[str], runs: list[dict[str, float | str]],

@@ -12,6 +12,12 @@ changed (playing, a control, the mouse), and changes between two ticks of the cl
 each frame is JPEG'd at once and sent once (trame-vtk's own push sends the frame before); while the
 mouse drags, frames go at half size and lower JPEG quality, and the full picture follows.
 
+Who may drive it (issue 21): the page's URL carries a random key made for this run, which the
+websocket requires; the websocket accepts only the page's own origin, and every request must name
+this server (loopback names or ``--host``) in its Host header, so another site's page gets nothing,
+DNS rebinding included; nothing on the wire stops the server; messages are capped in size before
+any memory is set aside for them; a replayed start-up event starts nothing.
+
 numpy only at import; trame, pyvista and VTK are imported when a server is made.
 """
 
@@ -19,8 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import ipaddress
 import os
+import secrets
 import socket
+import sys
 import time
 from typing import Any
 
@@ -45,6 +54,30 @@ DOM_TO_KEYSYM = {" ": "space", "+": "plus", "=": "equal", "-": "minus", "_": "un
                  "ArrowRight": "Right", "ArrowLeft": "Left", "?": "question"}
 VIEW_REF = "view"
 TRAME_FIX = "fix: pip install 'issvis[web]' (trame, trame-vtk, trame-vuetify)"
+
+#: Random bytes of the key made for each run (``secrets.token_urlsafe``: 32 characters, 192 bits).
+KEY_BYTES = 24
+#: The URL's query parameter that carries the key: trame's page reads it there (and then drops it
+#: from the address bar) and sends it in wslink's hello.
+KEY_PARAMETER = "secret"
+#: Largest message the page may send, bytes, and the most all of one connection's unfinished
+#: (chunked) messages may claim together. The page sends clicks, keys, slider moves and its size:
+#: a few hundred bytes each (222 at most in the browser test). 4 MiB is the chunk size wslink tells
+#: the page to use and aiohttp's own default frame limit, so no message the protocol lets the page
+#: send is refused, while a claim of more is refused before wslink sets memory aside for it (wslink
+#: allocates a claimed size at once, and allows 4 GiB a message once the key is given).
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+#: Unfinished messages one connection may have at once: the page sends one after the other.
+MAX_PENDING_MESSAGES = 8
+#: The server's names on this machine: a page opened at one of them talks to it by the same name.
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::")
+#: wslink calls that would stop the server from the page; Ctrl-C or SIGTERM stops it, on this machine.
+EXIT_CALLS = ("application.exit", "application.exit.later")
+#: trame's lifecycle call runs the server's ``on_<name>`` hooks; a page may report only its own.
+PAGE_LIFECYCLE = ("client_connected", "client_exited", "client_unmounted")
+#: Websocket close codes (RFC 6455): what the server answers a message it refuses.
+CLOSE_GOING_AWAY, CLOSE_PROTOCOL_ERROR, CLOSE_UNSUPPORTED, CLOSE_POLICY, CLOSE_TOO_BIG = 1001, 1002, 1003, 1008, 1009
 
 
 class WebViewError(InputError, RuntimeError):
@@ -85,6 +118,136 @@ def check_port(host: str, port: int) -> None:
             what = "in use" if exc.errno == errno.EADDRINUSE else exc.strerror
             raise WebViewError(f"--port {port} on {host}: {what}; fix: choose a free port with --port N "
                                f"or stop the program that holds it") from None
+
+
+def new_key() -> str:
+    """A fresh random key for one run of the server (URL-safe text)."""
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def host_warning(host: str) -> str | None:
+    """The one-line warning for a --host that other machines can reach; None for loopback only."""
+    every = ("issvis view: warning: --host {} listens on every address of this machine: whoever reaches it and "
+             "has the URL (its key) drives the viewer, unencrypted; prefer 127.0.0.1 and ssh -L")
+    if host in WILDCARD_HOSTS:
+        return every.format(host)
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return None  # check_port says that it is not an address of this machine
+    addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
+    if all(a.is_loopback for a in addresses):
+        return None
+    if any(a.is_unspecified for a in addresses):
+        return every.format(host)
+    return (f"issvis view: warning: --host {host} is not loopback: other machines that reach {host} and have the "
+            f"URL (its key) drive the viewer, unencrypted; prefer 127.0.0.1 and ssh -L")
+
+
+def _name_and_port(value: str) -> tuple[str, int] | None:
+    """('name', port) of a Host header's 'name[:port]' or '[v6]:port' (port 80 when none); None if malformed."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:]
+    elif value.count(":") > 1:
+        return None  # a bare IPv6 address: Host headers bracket them
+    else:
+        name, _, port_text = value.partition(":")
+    if not name or not (port_text == "" or (port_text.isdigit() and 0 < int(port_text) < 65536)):
+        return None
+    return name, int(port_text or 80)
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+class SameOrigin:
+    """Which Host and Origin headers a request to the server at (host, port) may carry.
+
+    Host: a loopback name or --host, with the port served. Listening on every address (0.0.0.0),
+    also this machine's names and any address literal: DNS rebinding needs a name that the attacker
+    controls, never an address. Origin: the page's own, http:// and the request's Host.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.port = port
+        self.any_address = host in WILDCARD_HOSTS
+        self.names = {*LOOPBACK_NAMES, host.lower().strip("[]")}
+        if self.any_address:
+            self.names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+
+    def host_ok(self, host_header: str) -> bool:
+        parts = _name_and_port(host_header)
+        if parts is None or parts[1] != self.port:
+            return False
+        return parts[0] in self.names or (self.any_address and _is_ip(parts[0]))
+
+    def origin_ok(self, origin: str, host_header: str) -> bool:
+        if not origin.lower().startswith("http://") or not self.host_ok(host_header):
+            return False
+        return _name_and_port(origin[len("http://"):]) == _name_and_port(host_header)
+
+
+class MessageRefused(Exception):
+    """A message the server will not take; ``code`` is the websocket close code to answer it with."""
+
+    def __init__(self, code: int, why: str) -> None:
+        super().__init__(why)
+        self.code = code
+
+
+class MessageCap:
+    """wslink's un-chunker for one connection, with the claimed sizes checked before it allocates.
+
+    A wslink chunk starts with the message's id, the chunk's offset and the message's total size
+    (three little-endian uint32); wslink sets the total aside as soon as it sees a new id.
+    """
+
+    HEADER_BYTES = 12
+
+    def __init__(self, inner: Any, max_bytes: int = MAX_MESSAGE_BYTES, max_pending: int = MAX_PENDING_MESSAGES) -> None:
+        self.inner = inner
+        self.max_bytes = max_bytes
+        self.max_pending = max_pending
+        self._claimed: dict[int, int] = {}  # unfinished message id -> claimed total, bytes
+
+    def set_max_message_size(self, size: int) -> None:
+        """wslink lifts its limit to 4 GiB once the key is accepted; this one stays."""
+        self.inner.set_max_message_size(min(int(size), self.max_bytes))
+
+    def release_pending_messages(self) -> None:
+        self.inner.release_pending_messages()
+        self._claimed.clear()
+
+    def process_chunk(self, chunk: bytes) -> Any:
+        if len(chunk) < self.HEADER_BYTES:
+            raise MessageRefused(CLOSE_PROTOCOL_ERROR, f"a chunk of {len(chunk)} bytes, shorter than its header")
+        message_id = int.from_bytes(chunk[0:4], "little")
+        total = int.from_bytes(chunk[8:12], "little")
+        if message_id not in self._claimed:
+            limit = min(self.max_bytes, int(getattr(self.inner, "max_message_size", self.max_bytes)))
+            if total > limit:
+                raise MessageRefused(CLOSE_TOO_BIG, f"a message of {total} bytes; the limit is {limit}")
+            if len(self._claimed) >= self.max_pending or sum(self._claimed.values()) + total > self.max_bytes:
+                raise MessageRefused(CLOSE_TOO_BIG, f"more than {self.max_pending} messages or {self.max_bytes} "
+                                                    f"bytes unfinished at once")
+            self._claimed[message_id] = total
+        try:
+            message = self.inner.process_chunk(chunk)
+        except Exception as exc:  # whatever wslink or msgpack make of bytes that are not a message
+            self.release_pending_messages()
+            raise MessageRefused(CLOSE_PROTOCOL_ERROR, f"a malformed message ({type(exc).__name__})") from None
+        if message_id not in self.inner.pending_messages:
+            del self._claimed[message_id]
+        return message
 
 
 def key_action(dom_key: str) -> str | None:
@@ -143,8 +306,11 @@ class WebViewer:
         for actor in (self.window.status_actor, self.window.info_actor, self.window.help_actor):
             self.window.plotter.renderer.RemoveActor(actor)  # the window still sets them; they are not drawn
         self.record = record
-        self.server = get_server(name=f"issvis-{id(self)}", client_type="vue3")
+        self.access_key = new_key()
+        self.server = get_server(name=f"issvis-{id(self)}", client_type="vue3",
+                                 ws_max_msg_size=MAX_MESSAGE_BYTES)  # aiohttp's frame limit (and wslink's chunks)
         self.server.hot_reload = False
+        self._same_origin: SameOrigin | None = None
         self._pushed: dict[str, Any] = {}
         self._last_tick = time.perf_counter()
         self._clock: asyncio.Task | None = None
@@ -386,25 +552,81 @@ class WebViewer:
             client.Script(KEY_SCRIPT)
             client.Style("html { overflow: hidden; }")  # the page fits the window; no scroll bar
         self.layout = layout
+        ctrl.on_server_bind.add(self._safeguard)
         ctrl.on_server_ready.add(self._on_ready)
 
     def _on_ready(self, **_: Any) -> None:
+        if self._clock is not None:
+            return  # once: a second start-up event (a page can send one) starts no second clock
         self._last_tick = time.perf_counter()
         self._wake = asyncio.Event()
         self._clock = asyncio.get_event_loop().create_task(self._run_clock())
         if self.on_ready is not None:
             self.on_ready(self)
 
+    # -- who may drive it ----------------------------------------------------------------------
+    def _safeguard(self, ws_server: Any) -> None:
+        """Once wslink has made its web server, before it listens: the key, Host and Origin checks, the
+        message caps, no exit call and no server lifecycle from the page (see the module's docstring).
+
+        wslink and trame offer no hooks for these, so they go on its objects; if a later version has
+        other objects, the server refuses to start rather than serve without them.
+        """
+        from aiohttp import web
+
+        try:
+            app, config = ws_server.app, ws_server.config
+            handlers = list(ws_server._ws_handlers)
+            ws_paths = {"/" + str(route).lstrip("/") for route in config["ws"]}
+            for handler in handlers:
+                if "trame.lifecycle.update" not in handler.functionMap:
+                    raise KeyError("trame.lifecycle.update")
+                for name in ("onConnect", "onMessage", "onCompleteMessage", "validateToken", "unchunkers",
+                             "connections", "isClientAuthenticated", "handleWsRequest"):
+                    getattr(handler, name)
+        except (AttributeError, KeyError, TypeError) as exc:
+            import wslink
+
+            raise WebViewError(f"the web viewer's safeguards do not fit this wslink ({wslink.__version__}: {exc}); "
+                               f"fix: pip install 'wslink>=2.6,<2.7'") from None
+        if not handlers or not ws_paths:
+            raise WebViewError("the web viewer's websocket is missing; fix: pip install 'wslink>=2.6,<2.7'")
+        same_origin = self._same_origin
+        assert same_origin is not None, "serve() sets it before the server starts"
+        endpoints = [handler.handleWsRequest for handler in handlers]
+
+        @web.middleware
+        async def check_request(request: Any, handler: Any) -> Any:
+            host = request.headers.get("Host", "")
+            if not same_origin.host_ok(host):
+                return web.Response(status=403, text="issvis view: not this server's name\n")
+            origin = request.headers.get("Origin")
+            if getattr(request.match_info, "handler", None) in endpoints or request.path in ws_paths:
+                if not web.WebSocketResponse().can_prepare(request).ok:
+                    return web.Response(status=426, headers={"Upgrade": "websocket"},
+                                        text="issvis view: a websocket, for the page\n")
+                if origin is None or not same_origin.origin_ok(origin, host):
+                    return web.Response(status=403, text="issvis view: only the page's own origin\n")
+            elif origin is not None and not same_origin.origin_ok(origin, host):
+                return web.Response(status=403, text="issvis view: only the page's own origin\n")
+            return await handler(request)
+
+        app.middlewares.append(check_request)
+        for handler in handlers:
+            _guard_websocket(handler, self.access_key)
+
     # -- serving ----------------------------------------------------------------------------
     def url(self, host: str, port: int) -> str:
+        """The page's address, with this run's key."""
         shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}/"
+        return f"http://{shown}:{port}/?{KEY_PARAMETER}={self.access_key}"
 
     def serve(self, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> None:
         """Listen on host:port until Ctrl-C or SIGTERM (both end it cleanly)."""
         import logging
 
         check_port(host, port)
+        self._same_origin = SameOrigin(host, port)
         for name in ("wslink", "wslink.protocol", "aiohttp.server", "aiohttp.web"):
             logging.getLogger(name).addFilter(_drop_disconnects)
         os.environ["TRAME_ARGS"] = ""  # trame must not read issvis's own command line
@@ -416,6 +638,62 @@ class WebViewer:
         if self._clock is not None:
             self._clock.cancel()
         self.window.close()
+
+
+def _guard_websocket(handler: Any, key: str) -> None:
+    """Wrap one wslink websocket handler: the key in the hello, or the socket is closed; well-formed,
+    capped messages only; the exit calls gone; trame's lifecycle call for the page's own events only."""
+    for name in EXIT_CALLS:
+        handler.functionMap.pop(name, None)
+    lifecycle_obj, lifecycle = handler.functionMap["trame.lifecycle.update"]
+
+    def page_lifecycle(obj: Any, name: Any = None, *_: Any, **__: Any) -> None:
+        if name in PAGE_LIFECYCLE:
+            lifecycle(obj, name)
+
+    handler.functionMap["trame.lifecycle.update"] = (lifecycle_obj, page_lifecycle)
+    if getattr(handler, "serverProtocol", None) is not None:
+        handler.serverProtocol.updateSecret(key)  # not trame's public default, should anything still read it
+
+    async def close(client_id: str, code: int, why: str) -> None:
+        ws = handler.connections.get(client_id)
+        if ws is not None and not ws.closed:
+            await ws.close(code=code, message=why.encode()[:120])
+
+    async def validate_token(token: Any, client_id: str) -> bool:
+        return isinstance(token, str) and secrets.compare_digest(token.encode(), key.encode())
+
+    on_connect, on_message, on_complete = handler.onConnect, handler.onMessage, handler.onCompleteMessage
+
+    async def connected(request: Any, client_id: str) -> None:
+        await on_connect(request, client_id)
+        handler.unchunkers[client_id] = MessageCap(handler.unchunkers[client_id])
+
+    async def message(is_binary: bool, msg: Any, client_id: str) -> None:
+        if not is_binary:
+            await close(client_id, CLOSE_UNSUPPORTED, "wslink messages are binary")
+            return
+        try:
+            await on_message(is_binary, msg, client_id)
+        except MessageRefused as exc:
+            await close(client_id, exc.code, str(exc))
+        except ConnectionError:
+            await close(client_id, CLOSE_GOING_AWAY, "gone")  # the page left while a reply was on its way
+
+    async def complete(rpc: Any, client_id: str) -> None:
+        if not isinstance(rpc, dict) or ("id" in rpc and not (isinstance(rpc["id"], str)
+                                                             and isinstance(rpc.get("method"), str))):
+            await close(client_id, CLOSE_PROTOCOL_ERROR, "not a wslink message")
+            return
+        if not handler.isClientAuthenticated(client_id) and rpc.get("method") != "wslink.hello":
+            await close(client_id, CLOSE_POLICY, "the key comes first")
+            return
+        await on_complete(rpc, client_id)
+        if not handler.isClientAuthenticated(client_id):
+            await close(client_id, CLOSE_POLICY, "wrong key")
+
+    handler.validateToken = validate_token
+    handler.onConnect, handler.onMessage, handler.onCompleteMessage = connected, message, complete
 
 
 def _drop_disconnects(record: Any) -> bool:
@@ -436,6 +714,9 @@ def serve(record: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, setti
     """Serve the viewer on record at http://host:port/ until interrupted; echo(url) once listening."""
     check_trame()
     check_port(host, port)
+    warning = host_warning(host)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
     viewer = WebViewer(record, settings, window_size=window_size)
     if play:
         viewer.action("play")
