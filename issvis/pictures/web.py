@@ -289,6 +289,7 @@ class WebViewer:
         self.state = self.window.state
         # frames are rendered when they are sent; the interactor must not render on each mouse event
         rw = self.window.plotter.render_window
+        assert rw is not None  # None only once the plotter is closed
         rw.GetInteractor().EnableRenderOff()
         from vtkmodules.vtkIOImage import vtkJPEGWriter
         from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
@@ -432,6 +433,7 @@ class WebViewer:
         """
         delivery = self._image_delivery()
         rw = self.window.plotter.render_window
+        assert rw is not None  # None only once the plotter is closed
         if delivery is None:
             return False
         view_id = self._view_id = str(delivery.get_global_id(rw))
