@@ -229,3 +229,24 @@ def test_word_values_reach_the_scene_and_the_plot(tmp_path):
     assert [r["station.attitude"] for r in sw.read_table(tmp_path / "words.csv")] == ["+XVV", "+XVV", "-XVV", "-XVV"]
     sw.plot_sweep(rows, list(runs[0]), tmp_path / "words.png")
     assert (tmp_path / "words.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_the_local_cluster_serves_no_http_routes():
+    """No dashboard is asked for: the scheduler's HTTP port (distributed still opens one) answers
+    404 for the health, metrics, info and JSON pages it would otherwise serve to anyone local."""
+    import urllib.error
+    import urllib.request
+
+    cluster = sw.local_cluster(n_workers=1)
+    try:
+        port = next(iter(cluster.scheduler.http_server._sockets.values())).getsockname()[1]
+        codes = {}
+        for path in ("/health", "/metrics", "/info/main/workers.html", "/json/counts.json", "/status"):
+            try:
+                codes[path] = urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5).status
+            except urllib.error.HTTPError as exc:
+                codes[path] = exc.code
+    finally:
+        cluster.close()
+    assert set(codes.values()) == {404}, codes
