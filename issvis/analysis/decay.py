@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.files import atomic_path
+from ..core.files import atomic_open
 from ..core.frames import EARTH_RADIUS_M, MU_EARTH_M3_S2
 
 DRAG_COEFFICIENT = 2.2
@@ -316,7 +316,7 @@ def write_table_csv(rows: list[dict], path: str | Path) -> None:
     """Rows (dicts with the same keys) as CSV, written atomically."""
     import csv
 
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
