@@ -392,7 +392,9 @@ def check_output(path: str | Path, option: str = "-o", *, folder: bool = False) 
         raise OutputPathError(f"{shown}: {ancestor} is on a read-only file system")
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise OutputPathError(f"{shown}: no permission to write in {ancestor}")
-    if st is not None and st.f_bavail == 0:
+    # blocks this process may use: root may also fill the ones kept back for it
+    free = None if st is None else st.f_bfree if getattr(os, "geteuid", lambda: 1)() == 0 else st.f_bavail
+    if free == 0:
         raise OutputPathError(f"{shown}: no space left on the device of {ancestor}")
 
 
