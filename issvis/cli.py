@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from .core.errors import InputError, missing_extra
+from .core.files import all_or_none, disk_error_line, is_disk_error
 
 EXIT_DIFFERENT = 1
 EXIT_BAD_INPUT = 2
@@ -163,11 +164,29 @@ def check_station(record, path: Path):
     return record
 
 
-def check_output_suffix(path: Path, suffixes: tuple[str, ...], option: str = "-o") -> None:
+def check_output(path: Path, suffixes: tuple[str, ...], option: str = "-o") -> None:
+    """Before any work: the output's suffix, and that it can be written (not a directory; its
+    folder exists or can be made, is writable and has room: ``issvis.core.files.check_output``)."""
+    from .core.files import check_output as check_writable
+
     if path.suffix.lower() not in suffixes:
         raise UserError(f"{option} {path}: expected a file ending in {' or '.join(suffixes)}")
-    if path.exists() and path.is_dir():
-        raise UserError(f"{option} {path}: is a directory")
+    check_writable(path, option)
+
+
+def long_command(fn):
+    """A command that works long and writes files: SIGTERM unwinds it like Ctrl-C, so that its
+    temporary files and folders are removed (``issvis.core.files.terminate_unwinds``)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .core.files import terminate_unwinds
+
+        with terminate_unwinds():
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def parse_size(size: str, example: str) -> tuple[int, int]:
@@ -205,17 +224,19 @@ def scenes() -> None:
               help="Record to write (.npz); default renders/<scene>.npz.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None, help="Also write a CSV export.")
 @set_option
+@long_command
 def simulate(scene: Path | None, output: Path | None, csv_path: Path | None, overrides: tuple[str, ...]) -> None:
     """Run the physics of SCENE (default: the shipped undock scene) and write its trajectory record."""
     scene, _ = input_file(scene, ("scene",), "simulate")
     output = output or Path("renders") / f"{scene.stem}.npz"
-    check_output_suffix(output, (".npz",))
+    check_output(output, (".npz",))
     if csv_path is not None:
-        check_output_suffix(csv_path, (".csv",), "--csv")
+        check_output(csv_path, (".csv",), "--csv")
     record = simulate_scene(load_scene_file(scene, overrides))
-    record.save(output)
-    if csv_path is not None:
-        record.to_csv(csv_path)
+    with all_or_none():  # the record and its CSV, or neither
+        record.save(output)
+        if csv_path is not None:
+            record.to_csv(csv_path)
     click.echo(_summary(record, output))
 
 
@@ -307,11 +328,14 @@ def compare(a: Path, b: Path, until_s: float | None, overlap: bool, as_json: boo
 @cli.command()
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("assets"), show_default=True,
               help="Directory for the meshes and the manifest.")
+@long_command
 def assets(output: Path) -> None:
     """Regenerate the station's assets (GLB per part, textures, manifest), deterministically."""
     from .build.writer import write_assets
+    from .core.files import check_output as check_writable
     from .station.assets import load_station_assets
 
+    check_writable(output, "-o", folder=True)
     changed = write_assets(output)
     click.echo(f"{output}: {len(changed)} file(s) changed" + "".join(f"\n  {p}" for p in changed))
     loaded = load_station_assets.__wrapped__(output.resolve(), visuals=False)
@@ -325,13 +349,14 @@ def assets(output: Path) -> None:
 @click.option("--rate-hz", type=click.FloatRange(min=0, min_open=True, max=1000), default=None,
               help="Resample the keyframes at this rate (default: the record's own samples).")
 @click.option("--no-camera", is_flag=True, help="Leave out the render's animated camera.")
+@long_command
 def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no_camera: bool) -> None:
     """Write a record as one animated glTF (parts with keyframed poses in LVLH, PBR materials, camera)."""
     from .pictures.export import ExportError, export_record
 
     record_path, _ = input_file(record_path, ("record",), "export")
     output = output or Path("renders") / f"{record_path.stem}.glb"
-    check_output_suffix(output, (".glb",))
+    check_output(output, (".glb",))
     record = load_record(record_path, station=True)
     try:
         info = export_record(record, output, rate_hz=rate_hz, camera=not no_camera)
@@ -393,13 +418,14 @@ def info(scene: Path | None, as_json: bool, overrides: tuple[str, ...]) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Figure to write (.png or .svg); default renders/<name>.png.")
 @set_option
+@long_command
 def plot(source: Path, output: Path | None, overrides: tuple[str, ...]) -> None:
     """Plot separation, relative path (LVLH), clearance and attitude of a record (or a scene, simulated now)."""
     from .analysis.plots import FIGURE_SUFFIXES, plot_record
 
     source, kind = input_file(source, ("record", "scene"), "plot")
     output = output or Path("renders") / f"{source.stem}.png"
-    check_output_suffix(output, FIGURE_SUFFIXES)
+    check_output(output, FIGURE_SUFFIXES)
     record = load_scene_or_record(source, kind, overrides, progress=False, station=True)
     if "clearance_m" not in record.extra:
         raise UserError(f"{source}: has no key 'clearance_m' (a record of an older issvis), which the clearance "
@@ -427,6 +453,7 @@ def plot(source: Path, output: Path | None, overrides: tuple[str, ...]) -> None:
               help="Summary figure (.png or .svg); default: the table's name with .png.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @set_option
+@long_command
 def sweep(scene: Path | None, varies: tuple[str, ...], disperses: tuple[str, ...], samples: int | None, seed: int,
           scheduler: str | None, workers: int | None, output: Path, plot_path: Path | None, no_progress: bool,
           overrides: tuple[str, ...]) -> None:
@@ -435,11 +462,11 @@ def sweep(scene: Path | None, varies: tuple[str, ...], disperses: tuple[str, ...
     from .analysis.plots import FIGURE_SUFFIXES
 
     scene, _ = input_file(scene, ("scene",), "sweep")
-    check_output_suffix(output, sw.TABLE_SUFFIXES)
+    check_output(output, sw.TABLE_SUFFIXES)
     if output.suffix.lower() == ".parquet" and not sw.parquet_available():
         raise UserError(f"-o {output}: Parquet needs pyarrow (pip install 'issvis[parquet]'); or write .csv")
     plot_path = plot_path or output.with_suffix(".png")
-    check_output_suffix(plot_path, FIGURE_SUFFIXES, "--plot")
+    check_output(plot_path, FIGURE_SUFFIXES, "--plot")
     if scheduler is not None and workers is not None:
         raise UserError("--workers sizes the local cluster; it does not apply with --scheduler")
     vary_specs = [sw.parse_vary(v) for v in varies]
@@ -452,8 +479,9 @@ def sweep(scene: Path | None, varies: tuple[str, ...], disperses: tuple[str, ...
     click.echo(f"{len(runs)} run(s) of {scene} on {where}", err=True)
     rows = sw.run_sweep(text, str(scene), list(overrides), runs, scheduler=scheduler, n_workers=workers,
                         progress=not no_progress)
-    sw.write_table(rows, output)
-    sw.plot_sweep(rows, keys, plot_path)
+    with all_or_none():  # the table and its figure, or neither
+        sw.write_table(rows, output)
+        sw.plot_sweep(rows, keys, plot_path)
     ok = [r for r in rows if not r["error"]]
     hits = [r for r in ok if r["contact"]]
     click.echo(f"wrote {output} ({len(rows)} runs: {len(ok)} ok, {len(rows) - len(ok)} failed, {len(hits)} with contact) "
@@ -478,6 +506,7 @@ def sweep(scene: Path | None, varies: tuple[str, ...], disperses: tuple[str, ...
 @click.option("--f107-max", "f107_max", type=click.FloatRange(min=60, max=300), default=220.0, show_default=True,
               help="Top of the solar-flux band (2024 maximum), sfu (msis only).")
 @set_option
+@long_command
 def decay(scene: Path | None, output: Path, csv_path: Path | None, atmosphere: str, area_model: str, f107: float,
           ap: float, cd: float, f107_max: float, overrides: tuple[str, ...]) -> None:
     """Altitude over time without reboost: whole station and each side of SCENE's first separation,
@@ -495,19 +524,20 @@ def decay(scene: Path | None, output: Path, csv_path: Path | None, atmosphere: s
     from .analysis.plots import FIGURE_SUFFIXES
 
     scene, kind = input_file(scene, ("scene", "record"), "decay")
-    check_output_suffix(output, FIGURE_SUFFIXES)
+    check_output(output, FIGURE_SUFFIXES)
     if csv_path is not None:
-        check_output_suffix(csv_path, (".csv",), "--csv")
+        check_output(csv_path, (".csv",), "--csv")
     loaded = load_scene_file(scene, overrides) if kind == "scene" else scene_of_record(scene, overrides)
     band = run_decay_band(loaded, atmosphere=atmosphere, f107_low=f107, ap_low=ap, f107_high=max(f107, f107_max),
                           cd=cd, central_area=area_model)
     endurance = cmg_endurance(loaded, start_momentum_nms=SPLIT_STORED_MOMENTUM_NMS, f107=f107, ap=ap,
                               atmosphere=atmosphere, cd=cd) if loaded.separation else None
     result = band.central
-    plot_decay_band(band, output)
     rows = band.table()
-    if csv_path is not None:
-        write_table_csv(rows, csv_path)
+    with all_or_none():  # the figure and its table, or neither
+        plot_decay_band(band, output)
+        if csv_path is not None:
+            write_table_csv(rows, csv_path)
     click.echo(f"atmosphere: {result.atmosphere.name}; area model: {area_model} (band: F10.7 {f107:g}-"
                f"{max(f107, f107_max):g} sfu, reference and catalogue areas)")
     click.echo(f"{'body':<15}{'mass t':>8}{'area m2':>9}{'m/CdA kg/m2':>13}{'km/month':>10}{'days to 120 km':>16}"
@@ -599,6 +629,7 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
 @click.option("--audio-fade", "audio_fade_s", type=float, default=2.0, show_default=True, metavar="S",
               help="Fade-out of the soundtrack at the end of the clip, s.")
 @set_option
+@long_command
 def render(source: Path | None, output: Path | None, size: str | None, fps: int | None, seconds: float | None,
            preview: bool, still_s: float | None, progress: bool, workers: int, scheduler: str | None,
            audio: Path | None, audio_fade_s: float, overrides: tuple[str, ...]) -> None:
@@ -617,7 +648,11 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
         check_audio(audio, audio_fade_s)  # before any simulation or rendering
     if output is None:
         output = Path("renders") / (f"{source.stem}-{still_s:g}s.png" if still_s is not None else f"{source.stem}.mp4")
-    check_output_suffix(output, (".png",) if still_s is not None else (".mp4",))
+    check_output(output, (".png",) if still_s is not None else (".mp4",))
+    if still_s is None:
+        from .pictures.video import poster_path_for
+
+        check_output(poster_path_for(output), (".png",), "poster")
     parsed_size: tuple[int, int] | None = None
     if size is not None:
         try:
@@ -675,8 +710,11 @@ def _error_line(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (testable in-process).
 
-    The one error handler of issvis: bad input (an ``InputError``) is one line
-    on stderr and exit 2 (a traceback with ``--debug``); anything else is a bug: traceback, exit 3.
+    The one error handler of issvis: bad input (an ``InputError``) and the
+    user's disk saying no (an ``OSError`` of ``issvis.core.files.DISK_ERRNOS``: full, read-only, no
+    permission, a file where a folder should be, ...) are one line on stderr and exit 2 (a traceback
+    with ``--debug``); anything else is a bug: traceback, exit 3. SIGTERM in a long command exits 143
+    after its cleanup.
     """
     _Run.debug, _Run.source = False, None
     try:
@@ -696,6 +734,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         if isinstance(exc, InputError):
             click.echo(f"issvis: error: {_error_line(exc)}", err=True)
+            return EXIT_BAD_INPUT
+        if is_disk_error(exc):  # the disk said no (full, read-only, a file for a folder): bad input too
+            click.echo(f"issvis: error: {disk_error_line(exc)}", err=True)
             return EXIT_BAD_INPUT
         extra = missing_extra(exc)
         if extra is not None:

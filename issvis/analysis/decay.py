@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.files import atomic_path
+from ..core.files import atomic_open
 from ..core.frames import EARTH_RADIUS_M, MU_EARTH_M3_S2
 from ..station.actuators import CMG_CAPACITY_NMS
 
@@ -322,7 +322,7 @@ def write_table_csv(rows: list[dict], path: str | Path) -> None:
     """Rows (dicts with the same keys) as CSV, written atomically."""
     import csv
 
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..core.cluster import dask_connect_timeout_s
 from ..core.errors import InputError
-from ..core.files import atomic_path
+from ..core.files import atomic_open, atomic_path
 from ..scene.schema import scene_from_text
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -341,19 +341,19 @@ def write_table(rows: list[dict[str, Any]], path: str | Path) -> None:
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
         raise SweepError(f"{path}: expected a file ending in {' or '.join(TABLE_SUFFIXES)}")
-    with atomic_path(path) as tmp:
-        if suffix == ".csv":
-            import csv
+    if suffix == ".csv":
+        import csv
 
-            with open(tmp, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                writer.writeheader()
-                for row in rows:  # repr keeps every float exact, so equal tables are equal files
-                    writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+        with atomic_open(path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            for row in rows:  # repr keeps every float exact, so equal tables are equal files
+                writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
+        with atomic_path(path) as tmp:
             pq.write_table(pa.Table.from_pylist(rows), tmp)
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import tempfile
+import weakref
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.files import make_work_folder, remove_work_folder, terminate_unwinds
 from ..core.frames import (
     body_to_lvlh,
     lvlh_axes_in_inertial,
@@ -668,8 +669,10 @@ class Simulator:
         # the world
         pb = self.pb = import_pybullet()
         self.cid = pb.connect(pb.DIRECT)
-        self._tmp = tempfile.TemporaryDirectory(prefix="issvis-")
-        self.workdir = Path(self._tmp.name)
+        # the URDF files: a work folder in the system's temporary directory, removed on close or when
+        # this object goes (as a TemporaryDirectory), and by the next run when a killed one could not
+        self.workdir = make_work_folder("urdf")
+        self._remove_workdir = weakref.finalize(self, remove_work_folder, self.workdir)
         self.probe = ClearanceProbe(self.station, pb, self.workdir, self.props)
         self.convex_meshes = self._convex_meshes()  # part index -> OBJ of convex pieces (station frame)
         pb.setGravity(0, 0, 0, physicsClientId=self.cid)
@@ -696,9 +699,11 @@ class Simulator:
         if self.closed:
             return
         self.closed = True
-        self.probe.close()
-        self.pb.disconnect(physicsClientId=self.cid)
-        self._tmp.cleanup()
+        try:
+            self.probe.close()
+            self.pb.disconnect(physicsClientId=self.cid)
+        finally:
+            self._remove_workdir()
 
     def __enter__(self) -> Simulator:
         return self
@@ -1328,5 +1333,6 @@ def _versions() -> dict[str, str]:
 
 
 def simulate(scene: Scene, progress: bool | None = None) -> Record:
-    """Run a scene and return its trajectory record."""
-    return Simulator(scene, progress=progress).run()
+    """Run a scene and return its trajectory record (SIGTERM unwinds, so the URDF folder goes too)."""
+    with terminate_unwinds():
+        return Simulator(scene, progress=progress).run()

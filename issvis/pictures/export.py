@@ -77,9 +77,9 @@ def export_record(record, output, rate_hz: float | None = None, assets=None, cam
     simulated-time axis (animation ``run``); and, when the record's [render] section gives a
     camera, a camera node animated on the video-time axis (animation ``camera``).
     """
-    import os
     from pathlib import Path
 
+    from ..core.files import write_bytes_atomic
     from ..station.assets import load_station_assets
     output = Path(output)
     assets = assets or load_station_assets()
@@ -153,11 +153,5 @@ def export_record(record, output, rate_hz: float | None = None, assets=None, cam
                    "station_hash": assets.station_hash})
     g.doc["animations"] = animations
     data = g.glb()
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_bytes_atomic(output, data)
     return {"path": output, "bytes": len(data), "keyframes": len(times), "parts": len(names), "camera": cam_info}

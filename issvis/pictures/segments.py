@@ -13,11 +13,12 @@ only where the segments are made.
 from __future__ import annotations
 
 import math
+import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 from ..core.errors import InputError
+from ..core.files import os_error_in_text
 
 SEGMENT_S = 5.0  # video seconds per independently encoded segment
 
@@ -30,6 +31,21 @@ def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_path(path: str | Path) -> str:
+    """A file path as ffmpeg must be given it: absolute, with the ``file:`` protocol, so that no
+    character of a folder's name (a colon, a leading dash) is read as an option or a protocol."""
+    return "file:" + os.path.abspath(os.fspath(path))
+
+
+def ffmpeg_failed(what: str, stderr: str, output: str | Path | None) -> Exception:
+    """The exception for a failed ffmpeg: the OSError of a full or read-only disk it reports
+    (exit 2 at the command line, naming output), else a RuntimeError with ffmpeg's last words."""
+    found = os_error_in_text(stderr, output)
+    if found is not None:
+        return found
+    return RuntimeError(f"ffmpeg could not {what}: {stderr.strip()[-400:]}")
 
 
 def segment_bounds(n_frames: int, fps: int, segment_s: float = SEGMENT_S) -> list[tuple[int, int]]:
@@ -70,7 +86,7 @@ def check_audio(path: Path, fade_s: float) -> None:
         raise AudioError(f"--audio-fade {fade_s:g}: expected seconds >= 0")
     if not path.is_file():
         raise AudioError(f"--audio {path}: no such file")
-    probe = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-t", "0.5",
+    probe = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", ffmpeg_path(path), "-map", "0:a:0", "-t", "0.5",
                             "-f", "null", "-"], capture_output=True, text=True)
     if probe.returncode != 0:
         reason = (probe.stderr.strip().splitlines() or ["no audio stream"])[-1]
@@ -82,20 +98,27 @@ def check_audio(path: Path, fade_s: float) -> None:
 def join_segments(parts: list[Path], output: Path, length_s: float, audio: Path | None = None,
                   fade_s: float = 2.0) -> None:
     """Concatenate segment files into ``output`` without re-encoding the video; mux the soundtrack
-    (AAC, trimmed to the clip, faded in briefly and out over ``fade_s``) when given."""
-    with tempfile.TemporaryDirectory(prefix="issvis-join-") as tmp:
-        listing = Path(tmp) / "segments.txt"
-        listing.write_text("".join(f"file '{Path(p).resolve().as_posix()}'\n" for p in parts))
-        cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)]
-        if audio is not None:
-            fade = min(fade_s, 0.5 * length_s)
-            cmd += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
-                    "-b:a", "192k", "-af",
-                    f"afade=t=in:d=0.05,afade=t=out:st={max(length_s - fade, 0):.3f}:d={fade:.3f},apad",
-                    "-shortest"]  # apad + shortest: a short file is padded with silence, a long one cut
-        else:
-            cmd += ["-map", "0:v:0", "-c:v", "copy"]
-        cmd += ["-movflags", "+faststart", "-f", "mp4", str(output)]
-        run = subprocess.run(cmd, capture_output=True, text=True)
-        if run.returncode != 0:
-            raise RuntimeError(f"ffmpeg could not join the segments: {run.stderr.strip()[-400:]}")
+    (AAC, trimmed to the clip, faded in briefly and out over ``fade_s``) when given.
+
+    The segments must lie in one folder: the list ffmpeg reads is written there and names them
+    relative to it (plain names, nothing to escape), so the folder's own name may hold any
+    character (quotes, newlines).
+    """
+    folder = Path(parts[0]).parent
+    if any(Path(p).parent != folder or "'" in Path(p).name or "\n" in Path(p).name for p in parts):
+        raise ValueError("join_segments: the segments must be plainly named files of one folder")
+    listing = folder / "segments.txt"
+    listing.write_text("".join(f"file '{Path(p).name}'\n" for p in parts))
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", ffmpeg_path(listing)]
+    if audio is not None:
+        fade = min(fade_s, 0.5 * length_s)
+        cmd += ["-i", ffmpeg_path(audio), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", "aac",
+                "-b:a", "192k", "-af",
+                f"afade=t=in:d=0.05,afade=t=out:st={max(length_s - fade, 0):.3f}:d={fade:.3f},apad",
+                "-shortest"]  # apad + shortest: a short file is padded with silence, a long one cut
+    else:
+        cmd += ["-map", "0:v:0", "-c:v", "copy"]
+    cmd += ["-movflags", "+faststart", "-f", "mp4", ffmpeg_path(output)]
+    run = subprocess.run(cmd, capture_output=True, text=True)
+    if run.returncode != 0:
+        raise ffmpeg_failed("join the segments", run.stderr, output)

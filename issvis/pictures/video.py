@@ -1,8 +1,9 @@
 """Records -> MP4 (H.264, yuv420p, +faststart) and still frames, headless.
 
-Frames stream straight from the render window to ffmpeg (imageio-ffmpeg) so memory stays flat;
-the video is written under a temporary name and renamed when complete. Offscreen rendering goes
-through Mesa's EGL when there is no display (no X server needed).
+Frames stream straight from the render window to ffmpeg (imageio-ffmpeg's binary) so memory
+stays flat; segments go to a work folder in the system's temporary directory, the video and its
+poster to temporary names renamed together when both are complete (``issvis.core.files``).
+Offscreen rendering goes through Mesa's EGL when there is no display (no X server needed).
 
 Per frame the work is: the time map, the record's interpolated poses, one ``user_matrix`` per
 actor, the overlay strings that changed, one render, one pixel read. Meshes, textures and text
@@ -379,18 +380,35 @@ def effective_settings(settings: RenderSettings, *, size: tuple[int, int] | None
 
 
 class _Encoder:
-    """Feeds frames to ffmpeg from a thread, so the next frame renders while this one is piped.
+    """One ffmpeg (libx264) fed raw frames from a thread, so the next frame renders while this one
+    is piped.
 
     ``send`` copies the frame into one of a few rotating buffers (the render window reuses its own)
-    and returns that copy; at most ``depth`` frames wait, so memory stays flat.
+    and returns that copy; at most ``depth`` frames wait, so memory stays flat. ffmpeg's messages
+    are kept, not printed: ``close`` checks its exit status and turns a full or read-only disk into
+    the OSError it reports (one line at the command line), anything else into RenderError.
     """
 
-    def __init__(self, gen: Any, shape: tuple[int, int, int], depth: int = 2):
+    def __init__(self, path: Path, size: tuple[int, int], fps: int, output_params: list[str],
+                 shape: tuple[int, int, int], depth: int = 2):
         import queue
+        import subprocess
         import threading
+        from fractions import Fraction
 
-        self._gen = gen
-        self._gen.send(None)  # starts ffmpeg
+        from .segments import ffmpeg_exe, ffmpeg_path
+
+        self.path = Path(path)
+        # the command imageio-ffmpeg's write_frames builds for these settings (same bytes out)
+        cmd = [ffmpeg_exe(), "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{size[0]}x{size[1]}",
+               "-pix_fmt", "rgb24", "-r", str(Fraction(fps).limit_denominator()), "-i", "-", "-an",
+               "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-v", "error", *output_params, ffmpeg_path(path)]
+        # its own process group: Ctrl-C at the terminal reaches issvis, which stops ffmpeg itself
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, process_group=0)
+        self._stderr: list[bytes] = []
+        self._err_thread = threading.Thread(target=self._drain, name="issvis-ffmpeg-stderr", daemon=True)
+        self._err_thread.start()
         self._buffers = [np.empty(shape, np.uint8) for _ in range(depth + 2)]
         self._k = 0
         self._queue: Any = queue.Queue(maxsize=depth)
@@ -398,16 +416,38 @@ class _Encoder:
         self._thread = threading.Thread(target=self._run, name="issvis-encoder", daemon=True)
         self._thread.start()
 
+    def _drain(self) -> None:
+        assert self._proc.stderr is not None
+        with self._proc.stderr:
+            for line in self._proc.stderr:
+                self._stderr.append(line)
+                del self._stderr[:-40]  # the last words are the ones that matter
+
     def _run(self) -> None:
+        assert self._proc.stdin is not None
         while True:
             frame = self._queue.get()
             if frame is None:
                 return
             if self._error is None:
                 try:
-                    self._gen.send(frame)
-                except BaseException as exc:  # reported to the render loop on its next send
+                    self._proc.stdin.write(frame)
+                except BaseException as exc:  # ffmpeg ended: reported to the render loop on its next send
                     self._error = exc
+
+    def _failure(self) -> Exception:
+        """What went wrong in ffmpeg, once it has ended."""
+        from ..core.files import os_error_in_text
+
+        with contextlib.suppress(Exception):
+            self._proc.wait(timeout=30)
+        self._err_thread.join(timeout=5)
+        text = b"".join(self._stderr).decode("utf-8", "replace")
+        found = os_error_in_text(text, self.path)
+        if found is not None:
+            return found
+        last = (text.strip().splitlines() or [str(self._error or f"exit status {self._proc.returncode}")])[-1]
+        return RenderError(f"the video encoder failed: {last}")
 
     def next_buffer(self) -> np.ndarray:
         """The buffer the next frame may be read into: no frame waiting in the queue or being piped uses it."""
@@ -415,7 +455,7 @@ class _Encoder:
 
     def send(self, frame: np.ndarray) -> np.ndarray:
         if self._error is not None:
-            raise RenderError(f"the video encoder failed: {self._error}")
+            raise self._failure()
         buf = self._buffers[self._k]
         self._k = (self._k + 1) % len(self._buffers)
         if frame is not buf:
@@ -426,18 +466,27 @@ class _Encoder:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join()
-        if self._error is not None:
-            raise RenderError(f"the video encoder failed: {self._error}")
-        self._gen.close()
+        if self._error is None:
+            try:
+                assert self._proc.stdin is not None
+                self._proc.stdin.close()
+            except OSError as exc:
+                self._error = exc
+        if self._error is not None or self._proc.wait() != 0:
+            raise self._failure()
+        self._err_thread.join(timeout=5)
 
     def abort(self) -> None:
         self._error = self._error or RuntimeError("aborted")
         self._queue.put(None)
         self._thread.join(timeout=30)
-        try:
-            self._gen.close()
-        except Exception:
-            pass
+        with contextlib.suppress(Exception):
+            self._proc.kill()
+        with contextlib.suppress(Exception):
+            self._proc.wait(timeout=30)
+        with contextlib.suppress(Exception):
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
 
 
 def poster_path_for(video: Path) -> Path:
@@ -445,38 +494,17 @@ def poster_path_for(video: Path) -> Path:
     return Path(video).with_suffix(".poster.png")
 
 
-def _term_as_exit() -> Any:
-    """Make SIGTERM unwind like Ctrl-C (so the partial file is removed); returns the old handler."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def _raise(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
-
-    return signal.signal(signal.SIGTERM, _raise)
-
-
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
-
-
 def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, end: int, path: Path,
                     poster_i: int | None, on_frame: Callable[[int, np.ndarray], None] | None,
                     step: Callable[[], None] | None) -> np.ndarray | None:
     """Render frames first..end-1 into one self-contained H.264 file; returns the poster frame if in it."""
-    import imageio_ffmpeg
-
     from .segments import encoder_params
 
     q = settings.quality
     out = (settings.width_px, settings.height_px)
     scale_to = None if out == (source.width_px, source.height_px) else out
-    writer = _Encoder(imageio_ffmpeg.write_frames(
-        str(path), (source.width_px, source.height_px), fps=settings.fps, codec="libx264", pix_fmt_in="rgb24",
-        pix_fmt_out="yuv420p", quality=None, macro_block_size=2, ffmpeg_log_level="error",
-        output_params=encoder_params(q.preset, q.crf, scale_to)), (source.height_px, source.width_px, 3))
+    writer = _Encoder(path, (source.width_px, source.height_px), settings.fps, encoder_params(q.preset, q.crf, scale_to),
+                      (source.height_px, source.width_px, 3))
     poster = None
     try:
         # every segment bakes its first shadow map afresh: a clip split over processes (--workers) then
@@ -498,17 +526,87 @@ def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, e
     return poster
 
 
+# --- worker processes ------------------------------------------------------------------------
+#: How long a worker whose parent died may take to remove its work folder before it exits, s.
+WORKER_ORPHAN_GRACE_S = 10.0
+#: How long a stopped render waits for its workers to end before killing them, s.
+WORKER_STOP_WAIT_S = 10.0
+
+
+def _worker_sigterm(signum: int, frame: Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: a second one must not cut the cleanup short
+    raise SystemExit(128 + signum)
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """A worker's watchdog: once the parent is gone, unwind (SIGTERM to itself), then exit for sure."""
+    while os.getppid() == parent_pid:
+        time.sleep(0.5)
+    with contextlib.suppress(OSError):
+        os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(WORKER_ORPHAN_GRACE_S)
+    os._exit(1)
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Initializer of a render worker: it dies with the render that started it.
+
+    On Linux the kernel sends SIGTERM when the parent dies (``prctl(PR_SET_PDEATHSIG)``); everywhere
+    a watchdog thread sees the parent gone within half a second. SIGTERM unwinds the job (the
+    encoder stopped, the work folder removed); the watchdog ends the process after
+    ``WORKER_ORPHAN_GRACE_S`` whatever it was doing (a pool worker would otherwise wait forever
+    for its next job, holding the station's meshes).
+    """
+    import threading
+
+    signal.signal(signal.SIGTERM, _worker_sigterm)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), name="issvis-parent-watch", daemon=True).start()
+
+
+def _worker_job(*args: Any, **kwargs: Any) -> tuple[list[bytes], np.ndarray | None]:
+    """``render_block`` in a pool worker: once SIGTERM has unwound the job (encoder stopped, work
+    folder removed), the worker ends instead of waiting for a next job that will not come."""
+    try:
+        return render_block(*args, **kwargs)
+    except SystemExit as exc:
+        os._exit(exc.code if isinstance(exc.code, int) else 1)
+
+
+def _stop_workers(pool: Any) -> None:
+    """Stop a process pool now: queued jobs cancelled, running ones told to unwind (SIGTERM), every
+    worker waited for (``WORKER_STOP_WAIT_S``) and killed if it has not ended."""
+    processes = getattr(pool, "_processes", None)  # private, but the only handle on the workers
+    procs = list(processes.values()) if isinstance(processes, dict) else []
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.terminate()
+    deadline = time.monotonic() + WORKER_STOP_WAIT_S
+    for p in procs:
+        with contextlib.suppress(Exception):
+            p.join(timeout=max(0.0, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=5)
+
+
 def render_block(record: Any, settings: RenderSettings, segments: list[tuple[int, int]], *, preview: bool = False,
                  title: str | None = None, poster_i: int | None = None) -> tuple[list[bytes], np.ndarray | None]:
     """Render some segments of a clip in this process (a worker's job): their MP4 bytes, and the poster
     frame when it falls in them. Picklable arguments only, so it runs in a process pool or on Dask."""
-    import tempfile
+    from ..core.files import work_folder
 
     poster = None
     data = []
     source = open_source(record, settings, preview=preview, title=title)
     try:
-        with tempfile.TemporaryDirectory(prefix="issvis-seg-") as tmp:
+        with work_folder("seg") as tmp:
             for k, (a, b) in enumerate(segments):
                 path = Path(tmp) / f"seg{k}.mp4"
                 got = _encode_segment(source, settings, a, b, path, poster_i if a <= (poster_i or -1) < b else None,
@@ -557,13 +655,19 @@ def _run_blocks(record: Any, settings: RenderSettings, segments: list[tuple[int,
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures import as_completed as done
 
-        with ProcessPoolExecutor(max_workers=len(jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
-            futs = {pool.submit(render_block, record, settings, job, preview=preview, title=title,
+        pool = ProcessPoolExecutor(max_workers=len(jobs), mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init, initargs=(os.getpid(),))
+        try:
+            futs = {pool.submit(_worker_job, record, settings, job, preview=preview, title=title,
                                 poster_i=poster_i): j for j, job in enumerate(jobs)}
             for fut in done(futs):
                 results[futs[fut]] = fut.result()
                 if progress_bar is not None:
                     progress_bar.update(sum(b - a for a, b in jobs[futs[fut]]))
+        except BaseException:
+            _stop_workers(pool)
+            raise
+        pool.shutdown(wait=True)
     data: list[bytes] = []
     poster = None
     for j in range(len(jobs)):
@@ -581,17 +685,16 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
     The clip is encoded as independent segments (``issvis.chunks``) joined without re-encoding, so
     ``workers`` > 1 (local processes) or ``scheduler`` (a Dask address) give the same file as one
     process. ``audio``: a soundtrack muxed as AAC, trimmed and faded to the clip.
-    The file appears only when complete: frames go to a temporary name, renamed at the end; any
-    error or Ctrl-C removes the partial file.
+    The video and its poster appear together when both are complete (``issvis.core.files``):
+    segments go to a work folder in the system's temporary directory, the joined file to a
+    temporary name; any error, Ctrl-C or SIGTERM removes them and leaves neither output.
     """
-    import tempfile
-
+    from ..core.files import all_or_none, atomic_path, terminate_unwinds, work_folder
     from .segments import check_audio, join_segments, segment_bounds
 
     output = Path(output)
     if audio is not None:
         check_audio(audio, audio_fade_s)
-    output.parent.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
     c_start = time.process_time()
     clip = Clip(settings, record)
@@ -599,53 +702,48 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
     segments = segment_bounds(n, settings.fps)
     poster_i = min(n - 1, int(0.62 * n))
     poster_img: np.ndarray | None = None
-    tmp = _tmp_name(output)
-    bar = None
-    previous_term = _term_as_exit()
-    local = workers <= 1 and scheduler is None
-    source = open_source(record, settings, preview=preview, title=title) if local else None
-    t_setup = time.perf_counter() - t_start
-    c_setup = time.process_time() - c_start
-    try:
-        if progress:
-            from tqdm import tqdm
-
-            # disable=None: shown on a terminal, hidden in logs and pipes
-            bar = tqdm(total=n, unit="frame", desc=f"render {output.name}", dynamic_ncols=True, file=sys.stderr,
-                       disable=None, mininterval=0.5)
-        with tempfile.TemporaryDirectory(prefix="issvis-render-", dir=output.parent) as work:
-            paths = [Path(work) / f"seg{k:05d}.mp4" for k in range(len(segments))]
-            if source is not None:
-                step = (lambda: bar.update(1)) if bar is not None else None
-                for path, (a, b) in zip(paths, segments):
-                    got = _encode_segment(source, settings, a, b, path, poster_i if poster else None, on_frame, step)
-                    poster_img = got if got is not None else poster_img
-            else:
-                data, poster_img = _run_blocks(record, settings, segments, workers, scheduler, preview, title,
-                                               poster_i, bar)
-                for path, blob in zip(paths, data):
-                    path.write_bytes(blob)
-            join_segments(paths, tmp, n / settings.fps, audio=audio, fade_s=audio_fade_s)
-        os.replace(tmp, output)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-        if source is not None:
-            source.close()
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
     poster_path = None
-    if poster and poster_img is not None:
-        poster_path = poster_path_for(output)
-        out = (settings.width_px, settings.height_px)
-        if poster_img.shape[1::-1] != out:
-            from PIL import Image
+    bar = None
+    local = workers <= 1 and scheduler is None
+    with terminate_unwinds():
+        source = open_source(record, settings, preview=preview, title=title) if local else None
+        t_setup = time.perf_counter() - t_start
+        c_setup = time.process_time() - c_start
+        try:
+            if progress:
+                from tqdm import tqdm
 
-            poster_img = np.asarray(Image.fromarray(poster_img).resize(out, Image.Resampling.BOX))
-        write_png(poster_img, poster_path)
+                # disable=None: shown on a terminal, hidden in logs and pipes
+                bar = tqdm(total=n, unit="frame", desc=f"render {output.name}", dynamic_ncols=True, file=sys.stderr,
+                           disable=None, mininterval=0.5)
+            with work_folder("render") as work, all_or_none():
+                paths = [work / f"seg{k:05d}.mp4" for k in range(len(segments))]
+                if source is not None:
+                    step = (lambda: bar.update(1)) if bar is not None else None
+                    for path, (a, b) in zip(paths, segments):
+                        got = _encode_segment(source, settings, a, b, path, poster_i if poster else None, on_frame,
+                                              step)
+                        poster_img = got if got is not None else poster_img
+                else:
+                    data, poster_img = _run_blocks(record, settings, segments, workers, scheduler, preview, title,
+                                                   poster_i, bar)
+                    for path, blob in zip(paths, data):
+                        path.write_bytes(blob)
+                with atomic_path(output) as tmp:
+                    join_segments(paths, tmp, n / settings.fps, audio=audio, fade_s=audio_fade_s)
+                if poster and poster_img is not None:
+                    poster_path = poster_path_for(output)
+                    out = (settings.width_px, settings.height_px)
+                    if poster_img.shape[1::-1] != out:
+                        from PIL import Image
+
+                        poster_img = np.asarray(Image.fromarray(poster_img).resize(out, Image.Resampling.BOX))
+                    write_png(poster_img, poster_path)
+        finally:
+            if bar is not None:
+                bar.close()
+            if source is not None:
+                source.close()
     wall = time.perf_counter() - t_start
     return {"frames": n, "seconds": clip.length_s, "fps": settings.fps, "wall_s": wall, "setup_s": t_setup,
             "setup_cpu_s": c_setup, "frames_per_s": n / max(wall - t_setup, 1e-9), "poster": poster_path,
@@ -668,14 +766,10 @@ def render_still(record: Any, settings: RenderSettings, video_s: float, output: 
 
 
 def write_png(img: np.ndarray, path: Path) -> None:
-    """Atomic PNG write."""
+    """Atomic PNG write (``issvis.core.files.atomic_path``)."""
     from PIL import Image
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    try:
+    from ..core.files import atomic_path
+
+    with atomic_path(path) as tmp:
         Image.fromarray(np.ascontiguousarray(img)).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -23,7 +23,7 @@ from typing import Any, cast
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.files import atomic_path
+from ..core.files import atomic_open
 from ..core.frames import centre_of_mass, slerp
 
 REQUIRED_KEYS = ("t", "names", "segment", "mass", "pos", "quat", "vel", "events", "meta")
@@ -167,9 +167,8 @@ class Record:
 
     # -- I/O ----------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write atomically (temporary name, then rename), compressed, no pickles."""
+        """Write atomically (``issvis.core.files``: a temporary file, then rename), compressed, no pickles."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {
             "t": np.asarray(self.t, np.float64),
             "names": np.asarray(self.names, dtype=str),
@@ -182,7 +181,7 @@ class Record:
             "meta": np.array(json.dumps(self.meta)),
         }
         arrays.update(self.extra)
-        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        with atomic_open(path, "wb") as fh:
             np.savez_compressed(fh, **cast("dict[str, Any]", arrays))  # numpy's stub mixes in allow_pickle
 
     @classmethod
@@ -222,13 +221,13 @@ class Record:
             raise RecordError(f"{path}: key 'events': {exc}") from None
 
     def to_csv(self, path: str | Path) -> None:
-        """Long-format CSV for spreadsheets: one row per sample and part."""
+        """Long-format CSV for spreadsheets: one row per sample and part, written atomically."""
         n_t, n_b = self.pos.shape[:2]
         cols = [np.repeat(self.t, n_b)[:, None], self.pos.reshape(-1, 3), self.quat.reshape(-1, 4), self.vel.reshape(-1, 3)]
         numbers = np.hstack(cols)
         names = np.tile(self.names, n_t)
         segments = np.tile(self.segment, n_t)
-        with atomic_path(path) as tmp, open(tmp, "w") as fh:
+        with atomic_open(path, "w") as fh:
             fh.write("t_s,part,segment,x_m,y_m,z_m,qx,qy,qz,qw,vx_mps,vy_mps,vz_mps\n")
             for name, seg, row in zip(names, segments, numbers):
                 fh.write(f"{row[0]:.6f},{name},{seg}," + ",".join(f"{v:.9g}" for v in row[1:]) + "\n")
