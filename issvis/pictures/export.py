@@ -3,12 +3,17 @@ poses as animation channels and the video's camera."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..core.errors import InputError
 from ..station.gltf import GltfBuilder, png_bytes
+
+if TYPE_CHECKING:
+    from ..record.record import Record
+    from ..station.assets import StationAssets
 
 LVLH_TO_GLTF = np.array([[0.0, 0.0, -1.0],
                          [1.0, 0.0, 0.0],
@@ -20,7 +25,7 @@ class ExportError(InputError, ValueError):
     """The export cannot be written as asked (one line)."""
 
 
-def export_times(record, rate_hz: float | None) -> np.ndarray:
+def export_times(record: Record, rate_hz: float | None) -> np.ndarray:
     """The keyframe times: the record's samples, or an even grid at ``rate_hz`` (ends included)."""
     t = np.asarray(record.t, float)
     if rate_hz is None:
@@ -30,7 +35,7 @@ def export_times(record, rate_hz: float | None) -> np.ndarray:
     return grid if grid[-1] >= t[-1] - 1e-9 else np.append(grid, t[-1])
 
 
-def _camera_track(record, size_px: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+def _camera_track(record: Record, size_px: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
     """(video times, positions, quaternions xyzw, yfov rad) of the render's camera, or None."""
     from ..core.frames import matrix_to_quat
     from ..record.scene_of import settings_of
@@ -40,7 +45,9 @@ def _camera_track(record, size_px: tuple[int, int]) -> tuple[np.ndarray, np.ndar
     clip = clip_for(settings, record)
     fps = min(float(clip.fps), 10.0)
     times = np.arange(int(np.floor(clip.length_s * fps)) + 1) / fps
-    pos, quat, fovs = [], [], []
+    pos: list[np.ndarray] = []
+    quat: list[np.ndarray] = []
+    fovs: list[float] = []
     for v in times:
         position, focal, up, fov = clip.camera(float(v)).as_tuple()
         back = np.asarray(position, float) - np.asarray(focal, float)
@@ -68,7 +75,8 @@ def _embedded(g: GltfBuilder, key: str, image, png_file=None) -> int | None:
     return g.image(key, png=png)
 
 
-def export_record(record, output, rate_hz: float | None = None, assets=None, camera: bool = True,
+def export_record(record: Record, output: str | Path, rate_hz: float | None = None,
+                  assets: StationAssets | None = None, camera: bool = True,
                   size_px: tuple[int, int] = (1920, 1080)) -> dict[str, Any]:
     """Write ``record`` as one animated GLB at ``output`` (atomically); returns a summary dict.
 
