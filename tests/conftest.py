@@ -71,6 +71,20 @@ def free_undock_record():
 
 
 @pytest.fixture(scope="session")
+def undock_300_record():
+    """The default scene shortened to 300 s: the separation at 20 s and its aftermath."""
+    return simulate(load_scene(SCENES / "undock.toml", ["scene.duration_s=300"]), progress=False)
+
+
+@pytest.fixture(scope="session")
+def undock_300_path(undock_300_record, tmp_path_factory):
+    """``undock_300_record`` as a record file (read-only by convention: tests copy it to change it)."""
+    path = tmp_path_factory.mktemp("rec") / "undock300.npz"
+    undock_300_record.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def contact_record():
     """The misaligned push that ends in contact."""
     return simulate(load_scene(SCENES / "misaligned_contact.toml"), progress=False)

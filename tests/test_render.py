@@ -40,15 +40,9 @@ SMALL = ["--size", "192x108"]
 
 
 @pytest.fixture(scope="module")
-def record_path(tmp_path_factory) -> Path:
-    """The default scene shortened to 300 s (the separation at 20 s and its aftermath)."""
-    from issvis.physics.simulation import simulate
-    from issvis.scene.schema import load_scene
-
-    path = tmp_path_factory.mktemp("rec") / "undock300.npz"
-    simulate(load_scene(ROOT / "scenes/undock.toml", ["scene.duration_s=300"]), progress=False).save(path)
-    return path
-
+def record_path(undock_300_path) -> Path:
+    """The default scene shortened to 300 s, as a record file (conftest's session fixture)."""
+    return undock_300_path
 
 @pytest.fixture(scope="module")
 def long_record(tmp_path_factory):

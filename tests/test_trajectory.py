@@ -65,17 +65,11 @@ def test_a_one_orbit_record_stays_a_few_megabytes(undock_record, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def free_record():
-    """The default scene as free bodies: the Russian segment's jet pulses kick its velocity between
-    coarse samples (~1.4 mm/s each), which cubic Hermite over 20 s cannot follow to 1 mm."""
-    from issvis.physics.simulation import simulate
-    from issvis.scene.schema import load_scene
-
-    from .conftest import SCENES
-
-    return simulate(load_scene(SCENES / "undock.toml", ["control.cmg.mode=off", "control.jets.mode=off",
-                                                         "jet_burn=[]"]), progress=False)
-
+def free_record(free_undock_record):
+    """The default scene as free bodies (conftest's session fixture): the Russian segment's jet pulses
+    kick its velocity between coarse samples (~1.4 mm/s each), which cubic Hermite over 20 s cannot
+    follow to 1 mm."""
+    return free_undock_record
 
 def test_pose_at_returns_the_samples_and_interpolates_smoothly(free_record):
     rec = free_record
