@@ -11,6 +11,7 @@ that renders the video, so the viewer shows what the video shows.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -559,12 +560,16 @@ class ViewerWindow:
         from ..record.scene_of import part_labels_of
         from . import stage as stage_module
         from .camera import camera_at, clip_for
+        from .video import _prefer_egl
 
         self.record = record
         self.settings = settings if settings is not None else render_settings_of(record)
         title = record.meta.get("title") or "issvis"
-        self.plotter = pv.Plotter(window_size=list(window_size), off_screen=off_screen,
-                                  title=f"issvis view - {title}")
+        # an off-screen window asks for EGL without a display: VTK's failed X attempt would leave
+        # every later window of the process on EGL too (no real window under Xvfb afterwards)
+        with _prefer_egl() if off_screen else contextlib.nullcontext():
+            self.plotter = pv.Plotter(window_size=list(window_size), off_screen=off_screen,
+                                      title=f"issvis view - {title}")
         # Mesa's llvmpipe (software GL) pays for every sample: pyvista's default 8x MSAA costs
         # several times the frame time of the whole scene, so the viewer draws one sample per pixel.
         render_window = self.plotter.render_window
