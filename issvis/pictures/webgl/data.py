@@ -6,6 +6,8 @@ picks and writes its read-outs itself, so the server's work does not grow with p
 
 - ``station.glb``: one node per part of the record (its fine visual mesh in the part's own frame,
   the glTF PBR materials, textures embedded), as ``issvis.station.gltf`` writes the assets;
+  ``station-coarse.glb`` the same with the coarse meshes (85k / 30k triangles: a software renderer
+  draws the coarse ones, as the desktop viewer does);
 - ``record.bin``: the record's arrays (times, positions, quaternions, velocities, clearance), the
   keyframe camera sampled along the video's time map, and the stars; little-endian, laid out as
   ``facts["arrays"]`` says;
@@ -207,6 +209,7 @@ def page_data(record: Record, settings: Any) -> dict[str, tuple[str, bytes]]:
     from ..viewer import DEFAULT_SPEED, HELP_TEXT, PRESETS, SPEEDS, _dominant_segment, _first_burn_group, _trail_groups
 
     glb, radii = station_glb(record)
+    coarse_glb, _ = station_glb(record, coarse=True)
     labels = {str(n): str(n) for n in record.names}
     labels.update(part_labels_of(record))
     events, lines = _event_lines(record, labels)
@@ -265,7 +268,8 @@ def page_data(record: Record, settings: Any) -> dict[str, tuple[str, bytes]]:
         "jets": jets,
         "arrays": blob.directory,
     }
-    files = {"station.glb": ("model/gltf-binary", glb), "record.bin": ("application/octet-stream", bytes(blob.data)),
+    files = {"station.glb": ("model/gltf-binary", glb), "station-coarse.glb": ("model/gltf-binary", coarse_glb),
+             "record.bin": ("application/octet-stream", bytes(blob.data)),
              "facts.json": ("application/json", json.dumps(facts, separators=(",", ":"), allow_nan=False).encode())}
     if e.show:
         earth, cloud = earth_jpegs(settings)

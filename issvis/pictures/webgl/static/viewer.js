@@ -32,7 +32,8 @@ const EARTH_ROTATION_RAD_S = 7.292115e-5;
 // At night (the Sun behind Earth) the picture is exposed for what is left: a fill light from the
 // camera and a faint night side, so that scrubbing into the night shows the station, not black.
 const NIGHT_FILL = 0.55;
-const NIGHT_EARTH_FLOOR = 0.05;
+const FILL = 0.12; // by day too: a back-lit side (the Sun behind the station at sunset) is not pure black
+const NIGHT_EARTH_FLOOR = 0.025;
 const PLUME_RGB = [0.75, 0.85, 1.0];
 const PLUME_MIN_VISIBLE_S = 1.0;
 
@@ -221,9 +222,14 @@ void main() {
     vec3 sE = sunW; vec3 vE = -d;
     float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
     vec3 alb = srgb * srgb;
+#ifdef FAST
+    float dn = issvisNoise(st * vec2(16384.0, 8192.0));  // one octave of each noise: the far field is drawn at half size
+    float dc = issvisNoise(st * vec2(3000.0, 1500.0));
+#else
     float dn = issvisNoise(st * vec2(16384.0, 8192.0)) * 0.6 + issvisNoise(st * vec2(65536.0, 32768.0)) * 0.4;
-    alb *= 1.0 + detailAmp * (dn - 0.5) * (1.0 - 0.6 * ocean);
     float dc = issvisNoise(st * vec2(3000.0, 1500.0)) * 0.6 + issvisNoise(st * vec2(9000.0, 4500.0)) * 0.4;
+#endif
+    alb *= 1.0 + detailAmp * (dn - 0.5) * (1.0 - 0.6 * ocean);
     float field = cloudField + 0.18 * (dc - 0.5);
     float cloud = smoothstep(0.50, 0.64, field) * cloudAmp;
     float mu = dot(nE, sE);
@@ -232,7 +238,7 @@ void main() {
     vec3 sunColour = mix(vec3(1.0, 0.38, 0.12), vec3(1.0, 0.97, 0.92), grazing);
     float irradiance = sunGain * max(mu, 0.0) + 0.035 * smoothstep(-0.10, 0.02, mu);
     vec3 surface = mix(alb * 1.35, vec3(0.92), cloud);
-    vec3 col = surface * sunColour * irradiance + surface * nightFloor * (1.0 - smoothstep(-0.1, 0.05, mu));
+    vec3 col = surface * sunColour * irradiance + surface * vec3(0.75, 0.85, 1.0) * nightFloor * (1.0 - smoothstep(-0.1, 0.05, mu));
     vec3 hE = normalize(sE + vE);
     float nh = max(dot(nE, hE), 0.0);
     float lnh = log2(max(nh, 1e-6));
@@ -300,6 +306,8 @@ class Viewer {
     this.a = a;
     this.rec = new Record(facts, a);
     this.software = software;
+    // fast: the far field at half size and lighter noise; the default on a software renderer (?quality=full|fast)
+    this.fast = params.get('quality') ? params.get('quality') === 'fast' : software;
     const r = this.rec;
     this.tStart = r.t[0]; this.tEnd = r.t[r.T - 1];
     this.state = { time: this.tStart, playing: false, speed: facts.default_speed, preset: a.keyframe_camera ? 1 : 2,
@@ -344,7 +352,12 @@ class Viewer {
     renderer.outputColorSpace = THREE.LinearSRGBColorSpace;
     renderer.autoClear = false;
     renderer.info.autoReset = false;
-    renderer.setPixelRatio(this.software ? 1 : Math.min(window.devicePixelRatio || 1, 2));
+    this.basePixelRatio = this.software ? 1 : Math.min(window.devicePixelRatio || 1, 2);
+    // while the picture moves (playing, dragging), a software renderer draws it at half size; the still
+    // picture follows at full size (as the server-rendered viewer's interactive frames). ?moving_scale=1: never
+    this.movingScale = params.has('moving_scale') ? clamp(Number(params.get('moving_scale')), 0.25, 1) : (this.fast ? 0.5 : 1);
+    this.scaleNow = 1;
+    renderer.setPixelRatio(this.basePixelRatio);
     this.camera = new THREE.PerspectiveCamera(PRESET_FOV_DEG, 16 / 9, 1, 1000);
     this.camera.up.copy(ZENITH_UP);
     this.skyCamera = new THREE.PerspectiveCamera(PRESET_FOV_DEG, 16 / 9, 0.1, 10);
@@ -401,6 +414,7 @@ class Viewer {
         nightFloor: { value: 0 }, atmosphere: { value: f.earth.atmosphere ? 1 : 0 }, airglow: { value: 1 },
       };
       this.earth = new THREE.Mesh(tri, new THREE.ShaderMaterial({ vertexShader: SKY_VERTEX, fragmentShader: EARTH_FRAGMENT,
+        defines: this.fast ? { FAST: 1 } : {},
         uniforms: this.earthUniforms, depthTest: false, depthWrite: false, transparent: true, blending: THREE.CustomBlending,
         blendSrc: THREE.OneFactor, blendDst: THREE.OneMinusSrcAlphaFactor }));
       this.earth.frustumCulled = false;
@@ -429,6 +443,7 @@ class Viewer {
       const ni = items.reduce((s, it) => s + (it.geometry.index ? it.geometry.index.count : it.geometry.attributes.position.count), 0);
       triangles += ni / 3;
       const batch = new THREE.BatchedMesh(items.length, nv, ni, material);
+      batch.frustumCulled = false; // its bounding sphere is the parts' at t = 0; each part is culled by its own
       batch.userData.parts = [];
       batch.userData.base = material.userData.base;
       for (const it of items) {
@@ -495,6 +510,19 @@ class Viewer {
       scene.add(this.plumes);
     }
     this.raycaster = new THREE.Raycaster();
+    if (this.fast) { // the far field (smooth: a magnified texture, a glow) at half size, drawn into the picture
+      this.farTarget = new THREE.WebGLRenderTarget(1, 1, { depthBuffer: false, generateMipmaps: false,
+        minFilter: THREE.LinearFilter, magFilter: THREE.LinearFilter });
+      const tri = new THREE.BufferGeometry();
+      tri.setAttribute('position', new THREE.BufferAttribute(new Float32Array([-1, -1, 0, 3, -1, 0, -1, 3, 0]), 3));
+      const copy = new THREE.Mesh(tri, new THREE.ShaderMaterial({ uniforms: { far: { value: this.farTarget.texture } },
+        vertexShader: 'varying vec2 vUv; void main() { vUv = 0.5 * position.xy + 0.5; gl_Position = vec4(position.xy, 0.0, 1.0); }',
+        fragmentShader: 'uniform sampler2D far; varying vec2 vUv; void main() { gl_FragColor = texture2D(far, vUv); }',
+        depthTest: false, depthWrite: false }));
+      copy.frustumCulled = false;
+      this.copyScene = new THREE.Scene();
+      this.copyScene.add(copy);
+    }
     this.resize();
     new ResizeObserver(() => { this.resize(); }).observe($('view'));
   }
@@ -502,7 +530,12 @@ class Viewer {
   resize() {
     const view = $('view');
     const w = Math.max(view.clientWidth, 1), h = Math.max(view.clientHeight, 1);
+    this.renderer.setPixelRatio(this.basePixelRatio * this.scaleNow);
     this.renderer.setSize(w, h, false);
+    if (this.farTarget) {
+      const pr = this.renderer.getPixelRatio();
+      this.farTarget.setSize(Math.ceil(w * pr / 2), Math.ceil(h * pr / 2));
+    }
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
     this.dirty = true;
@@ -801,7 +834,7 @@ class Viewer {
     this.earthLight.intensity = Math.PI * L.earthshine * (day ? 0.08 + 0.92 * ground : 0.35);
     this.earthLight.position.set(-1, 0, 0); // from Earth, below
     this.night = day ? 1 - sunlit : 1;
-    this.fillLight.intensity = Math.PI * NIGHT_FILL * this.night;
+    this.fillLight.intensity = Math.PI * (FILL + (NIGHT_FILL - FILL) * this.night);
     this.fillLight.position.copy(eye); this.fillLight.target.position.copy(this.controls.target);
     this.fillLight.target.updateMatrixWorld();
 
@@ -871,9 +904,14 @@ class Viewer {
     const rd = this.renderer;
     rd.info.reset();
     rd.setClearColor(0x000000, 1);
+    if (this.farTarget) rd.setRenderTarget(this.farTarget);
     rd.clear(true, true, true);
     rd.render(this.sky, this.skyCamera);
     if (this.earth) rd.render(this.earthScene, this.skyCamera);
+    if (this.farTarget) {
+      rd.setRenderTarget(null);
+      rd.render(this.copyScene, this.skyCamera);
+    }
     rd.clearDepth();
     rd.render(this.scene, this.camera);
   }
@@ -889,6 +927,8 @@ class Viewer {
       if (st.time >= this.tEnd) { st.playing = false; this.updateUi(); }
       if (st.time !== before) this.dirty = true;
     }
+    const scale = st.playing || this.interacting ? this.movingScale : 1;
+    if (scale !== this.scaleNow) { this.scaleNow = scale; this.resize(); }
     const idle = now - (this.frameTimes[this.frameTimes.length - 1] || 0) > 1000;
     if (!this.dirty && !(idle && this.fps !== null)) return;
     if (!this.dirty) { this.fps = null; this.shownStatus = null; } // idle: say so (frames are drawn on change)
@@ -915,7 +955,8 @@ class Viewer {
     if (this.state.trails) uploads += this.trails.reduce((s, l) => s + l.geometry.attributes.position.array.byteLength, 0);
     return { frames: this.framesDrawn || 0, fps: this.fps, calls: this.calls, triangles: this.renderedTriangles,
       stationTriangles: this.triangles, batches: this.batches.length, lastFrameMs: this.lastFrameMs,
-      uploadBytesPerFrame: uploads, software: this.software, renderer: this.rendererName, time: this.state.time,
+      uploadBytesPerFrame: uploads, software: this.software, fast: this.fast, detail: this.detail, scale: this.scaleNow,
+      drawingBuffer: [this.renderer.domElement.width, this.renderer.domElement.height], renderer: this.rendererName, time: this.state.time,
       playing: this.state.playing, preset: this.state.preset, picked: this.state.picked };
   }
 }
@@ -953,11 +994,15 @@ async function main() {
     const software = /swiftshader|llvmpipe|software|softpipe/i.test(name);
     const facts = await (await fetch('facts.json')).json();
     loading.textContent = `loading the station (${facts.names.length} parts) ...`;
-    const [blob, glb, earthTex, cloudTex] = await Promise.all([bytesOf('record.bin'), bytesOf('station.glb'),
+    // the coarse meshes on a software renderer, as the desktop viewer draws them (?detail=fine|coarse)
+    const coarse = params.get('detail') ? params.get('detail') === 'coarse' : software;
+    const [blob, glb, earthTex, cloudTex] = await Promise.all([bytesOf('record.bin'),
+      bytesOf(coarse ? 'station-coarse.glb' : 'station.glb'),
       facts.earth.show ? imageTexture('earth.jpg') : null, facts.earth.show ? imageTexture('clouds.jpg') : null]);
     const gltf = await new GLTFLoader().parseAsync(glb, '');
     const viewer = new Viewer(facts, blob, gltf, earthTex, cloudTex, software);
     viewer.rendererName = name;
+    viewer.detail = coarse ? 'coarse' : 'fine';
     window.issvis = viewer;
     loading.hidden = true;
     $('canvas').focus();
