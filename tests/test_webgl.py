@@ -330,9 +330,13 @@ class Browser:
         if first:
             async with self.session.get(f"{base}/json/list") as reply:
                 target = next(t for t in await reply.json() if t["type"] == "page")
-        else:
-            async with self.session.put(f"{base}/json/new?about:blank") as reply:
-                target = await reply.json()
+        else:  # a window of its own: a background tab of the same window would not draw
+            async with self.session.get(f"{base}/json/version") as reply:
+                browser_ws = (await reply.json())["webSocketDebuggerUrl"]
+            root = await Tab(self.session, browser_ws).open()
+            made = await root.send("Target.createTarget", url="about:blank", newWindow=True)
+            await root.close()
+            target = {"webSocketDebuggerUrl": f"ws://127.0.0.1:{self.port}/devtools/page/{made['targetId']}"}
         tab = await Tab(self.session, target["webSocketDebuggerUrl"]).open()
         self.tabs.append(tab)
         return tab
@@ -563,3 +567,19 @@ def test_sigterm_ends_the_server_with_a_page_open_and_frees_the_port():
         out, err = stop_server(server)
     assert server.returncode == 0 and "Traceback" not in err, err
     assert port_free(port)
+
+
+def test_every_file_of_the_page_is_in_the_package_data():
+    """pyproject's package-data globs take every file of static/ into the wheel (the page fetches nothing else)."""
+    import fnmatch
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "issvis.pictures.webgl" in data["packages"]
+    globs = data["package-data"]["issvis.pictures.webgl"]
+    here = ROOT / "issvis" / "pictures" / "webgl"
+    files = [p.relative_to(here).as_posix() for p in (here / "static").rglob("*") if p.is_file()]
+    assert "static/vendor/three/LICENSE" in files and "static/viewer.js" in files
+    # setuptools' '*' does not cross '/'
+    missing = [f for f in files if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs)]
+    assert not missing, f"not in the wheel: {missing}"

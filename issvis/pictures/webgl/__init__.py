@@ -49,5 +49,4 @@ def serve_page(record: Any, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
     if play:
         url += "?play=1"
     where = url if host not in ("0.0.0.0", "::") else f"{url} (on every address of this machine)"
-    echo(f"issvis view: serving {where} (Ctrl-C to stop)")
-    serve_forever(server)
+    serve_forever(server, ready=lambda: echo(f"issvis view: serving {where} (Ctrl-C to stop)"))

@@ -180,7 +180,7 @@ class PageHandler(http.server.BaseHTTPRequestHandler):
     server_version = "issvis"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # a quiet server: the terminal shows the URL and the warnings only
 
     def _refuse(self, status: int, why: str) -> None:
@@ -265,16 +265,16 @@ class PageHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
         self.server.count(len(data))
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         self._serve(head=False)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._serve(head=True)
 
     def _not_allowed(self) -> None:
         self._refuse(405, "this server only sends the page (GET)")
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_CONNECT = do_TRACE = _not_allowed  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_CONNECT = do_TRACE = _not_allowed
 
 
 def bind(host: str, port: int, files: dict[str, tuple[str, bytes]], key: str | None = None) -> PageServer:
@@ -291,14 +291,17 @@ def bind(host: str, port: int, files: dict[str, tuple[str, bytes]], key: str | N
         raise WebGLError(f"--port {port} on {host}: {exc.strerror}; fix: choose a free port with --port N") from None
 
 
-def serve_forever(server: PageServer) -> None:
-    """Answer requests until Ctrl-C or SIGTERM; then close the socket (the port is free again)."""
+def serve_forever(server: PageServer, ready: Any = None) -> None:
+    """Answer requests until Ctrl-C or SIGTERM; then close the socket (the port is free again).
+    ``ready()`` is called once SIGTERM is handled (it prints the URL: a SIGTERM right after is clean too)."""
 
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
     try:
+        if ready is not None:
+            ready()
         server.serve_forever(poll_interval=0.25)
     except KeyboardInterrupt:
         pass

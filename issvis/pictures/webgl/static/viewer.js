@@ -206,25 +206,30 @@ void main() {
   float b = dot(eyeE, d);
   float c = dot(eyeE, eyeE) - 1.0;
   float disc = b * b - c;
-  float tHit = -b - sqrt(max(disc, 0.0));
-  if (disc >= 0.0 && tHit > 0.0) {
-    vec3 nE = normalize(eyeE + tHit * d);
-    vec3 pF = fixedFromWorld * nE;
-    float lon = atan(pF.y, pF.x), lat = asin(clamp(pF.z, -1.0, 1.0));
-    vec2 st = vec2((lon + PI) / (2.0 * PI), (lat + 0.5 * PI) / PI);
-    // derivatives without the jump at the date line (no seam of the smallest mip level)
-    vec2 st2 = vec2(fract(st.x + 0.5), st.y);
-    vec2 dx = dFdx(st), dy = dFdy(st), dx2 = dFdx(st2), dy2 = dFdy(st2);
-    if (abs(dx2.x) < abs(dx.x)) dx.x = dx2.x;
-    if (abs(dy2.x) < abs(dy.x)) dy.x = dy2.x;
+  float tc = -b;
+  vec3 cp = eyeE + tc * d;        // the ray's closest approach to Earth's centre
+  float hc = length(cp) - 1.0;    // its height (below 0: the ray meets the surface)
+  // the silhouette's coverage of this pixel: a smooth edge at any resolution
+  float cover = tc > 0.0 ? clamp(0.5 - hc / max(fwidth(hc), 1e-9), 0.0, 1.0) : 0.0;
+  float tHit = disc > 0.0 ? -b - sqrt(disc) : tc;
+  vec3 nE = normalize(eyeE + tHit * d);
+  vec3 pF = fixedFromWorld * nE;
+  float lon = atan(pF.y, pF.x), lat = asin(clamp(pF.z, -1.0, 1.0));
+  vec2 st = vec2((lon + PI) / (2.0 * PI), (lat + 0.5 * PI) / PI);
+  // derivatives (taken by every pixel) without the jump at the date line: no seam of the smallest mip level
+  vec2 st2 = vec2(fract(st.x + 0.5), st.y);
+  vec2 dx = dFdx(st), dy = dFdy(st), dx2 = dFdx(st2), dy2 = dFdy(st2);
+  if (abs(dx2.x) < abs(dx.x)) dx.x = dx2.x;
+  if (abs(dy2.x) < abs(dy.x)) dy.x = dy2.x;
+  vec3 col = vec3(0.0);
+  if (cover > 0.0) {
     vec3 srgb = textureGrad(earthMap, st, dx, dy).rgb;
     float cloudField = textureGrad(cloudMap, st, dx, dy).r;
     vec3 sE = sunW; vec3 vE = -d;
     float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
     vec3 alb = srgb * srgb;
 #ifdef FAST
-    float dn = issvisNoise(st * vec2(16384.0, 8192.0));  // one octave of each noise: the far field is drawn at half size
-    float dc = issvisNoise(st * vec2(3000.0, 1500.0));
+    float dn = 0.5, dc = 0.5;  // no fine noise: the far field is drawn at half size (one octave alone makes blocks)
 #else
     float dn = issvisNoise(st * vec2(16384.0, 8192.0)) * 0.6 + issvisNoise(st * vec2(65536.0, 32768.0)) * 0.4;
     float dc = issvisNoise(st * vec2(3000.0, 1500.0)) * 0.6 + issvisNoise(st * vec2(9000.0, 4500.0)) * 0.4;
@@ -238,7 +243,7 @@ void main() {
     vec3 sunColour = mix(vec3(1.0, 0.38, 0.12), vec3(1.0, 0.97, 0.92), grazing);
     float irradiance = sunGain * max(mu, 0.0) + 0.035 * smoothstep(-0.10, 0.02, mu);
     vec3 surface = mix(alb * 1.35, vec3(0.92), cloud);
-    vec3 col = surface * sunColour * irradiance + surface * vec3(0.75, 0.85, 1.0) * nightFloor * (1.0 - smoothstep(-0.1, 0.05, mu));
+    col = surface * sunColour * irradiance + surface * vec3(0.75, 0.85, 1.0) * nightFloor * (1.0 - smoothstep(-0.1, 0.05, mu));
     vec3 hE = normalize(sE + vE);
     float nh = max(dot(nE, hE), 0.0);
     float lnh = log2(max(nh, 1e-6));
@@ -248,19 +253,18 @@ void main() {
     float rim = rim1 * rim1 * rim1 * rim1 * rim1;
     vec3 haze = vec3(0.30, 0.50, 1.0) * sunColour * smoothstep(-0.12, 0.3, mu);
     col = mix(col, haze * 0.5, clamp(rim * 0.75 + 0.04, 0.0, 1.0) * atmosphere);
-    col = vec3(1.0) - exp(-col * 1.6);
-    gl_FragColor = vec4(sqrt(col), 1.0);
-    return;
+    col = sqrt(vec3(1.0) - exp(-col * 1.6));
   }
-  // the limb: the ray passes above the surface; its closest approach sets the height
-  float tc = -b;
-  if (tc <= 0.0 || atmosphere < 0.5) discard;
-  vec3 cp = eyeE + tc * d;
-  float f = (length(cp) - 1.0) / atmH;
-  if (f > 1.0 || f < -0.01) discard;
-  vec3 axis = -normalize(eyeE);
-  vec3 u = normalize(cp - axis * dot(cp, axis));
-  gl_FragColor = vec4(limb(normalize(cp), axis, u, max(f, 0.0)), 0.0); // added over the stars
+  // the limb: the glow of the air the ray passes through above the surface (added over the stars)
+  vec3 glow = vec3(0.0);
+  float f = hc / atmH;
+  if (tc > 0.0 && atmosphere > 0.5 && f < 1.0) {
+    vec3 axis = -normalize(eyeE);
+    vec3 u = normalize(cp - axis * dot(cp, axis));
+    glow = limb(normalize(cp), axis, u, max(f, 0.0));
+  }
+  if (cover <= 0.0 && glow == vec3(0.0)) discard;
+  gl_FragColor = vec4(col * cover + glow * (1.0 - cover), cover);
 }`;
 
 const STAR_VERTEX = `
@@ -306,8 +310,14 @@ class Viewer {
     this.a = a;
     this.rec = new Record(facts, a);
     this.software = software;
-    // fast: the far field at half size and lighter noise; the default on a software renderer (?quality=full|fast)
-    this.fast = params.get('quality') ? params.get('quality') === 'fast' : software;
+    // A software renderer draws the moving picture (playing, dragging, scrubbing) fast: at half size, the far
+    // field at a quarter and without its fine noise; the still picture follows at full quality.
+    // ?quality=fast: always fast; ?quality=full: never (a GPU draws every frame at full quality).
+    const quality = params.get('quality') || (software ? 'auto' : 'full');
+    this.fast = quality !== 'full'; // has a fast mode
+    this.alwaysFast = quality === 'fast';
+    this.modeNow = 'full';
+    this.movingUntil = 0;
     const r = this.rec;
     this.tStart = r.t[0]; this.tEnd = r.t[r.T - 1];
     this.state = { time: this.tStart, playing: false, speed: facts.default_speed, preset: a.keyframe_camera ? 1 : 2,
@@ -355,7 +365,7 @@ class Viewer {
     this.basePixelRatio = this.software ? 1 : Math.min(window.devicePixelRatio || 1, 2);
     // while the picture moves (playing, dragging), a software renderer draws it at half size; the still
     // picture follows at full size (as the server-rendered viewer's interactive frames). ?moving_scale=1: never
-    this.movingScale = params.has('moving_scale') ? clamp(Number(params.get('moving_scale')), 0.25, 1) : (this.fast ? 0.5 : 1);
+    this.movingScale = params.has('moving_scale') ? clamp(Number(params.get('moving_scale')), 0.25, 1) : 0.5;
     this.scaleNow = 1;
     renderer.setPixelRatio(this.basePixelRatio);
     this.camera = new THREE.PerspectiveCamera(PRESET_FOV_DEG, 16 / 9, 1, 1000);
@@ -413,10 +423,11 @@ class Viewer {
         cloudAmp: { value: f.earth.clouds }, glintGain: { value: f.earth.glint }, atmH: { value: f.earth.atmosphere_m / f.earth.radius_m },
         nightFloor: { value: 0 }, atmosphere: { value: f.earth.atmosphere ? 1 : 0 }, airglow: { value: 1 },
       };
-      this.earth = new THREE.Mesh(tri, new THREE.ShaderMaterial({ vertexShader: SKY_VERTEX, fragmentShader: EARTH_FRAGMENT,
-        defines: this.fast ? { FAST: 1 } : {},
-        uniforms: this.earthUniforms, depthTest: false, depthWrite: false, transparent: true, blending: THREE.CustomBlending,
-        blendSrc: THREE.OneFactor, blendDst: THREE.OneMinusSrcAlphaFactor }));
+      const earthMaterial = (defines) => new THREE.ShaderMaterial({ vertexShader: SKY_VERTEX, fragmentShader: EARTH_FRAGMENT,
+        defines, uniforms: this.earthUniforms, depthTest: false, depthWrite: false, transparent: true,
+        blending: THREE.CustomBlending, blendSrc: THREE.OneFactor, blendDst: THREE.OneMinusSrcAlphaFactor });
+      this.earthMaterials = { full: earthMaterial({}), fast: earthMaterial({ FAST: 1 }) };
+      this.earth = new THREE.Mesh(tri, this.earthMaterials.full);
       this.earth.frustumCulled = false;
       this.earthScene.add(this.earth);
     }
@@ -533,7 +544,7 @@ class Viewer {
     this.renderer.setPixelRatio(this.basePixelRatio * this.scaleNow);
     this.renderer.setSize(w, h, false);
     if (this.farTarget) {
-      const pr = this.renderer.getPixelRatio();
+      const pr = this.basePixelRatio * this.movingScale;
       this.farTarget.setSize(Math.ceil(w * pr / 2), Math.ceil(h * pr / 2));
     }
     this.camera.aspect = w / h;
@@ -544,6 +555,7 @@ class Viewer {
   // -- time --------------------------------------------------------------------------------------
   setTime(t) { this.state.time = clamp(Number(t), this.tStart, this.tEnd); this.state.notice = ''; this.dirty = true; }
   scrub(t) { this.state.playing = false; this.setTime(t); this.updateUi(); }
+  sliderMoved(t) { this.movingUntil = performance.now() + 300; this.scrub(t); } // dragging: moving frames
   togglePlay() {
     const st = this.state;
     if (!st.playing && st.time >= this.tEnd - SAME_TIME_S) st.time = this.tStart;
@@ -697,7 +709,9 @@ class Viewer {
     if (past.length) lines.push(`t = ${g(past[past.length - 1].t)} s: ${past[past.length - 1].said}`);
     if (st.notice) lines.push(st.notice);
     const camera = st.preset === 4 ? `follow ${f.follow.label}` : (f.presets[String(st.preset)] || 'free');
-    const rate = this.fps !== null && this.fps !== undefined ? `   ${this.fps.toFixed(1).padStart(4)} frames/s` : '   idle';
+    // the rate while the picture moves; a still picture is drawn once (frames on change), so no rate then
+    const moving = st.playing || this.interacting;
+    const rate = moving && this.fps ? `   ${this.fps.toFixed(1).padStart(4)} frames/s` : '   still';
     lines.push(`${st.playing ? 'playing' : 'paused'} x${g(st.speed)}   camera: ${camera}${rate}   h: help`);
     if (this.night > 0.5) lines.push('night: the Sun is behind Earth (exposure raised)');
     return lines.join('\n');
@@ -733,7 +747,7 @@ class Viewer {
     for (const [id, act] of Object.entries(buttons)) $(id).onclick = () => { this.action(act); $('canvas').focus(); };
     const slider = $('time-slider');
     slider.min = String(this.tStart); slider.max = String(this.tEnd);
-    slider.oninput = () => this.scrub(Number(slider.value));
+    slider.oninput = () => this.sliderMoved(Number(slider.value));
     $('help').textContent = f.help;
     const list = $('events');
     this.eventRows = f.events.map((e) => {
@@ -904,11 +918,12 @@ class Viewer {
     const rd = this.renderer;
     rd.info.reset();
     rd.setClearColor(0x000000, 1);
-    if (this.farTarget) rd.setRenderTarget(this.farTarget);
+    const far = this.modeNow === 'fast' ? this.farTarget : null;
+    if (far) rd.setRenderTarget(far);
     rd.clear(true, true, true);
     rd.render(this.sky, this.skyCamera);
     if (this.earth) rd.render(this.earthScene, this.skyCamera);
-    if (this.farTarget) {
+    if (far) {
       rd.setRenderTarget(null);
       rd.render(this.copyScene, this.skyCamera);
     }
@@ -927,11 +942,15 @@ class Viewer {
       if (st.time >= this.tEnd) { st.playing = false; this.updateUi(); }
       if (st.time !== before) this.dirty = true;
     }
-    const scale = st.playing || this.interacting ? this.movingScale : 1;
-    if (scale !== this.scaleNow) { this.scaleNow = scale; this.resize(); }
-    const idle = now - (this.frameTimes[this.frameTimes.length - 1] || 0) > 1000;
-    if (!this.dirty && !(idle && this.fps !== null)) return;
-    if (!this.dirty) { this.fps = null; this.shownStatus = null; } // idle: say so (frames are drawn on change)
+    const moving = st.playing || this.interacting || now < this.movingUntil;
+    const mode = this.fast && (moving || this.alwaysFast) ? 'fast' : 'full';
+    if (mode !== this.modeNow) {
+      this.modeNow = mode;
+      this.scaleNow = mode === 'fast' ? this.movingScale : 1;
+      if (this.earth) this.earth.material = this.earthMaterials[mode];
+      this.resize(); // and dirty: the still picture follows at full quality
+    }
+    if (!this.dirty) return; // frames are drawn on change only
     this.dirty = false;
     const t0 = performance.now();
     this.update();
@@ -955,7 +974,7 @@ class Viewer {
     if (this.state.trails) uploads += this.trails.reduce((s, l) => s + l.geometry.attributes.position.array.byteLength, 0);
     return { frames: this.framesDrawn || 0, fps: this.fps, calls: this.calls, triangles: this.renderedTriangles,
       stationTriangles: this.triangles, batches: this.batches.length, lastFrameMs: this.lastFrameMs,
-      uploadBytesPerFrame: uploads, software: this.software, fast: this.fast, detail: this.detail, scale: this.scaleNow,
+      uploadBytesPerFrame: uploads, software: this.software, mode: this.modeNow, detail: this.detail, scale: this.scaleNow,
       drawingBuffer: [this.renderer.domElement.width, this.renderer.domElement.height], renderer: this.rendererName, time: this.state.time,
       playing: this.state.playing, preset: this.state.preset, picked: this.state.picked };
   }
