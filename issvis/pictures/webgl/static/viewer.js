@@ -46,6 +46,12 @@ function g(x) { // Python's '%g' for the numbers this page prints
   if (!Number.isFinite(x)) return String(x);
   return String(Number(x.toPrecision(6)));
 }
+function shortened(text, most = 4) { // 'a / b / ... / z' naming many parts: the first few and a count
+  return text.split(/(; |: )/).map((chunk) => {
+    const parts = chunk.split(' / '); // part labels may hold '/' ('S3/S4 truss'), never ' / '
+    return parts.length > most ? `${parts.slice(0, most - 1).join(' / ')} and ${parts.length - most + 1} more parts` : chunk;
+  }).join('');
+}
 function searchRight(arr, x) { // numpy.searchsorted(arr, x, side='right')
   let lo = 0, hi = arr.length;
   while (lo < hi) { const mid = (lo + hi) >> 1; if (arr[mid] <= x) lo = mid + 1; else hi = mid; }
@@ -373,6 +379,8 @@ class Viewer {
     this.skyCamera = new THREE.PerspectiveCamera(PRESET_FOV_DEG, 16 / 9, 0.1, 10);
     this.controls = new OrbitControls(this.camera, canvas);
     this.controls.enableDamping = false;
+    // the desktop viewer's mouse: left rotates, right and the wheel zoom, middle (or shift+left) pans
+    this.controls.mouseButtons = { LEFT: THREE.MOUSE.ROTATE, MIDDLE: THREE.MOUSE.PAN, RIGHT: THREE.MOUSE.DOLLY };
     this.controls.zoomSpeed = 1.2;
     this.controls.addEventListener('start', () => { this.interacting = true; this.movedByUser = false; });
     this.controls.addEventListener('change', () => { this.movedByUser = true; this.dirty = true; });
@@ -706,7 +714,7 @@ class Viewer {
       }
     }
     const past = f.event_lines.filter((e) => e.t <= t + SAME_TIME_S);
-    if (past.length) lines.push(`t = ${g(past[past.length - 1].t)} s: ${past[past.length - 1].said}`);
+    if (past.length) lines.push(`t = ${g(past[past.length - 1].t)} s: ${shortened(past[past.length - 1].said)}`);
     if (st.notice) lines.push(st.notice);
     const camera = st.preset === 4 ? `follow ${f.follow.label}` : (f.presets[String(st.preset)] || 'free');
     // the rate while the picture moves; a still picture is drawn once (frames on change), so no rate then
@@ -752,7 +760,8 @@ class Viewer {
     const list = $('events');
     this.eventRows = f.events.map((e) => {
       const row = document.createElement('div');
-      row.textContent = `t = ${g(e.t).padStart(6)} s  ${e.text}`;
+      row.textContent = `t = ${g(e.t).padStart(6)} s  ${shortened(e.text)}`;
+      row.title = e.text;
       row.onclick = () => { this.state.playing = false; this.setTime(e.t); this.updateUi(); };
       list.appendChild(row);
       return [e.t, row];
