@@ -6,11 +6,12 @@
 // (cubic Hermite and slerp, as issvis.record.Record.pose_at), the camera presets (as ViewerState), the
 // corner read-out, picking. Three passes a frame: the sky (stars, Sun), Earth with its limb (one
 // full-screen pass, ray-traced in units of Earth's radius: a true silhouette at any distance), then
-// the station, one draw call per material (three.js BatchedMesh: a matrix per part).
+// the station, one draw call per material (each vertex moved by its part's pose in the vertex shader).
 
 import * as THREE from 'three';
 import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { mergeGeometries } from 'three/addons/utils/BufferGeometryUtils.js';
 
 THREE.ColorManagement.enabled = false; // colours as the video's Phong lighting computes them (display values)
 
@@ -308,6 +309,36 @@ function phongOf(std) {
   return m;
 }
 
+// The vertex shader of a station material: each vertex turned and moved by its part's pose.
+function posedByPart(material, parts, rows, tint) {
+  material.onBeforeCompile = (shader) => {
+    shader.uniforms.partRows = rows;
+    shader.uniforms.partTint = tint;
+    shader.vertexShader = shader.vertexShader
+      .replace('#include <common>', `#include <common>
+attribute float partIndex;
+uniform vec4 partRows[${3 * parts}];
+uniform vec3 partTint[${parts}];
+varying vec3 vPartTint;`)
+      .replace('#include <beginnormal_vertex>', `#include <beginnormal_vertex>
+int partK = 3 * int(partIndex + 0.5);
+vec4 partR0 = partRows[partK], partR1 = partRows[partK + 1], partR2 = partRows[partK + 2];
+mat3 partRot = mat3(partR0.x, partR1.x, partR2.x, partR0.y, partR1.y, partR2.y, partR0.z, partR1.z, partR2.z);
+objectNormal = partRot * objectNormal;
+#ifdef USE_TANGENT
+objectTangent = partRot * objectTangent;
+#endif
+vPartTint = partTint[int(partIndex + 0.5)];`)
+      .replace('#include <begin_vertex>', `#include <begin_vertex>
+transformed = partRot * transformed + vec3(partR0.w, partR1.w, partR2.w);`);
+    shader.fragmentShader = shader.fragmentShader
+      .replace('#include <common>', '#include <common>\nvarying vec3 vPartTint;')
+      .replace('#include <color_fragment>', '#include <color_fragment>\ndiffuseColor.rgb *= vPartTint;');
+  };
+  material.customProgramCacheKey = () => `posedByPart${parts}`;
+  return material;
+}
+
 // --- the viewer -----------------------------------------------------------------------------------
 class Viewer {
   constructor(facts, blob, gltf, earthTex, cloudTex, software) {
@@ -330,6 +361,7 @@ class Viewer {
       tint: false, trails: false, axes: false, help: false, picked: null, notice: '', showEvents: false };
     this.eventTimes = [...new Set(facts.events.map((e) => e.t))].sort((x, y) => x - y);
     this.allParts = facts.names.map((_, i) => i);
+    this.sideOf = facts.names.map((_, b) => (facts.sides ? (facts.sides[0].includes(b) ? 0 : facts.sides[1].includes(b) ? 1 : -1) : -1));
     this.partMatrix = facts.names.map(() => new THREE.Matrix4());
     this.cameraReset = true; this.anchor = null; this.framed = null;
     this.interacting = false; this.dirty = true;
@@ -440,7 +472,10 @@ class Viewer {
       this.earthScene.add(this.earth);
     }
 
-    // the station: one BatchedMesh per material, one instance per part
+    // the station: one mesh per material holding that material's triangles of every part, each vertex
+    // with its part's number; the vertex shader moves it by its part's pose (a uniform array): one draw
+    // call per material whatever the number of parts, and no texture fetch per vertex (BatchedMesh's
+    // matrices texture costs a software renderer 40 % more)
     const scene = this.scene = new THREE.Scene();
     const groups = new Map(); // material + attribute set -> [{part, geometry, material}]
     gltf.scene.traverse((obj) => {
@@ -449,30 +484,37 @@ class Viewer {
       while (node && node.userData.index === undefined) node = node.parent;
       if (!node) return;
       const attrs = Object.keys(obj.geometry.attributes).sort().join(',');
-      const key = obj.material.uuid + '|' + attrs;
+      const key = obj.material.uuid + '|' + attrs + '|' + (obj.geometry.index ? 'i' : 'n');
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push({ part: node.userData.index, geometry: obj.geometry, material: obj.material });
     });
-    this.batches = [];
+    const B = f.names.length;
+    this.partRows = { value: new Float32Array(12 * B) }; // rows of each part's [R | p], shared by every material
+    this.partTint = { value: new Float32Array(3 * B).fill(1) };
+    this.stationMeshes = [];
+    this.pickMeshes = [];
     this.partGeometries = f.names.map(() => []);
     let triangles = 0;
     for (const items of groups.values()) {
-      const material = phongOf(items[0].material);
-      const nv = items.reduce((s, it) => s + it.geometry.attributes.position.count, 0);
-      const ni = items.reduce((s, it) => s + (it.geometry.index ? it.geometry.index.count : it.geometry.attributes.position.count), 0);
-      triangles += ni / 3;
-      const batch = new THREE.BatchedMesh(items.length, nv, ni, material);
-      batch.frustumCulled = false; // its bounding sphere is the parts' at t = 0; each part is culled by its own
-      batch.userData.parts = [];
-      batch.userData.base = material.userData.base;
+      const material = posedByPart(phongOf(items[0].material), B, this.partRows, this.partTint);
+      const merged = mergeGeometries(items.map((it) => it.geometry), false);
+      const index = new Float32Array(merged.attributes.position.count);
+      let at = 0;
       for (const it of items) {
-        const inst = batch.addInstance(batch.addGeometry(it.geometry));
-        batch.userData.parts[inst] = it.part;
-        batch.setColorAt(inst, new THREE.Color(1, 1, 1));
+        index.fill(it.part, at, at + it.geometry.attributes.position.count);
+        at += it.geometry.attributes.position.count;
         this.partGeometries[it.part].push(it.geometry);
+        const pick = new THREE.Mesh(it.geometry, material);
+        pick.userData.part = it.part; pick.matrixAutoUpdate = false;
+        this.pickMeshes.push(pick);
       }
-      scene.add(batch);
-      this.batches.push(batch);
+      merged.setAttribute('partIndex', new THREE.BufferAttribute(index, 1));
+      const mesh = new THREE.Mesh(merged, material);
+      mesh.frustumCulled = false; // its vertices move with their parts
+      mesh.matrixAutoUpdate = false;
+      triangles += (merged.index ? merged.index.count : merged.attributes.position.count) / 3;
+      scene.add(mesh);
+      this.stationMeshes.push(mesh);
     }
     this.triangles = triangles;
     // light: the Sun, earthshine from below, an ambient term, and the night's fill from the camera
@@ -680,9 +722,9 @@ class Viewer {
     const rect = $('canvas').getBoundingClientRect();
     const ndc = new THREE.Vector2(((x - rect.left) / rect.width) * 2 - 1, -((y - rect.top) / rect.height) * 2 + 1);
     this.raycaster.setFromCamera(ndc, this.camera);
-    const hits = this.raycaster.intersectObjects(this.batches, false);
-    const hit = hits.find((h) => h.batchId !== undefined);
-    this.state.picked = hit ? this.facts.names[hit.object.userData.parts[hit.batchId]] : null;
+    for (const m of this.pickMeshes) m.matrixWorld.copy(this.partMatrix[m.userData.part]);
+    const hit = this.raycaster.intersectObjects(this.pickMeshes, false)[0];
+    this.state.picked = hit ? this.facts.names[hit.object.userData.part] : null;
     this.dirty = true; this.updateUi();
     return this.state.picked;
   }
@@ -811,19 +853,15 @@ class Viewer {
     for (let b = 0; b < r.B; b++) {
       this.partMatrix[b].compose(p.set(P[3 * b], P[3 * b + 1], P[3 * b + 2]), q.set(Q[4 * b], Q[4 * b + 1], Q[4 * b + 2], Q[4 * b + 3]), one);
     }
-    const colour = new THREE.Color();
-    const side = (b) => (f.sides ? (f.sides[0].includes(b) ? 'departing' : f.sides[1].includes(b) ? 'remaining' : null) : null);
-    for (const batch of this.batches) {
-      const parts = batch.userData.parts, base = batch.userData.base;
-      for (let i = 0; i < parts.length; i++) {
-        batch.setMatrixAt(i, this.partMatrix[parts[i]]);
-        const sd = st.tint ? side(parts[i]) : null;
-        // tint: 35 % of the material's colour and 65 % of the side's (as the stage), as a factor on it
-        if (sd) colour.setRGB(...base.map((c, j) => Math.min((0.35 * c + 0.65 * TINTS[sd][j]) / Math.max(c, 0.05), 6)));
-        else colour.setRGB(1, 1, 1);
-        if (f.names[parts[i]] === st.picked) colour.multiplyScalar(1.25);
-        batch.setColorAt(i, colour);
-      }
+    const rows = this.partRows.value, tint = this.partTint.value;
+    for (let b = 0; b < r.B; b++) {
+      const e = this.partMatrix[b].elements; // column-major
+      rows.set([e[0], e[4], e[8], e[12], e[1], e[5], e[9], e[13], e[2], e[6], e[10], e[14]], 12 * b);
+      const sd = st.tint && f.sides ? (this.sideOf[b] === 0 ? 'departing' : this.sideOf[b] === 1 ? 'remaining' : null) : null;
+      // tint: the side's colour over the material's (the stage mixes 35 % of the material with 65 % of the
+      // side's; as one factor per part on every material: the side's colour over a light grey)
+      for (let j = 0; j < 3; j++) tint[3 * b + j] = sd ? (0.35 * 0.8 + 0.65 * TINTS[sd][j]) / 0.8 : 1;
+      if (f.names[b] === st.picked) for (let j = 0; j < 3; j++) tint[3 * b + j] *= 1.25;
     }
     // the camera
     if (!this.interacting) {
@@ -974,15 +1012,12 @@ class Viewer {
   }
 
   stats() { // for the tests and benchmarks/webgl_fps.py
-    let uploads = 0;
-    for (const b of this.batches) {
-      uploads += b._matricesTexture.image.data.byteLength;
-      if (b._colorsTexture) uploads += b._colorsTexture.image.data.byteLength;
-    }
+    // per frame: the parts' poses and tints (uniforms, sent with each of the station's draw calls)
+    let uploads = (this.partRows.value.byteLength + this.partTint.value.byteLength) * this.stationMeshes.length;
     if (this.plumes) uploads += this.plumes.count * 64;
     if (this.state.trails) uploads += this.trails.reduce((s, l) => s + l.geometry.attributes.position.array.byteLength, 0);
     return { frames: this.framesDrawn || 0, fps: this.fps, calls: this.calls, triangles: this.renderedTriangles,
-      stationTriangles: this.triangles, batches: this.batches.length, lastFrameMs: this.lastFrameMs,
+      stationTriangles: this.triangles, stationDrawCalls: this.stationMeshes.length, lastFrameMs: this.lastFrameMs,
       uploadBytesPerFrame: uploads, software: this.software, mode: this.modeNow, detail: this.detail, scale: this.scaleNow,
       drawingBuffer: [this.renderer.domElement.width, this.renderer.domElement.height], renderer: this.rendererName, time: this.state.time,
       playing: this.state.playing, preset: this.state.preset, picked: this.state.picked };
