@@ -497,6 +497,25 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
         assert orange_pixels(before).mean() < orange.mean() / 10, "and it was not orange before 't'"
         assert changed(before, tinted) > CHANGED_FRACTION
 
+        # the page's poses and read-out are the record's and the desktop viewer's
+        from issvis.pictures.viewer import ViewerState
+        from issvis.record.record import Record
+        from issvis.record.scene_of import part_labels_of
+
+        record = Record.load(RECORD)
+        for t in (21.3, 150.0, 287.9):
+            got = await tab.eval(f"(() => {{ const r = window.issvis.rec; r.poseAt({t}); "
+                                 f"return [Array.from(r.P), Array.from(r.Q)]; }})()")
+            pos, quat = record.pose_at(t)
+            assert np.abs(np.reshape(got[0], (-1, 3)) - pos).max() < 1e-3, "positions: Hermite, as Record.pose_at"
+            q = np.reshape(got[1], (-1, 4))
+            assert np.minimum(np.abs(q - quat).max(axis=1), np.abs(q + quat).max(axis=1)).max() < 1e-5, "slerp"
+        desktop = ViewerState(record, part_labels=part_labels_of(record))
+        desktop.select_preset(2)
+        desktop.set_time(150.0)
+        page = await tab.eval("document.getElementById('status').textContent")
+        assert page.splitlines()[:-1] == desktop.status_text().splitlines()[:-1], "the corner read-out in the same words"
+
         # a click on an orange (departing) part names it, with its segment and mass
         ys, xs = np.nonzero(orange)
         info = ""
