@@ -532,6 +532,26 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
         assert "play / pause" in await tab.eval("document.getElementById('help').hidden ? '' : "
                                                 "document.getElementById('help').textContent")
 
+        # '+' and '-' walk the speed ladder; '1' is the scene's keyframe camera, which a drag makes free
+        await tab.key("h", 72)  # the help off again
+        await tab.key("+", 187)
+        assert await tab.eval("window.issvis.state.speed") == 20
+        await tab.key("-", 189)
+        await tab.key("-", 189)
+        assert await tab.eval("window.issvis.state.speed") == 5
+        await tab.key("1", 49)
+        assert await tab.eval("window.issvis.state.preset") == 1
+        still = await tab.screenshot(rect)
+        cx, cy = rect[0] + rect[2] / 2, rect[1] + rect[3] / 2
+        await tab.send("Input.dispatchMouseEvent", type="mousePressed", x=cx, y=cy, button="left", buttons=1, clickCount=1)
+        for k in range(1, 11):
+            await tab.send("Input.dispatchMouseEvent", type="mouseMoved", x=cx + 25 * k, y=cy + 6 * k, button="left", buttons=1)
+        await tab.send("Input.dispatchMouseEvent", type="mouseReleased", x=cx + 250, y=cy + 60, button="left", buttons=1,
+                       clickCount=1)
+        assert await tab.eval("window.issvis.state.preset") == 0, "the mouse took the keyframe camera: free"
+        assert changed(still, await tab.screenshot(rect)) > CHANGED_FRACTION, "the drag turned the view"
+        assert "camera: free" in await tab.eval("document.getElementById('status').textContent")
+
         # a second tab is a viewer of its own: another time, another picture, the first one unchanged
         tab2, rect2 = await open_viewer(browser, url)
         await tab2.eval("window.issvis.scrub(250)")
