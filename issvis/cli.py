@@ -544,7 +544,8 @@ def decay(scene: Path | None, output: Path, csv_path: Path | None, atmosphere: s
 
 @cli.command()
 @click.argument("source", metavar="[SCENE_OR_RECORD]", type=click.Path(path_type=Path), required=False)
-@click.option("--size", default="1280x720", show_default=True, metavar="WIDTHxHEIGHT", help="Window size in pixels.")
+@click.option("--size", default="1280x720", show_default=True, metavar="WIDTHxHEIGHT",
+              help="Window size in pixels (a page of --web fits the browser's window).")
 @click.option("--play", is_flag=True, help="Start playing at once.")
 @click.option("--exit-after", "exit_after_s", type=click.FloatRange(min=0, min_open=True), default=None, hidden=True,
               help="Close the window after this many seconds and print the frame rate (tests, benchmarks).")
