@@ -1,8 +1,8 @@
-"""Frames per second the browser sees from ``issvis view --web``, and the slider's latency (issue 12).
+"""Frames per second the browser sees from ``issvis view --web --server-render`` (the trame stream), and the slider's latency (issue 12).
 
     python benchmarks/webview_fps.py tests/golden/undock.npz
 
-Starts the server as a user does (``issvis view RECORD --web``), loads the page in headless
+Starts the server as a user does (``issvis view RECORD --web --server-render``), loads the page in headless
 Chromium at a picture size of 1280x720 and, through the DevTools protocol:
 - plays the record and counts the frames the page's <img> receives per second (whole station
   camera and the scene's keyframe camera);

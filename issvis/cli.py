@@ -556,22 +556,27 @@ def decay(scene: Path | None, output: Path, csv_path: Path | None, atmosphere: s
 
 @cli.command()
 @click.argument("source", metavar="[SCENE_OR_RECORD]", type=click.Path(path_type=Path), required=False)
-@click.option("--size", default="1280x720", show_default=True, metavar="WIDTHxHEIGHT", help="Window size in pixels.")
+@click.option("--size", default="1280x720", show_default=True, metavar="WIDTHxHEIGHT",
+              help="Window size in pixels (a page of --web fits the browser's window).")
 @click.option("--play", is_flag=True, help="Start playing at once.")
 @click.option("--exit-after", "exit_after_s", type=click.FloatRange(min=0, min_open=True), default=None, hidden=True,
               help="Close the window after this many seconds and print the frame rate (tests, benchmarks).")
-@click.option("--web", is_flag=True, help="Serve the viewer as a web page instead of opening a window (no display needed).")
+@click.option("--web", is_flag=True, help="Serve the viewer as a web page that the browser draws on its own GPU "
+              "(no display needed here).")
+@click.option("--server-render", is_flag=True, help="--web: render the pictures here and stream them instead (for a "
+              "browser without WebGL; needs issvis[web]).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True, help="--web: port to listen on.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="--web: address to listen on; another than 127.0.0.1 lets other machines connect.")
 @set_option
-def view(source: Path | None, size: str, play: bool, exit_after_s: float | None, web: bool, port: int, host: str,
-         overrides: tuple[str, ...]) -> None:
+def view(source: Path | None, size: str, play: bool, exit_after_s: float | None, web: bool, server_render: bool,
+         port: int, host: str, overrides: tuple[str, ...]) -> None:
     """Open the interactive 3D viewer on a record (.npz) or a scene (simulated first).
 
     Keys: space play/pause, +/- speed, Left/Right step, n/N next/previous event, 1-4 cameras,
     t tint, r trails, a LVLH axes, h help, q quit. Click a part for its name, mass and velocity.
-    With --web, serves the same viewer at http://HOST:PORT/ (rendered here, shown in a browser).
+    With --web, serves the viewer at the printed http://HOST:PORT/KEY/ URL: the browser draws it
+    (--server-render: drawn here and streamed).
     """
     from .pictures.viewer import check_display
     from .pictures.viewer import view as run_viewer
@@ -580,6 +585,26 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
     source, kind = input_file(source, ("scene", "record"), "view")
     if kind == "record" and overrides:
         raise UserError(f"{source}: --set applies to scenes, not to records")
+    if server_render and not web:
+        raise UserError("--server-render goes with --web (the page that streams the server's pictures)")
+    if web and not server_render:
+        from .pictures.webgl import WebGLError, bind, serve_page
+
+        try:  # bound before simulating: a taken port should not cost a simulation
+            server = bind(host, port, {})
+        except WebGLError as exc:
+            raise UserError(str(exc)) from None
+        try:
+            if kind == "record":
+                record = load_record(source, station=True)
+            else:
+                record = simulate_scene(load_scene_file(source, overrides), progress=False,
+                                        announce="before the page is served")
+            serve_page(record, host=host, play=play, echo=click.echo,
+                       warn=lambda line: click.echo(line, err=True), server=server)
+        finally:
+            server.server_close()
+        return
     if web:
         from .pictures.video import RenderError
         from .pictures.web import WebViewError, check_port, check_trame, serve

@@ -103,7 +103,7 @@ def test_port_in_use_is_exit_2_with_the_fix_before_simulating(in_repo):
         holder.listen()
         port = holder.getsockname()[1]
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "issvis.cli", "view", "scenes/undock.toml", "--web", "--port",
+        out = subprocess.run([sys.executable, "-m", "issvis.cli", "view", "scenes/undock.toml", "--web", "--server-render", "--port",
                               str(port)], capture_output=True, text=True, cwd=ROOT, env=_env(), timeout=60)
     if not _have_trame():
         assert out.returncode == 2 and "pip install 'issvis[web]'" in out.stderr
@@ -125,7 +125,7 @@ def test_trame_missing_is_exit_2_with_the_fix(monkeypatch, capsys):
     from issvis.cli import main
 
     monkeypatch.setitem(sys.modules, "trame_vtk", None)  # an import of it fails as if not installed
-    status = main(["view", str(RECORD), "--web", "--port", str(_free_port())])
+    status = main(["view", str(RECORD), "--web", "--server-render", "--port", str(_free_port())])
     err = capsys.readouterr().err
     assert status == 2
     assert err.count("\n") == 1 and "trame-vtk" in err and "pip install 'issvis[web]'" in err
@@ -273,7 +273,7 @@ def _changed(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _start_server(port: int, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "issvis.cli", "view", str(RECORD), "--web", "--port", str(port),
+    return subprocess.Popen([sys.executable, "-m", "issvis.cli", "view", str(RECORD), "--web", "--server-render", "--port", str(port),
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=_env())
 
 
