@@ -443,3 +443,31 @@ def test_dead_time_counts_black_and_static_seconds(tmp_path):
     assert result["longest_black_s"] == pytest.approx(3.0, abs=0.15)
     rows = dead_time.judge(*dead_time.decode(str(path)))
     assert [r["black"] for r in rows[:4]] == [True, True, True, False]
+
+
+# --- the camera response ---------------------------------------------------------------------
+@pytest.mark.parametrize("key, value", [("tone", "filmic"), ("bloom", 0.3), ("vignette", 0.35), ("grain", 0.025)])
+def test_each_camera_response_setting_changes_the_frame_and_keeps_black_black(key, value):
+    from issvis.pictures.grade import grade_image
+    from issvis.scene.render_settings import Quality
+
+    off = Quality(tone="none", bloom=0.0, vignette=0.0, grain=0.0)
+    ramp = np.tile(np.linspace(0, 255, 192)[None, :, None], (108, 1, 3)).astype(np.uint8)
+    ramp[40:60, 80:110] = 255  # a sunlit white patch on the ramp
+    assert np.array_equal(grade_image(ramp, off), ramp), "all off must leave the frame alone"
+    graded = grade_image(ramp, off.model_copy(update={key: value})).astype(float)
+    assert np.abs(graded - ramp).mean() > 0.3, f"{key} changed nothing"
+    assert graded[:, :4].mean() < 6, f"{key} lifted black"
+
+
+def test_the_filmic_curve_rolls_white_off_and_keeps_mid_grey():
+    from issvis.pictures.grade import grade_image
+    from issvis.scene.render_settings import Quality
+
+    tone = Quality(tone="filmic", bloom=0.0, vignette=0.0, grain=0.0)
+    levels = np.array([0, 16, 128, 235, 255], np.uint8)
+    img = np.tile(levels[None, :, None], (8, 1, 3)).repeat(8, axis=1)
+    out = grade_image(img, tone)[4, 4::8, 0].astype(int)
+    assert out[0] <= 2 and out[1] < 16  # black stays black; the toe darkens the shadows a little
+    assert abs(out[2] - 128) <= 8  # mid-grey about where it was
+    assert 235 <= out[4] <= 250  # a shoulder below clipping

@@ -282,10 +282,10 @@ def check_camera_path(clip: Any, times: np.ndarray | None = None, boxes: Station
 
 # --- the default shot list -----------------------------------------------------------------
 SHOT_TIMES = {  # video seconds of each shot of the default edit (scaled by --seconds)
-    "establishing": 5.0, "opening": 9.0, "parting": 8.0, "leaving": 10.0, "sunset": 7.0}
+    "establishing": 5.0, "opening": 9.0, "parting": 8.0, "leaving": 9.0, "sunset": 6.0}
 PARTING_FACTOR = 10.0  # the two sides parting, 10x faster than real time
 LEAVING_FACTOR = 30.0
-SUNSET_FACTOR = 10.0
+SUNSET_FACTOR = 20.0
 LIGHT_ANGLE_DEG = 55.0  # between the Sun and the camera, seen from the subject: side to three-quarter light
 WARM_SUN_RAD = 0.10  # the Sun this high above the limb starts to redden the light (the stage's rule)
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
@@ -398,7 +398,7 @@ def auto_shots(record: Any, settings: RenderSettings, points: PointResolver | No
     With a separation: establishing (the docked station, real time), opening (the interface side-on
     in real time while the gap is centimetres, with the gap cue), parting (both sides in frame, named,
     10x), leaving (from the remaining side, the departing one sinking away with Earth behind, 30x),
-    and, when the record reaches the sunset, a lit ending in the last minutes of sunlight (10x,
+    and, when the record reaches the sunset, a lit ending in the last minutes of sunlight (20x,
     'N minutes later'). Without one: the whole station at one steady pace.
     """
     key = (id(record), settings.model_dump_json(include={"width_px", "height_px", "lighting", "overlays"}))
@@ -499,7 +499,7 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
             offset = eye0 - at("remaining", start)
             return Shot(name="leaving", video_s=length, start_sim_s=start, time_factor=LEAVING_FACTOR,
                         subject="departing", anchor="remaining", from_m=tuple(offset),
-                        to_m=tuple(_rotate_about_zenith(offset, 10.0)), fov_deg=40.0, to_fov_deg=24.0)
+                        to_m=tuple(_rotate_about_zenith(offset, 28.0)), fov_deg=40.0, to_fov_deg=36.0)
 
         shots.append(_pick(probe, make_leaving, _Want(42.0, sun(0.5 * (start + end)), light_deg=65.0)))
         t = end
@@ -512,7 +512,7 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
         # against the night (looking towards the Sun would make them silhouettes)
         far = at("remaining", lit) - at("departing", lit)
         shots.append(framed("sunset", "departing", dep, start, SUNSET_FACTOR, length, 36.0,
-                            _Want(None, sun(lit), light_deg=55.0, behind=far / np.linalg.norm(far)), 1.0, 40.0, 0.75))
+                            _Want(None, sun(lit), light_deg=55.0, behind=far / np.linalg.norm(far)), 2.0, 42.0, 0.75))
     return shots
 
 

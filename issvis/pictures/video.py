@@ -27,6 +27,7 @@ from ..core.errors import InputError
 from ..core.frames import quat_to_matrix
 from ..scene.render_settings import RenderSettings, preview_settings
 from .camera import Clip, RenderSettingsError
+from .grade import grade_image
 from .shots import check_camera_path
 
 
@@ -699,6 +700,7 @@ def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, e
     """Render frames first..end-1 into one self-contained H.264 file; returns the poster frame if in it."""
     import imageio_ffmpeg
 
+    from .grade import with_grade
     from .segments import encoder_params
 
     q = settings.quality
@@ -707,7 +709,8 @@ def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, e
     writer = _Encoder(imageio_ffmpeg.write_frames(
         str(path), (source.width_px, source.height_px), fps=settings.fps, codec="libx264", pix_fmt_in="rgb24",
         pix_fmt_out="yuv420p", quality=None, macro_block_size=2, ffmpeg_log_level="error",
-        output_params=encoder_params(q.preset, q.crf, scale_to)), (source.height_px, source.width_px, 3))
+        output_params=with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px)),
+        (source.height_px, source.width_px, 3))
     poster = None
     try:
         # every segment bakes its first shadow map afresh: a clip split over processes (--workers) then
@@ -877,7 +880,7 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
             from PIL import Image
 
             poster_img = np.asarray(Image.fromarray(poster_img).resize(out, Image.Resampling.BOX))
-        write_png(poster_img, poster_path)
+        write_png(grade_image(poster_img, settings.quality), poster_path)
     wall = time.perf_counter() - t_start
     return {"frames": n, "seconds": clip.length_s, "fps": settings.fps, "wall_s": wall, "setup_s": t_setup,
             "setup_cpu_s": c_setup, "frames_per_s": n / max(wall - t_setup, 1e-9), "poster": poster_path,
@@ -893,7 +896,7 @@ def render_still(record: Any, settings: RenderSettings, video_s: float, output: 
             raise RenderSettingsError(f"--still {video_s:g}: the clip runs 0..{source.clip.length_s:g} s of video")
         check_camera_path(source.clip, np.array([video_s]))
         source.pose(video_s)
-        img = source.picture()
+        img = grade_image(source.picture(), settings.quality)
     finally:
         source.close()
     write_png(img, output)

@@ -246,6 +246,11 @@ class Quality(_Strict):
     shadow_map_px: int = Field(1536, ge=256, le=8192, description="shadow-map resolution (the station spans it)")
     stars: int = Field(4000, ge=0, le=100_000)
     earth_grid_deg: float = Field(2.0, ge=0.5, le=10, description="Earth mesh spacing; 2 keeps the limb sub-pixel at 1080p")
+    tone: Literal["filmic", "none"] = Field("filmic", description="the camera's tone curve over the whole frame: a toe "
+                                            "off pure black and a shoulder that rolls sunlit white off")
+    bloom: float = Field(0.3, ge=0, le=1, description="glow round sunlit white (0: none)")
+    vignette: float = Field(0.35, ge=0, le=1, description="darkening towards the corners (0: none)")
+    grain: float = Field(0.025, ge=0, le=0.2, description="film grain, as a fraction of full scale (0: none)")
     crf: int = Field(20, ge=0, le=51, description="x264 constant rate factor: lower is better and bigger")
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "superfast"
 
