@@ -202,7 +202,7 @@ def test_default_edit_is_a_list_of_named_shots(clip):
     assert [s.name for s in clip.shots] == DEFAULT_SHOTS
     # the strongest compositions are held: no shot under 5 s
     assert min(s.video_s for s in clip.shots) >= 5.0
-    assert 38.0 <= clip.length_s <= 48.0
+    assert 30.0 <= clip.length_s <= 48.0
 
 
 def test_time_runs_at_one_rate_per_shot_and_steps_at_the_cuts(clip, undock_record):
@@ -212,7 +212,7 @@ def test_time_runs_at_one_rate_per_shot_and_steps_at_the_cuts(clip, undock_recor
     changes = np.flatnonzero(np.diff(rates) != 0) + 1
     assert set(shot_of[changes - 1]) != set() and np.all(shot_of[changes] != shot_of[changes - 1]), \
         "the time factor changed inside a shot"
-    assert sorted(set(np.round(rates, 6))) == [1.0, 10.0, 30.0]
+    assert sorted(set(np.round(rates, 6))) == [1.0, 10.0, 20.0, 30.0]
     t = np.array([clip.sim(x) for x in v])
     assert np.all(np.diff(t) > 0), "every frame a later moment"
     # real time while the gap is centimetres: the hooks open in a real-time shot, and time goes no
@@ -341,6 +341,14 @@ def _source(record, settings):
     return open_source(record, settings)
 
 
+def _display_box(actor, renderer) -> list[float]:
+    """(x0, x1, y0, y1) pixels of a text actor on screen (VTK gives it relative to the anchor)."""
+    bbox = [0.0] * 4
+    actor.GetBoundingBox(renderer, bbox)
+    x, y = actor.GetPositionCoordinate().GetComputedDisplayValue(renderer)
+    return [bbox[0] + x, bbox[1] + x, bbox[2] + y, bbox[3] + y]
+
+
 @pytest.mark.slow
 def test_words_on_screen_sit_in_the_title_safe_area_on_a_backing(undock_record, clip):
     """In the parting shot (both sides named, the read-out under them) every visible text lies
@@ -362,15 +370,13 @@ def test_words_on_screen_sit_in_the_title_safe_area_on_a_backing(undock_record, 
         for actor in src.overlays.actors:
             if not actor.GetVisibility() or not isinstance(actor, vtk.vtkTextActor) or not actor.GetInput().strip():
                 continue
-            bbox = [0.0] * 4
-            actor.GetBoundingBox(src.plotter.renderer, bbox)
+            bbox = _display_box(actor, src.plotter.renderer)
             w, h = src.width_px, src.height_px
             shown.append(actor.GetInput().strip())
-            assert bbox[0] >= 0.05 * w - 1 and bbox[1] <= 0.95 * w + 1, (actor.GetInput(), bbox)
-            assert bbox[2] >= 0.05 * h - 1 and bbox[3] <= 0.95 * h + 1, (actor.GetInput(), bbox)
-        readout = src.overlays.readout
-        bbox = [0.0] * 4
-        readout.GetBoundingBox(src.plotter.renderer, bbox)
+            # (the backing reaches 2 px past the text's anchor)
+            assert bbox[0] >= 0.05 * w - 3 and bbox[1] <= 0.95 * w + 3, (actor.GetInput(), bbox)
+            assert bbox[2] >= 0.05 * h - 3 and bbox[3] <= 0.95 * h + 3, (actor.GetInput(), bbox)
+        bbox = _display_box(src.overlays.readout, src.plotter.renderer)
     finally:
         src.close()
     assert "Russian segment" in shown and "US segment" in shown

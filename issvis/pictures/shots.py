@@ -270,7 +270,8 @@ def check_camera_path(clip: Any, times: np.ndarray | None = None, boxes: Station
         look = pose.focal_point - pose.position
         look = look / np.linalg.norm(look)
         if last is not None and last[0] == shot_k and shot_k >= 0 and v > last[2]:
-            turn = math.degrees(math.acos(float(np.clip(look @ last[1], -1, 1)))) / (v - last[2])
+            # per second of the shot as written: --seconds may squeeze a clip, and its moves with it
+            turn = math.degrees(math.acos(float(np.clip(look @ last[1], -1, 1)))) / (v - last[2]) * clip.scale
             fastest = max(fastest, turn)
             if turn > tol.camera_turn_deg_per_s and raise_error:
                 raise CameraPathError(
@@ -352,23 +353,26 @@ class _Want:
         return out
 
 
-def _pick(clip_probe: Any, make: Any, want: _Want, tries: int = 60) -> Shot:
-    """The best-lit direction whose shot passes the camera check (coarsely sampled)."""
+DISTANCE_STEPS = (1.0, 1.5, 2.25, 3.4, 5.0)  # farther out, a camera clears more, turns slower, sees past more
+
+
+def _pick(clip_probe: Any, make: Any, want: _Want, tries: int = 300) -> Shot:
+    """The best-lit direction whose shot passes the camera check; farther out when none near does.
+
+    ``make(direction, distance_scale)`` builds the candidate shot."""
     order = np.argsort(want.cost(_DIRECTIONS))
     last_error: Exception | None = None
-    for k in order[:tries]:
-        shot = make(_DIRECTIONS[k])
-        if shot is None:
-            continue
-        try:
-            clip_probe(shot)
-            return shot
-        except CameraPathError as exc:
-            last_error = exc
-    shot = make(_DIRECTIONS[order[0]])
-    if shot is None or last_error is None:
-        raise RenderSettingsError("no camera direction frames this record's shot")
-    return shot
+    for scale in DISTANCE_STEPS:
+        for k in order[:tries]:
+            shot = make(_DIRECTIONS[k], scale)
+            try:
+                clip_probe(shot, quick=True)  # three frames first: most candidates that fail, fail there
+                clip_probe(shot)
+                return shot
+            except CameraPathError as exc:
+                last_error = exc
+    raise RenderSettingsError(f"the default edit found no camera for its shot ({last_error}); give the scene its own "
+                              "[[render.shot]] list")
 
 
 class _Probe:
@@ -377,11 +381,14 @@ class _Probe:
     def __init__(self, record: Any, settings: RenderSettings, boxes: StationBoxes):
         self.record, self.settings, self.boxes = record, settings, boxes
 
-    def __call__(self, shot: Shot, samples: int = 9) -> None:
+    def __call__(self, shot: Shot, quick: bool = False) -> None:
         from .camera import Clip
 
         probe = Clip(self.settings.model_copy(update={"shot": (shot,), "seconds": None}), self.record)
-        times = np.linspace(0.0, probe.length_s, samples)
+        # dense enough that a turn between samples is the turn between frames (to a few per cent)
+        rate = min(float(self.settings.fps), 15.0)
+        count = 3 if quick else max(9, int(probe.length_s * rate) + 1)
+        times = np.linspace(0.0, probe.length_s, count)
         check_camera_path(probe, times, self.boxes)
 
 
@@ -441,9 +448,9 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
                want: _Want, fill: float, orbit_deg: float, push: float, **extra: Any) -> Shot:
         end = start + factor * length
 
-        def make(c: np.ndarray) -> Shot:
-            d0 = _fit_distance(corners(mask, start), at(subject, start), c, fov, aspect, fill)
-            d1 = _fit_distance(corners(mask, end), at(subject, end), c, fov, aspect, fill)
+        def make(c: np.ndarray, scale: float) -> Shot:
+            d0 = scale * _fit_distance(corners(mask, start), at(subject, start), c, fov, aspect, fill)
+            d1 = scale * _fit_distance(corners(mask, end), at(subject, end), c, fov, aspect, fill)
             c1 = _rotate_about_zenith(c, orbit_deg)
             return Shot(name=name, video_s=length, start_sim_s=start, time_factor=factor, subject=subject,
                         from_m=tuple(c * d0), to_m=tuple(c1 * d1 * push), fov_deg=fov, **extra)
@@ -493,8 +500,8 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
         end = t + LEAVING_FACTOR * length
         start = t
 
-        def make_leaving(c: np.ndarray) -> Shot:
-            d0 = _fit_distance(corners(dep, start), at("departing", start), c, 40.0, aspect, 0.55)
+        def make_leaving(c: np.ndarray, scale: float) -> Shot:
+            d0 = scale * _fit_distance(corners(dep, start), at("departing", start), c, 40.0, aspect, 0.55)
             eye0 = at("departing", start) + c * d0
             offset = eye0 - at("remaining", start)
             return Shot(name="leaving", video_s=length, start_sim_s=start, time_factor=LEAVING_FACTOR,
@@ -512,7 +519,7 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
         # against the night (looking towards the Sun would make them silhouettes)
         far = at("remaining", lit) - at("departing", lit)
         shots.append(framed("sunset", "departing", dep, start, SUNSET_FACTOR, length, 36.0,
-                            _Want(None, sun(lit), light_deg=55.0, behind=far / np.linalg.norm(far)), 2.0, 42.0, 0.75))
+                            _Want(None, sun(lit), light_deg=55.0, behind=far / np.linalg.norm(far)), 2.0, 45.0, 0.75))
     return shots
 
 

@@ -172,7 +172,12 @@ class Overlays:
         self.aspect = settings.width_px / settings.height_px
         h = settings.height_px
         fs = cfg.font_scale
-        body_px = max(12, int(round(0.030 * h * fs)))
+        # 3 % of the height, never under 12 px where the frame has room (at 640x360 smaller could not be
+        # read); thumbnails keep the proportions
+        def size(fraction: float) -> int:
+            return max(min(12, int(0.05 * h)), int(round(fraction * h * fs)))
+
+        body_px = size(0.030)
         self._body_px = body_px
         self.actors: list[Any] = []
         record = clip.record
@@ -200,7 +205,7 @@ class Overlays:
         m = TITLE_SAFE
         self.title = self.subtitle = None
         if cfg.title_card and cfg.title_s > 0:
-            self.title = text(max(14, int(round(0.050 * h * fs))), bold=True)
+            self.title = text(size(0.050), bold=True)
             self.title.GetPositionCoordinate().SetValue(m, m + 0.075 * fs)
             self.title.SetInput(f" {cfg.title or title} ")
             self.subtitle = text(body_px)
@@ -213,7 +218,7 @@ class Overlays:
         self.caption = text(body_px, justify="centered", valign="top") if cfg.captions else None
         if self.caption is not None:
             self.caption.GetPositionCoordinate().SetValue(0.5, 1 - m)
-        self.end = text(max(14, int(round(0.036 * h * fs))), valign="bottom") if cfg.end_card and cfg.end_s > 0 else None
+        self.end = text(size(0.036), valign="bottom") if cfg.end_card and cfg.end_s > 0 else None
         if self.end is not None:
             self.end.GetPositionCoordinate().SetValue(m, m)
         self.names = side_names(record, cfg)
@@ -221,7 +226,7 @@ class Overlays:
             if (cfg.labels and self.names is not None) else []
         for actor, name in zip(self.labels, self.names or ()):
             actor.SetInput(f" {_capital(name)} ")
-        self.cue_label = text(int(round(0.8 * body_px)) + 1, justify="centered") if cfg.gap_cue else None
+        self.cue_label = text(max(int(round(0.8 * body_px)), 4), justify="centered") if cfg.gap_cue else None
         self.cue = self._cue_actor(vtk) if cfg.gap_cue else None
         self._gap = _gap_series(record, clip.points)
         self._sides = record.separation_sides() if hasattr(record, "separation_sides") else None
@@ -283,6 +288,7 @@ class Overlays:
     def update(self, video_s: float, t_s: float) -> None:
         clip, cfg = self.clip, self.cfg
         length = clip.length_s
+        video_s = min(max(video_s, 0.0), length)  # a still asked past the end shows the last frame
         title_a = self._window(video_s, -1.0, min(cfg.title_s * clip.scale, 0.3 * length)) if self.title else 0.0
         end_s = min(cfg.end_s * clip.scale, 0.3 * length)
         end_a = self._window(video_s, length - end_s, length + 1.0) if self.end is not None else 0.0
