@@ -490,7 +490,7 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
     if t < t1:
         length = min(times["parting"], (t1 - t) / PARTING_FACTOR)
         # framed on the hulls (both sides' modules and vehicles; the arrays may reach past the edges)
-        hulls = dep | (rem & _not_truss(record))
+        hulls = dep | (rem & not_truss(record))
         shots.append(framed("parting", "between", hulls, t, PARTING_FACTOR, length, 38.0,
                             _Want(28.0, sun(t), axis=axis, light_deg=60.0), 0.8, -32.0, 0.8, labels=True))
         t += PARTING_FACTOR * length
@@ -519,11 +519,11 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
         # against the night (looking towards the Sun would make them silhouettes)
         far = at("remaining", lit) - at("departing", lit)
         shots.append(framed("sunset", "departing", dep, start, SUNSET_FACTOR, length, 36.0,
-                            _Want(None, sun(lit), light_deg=55.0, behind=far / np.linalg.norm(far)), 2.0, 45.0, 0.75))
+                            _Want(None, sun(lit), light_deg=55.0, behind=far / np.linalg.norm(far)), 1.6, 40.0, 0.95))
     return shots
 
 
-def _not_truss(record: Any) -> np.ndarray:
+def not_truss(record: Any) -> np.ndarray:
     """(B,) parts that are not truss segments (which carry the arrays and radiators)."""
     from ..station.assets import load_station_assets
 

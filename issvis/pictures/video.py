@@ -231,6 +231,7 @@ class Overlays:
         self._gap = _gap_series(record, clip.points)
         self._sides = record.separation_sides() if hasattr(record, "separation_sides") else None
         self._boxes = None
+        self._hull: np.ndarray | None = None
         self._last: dict[int, str] = {}
 
     # -- pieces ---------------------------------------------------------------------------
@@ -289,9 +290,14 @@ class Overlays:
         clip, cfg = self.clip, self.cfg
         length = clip.length_s
         video_s = min(max(video_s, 0.0), length)  # a still asked past the end shows the last frame
-        title_a = self._window(video_s, -1.0, min(cfg.title_s * clip.scale, 0.3 * length)) if self.title else 0.0
-        end_s = min(cfg.end_s * clip.scale, 0.3 * length)
+        title_end = min(cfg.title_s * clip.scale, 0.3 * length) if self.title else 0.0
+        title_a = self._window(video_s, -1.0, title_end) if self.title else 0.0
+        end_s = min(cfg.end_s * clip.scale, 0.3 * length) if self.end is not None else 0.0
         end_a = self._window(video_s, length - end_s, length + 1.0) if self.end is not None else 0.0
+        # the read-out shares the lower third with the cards: it comes in after the title has gone
+        # and goes before the end card comes, never over either
+        readout_a = self._window(video_s, title_end - 1e-3 if title_end else -1.0,
+                                 length - end_s + 1e-3 if end_s else length + 1.0)
         self._show(self.title, title_a)
         self._show(self.subtitle, title_a)
         gap = self._gap_at(t_s)
@@ -299,7 +305,7 @@ class Overlays:
             self._show(self.end, end_a)
             self._set(self.end, self._end_words())
         if self.readout is not None:
-            self._show(self.readout, 1.0 - max(title_a, end_a))
+            self._show(self.readout, readout_a)
             self._set(self.readout, self._readout_words(video_s, t_s, gap))
         shot = clip.shot_at(video_s)
         pose = clip.camera(video_s) if shot is not None and (self.labels or self.cue is not None) else None
@@ -350,15 +356,20 @@ class Overlays:
     def _side_screen(self, t_s: float, pose: Any) -> list[tuple[float, float] | None]:
         """Where to put each side's name: centred over the top of its boxes on screen."""
         from .camera import project
-        from .shots import station_boxes
+        from .shots import not_truss, station_boxes
 
         if self._boxes is None:
             self._boxes = station_boxes(self.clip.record)
         pos, quat = self.clip.poses(t_s)
         rot = quat_to_matrix(quat)
+        if self._hull is None:
+            self._hull = not_truss(self.clip.record)
+        hull = self._hull
         out: list[tuple[float, float] | None] = []
         for mask in self._sides or ():
-            xy, depth = project(pose, self._boxes.corners(mask, pos, rot), self.aspect)
+            # over the side's modules and vehicles, not over arrays reaching far off on the truss
+            body = mask & hull if (mask & hull).any() else mask
+            xy, depth = project(pose, self._boxes.corners(body, pos, rot), self.aspect)
             if (depth <= 0).any():
                 out.append(None)
                 continue
