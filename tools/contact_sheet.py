@@ -25,6 +25,8 @@ def frame_at(video: str, at_s: float):
     png = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", video, "-ss", f"{at_s:.3f}",
                           "-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"],
                          capture_output=True, check=True).stdout
+    if not png:
+        raise SystemExit(f"{video}: no frame at {at_s:g} s (past the end?)")
     return Image.open(io.BytesIO(png)).convert("RGB")
 
 

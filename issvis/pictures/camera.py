@@ -137,8 +137,8 @@ class ShotTime:
     previous one ended (a cut that skips time). Same interface as ``TimeMapping``.
     """
 
-    def __init__(self, start_video_s: np.ndarray, length_video_s: np.ndarray, start_sim_s: np.ndarray,
-                 factor: np.ndarray):
+    def __init__(self, start_video_s: Any, length_video_s: Any, start_sim_s: Any, factor: Any):
+        """Per shot (K,): first video time, length in video s, first simulated time, time factor."""
         self.start_video_s = np.asarray(start_video_s, float)
         self.length_video_s = np.asarray(length_video_s, float)
         self.start_sim_s = np.asarray(start_sim_s, float)
@@ -344,7 +344,8 @@ class Clip:
             self.shots = [shot.model_copy(update={"video_s": shot.video_s * self.scale,
                                                   "time_factor": shot.time_factor / self.scale}) for shot in shots]
             starts_v = np.concatenate([[0.0], np.cumsum([sh.video_s for sh in self.shots])[:-1]])
-            starts_t, t = [], t0
+            starts_t: list[float] = []
+            t = t0
             for k, shot in enumerate(self.shots):
                 t = float(shot.start_sim_s) if shot.start_sim_s is not None else t
                 end = t + shot.time_factor * shot.video_s
@@ -437,7 +438,7 @@ class Clip:
         # (log), so a pull-back is an arc that keeps the subject in frame rather than a straight cut
         target = (1 - f) * ta + f * tb
         da, db = pa - ta, pb - tb
-        na, nb = max(np.linalg.norm(da), 1e-6), max(np.linalg.norm(db), 1e-6)
+        na, nb = max(float(np.linalg.norm(da)), 1e-6), max(float(np.linalg.norm(db)), 1e-6)
         direction = _slerp_vec(da, db, f)
         distance = math.exp((1 - f) * math.log(na) + f * math.log(nb))
         up = _slerp_vec(ua, ub, f)

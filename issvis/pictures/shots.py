@@ -135,7 +135,7 @@ def station_boxes(record: Any) -> StationBoxes:
         elements = [e for p in assets.station.parts if p.name == name for e in p.elements] if own else []
         if not len(vertices):
             continue
-        if elements:
+        if elements and asset is not None:
             seeds = np.array([element_bounds(e) - asset.com_m for e in elements])  # (E, 2, 3) local
             gap = np.maximum(np.maximum(seeds[None, :, 0] - vertices[:, None], vertices[:, None] - seeds[None, :, 1]), 0)
             nearest = np.argmin((gap * gap).sum(axis=2), axis=1)
@@ -175,8 +175,8 @@ def subject_mask(points: PointResolver, name: str) -> np.ndarray | None:
         mask = np.zeros(len(points.mass), bool)
         mask[points.part_index[name[5:]]] = True
         return mask
-    mask = points.masks.get(name)
-    return None if mask is None or mask.all() else mask
+    found = points.masks.get(name)
+    return None if found is None or found.all() else found
 
 
 @dataclass
