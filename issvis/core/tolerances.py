@@ -98,5 +98,22 @@ class Tolerances:
     model has antennas and fittings the primitives leave out, while a mesh in millimetres or placed
     by its file's own origin misses by metres to kilometres."""
 
+    camera_clearance_m: float = 3.0
+    """How close a rendered camera may come to any part's visual bounds (its elements' boxes grown to
+    hold its meshes). Closer, the hull fills the frame as an out-of-scale blur, and the near plane
+    (which follows the nearest box) cuts into it; a real inspection camera (the Canadarm2's, a
+    visiting vehicle's) keeps metres off. The default edit's closest approach is ~8 m."""
+
+    subject_hidden_s: float = 0.5
+    """How long a shot's subject may stay behind other parts (over half its mass occluded, ray to
+    each part against the others' visual boxes): a moment as an array sweeps past reads as depth,
+    longer and the viewer has lost what the shot is about (the old edit hid the Russian segment
+    behind the US arrays for 3 s)."""
+
+    camera_turn_deg_per_s: float = 8.0
+    """Fastest the line of sight may turn inside one shot (cuts excepted). A viewer tracks a pan of a
+    few degrees a second; the old edit's whip covered ~140 m round the station in one second
+    (~60 deg/s). The default edit turns at most ~4 deg/s."""
+
 
 TOLERANCES = Tolerances()

@@ -3,8 +3,11 @@
 numpy only (no pyvista): the video renderer and the interactive viewer both call ``camera_at``.
 
 Two clocks: *video time* ``v`` (seconds into the clip) and *simulated time* ``t`` (the record's).
-``Clip`` holds the time map ``t(v)`` and the camera keys, both already stretched to the clip's
-length; ``camera_at(v, settings, record)`` is the one-call form.
+``Clip`` holds the time map ``t(v)`` and the camera, both already stretched to the clip's length;
+``camera_at(v, settings, record)`` is the one-call form. The camera is a shot list (``Shot``: one
+time factor and one camera move per shot, cuts between them; ``issvis.pictures.shots`` makes the
+default one from the record and checks any camera path against the station) or, the older way,
+camera keys blended into one path over a monotone-cubic time map.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 from ..core.errors import did_you_mean
 from ..core.frames import quat_to_matrix, rotate_about
 from ..record.scene_of import interface_faces_of
-from ..scene.render_settings import NAMED_POINTS, CameraKey, RenderSettings, RenderSettingsError
+from ..scene.render_settings import NAMED_POINTS, CameraKey, RenderSettings, RenderSettingsError, Shot
 
 
 # --- the time map --------------------------------------------------------------------------
@@ -124,6 +127,48 @@ def auto_knots(record: Any, video_s: float, realtime_s: float) -> np.ndarray:
     return np.array(out)
 
 
+class ShotTime:
+    """The time map of a shot list: in shot k, ``t = start_sim_s[k] + factor[k] * (v - start_video_s[k])``.
+
+    The rate is constant within a shot and steps at the cuts; a shot may also start later than the
+    previous one ended (a cut that skips time). Same interface as ``TimeMapping``.
+    """
+
+    def __init__(self, start_video_s: Any, length_video_s: Any, start_sim_s: Any, factor: Any):
+        """Per shot (K,): first video time, length in video s, first simulated time, time factor."""
+        self.start_video_s = np.asarray(start_video_s, float)
+        self.length_video_s = np.asarray(length_video_s, float)
+        self.start_sim_s = np.asarray(start_sim_s, float)
+        self.factor = np.asarray(factor, float)
+
+    @property
+    def length_s(self) -> float:
+        return float(self.start_video_s[-1] + self.length_video_s[-1])
+
+    def index(self, v: float) -> int:
+        """The shot showing at video time v (the last one at and after the end)."""
+        return int(np.clip(np.searchsorted(self.start_video_s, v, side="right") - 1, 0, len(self.factor) - 1))
+
+    def sim(self, v: float) -> float:
+        """Simulated time, s, at video time v, s (held at the ends)."""
+        v = float(np.clip(v, 0.0, self.length_s))
+        k = self.index(v)
+        return float(self.start_sim_s[k] + self.factor[k] * (v - self.start_video_s[k]))
+
+    def rate(self, v: float) -> float:
+        """Simulated seconds per video second at video time v."""
+        return float(self.factor[self.index(v)])
+
+    def video(self, t: float) -> float:
+        """Video time at simulated time t; a time a cut skips maps to the start of the next shot."""
+        end_sim = self.start_sim_s + self.factor * self.length_video_s
+        for k in range(len(self.factor)):
+            if t < end_sim[k] or k == len(self.factor) - 1:
+                local = float(np.clip((t - self.start_sim_s[k]) / self.factor[k], 0.0, self.length_video_s[k]))
+                return float(self.start_video_s[k] + local)
+        return self.length_s
+
+
 # --- points that move with the record ------------------------------------------------------
 class PointResolver:
     """Turns anchor/target names into LVLH positions at one set of poses. Built once per record."""
@@ -216,36 +261,102 @@ class Clip:
     """Everything time-dependent about a video of one record: length, frames, time map, camera.
 
     ``length_s`` video seconds; frame i shows video time i / fps and simulated time ``sim(i / fps)``.
-    Camera keys and card lengths are authored against the time map's own length and stretched with
-    it when ``settings.seconds`` asks for another length.
+    ``shots`` is the shot list (``None`` when the scene gives camera keys instead), already stretched
+    to the clip: shot lengths, camera keys and card lengths are authored against the clip's own length
+    and stretched with it when ``settings.seconds`` asks for another (simulated spans stay).
     """
 
     def __init__(self, settings: RenderSettings, record: Any):
         self.settings = settings
         self.record = record
-        tm = settings.time
-        knots = np.asarray(tm.knots, float) if tm.knots is not None else auto_knots(record, tm.auto_video_s, tm.realtime_s)
-        if knots[0, 0] > 0:  # hold the first simulated time until the first knot
-            knots = np.vstack([[0.0, knots[0, 1] - 1e-9], knots])
-        natural = float(knots[-1, 0])
-        self.length_s = float(settings.seconds) if settings.seconds else natural
-        self.scale = self.length_s / natural
-        knots = knots * [self.scale, 1.0]
-        t0, t1 = float(record.t[0]), float(record.t[-1])
-        if knots[-1, 1] > t1 + 1e-6 or knots[0, 1] < t0 - 1e-6:
-            raise RenderSettingsError(
-                f"render.time.knots reach simulated time {knots[0, 1]:g}..{knots[-1, 1]:g} s but the record covers "
-                f"{t0:g}..{t1:g} s; shorten the knots or lengthen scene.duration_s")
-        self.time = TimeMapping.from_knots(knots)
         self.fps = settings.fps
-        self.n_frames = max(1, int(round(self.length_s * self.fps)))
         self.points = PointResolver(record)
-        for key in settings.camera.keys:
-            self.points.check(key.anchor)
-            self.points.check(key.target)
-        self.keys = [key.model_copy(update={"at_s": key.at_s * self.scale}) for key in settings.camera.keys]
         self._fixed: dict[int, np.ndarray] = {}
         self._pose_cache: tuple[float, np.ndarray, np.ndarray] | None = None
+        t0, t1 = float(record.t[0]), float(record.t[-1])
+        self.shots: list[Shot] | None = None
+        self.keys: list[CameraKey] = []
+        self.time: TimeMapping | ShotTime
+        if settings.camera.keys:
+            tm = settings.time
+            knots = np.asarray(tm.knots, float) if tm.knots is not None else auto_knots(record, tm.auto_video_s, tm.realtime_s)
+            if knots[0, 0] > 0:  # hold the first simulated time until the first knot
+                knots = np.vstack([[0.0, knots[0, 1] - 1e-9], knots])
+            natural = float(knots[-1, 0])
+            self.length_s = float(settings.seconds) if settings.seconds else natural
+            self.scale = self.length_s / natural
+            knots = knots * [self.scale, 1.0]
+            if knots[-1, 1] > t1 + 1e-6 or knots[0, 1] < t0 - 1e-6:
+                raise RenderSettingsError(
+                    f"render.time.knots reach simulated time {knots[0, 1]:g}..{knots[-1, 1]:g} s but the record covers "
+                    f"{t0:g}..{t1:g} s; shorten the knots or lengthen scene.duration_s")
+            self.time = TimeMapping.from_knots(knots)
+            for key in settings.camera.keys:
+                self.points.check(key.anchor)
+                self.points.check(key.target)
+            self.keys = [key.model_copy(update={"at_s": key.at_s * self.scale}) for key in settings.camera.keys]
+        else:
+            if settings.shot is not None:
+                shots = list(settings.shot)
+            else:
+                from .shots import auto_shots
+
+                shots = auto_shots(record, settings, self.points)
+            for k, shot in enumerate(shots):
+                for name in (shot.subject, shot.anchor or shot.subject):
+                    try:
+                        self.points.check(name)
+                    except RenderSettingsError as exc:
+                        raise RenderSettingsError(f"render.shot.{k} ({shot.name!r}): {exc}") from None
+            natural = float(sum(shot.video_s for shot in shots))
+            self.length_s = float(settings.seconds) if settings.seconds else natural
+            self.scale = self.length_s / natural
+            # stretched: each shot keeps its simulated span, so its time factor scales the other way
+            self.shots = [shot.model_copy(update={"video_s": shot.video_s * self.scale,
+                                                  "time_factor": shot.time_factor / self.scale}) for shot in shots]
+            starts_v = np.concatenate([[0.0], np.cumsum([sh.video_s for sh in self.shots])[:-1]])
+            starts_t: list[float] = []
+            t = t0
+            for k, shot in enumerate(self.shots):
+                t = float(shot.start_sim_s) if shot.start_sim_s is not None else t
+                end = t + shot.time_factor * shot.video_s
+                if t < t0 - 1e-6 or end > t1 + 1e-6:
+                    raise RenderSettingsError(
+                        f"render.shot.{k} ({shot.name!r}) shows simulated time {t:g}..{end:g} s but the record covers "
+                        f"{t0:g}..{t1:g} s; change start_sim_s, time_factor or video_s, or lengthen scene.duration_s")
+                if starts_t and t < starts_t[-1] - 1e-9:
+                    raise RenderSettingsError(f"render.shot.{k} ({shot.name!r}) starts at simulated {t:g} s, before the "
+                                              f"shot ahead of it (start_sim_s must not go back in time)")
+                starts_t.append(t)
+                t = end
+            self.time = ShotTime(starts_v, [sh.video_s for sh in self.shots], starts_t,
+                                 [sh.time_factor for sh in self.shots])
+        self.n_frames = max(1, int(round(self.length_s * self.fps)))
+
+    def shot_at(self, video_s: float) -> tuple[int, Shot] | None:
+        """(index, shot) showing at video time v; None for a clip made of camera keys."""
+        if self.shots is None:
+            return None
+        assert isinstance(self.time, ShotTime)
+        k = self.time.index(video_s)
+        return k, self.shots[k]
+
+    def shot_span(self, k: int) -> tuple[float, float]:
+        """(first, end) video time of shot k, s."""
+        assert isinstance(self.time, ShotTime)
+        start = float(self.time.start_video_s[k])
+        return start, start + float(self.time.length_video_s[k])
+
+    def where(self, video_s: float) -> str:
+        """Which part of the choreography shows at video time v, in words for messages."""
+        hit = self.shot_at(video_s)
+        if hit is not None:
+            return f"shot {hit[0] + 1} {hit[1].name!r}"
+        times = [k.at_s for k in self.keys]
+        i = int(np.searchsorted(times, video_s, side="right")) - 1
+        if i < 0 or i >= len(self.keys) - 1:
+            return f"camera key {max(i, 0)}"
+        return f"camera keys {i}-{i + 1}"
 
     def sim(self, video_s: float) -> float:
         return self.time.sim(video_s)
@@ -275,8 +386,10 @@ class Clip:
         return position, target, up / np.linalg.norm(up), key.fov_deg
 
     def camera(self, video_s: float) -> CameraPose:
-        """The camera at video time v: keys blended by their ease, around the focal point."""
+        """The camera at video time v: the shot's move, or keys blended by their ease, around the focal point."""
         pos, quat = self.poses(self.sim(video_s))
+        if self.shots is not None:
+            return self._shot_camera(video_s, pos, quat)
         times = [k.at_s for k in self.keys]
         i = int(np.searchsorted(times, video_s, side="right")) - 1
         if i < 0:
@@ -292,11 +405,43 @@ class Clip:
         # (log), so a pull-back is an arc that keeps the subject in frame rather than a straight cut
         target = (1 - f) * ta + f * tb
         da, db = pa - ta, pb - tb
-        na, nb = max(np.linalg.norm(da), 1e-6), max(np.linalg.norm(db), 1e-6)
+        na, nb = max(float(np.linalg.norm(da)), 1e-6), max(float(np.linalg.norm(db)), 1e-6)
         direction = _slerp_vec(da, db, f)
         distance = math.exp((1 - f) * math.log(na) + f * math.log(nb))
         up = _slerp_vec(ua, ub, f)
         return self._finish(target + direction * distance, target, up, (1 - f) * fa + f * fb)
+
+    def subject_point(self, video_s: float) -> np.ndarray:
+        """LVLH position, m, of what the camera looks at (the shot's subject, or the keys' target)."""
+        return self.camera(video_s).focal_point
+
+    def _shot_camera(self, video_s: float, pos: np.ndarray, quat: np.ndarray) -> CameraPose:
+        k, shot = self.shot_at(video_s)  # type: ignore[misc]
+        first, end = self.shot_span(k)
+        f = min(max((video_s - first) / max(end - first, 1e-9), 0.0), 1.0)
+        if shot.ease == "smooth":
+            f = _smooth(f)
+        target = self.points.point(shot.subject, pos, quat) + np.asarray(shot.target_offset_m, float)
+        anchor = shot.anchor or shot.subject
+        if shot.mode == "fixed":
+            key = -1 - k  # keys use indices >= 0
+            if key not in self._fixed:
+                p_k, q_k = self.record.pose_at(self.sim(first))
+                self._fixed[key] = self.points.point(anchor, p_k, q_k)
+            origin = self._fixed[key]
+        else:
+            origin = self.points.point(anchor, pos, quat)
+        pa = origin + np.asarray(shot.from_m, float)
+        pb = origin + np.asarray(shot.to_m if shot.to_m is not None else shot.from_m, float)
+        da, db = pa - target, pb - target
+        na, nb = max(float(np.linalg.norm(da)), 1e-6), max(float(np.linalg.norm(db)), 1e-6)
+        # an arc about the subject: the look turns (slerp) and the distance scales (log)
+        direction = _slerp_vec(da, db, f)
+        distance = math.exp((1 - f) * math.log(na) + f * math.log(nb))
+        fov_b = shot.to_fov_deg if shot.to_fov_deg is not None else shot.fov_deg
+        up = np.asarray(shot.up, float)
+        return self._finish(target + direction * distance, target, up / np.linalg.norm(up),
+                            (1 - f) * shot.fov_deg + f * fov_b)
 
     @staticmethod
     def _finish(position: np.ndarray, target: np.ndarray, up: np.ndarray, fov: float) -> CameraPose:
@@ -314,16 +459,17 @@ class Clip:
 def check_point_names(settings: RenderSettings, part_names: Any, segments: Any) -> None:
     """Before any simulation: every camera anchor/target names a part or segment that exists."""
     parts, segs = [str(p) for p in part_names], sorted(set(str(s) for s in segments))
-    for k, key in enumerate(settings.camera.keys):
-        for field in ("anchor", "target"):
-            name = getattr(key, field)
-            kind, _, value = name.partition(":")
-            valid = parts if kind == "part" else segs if kind == "segment" else None
-            if valid is None or value in valid:
-                continue
-            hint = did_you_mean(value, valid)
-            raise RenderSettingsError(f"render.camera.keys.{k}.{field} = {name!r}: no such {kind}.{hint} "
-                                      f"Valid {kind}s: {', '.join(valid)}")
+    named: list[tuple[str, str]] = [(f"render.camera.keys.{k}.{field}", getattr(key, field))
+                                    for k, key in enumerate(settings.camera.keys) for field in ("anchor", "target")]
+    named += [(f"render.shot.{k}.{field}", getattr(shot, field)) for k, shot in enumerate(settings.shot or ())
+              for field in ("subject", "anchor") if getattr(shot, field) is not None]
+    for where, name in named:
+        kind, _, value = name.partition(":")
+        valid = parts if kind == "part" else segs if kind == "segment" else None
+        if valid is None or value in valid:
+            continue
+        hint = did_you_mean(value, valid)
+        raise RenderSettingsError(f"{where} = {name!r}: no such {kind}.{hint} Valid {kind}s: {', '.join(valid)}")
 
 
 _CLIPS: dict[tuple[int, int], tuple[Any, Any, Clip]] = {}
@@ -349,3 +495,21 @@ def camera_at(t_s: float, settings: RenderSettings, record: Any) -> tuple[np.nda
     that knows a simulated time uses ``clip_for(settings, record).time.video(t_sim)`` first.
     """
     return clip_for(settings, record).camera(t_s).as_tuple()
+
+
+def project(pose: CameraPose, points_m: np.ndarray, aspect: float) -> tuple[np.ndarray, np.ndarray]:
+    """Where LVLH points (N, 3) fall on screen: (N, 2) normalized viewport x, y (0..1, y up) and (N,)
+    depth along the view, m (negative: behind the camera). ``aspect``: width / height."""
+    points_m = np.atleast_2d(np.asarray(points_m, float))
+    forward = pose.focal_point - pose.position
+    forward = forward / np.linalg.norm(forward)
+    right = np.cross(forward, pose.view_up)
+    right = right / np.linalg.norm(right)
+    up = np.cross(right, forward)
+    rel = points_m - pose.position
+    depth = rel @ forward
+    tan_half = math.tan(math.radians(pose.view_angle_deg) / 2)
+    safe = np.where(np.abs(depth) < 1e-9, 1e-9, depth)
+    x = 0.5 + 0.5 * (rel @ right) / (safe * tan_half * aspect)
+    y = 0.5 + 0.5 * (rel @ up) / (safe * tan_half)
+    return np.stack([x, y], axis=-1), depth

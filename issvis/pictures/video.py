@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes.util
-import math
 import os
 import signal
 import sys
@@ -26,9 +25,12 @@ from typing import Any, Callable
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.frames import quat_to_matrix
 from ..record.scene_of import title_of
 from ..scene.render_settings import RenderSettings, RenderSettingsError, preview_settings
 from .camera import Clip
+from .grade import grade_image
+from .shots import check_camera_path
 
 
 class RenderError(InputError, RuntimeError):
@@ -89,74 +91,162 @@ def _anti_alias(plotter: Any, mode: str) -> None:
 
 
 # --- overlays ------------------------------------------------------------------------------
-def _mmss(seconds: float) -> str:
-    s = int(math.floor(max(seconds, 0.0)))
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+TITLE_SAFE = 0.05  # text stays this far (fraction of the frame) inside every edge: the title-safe area
+BACKING_OPACITY = 0.55  # the dark panel behind every text: legible over cloud and over black
+FADE_S = 0.35  # text fades in and out over this long, video s
+CUE_RGB = (1.0, 0.82, 0.30)
+
+
+def time_factor_words(factor: float) -> str:
+    """'real time', '10x faster', '2x slower': how fast the clip runs, in steps a viewer reads at once."""
+    if 0.9 <= factor <= 1.1:
+        return "Real time"
+    if factor < 1:
+        return f"{1 / factor:.0f}x slower than real time"
+    return f"{factor:,.0f}x faster than real time" if factor < 1000 else f"{factor:,.0f}x faster"
+
+
+def distance_words(m: float) -> str:
+    """'4 cm', '0.45 m', '12.4 m', '283 m'."""
+    if m < 0.1:
+        return f"{max(m * 100, 0):.0f} cm"
+    if m < 100:
+        return f"{m:.2f} m" if m < 1 else f"{m:.1f} m"
+    return f"{m:,.0f} m"
+
+
+def speed_words(mps: float) -> str:
+    """'11 cm/s', '1.2 m/s'."""
+    v = abs(mps)
+    return f"{v * 100:.0f} cm/s" if v < 1 else f"{v:.1f} m/s"
+
+
+def duration_words(s: float) -> str:
+    """'45 seconds', '1 minute', '14 minutes'."""
+    if s < 59.5:
+        return f"{s:.0f} seconds"
+    m = int(round(s / 60))
+    return "1 minute" if m == 1 else f"{m} minutes"
+
+
+def side_names(record: Any, cfg: Any) -> tuple[str, str] | None:
+    """What to call the departing and the remaining side, from their parts' segments: 'Russian
+    segment' / 'US segment' in the default scene, 'Soyuz MS-19' / 'the station' for a Soyuz leaving."""
+    sides = record.separation_sides() if hasattr(record, "separation_sides") else None
+    if sides is None:
+        return None
+    segments = np.asarray(record.segment).astype(str)
+    mass = np.asarray(record.mass, float)
+    named = set(cfg.segment_names)
+    out = []
+    for mask in sides:
+        mine = segments[mask]
+        station = sorted(set(mine) & named)
+        if len(station) == 1:
+            out.append(cfg.segment_names[station[0]])
+        elif station:
+            out.append(cfg.station_name)
+        else:  # vehicles only: the heaviest one's own segment name
+            heaviest = mine[int(np.argmax(mass[mask]))] if len(mine) else ""
+            out.append(str(heaviest))
+    return out[0], out[1]
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 class Overlays:
-    """Title card, end card (a fade to black), clock and separation read-out as VTK 2D actors."""
+    """Text a viewer follows, as VTK 2D actors: a lower-third title, the two sides named as they
+    part, a gap cue across the opening interface, a read-out in plain words (how far apart, how fast,
+    how fast time runs), a line at a cut that skips time, and an end card over the last shot.
+
+    Every text sits on a translucent dark backing inside the title-safe area. No card covers the
+    picture and nothing fades to black: the picture goes on under every word.
+    """
 
     def __init__(self, plotter: Any, clip: Clip, settings: RenderSettings, title: str):
         import vtk
 
         self.clip = clip
-        self.cfg = settings.overlays
+        self.cfg = cfg = settings.overlays
         self.renderer = plotter.renderer
+        self.aspect = settings.width_px / settings.height_px
         h = settings.height_px
-        fs = self.cfg.font_scale
-        # 2.6 % of the height, but never under 12 px: at 640x360 (--preview) 9 px could not be read
-        self._hud_px = max(min(12, int(0.05 * h)), int(round(0.026 * h * fs)))
-        self._wide = settings.width_px >= 480  # room for the interface's name beside the clock
-        self.actors: list[Any] = []
+        fs = cfg.font_scale
+        # 3 % of the height, never under 12 px where the frame has room (at 640x360 smaller could not be
+        # read); thumbnails keep the proportions
+        def size(fraction: float) -> int:
+            return max(min(12, int(0.05 * h)), int(round(fraction * h * fs)))
 
-        def text(x: float, y: float, size: int, justify: str = "left", valign: str = "bottom",
-                 bold: bool = False) -> Any:
+        body_px = size(0.030)
+        self._body_px = body_px
+        self.actors: list[Any] = []
+        record = clip.record
+
+        def text(size: int, justify: str = "left", valign: str = "bottom", bold: bool = False) -> Any:
             actor = vtk.vtkTextActor()
             actor.SetTextScaleModeToNone()
-            coord = actor.GetPositionCoordinate()
-            coord.SetCoordinateSystemToNormalizedViewport()
-            coord.SetValue(x, y)
+            actor.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
             prop = actor.GetTextProperty()
             prop.SetFontSize(size)
             prop.SetFontFamilyToArial()
-            prop.SetColor(0.92, 0.94, 0.97)
+            prop.SetColor(0.96, 0.96, 0.96)
             prop.SetBold(bold)
-            prop.SetShadow(True)
-            prop.SetShadowOffset(1, -1)
+            prop.SetShadow(False)
+            prop.SetBackgroundColor(0.0, 0.0, 0.0)
+            prop.SetBackgroundOpacity(BACKING_OPACITY)
+            prop.SetLineSpacing(1.15)
             getattr(prop, f"SetJustificationTo{justify.capitalize()}")()
             getattr(prop, f"SetVerticalJustificationTo{valign.capitalize()}")()
+            actor.SetVisibility(False)
             self.renderer.AddViewProp(actor)
             self.actors.append(actor)
             return actor
 
-        margin = 0.025
-        self.clock = text(margin, margin * 1.6, self._hud_px) if self.cfg.clock else None
-        self.sep = text(1 - margin, margin * 1.6, self._hud_px, justify="right") if self.cfg.separation else None
-        self.fade = self._black_quad(vtk) if self.cfg.end_card or self.cfg.title_card else None
+        m = TITLE_SAFE
         self.title = self.subtitle = None
-        if self.cfg.title_card and self.cfg.title_s > 0:
-            self.title = text(0.5, 0.56, int(0.062 * h * fs), justify="centered", valign="centered", bold=True)
-            self.title.SetInput(self.cfg.title or title)
-            self.subtitle = text(0.5, 0.45, int(0.030 * h * fs), justify="centered", valign="centered")
-            self.subtitle.SetInput(self.cfg.subtitle if self.cfg.subtitle is not None else default_subtitle(clip.record))
-        self.end = self.end_sub = None
-        if self.cfg.end_card and self.cfg.end_s > 0:
-            self.end = text(0.5, 0.54, int(0.042 * h * fs), justify="centered", valign="centered")
-            self.end_sub = text(0.5, 0.45, int(0.026 * h * fs), justify="centered", valign="centered")
-            self.end.SetInput(self.cfg.end_text)
-        self._gap = _gap_series(clip.record, clip.points)
+        if cfg.title_card and cfg.title_s > 0:
+            self.title = text(size(0.050), bold=True)
+            self.title.GetPositionCoordinate().SetValue(m, m + 0.075 * fs)
+            self.title.SetInput(f" {cfg.title or title} ")
+            self.subtitle = text(body_px)
+            self.subtitle.GetPositionCoordinate().SetValue(m, m)
+            sub = cfg.subtitle if cfg.subtitle is not None else default_subtitle(record)
+            self.subtitle.SetInput(f" {_capital(sub)} ")
+        self.readout = text(body_px) if (cfg.clock or cfg.separation) else None
+        if self.readout is not None:
+            self.readout.GetPositionCoordinate().SetValue(m, m)
+        self.caption = text(body_px, justify="centered", valign="top") if cfg.captions else None
+        if self.caption is not None:
+            self.caption.GetPositionCoordinate().SetValue(0.5, 1 - m)
+        self.end = text(size(0.036), valign="bottom") if cfg.end_card and cfg.end_s > 0 else None
+        if self.end is not None:
+            self.end.GetPositionCoordinate().SetValue(m, m)
+        self.names = side_names(record, cfg)
+        self.labels = [text(body_px, justify="centered"), text(body_px, justify="centered")] \
+            if (cfg.labels and self.names is not None) else []
+        for actor, name in zip(self.labels, self.names or ()):
+            actor.SetInput(f" {_capital(name)} ")
+        self.cue_label = text(max(int(round(0.8 * body_px)), 4), justify="centered") if cfg.gap_cue else None
+        self.cue = self._cue_actor(vtk) if cfg.gap_cue else None
+        self._gap = _gap_series(record, clip.points)
+        self._sides = record.separation_sides() if hasattr(record, "separation_sides") else None
+        self._boxes = None
+        self._hull: np.ndarray | None = None
         self._last: dict[int, str] = {}
 
-    def _black_quad(self, vtk: Any) -> Any:
+    # -- pieces ---------------------------------------------------------------------------
+    def _cue_actor(self, vtk: Any) -> Any:
+        """A bracket (two ticks joined at the top) in normalized viewport coordinates, moved every frame."""
         pts = vtk.vtkPoints()
-        for x, y in ((0, 0), (1, 0), (1, 1), (0, 1)):
-            pts.InsertNextPoint(x, y, 0)
-        quad = vtk.vtkCellArray()
-        quad.InsertNextCell(4, [0, 1, 2, 3])
+        for _ in range(4):
+            pts.InsertNextPoint(0, 0, 0)
+        lines = vtk.vtkCellArray()
+        lines.InsertNextCell(4, [0, 1, 2, 3])
         poly = vtk.vtkPolyData()
         poly.SetPoints(pts)
-        poly.SetPolys(quad)
+        poly.SetLines(lines)
         coord = vtk.vtkCoordinate()
         coord.SetCoordinateSystemToNormalizedViewport()
         mapper = vtk.vtkPolyDataMapper2D()
@@ -164,9 +254,13 @@ class Overlays:
         mapper.SetTransformCoordinate(coord)
         actor = vtk.vtkActor2D()
         actor.SetMapper(mapper)
-        actor.GetProperty().SetColor(0, 0, 0)
+        actor.GetProperty().SetColor(*CUE_RGB)
+        actor.GetProperty().SetLineWidth(max(2.0, self._body_px / 12))
+        actor.SetVisibility(False)
         self.renderer.AddViewProp(actor)
         self.actors.append(actor)
+        self._cue_points = pts
+        self._cue_poly = poly
         return actor
 
     def _set(self, actor: Any, value: str) -> None:
@@ -181,53 +275,200 @@ class Overlays:
         actor.SetVisibility(opacity > 0.002)
         if hasattr(actor, "GetTextProperty"):
             actor.GetTextProperty().SetOpacity(opacity)
-            actor.GetTextProperty().SetShadowOffset(1, -1)
+            actor.GetTextProperty().SetBackgroundOpacity(BACKING_OPACITY * opacity)
         else:
             actor.GetProperty().SetOpacity(opacity)
 
+    @staticmethod
+    def _window(v: float, start: float, end: float) -> float:
+        """Opacity of a text shown from start to end (video s), faded in and out."""
+        if end <= start:
+            return 0.0
+        fade = min(FADE_S, 0.25 * (end - start))
+        return float(np.clip(min(v - start, end - v) / fade, 0.0, 1.0))
+
+    # -- per frame ------------------------------------------------------------------------
     def update(self, video_s: float, t_s: float) -> None:
         clip, cfg = self.clip, self.cfg
         length = clip.length_s
-        title_s = min(cfg.title_s * clip.scale, 0.3 * length)
-        end_s = min(cfg.end_s * clip.scale, 0.3 * length)
-        # cards: title fades out over its last second; the end fades the picture to black, then text
-        title_a = 0.0
-        if self.title is not None and title_s > 0:
-            fade = min(1.0, 0.35 * title_s)
-            title_a = float(np.clip((title_s - video_s) / fade, 0.0, 1.0))
-        end_f = 0.0
-        if self.end is not None and end_s > 0:
-            end_f = float(np.clip((video_s - (length - end_s)) / (0.45 * end_s), 0.0, 1.0))
-        black = max(0.55 * title_a, end_f * 0.92)
-        self._show(self.fade, black)
+        video_s = min(max(video_s, 0.0), length)  # a still asked past the end shows the last frame
+        title_end = min(cfg.title_s * clip.scale, 0.3 * length) if self.title else 0.0
+        title_a = self._window(video_s, -1.0, title_end) if self.title else 0.0
+        end_s = min(cfg.end_s * clip.scale, 0.3 * length) if self.end is not None else 0.0
+        end_a = self._window(video_s, length - end_s, length + 1.0) if self.end is not None else 0.0
+        # the read-out shares the lower third with the cards: it comes in after the title has gone
+        # and goes before the end card comes, never over either
+        readout_a = self._window(video_s, title_end - 1e-3 if title_end else -1.0,
+                                 length - end_s + 1e-3 if end_s else length + 1.0)
         self._show(self.title, title_a)
         self._show(self.subtitle, title_a)
+        gap = self._gap_at(t_s)
         if self.end is not None:
-            self._show(self.end, end_f)
-            self._show(self.end_sub, end_f)
-            t_end = clip.sim(length)  # the card states the end, not a number still counting
-            gap = self._gap_at(t_end)
-            if gap is not None:
-                # the faces of the opened port, not the centres of mass (those are in `issvis simulate`'s summary)
-                self._set(self.end_sub, f"after {_mmss(t_end - clip.record.t[0])} the {gap[3]} faces are "
-                                        f"{gap[0]:,.0f} m apart, opening at {gap[1]:+.2f} m/s")
-        hud = 1.0 - max(title_a, end_f)
-        rate = clip.time.rate(video_s)
-        if self.clock is not None:
-            self._show(self.clock, hud)
-            speed = "real time" if rate < 1.5 else f"{rate:,.0f}x"
-            self._set(self.clock, f"T+ {_mmss(t_s - clip.record.t[0])}   {speed}")
-        if self.sep is not None:
-            self._show(self.sep, hud)
-            gap = self._gap_at(t_s)
-            if gap is None:
-                self._set(self.sep, "")
-            elif t_s < gap[2]:
-                self._set(self.sep, f"{gap[3]}: docked")
+            self._show(self.end, end_a)
+            self._set(self.end, self._end_words())
+        if self.readout is not None:
+            self._show(self.readout, readout_a)
+            self._set(self.readout, self._readout_words(video_s, t_s, gap))
+        shot = clip.shot_at(video_s)
+        pose = clip.camera(video_s) if shot is not None and (self.labels or self.cue is not None) else None
+        self._update_caption(video_s, shot)
+        self._update_labels(video_s, t_s, shot, pose)
+        self._update_cue(video_s, t_s, shot, pose, gap)
+
+    def _readout_words(self, video_s: float, t_s: float, gap: tuple[float, float, float, str] | None) -> str:
+        lines = []
+        if self.cfg.separation and gap is not None:
+            if t_s < gap[2] or gap[0] < 0.005:
+                lines.append("Docked" if t_s < gap[2] else "Opening")
             else:
-                label = f"{gap[3]} gap" if self._wide else "gap"
-                self._set(self.sep, f"{label} {gap[0]:,.2f} m   {gap[1]:+.3f} m/s" if gap[0] < 100 else
-                          f"{label} {gap[0]:,.0f} m   {gap[1]:+.2f} m/s")
+                moving = "moving apart" if gap[1] >= 0 else "closing"
+                lines.append(f"{distance_words(gap[0])} apart, {moving} at {speed_words(gap[1])}")
+        if self.cfg.clock:
+            lines.append(time_factor_words(self.clip.time.rate(video_s)))
+        return " " + " \n ".join(lines) + " " if lines else ""
+
+    def _end_words(self) -> str:
+        cfg, clip = self.cfg, self.clip
+        if cfg.end_text is not None:
+            return f" {cfg.end_text} "
+        t_end = clip.sim(clip.length_s)
+        gap = self._gap_at(t_end)
+        if gap is None or self.names is None:
+            return " A physics simulation, not footage "
+        after = duration_words(t_end - gap[2])
+        return (f" {after} after undocking, the {self.names[0]} is {distance_words(gap[0])} \n"
+                f" from the {self.names[1]}. A physics simulation, not footage. ")
+
+    def _update_caption(self, video_s: float, shot: tuple[int, Any] | None) -> None:
+        if self.caption is None:
+            return
+        words, alpha = "", 0.0
+        if shot is not None and shot[0] > 0:
+            k, sh = shot
+            first, end = self.clip.shot_span(k)
+            prev_end = self.clip.sim(first - 1e-6)
+            skipped = self.clip.sim(first) - prev_end
+            words = sh.caption if sh.caption is not None else (
+                f"{_capital(duration_words(skipped))} later" if skipped > 30.0 else "")
+            if words:
+                alpha = self._window(video_s, first, min(first + 2.5, end))
+        self._show(self.caption, alpha)
+        self._set(self.caption, f" {words} ")
+
+    def _side_screen(self, t_s: float, pose: Any) -> list[tuple[float, float] | None]:
+        """Where to put each side's name: centred over the top of its boxes on screen."""
+        from .camera import project
+        from .shots import not_truss, station_boxes
+
+        if self._boxes is None:
+            self._boxes = station_boxes(self.clip.record)
+        pos, quat = self.clip.poses(t_s)
+        rot = quat_to_matrix(quat)
+        if self._hull is None:
+            self._hull = not_truss(self.clip.record)
+        hull = self._hull
+        out: list[tuple[float, float] | None] = []
+        for mask in self._sides or ():
+            # over the side's modules and vehicles, not over arrays reaching far off on the truss
+            body = mask & hull if (mask & hull).any() else mask
+            xy, depth = project(pose, self._boxes.corners(body, pos, rot), self.aspect)
+            if (depth <= 0).any():
+                out.append(None)
+                continue
+            centre, _ = project(pose, self.clip.points.com(mask, pos)[None], self.aspect)
+            out.append((float(centre[0, 0]), float(xy[:, 1].max())))
+        return out
+
+    def _update_labels(self, video_s: float, t_s: float, shot: tuple[int, Any] | None, pose: Any) -> None:
+        if not self.labels:
+            return
+        alpha = 0.0
+        if shot is not None and shot[1].labels and pose is not None:
+            first, end = self.clip.shot_span(shot[0])
+            alpha = self._window(video_s, first + 0.3, end)
+        if alpha <= 0:
+            for actor in self.labels:
+                self._show(actor, 0.0)
+            return
+        m = TITLE_SAFE
+        gap_y = 0.012 + 0.5 * self._body_px / max(self.renderer.GetSize()[1], 1)
+        spots = self._side_screen(t_s, pose)
+        for actor, spot in zip(self.labels, spots):
+            if spot is None:
+                self._show(actor, 0.0)
+                continue
+            x = float(np.clip(spot[0], m + 0.08, 1 - m - 0.08))
+            y = float(np.clip(spot[1] + gap_y, m + 0.1, 1 - m - 0.06))
+            actor.GetPositionCoordinate().SetValue(x, y)
+            self._show(actor, alpha)
+
+    def _update_cue(self, video_s: float, t_s: float, shot: tuple[int, Any] | None, pose: Any,
+                    gap: tuple[float, float, float, str] | None) -> None:
+        if self.cue is None:
+            return
+        faces = self._faces(t_s)
+        alpha = 0.0
+        if shot is not None and shot[1].gap_cue and pose is not None and faces is not None and gap is not None:
+            first, end = self.clip.shot_span(shot[0])
+            alpha = self._window(video_s, first + 0.3, end)
+            alpha *= float(np.clip((1.5 - gap[0]) / 0.5, 0.0, 1.0))  # gone once the gap is plain to see
+        if alpha <= 0 or pose is None or faces is None or gap is None:
+            self._show(self.cue, 0.0)
+            self._show(self.cue_label, 0.0)
+            return
+        from .camera import project
+
+        a, b, normal, reach = faces
+        # which side of the hull faces screen-up: the ticks stand there, clear of the gap itself
+        up_screen = pose.view_up - normal * float(pose.view_up @ normal)
+        side = up_screen / max(np.linalg.norm(up_screen), 1e-9)
+        base, tip = reach, reach + 1.2
+        pts = np.array([a + side * base, a + side * tip, b + side * tip, b + side * base])
+        xy, depth = project(pose, pts, self.aspect)
+        if (depth <= 0).any():
+            self._show(self.cue, 0.0)
+            self._show(self.cue_label, 0.0)
+            return
+        # at least a few pixels apart, so that a closed gap still reads as two marks
+        min_dx = 4.0 / max(self.renderer.GetSize()[0], 1)
+        along = xy[3] - xy[0]
+        span = float(np.linalg.norm(along))
+        if span < min_dx:
+            unit = along / span if span > 1e-12 else np.array([1.0, 0.0])
+            spread = unit * 0.5 * (min_dx - span)
+            xy[:2] -= spread
+            xy[2:] += spread
+        for i in range(4):
+            self._cue_points.SetPoint(i, float(xy[i, 0]), float(xy[i, 1]), 0.0)
+        self._cue_points.Modified()
+        self._cue_poly.Modified()
+        self._show(self.cue, alpha)
+        top = 0.5 * (xy[1] + xy[2])
+        self.cue_label.GetPositionCoordinate().SetValue(float(top[0]), float(top[1]) + 0.012)
+        self._set(self.cue_label, " Closed " if t_s < gap[2] else " Opening " if gap[0] < 0.005 else
+                  f" Gap {distance_words(gap[0])} ")
+        self._show(self.cue_label, alpha)
+
+    def _faces(self, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+        """The two faces of the opened interface at t (LVLH), the axis between them, and the radius
+        (m) where the cue's ticks start: just outside the narrower of the two parts."""
+        iface = self.clip.points.interface
+        if iface is None:
+            return None
+        ci, pc, pi, pp = iface
+        pos, quat = self.clip.poses(t_s)
+        rot = quat_to_matrix(quat[[ci, pi]])
+        a, b = pos[ci] + rot[0] @ pc, pos[pi] + rot[1] @ pp
+        axis = pos[ci] - pos[pi]
+        axis = axis / max(np.linalg.norm(axis), 1e-9)
+        if self._boxes is None:
+            from .shots import station_boxes
+
+            self._boxes = station_boxes(self.clip.record)
+        half = [float((self._boxes.hi[self._boxes.part == i] - self._boxes.lo[self._boxes.part == i]).max(axis=1).min())
+                / 2 for i in (ci, pi) if (self._boxes.part == i).any()]
+        reach = (min(half) if half else 1.0) + 0.4
+        return b, a, axis, reach
 
     def _gap_at(self, t_s: float) -> tuple[float, float, float, str] | None:
         if self._gap is None:
@@ -498,12 +739,13 @@ def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, e
                     poster_i: int | None, on_frame: Callable[[int, np.ndarray], None] | None,
                     step: Callable[[], None] | None) -> np.ndarray | None:
     """Render frames first..end-1 into one self-contained H.264 file; returns the poster frame if in it."""
+    from .grade import with_grade
     from .segments import encoder_params
 
     q = settings.quality
     out = (settings.width_px, settings.height_px)
     scale_to = None if out == (source.width_px, source.height_px) else out
-    writer = _Encoder(path, (source.width_px, source.height_px), settings.fps, encoder_params(q.preset, q.crf, scale_to),
+    writer = _Encoder(path, (source.width_px, source.height_px), settings.fps, with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px),
                       (source.height_px, source.width_px, 3))
     poster = None
     try:
@@ -698,6 +940,7 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
     t_start = time.perf_counter()
     c_start = time.process_time()
     clip = Clip(settings, record)
+    check_camera_path(clip)  # before anything is rendered: a camera through the station stops here (exit 2)
     n = clip.n_frames
     segments = segment_bounds(n, settings.fps)
     poster_i = min(n - 1, int(0.62 * n))
@@ -738,7 +981,7 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
                         from PIL import Image
 
                         poster_img = np.asarray(Image.fromarray(poster_img).resize(out, Image.Resampling.BOX))
-                    write_png(poster_img, poster_path)
+                    write_png(grade_image(poster_img, settings.quality), poster_path)
         finally:
             if bar is not None:
                 bar.close()
@@ -757,8 +1000,9 @@ def render_still(record: Any, settings: RenderSettings, video_s: float, output: 
     try:
         if not 0 <= video_s <= source.clip.length_s:
             raise RenderSettingsError(f"--still {video_s:g}: the clip runs 0..{source.clip.length_s:g} s of video")
+        check_camera_path(source.clip, np.array([video_s]))
         source.pose(video_s)
-        img = source.picture()
+        img = grade_image(source.picture(), settings.quality)
     finally:
         source.close()
     write_png(img, output)

@@ -83,48 +83,55 @@ def nonzero_vector(v: Vec3, name: str) -> Vec3:
     return v
 
 
-def _default_keys() -> tuple[CameraKey, ...]:
-    # The default choreography (video seconds, for the 46 s default map: the hooks open at ~9 s, real
-    # time until ~17 s, then faster). The Sun starts high and aft and sets behind the station near
-    # the end (lighting defaults), so every shot is side- or back-lit:
-    # establishing view from the -z side -> down onto Zarya/PMA-1 as it opens, Earth behind ->
-    # along the US segment towards the opening interface -> the Russian segment leaving, Earth
-    # behind it -> wide, from ahead of the Russian segment, into the sunset.
-    return (
-        CameraKey(at_s=0.0, mode="orbit", anchor="station", target="station", position_m=(30.0, 55.0, -112.0),
-                  fov_deg=40.0, orbit_deg_per_s=1.0),
-        CameraKey(at_s=4.5, mode="orbit", anchor="station", target="station", position_m=(30.0, 55.0, -112.0),
-                  fov_deg=40.0, orbit_deg_per_s=1.0),
-        # above and to port of the interface, looking down across it: the gap opens against Earth
-        CameraKey(at_s=7.5, mode="fixed", anchor="interface", target="interface", position_m=(15.0, -3.0, 14.0),
-                  fov_deg=32.0),
-        CameraKey(at_s=13.5, mode="follow", anchor="interface", target="interface", position_m=(14.0, -6.0, 16.0),
-                  fov_deg=34.0),
-        # along the Russian segment from behind Zvezda, towards the opening interface, riding with it
-        CameraKey(at_s=16.0, mode="follow", anchor="departing", target="interface", position_m=(5.0, -22.0, 5.5),
-                  fov_deg=40.0),
-        CameraKey(at_s=21.5, mode="follow", anchor="departing", target="interface", position_m=(5.5, -24.0, 6.0),
-                  fov_deg=40.0),
-        # from above the US segment, the Russian segment sinking away with Earth behind it
-        CameraKey(at_s=26.0, mode="follow", anchor="remaining", target="departing", position_m=(25.0, 10.0, 45.0),
-                  fov_deg=40.0),
-        CameraKey(at_s=32.0, mode="follow", anchor="remaining", target="departing", position_m=(27.0, 14.0, 48.0),
-                  fov_deg=42.0),
-        # up and forward, clear of the US segment's arrays ...
-        CameraKey(at_s=34.8, mode="follow", anchor="remaining", target="departing", position_m=(40.0, 45.0, 30.0),
-                  fov_deg=44.0),
-        # ... to ahead of the Russian segment, looking aft and a little down into the sunset
-        CameraKey(at_s=37.5, mode="follow", anchor="departing", target="departing", position_m=(22.0, 95.0, 55.0),
-                  fov_deg=42.0),
-        CameraKey(at_s=46.0, mode="follow", anchor="departing", target="departing", position_m=(24.0, 108.0, 60.0),
-                  fov_deg=42.0),
-    )
+class Shot(_Strict):
+    """One shot of the edit: the camera over a stretch of the record, then a cut to the next shot.
+
+    Time runs at one rate through a shot (``time_factor``), so a time-lapse steps at the cuts and
+    never creeps. The camera moves from ``from_m`` to ``to_m`` (relative to ``anchor``, LVLH axes) on
+    an arc about the subject (the look turns, the distance scales), looking at ``subject``.
+    """
+
+    name: str = Field(min_length=1, max_length=40, description="what the shot shows; error messages name it")
+    video_s: float = Field(gt=0, le=600, description="length of the shot on screen, video s")
+    start_sim_s: float | None = Field(None, ge=0, description="simulated time at the shot's first frame, record s; "
+                                      "default: where the previous shot ended (the first: the record's start)")
+    time_factor: float = Field(1.0, gt=0, le=10_000, description="simulated seconds per video second over the shot")
+    subject: str = Field("station", description="point the camera looks at; it must stay in view (not hidden "
+                         "behind other parts for more than a moment)")
+    anchor: str | None = Field(None, description="point from_m and to_m are measured from; default the subject")
+    mode: Literal["follow", "fixed"] = Field("follow", description="follow: the camera rides with the anchor; fixed: "
+                                             "it stays where the anchor was at the shot's first frame")
+    from_m: Vec3 = Field(description="camera position at the shot's first frame, from the anchor, LVLH axes, m")
+    to_m: Vec3 | None = Field(None, description="camera position at the shot's last frame; default from_m")
+    fov_deg: float = Field(40.0, ge=2, le=120, description="vertical field of view at the first frame, degrees")
+    to_fov_deg: float | None = Field(None, ge=2, le=120, description="at the last frame; default fov_deg")
+    target_offset_m: Vec3 = Field((0.0, 0.0, 0.0), description="added to the subject's point, LVLH axes, m")
+    up: Vec3 = Field((1.0, 0.0, 0.0), description="screen-up direction, LVLH axes (default zenith: Earth is down)")
+    ease: Literal["linear", "smooth"] = Field("linear", description="linear: a steady move, cut in and out while "
+                                              "moving; smooth: starts and stops at rest")
+    labels: bool = Field(False, description="name the two sides on screen during this shot")
+    gap_cue: bool = Field(False, description="show the gap across the opening interface during this shot")
+    caption: str | None = Field(None, description="a line at the start of the shot; default: 'N minutes later' "
+                                "when the shot skips time")
+
+    @field_validator("subject", "anchor")
+    @classmethod
+    def _point_name(cls, v: str | None) -> str | None:
+        return v if v is None else check_point_name(v)
+
+    @field_validator("up")
+    @classmethod
+    def _nonzero_up(cls, v: Vec3) -> Vec3:
+        return nonzero_vector(v, "up")
 
 
 class CameraSettings(_Strict):
-    """Camera choreography: keys sorted by ``at_s``; before the first and after the last the camera holds."""
+    """Camera keys (sorted by ``at_s``; before the first and after the last the camera holds) and the near plane.
 
-    keys: tuple[CameraKey, ...] = Field(default_factory=_default_keys, min_length=1)
+    Without keys the camera follows the shot list (``RenderSettings.shot``, or the automatic one)."""
+
+    keys: tuple[CameraKey, ...] = Field((), description="camera keys blended into one path (the older way to "
+                                        "describe a choreography); none: the shot list (`render.shot`)")
     near_m: float = Field(0.05, gt=0, le=100, description="closest distance drawn, m")
 
     @model_validator(mode="after")
@@ -206,18 +213,33 @@ class EarthSettings(_Strict):
 
 
 class Overlays(_Strict):
-    """Text over the picture; each piece can be turned off."""
+    """Text over the picture, in plain words; each piece can be turned off.
 
-    title_card: bool = True
+    Every word comes from the record unless given here: the title from the scene, the two sides'
+    names from the segments of their parts (``segment_names``), the end card from the run's numbers.
+    Text sits inside the title-safe area (5 % in from every edge) on a translucent dark backing, so
+    it reads over cloud as well as over black.
+    """
+
+    title_card: bool = Field(True, description="a lower-third title over the first shot")
     title: str | None = Field(None, description="default: the scene's title")
     subtitle: str | None = Field(None, description="default: what the record shows (the interface that opens, "
                                  "or the part that burns)")
-    title_s: float = Field(4.5, ge=0, le=60, description="how long the title card shows, video s")
+    title_s: float = Field(5.0, ge=0, le=60, description="how long the title shows, video s")
+    labels: bool = Field(True, description="name the two sides on screen in the shot where they first part")
+    segment_names: dict[str, str] = Field(
+        default_factory=lambda: {"ROS": "Russian segment", "USOS": "US segment"},
+        description="what the labels and the end card call a side made of a segment's parts (record segment -> "
+        "words); a side of vehicles only is called by its vehicle's segment, a side of both by `station_name`")
+    station_name: str = Field("the station", description="a side that holds parts of more than one segment")
+    gap_cue: bool = Field(True, description="a bracket across the opening interface with the gap in cm, while "
+                          "it is under a metre (in shots that ask for it)")
+    captions: bool = Field(True, description="a line at a cut that skips time ('14 minutes later')")
     end_card: bool = True
-    end_text: str = "Simulated with issvis: pybullet rigid bodies in the Hill frame"
-    end_s: float = Field(4.0, ge=0, le=60, description="length of the closing fade and card, video s")
-    clock: bool = Field(True, description="mission elapsed time and time-lapse factor")
-    separation: bool = Field(True, description="distance and rate between the two sides")
+    end_text: str | None = Field(None, description="default: what happened, in the run's own numbers")
+    end_s: float = Field(4.0, ge=0, le=60, description="how long the end card shows over the last shot, video s")
+    clock: bool = Field(True, description="how fast time runs ('real time', '10x faster')")
+    separation: bool = Field(True, description="how far apart the two sides are, and how fast they part")
     font_scale: float = Field(1.0, gt=0.2, le=4)
 
 
@@ -230,6 +252,11 @@ class Quality(_Strict):
     shadow_map_px: int = Field(1536, ge=256, le=8192, description="shadow-map resolution (the station spans it)")
     stars: int = Field(4000, ge=0, le=100_000)
     earth_grid_deg: float = Field(2.0, ge=0.5, le=10, description="Earth mesh spacing; 2 keeps the limb sub-pixel at 1080p")
+    tone: Literal["filmic", "none"] = Field("filmic", description="the camera's tone curve over the whole frame: a toe "
+                                            "off pure black and a shoulder that rolls sunlit white off")
+    bloom: float = Field(0.3, ge=0, le=1, description="glow round sunlit white (0: none)")
+    vignette: float = Field(0.35, ge=0, le=1, description="darkening towards the corners (0: none)")
+    grain: float = Field(0.025, ge=0, le=0.2, description="film grain, as a fraction of full scale (0: none)")
     crf: int = Field(20, ge=0, le=51, description="x264 constant rate factor: lower is better and bigger")
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "superfast"
 
@@ -244,12 +271,30 @@ class RenderSettings(BaseModel):
     fps: int = Field(30, ge=1, le=240)
     seconds: float | None = Field(None, gt=0, le=3600, description="video length; default from the time map "
                                   "(the map is stretched to fit)")
+    shot: tuple[Shot, ...] | None = Field(None, description="the edit as a list of shots ([[render.shot]]); "
+                                          "none: the automatic shot list made from the record")
     camera: CameraSettings = CameraSettings()
     time: TimeMap = TimeMap()
     lighting: Lighting = Lighting()
     earth: EarthSettings = EarthSettings()
     overlays: Overlays = Overlays()
     quality: Quality = Quality()
+
+    @model_validator(mode="after")
+    def _one_choreography(self) -> RenderSettings:
+        if self.shot is not None and self.camera.keys:
+            raise ValueError("give either render.shot (a shot list) or render.camera.keys, not both")
+        if self.shot is not None and self.time.knots is not None:
+            raise ValueError("render.time.knots applies to camera keys; a shot list times itself (time_factor, "
+                             "start_sim_s)")
+        if self.shot is not None and not self.shot:
+            raise ValueError("render.shot is empty: give at least one [[render.shot]] or leave it out")
+        if self.shot is not None:
+            names = [s.name for s in self.shot]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"render.shot names must differ; {', '.join(map(repr, twice))} appears twice")
+        return self
 
 
 PREVIEW = {"width_px": 640, "height_px": 360, "fps": 15}

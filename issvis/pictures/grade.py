@@ -1,0 +1,90 @@
+"""The camera response: what a camera does to the rendered frame before it is a video.
+
+One filmic tone curve for the whole frame (station and Earth together: a toe that keeps shadow
+detail off pure black, a shoulder that rolls sunlit white off instead of clipping it), a little
+bloom round sunlit white, a vignette, and film grain. Each is a ``[render.quality]`` setting
+(``tone``, ``bloom``, ``vignette``, ``grain``); 0 / ``"none"`` turns it off.
+
+They run as ffmpeg filters on the luma, in the encoder's own process, after its downscale to the
+video size (the renderer's process, which llvmpipe keeps busy, does no extra work), so video
+frames, the poster and ``--still`` frames all go through the same chain (``grade_filters``). The
+grain is ffmpeg's seeded noise: the same in every render and every segment.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import numpy as np
+
+# The filmic curve, as (in, out) points on the frame's own (sRGB-encoded) values: a toe from
+# 0.06 (black stays black, never lifted into a grey ghost; the darkest shadows keep a little
+# separation), mid-tones a touch more contrasty, a shoulder that keeps 3 % headroom above sunlit white.
+FILMIC_POINTS = ((0.0, 0.0), (0.06, 0.035), (0.25, 0.22), (0.5, 0.52), (0.78, 0.82), (0.92, 0.935), (1.0, 0.97))
+BLOOM_THRESHOLD = 200  # luma (video range 16-235) above which a pixel glows
+
+
+def _curve_expression(points: tuple[tuple[float, float], ...]) -> str:
+    """The piecewise-linear curve through ``points`` as an ffmpeg expression of a video-range luma
+    ``val`` (16-235); ffmpeg evaluates it once per value into a look-up table."""
+    x = "clip((val-16)/219,0,1)"
+    expr = f"{points[-1][1]:.4f}"
+    for (x0, y0), (x1, y1) in reversed(list(zip(points, points[1:]))):
+        slope = (y1 - y0) / (x1 - x0)
+        expr = f"if(lt({x},{x1:.4f}),{y0:.4f}+({x}-{x0:.4f})*{slope:.4f},{expr})"
+    return f"16+219*({expr})"
+
+
+def grade_filters(quality: Any, height_px: int, pix_fmt: str = "yuv420p") -> str:
+    """The ffmpeg filter chain of the settings' camera response; '' for none.
+
+    It works on luma in ``pix_fmt`` (the video's yuv420p; stills use yuv444p), where the encoder's
+    scaler already converts to, so the grade adds no colour conversion of its own."""
+    steps = []
+    if quality.tone == "filmic":
+        steps.append(f"lutyuv=y='{_curve_expression(FILMIC_POINTS)}'")
+    if quality.bloom > 0:
+        # the bright part (0 elsewhere: a screen with 0 changes nothing), blurred at a quarter of the
+        # size, screened over the luma (chroma kept)
+        sigma = max(1.0, 0.006 * height_px / 4)
+        gain = 4.0 * quality.bloom
+        steps.append(
+            f"split[g0][g1];[g1]scale=iw/4:ih/4:flags=area,"
+            f"lutyuv=y='clip((val-{BLOOM_THRESHOLD})*{gain:.3f},0,255)':u=128:v=128,gblur=sigma={sigma:.2f}[g2];"
+            "[g2][g0]scale2ref=flags=bilinear[g3][g4];"
+            "[g4][g3]blend=c0_mode=screen:c1_mode=normal:c2_mode=normal")
+    if quality.vignette > 0:
+        steps.append(f"vignette=angle={0.9 * quality.vignette:.3f}:eval=init")
+    if quality.grain > 0:
+        steps.append(f"noise=c0s={100 * quality.grain:.1f}:c0f=t")
+    return f"format={pix_fmt}," + ",".join(steps) if steps else ""
+
+
+def with_grade(output_params: list[str], quality: Any, height_px: int) -> list[str]:
+    """ffmpeg output parameters with the camera response appended to their ``-vf`` chain."""
+    chain = grade_filters(quality, height_px)
+    if not chain:
+        return output_params
+    params = list(output_params)
+    if "-vf" in params:
+        k = params.index("-vf") + 1
+        params[k] = f"{params[k]},{chain}"
+    else:
+        params += ["-vf", chain]
+    return params
+
+
+def grade_image(img: np.ndarray, quality: Any) -> np.ndarray:
+    """One frame (H, W, 3) uint8 through the same chain as the video (for the poster and stills)."""
+    chain = grade_filters(quality, img.shape[0], "yuv444p")
+    if not chain:
+        return img
+    from .segments import ffmpeg_exe
+
+    h, w = img.shape[:2]
+    done = subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-i", "-",
+         "-vf", f"{chain},format=rgb24", "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        input=np.ascontiguousarray(img).tobytes(), capture_output=True, check=True)
+    return np.frombuffer(done.stdout, np.uint8).reshape(h, w, 3).copy()

@@ -1,0 +1,479 @@
+"""The edit: the default shot list, the camera check every render runs, the words on screen, the
+dead-time measure. Most tests need no pixels; the few that render use small frames."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from issvis.core.tolerances import TOLERANCES
+from issvis.pictures.camera import Clip
+from issvis.pictures.shots import (
+    CameraPathError,
+    check_camera_path,
+    station_boxes,
+    sun_direction,
+    sun_height_rad,
+)
+from issvis.scene.render_settings import CameraKey, CameraSettings, Overlays, RenderSettings, Shot
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SHOTS = ["establishing", "opening", "parting", "leaving", "sunset"]
+
+
+@pytest.fixture(scope="module")
+def clip(undock_record) -> Clip:
+    return Clip(RenderSettings(), undock_record)
+
+
+def _gap_m(record, t_s: float) -> float:
+    from issvis.pictures.video import _gap_series
+
+    times, gap, _, _, _ = _gap_series(record, Clip(RenderSettings(), record).points)
+    return float(np.interp(t_s, times, gap))
+
+
+def _box(record, words: str):
+    """(part index, centre (3,) in the part's frame, normal (3,) of the box's thinnest side) of the
+    first visual box whose description contains ``words``."""
+    boxes = station_boxes(record)
+    k = next(i for i, w in enumerate(boxes.what) if words in w)
+    lo, hi = boxes.lo[k], boxes.hi[k]
+    normal = np.zeros(3)
+    normal[int(np.argmin(hi - lo))] = 1.0
+    return int(boxes.part[k]), 0.5 * (lo + hi), normal
+
+
+def _lvlh(record, part: int, local: np.ndarray, t_s: float) -> np.ndarray:
+    from issvis.core.frames import quat_to_matrix
+
+    pos, quat = record.pose_at(t_s)
+    return pos[part] + quat_to_matrix(quat[part]) @ local
+
+
+# --- the camera check ------------------------------------------------------------------------
+def test_default_edit_keeps_the_camera_clear_and_its_subject_in_view(clip):
+    report = check_camera_path(clip)  # raises on a breach; the margins below say by how much it passes
+    assert report.closest_m >= TOLERANCES.camera_clearance_m + 2.0, report
+    assert report.longest_hidden_s <= TOLERANCES.subject_hidden_s, report
+    assert report.fastest_turn_deg_per_s <= TOLERANCES.camera_turn_deg_per_s, report
+
+
+def _through_the_wing(record, name: str = "through a wing") -> RenderSettings:
+    """A shot riding with P3/P4 whose camera passes through the middle of array wing 2A."""
+    part, centre, normal = _box(record, "wing 2A")
+    names = [str(n) for n in record.names]
+    wing = _lvlh(record, part, centre, 0.0)
+    offset = wing - record.pose_at(0.0)[0][part]
+    from issvis.core.frames import quat_to_matrix
+
+    n_lvlh = quat_to_matrix(record.pose_at(0.0)[1][part]) @ normal
+    shot = Shot(name=name, video_s=8.0, start_sim_s=0.0, subject="station", anchor=f"part:{names[part]}",
+                from_m=tuple(offset + 8.0 * n_lvlh), to_m=tuple(offset - 8.0 * n_lvlh))
+    return RenderSettings(width_px=96, height_px=54, fps=10, shot=(shot,))
+
+
+def test_a_camera_through_an_array_wing_stops_the_render_before_any_frame(undock_record, tmp_path):
+    from issvis.pictures.video import render_video
+
+    frames = []
+    out = tmp_path / "x.mp4"
+    with pytest.raises(CameraPathError) as err:
+        render_video(undock_record, _through_the_wing(undock_record), out, progress=False,
+                     on_frame=lambda i, f: frames.append(i))
+    message = str(err.value)
+    # the camera enters the wing's bounds (3 m off it) a little before the middle of the shot
+    import re
+
+    at = float(re.search(r"video ([\d.]+) s", message).group(1))
+    assert 2.0 < at < 4.0 and "'through a wing'" in message and "wing 2A" in message, message
+    assert f"{TOLERANCES.camera_clearance_m:g} m clear" in message
+    assert frames == [] and list(tmp_path.iterdir()) == []
+
+
+def _beside(record, part_name: str, gap_m: float) -> np.ndarray:
+    """An LVLH point ``gap_m`` off one face of the part's first visual box, nearer that part than any other."""
+    from issvis.core.frames import quat_to_matrix
+
+    boxes = station_boxes(record)
+    pos, quat = record.pose_at(0.0)
+    rot = quat_to_matrix(quat)
+    names = [str(n) for n in record.names]
+    part = names.index(part_name)
+    k = int(np.flatnonzero(boxes.part == part)[0])
+    centre, half = 0.5 * (boxes.lo[k] + boxes.hi[k]), 0.5 * (boxes.hi[k] - boxes.lo[k])
+    for axis in range(3):
+        for sign in (1.0, -1.0):
+            local = centre.copy()
+            local[axis] += sign * (half[axis] + gap_m)
+            point = pos[part] + rot[part] @ local
+            d = boxes.distances(point, pos, rot)
+            if int(boxes.part[int(np.argmin(d))]) == part and abs(d.min() - gap_m) < 1e-6:
+                return point
+    raise AssertionError(f"no free side of {part_name}")
+
+
+def test_the_check_runs_on_a_scene_s_own_camera_keys(undock_record):
+    """Not only the shot list: camera keys (the older way to describe a choreography) that park the
+    camera 1 m off Zvezda's hull fail too, and the message names the keys and the part."""
+    eye = _beside(undock_record, "zvezda", 1.0)
+    keys = (CameraKey(at_s=0.0, anchor="lvlh", target="part:zvezda", position_m=tuple(eye), mode="fixed"),
+            CameraKey(at_s=3.0, anchor="lvlh", target="part:zvezda", position_m=tuple(eye), mode="fixed"))
+    settings = RenderSettings(width_px=96, height_px=54, fps=10, camera=CameraSettings(keys=keys))
+    with pytest.raises(CameraPathError, match=r"camera keys 0-1\): the camera is 1\.0 m from the visual bounds of zvezda"):
+        check_camera_path(Clip(settings, undock_record))
+
+
+def test_a_subject_hidden_behind_an_array_fails(undock_record):
+    """The camera behind array wing 2A, looking through it at the Russian segment."""
+    from issvis.core.frames import quat_to_matrix
+    from issvis.pictures.camera import PointResolver
+
+    part, centre, _ = _box(undock_record, "wing 2A")
+    wing = _lvlh(undock_record, part, centre, 0.0)
+    pos, quat = undock_record.pose_at(0.0)
+    ros = PointResolver(undock_record).point("departing", pos, quat)
+    away = (wing - ros) / np.linalg.norm(wing - ros)
+    boxes, rot = station_boxes(undock_record), quat_to_matrix(quat)
+    eye = next(wing + d * away for d in np.arange(4.0, 40.0, 0.5)
+               if boxes.distances(wing + d * away, pos, rot).min() > TOLERANCES.camera_clearance_m + 0.5)
+    shot = Shot(name="behind the wing", video_s=3.0, start_sim_s=0.0, subject="departing", anchor="lvlh",
+                mode="fixed", from_m=tuple(eye))
+    settings = RenderSettings(width_px=96, height_px=54, fps=10, shot=(shot,))
+    with pytest.raises(CameraPathError, match=r"subject \(departing\) is hidden behind P3/P4.*wing"):
+        check_camera_path(Clip(settings, undock_record))
+    # seen from the other side of the Russian segment it is in plain view
+    clear = Shot(name="in view", video_s=3.0, start_sim_s=0.0, subject="departing", anchor="departing",
+                 from_m=tuple(-60.0 * away))
+    report = check_camera_path(Clip(settings.model_copy(update={"shot": (clear,)}), undock_record))
+    assert report.longest_hidden_s == 0.0
+
+
+def test_a_whip_inside_a_shot_fails(undock_record):
+    """Half a turn round the station in one second is a whip; the same over 30 s is a slow orbit."""
+    def half_turn(video_s: float) -> RenderSettings:
+        shot = Shot(name="whip", video_s=video_s, start_sim_s=0.0, time_factor=0.5 / video_s, subject="station",
+                    from_m=(40.0, 150.0, 20.0), to_m=(40.0, -150.0, 20.0))
+        return RenderSettings(width_px=96, height_px=54, fps=30, shot=(shot,))
+
+    with pytest.raises(CameraPathError, match="deg/s"):
+        check_camera_path(Clip(half_turn(1.0), undock_record))
+    check_camera_path(Clip(half_turn(30.0), undock_record))
+
+
+def test_a_camera_path_into_the_station_is_exit_2_at_the_command_line(tmp_path, capsys):
+    """From a scene file: exit 2, one line naming the time, the shot and the part; no file left."""
+    scene = tmp_path / "wing.toml"
+    scene.write_text("""
+[scene]
+title = "Into the wing"
+duration_s = 30.0
+[[separation]]
+interface = "zarya/pma1"
+t_s = 20.0
+[render]
+width_px = 96
+height_px = 54
+fps = 10
+[[render.shot]]
+name = "into the truss"
+video_s = 2.0
+start_sim_s = 0.0
+subject = "part:s0"
+from_m = [0.5, 0.0, 0.0]
+""")
+    from issvis.cli import main
+
+    out = tmp_path / "x.mp4"
+    assert main(["render", str(scene), "-o", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "video 0.00 s (shot 1 'into the truss')" in err and "s0" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+# --- the shot list ---------------------------------------------------------------------------
+def test_default_edit_is_a_list_of_named_shots(clip):
+    assert [s.name for s in clip.shots] == DEFAULT_SHOTS
+    # the strongest compositions are held: no shot under 5 s
+    assert min(s.video_s for s in clip.shots) >= 5.0
+    assert 30.0 <= clip.length_s <= 48.0
+
+
+def test_time_runs_at_one_rate_per_shot_and_steps_at_the_cuts(clip, undock_record):
+    v = clip.frame_times()
+    rates = np.array([clip.time.rate(x) for x in v])
+    shot_of = np.array([clip.shot_at(x)[0] for x in v])
+    changes = np.flatnonzero(np.diff(rates) != 0) + 1
+    assert set(shot_of[changes - 1]) != set() and np.all(shot_of[changes] != shot_of[changes - 1]), \
+        "the time factor changed inside a shot"
+    assert sorted(set(np.round(rates, 6))) == [1.0, 10.0, 20.0, 30.0]
+    t = np.array([clip.sim(x) for x in v])
+    assert np.all(np.diff(t) > 0), "every frame a later moment"
+    # real time while the gap is centimetres: the hooks open in a real-time shot, and time goes no
+    # faster than real time until the gap passes 30 cm
+    t_sep = undock_record.events_of("separation")[0]["t"]
+    assert clip.time.rate(clip.time.video(t_sep)) == 1.0
+    first_fast = v[np.argmax(rates > 1.0)]
+    assert _gap_m(undock_record, clip.sim(first_fast)) > 0.3
+    assert _gap_m(undock_record, clip.sim(first_fast - 2.0)) < 1.0
+
+
+def test_each_shot_is_lit_from_the_side_or_three_quarters(clip, undock_record):
+    """Angle at the subject between the camera and the Sun: 35-110 deg at the middle of every shot
+    (under ~30 the light is flat, past ~120 the subject is a silhouette)."""
+    n = undock_record.meta["orbit"]["mean_motion_rad_s"]
+    for k, shot in enumerate(clip.shots):
+        first, end = clip.shot_span(k)
+        mid = 0.5 * (first + end)
+        pose = clip.camera(mid)
+        to_camera = pose.position - pose.focal_point
+        sun = sun_direction(clip.settings.lighting, n, clip.sim(mid))
+        angle = math.degrees(math.acos(float(to_camera @ sun / np.linalg.norm(to_camera))))
+        assert 35.0 <= angle <= 110.0, (shot.name, angle)
+
+
+def test_the_clip_ends_warm_lit_before_sunset(clip, undock_record):
+    lighting = clip.settings.lighting
+    end = clip.sim(clip.length_s)
+    height = sun_height_rad(undock_record, lighting, end)
+    assert 0.012 <= height <= 0.05, f"the Sun {height:.3f} rad above the limb at the last frame"
+    assert clip.shots[-1].name == "sunset" and clip.shots[-1].subject == "departing"
+
+
+def test_the_sun_the_shots_are_framed_for_is_the_one_the_stage_draws(undock_record):
+    from issvis.pictures.stage import Stage
+
+    settings = RenderSettings()
+    n = undock_record.meta["orbit"]["mean_motion_rad_s"]
+    fake = SimpleNamespace(settings=settings, mean_motion=n, t_s=0.0)
+    for t in (0.0, 640.0, 1290.0):
+        assert np.allclose(Stage.sun_direction(fake, t), sun_direction(settings.lighting, n, t))
+
+
+def test_seconds_stretches_each_shot_and_keeps_what_it_shows(undock_record, clip):
+    half = Clip(RenderSettings(seconds=clip.length_s / 2), undock_record)
+    for a, b in zip(clip.shots, half.shots):
+        assert b.video_s == pytest.approx(a.video_s / 2)
+        assert b.time_factor * b.video_s == pytest.approx(a.time_factor * a.video_s)
+
+
+def test_a_record_without_a_separation_gets_one_steady_shot(undock_record):
+    import dataclasses
+
+    plain = dataclasses.replace(undock_record, events=[e for e in undock_record.events if e["kind"] != "separation"])
+    c = Clip(RenderSettings(), plain)
+    assert [s.name for s in c.shots] == ["station"]
+    assert c.sim(c.length_s) == pytest.approx(float(plain.t[-1]))
+    check_camera_path(c)
+
+
+@pytest.mark.parametrize("render, message", [
+    ({"shot": [{"name": "a", "video_s": 0, "from_m": [0, 0, 100]}]}, "video_s"),
+    ({"shot": [{"name": "a", "video_s": 3, "from_m": [0, 0, 100], "zoom": 2}]}, "zoom"),
+    ({"shot": [{"name": "a", "video_s": 3, "from_m": [0, 0, 100], "subject": "module:zarya"}]}, "unknown camera point"),
+    ({"shot": [{"name": "a", "video_s": 3, "from_m": [0, 0, 100]}] * 2}, "appears twice"),
+    ({"shot": [{"name": "a", "video_s": 3, "from_m": [0, 0, 100]}],
+      "camera": {"keys": [{"at_s": 0, "position_m": [0, 0, 100]}]}}, "not both"),
+    ({"shot": []}, "empty"),
+])
+def test_bad_shot_lists_are_refused_with_the_key(render, message):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=message):
+        RenderSettings.model_validate(render)
+
+
+def test_a_shot_past_the_record_or_back_in_time_is_refused(undock_record):
+    from issvis.pictures.camera import RenderSettingsError
+
+    late = Shot(name="late", video_s=10, start_sim_s=1795.0, from_m=(0, 0, 150))
+    with pytest.raises(RenderSettingsError, match=r"render.shot.0 \('late'\) shows simulated time 1795..1805 s"):
+        Clip(RenderSettings(shot=(late,)), undock_record)
+    a = Shot(name="a", video_s=5, start_sim_s=100.0, from_m=(0, 0, 150))
+    b = Shot(name="b", video_s=5, start_sim_s=50.0, from_m=(0, 0, 150))
+    with pytest.raises(RenderSettingsError, match="must not go back in time"):
+        Clip(RenderSettings(shot=(a, b)), undock_record)
+
+
+def test_a_cut_that_skips_time_maps_back_to_the_next_shot(undock_record):
+    a = Shot(name="a", video_s=5, start_sim_s=0.0, from_m=(0, 0, 150))
+    b = Shot(name="b", video_s=5, start_sim_s=600.0, time_factor=10.0, from_m=(0, 0, 150))
+    c = Clip(RenderSettings(shot=(a, b)), undock_record)
+    assert c.sim(4.9) == pytest.approx(4.9) and c.sim(5.0) == pytest.approx(600.0)
+    assert c.time.video(300.0) == pytest.approx(5.0)  # skipped: the first frame after the cut
+    assert c.time.video(650.0) == pytest.approx(10.0)
+
+
+# --- words -----------------------------------------------------------------------------------
+def test_read_out_words_are_plain():
+    from issvis.pictures.video import distance_words, duration_words, speed_words, time_factor_words
+
+    assert time_factor_words(1.0) == "Real time"
+    assert time_factor_words(10.0) == "10x faster than real time"
+    assert [distance_words(x) for x in (0.04, 0.45, 12.44, 283.2)] == ["4 cm", "0.45 m", "12.4 m", "283 m"]
+    assert [speed_words(x) for x in (0.112, -0.36, 1.24)] == ["11 cm/s", "36 cm/s", "1.2 m/s"]
+    assert [duration_words(x) for x in (45, 60, 840)] == ["45 seconds", "1 minute", "14 minutes"]
+
+
+def test_the_sides_are_named_from_the_record():
+    from issvis.pictures.video import side_names
+    from issvis.record.record import Record
+
+    golden = ROOT / "tests" / "golden"
+    cfg = Overlays()
+    assert side_names(Record.load(golden / "undock.npz"), cfg) == ("Russian segment", "US segment")
+    assert side_names(Record.load(golden / "soyuz_departure.npz"), cfg) == ("Soyuz MS-19", "the station")
+    renamed = Overlays(segment_names={"ROS": "ROS", "USOS": "USOS"})
+    assert side_names(Record.load(golden / "undock.npz"), renamed) == ("ROS", "USOS")
+
+
+# --- pixels ----------------------------------------------------------------------------------
+def _source(record, settings):
+    pytest.importorskip("pyvista")
+    from issvis.pictures.video import open_source
+
+    return open_source(record, settings)
+
+
+def _display_box(actor, renderer) -> list[float]:
+    """(x0, x1, y0, y1) pixels of a text actor on screen (VTK gives it relative to the anchor)."""
+    bbox = [0.0] * 4
+    actor.GetBoundingBox(renderer, bbox)
+    x, y = actor.GetPositionCoordinate().GetComputedDisplayValue(renderer)
+    return [bbox[0] + x, bbox[1] + x, bbox[2] + y, bbox[3] + y]
+
+
+@pytest.mark.slow
+def test_words_on_screen_sit_in_the_title_safe_area_on_a_backing(undock_record, clip):
+    """In the parting shot (both sides named, the read-out under them) every visible text lies
+    inside the title-safe area, and the read-out's panel darkens the bright Earth behind it."""
+    import vtk
+
+    settings = RenderSettings(width_px=480, height_px=270)
+    bare = settings.model_copy(update={"overlays": Overlays(title_card=False, labels=False, gap_cue=False,
+                                                            captions=False, end_card=False, clock=False,
+                                                            separation=False)})
+    k = [s.name for s in clip.shots].index("parting")
+    first, end = clip.shot_span(k)
+    v = 0.5 * (first + end)
+    src = _source(undock_record, settings)
+    try:
+        src.pose(v)
+        with_text = src.picture().astype(float)
+        shown = []
+        for actor in src.overlays.actors:
+            if not actor.GetVisibility() or not isinstance(actor, vtk.vtkTextActor) or not actor.GetInput().strip():
+                continue
+            bbox = _display_box(actor, src.plotter.renderer)
+            w, h = src.width_px, src.height_px
+            shown.append(actor.GetInput().strip())
+            # (the backing reaches 2 px past the text's anchor)
+            assert bbox[0] >= 0.05 * w - 3 and bbox[1] <= 0.95 * w + 3, (actor.GetInput(), bbox)
+            assert bbox[2] >= 0.05 * h - 3 and bbox[3] <= 0.95 * h + 3, (actor.GetInput(), bbox)
+        bbox = _display_box(src.overlays.readout, src.plotter.renderer)
+    finally:
+        src.close()
+    assert "Russian segment" in shown and "US segment" in shown
+    assert any("apart, moving apart at" in s for s in shown) and any("10x faster" in s for s in shown)
+    src = _source(undock_record, bare)
+    try:
+        src.pose(v)
+        without = src.picture().astype(float)
+    finally:
+        src.close()
+    # the read-out's box, in the picture's rows (top first) at the video's size
+    sx, sy = settings.width_px / src.width_px, settings.height_px / src.height_px
+    x0, x1 = int(bbox[0] * sx) + 2, int(bbox[1] * sx) - 2
+    y0, y1 = settings.height_px - int(bbox[3] * sy) + 2, settings.height_px - int(bbox[2] * sy) - 2
+    panel, behind = with_text[y0:y1, x0:x1].mean(axis=2), without[y0:y1, x0:x1].mean(axis=2)
+    assert behind.mean() > 60, "the test needs a bright background behind the read-out"
+    assert np.median(panel) < 0.7 * np.median(behind), "no dark backing behind the text"
+    assert panel.max() > 200, "no bright text on the backing"
+
+
+@pytest.mark.slow
+def test_the_end_card_lies_over_a_lit_picture_not_black(undock_record, clip):
+    settings = RenderSettings(width_px=320, height_px=180)
+    src = _source(undock_record, settings)
+    try:
+        src.pose(clip.length_s - 0.5)
+        assert src.overlays.end.GetVisibility()
+        words = src.overlays.end.GetInput()
+        img = src.picture().astype(float).mean(axis=2)
+    finally:
+        src.close()
+    assert "minutes after undocking, the Russian segment is" in words and "from the US segment" in words
+    assert (img < 0.05 * 255).mean() < 0.9, "the end card is on a black frame"
+    assert img.max() > 150
+
+
+# --- dead time -------------------------------------------------------------------------------
+def _write_clip(path: Path, frames: list[np.ndarray], fps: int = 10) -> None:
+    import imageio_ffmpeg
+
+    h, w = frames[0].shape[:2]
+    gen = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, macro_block_size=2, ffmpeg_log_level="error")
+    gen.send(None)
+    for f in frames:
+        gen.send(np.ascontiguousarray(f))
+    gen.close()
+
+
+def test_dead_time_counts_black_and_static_seconds(tmp_path):
+    """3 s of black, 3 s of a held picture, 3 s of a picture that moves: the black seconds and the held
+    ones are dead, except the last held second, whose next frame is the cut to the moving picture."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import dead_time
+    finally:
+        sys.path.pop(0)
+    rng = np.random.default_rng(1)
+    held = (rng.random((90, 160, 1)) * 255).repeat(3, axis=2).astype(np.uint8)
+    ys, xs = np.mgrid[0:90, 0:160]
+    moving = [np.dstack([(127 + 120 * np.sin((xs + 4 * i) / 5.0))] * 3).astype(np.uint8) for i in range(30)]
+    frames = [np.zeros((90, 160, 3), np.uint8)] * 30 + [held] * 30 + moving + [moving[-1]]
+    path = tmp_path / "c.mp4"
+    _write_clip(path, frames)
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "dead_time.py"), str(path), "--json"],
+                          capture_output=True, text=True, check=True)
+    import json
+
+    result = json.loads(done.stdout)
+    assert result["dead"] == [0, 1, 2, 3, 4], result
+    assert result["longest_black_s"] == pytest.approx(3.0, abs=0.15)
+    rows = dead_time.judge(*dead_time.decode(str(path)))
+    assert [r["black"] for r in rows[:4]] == [True, True, True, False]
+
+
+# --- the camera response ---------------------------------------------------------------------
+@pytest.mark.parametrize("key, value", [("tone", "filmic"), ("bloom", 0.3), ("vignette", 0.35), ("grain", 0.025)])
+def test_each_camera_response_setting_changes_the_frame_and_keeps_black_black(key, value):
+    from issvis.pictures.grade import grade_image
+    from issvis.scene.render_settings import Quality
+
+    off = Quality(tone="none", bloom=0.0, vignette=0.0, grain=0.0)
+    ramp = np.tile(np.linspace(0, 255, 192)[None, :, None], (108, 1, 3)).astype(np.uint8)
+    ramp[40:60, 80:110] = 255  # a sunlit white patch on the ramp
+    assert np.array_equal(grade_image(ramp, off), ramp), "all off must leave the frame alone"
+    graded = grade_image(ramp, off.model_copy(update={key: value})).astype(float)
+    assert np.abs(graded - ramp).mean() > 0.3, f"{key} changed nothing"
+    assert graded[:, :4].mean() < 6, f"{key} lifted black"
+
+
+def test_the_filmic_curve_rolls_white_off_and_keeps_mid_grey():
+    from issvis.pictures.grade import grade_image
+    from issvis.scene.render_settings import Quality
+
+    tone = Quality(tone="filmic", bloom=0.0, vignette=0.0, grain=0.0)
+    levels = np.array([0, 16, 128, 235, 255], np.uint8)
+    img = np.tile(levels[None, :, None], (8, 1, 3)).repeat(8, axis=1)
+    out = grade_image(img, tone)[4, 4::8, 0].astype(int)
+    assert out[0] <= 2 and out[1] < 16  # black stays black; the toe darkens the shadows a little
+    assert abs(out[2] - 128) <= 8  # mid-grey about where it was
+    assert 235 <= out[4] <= 250  # a shoulder below clipping
