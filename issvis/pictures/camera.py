@@ -361,6 +361,10 @@ class Clip:
     def sim(self, video_s: float) -> float:
         return self.time.sim(video_s)
 
+    def frame_times(self) -> np.ndarray:
+        """(N,) video time of every frame, s (what the camera check walks)."""
+        return np.arange(self.n_frames) / self.fps
+
     def poses(self, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """Record poses at simulated time t (cached for the last t: Stage and camera share them)."""
         if self._pose_cache is None or self._pose_cache[0] != t_s:

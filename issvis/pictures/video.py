@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from ..scene.render_settings import RenderSettings, RenderSettingsError, preview
 from .camera import Clip
 from .grade import grade_image
 from .shots import check_camera_path
+
+if TYPE_CHECKING:
+    from .shots import StationBoxes
 
 
 class RenderError(InputError, RuntimeError):
@@ -71,8 +74,9 @@ def make_plotter(width_px: int, height_px: int) -> Any:
 
     vtk.vtkObject.GlobalWarningDisplayOff()  # VTK's chatter would break the progress bar; errors still raise below
     with _prefer_egl():
-        plotter = pv.Plotter(off_screen=True, window_size=(width_px, height_px), lighting="none")
+        plotter = pv.Plotter(off_screen=True, window_size=[width_px, height_px], lighting="none")
         rw = plotter.render_window
+    assert rw is not None  # None only once the plotter is closed
     # No MSAA: it costs 3-5x on llvmpipe, and with it the renderer's FXAA pass reads back black.
     rw.SetMultiSamples(0)
     if not rw.SupportsOpenGL():
@@ -232,7 +236,7 @@ class Overlays:
         self.cue = self._cue_actor(vtk) if cfg.gap_cue else None
         self._gap = _gap_series(record, clip.points)
         self._sides = record.separation_sides() if hasattr(record, "separation_sides") else None
-        self._boxes = None
+        self._boxes: StationBoxes | None = None  # the parts' visual boxes, built at the first use
         self._hull: np.ndarray | None = None
         self._last: dict[int, str] = {}
 
@@ -444,6 +448,7 @@ class Overlays:
         self._cue_poly.Modified()
         self._show(self.cue, alpha)
         top = 0.5 * (xy[1] + xy[2])
+        assert self.cue_label is not None  # the cue is drawn only when [render.overlays] gap_cue is on
         self.cue_label.GetPositionCoordinate().SetValue(float(top[0]), float(top[1]) + 0.012)
         self._set(self.cue_label, " Closed " if t_s < gap[2] else " Opening " if gap[0] < 0.005 else
                   f" Gap {distance_words(gap[0])} ")
