@@ -186,10 +186,10 @@ def _array(n: int, cell: tuple[float, float, float], cells: int, seed: int, pane
     img = img * (1 - gap) + gap * np.array([0.20, 0.21, 0.24])
     finger = (_seam(cu * 6, 0.05) * 0.25)[..., None]  # the fine contact fingers of each cell
     img = img * (1 - finger) + finger * np.array([0.30, 0.31, 0.34])
-    hinge = _seam(v * panels, 0.012 * panels)[..., None]
-    img = img * (1 - hinge) + hinge * np.array([0.62, 0.62, 0.60])
-    bus = _seam(u * buses + 0.5, 0.008 * buses * 1.2)[..., None]
-    img = img * (1 - bus) + bus * np.array([0.66, 0.64, 0.58])
+    hinge = _seam(v * panels, 0.008 * panels)[..., None]
+    img = img * (1 - hinge) + hinge * np.array([0.52, 0.52, 0.50])
+    bus = _seam(u * buses + 0.5, 0.008 * buses)[..., None]
+    img = img * (1 - bus) + bus * np.array([0.58, 0.56, 0.50])
     return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 

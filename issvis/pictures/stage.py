@@ -83,20 +83,28 @@ SHADOW_PAD_TEXELS = 3.0  # margin between the casters and the map's box
 SHADOW_BIAS_M = 0.04
 SHADOW_SOFTNESS_M = 0.05
 SHADOW_NORMAL_OFFSET_M = 0.08
+SUN_DISC_RAD = 0.0093  # the Sun's apparent diameter (0.53 deg): an edge's penumbra is this times the gap
+SHADOW_MAX_SPREAD_TEXELS = 3.0  # the widest spacing of the look-up's taps (an occluder ~30 m away)
 _VTK_SHADOW_CALL = "calcShadow(vertexVC, "
 _VTK_SHADOW_FACTOR = "expFactor = depthCExpBlured * depthCExpActual;"
 _SHADOW_CALL = f"calcShadow(vertexVC + vec4(normalize(normalVCVSOutput) * {SHADOW_NORMAL_OFFSET_M:.4f}, 0.0), "
 _SHADOW_FACTOR = f"""{{
-        // bilinear percentage-closer filtering: the depth test at the four texel centres around the
-        // point, weighted by where the point falls between them (edges ramp over a texel, no stairs)
+        // percentage-closer filtering: the depth test at four taps around the point, blended bilinearly
+        // by where the point falls between them. The taps are a texel apart (edges ramp over a texel, no
+        // stairs), or as far apart as the Sun's disc spreads the edge of an occluder that far away
+        // (penumbra = SUN_DISC_RAD x gap, the gap estimated from VTK's own fetch at the point).
         float issvisRange = sFarZ - sNearZ;
         vec2 issvisRes = vec2(textureSize(shadowMap, 0));
-        vec2 issvisF = projected * issvisRes - 0.5;
+        float issvisTexelM = 1.0 / (issvisRes.x * length(vec3(shadowTransform[0][0], shadowTransform[1][0],
+                                                               shadowTransform[2][0])));
+        float issvisGap0 = (ldepth - log(max(depthCExpBlured, 1e-30)) / depthC) * issvisRange;
+        float issvisStep = clamp({SUN_DISC_RAD:.5f} * issvisGap0 / issvisTexelM, 1.0, {SHADOW_MAX_SPREAD_TEXELS:.1f});
+        vec2 issvisF = projected * issvisRes / issvisStep - 0.5;
         vec2 issvisW = fract(issvisF);
-        vec2 issvisBase = (floor(issvisF) + 0.5) / issvisRes;
+        vec2 issvisBase = (floor(issvisF) + 0.5) * issvisStep / issvisRes;
         float issvisLit[4];
         for (int k = 0; k < 4; k++) {{
-          vec2 uv = issvisBase + vec2(float(k & 1), float(k >> 1)) / issvisRes;
+          vec2 uv = issvisBase + vec2(float(k & 1), float(k >> 1)) * issvisStep / issvisRes;
           float occluder = log(max(texture2D(shadowMap, uv).r, 1e-30)) / depthC;
           float gap = (ldepth - occluder) * issvisRange - {SHADOW_BIAS_M:.4f};
           issvisLit[k] = clamp(1.0 - gap / {SHADOW_SOFTNESS_M:.4f}, 0.0, 1.0);
@@ -108,10 +116,9 @@ _SHADOW_FACTOR = f"""{{
 # --- the station's surfaces ----------------------------------------------------------------------
 # Looks drawn as glass over a dark base: solar cells behind cover glass, the Cupola's windows.
 GLASS_LOOKS = frozenset({"array", "irosa", "trunk", "glass"})
-# Looks whose texture is sampled with anisotropic filtering: the arrays' bus and hinge lines, seen at
-# grazing angles, would blur into the cells' average otherwise (VTK's default 4x on every texture
-# costs half a frame on llvmpipe; on these few it pays).
-ANISOTROPIC_LOOKS = {"array": 4.0, "irosa": 4.0}
+# Textures are sampled without anisotropic filtering: VTK's default 4x costs half a frame on llvmpipe,
+# and even 2x on the array cells alone cost 45 ms of a 120 ms frame where the arrays fill it (30 s),
+# for hinge lines a little crisper at grazing angles.
 GLASS_F0 = 0.04  # normal-incidence reflectance of cover glass (n = 1.5)
 # The Sun in glass: a sharp lobe (the glint) and a broad one (the sheen of slightly uneven cells),
 # normalised Blinn-Phong powers and their shares of the reflected sunlight.
@@ -158,13 +165,17 @@ def _station_fragment(glass: bool, textured: bool, shadows: bool) -> str:
         tilt = ""
         if textured:
             tilt = f"""  vec2 iCell = floor(tcoordVCVSOutput * 16.0);
-  vec2 iJit = fract(sin(vec2(dot(iCell, vec2(127.1, 311.7)), dot(iCell, vec2(269.5, 183.3)))) * 43758.5453) - 0.5;
+  vec3 iQ = fract(vec3(iCell.xyx) * vec3(0.1031, 0.1030, 0.0973));  // arithmetic hash (no sin)
+  iQ += dot(iQ, iQ.yzx + 33.33);
+  vec2 iJit = fract((iQ.xx + iQ.yz) * iQ.zy) - 0.5;
   vec3 iT = normalize(cross(iN, abs(iN.z) < 0.9 ? vec3(0.0, 0.0, 1.0) : vec3(1.0, 0.0, 0.0)));
   iN = normalize(iN + {2 * CELL_TILT_RAD:.5f} * (iJit.x * iT + iJit.y * cross(iN, iT)));
 """
         code += tilt + f"""  // Fresnel reflection of what a mirror here sees: the ground, haze towards the limb, black space
   float iNV = max(dot(iN, iV), 0.0);
-  float iF = {GLASS_F0} + {1 - GLASS_F0} * pow(1.0 - iNV, 5.0);
+  float iX = 1.0 - iNV;
+  float iX2 = iX * iX;
+  float iF = {GLASS_F0} + {1 - GLASS_F0} * iX2 * iX2 * iX;
   vec3 iR = reflect(-iV, iN);
   float iC = dot(iR, issvisNadir);
   vec3 iEnv = vec3(0.0);
@@ -179,7 +190,9 @@ def _station_fragment(glass: bool, textured: bool, shadows: bool) -> str:
   vec3 iH = normalize(iL + iV);
   float iNH = max(dot(iN, iH), 0.0);
   float iLNH = log2(max(iNH, 1e-6));
-  float iFH = {GLASS_F0} + {1 - GLASS_F0} * pow(1.0 - max(dot(iV, iH), 0.0), 5.0);
+  float iXH = 1.0 - max(dot(iV, iH), 0.0);
+  float iXH2 = iXH * iXH;
+  float iFH = {GLASS_F0} + {1 - GLASS_F0} * iXH2 * iXH2 * iXH;
   float iLobe = {(GLINT_POWER + 8) / (8 * math.pi) * GLINT_SHARE:.4f} * exp2({GLINT_POWER:.1f} * iLNH)
               + {(SHEEN_POWER + 8) / (8 * math.pi) * SHEEN_SHARE:.4f} * exp2({SHEEN_POWER:.1f} * iLNH);
   iLin += iF * iEnv + lightColor0 * (iFH * iLobe * iShadow * step(0.0, dot(iN, iL)));
@@ -296,15 +309,15 @@ def _flat_copy(vm: Any) -> Any:
     return pv.PolyData(np.asarray(vm.vertices_m, float), faces)
 
 
-def _texture(image: np.ndarray, srgb: bool = True, anisotropy: float = 1.0) -> Any:
-    """A VTK texture with mipmaps and, unless asked, *no* anisotropic filtering (VTK's default 4x costs
-    about half a frame's time on Mesa's llvmpipe)."""
+def _texture(image: np.ndarray, srgb: bool = True) -> Any:
+    """A VTK texture with mipmaps and *no* anisotropic filtering (VTK's default 4x costs about half
+    a frame's time on Mesa's llvmpipe)."""
     import pyvista as pv
 
     tex = pv.Texture(np.ascontiguousarray(image))  # row 0 = top, as the assets and PIL hold it
     tex.interpolate = True
     tex.mipmap = True
-    tex.SetMaximumAnisotropicFiltering(float(anisotropy))
+    tex.SetMaximumAnisotropicFiltering(1.0)
     return tex
 
 
@@ -591,7 +604,7 @@ class Stage:
         self.bakes = 0
 
         self._build_shader_properties(vtk)
-        self._textures: dict[tuple[int, float], Any] = {}
+        self._textures: dict[int, Any] = {}
         self._base_colour: dict[int, tuple[float, float, float]] = {}
         self._part_of_cell: dict[int, np.ndarray] = {}  # id(actor) -> (cells,) part index of each triangle
         self._epochs = rigid_groups(record) if self.merge else [(float(record.t[0]), [np.array([i]) for i in range(len(names))])]
@@ -655,13 +668,11 @@ class Stage:
         image = vm.material.base_color_image
         if image is None or vm.uv is None:
             return None
-        aniso = ANISOTROPIC_LOOKS.get(vm.material.name, 1.0)
-        key = (id(image), aniso)
-        if key not in self._textures:
+        if id(image) not in self._textures:
             if self.preview and image.shape[0] > 256:
                 image = image[::4, ::4]
-            self._textures[key] = _texture(image[..., :3], anisotropy=aniso)
-        return self._textures[key]
+            self._textures[id(image)] = _texture(image[..., :3])
+        return self._textures[id(image)]
 
     def _group_actors(self, pv: Any, vtk: Any, group: np.ndarray, visuals: dict[str, tuple[Any, ...]],
                       frames: dict[int, np.ndarray], matrix: Any) -> list[Any]:
