@@ -88,7 +88,9 @@ SHADOW_MAX_SPREAD_TEXELS = 3.0  # the widest spacing of the look-up's taps (an o
 _VTK_SHADOW_CALL = "calcShadow(vertexVC, "
 _VTK_SHADOW_FACTOR = "expFactor = depthCExpBlured * depthCExpActual;"
 _SHADOW_CALL = f"calcShadow(vertexVC + vec4(normalize(normalVCVSOutput) * {SHADOW_NORMAL_OFFSET_M:.4f}, 0.0), "
-_SHADOW_FACTOR = f"""{{
+_SHADOW_FACTOR = f"""
+#define ISSVIS_SHADOWS 1
+      {{
         // percentage-closer filtering: the depth test at four taps around the point, blended bilinearly
         // by where the point falls between them. The taps are a texel apart (edges ramp over a texel, no
         // stairs), or as far apart as the Sun's disc spreads the edge of an occluder that far away
@@ -134,11 +136,10 @@ LIMB_HAZE_RGB = np.array([0.16, 0.27, 0.52])  # linear radiance of the sunlit li
 FILL_UNIFORMS = [f"issvisFill{k}" for k in range(9)]
 
 
-def _station_fragment(glass: bool, textured: bool, shadows: bool) -> str:
+def _station_fragment(glass: bool, textured: bool) -> str:
     """GLSL that replaces VTK's ``//VTK::TCoord::Impl`` in the station's fragment shader: it runs after
     VTK's own lighting (which it overrides) and writes the fragment's colour (see the module docstring)."""
     tex = "texture(actortexture, tcoordVCVSOutput).rgb" if textured else "vec3(1.0)"
-    shadow = "factor0.r" if shadows else "1.0"
     fill = " + ".join(f"{u} * {p}" for u, p in zip(FILL_UNIFORMS, (
         "1.0", "iN.y", "iN.z", "iN.x", "iN.x * iN.y", "iN.y * iN.z", "(3.0 * iN.z * iN.z - 1.0)", "iN.x * iN.z",
         "(iN.x * iN.x - iN.y * iN.y)")))
@@ -149,7 +150,11 @@ def _station_fragment(glass: bool, textured: bool, shadows: bool) -> str:
   vec3 iL = -lightDirectionVC0;
   vec3 iAlb = diffuseColorUniform * {tex};
   iAlb *= iAlb;
-  float iShadow = {shadow};
+#ifdef ISSVIS_SHADOWS
+  float iShadow = factor0.r;  // the shadow pass's look-up (absent when another pass replaces it: SSAA)
+#else
+  float iShadow = 1.0;
+#endif
   float iNL = max(dot(iN, iL), 0.0);
   vec3 iSun = lightColor0 * (iNL * iShadow);
   vec3 iFill = max({fill}, vec3(0.0));
@@ -651,7 +656,7 @@ class Stage:
             for textured in (False, True):
                 sp = vtk.vtkShaderProperty()
                 sp.AddFragmentShaderReplacement("//VTK::TCoord::Impl", True,
-                                                _station_fragment(glass, textured, self.shadows), False)
+                                                _station_fragment(glass, textured), False)
                 if self.shadows:
                     _sharpen_shadow_lookup(sp)
                 u = sp.GetFragmentCustomUniforms()
