@@ -77,9 +77,10 @@ SHADOW_PAD_TEXELS = 3.0  # margin between the casters and the map's box
 # so with a low Sun, when the range spans the station's length (~130 m), shadows cast from 5 m away
 # came out 60 % lit. The station's shaders replace it by a depth test in metres: the occluder's depth
 # is read back from the map (it holds exp(11 x depth)), a point is shadowed once it lies SHADOW_BIAS_M
-# behind the occluder (over a SHADOW_SOFTNESS_M ramp), tested at the four texel centres around it and
-# blended bilinearly (edges ramp over one texel instead of stair-stepping), looked up from a point
-# SHADOW_NORMAL_OFFSET_M out along its normal (surfaces that graze the light do not shadow themselves).
+# behind the occluder (over a SHADOW_SOFTNESS_M ramp), tested at four taps around it and blended
+# bilinearly (edges ramp instead of stair-stepping; the taps a texel apart, or as far apart as the Sun's
+# disc spreads the edge of an occluder that far away), looked up from a point SHADOW_NORMAL_OFFSET_M out
+# along its normal (surfaces that graze the light do not shadow themselves).
 SHADOW_BIAS_M = 0.04
 SHADOW_SOFTNESS_M = 0.05
 SHADOW_NORMAL_OFFSET_M = 0.08
