@@ -26,6 +26,22 @@ from pathlib import Path
 import numpy as np
 
 
+def _uniforms(stage) -> list[dict[str, list[float]]]:
+    """The station shaders' custom uniforms (the Earth's light in view coordinates) as set for this frame."""
+    out = []
+    for sp in stage._shader_props.values():
+        u = sp.GetFragmentCustomUniforms()
+        values = {}
+        for k in range(u.GetNumberOfUniforms()):
+            name = u.GetNthUniformName(k)
+            if u.GetUniformNumberOfComponents(name) == 3:
+                v = [0.0, 0.0, 0.0]
+                u.GetUniform3f(name, v)
+                values[name] = v
+        out.append(values)
+    return out
+
+
 def frame_states(record, settings, n_frames: int) -> list[dict]:
     """What issvis would show at n_frames video times spread over the clip, computed ahead (untimed)."""
     from issvis.pictures.video import open_source
@@ -40,12 +56,16 @@ def frame_states(record, settings, n_frames: int) -> list[dict]:
         st._before_render()
         cam, fcam = st.renderer.GetActiveCamera(), st.far_camera
         states.append({
+            "epoch": st._epoch,
             "parts": {n: np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])
                       for n, m in st._matrices.items()},
             "far": [np.array([[a.GetUserMatrix().GetElement(i, j) for j in range(4)] for i in range(4)]) for a in far],
             "camera": (cam.GetPosition(), cam.GetFocalPoint(), cam.GetViewUp(), cam.GetViewAngle(), cam.GetClippingRange()),
             "far_clip": fcam.GetClippingRange(),
-            "sun": (st.sun_light.position, st.sun_light.intensity, st.earth_light.position),
+            "sun": (st.sun_light.position, st.sun_light.intensity),
+            "uniforms": _uniforms(st),
+            "bake": (bool(st.baker_renderer.GetDraw()), st._box_points.GetPoint(0), st._box_points.GetPoint(1))
+            if st.baker_renderer is not None else None,
         })
     src.close()
     return states
@@ -63,8 +83,9 @@ def raw_loop(record, settings, states: list[dict], out: Path) -> float:
     stage = Stage(plotter, record, settings)
     stage.close()  # no issvis logic per frame
     _anti_alias(plotter, settings.quality.anti_aliasing)
-    parts = {n: acts for n, acts in stage.part_actors.items()}
+    matrices = stage._matrices
     far = [a for a in (stage.earth_actor, stage.limb_actor, stage.sun_actor, *stage.star_actors) if a]
+    props = list(stage._shader_props.values())
     q = settings.quality
     vf = [] if (w, h) == (settings.width_px, settings.height_px) else \
         ["-vf", f"scale={settings.width_px}:{settings.height_px}:flags=area"]
@@ -74,13 +95,26 @@ def raw_loop(record, settings, states: list[dict], out: Path) -> float:
     cam = plotter.camera
     fcam = stage.far_camera
     plotter.write_frame()  # first frame: pyvista's one-time set-up, untimed
+    epoch = stage._epoch
     c0 = time.process_time()
     t0 = time.perf_counter()
     for state in states:
-        for name, actors in parts.items():
-            for actor in actors:
-                actor.user_matrix = state["parts"][name]
-        for copy in stage._copies:
+        if state["epoch"] != epoch:  # the station split: the next rigid groups' actors
+            for a in stage._epoch_actors[epoch][0]:
+                plotter.renderer.RemoveActor(a)
+            for c in stage._epoch_actors[epoch][1]:
+                stage.baker_renderer.RemoveActor(c)
+            epoch = state["epoch"]
+            for a in stage._epoch_actors[epoch][0]:
+                plotter.renderer.AddActor(a)
+            for c in stage._epoch_actors[epoch][1]:
+                stage.baker_renderer.AddActor(c)
+        for name, m in state["parts"].items():
+            matrices[name].DeepCopy(m.ravel())
+        actors, copies, _ = stage._epoch_actors[epoch]
+        for actor in actors:
+            actor.Modified()
+        for copy in copies:
             copy.Modified()
         for actor, m in zip(far, state["far"]):
             actor.SetUserMatrix(_vtk_matrix(m))
@@ -92,7 +126,19 @@ def raw_loop(record, settings, states: list[dict], out: Path) -> float:
         fcam.SetViewUp(up)
         fcam.SetViewAngle(angle)
         fcam.SetClippingRange(state["far_clip"])
-        stage.sun_light.position, stage.sun_light.intensity, stage.earth_light.position = state["sun"]
+        stage.sun_light.position, stage.sun_light.intensity = state["sun"]
+        for sp, values in zip(props, state["uniforms"]):
+            u = sp.GetFragmentCustomUniforms()
+            for name, v in values.items():
+                u.SetUniform3f(name, v)
+        if state["bake"] is not None:
+            draw, lo, hi = state["bake"]
+            stage.baker_renderer.SetDraw(draw)
+            if draw:
+                stage._box_points.SetPoint(0, *lo)
+                stage._box_points.SetPoint(1, *hi)
+                stage._box_points.Modified()
+                stage.baker_renderer.ResetCamera()
         plotter.write_frame()
     dt = time.perf_counter() - t0
     cpu = time.process_time() - c0

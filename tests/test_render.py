@@ -346,8 +346,9 @@ def _shadow_view(record, sun=SHADOW_SUNS["high"], **lighting):
 
 
 def _render_with_depth(record, settings, video_s: float = 1.0, warm_up_video_s: float | None = None):
-    """(image (H, W, 3) float, world points (H, W, 3) m or nan, triangles (T, 3, 3) m) of the frame at
-    ``video_s``; ``warm_up_video_s``: render the frame at that time first (its shadow map bakes first)."""
+    """(image (H, W, 3) float, linear light on a 0-255 scale, world points (H, W, 3) m or nan, triangles
+    (T, 3, 3) m) of the frame at ``video_s``; ``warm_up_video_s``: render the frame at that time first
+    (its shadow map bakes first)."""
     import vtk
     from vtkmodules.util.numpy_support import vtk_to_numpy
 
@@ -360,6 +361,7 @@ def _render_with_depth(record, settings, video_s: float = 1.0, warm_up_video_s: 
             src.grab()
         src.pose(min(video_s, src.clip.length_s))
         img = src.grab(flipped=True).astype(float)  # row 0 = bottom, like the depth buffer
+        img = img * img / 255.0  # the frame is linear light written as sqrt: back to linear (0-255 scale)
         w, h = src.width_px, src.height_px
         rw = src.plotter.render_window
         zbuf = vtk.vtkFloatArray()
@@ -374,15 +376,15 @@ def _render_with_depth(record, settings, video_s: float = 1.0, warm_up_video_s: 
         world = world[..., :3] / world[..., 3:]
         world[z >= 1.0] = np.nan
         tris = []
-        for name, actors in src.stage.part_actors.items():
-            mat = np.array([[src.stage._matrices[name].GetElement(i, j) for j in range(4)] for i in range(4)])
-            for actor in actors:
-                import pyvista as pv
+        import pyvista as pv
 
-                mesh = pv.wrap(actor.GetMapper().GetInput())
-                pts = mesh.points @ mat[:3, :3].T + mat[:3, 3]
-                faces = mesh.faces.reshape(-1, 4)[:, 1:]
-                tris.append(pts[faces])
+        for actor in src.stage.station_actors:  # each with its rigid group's matrix
+            um = actor.GetUserMatrix()
+            mat = np.array([[um.GetElement(i, j) for j in range(4)] for i in range(4)])
+            mesh = pv.wrap(actor.GetMapper().GetInput())
+            pts = mesh.points @ mat[:3, :3].T + mat[:3, 3]
+            faces = mesh.faces.reshape(-1, 4)[:, 1:]
+            tris.append(pts[faces])
         return img, world, np.concatenate(tris)
     finally:
         src.close()

@@ -37,14 +37,14 @@ class Look:
 LOOKS: dict[str, Look] = {look.name: look for look in (
     Look("mmod", 0.0, 0.55, 3.0, "mmod", "mmod_n"),  # US MMOD blankets: panels, seams, quilting
     Look("ros_blanket", 0.0, 0.7, 2.0, "ros_blanket", "quilt_n"),  # Russian beta-cloth, diamond quilting
-    Look("green", 0.0, 0.7, 1.5, "green", "quilt_n"),  # Soyuz/Progress blankets
+    Look("green", 0.0, 0.7, 1.5, "green", "quilt_n"),  # Soyuz/Progress blankets: grey-green
     Look("beam_fabric", 0.0, 0.8, 2.0, "beam_fabric", "quilt_n"),  # BEAM's soft outer layer
     Look("dragon_white", 0.0, 0.35, 2.0, "dragon_white"),  # painted composite, panel lines
     Look("metal", 0.85, 0.4, 1.0, "metal"),  # docking hardware, rings, drives, booms
     Look("truss", 0.85, 0.4, 1.0, "truss"),  # truss members
-    Look("array", 0.2, 0.22, 1.0, "array"),  # silicon cells behind glass
-    Look("array_back", 0.3, 0.5, 1.0, "array_back"),  # Kapton back of a blanket
-    Look("irosa", 0.2, 0.25, 1.0, "irosa"),  # iROSA cells: darker, finer
+    Look("array", 0.2, 0.22, 1.6, "array"),  # silicon cells behind glass; hinge and bus lines
+    Look("array_back", 0.3, 0.5, 1.6, "array_back"),  # copper-gold Kapton back of a blanket, crinkled
+    Look("irosa", 0.2, 0.25, 1.6, "irosa"),  # iROSA cells: darker, finer
     Look("radiator", 0.0, 0.45, 1.0, "radiator", "radiator_n"),  # white panels, flow-tube ribs
     Look("gold", 0.6, 0.32, 1.0, "gold", "gold_n"),  # crinkled gold/Kapton foil
     Look("dark", 0.2, 0.5, 1.0, "dark"),  # dark fittings, latches, equipment
@@ -57,7 +57,7 @@ LOOKS: dict[str, Look] = {look.name: look for look in (
 # pixel size of each texture (square)
 SIZES_PX = {
     "mmod": 1024, "mmod_n": 512, "ros_blanket": 512, "green": 512, "beam_fabric": 256, "quilt_n": 512,
-    "dragon_white": 256, "metal": 128, "truss": 128, "array": 512, "array_back": 128, "irosa": 256,
+    "dragon_white": 256, "metal": 128, "truss": 128, "array": 1024, "array_back": 256, "irosa": 1024,
     "radiator": 256, "radiator_n": 256, "gold": 256, "gold_n": 256, "dark": 64, "trunk": 256, "heat_shield": 128,
     "glass": 64, "handrail": 16,
 }
@@ -137,8 +137,8 @@ def _mmod(n: int) -> tuple[np.ndarray, np.ndarray]:
     u, v = _grid_coords(n)
     pu, pv = u * 3, v * 2  # panel coordinates
     iu, iv = np.floor(pu).astype(int), np.floor(pv).astype(int)
-    tint = 0.93 + 0.10 * _hash(iu, iv, 11)
-    warm = 0.985 + 0.03 * _hash(iu, iv, 13)  # some blankets yellower with age
+    tint = 0.89 + 0.13 * _hash(iu, iv, 11)  # panels of different batches and ages: visible steps
+    warm = 0.97 + 0.06 * _hash(iu, iv, 13)  # some blankets yellower with age
     seam = np.maximum(_seam(pu, 0.012), _seam(pv, 0.008))
     edge = np.maximum(_seam(pu, 0.05), _seam(pv, 0.035))  # the blanket edges sag a little darker
     stitch = np.maximum(_seam(u * 12, 0.03), _seam(v * 12, 0.03)) * (_seam(u * 12, 0.06) * _seam(v * 12, 0.06) > 0)
@@ -164,25 +164,43 @@ def _quilt(n: int, base: tuple[float, float, float], seed: int, panels: int) -> 
     iu, iv = np.floor(pu).astype(int), np.floor(pv).astype(int)
     tint = 0.93 + 0.10 * _hash(iu, iv, seed + 3)
     seam = np.maximum(_seam(pu, 0.01), _seam(pv, 0.01))
-    shade = tint * (0.9 + 0.16 * wrinkle) * (1 - 0.12 * quilt) * (1 - 0.35 * seam)
-    return _rgb(base, shade), wrinkle * 1.5 - 0.5 * quilt
+    pillow = np.abs(np.sin(np.pi * d1)) * np.abs(np.sin(np.pi * d2))  # each quilted cell bulges: lit centre
+    shade = tint * (0.88 + 0.2 * wrinkle) * (0.86 + 0.14 * np.sqrt(pillow)) * (1 - 0.22 * quilt) * (1 - 0.35 * seam)
+    return _rgb(base, shade), wrinkle * 1.5 - 0.5 * quilt + 0.6 * np.sqrt(pillow)
 
 
-def _array(n: int, cell: tuple[float, float, float], cells: int, seed: int) -> np.ndarray:
-    """Solar cells behind cover glass: a grid of dark cells with bright bus lines and gaps."""
+def _array(n: int, cell: tuple[float, float, float], cells: int, seed: int, panels: int = 4,
+           buses: int = 2) -> np.ndarray:
+    """Solar cells behind cover glass, one image per tile (u across the blanket, v along it): ``cells``
+    cells each way with thin dark gaps, per-cell tone, ``panels`` bright hinge lines across (the folds
+    between the blanket's panels) and ``buses`` bright bus strips along. The lines are wide and bright
+    enough to stay visible, mipmapped, at 100 m."""
     u, v = _grid_coords(n)
     cu, cv = u * cells, v * cells
-    gap = np.maximum(_seam(cu, 0.06), _seam(cv, 0.09))
-    finger = _seam(cv * 8, 0.06) * 0.35  # fine grid fingers across each cell
     iu, iv = np.floor(cu).astype(int), np.floor(cv).astype(int)
-    tint = 0.85 + 0.3 * _hash(iu, iv, seed)
+    tint = 0.82 + 0.36 * _hash(iu, iv, seed)
+    violet = 0.9 + 0.2 * _hash(iu // 4, iv // 4, seed + 1)  # strings of cells: a bluer or a more violet cast
     img = np.asarray(cell)[None, None, :] * tint[..., None]
-    lines = np.clip(gap + finger, 0, 1)[..., None]
-    img = img * (1 - lines) + lines * np.array([0.55, 0.56, 0.6])
-    # panel hinge every 4 cells along v: a darker strip
-    hinge = _seam(v * cells / 4, 0.03)[..., None]
-    img = img * (1 - hinge) + hinge * np.array([0.12, 0.11, 0.10])
+    img[..., 0] *= violet
+    gap = np.maximum(_seam(cu, 0.035), _seam(cv, 0.035))[..., None]
+    img = img * (1 - gap) + gap * np.array([0.20, 0.21, 0.24])
+    finger = (_seam(cu * 6, 0.05) * 0.25)[..., None]  # the fine contact fingers of each cell
+    img = img * (1 - finger) + finger * np.array([0.30, 0.31, 0.34])
+    hinge = _seam(v * panels, 0.008 * panels)[..., None]
+    img = img * (1 - hinge) + hinge * np.array([0.52, 0.52, 0.50])
+    bus = _seam(u * buses + 0.5, 0.008 * buses)[..., None]
+    img = img * (1 - bus) + bus * np.array([0.58, 0.56, 0.50])
     return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def _kapton(n: int, seed: int, panels: int = 4) -> np.ndarray:
+    """The back of a blanket: copper-gold Kapton, crinkled (bright and dark creases), panel folds across."""
+    crinkle = _fbm(n, 32, seed, 3)
+    crease = np.abs(_fbm(n, 20, seed + 5, 2) - 0.5)
+    _, v = _grid_coords(n)
+    fold = _seam(v * panels, 0.02 * panels)
+    shade = (0.86 + 0.2 * crinkle - 0.10 * np.clip(0.03 - crease, 0, 1) / 0.03) * (1 - 0.3 * fold)
+    return _rgb((0.60, 0.43, 0.24), shade)
 
 
 def _radiator(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -225,17 +243,17 @@ def _make(name: str) -> np.ndarray:
     if name == "ros_blanket":
         return _quilt(n, (0.80, 0.80, 0.76), 41, 2)[0]
     if name == "green":
-        return _quilt(n, (0.50, 0.54, 0.42), 43, 2)[0]
+        return _quilt(n, (0.50, 0.53, 0.46), 43, 2)[0]
     if name == "beam_fabric":
         return _quilt(n, (0.86, 0.85, 0.81), 47, 1)[0]
     if name == "quilt_n":
         return _normal_from_height(_quilt(n, (1, 1, 1), 41, 2)[1], 3.0)
     if name == "array":
-        return _array(n, (0.035, 0.045, 0.11), 8, 53)
+        return _array(n, (0.045, 0.05, 0.13), 16, 53)
     if name == "irosa":
-        return _array(n, (0.05, 0.05, 0.09), 16, 59)
+        return _array(n, (0.04, 0.04, 0.085), 32, 59, panels=8, buses=4)
     if name == "array_back":
-        return _panel_lines(n, (0.55, 0.42, 0.22), 4, 61)
+        return _kapton(n, 61)
     if name in ("radiator", "radiator_n"):
         albedo, height = _radiator(n)
         return albedo if name == "radiator" else _normal_from_height(height, 2.0)
@@ -249,7 +267,7 @@ def _make(name: str) -> np.ndarray:
     if name == "truss":
         return _plain(n, (0.72, 0.72, 0.74), 73, 0.2)
     if name == "trunk":
-        return _array(n, (0.09, 0.09, 0.11), 4, 79)
+        return _array(n, (0.09, 0.09, 0.11), 4, 79, panels=1, buses=1)
     if name == "dark":
         return _plain(n, (0.12, 0.12, 0.13), 79, 0.2)
     if name == "heat_shield":

@@ -20,6 +20,7 @@ black on the night side.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -211,3 +212,129 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   col = vec3(1.0) - exp(-col * 1.6);  // soft shoulder: bright cloud does not clip flat
   gl_FragData[0] = vec4(sqrt(col), 1.0);
 """
+
+
+# --- the light the station gets back from Earth --------------------------------------------------
+# The sunlit ground below fills a cone of about 140 deg around nadir (the horizon is 20 deg below the
+# horizontal at 420 km). Each frame the visible cap is sampled on rings of directions from the station;
+# each sample's radiance is the ground's linear albedo (cloud included, as Earth's shader draws it)
+# times the Sun's cosine there. The station's shader gets that light in two forms: the irradiance on a
+# face of any orientation as order-2 spherical harmonics (the cosine convolution of Ramamoorthi and
+# Hanrahan), and, for glass, a mean ground colour with its gradient across the cap (what a mirror
+# shows). Units: the irradiance of a face square to the Sun is 1 x the Sun's intensity, as the Sun
+# light of the station's shader; a white Lambertian face shows irradiance x albedo.
+FILL_RINGS, FILL_SECTORS = 10, 24  # samples of the visible cap: polar rings x azimuth sectors
+FILL_IMAGE_WIDTH_PX = 512  # the ground's albedo is sampled from a box-averaged image this wide
+SH_NORM = np.array([0.282095, 0.488603, 0.488603, 0.488603, 1.092548, 1.092548, 0.315392, 1.092548, 0.546274])
+SH_BAND = np.array([1.0, 2 / 3, 2 / 3, 2 / 3, 0.25, 0.25, 0.25, 0.25, 0.25])  # cosine convolution / pi, per band
+CLOUD_ALBEDO = 0.75  # thick cloud as a light source (Earth's shader draws it brighter, 0.92, for the eye)
+TWILIGHT_GLOW = 0.035  # Earth's shader: the faint glow a few degrees past the terminator
+
+
+def sh_polynomials(n: np.ndarray) -> np.ndarray:
+    """(..., 9) the real spherical-harmonic polynomials up to order 2 of unit vectors n (..., 3), without
+    their constants, in the order the station's shader evaluates them: 1, y, z, x, xy, yz, 3z^2-1, xz, x^2-y^2."""
+    x, y, z = n[..., 0], n[..., 1], n[..., 2]
+    return np.stack([np.ones_like(x), y, z, x, x * y, y * z, 3 * z * z - 1, x * z, x * x - y * y], -1)
+
+
+def sh_irradiance(directions: np.ndarray, radiance: np.ndarray, solid_angle: np.ndarray) -> np.ndarray:
+    """(9, 3) coefficients c such that sum_k c_k P_k(n) (``sh_polynomials``) is the irradiance / pi on a
+    face with unit normal n, from light of ``radiance`` (N, 3) arriving *from* ``directions`` (N, 3) over
+    ``solid_angle`` (N,) sr."""
+    y = sh_polynomials(directions) * SH_NORM  # (N, 9) the orthonormal basis
+    proj = np.einsum("nk,nc->kc", y * solid_angle[:, None], radiance)  # radiance coefficients
+    return proj * (SH_BAND * SH_NORM)[:, None]
+
+
+def sh_evaluate(coeffs: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """(..., 3) irradiance / pi on faces with unit normals n (..., 3) from ``sh_irradiance``'s coefficients
+    (never negative: the order-2 series rings a little behind a face turned away from the cap)."""
+    return np.maximum(sh_polynomials(n) @ coeffs, 0.0)
+
+
+@lru_cache(maxsize=4)
+def ground_albedo(kind: str, preview: bool = False, cloud_amount: float = 0.75) -> np.ndarray:
+    """(H, W, 3) float linear albedo of the ground where Earth's shader draws it: the image's sRGB squared
+    (ocean 0.01-0.05, land 0.05-0.4, ice 0.8), cloud mixed in at ``CLOUD_ALBEDO`` where the cloud field
+    passes the shader's threshold; box-averaged to ``FILL_IMAGE_WIDTH_PX`` wide, equirectangular like
+    ``earth_image``."""
+    rgba = earth_texture_image(kind, preview, cloud_amount > 0)
+    h, w = rgba.shape[:2]
+    k = max(1, w // FILL_IMAGE_WIDTH_PX)
+    rows = []
+    for r0 in range(0, h - h % k, 8 * k):  # in bands of rows: no full-size float copy of a 4k image
+        band = rgba[r0:r0 + 8 * k, : w - w % k]
+        srgb = band[..., :3].astype(np.float32) / 255.0
+        surface = srgb * srgb
+        if band.shape[-1] == 4 and cloud_amount > 0:
+            t = np.clip((band[..., 3].astype(np.float32) / 255.0 - 0.50) / 0.14, 0.0, 1.0)
+            cloud = (t * t * (3 - 2 * t) * cloud_amount)[..., None]
+            surface = surface * (1 - cloud) + CLOUD_ALBEDO * cloud
+        n = surface.shape[0] // k
+        rows.append(surface[: n * k].reshape(n, k, -1, k, 3).mean(axis=(1, 3)))
+    out = np.concatenate(rows)
+    out = out.astype(np.float32)
+    out.setflags(write=False)
+    return out
+
+
+def cap_samples(altitude_m: float, rings: int = FILL_RINGS, sectors: int = FILL_SECTORS) -> tuple[np.ndarray, np.ndarray]:
+    """Directions (N, 3) from the station to the visible ground, in a frame with +x at zenith (LVLH), and
+    the solid angle (N,) sr each stands for: ``rings`` rings from nadir to the horizon, equal in solid
+    angle, of ``sectors`` azimuths each (offset ring to ring)."""
+    from ..core.frames import EARTH_RADIUS_M
+
+    horizon = math.asin(EARTH_RADIUS_M / (EARTH_RADIUS_M + altitude_m))  # angle from nadir to the horizon
+    c_edge = np.linspace(1.0, math.cos(horizon), rings + 1)  # cos(polar angle), equal-area rings
+    c_mid = 0.5 * (c_edge[:-1] + c_edge[1:])
+    theta = np.arccos(c_mid)
+    k = np.arange(sectors)
+    dirs, weights = [], []
+    for i, th in enumerate(theta):
+        phi = 2 * np.pi * (k + 0.5 * (i % 2)) / sectors
+        s = math.sin(th)
+        dirs.append(np.stack([np.full(sectors, -math.cos(th)), s * np.cos(phi), s * np.sin(phi)], -1))
+        weights.append(np.full(sectors, 2 * np.pi * (c_edge[i] - c_edge[i + 1]) / sectors))
+    return np.concatenate(dirs), np.concatenate(weights)
+
+
+def ground_light(albedo: np.ndarray, earth_rot: np.ndarray, sun: np.ndarray, altitude_m: float,
+                 sun_gain: float, directions: np.ndarray, solid_angle: np.ndarray) -> np.ndarray:
+    """(N, 3) radiance of the ground seen along each of ``directions`` (LVLH, from the station) in the
+    station shader's units: the ground's linear albedo (``ground_albedo``) times the Sun's cosine there
+    (reddened near the terminator, as Earth's shader lights it) times ``sun_gain``. ``earth_rot``: Earth-
+    fixed -> LVLH (``stage.earth_orientation``); ``sun`` (3,): unit vector to the Sun, LVLH."""
+    from ..core.frames import EARTH_RADIUS_M
+
+    d = EARTH_RADIUS_M + altitude_m
+    # station at d * x from Earth's centre; nearest intersection of each ray with the sphere
+    b = d * directions[:, 0]
+    t = -b - np.sqrt(np.maximum(b * b - (d * d - EARTH_RADIUS_M**2), 0.0))
+    ground = np.array([d, 0.0, 0.0])[None] + t[:, None] * directions
+    normal = ground / EARTH_RADIUS_M
+    mu = normal @ sun
+    fixed = normal @ earth_rot  # Earth-fixed unit vectors (rows): earth_rot.T @ n
+    lat = np.arcsin(np.clip(fixed[:, 2], -1.0, 1.0))
+    lon = np.arctan2(fixed[:, 1], fixed[:, 0])
+    h, w = albedo.shape[:2]
+    row = np.clip(((np.pi / 2 - lat) / np.pi * h).astype(int), 0, h - 1)
+    col = np.clip(((lon + np.pi) / (2 * np.pi) * w).astype(int), 0, w - 1)
+    surface = albedo[row, col]
+    grazing = np.clip((mu + 0.04) / 0.32, 0.0, 1.0)
+    grazing = grazing * grazing * (3 - 2 * grazing)
+    colour = np.array([1.0, 0.38, 0.12])[None] * (1 - grazing[:, None]) + np.array([1.0, 0.97, 0.92])[None] * grazing[:, None]
+    glow = np.clip((mu + 0.10) / 0.12, 0.0, 1.0)
+    irradiance = np.maximum(mu, 0.0) + TWILIGHT_GLOW * glow * glow * (3 - 2 * glow)
+    return surface * colour * (irradiance * sun_gain)[:, None]
+
+
+def ground_mirror(directions: np.ndarray, radiance: np.ndarray, solid_angle: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A mean ground radiance (3,) and its gradient (3, 3) (rows: R, G, B) such that g0 + G (r - nadir)
+    approximates the radiance seen along a direction r inside the cap (least squares, solid-angle
+    weighted): what a mirror reflects of the ground."""
+    nadir = np.array([-1.0, 0.0, 0.0])
+    a = np.column_stack([np.ones(len(directions)), directions - nadir[None]])
+    wts = np.sqrt(solid_angle)[:, None]
+    sol, *_ = np.linalg.lstsq(a * wts, radiance * wts, rcond=None)
+    return sol[0], sol[1:].T

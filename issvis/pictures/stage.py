@@ -1,7 +1,14 @@
 """The pyvista world of one record: station parts, Earth, its limb, stars, the Sun and its shadows.
 
-Shared by the video renderer (``issvis.render``) and the interactive viewer. Meshes are built once;
-``set_time`` only changes one ``vtkMatrix4x4`` per part.
+Shared by the video renderer (``issvis.pictures.video``) and the interactive viewer. Meshes are built
+once; ``set_time`` only changes one ``vtkMatrix4x4`` per part.
+
+Draw calls: parts that move together (a rigid group: the whole station while it is docked, each side
+after a separation) are drawn as one actor per material, their meshes merged into the frame of the
+group's heaviest part, whose matrix the actor shares. The groups come from the record's separations
+(checked against its poses: a group whose parts drift apart is drawn part by part); when the station
+splits the next group's actors take over. ``merge=False`` (the viewer) draws one actor per part and
+material, as before.
 
 Three renderers share the window (see docs/rendering.md, "Light and shadow"):
 
@@ -10,15 +17,18 @@ Three renderers share the window (see docs/rendering.md, "Light and shadow"):
   size but not at its true distance: a sphere of radius R at distance D looks exactly like one of
   radius R/k at D/k from the same eye, so Earth's nearest point is put ``EARTH_NEAR_M`` away.
 - ``baker`` (layer 0, drawn first, shows nothing): flat unlit copies of the station meshes sharing
-  each part's matrix, the same lights, background 1e6 ("no occluder"), and VTK's shadow-map baker
-  as its only pass. Kept apart because VTK fits the shadow map to the bounds of every actor of its
-  renderer: with Earth in it, the whole station falls inside one texel.
+  each group's matrix, the Sun, background 1e6 ("no occluder"), a box that sets the map's extent
+  (texel-snapped), and VTK's shadow-map baker as its only pass.
 - the plotter's own renderer (layer 1): the station, through a camera pass over [shadow-map pass
   using that baker, overlay pass] (the overlay pass draws the text cards).
 
-Light: the Sun as a hard directional key (the only light that casts shadows), an ambient term of a
-few per cent, and earthshine: a weak bluish *positional* spot light (cone 90 deg, no attenuation)
-20 km towards Earth, so that VTK does not bake a shadow map for it.
+Light: the Sun as a hard directional key (the only VTK light, the only one that casts shadows), and
+the light of the sunlit Earth below, computed each frame from the ground under the station (its
+albedo, its cloud, the Sun's height there) and given to the station's own fragment shader as
+order-2 spherical harmonics (``issvis.pictures.earth.ground_light``). The shader lights in linear
+light and writes ``sqrt`` of it (gamma 2, as Earth's shader): a frame is linear light in that
+encoding, with no tone curve. Array cells and windows are glass: a Fresnel reflection of the ground,
+the limb and black space, and a sharp glint of the Sun.
 """
 
 from __future__ import annotations
@@ -31,7 +41,18 @@ import numpy as np
 
 from ..core.frames import EARTH_RADIUS_M, basis_with_z, quat_to_matrix, transform_matrix
 from ..scene.render_settings import RenderSettings
-from .earth import EARTH_FRAGMENT_DECL, EARTH_FRAGMENT_IMPL, earth_image, earth_texture_image, limb_colours
+from .earth import (
+    EARTH_FRAGMENT_DECL,
+    EARTH_FRAGMENT_IMPL,
+    cap_samples,
+    earth_image,
+    earth_texture_image,
+    ground_albedo,
+    ground_light,
+    ground_mirror,
+    limb_colours,
+    sh_irradiance,
+)
 from .plumes import JetPlumes, has_jets
 
 if TYPE_CHECKING:
@@ -41,44 +62,56 @@ if TYPE_CHECKING:
 EARTH_NEAR_M = 6000.0  # scaled distance from the camera to the nearest point of Earth, m
 ATMOSPHERE_M = 90_000.0  # visible thickness of the limb, m (true scale)
 EARTH_ROTATION_RAD_S = 7.292115e-5
-EARTHSHINE_DISTANCE_M = 20_000.0  # the earthshine spot light sits this far towards Earth
 SHADOW_BACKGROUND = 1e6  # depth the baker writes where nothing occludes the Sun
-# A part whose radius spans less of the half-height than this is drawn with its coarse meshes. Off (0):
-# on the default clip it saved 3 % (the cost is in close-ups, where the fine meshes are needed) and
-# a part near the threshold in a slow pull-back would pop between levels.
-LOD_SCREEN_FRACTION = 0.0
 # The baker's viewport: a small square (see Stage._square_baker_viewport), px.
 SHADOW_VIEWPORT_PX = 16
-# The shadow map is re-baked only when a caster's box corner, or the Sun's turn times the station's
-# depth along the Sun, has moved this many map texels since the last bake (the map's own precision is
-# a texel): the docked station in real time re-bakes every ~10 frames, a time-lapse every frame.
-SHADOW_REBAKE_TEXELS = 1.0
+# The shadow map is re-baked when a caster's box corner, or the Sun's turn times the station's depth
+# along the Sun, has moved this many map texels since the last bake. Merged casters bake in a few ms, so
+# the map follows the Sun in small steps (an edge moves a tenth of a texel at a time, no visible jumps).
+SHADOW_REBAKE_TEXELS = 0.25
+# The map's extent is a box around the casters, scaled so that the map's side is one of a ladder of
+# sizes (a texel keeps its size while the casters fit), and shifted so that the texel grid stays fixed
+# relative to the group the camera looks at: a re-bake does not move the shadow edges on that group.
+SHADOW_SIZE_STEP = 1.2  # ratio between the map sizes of the ladder
+SHADOW_SIZE_MIN_M = 8.0  # the smallest map side, m
+SHADOW_PAD_TEXELS = 3.0  # margin between the casters and the map's box
 
 # VTK 9.7's shadow lookup is an exponential shadow map with a fixed constant (11 over the light's whole
 # depth range): an occluder a few metres in front of a receiver only dims it by exp(-11 * gap / range),
 # so with a low Sun, when the range spans the station's length (~130 m), shadows cast from 5 m away
 # came out 60 % lit. The station's shaders replace it by a depth test in metres: the occluder's depth
 # is read back from the map (it holds exp(11 x depth)), a point is shadowed once it lies SHADOW_BIAS_M
-# behind the occluder (over a SHADOW_SOFTNESS_M ramp), tested at the four texel centres around it and
-# blended bilinearly (edges ramp over one texel instead of stair-stepping), looked up from a point
-# SHADOW_NORMAL_OFFSET_M out along its normal (surfaces that graze the light do not shadow themselves).
+# behind the occluder (over a SHADOW_SOFTNESS_M ramp), tested at four taps around it and blended
+# bilinearly (edges ramp instead of stair-stepping; the taps a texel apart, or as far apart as the Sun's
+# disc spreads the edge of an occluder that far away), looked up from a point SHADOW_NORMAL_OFFSET_M out
+# along its normal (surfaces that graze the light do not shadow themselves).
 SHADOW_BIAS_M = 0.04
 SHADOW_SOFTNESS_M = 0.05
 SHADOW_NORMAL_OFFSET_M = 0.08
+SUN_DISC_RAD = 0.0093  # the Sun's apparent diameter (0.53 deg): an edge's penumbra is this times the gap
+SHADOW_MAX_SPREAD_TEXELS = 3.0  # the widest spacing of the look-up's taps (an occluder ~30 m away)
 _VTK_SHADOW_CALL = "calcShadow(vertexVC, "
 _VTK_SHADOW_FACTOR = "expFactor = depthCExpBlured * depthCExpActual;"
 _SHADOW_CALL = f"calcShadow(vertexVC + vec4(normalize(normalVCVSOutput) * {SHADOW_NORMAL_OFFSET_M:.4f}, 0.0), "
-_SHADOW_FACTOR = f"""{{
-        // bilinear percentage-closer filtering: the depth test at the four texel centres around the
-        // point, weighted by where the point falls between them (edges ramp over a texel, no stairs)
+_SHADOW_FACTOR = f"""
+#define ISSVIS_SHADOWS 1
+      {{
+        // percentage-closer filtering: the depth test at four taps around the point, blended bilinearly
+        // by where the point falls between them. The taps are a texel apart (edges ramp over a texel, no
+        // stairs), or as far apart as the Sun's disc spreads the edge of an occluder that far away
+        // (penumbra = SUN_DISC_RAD x gap, the gap estimated from VTK's own fetch at the point).
         float issvisRange = sFarZ - sNearZ;
         vec2 issvisRes = vec2(textureSize(shadowMap, 0));
-        vec2 issvisF = projected * issvisRes - 0.5;
+        float issvisTexelM = 1.0 / (issvisRes.x * length(vec3(shadowTransform[0][0], shadowTransform[1][0],
+                                                               shadowTransform[2][0])));
+        float issvisGap0 = (ldepth - log(max(depthCExpBlured, 1e-30)) / depthC) * issvisRange;
+        float issvisStep = clamp({SUN_DISC_RAD:.5f} * issvisGap0 / issvisTexelM, 1.0, {SHADOW_MAX_SPREAD_TEXELS:.1f});
+        vec2 issvisF = projected * issvisRes / issvisStep - 0.5;
         vec2 issvisW = fract(issvisF);
-        vec2 issvisBase = (floor(issvisF) + 0.5) / issvisRes;
+        vec2 issvisBase = (floor(issvisF) + 0.5) * issvisStep / issvisRes;
         float issvisLit[4];
         for (int k = 0; k < 4; k++) {{
-          vec2 uv = issvisBase + vec2(float(k & 1), float(k >> 1)) / issvisRes;
+          vec2 uv = issvisBase + vec2(float(k & 1), float(k >> 1)) * issvisStep / issvisRes;
           float occluder = log(max(texture2D(shadowMap, uv).r, 1e-30)) / depthC;
           float gap = (ldepth - occluder) * issvisRange - {SHADOW_BIAS_M:.4f};
           issvisLit[k] = clamp(1.0 - gap / {SHADOW_SOFTNESS_M:.4f}, 0.0, 1.0);
@@ -87,9 +120,101 @@ _SHADOW_FACTOR = f"""{{
                         issvisW.y);
       }}"""
 
+# --- the station's surfaces ----------------------------------------------------------------------
+# Looks drawn as glass over a dark base: solar cells behind cover glass, the Cupola's windows.
+GLASS_LOOKS = frozenset({"array", "irosa", "trunk", "glass"})
+# Textures are sampled without anisotropic filtering: VTK's default 4x costs half a frame on llvmpipe,
+# and even 2x on the array cells alone cost 45 ms of a 120 ms frame where the arrays fill it (30 s),
+# for hinge lines a little crisper at grazing angles.
+GLASS_F0 = 0.04  # normal-incidence reflectance of cover glass (n = 1.5)
+# The Sun in glass: a sharp lobe (the glint) and a broad one (the sheen of slightly uneven cells),
+# normalised Blinn-Phong powers and their shares of the reflected sunlight.
+GLINT_POWER, GLINT_SHARE = 4000.0, 0.7
+SHEEN_POWER, SHEEN_SHARE = 150.0, 0.3
+CELL_TILT_RAD = 0.006  # how far a cell's glass may tilt from its blanket's plane (glints sparkle)
+LIMB_BAND_COS = 0.012  # angular half-width (as a cosine) of the bright limb band a mirror shows
+# Light the sunlit station throws on itself (white hulls, radiators and arrays around any surface): a
+# uniform share of the Sun on every face, so that a shadow on a hull that faces away from Earth is deep
+# but not black. About a tenth of the sky around a surface is sunlit station of albedo ~0.5.
+STATION_BOUNCE = 0.03
+LIMB_HAZE_RGB = np.array([0.16, 0.27, 0.52])  # linear radiance of the sunlit limb's haze (Earth's shader)
+FILL_UNIFORMS = [f"issvisFill{k}" for k in range(9)]
+
+
+def _station_fragment(glass: bool, textured: bool) -> str:
+    """GLSL that replaces VTK's ``//VTK::TCoord::Impl`` in the station's fragment shader: it runs after
+    VTK's own lighting (which it overrides) and writes the fragment's colour (see the module docstring)."""
+    tex = "texture(actortexture, tcoordVCVSOutput).rgb" if textured else "vec3(1.0)"
+    fill = " + ".join(f"{u} * {p}" for u, p in zip(FILL_UNIFORMS, (
+        "1.0", "iN.y", "iN.z", "iN.x", "iN.x * iN.y", "iN.y * iN.z", "(3.0 * iN.z * iN.z - 1.0)", "iN.x * iN.z",
+        "(iN.x * iN.x - iN.y * iN.y)")))
+    code = f"""
+  // issvis: the station's light, in linear light, written as sqrt (gamma 2)
+  vec3 iN = normalVCVSOutput;
+  vec3 iV = normalize(-vertexVC.xyz);
+  vec3 iL = -lightDirectionVC0;
+  vec3 iAlb = diffuseColorUniform * {tex};
+  iAlb *= iAlb;
+#ifdef ISSVIS_SHADOWS
+  float iShadow = factor0.r;  // the shadow pass's look-up (absent when another pass replaces it: SSAA)
+#else
+  float iShadow = 1.0;
+#endif
+  float iNL = max(dot(iN, iL), 0.0);
+  vec3 iSun = lightColor0 * (iNL * iShadow);
+  vec3 iFill = max({fill}, vec3(0.0));
+  vec3 iLin = iAlb * (diffuseIntensity * (iSun + iFill) + vec3(ambientIntensity * ambientIntensity));
+"""
+    if not glass:
+        code += """  vec3 iH = normalize(iL + iV);
+  float iNH = max(dot(iN, iH), 0.0);
+  iLin += specularIntensity * specularColorUniform * lightColor0 * (iShadow * step(0.0, dot(iN, iL)) *
+          exp2(4.0 * specularPowerUniform * log2(max(iNH, 1e-6))));
+"""
+    else:
+        tilt = ""
+        if textured:
+            tilt = f"""  vec2 iCell = floor(tcoordVCVSOutput * 16.0);
+  vec3 iQ = fract(vec3(iCell.xyx) * vec3(0.1031, 0.1030, 0.0973));  // arithmetic hash (no sin)
+  iQ += dot(iQ, iQ.yzx + 33.33);
+  vec2 iJit = fract((iQ.xx + iQ.yz) * iQ.zy) - 0.5;
+  vec3 iT = normalize(cross(iN, abs(iN.z) < 0.9 ? vec3(0.0, 0.0, 1.0) : vec3(1.0, 0.0, 0.0)));
+  iN = normalize(iN + {2 * CELL_TILT_RAD:.5f} * (iJit.x * iT + iJit.y * cross(iN, iT)));
+"""
+        code += tilt + f"""  // Fresnel reflection of what a mirror here sees: the ground, haze towards the limb, black space
+  float iNV = max(dot(iN, iV), 0.0);
+  float iX = 1.0 - iNV;
+  float iX2 = iX * iX;
+  float iF = {GLASS_F0} + {1 - GLASS_F0} * iX2 * iX2 * iX;
+  vec3 iR = reflect(-iV, iN);
+  float iC = dot(iR, issvisNadir);
+  vec3 iEnv = vec3(0.0);
+  if (iC > issvisCapCos) {{
+    vec3 iD = iR - issvisNadir;
+    iEnv = max(issvisGround + vec3(dot(issvisGroundR, iD), dot(issvisGroundG, iD), dot(issvisGroundB, iD)), vec3(0.0));
+    iEnv = mix(iEnv, issvisLimb, 0.7 * smoothstep(issvisCapCos + 0.25, issvisCapCos, iC));
+  }}
+  float iBand = (iC - issvisCapCos) / {LIMB_BAND_COS};
+  iEnv += issvisLimb * exp(-iBand * iBand);
+  // the Sun in the glass: a sharp glint and a broad sheen (normalised lobes, Fresnel at the half-vector)
+  vec3 iH = normalize(iL + iV);
+  float iNH = max(dot(iN, iH), 0.0);
+  float iLNH = log2(max(iNH, 1e-6));
+  float iXH = 1.0 - max(dot(iV, iH), 0.0);
+  float iXH2 = iXH * iXH;
+  float iFH = {GLASS_F0} + {1 - GLASS_F0} * iXH2 * iXH2 * iXH;
+  float iLobe = {(GLINT_POWER + 8) / (8 * math.pi) * GLINT_SHARE:.4f} * exp2({GLINT_POWER:.1f} * iLNH)
+              + {(SHEEN_POWER + 8) / (8 * math.pi) * SHEEN_SHARE:.4f} * exp2({SHEEN_POWER:.1f} * iLNH);
+  iLin += iF * iEnv + lightColor0 * (iFH * iLobe * iShadow * step(0.0, dot(iN, iL)));
+"""
+    code += """  fragOutput0 = vec4(sqrt(max(iLin, vec3(0.0))), opacity);
+"""
+    return code
+
+
 TINTS = {"departing": np.array([1.0, 0.45, 0.15]), "remaining": np.array([0.25, 0.55, 1.0])}
 
-__all__ = ["Stage", "earth_image", "earth_orientation", "phong_look", "TINTS"]
+__all__ = ["Stage", "earth_image", "earth_orientation", "phong_look", "rigid_groups", "TINTS"]
 
 
 class Extra(Protocol):
@@ -144,6 +269,37 @@ def _polydata(vm: VisualMesh) -> Any:
     return mesh
 
 
+def _merged(pieces: list[tuple[int, Any, np.ndarray]], flat: bool = False) -> Any:
+    """One PolyData of several parts' meshes: ``pieces`` [(part index, VisualMesh, (4, 4) part frame ->
+    merged frame)]. Cell data ``part`` names each triangle's part (picking); ``flat``: points and
+    triangles only (the shadow baker's copies)."""
+    import pyvista as pv
+
+    points, normals, uvs, faces, owner = [], [], [], [], []
+    base = 0
+    for index, vm, m in pieces:
+        mesh = _flat_copy(vm) if flat else _polydata(vm)
+        pts = np.asarray(mesh.points, float)
+        points.append(pts @ m[:3, :3].T + m[:3, 3])
+        tri = mesh.faces.reshape(-1, 4)[:, 1:]
+        faces.append(tri + base)
+        owner.append(np.full(len(tri), index, np.int32))
+        if not flat:
+            normals.append(np.asarray(mesh.point_data["Normals"], float) @ m[:3, :3].T)
+            tc = mesh.active_texture_coordinates
+            uvs.append(np.asarray(tc, float) if tc is not None else np.zeros((len(pts), 2)))
+        base += len(pts)
+    tri = np.concatenate(faces)
+    out = pv.PolyData(np.concatenate(points), np.hstack([np.full((len(tri), 1), 3), tri]).ravel())
+    out.cell_data["part"] = np.concatenate(owner)
+    if not flat:
+        out.point_data["Normals"] = np.concatenate(normals)
+        out.GetPointData().SetNormals(out.GetPointData().GetArray("Normals"))
+        if any(vm.uv is not None for _, vm, _ in pieces):
+            out.active_texture_coordinates = np.concatenate(uvs)
+    return out
+
+
 @lru_cache(maxsize=256)
 def _flat_copy(vm: VisualMesh) -> Any:
     """Points and triangles only: what the shadow baker needs (no normals, no texture coordinates)."""
@@ -163,6 +319,55 @@ def _texture(image: np.ndarray, srgb: bool = True) -> Any:
     tex.mipmap = True
     tex.SetMaximumAnisotropicFiltering(1.0)
     return tex
+
+
+RIGID_TOLERANCE_M = 0.005  # parts of a rigid group stay this close to their pose in the group's frame
+
+
+def rigid_groups(record: Any) -> list[tuple[float, list[np.ndarray]]]:
+    """[(from_t_s, groups)]: the parts that move as one body, epoch by epoch: all parts until the first
+    separation, then each side of it (of every separation, in order). ``groups`` are arrays of part
+    indices. A group whose parts move apart in the record anyway (more than ``RIGID_TOLERANCE_M`` at
+    their boxes' reach) is split into single parts."""
+    n = len(record.names)
+    names = [str(x) for x in record.names]
+    seps = sorted((e for e in record.events if e.get("kind") == "separation" and "child_side" in e),
+                  key=lambda e: float(e["t"]))
+    epochs: list[tuple[float, list[np.ndarray]]] = [(float(record.t[0]), [np.arange(n)])]
+    for e in seps:
+        child = np.isin(names, e["child_side"])
+        groups = []
+        for g in epochs[-1][1]:
+            for side in (g[child[g]], g[~child[g]]):
+                if len(side):
+                    groups.append(side)
+        epochs.append((float(e["t"]), groups))
+    # the record's own word: a group is rigid if its parts keep their poses relative to its first part
+    rot = quat_to_matrix(record.quat)  # (T, B, 3, 3)
+    t = np.asarray(record.t, float)
+    checked = []
+    for k, (t0, groups) in enumerate(epochs):
+        t1 = epochs[k + 1][0] if k + 1 < len(epochs) else np.inf
+        sel = np.flatnonzero((t >= t0) & (t < t1))
+        if k + 1 < len(epochs):  # the sample at the next separation still belongs to this epoch
+            sel = np.union1d(sel, np.flatnonzero(t == t1))
+        out = []
+        for g in groups:
+            if len(g) < 2 or len(sel) < 2:
+                out.append(g)
+                continue
+            ref = g[0]
+            # every part's offset and axes in the reference part's frame, over the epoch's samples
+            rel_pos = np.einsum("tji,tgj->tgi", rot[sel, ref], record.pos[sel][:, g] - record.pos[sel, ref][:, None])
+            rel_rot = np.einsum("tji,tgjk->tgik", rot[sel, ref], rot[sel][:, g])
+            reach = 60.0  # m: a part's points lie within this of its centre (the arrays' 35 m wings)
+            drift = np.abs(rel_pos - rel_pos[:1]).max(axis=(0, 2)) + reach * np.abs(rel_rot - rel_rot[:1]).max(axis=(0, 2, 3))
+            if float(drift.max()) <= RIGID_TOLERANCE_M:
+                out.append(g)
+            else:
+                out.extend(np.array([i]) for i in g)
+        checked.append((t0, out))
+    return checked
 
 
 @lru_cache(maxsize=4)
@@ -265,10 +470,10 @@ def _box_corners(boxes: np.ndarray) -> np.ndarray:
     return np.array([[hi[i] if k >> i & 1 else lo[i] for i in range(3)] for k in range(8)])
 
 
-def _sharpen_shadow_lookup(actor: Any) -> None:
-    """Replace VTK's exponential shadow test in this actor's shader by a biased depth test in metres
+def _sharpen_shadow_lookup(shader_property: Any) -> None:
+    """Replace VTK's exponential shadow test in these shaders by a biased depth test in metres
     (see SHADOW_BIAS_M). Applied after VTK's own replacements, where the shadow pass's code is."""
-    sp = actor.GetShaderProperty()
+    sp = shader_property
     sp.AddFragmentShaderReplacement(_VTK_SHADOW_CALL, False, _SHADOW_CALL, True)
     sp.AddFragmentShaderReplacement(_VTK_SHADOW_FACTOR, False, _SHADOW_FACTOR, False)
 
@@ -277,21 +482,63 @@ def _set_matrix(vtk_matrix: Any, m: np.ndarray) -> None:
     vtk_matrix.DeepCopy(np.ascontiguousarray(m, float).ravel())
 
 
+def _light_axes(sun: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(vx, vup, dir): the axes VTK's shadow baker gives the Sun's map (vtkMath::Perpendiculars of the
+    direction the light travels)."""
+    import vtk
+
+    d = -np.asarray(sun, float)
+    d = d / np.linalg.norm(d)
+    vx, vup = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+    vtk.vtkMath.Perpendiculars(d.tolist(), vx, vup, 0.0)
+    return np.array(vx), np.array(vup), d
+
+
+def shadow_map_box(corners: np.ndarray, sun: np.ndarray, anchor: np.ndarray, resolution_px: int,
+                   previous_side_m: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
+    """(lo (3,), hi (3,), side_m): the box whose bounds make VTK's shadow baker fit its map (square,
+    ``side_m`` across, ``resolution_px`` texels) around every caster corner (N, 3), with the texel grid
+    fixed relative to ``anchor`` (3,): the map's centre lies a whole number of texels from it along the
+    map's axes. ``side_m`` is the previous one while the casters fit in it (a texel keeps its size) and
+    otherwise the next size of a ladder (``SHADOW_SIZE_STEP``)."""
+    vx, vup, _ = _light_axes(sun)
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    half = 0.5 * (hi - lo)
+    centre = 0.5 * (hi + lo)
+    # VTK's map side from a box of half-extents a: 2 max(a . |vx|, a . |vup|)
+    need = 2.0 * max(float(half @ np.abs(vx)), float(half @ np.abs(vup)))
+    side = previous_side_m
+    if side is None or need * (1 + 2 * SHADOW_PAD_TEXELS * 1.5 / resolution_px) > side or \
+            need * SHADOW_SIZE_STEP**2 < side:
+        k = math.ceil(math.log(max(need, SHADOW_SIZE_MIN_M) * (1 + 4.0 * SHADOW_PAD_TEXELS / resolution_px) /
+                               SHADOW_SIZE_MIN_M) / math.log(SHADOW_SIZE_STEP) - 1e-9)
+        side = SHADOW_SIZE_MIN_M * SHADOW_SIZE_STEP ** max(k, 0)
+    texel = side / resolution_px
+    # snap the centre, in the map's axes, to whole texels from the anchor
+    off = centre - anchor
+    a, b = float(off @ vx), float(off @ vup)
+    centre = centre + (round(a / texel) * texel - a) * vx + (round(b / texel) * texel - b) * vup
+    half = half + 2.0 * texel  # the casters stay inside after the snap
+    scale = side / (2.0 * max(float(half @ np.abs(vx)), float(half @ np.abs(vup))))
+    half = half * scale  # >= 1: the box's projection spans exactly ``side``
+    return centre - half, centre + half, side
+
+
 class Stage:
     """Station parts, Earth, stars and Sun for one record in one pyvista Plotter.
 
-    ``part_actors`` maps each part name to a list of actors (one per visual mesh of that part, fine
-    and coarse: the coarse ones are shown instead when the part is small on screen).
+    ``part_actors`` maps each part name to the actors that draw it now (with ``merge``, the actors of
+    its rigid group, shared by the group's parts; ``part_at`` names the part of a picked triangle).
     ``set_time(t)`` poses every part at simulated time t (seconds of the record), turns Earth and,
     when the scene asks, the Sun, and calls ``update(t)`` on every object in ``extras`` (the hook
     for things drawn with the station that change in time, such as jet plumes). The far field
     follows whatever camera the plotter has at render time. ``preview`` builds a lighter world
-    (coarser Earth, smaller textures, fewer stars, no shadows). ``shadows`` defaults to the
-    scene's ``lighting.shadows`` (off in preview).
+    (coarse meshes, coarser Earth, smaller textures, fewer stars, no shadows). ``shadows`` defaults to
+    the scene's ``lighting.shadows`` (off in preview); ``merge`` to ``not preview``.
     """
 
     def __init__(self, plotter: Any, record: Record, settings: RenderSettings, preview: bool = False,
-                 shadows: bool | None = None) -> None:
+                 shadows: bool | None = None, merge: bool | None = None) -> None:
         import pyvista as pv
         import vtk
 
@@ -302,6 +549,7 @@ class Stage:
         self.extras: list[Extra] = []
         lt = settings.lighting
         self.shadows = (lt.shadows and not preview) if shadows is None else bool(shadows)
+        self.merge = (not preview) if merge is None else bool(merge)
         orbit = record.meta.get("orbit", {})
         self.altitude_m = float(orbit.get("altitude_m", 418_310.0))
         self.mean_motion = float(orbit.get("mean_motion_rad_s", math.sqrt(3.986004418e14 / (EARTH_RADIUS_M + self.altitude_m) ** 3)))
@@ -312,8 +560,6 @@ class Stage:
         # preview (and the viewer) draw the coarse meshes; shadows are cast by the coarse meshes always
         # (they bake in less time, and a shadow needs no bolts)
         visuals = _part_visuals(record, coarse=preview)
-        # level of detail: the coarse meshes stand in for parts that are small on screen
-        coarse = {} if (preview or LOD_SCREEN_FRACTION <= 0) else _part_visuals(record, coarse=True)
         casters = _part_visuals(record, coarse=True) if self.shadows else {}
         rw = plotter.render_window
         self.renderer = plotter.renderer
@@ -338,82 +584,197 @@ class Stage:
         self.far.SetActiveCamera(self.far_camera)
         rw.AddRenderer(self.far)
 
-        self.part_actors: dict[str, list[Any]] = {}
-        self._copies: list[Any] = []  # the baker's flat copies
+        names = [str(n) for n in record.names]
+        self._index = {n: i for i, n in enumerate(names)}
+        self._matrices: dict[str, Any] = {n: vtk.vtkMatrix4x4() for n in names}
         self._boxes: list[np.ndarray] = []  # per part (M, 2, 3) local boxes of its meshes, m
-        self._levels: list[list[list[Any]]] = []  # per part: [fine actors, coarse actors (if any)]
-        self._level_shown: list[int] = []
-        self._matrices: dict[str, Any] = {}
-        self._base_colour: dict[int, tuple[float, float, float]] = {}
         self._radius: dict[str, float] = {}
-        textures: dict[int, Any] = {}
-        ambient = lt.ambient
-        for name in (str(n) for n in record.names):
-            matrix = vtk.vtkMatrix4x4()
-            self._matrices[name] = matrix
-            actors = []
-            radius = 0.0
-            boxes = []
-            levels = [visuals[name]]
-            if coarse.get(name) and coarse[name] != visuals[name]:
-                levels.append(coarse[name])
-            by_level: list[list[Any]] = []
-            for level, meshes in enumerate(levels):
-                by_level.append([])
-                for k, vm in enumerate(meshes):
-                    mesh = _polydata(vm)
-                    look = phong_look(vm.material)
-                    specular_colour = look.pop("specular_color")
-                    texture = None
-                    image = vm.material.base_color_image
-                    if image is not None and vm.uv is not None:
-                        if self.preview and image.shape[0] > 256:
-                            image = image[::4, ::4]
-                        texture = textures.get(id(vm.material.base_color_image))
-                        if texture is None:
-                            texture = textures[id(vm.material.base_color_image)] = _texture(image[..., :3])
-                    actor = plotter.add_mesh(mesh, smooth_shading=True, ambient=ambient, reset_camera=False,
-                                             texture=texture, name=f"part:{name}:{level}:{k}", **look)
-                    actor.prop.specular_color = specular_colour
-                    # closed, outward-wound meshes: back faces are hidden anyway, and not rasterising
-                    # them saves a fifth of a frame on llvmpipe
-                    actor.prop.backface_culling = not vm.material.double_sided
-                    if self.shadows:
-                        _sharpen_shadow_lookup(actor)
-                    actor.prop.ambient_color = look["color"]
-                    actor.SetUserMatrix(matrix)
-                    actor.SetVisibility(level == 0)
-                    actors.append(actor)
-                    by_level[-1].append(actor)
-                    self._base_colour[id(actor)] = tuple(look["color"])
-                    if level == 0:
-                        radius = max(radius, float(np.linalg.norm(mesh.points, axis=1).max()))
-                        boxes.append((mesh.points.min(axis=0), mesh.points.max(axis=0)))
-            self._levels.append(by_level)
-            self._level_shown.append(0)
-            for vm in casters.get(name, ()):
-                self._add_flat_copy(vtk, vm, matrix)
-            self.part_actors[name] = actors
-            self._radius[name] = radius
+        for name in names:
+            boxes = [(_polydata(vm).points.min(axis=0), _polydata(vm).points.max(axis=0)) for vm in visuals[name]]
             self._boxes.append(np.array(boxes) if boxes else np.zeros((0, 2, 3)))
-        self._radius_arr = np.array([self._radius[str(n)] for n in record.names])
+            self._radius[name] = max((float(np.linalg.norm(_polydata(vm).points, axis=1).max()) for vm in visuals[name]),
+                                     default=0.0)
+        self._radius_arr = np.array([self._radius[n] for n in names])
         self._tinted = False
-        self._index = {str(n): i for i, n in enumerate(record.names)}
         self._sides = record.separation_sides()
         # each part's box corners in its own frame (P, 8, 3), for the re-bake test
         self._corners = np.array([_box_corners(b) for b in self._boxes])
         self._baked: tuple[np.ndarray, np.ndarray] | None = None  # (world corners, Sun) at the last bake
+        self._map_side_m: float | None = None
         self.bakes = 0
+
+        self._build_shader_properties(vtk)
+        self._textures: dict[int, Any] = {}
+        self._base_colour: dict[int, tuple[float, float, float]] = {}
+        self._part_of_cell: dict[int, np.ndarray] = {}  # id(actor) -> (cells,) part index of each triangle
+        self._epochs = rigid_groups(record) if self.merge else [(float(record.t[0]), [np.array([i]) for i in range(len(names))])]
+        # per epoch: (station actors, baker copies, {part name: actors that draw it})
+        self._epoch_actors: list[tuple[list[Any], list[Any], dict[str, list[Any]]]] = []
+        t_all = np.asarray(record.t, float)
+        for t0, groups in self._epochs:
+            # relative poses within each group at the epoch's first sample
+            i0 = int(np.clip(np.searchsorted(t_all, t0), 0, len(t_all) - 1))
+            pos, rot = np.asarray(record.pos[i0], float), quat_to_matrix(record.quat[i0])
+            actors, copies, by_part = [], [], {}
+            for g in groups:
+                ref = int(g[np.argmax(np.asarray(record.mass, float)[g])])
+                inv = np.linalg.inv(transform_matrix(rot[ref], pos[ref]))
+                frames = {int(i): inv @ transform_matrix(rot[i], pos[i]) for i in g}
+                matrix = self._matrices[names[ref]]
+                group_actors = self._group_actors(pv, vtk, g, visuals, frames, matrix)
+                actors += group_actors
+                for i in g:
+                    by_part[names[int(i)]] = group_actors
+                copies += self._group_copies(vtk, g, casters, frames, matrix)
+            self._epoch_actors.append((actors, copies, by_part))
+        self._epoch = -1
+        self.part_actors: dict[str, list[Any]] = {}
 
         self._build_far_field(pv, vtk)
         self._build_lights(pv)
+        self._build_fill()
         if self.shadows:
+            self._box_proxy = self._build_box_proxy(vtk)
             self._build_shadow_passes(vtk)
             self._square_baker_viewport()
         self._observer = rw.AddObserver("StartEvent", self._before_render)
         if has_jets(record):  # thruster firings recorded by attitude control: glows at the jets that fire
             self.extras.append(JetPlumes(plotter, record, min_visible_s=1.0))
         self.set_time(self.t_s)
+
+    # -- building the station -------------------------------------------------------------------
+    def _build_shader_properties(self, vtk: Any) -> None:
+        """One vtkShaderProperty per kind of surface (glass or not, textured or not), shared by every
+        station actor of that kind: the light's uniforms are set once per kind and frame."""
+        self._shader_props: dict[tuple[bool, bool], Any] = {}
+        for glass in (False, True):
+            for textured in (False, True):
+                sp = vtk.vtkShaderProperty()
+                sp.AddFragmentShaderReplacement("//VTK::TCoord::Impl", True,
+                                                _station_fragment(glass, textured), False)
+                if self.shadows:
+                    _sharpen_shadow_lookup(sp)
+                u = sp.GetFragmentCustomUniforms()
+                for name in FILL_UNIFORMS:
+                    u.SetUniform3f(name, [0.0, 0.0, 0.0])
+                if glass:
+                    for name in ("issvisNadir", "issvisGround", "issvisGroundR", "issvisGroundG", "issvisGroundB",
+                                 "issvisLimb"):
+                        u.SetUniform3f(name, [0.0, 0.0, 0.0])
+                    u.SetUniformf("issvisCapCos", math.cos(math.pi / 2 - self._limb_dip))
+                self._shader_props[(glass, textured)] = sp
+
+    def _texture_for(self, vm: Any) -> Any:
+        image = vm.material.base_color_image
+        if image is None or vm.uv is None:
+            return None
+        if id(image) not in self._textures:
+            if self.preview and image.shape[0] > 256:
+                image = image[::4, ::4]
+            self._textures[id(image)] = _texture(image[..., :3])
+        return self._textures[id(image)]
+
+    def _group_actors(self, pv: Any, vtk: Any, group: np.ndarray, visuals: dict[str, tuple[Any, ...]],
+                      frames: dict[int, np.ndarray], matrix: Any) -> list[Any]:
+        """The actors of one rigid group: one per material (and side of the first separation, so that
+        ``tint_segments`` can colour the sides), its parts' meshes merged in the group's frame."""
+        names = [str(n) for n in self.record.names]
+        side_of = np.zeros(len(names), int)
+        if self._sides is not None:
+            side_of[self._sides[0]], side_of[self._sides[1]] = 1, 2
+        batches: dict[tuple[int, int, bool], list[tuple[int, Any, np.ndarray]]] = {}
+        for i in group:
+            for vm in visuals[names[int(i)]]:
+                key = (int(side_of[int(i)]), id(vm.material), vm.uv is not None)
+                batches.setdefault(key, []).append((int(i), vm, frames[int(i)]))
+        actors = []
+        ambient = self.settings.lighting.ambient
+        for (_side, _, has_uv), pieces in sorted(batches.items(), key=lambda kv: (kv[0][0], kv[1][0][1].material.name)):
+            vm0 = pieces[0][1]
+            mesh = _merged(pieces)
+            look = phong_look(vm0.material)
+            mapper = vtk.vtkPolyDataMapper()
+            mapper.SetInputData(mesh)
+            mapper.ScalarVisibilityOff()
+            actor = pv.Actor(mapper=mapper)
+            prop = actor.GetProperty()
+            prop.SetInterpolationToPhong()
+            prop.SetColor(*look["color"])
+            prop.SetAmbientColor(*look["color"])
+            prop.SetAmbient(ambient)
+            prop.SetDiffuse(look["diffuse"])
+            prop.SetSpecular(look["specular"])
+            prop.SetSpecularPower(look["specular_power"])
+            prop.SetSpecularColor(*look["specular_color"])
+            # closed, outward-wound meshes: back faces are hidden anyway, and not rasterising them saves
+            # a fifth of a frame on llvmpipe
+            prop.SetBackfaceCulling(not vm0.material.double_sided)
+            texture = self._texture_for(vm0) if has_uv else None
+            if texture is not None:
+                actor.SetTexture(texture)
+            glass = vm0.material.name in GLASS_LOOKS
+            actor.SetShaderProperty(self._shader_props[(glass, texture is not None)])
+            actor.SetUserMatrix(matrix)
+            actors.append(actor)
+            self._base_colour[id(actor)] = tuple(look["color"])
+            self._part_of_cell[id(actor)] = np.asarray(mesh.cell_data["part"])
+        return actors
+
+    def _group_copies(self, vtk: Any, group: np.ndarray, casters: dict[str, tuple[Any, ...]],
+                      frames: dict[int, np.ndarray], matrix: Any) -> list[Any]:
+        """The baker's flat copies of one group: its coarse meshes merged, one-sided and two-sided apart."""
+        names = [str(n) for n in self.record.names]
+        batches: dict[bool, list[tuple[int, Any, np.ndarray]]] = {}
+        for i in group:
+            for vm in casters.get(names[int(i)], ()):
+                batches.setdefault(bool(vm.material.double_sided), []).append((int(i), vm, frames[int(i)]))
+        copies = []
+        for double_sided, pieces in sorted(batches.items()):
+            mapper = vtk.vtkPolyDataMapper()
+            mapper.SetInputData(_merged(pieces, flat=True))
+            mapper.ScalarVisibilityOff()
+            copy = vtk.vtkActor()
+            copy.SetMapper(mapper)
+            copy.GetProperty().LightingOff()
+            # the map needs the surfaces that face the Sun; back faces lie behind them (3 ms a bake)
+            copy.GetProperty().SetBackfaceCulling(not double_sided)
+            copy.GetProperty().SetInterpolationToFlat()
+            copy.SetUserMatrix(matrix)
+            copies.append(copy)
+        return copies
+
+    def _show_epoch(self, k: int) -> None:
+        """Put epoch k's actors (and baker copies) in the renderers, the previous epoch's out."""
+        if k == self._epoch:
+            return
+        if self._epoch >= 0:
+            actors, copies, _ = self._epoch_actors[self._epoch]
+            for a in actors:
+                self.renderer.RemoveActor(a)
+            for c in copies:
+                self.baker_renderer.RemoveActor(c)
+        actors, copies, by_part = self._epoch_actors[k]
+        for a in actors:
+            self.renderer.AddActor(a)
+            if self._tinted:
+                self._tint_actor(a, True)
+        for c in copies:
+            self.baker_renderer.AddActor(c)
+        self.part_actors = by_part
+        self._epoch = k
+        self._baked = None
+
+    @property
+    def station_actors(self) -> list[Any]:
+        """The actors that draw the station now (each with its group's ``vtkMatrix4x4``)."""
+        return self._epoch_actors[self._epoch][0]
+
+    def part_at(self, actor: Any, cell_id: int) -> str | None:
+        """The part drawn by triangle ``cell_id`` of station actor ``actor`` (a picked cell), or None."""
+        cells = self._part_of_cell.get(id(actor))
+        if cells is None or not 0 <= cell_id < len(cells):
+            return None
+        return str(self.record.names[int(cells[cell_id])])
 
     def _square_baker_viewport(self) -> None:
         """Give the baker a square viewport of SHADOW_VIEWPORT_PX pixels in the window's corner.
@@ -427,19 +788,25 @@ class Stage:
         side = min(SHADOW_VIEWPORT_PX, w, h)
         self.baker_renderer.SetViewport(0.0, 0.0, (side + 0.25) / w, (side + 0.25) / h)
 
-    def _add_flat_copy(self, vtk: Any, vm: VisualMesh, matrix: Any) -> None:
+    def _build_box_proxy(self, vtk: Any) -> Any:
+        """An actor in the baker that draws nothing (one triangle of no area) and whose two points set
+        the bounds VTK fits the shadow map to (``shadow_map_box``)."""
+        points = vtk.vtkPoints()
+        points.SetNumberOfPoints(2)
+        poly = vtk.vtkPolyData()
+        poly.SetPoints(points)
+        cells = vtk.vtkCellArray()
+        cells.InsertNextCell(3, [0, 0, 0])
+        poly.SetPolys(cells)
         mapper = vtk.vtkPolyDataMapper()
-        mapper.SetInputData(_flat_copy(vm))
-        mapper.ScalarVisibilityOff()
-        copy = vtk.vtkActor()
-        copy.SetMapper(mapper)
-        copy.GetProperty().LightingOff()
-        # the map needs the surfaces that face the Sun; back faces lie behind them (3 ms a bake)
-        copy.GetProperty().SetBackfaceCulling(not vm.material.double_sided)
-        copy.GetProperty().SetInterpolationToFlat()
-        copy.SetUserMatrix(matrix)
-        self.baker_renderer.AddActor(copy)
-        self._copies.append(copy)
+        mapper.SetInputData(poly)
+        actor = vtk.vtkActor()
+        actor.SetMapper(mapper)
+        actor.GetProperty().LightingOff()
+        self.baker_renderer.AddActor(actor)
+        self._box_points = points
+        self._box_poly = poly
+        return actor
 
     def _build_shadow_passes(self, vtk: Any) -> None:
         from vtkmodules.vtkRenderingOpenGL2 import (
@@ -566,22 +933,69 @@ class Stage:
                                   color=(1.0, 0.97, 0.92))
         self.sun_light.positional = False
         self.plotter.add_light(self.sun_light)
-        # earthshine: from below (Earth), bluish, dimmer at night. Positional with a 90 deg cone
-        # and no attenuation: lights like a directional one here, but VTK bakes no shadow map for it.
-        shine = lt.earthshine * (1.0 if day else 0.35)
-        self.earth_light = pv.Light(light_type="scene light", intensity=shine, color=(0.55, 0.70, 1.0))
-        self.earth_light.positional = True
-        self.earth_light.cone_angle = 90.0
-        self.earth_light.attenuation_values = (1.0, 0.0, 0.0)
-        self.plotter.add_light(self.earth_light)
         if self.baker_renderer is not None:
-            # the same lights in the same order, so map i belongs to light i
-            self.baker_renderer.AddLight(self.sun_light)
-            self.baker_renderer.AddLight(self.earth_light)
+            self.baker_renderer.AddLight(self.sun_light)  # the same light: map 0 belongs to it
         # the far field's own Sun: Earth's shader reads its direction (intensity unused)
         self.far_sun = pv.Light(light_type="scene light", intensity=1.0)
         self.far_sun.positional = False
         self.far.AddLight(self.far_sun)
+
+    def _build_fill(self) -> None:
+        """What the light of the ground below needs each frame: the visible cap's sample directions, the
+        ground's albedo image, and the fill's uniforms (zero until ``set_time``)."""
+        s = self.settings
+        self._cap_dirs, self._cap_sr = cap_samples(self.altitude_m)
+        self._ground_albedo = ground_albedo(s.earth.texture, self.preview, s.earth.clouds)
+        self.fill_sh = np.zeros((9, 3))  # world (LVLH) coefficients, ``earth.sh_irradiance``
+        self._ground_radiance = np.zeros((len(self._cap_dirs), 3))
+        self._mirror = (np.zeros(3), np.zeros((3, 3)))
+        self._limb_rgb = np.zeros(3)
+        self._bounce_rgb = np.zeros(3)
+
+    def _update_fill(self, sd: np.ndarray) -> None:
+        """The light of the ground below at this time: its radiance over the visible cap, the order-2
+        irradiance of it on any face (LVLH), a mirror's view of it, and the limb's haze colour."""
+        lt = self.settings.lighting
+        gain = lt.earthshine * (lt.sun_intensity if lt.mode == "day" else 0.0)
+        rad = ground_light(self._ground_albedo, self._earth_rot, sd, self.altitude_m, gain, self._cap_dirs,
+                           self._cap_sr)
+        self._ground_radiance = rad
+        self.fill_sh = sh_irradiance(self._cap_dirs, rad, self._cap_sr)
+        self._mirror = ground_mirror(self._cap_dirs, rad, self._cap_sr)
+        # the haze along the horizon: sunlit where the Sun is up over the limb (cosine at the limb points)
+        day = lt.sun_intensity if lt.mode == "day" else 0.0
+        ring = self._cap_dirs[-len(self._cap_dirs) // 10:]  # the outermost ring of samples
+        r, d = EARTH_RADIUS_M, EARTH_RADIUS_M + self.altitude_m
+        b = d * ring[:, 0]
+        t = -b - np.sqrt(np.maximum(b * b - (d * d - r * r), 0.0))
+        normal = (np.array([d, 0.0, 0.0])[None] + t[:, None] * ring) / r
+        mu = normal @ sd
+        lit = float(np.clip((mu + 0.12) / 0.42, 0.0, 1.0).mean())
+        self._limb_rgb = LIMB_HAZE_RGB * lit * day
+        self._bounce_rgb = STATION_BOUNCE * lt.earthshine * self.sun_light.intensity * np.asarray(self.sun_light.GetDiffuseColor())
+
+    def _fill_uniforms(self, view_rot: np.ndarray) -> None:
+        """Hand the fill to the station's shaders in view coordinates (the camera's rotation
+        ``view_rot``, world -> view): the harmonics are re-projected from the cap's rotated samples."""
+        from .earth import SH_BAND, SH_NORM, sh_polynomials
+
+        dirs_vc = self._cap_dirs @ view_rot.T
+        y = sh_polynomials(dirs_vc) * SH_NORM
+        coeffs = np.einsum("nk,nc->kc", y * self._cap_sr[:, None], self._ground_radiance) * (SH_BAND * SH_NORM)[:, None]
+        coeffs[0] += self._bounce_rgb
+        nadir = view_rot @ np.array([-1.0, 0.0, 0.0])
+        g0, grad = self._mirror
+        grad_vc = grad @ view_rot.T  # rows R, G, B: gradient along view-space directions
+        for (glass, _), sp in self._shader_props.items():
+            u = sp.GetFragmentCustomUniforms()
+            for name, c in zip(FILL_UNIFORMS, coeffs):
+                u.SetUniform3f(name, c.tolist())
+            if glass:
+                u.SetUniform3f("issvisNadir", nadir.tolist())
+                u.SetUniform3f("issvisGround", g0.tolist())
+                for name, row in zip(("issvisGroundR", "issvisGroundG", "issvisGroundB"), grad_vc):
+                    u.SetUniform3f(name, row.tolist())
+                u.SetUniform3f("issvisLimb", self._limb_rgb.tolist())
 
     def sun_direction(self, t_s: float | None = None) -> np.ndarray:
         """Unit vector towards the Sun, LVLH, at simulated time t."""
@@ -603,23 +1017,32 @@ class Stage:
         of every segment, so that any split of a clip over processes bakes at the same frames)."""
         self._baked = None
 
-    def _decide_bake(self) -> None:
-        """Draw the baker (re-bake the map) only when something moved a texel since the last bake."""
+    def _decide_bake(self, eye: np.ndarray, focal: np.ndarray) -> None:
+        """Draw the baker (re-bake the map) only when something moved a fraction of a texel since the
+        last bake; when it bakes, fit the map's box (``shadow_map_box``) around the casters with its texel
+        grid fixed to the part nearest the camera's focal point."""
         corners = np.einsum("pij,pkj->pki", self._rot, self._corners) + self._pos[:, None, :]
         sun = self.sun_direction()
         baked = self._baked
         need = baked is None
+        flat = corners.reshape(-1, 3)
         if baked is not None:
-            lo, hi = corners.reshape(-1, 3).min(0), corners.reshape(-1, 3).max(0)
-            texel = float((hi - lo).max()) / self.settings.quality.shadow_map_px
+            texel = (self._map_side_m or float((flat.max(0) - flat.min(0)).max())) / self.settings.quality.shadow_map_px
             moved = float(np.linalg.norm(corners - baked[0], axis=-1).max())
             # a turn of the Sun shifts a shadow by the angle times the caster-receiver distance along the
             # light, at most the station's depth along the Sun
-            depth = float(np.abs(sun) @ (hi - lo))
+            depth = float(np.abs(sun) @ (flat.max(0) - flat.min(0)))
             turned = float(np.linalg.norm(sun - baked[1])) * depth
             need = moved + turned > SHADOW_REBAKE_TEXELS * texel
         self.baker_renderer.SetDraw(need)
         if need:
+            anchor = self._pos[int(np.argmin(np.linalg.norm(self._pos - focal, axis=1)))]
+            lo, hi, self._map_side_m = shadow_map_box(flat, sun, anchor, self.settings.quality.shadow_map_px,
+                                                      self._map_side_m)
+            self._box_points.SetPoint(0, *lo)
+            self._box_points.SetPoint(1, *hi)
+            self._box_points.Modified()
+            self._box_poly.Modified()
             # VTK bakes through the baker renderer's own camera as well as the light's: fitted once to
             # the docked station, it lost the depth of everything that later moved far from there (the
             # departing segment, a time-lapse later, came out shadowed all over). Fit it to the casters
@@ -630,11 +1053,12 @@ class Stage:
 
     def _before_render(self, *_: Any) -> None:
         """Put the far field around the active camera, copy that camera to the far renderer, give each
-        renderer a clipping range for its own scale, and decide whether the shadow map is re-baked."""
-        if self.baker_renderer is not None:
-            self._decide_bake()
+        renderer a clipping range for its own scale, hand the Earth's light to the station's shaders in
+        the camera's frame, and decide whether the shadow map is re-baked."""
         cam = self.renderer.GetActiveCamera()
         eye = np.array(cam.GetPosition())
+        if self.baker_renderer is not None:
+            self._decide_bake(eye, np.array(cam.GetFocalPoint()))
         self.place_far_field(eye)
         fc = self.far_camera
         fc.SetPosition(cam.GetPosition())
@@ -646,22 +1070,11 @@ class Stage:
         # far out as it can: depth precision, for the picture and for the shadow look-ups) to past
         # the farthest
         near_d, far_d = self._box_distances(eye)
-        if LOD_SCREEN_FRACTION > 0:
-            self._choose_levels(eye, math.tan(math.radians(cam.GetViewAngle()) / 2))
         near = float(np.clip(0.8 * near_d, self.settings.camera.near_m, 50.0))
         cam.SetClippingRange(near, max(far_d * 1.05, near * 10))
-
-    def _choose_levels(self, eye: np.ndarray, tan_half_fov: float) -> None:
-        """Coarse meshes for parts whose radius spans under LOD_SCREEN_FRACTION of the half-height."""
-        d = np.linalg.norm(self._pos - eye, axis=1)
-        size = self._radius_arr / (np.maximum(d - 0.5 * self._radius_arr, 0.1) * tan_half_fov)
-        for i, levels in enumerate(self._levels):
-            want = 1 if (len(levels) > 1 and size[i] < LOD_SCREEN_FRACTION) else 0
-            if want != self._level_shown[i]:
-                for level, actors in enumerate(levels):
-                    for actor in actors:
-                        actor.SetVisibility(level == want)
-                self._level_shown[i] = want
+        m = cam.GetViewTransformMatrix()
+        view_rot = np.array([[m.GetElement(i, j) for j in range(3)] for i in range(3)])
+        self._fill_uniforms(view_rot)
 
     def _box_distances(self, eye: np.ndarray) -> tuple[float, float]:
         """Nearest and farthest distance, m, from the eye to the meshes' boxes (each in its part's frame)."""
@@ -710,59 +1123,64 @@ class Stage:
 
     # -- time ---------------------------------------------------------------------------------
     def set_time(self, t_s: float, poses: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Pose every part at simulated time t_s (clamped to the record), turn Earth and Sun.
+        """Pose every part at simulated time t_s (clamped to the record), turn Earth and Sun, and work out
+        the light of the ground below.
 
         ``poses`` (pos (B, 3), quat (B, 4)) may be passed when the caller already has them.
         """
         self.t_s = float(np.clip(t_s, self.record.t[0], self.record.t[-1]))
+        epoch = 0
+        for k, (t0, _) in enumerate(self._epochs):
+            if self.t_s > t0 or k == 0:
+                epoch = k
+        self._show_epoch(epoch)
         pos, quat = poses if poses is not None else self.record.pose_at(self.t_s)
         self._pos = np.asarray(pos, float)
         rot = self._rot = quat_to_matrix(quat)
         for name, i in self._index.items():
             _set_matrix(self._matrices[name], transform_matrix(rot[i], pos[i]))
         # actors cache their matrix: tell them (and the baker's copies) that the shared matrix moved
-        for actors in self.part_actors.values():
-            for actor in actors:
-                actor.Modified()
-        for copy in self._copies:
+        actors, copies, _ = self._epoch_actors[self._epoch]
+        for actor in actors:
+            actor.Modified()
+        for copy in copies:
             copy.Modified()
         self._earth_rot = earth_orientation(self.settings, self.t_s, self.mean_motion)
         sd = self.sun_direction()
-        centre = self._pos.mean(axis=0)
         lt = self.settings.lighting
         # the Sun sets behind Earth's limb (dip below the horizontal ~20 deg at ISS height), reddening
-        # in the last few degrees; earthshine fades as the ground below goes into night
+        # in the last few degrees
         above = math.asin(float(np.clip(sd[0], -1, 1))) + self._limb_dip
         sunlit = float(np.clip((above + 0.004) / 0.012, 0.0, 1.0))
         warm = float(np.clip(above / 0.10, 0.0, 1.0))
         self.sun_light.intensity = (lt.sun_intensity if lt.mode == "day" else 0.0) * sunlit
         self.sun_light.diffuse_color = tuple(np.array([1.0, 0.55, 0.28]) * (1 - warm) + np.array([1.0, 0.97, 0.92]) * warm)
         self.sun_light.specular_color = self.sun_light.diffuse_color
-        ground = float(np.clip((sd[0] + 0.30) / 0.6, 0.0, 1.0))
-        self.earth_light.intensity = lt.earthshine * (0.08 + 0.92 * ground if lt.mode == "day" else 0.35)
         self.sun_light.position = tuple(sd)
         self.sun_light.focal_point = (0.0, 0.0, 0.0)
         self.far_sun.position = tuple(sd)
         self.far_sun.focal_point = (0.0, 0.0, 0.0)
-        down = self.earth_centre - centre
-        down /= np.linalg.norm(down)
-        self.earth_light.position = tuple(centre + down * EARTHSHINE_DISTANCE_M)
-        self.earth_light.focal_point = tuple(centre)
+        self._update_fill(sd)
         for extra in self.extras:
             extra.update(self.t_s)
+
+    def _tint_actor(self, actor: Any, on: bool) -> None:
+        base = np.array(self._base_colour[id(actor)])
+        cells = self._part_of_cell[id(actor)]
+        i = int(cells[0]) if len(cells) else -1
+        side = None
+        if self._sides is not None and i >= 0:
+            side = "departing" if self._sides[0][i] else "remaining" if self._sides[1][i] else None
+        colour = 0.35 * base + 0.65 * TINTS[side] if (on and side) else base
+        actor.GetProperty().SetColor(*colour)
 
     def tint_segments(self, on: bool) -> None:
         """Colour the departing side orange and the remaining side blue, or restore the materials."""
         self._tinted = on
         if self._sides is None:
             return
-        for name, actors in self.part_actors.items():
-            i = self._index[name]
-            side = "departing" if self._sides[0][i] else "remaining" if self._sides[1][i] else None
-            for actor in actors:
-                base = np.array(self._base_colour[id(actor)])
-                colour = 0.35 * base + 0.65 * TINTS[side] if (on and side) else base
-                actor.prop.color = tuple(colour)
+        for actor in self.station_actors:
+            self._tint_actor(actor, on)
 
     def close(self) -> None:
         """Detach the render observer (the plotter keeps its actors)."""

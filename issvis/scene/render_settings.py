@@ -171,8 +171,8 @@ class TimeMap(_Strict):
 
 
 class Lighting(_Strict):
-    """The Sun as a hard directional key light with cast shadows, a few per cent of ambient, and a weak
-    bluish earthshine fill from below that casts none."""
+    """The Sun as a hard directional key light with cast shadows, a few per cent of ambient, and the light
+    of the sunlit Earth below (from its albedo, cloud and the Sun's height over it), which casts none."""
 
     mode: Literal["day", "night"] = Field("day", description="night: the Sun is behind Earth; only earthshine "
                                           "and starlight light the station")
@@ -182,8 +182,9 @@ class Lighting(_Strict):
     sun_moves: bool = Field(True, description="turn the Sun with the orbit (one turn per orbit, as seen in LVLH): "
                             "a sunset every 92 minutes")
     sun_intensity: float = Field(1.15, ge=0, le=5)
-    earthshine: float = Field(0.22, ge=0, le=2, description="bluish fill light from the lit Earth below")
-    ambient: float = Field(0.03, ge=0, le=1, description="ambient fraction of every material")
+    earthshine: float = Field(1.0, ge=0, le=2, description="gain on the light of the ground below (1: as the "
+                              "ground's albedo and the Sun's height over it give; 0: none)")
+    ambient: float = Field(0.03, ge=0, le=1, description="fraction of every material's colour shown without any light")
     shadows: bool = Field(True, description="cast shadows from the Sun (arrays on modules, truss on radiators)")
     star_gain: float = Field(0.15, ge=0, le=1, description="star brightness in daylight, as a fraction of a "
                              "night exposure: a frame exposed for the sunlit station shows few, faint stars")

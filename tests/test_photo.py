@@ -1,0 +1,329 @@
+"""The photograph: the light of the Earth below, glass arrays, merged draw calls, a texel-snapped map.
+
+The fill's numbers are checked against an independent integration over the visible ground; the
+pictures at small sizes (CPU-only Mesa).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from issvis.pictures import earth
+
+ROOT = Path(__file__).resolve().parents[1]
+ALTITUDE_M = 418_310.0
+
+
+def _brute_force_irradiance(albedo: float, sun: np.ndarray, normal: np.ndarray, n: int = 600) -> float:
+    """Irradiance / pi (units of the Sun's) on a face with ``normal`` from a Lambertian ground of uniform
+    ``albedo``, integrated over a fine grid of directions on the whole sphere around the station."""
+    r = earth_radius = 6_378_137.0
+    d = earth_radius + ALTITUDE_M
+    theta = (np.arange(n) + 0.5) / n * np.pi  # from nadir
+    phi = (np.arange(2 * n) + 0.5) / (2 * n) * 2 * np.pi
+    th, ph = np.meshgrid(theta, phi, indexing="ij")
+    dirs = np.stack([-np.cos(th), np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph)], -1).reshape(-1, 3)
+    dw = (np.sin(th) * (np.pi / n) * (np.pi / n)).ravel()
+    b = d * dirs[:, 0]
+    disc = b * b - (d * d - r * r)
+    hit = (disc > 0) & (b < 0)
+    t = -b - np.sqrt(np.maximum(disc, 0.0))
+    ground_normal = (np.array([d, 0.0, 0.0]) + t[:, None] * dirs) / r
+    mu = ground_normal @ sun
+    glow = np.clip((mu + 0.10) / 0.12, 0.0, 1.0)  # Earth's shader: a faint floor on the day side
+    radiance = albedo * (np.maximum(mu, 0.0) + earth.TWILIGHT_GLOW * glow * glow * (3 - 2 * glow)) * hit
+    return float((radiance * np.maximum(dirs @ normal, 0.0) * dw).sum() / math.pi)
+
+
+def test_earth_fill_is_a_quarter_of_sunlight_below_and_a_tenth_on_the_side():
+    """With an albedo of 0.3 and the Sun overhead, a face looking at nadir gets about a quarter of the
+    sunlight back and a face looking sideways about a tenth; a face looking at zenith none. The
+    spherical-harmonic fill the shader evaluates agrees with a brute-force integral within 4 %."""
+    dirs, sr = earth.cap_samples(ALTITUDE_M)
+    albedo = np.full((64, 128, 3), 0.3)
+    sun = np.array([1.0, 0.0, 0.0])
+    rad = earth.ground_light(albedo, np.eye(3), sun, ALTITUDE_M, 1.0, dirs, sr)
+    coeffs = earth.sh_irradiance(dirs, rad, sr)
+    for normal, low, high in (((-1, 0, 0), 0.22, 0.30), ((0, 1, 0), 0.07, 0.11), ((0, 0, -1), 0.07, 0.11),
+                              ((-0.6, 0.8, 0), 0.13, 0.25)):
+        n = np.array(normal, float)
+        fill = float(earth.sh_evaluate(coeffs, n)[0])
+        exact = _brute_force_irradiance(0.3, sun, n)
+        assert low <= exact <= high, (normal, exact)
+        assert abs(fill - exact) <= 0.04 * exact + 1e-4, (normal, fill, exact)
+    assert float(earth.sh_evaluate(coeffs, np.array([1.0, 0.0, 0.0]))[0]) < 0.005  # zenith: nothing
+
+
+def test_earth_fill_follows_the_ground_and_the_sun_and_is_gone_at_night():
+    """The fill is the ground's: brighter over cloud than over the sea, warmer over desert, weaker with the
+    Sun low over the ground, nothing with the ground below in night."""
+    dirs, sr = earth.cap_samples(ALTITUDE_M)
+
+    def nadir(albedo_rgb, sun):
+        img = np.broadcast_to(np.asarray(albedo_rgb, float), (32, 64, 3))
+        rad = earth.ground_light(img, np.eye(3), np.asarray(sun, float) / np.linalg.norm(sun), ALTITUDE_M, 1.0, dirs, sr)
+        return earth.sh_evaluate(earth.sh_irradiance(dirs, rad, sr), np.array([-1.0, 0.0, 0.0]))
+
+    sea, cloud, desert = (0.02, 0.04, 0.08), (0.75, 0.75, 0.75), (0.45, 0.33, 0.2)
+    high, low, night = (1.0, 0.0, 0.0), (0.3, 0.95, 0.0), (-0.6, 0.8, 0.0)
+    assert nadir(cloud, high).mean() > 10 * nadir(sea, high).mean()
+    d = nadir(desert, high)
+    assert d[0] > 1.5 * d[2]  # tan
+    s = nadir(sea, high)
+    assert s[2] > 2 * s[0]  # blue
+    assert nadir(cloud, low).mean() < 0.5 * nadir(cloud, high).mean()
+    assert nadir(cloud, night).max() < 0.01 * nadir(cloud, high).mean()
+
+
+def test_ground_albedo_is_that_of_what_earth_draws():
+    """The light source is the picture's ground: ocean dark, cloud bright, a mean between the two."""
+    albedo = earth.ground_albedo("generated", preview=True, cloud_amount=0.75)
+    assert albedo.shape[1] == min(earth.FILL_IMAGE_WIDTH_PX, 512)
+    assert 0.0 <= float(albedo.min()) and float(albedo.max()) <= 1.0
+    assert 0.02 < float(albedo.mean()) < 0.6
+    clear = earth.ground_albedo("generated", preview=True, cloud_amount=0.0)
+    assert float(albedo.mean()) > float(clear.mean())  # cloud adds light
+
+
+# --- rendered -------------------------------------------------------------------------------------
+pytest.importorskip("pyvista")
+
+from issvis.scene.render_settings import (  # noqa: E402
+    CameraKey,
+    CameraSettings,
+    EarthSettings,
+    Lighting,
+    Overlays,
+    Quality,
+    RenderSettings,
+)
+
+NO_TEXT = Overlays(title_card=False, end_card=False, clock=False, separation=False)
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    """The default scene shortened to 300 s (the separation at 20 s and its aftermath)."""
+    from issvis.physics.simulation import simulate
+    from issvis.scene.schema import load_scene
+
+    return simulate(load_scene(ROOT / "scenes/undock.toml", ["scene.duration_s=300"]), progress=False)
+
+
+def _source(record, settings, merge: bool | None = None, monkeypatch=None):
+    """``video.open_source`` with the Stage's ``merge`` forced when given (through ``monkeypatch``)."""
+    from issvis.pictures import stage, video
+
+    if merge is not None:
+        class Forced(stage.Stage):
+            def __init__(self, *a, **kw):
+                super().__init__(*a, **{**kw, "merge": merge})
+
+        monkeypatch.setattr(stage, "Stage", Forced)
+    try:
+        return video.open_source(record, settings)
+    finally:
+        if merge is not None:
+            monkeypatch.undo()
+
+
+def _still(record, settings, video_s=0.0):
+    src = _source(record, settings)
+    try:
+        src.pose(video_s)
+        return src.grab().astype(float)
+    finally:
+        src.close()
+
+
+def _from_below(sun, **lighting):
+    """The docked station seen from 70 m below, looking up at zenith (space behind it, no Earth in view)."""
+    key = CameraKey(at_s=0.0, mode="fixed", anchor="station", target="station", position_m=(-70.0, 8.0, 5.0),
+                    fov_deg=70.0, up=(0.0, 1.0, 0.0))
+    return RenderSettings(width_px=240, height_px=136, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                          quality=Quality(supersample=1.0, stars=0),
+                          lighting=Lighting(sun_direction_lvlh=sun, sun_moves=False, **lighting))
+
+
+@pytest.fixture()
+def grey_ground(monkeypatch):
+    """The ground below as a uniform albedo of 0.3 (the expected fill is then known: a quarter of the
+    sunlight on a face looking at nadir)."""
+    from issvis.pictures import stage
+
+    monkeypatch.setattr(stage, "ground_albedo", lambda *a, **k: np.full((32, 64, 3), 0.3, np.float32))
+
+
+@pytest.mark.slow
+def test_shadowed_faces_facing_earth_are_lit_by_the_fill(record, grey_ground):
+    """Seen from below with the Sun overhead, every visible face is turned away from the Sun: only the
+    light of the ground lights it. White faces looking at the ground read about 110/255 (a quarter of
+    sunlight: the earlier fill, a 90 deg spot of 0.22, gave them ~40), and the same view with the ground
+    in night is dark."""
+    day = _still(record, _from_below((1.0, 0.02, 0.03))).mean(axis=2)
+    station = day > 3
+    assert station.mean() > 0.15, "the station is not in view"
+    lit = np.percentile(day[station], 95)
+    assert 90 <= lit <= 170, f"white faces looking at the ground read {lit:.0f}/255"
+    assert np.percentile(day[station], 50) > 30
+    night = _still(record, _from_below((-0.8, 0.5, 0.3))).mean(axis=2)
+    assert np.percentile(night[station], 99) < 15, "the night side still lights the station"
+
+
+@pytest.mark.slow
+def test_fill_lights_a_shadowed_side_at_a_tenth_of_sunlight(record, grey_ground):
+    """A white side face in shadow reads 60-100/255 beside ~220 in sunlight: pixels of the docked station
+    seen from the side with the Sun straight overhead (side faces lit by the ground only) against the same
+    view with the Sun beside the camera."""
+    key = CameraKey(at_s=0.0, mode="fixed", anchor="station", target="station", position_m=(2.0, 0.0, -60.0),
+                    fov_deg=50.0)
+    base = dict(width_px=240, height_px=136, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                earth=EarthSettings(show=False), quality=Quality(supersample=1.0, stars=0))
+    side = _still(record, RenderSettings(**base, lighting=Lighting(sun_direction_lvlh=(1.0, 0.0, 0.0), sun_moves=False)))
+    front = _still(record, RenderSettings(**base, lighting=Lighting(sun_direction_lvlh=(0.05, 0.0, -1.0), sun_moves=False)))
+    # the brightest pixels lit from the front are white hull faces looking at the camera
+    white = front.mean(axis=2) > np.percentile(front.mean(axis=2), 97)
+    assert np.percentile(front.mean(axis=2)[white], 50) > 190
+    shade = np.median(side.mean(axis=2)[white])
+    assert 55 <= shade <= 110, f"a shadowed white side reads {shade:.0f}/255"
+
+
+def _wing_centre_lvlh(record, part: str) -> np.ndarray:
+    """Centre of one of a part's wings of solar cells, m, LVLH, from the part's origin at t = 0."""
+    from issvis.core.frames import quat_to_matrix
+    from issvis.station.assets import load_station_assets
+
+    cells = [vm for vm in load_station_assets().parts[part].visual if vm.material.name == "array"]
+    points = np.concatenate([vm.vertices_m for vm in cells])
+    along = int(np.argmax(points.max(axis=0) - points.min(axis=0)))  # the wings reach out both ways
+    centre = points[points[:, along] > points[:, along].mean()].mean(axis=0)  # the middle of one wing
+    return quat_to_matrix(record.quat[0, record.part_index(part)]) @ centre
+
+
+@pytest.mark.slow
+def test_arrays_catch_a_glint_where_they_mirror_the_sun(record):
+    """Looking at a truss wing's cells along the Sun's mirror direction the glass glints (near white); with
+    the Sun ten degrees from there, the same pixels are dark cells again."""
+    wing = _wing_centre_lvlh(record, "p6")
+    # the cells face zenith (+x): with the Sun at (0.8, 0, 0.6) the mirror direction is (0.8, 0, -0.6)
+    key = CameraKey(at_s=0.0, mode="fixed", anchor="part:p6", target="part:p6", target_offset_m=tuple(wing),
+                    position_m=tuple(wing + 40.0 * np.array([0.8, 0.0, -0.6])), fov_deg=30.0)
+
+    def view(sun):
+        s = RenderSettings(width_px=200, height_px=112, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                           earth=EarthSettings(show=False), quality=Quality(supersample=1.0, stars=0),
+                           lighting=Lighting(sun_direction_lvlh=sun, sun_moves=False))
+        return _still(record, s).max(axis=2)
+
+    glint = view((0.8, 0.0, 0.6))
+    aside = view((0.8, 0.17, 0.57))
+    glinting = (glint > 240) & (aside < 120)
+    assert glinting.sum() >= 20, f"{glinting.sum()} pixels glint where the arrays mirror the Sun"
+
+
+@pytest.mark.slow
+def test_merged_actors_draw_the_same_station_with_a_seventh_of_the_draw_calls(record, monkeypatch):
+    """One actor per rigid group and material draws what one actor per part and material draws (the same
+    pixels but for rounding), with at most a seventh of the actors (and one or two shadow casters instead
+    of one per part); after the split each side has its own."""
+    from issvis.pictures.camera import Clip
+
+    key = CameraKey(at_s=0.0, mode="fixed", anchor="station", target="station", position_m=(60.0, 40.0, -90.0))
+    s = RenderSettings(width_px=200, height_px=112, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                       quality=Quality(supersample=1.0, stars=0))
+    split_s = Clip(s, record).time.video(200.0)
+    images, counts = [], []
+    for merge in (True, False):
+        src = _source(record, s, merge, monkeypatch)
+        try:
+            src.pose(0.5)
+            images.append(src.grab().astype(float))
+            counts.append(len(src.stage.station_actors))
+            casters = src.stage._epoch_actors[src.stage._epoch][1]
+            assert len(casters) <= 2 if merge else len(casters) >= len(record.names)
+            src.pose(split_s)
+            images.append(src.grab().astype(float))
+            if merge:
+                zvezda, unity = (set(map(id, src.stage.part_actors[n])) for n in ("zvezda", "unity"))
+                assert zvezda and unity and not zvezda & unity, "after the split the two sides share actors"
+        finally:
+            src.close()
+    assert counts[0] * 7 <= counts[1], counts
+    for merged, single in ((images[0], images[2]), (images[1], images[3])):
+        assert np.abs(merged - single).mean() < 0.5
+
+
+@pytest.mark.slow
+def test_picking_a_merged_actor_names_the_part(record):
+    """A cell picked on a merged actor names the part that triangle belongs to."""
+    import vtk
+
+    key = CameraKey(at_s=0.0, mode="fixed", anchor="part:zvezda", target="part:zvezda", position_m=(10.0, 0.0, -30.0),
+                    fov_deg=20.0)
+    s = RenderSettings(width_px=200, height_px=112, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                       quality=Quality(supersample=1.0, stars=0))
+    src = _source(record, s)
+    try:
+        src.pose(0.0)
+        src.grab()
+        picker = vtk.vtkCellPicker()
+        picker.PickFromListOn()
+        for actor in src.stage.station_actors:
+            picker.AddPickList(actor)
+        assert picker.Pick(100, 56, 0.0, src.plotter.renderer)
+        assert src.stage.part_at(picker.GetActor(), picker.GetCellId()) == "zvezda"
+    finally:
+        src.close()
+
+
+def test_shadow_map_box_keeps_the_texel_grid_on_the_subject():
+    """The map's box moves with the casters by whole texels relative to the subject: shift casters and
+    subject together by any amount and the box centre keeps its offset from the subject; the map's side
+    stays while the casters fit (a texel keeps its size) and steps up when they do not."""
+    from issvis.pictures.stage import _light_axes, shadow_map_box
+
+    rng = np.random.default_rng(1)
+    corners = rng.uniform(-40, 40, (64, 3)) * np.array([1.0, 1.4, 0.4])
+    sun = np.array([0.8, 0.45, 0.3]) / np.linalg.norm([0.8, 0.45, 0.3])
+    anchor = np.array([3.0, -2.0, 1.0])
+    lo, hi, side = shadow_map_box(corners, sun, anchor, 1536)
+    vx, vup, _ = _light_axes(sun)
+    half = (hi - lo) / 2
+    assert 2 * max(half @ np.abs(vx), half @ np.abs(vup)) == pytest.approx(side, rel=1e-9)  # VTK's map side
+    assert np.all(lo <= corners.min(axis=0)) and np.all(hi >= corners.max(axis=0))
+    texel = side / 1536
+    for shift in (np.array([0.013, -0.071, 0.002]), np.array([5.3, 2.1, -0.7])):
+        lo2, hi2, side2 = shadow_map_box(corners + shift, sun, anchor + shift, 1536, side)
+        assert side2 == side
+        offset = ((lo2 + hi2) / 2 - (anchor + shift)) - ((lo + hi) / 2 - anchor)
+        assert abs(offset @ vx) < 1e-6 and abs(offset @ vup) < 1e-6
+    # a caster moved by a fraction of a texel: the grid does not follow it
+    lo3, hi3, _ = shadow_map_box(corners + 0.3 * texel * vx, sun, anchor, 1536, side)
+    centre_shift = (lo3 + hi3) / 2 - (lo + hi) / 2
+    assert abs(centre_shift @ vx) in (pytest.approx(0.0, abs=1e-6), pytest.approx(texel, rel=1e-6))
+    _, _, bigger = shadow_map_box(corners * 1.5, sun, anchor, 1536, side)
+    assert bigger > side
+
+
+def test_rigid_groups_follow_the_separations_and_the_poses(record):
+    """One group of every part until the separation, its two sides after it; a part that drifts inside a
+    group (a record where it is moved) is drawn on its own."""
+    from dataclasses import replace
+
+    from issvis.pictures.stage import rigid_groups
+
+    epochs = rigid_groups(record)
+    assert len(epochs) == 2 and len(epochs[0][1]) == 1 and len(epochs[0][1][0]) == len(record.names)
+    sides = record.separation_sides()
+    got = sorted(sorted(record.names[g].tolist()) for g in epochs[1][1])
+    assert got == sorted([sorted(record.names[sides[0]].tolist()), sorted(record.names[sides[1]].tolist())])
+    pos = record.pos.copy()
+    k = record.part_index("cupola")
+    pos[record.t >= 10.0, k] += 0.05  # 5 cm of drift before the separation
+    drifting = rigid_groups(replace(record, pos=pos))
+    singles = [g for g in drifting[0][1] if len(g) == 1]
+    assert len(singles) == len(record.names)
