@@ -639,6 +639,7 @@ class Simulator:
                  track_momentum: bool = False):
         """``track_momentum``: step every step through the general path and keep a ledger of the
         external angular impulse (record key ``external_angular_impulse_nms``), for tests."""
+        check_budget(scene)  # before pybullet, assets or any step
         self.scene = scene
         self.track_momentum = track_momentum
         self.external_impulse_nms = np.zeros(3)  # sum of (x F + tau) dt of external providers so far
@@ -1330,6 +1331,46 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "unknown"
     return out
+
+
+def run_cost(scene: Scene, n_parts: int | None = None) -> tuple[int, int, int]:
+    """(physics steps, record samples at most, record bytes at most) of a scene, from its settings.
+
+    Samples: the coarse rate over the whole run, plus the fine rate for ``fine_window_s`` after
+    each scheduled event (a separation and its pushers, a burn's start and end); contacts add a
+    few more, which the limits' margins cover.
+    """
+    if n_parts is None:
+        from ..station.catalogue import build_station
+
+        n_parts = len(build_station().parts)
+    duration, rec = scene.scene.duration_s, scene.record
+    steps = int(round(duration / scene.simulation.dt_s))
+    scheduled = 3 * len(scene.separation) + 2 * (len(scene.burn) + len(scene.jet_burn))
+    fine_s = min(duration, scheduled * rec.fine_window_s)
+    samples = int(math.ceil(duration * rec.coarse_rate_hz + fine_s * rec.rate_hz)) + 2 + scheduled
+    # per sample: pos, vel (3), quat (4) float64 and body_index int16 per part; t, clearance, momenta
+    per_sample = n_parts * (10 * 8 + 2) + 8 * (2 + 3 + 3 + 3 + 2 + 8)
+    return steps, samples, samples * per_sample
+
+
+def check_budget(scene: Scene) -> None:
+    """SceneError (exit 2) before any work when the run would exceed issvis.core.budget: a 10-day
+    run sampled at 100 Hz asks for hundreds of GB, a step of 1e-4 s over 10 days for 10^10 steps."""
+    from ..core.budget import BUDGET, human_bytes
+    from ..scene.schema import SceneError
+
+    steps, samples, n_bytes = run_cost(scene)
+    where = f"{scene.source}: scene.duration_s = {scene.scene.duration_s:g}"
+    if steps > BUDGET.max_steps:
+        raise SceneError(f"{where} at simulation.dt_s = {scene.simulation.dt_s:g} is {steps:,} physics steps; "
+                         f"the limit is {BUDGET.max_steps:,} (issvis.core.budget.max_steps, ~3 h of one core): "
+                         "shorten the scene or lengthen dt_s")
+    if n_bytes > BUDGET.max_record_bytes or samples > BUDGET.max_samples:
+        raise SceneError(f"{where} sampled at record.coarse_rate_hz = {scene.record.coarse_rate_hz:g} and "
+                         f"rate_hz = {scene.record.rate_hz:g} needs about {human_bytes(n_bytes)} of record "
+                         f"({samples:,} samples); the limit is {human_bytes(BUDGET.max_record_bytes)} and "
+                         f"{BUDGET.max_samples:,} samples (issvis.core.budget): lower the rates or the duration")
 
 
 def simulate(scene: Scene, progress: bool | None = None) -> Record:
