@@ -215,3 +215,49 @@ def test_the_golden_records_still_load():
     for path in sorted((ROOT / "tests" / "golden").glob("*.npz")):
         record = Record.load(path)
         assert record.pos.shape[1] == len(record.names) > 0
+
+
+# --- meshes ------------------------------------------------------------------------------------
+def _mesh_scene(tmp_path, table: str, mesh: str = "box") -> str:
+    import trimesh
+
+    if mesh == "box":
+        trimesh.creation.box(extents=(3.0, 3.0, 3.0)).export(tmp_path / "m.obj")
+    else:  # one triangle: flat, no volume
+        (tmp_path / "m.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    return f'[[part_mesh]]\npart = "zarya"\nfile = "{tmp_path / "m.obj"}"\n' + table
+
+
+MESH_CASES = {
+    "nan_offset": ("offset_m = [nan, 0.0, 0.0]\n", "part_mesh.0.offset_m.0"),
+    "nan_rotation": ("rotation_deg = [0.0, nan, 0.0]\n", "part_mesh.0.rotation_deg.1"),
+    "tiny_scale": ("scale = 1e-300\n", "part_mesh.0.scale"),
+    "nan_scale_convex": ('scale = nan\ncollision = "convex"\n', "part_mesh.0.scale"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MESH_CASES))
+def test_a_bad_mesh_placement_is_refused_at_load(tmp_path, name):
+    table, key = MESH_CASES[name]
+    with pytest.raises(SceneError, match=f"bad.toml: {key}"):
+        scene_from_text(_mesh_scene(tmp_path, table), source="bad.toml")
+
+
+def test_a_flat_mesh_to_collide_as_convex_pieces_is_refused_before_vhacd(tmp_path):
+    with pytest.raises(SceneError, match=r"bad.toml: part_mesh.0.file = .*flat"):
+        scene_from_text(_mesh_scene(tmp_path, 'collision = "convex"\n', mesh="triangle"), source="bad.toml")
+
+
+def test_a_flat_mesh_may_still_be_drawn(tmp_path):
+    scene = scene_from_text(_mesh_scene(tmp_path, "", mesh="triangle"), source="ok.toml")
+    assert scene.part_mesh[0].collision == "primitives"
+
+
+def test_load_part_mesh_refuses_non_finite_placement_from_a_record(tmp_path):
+    """A record's scene text is not validated again by the pictures: load_part_mesh checks itself."""
+    from issvis.station.assets import PartMeshError, load_part_mesh
+
+    _mesh_scene(tmp_path, "")
+    for scale, offset in ((float("nan"), (0.0, 0.0, 0.0)), (1e-300, (0.0, 0.0, 0.0)), (1.0, (0.0, float("inf"), 0.0))):
+        with pytest.raises(PartMeshError):
+            load_part_mesh(str(tmp_path / "m.obj"), scale, offset, (0.0, 0.0, 0.0), "zarya")

@@ -720,7 +720,7 @@ class Simulator:
         """The scene's own meshes asked to collide (``[[part_mesh]] collision = "convex"``), each
         decomposed into convex pieces by pybullet's V-HACD, vertices in the station frame. The part's
         primitives still name what a contact struck and give the clearance probe its shapes."""
-        from ..station.assets import load_part_mesh
+        from ..station.assets import PartMeshError, check_convex_mesh, load_part_mesh
 
         out: dict[int, Path] = {}
         for k, pm in enumerate(self.scene.part_mesh):
@@ -728,6 +728,10 @@ class Simulator:
                 continue
             i = self.station.part_names.index(pm.part)
             meshes = load_part_mesh(pm.file, pm.scale, pm.offset_m, pm.rotation_deg, pm.part)
+            try:  # the scene checked it; the file may have changed since
+                check_convex_mesh(meshes, pm.file)
+            except PartMeshError as exc:
+                raise SimulationError(f"part_mesh.{k}.file = {exc}") from None
             com = np.asarray(self.props[pm.part].com_m, float)
             raw, done = self.workdir / f"part_mesh_{k}.obj", self.workdir / f"part_mesh_{k}_convex.obj"
             lines, base = [], 1

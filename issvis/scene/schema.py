@@ -474,10 +474,12 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
     for k, pm in enumerate(scene.part_mesh):  # bring your own mesh: the part exists, the file loads and fits
         if pm.part not in station.part_names:
             raise unknown("part", f"part_mesh.{k}.part", pm.part, station.part_names)
-        from ..station.assets import PartMeshError, load_part_mesh
+        from ..station.assets import PartMeshError, check_convex_mesh, load_part_mesh
 
         try:
-            load_part_mesh(pm.file, pm.scale, pm.offset_m, pm.rotation_deg, pm.part)
+            meshes = load_part_mesh(pm.file, pm.scale, pm.offset_m, pm.rotation_deg, pm.part)
+            if pm.collision == "convex":
+                check_convex_mesh(meshes, pm.file)
         except PartMeshError as exc:
             raise SceneError(f"{source}: part_mesh.{k}.file = {exc}") from None
 
