@@ -261,3 +261,21 @@ def test_load_part_mesh_refuses_non_finite_placement_from_a_record(tmp_path):
     for scale, offset in ((float("nan"), (0.0, 0.0, 0.0)), (1e-300, (0.0, 0.0, 0.0)), (1.0, (0.0, float("inf"), 0.0))):
         with pytest.raises(PartMeshError):
             load_part_mesh(str(tmp_path / "m.obj"), scale, offset, (0.0, 0.0, 0.0), "zarya")
+
+
+# --- physics: the contact grace window ---------------------------------------------------------
+def test_a_burn_back_into_the_station_during_the_grace_window_makes_contact():
+    """The pushers open the Soyuz from Rassvet; before its faces are contact_grace_m apart a burn
+    drives it back. The grace window ends once the faces close again: the contact is found, the
+    Soyuz does not pass through Rassvet."""
+    from issvis.physics.simulation import simulate
+
+    text = (ROOT / "scenes" / "soyuz_departure.toml").read_text()
+    scene = scene_from_text(text, source="back.toml", overrides=[
+        "scene.duration_s=60.0", "simulation.contact_grace_m=5.0",
+        "burn.0.t_s=15.0", "burn.0.duration_s=10.0", "burn.0.direction_body=[0.0, 0.0, -1.0]"])
+    record = simulate(scene, progress=False)
+    kinds = [e["kind"] for e in record.events]
+    assert "collisions_enabled" in kinds and "contact_start" in kinds, kinds
+    enabled = record.events_of("collisions_enabled")[0]
+    assert enabled["t"] < record.events_of("contact_start")[0]["t"]

@@ -17,7 +17,8 @@ Design (see README, "Physics model"):
 - Spring pushers act at the interface point on each side, equal and opposite, until their
   impulse mu * delta_v is delivered. Contacts between separate bodies are Bullet's; collisions
   between the two sides of a just-opened interface start once its faces are ``contact_grace_m``
-  apart, since the docking hardware between them is not modelled.
+  apart, since the docking hardware between them is not modelled, or sooner, once the faces move
+  together again (``GRACE_CLOSING_M``: a burn back into the station makes contact).
 - Every force is a *provider* (gravity, pushers, burns, and the attitude control of
   ``control.py``): it adds forces and torques computed from the state, and reports its events
   to the one event log (``Simulator._event``). The world exists from construction on.
@@ -79,6 +80,11 @@ CONTACT_FRICTION = 0.5
 GRACE_CLEARANCE_M = 0.01
 """Collisions between the two sides of an opened interface start once, beyond ``contact_grace_m``
 between the interface points, no two elements of the sides are closer than this (1 cm)."""
+
+GRACE_CLOSING_M = 0.01
+"""The grace window also ends (the sides being clear) once the interface points have closed this
+much (1 cm) from the widest they were since opening: the faces move together again (a burn back
+into the station), and without collisions the sides would pass through each other."""
 
 CONTACT_FREE_MIN_CLEARANCE_M = 1.0
 """Contact queries are skipped between samples only while the clearance exceeds this."""
@@ -157,6 +163,7 @@ class _Pusher:
     tip_off_impulse_nms: np.ndarray | None = None  # angular impulse on the child, inertial frame
     pushing: bool = True
     grace: bool = True
+    widest_gap_m: float = 0.0  # widest the interface points have been apart during grace
 
 
 @dataclass
@@ -1075,7 +1082,10 @@ class Simulator:
             states = states or self._body_states()
             pc = self._part_point_world(pusher.child_part, pusher.child_point_m, states)
             pp = self._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
-            if np.linalg.norm(pc - pp) >= pusher.grace_m and self._sides_clear(pusher):
+            gap = float(np.linalg.norm(pc - pp))
+            pusher.widest_gap_m = max(pusher.widest_gap_m, gap)
+            closing = gap < pusher.widest_gap_m - GRACE_CLOSING_M
+            if (gap >= pusher.grace_m or closing) and self._sides_clear(pusher):
                 pusher.grace = False
                 self._collide(pusher, True)
                 self._event(t, "collisions_enabled", interface=pusher.interface, gap_m=float(np.linalg.norm(pc - pp)))
