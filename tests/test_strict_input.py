@@ -279,3 +279,12 @@ def test_a_burn_back_into_the_station_during_the_grace_window_makes_contact():
     assert "collisions_enabled" in kinds and "contact_start" in kinds, kinds
     enabled = record.events_of("collisions_enabled")[0]
     assert enabled["t"] < record.events_of("contact_start")[0]["t"]
+
+
+def test_a_convex_decomposition_that_runs_too_long_is_stopped(tmp_path, monkeypatch):
+    import issvis.physics.simulation as simulation
+
+    monkeypatch.setattr(simulation, "VHACD_TIMEOUT_S", 0.01)
+    scene = scene_from_text(_mesh_scene(tmp_path, 'collision = "convex"\n'), source="slow.toml")
+    with pytest.raises(simulation.SimulationError, match=r"part_mesh.0.file = .*took over 0.01 s"):
+        simulation.Simulator(scene)  # the decomposition is made with the world

@@ -81,6 +81,10 @@ GRACE_CLEARANCE_M = 0.01
 """Collisions between the two sides of an opened interface start once, beyond ``contact_grace_m``
 between the interface points, no two elements of the sides are closer than this (1 cm)."""
 
+VHACD_TIMEOUT_S = 300.0
+"""Longest a convex decomposition of a scene's own mesh may take, s: V-HACD decomposes a detailed
+spacecraft model in seconds; a mesh it cannot decompose spins for many minutes or crashes."""
+
 GRACE_CLOSING_M = 0.01
 """The grace window also ends (the sides being clear) once the interface points have closed this
 much (1 cm) from the widest they were since opening: the faces move together again (a burn back
@@ -747,8 +751,7 @@ class Simulator:
                 lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in m.faces]
                 base += len(m.vertices_m)
             raw.write_text("\n".join(lines) + "\n")
-            with _quiet():  # V-HACD prints its progress from C
-                self.pb.vhacd(str(raw), str(done), str(self.workdir / "vhacd.log"), physicsClientId=self.cid)
+            _vhacd(raw, done, self.workdir / "vhacd.log", f"part_mesh.{k}.file = {pm.file!r}")
             if not done.is_file() or done.stat().st_size == 0:
                 raise SimulationError(f"part_mesh.{k}.file = {pm.file!r}: the convex decomposition failed")
             out[i] = done
@@ -1345,6 +1348,26 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "unknown"
     return out
+
+
+def _vhacd(raw: Path, done: Path, log: Path, what: str) -> None:
+    """pybullet's V-HACD of raw into done, in a child process: bounded by VHACD_TIMEOUT_S, and a
+    crash of the C code is an error naming the mesh, not the end of issvis (same pybullet, same
+    default parameters: the same pieces as in-process)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pybullet as p\n"
+            "c = p.connect(p.DIRECT)\n"
+            "p.vhacd(sys.argv[1], sys.argv[2], sys.argv[3], physicsClientId=c)\n")
+    try:
+        run = subprocess.run([sys.executable, "-c", code, str(raw), str(done), str(log)], capture_output=True,
+                             timeout=VHACD_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise SimulationError(f"{what}: the convex decomposition took over {VHACD_TIMEOUT_S:g} s "
+                              "(VHACD_TIMEOUT_S); simplify the mesh or use collision = \"primitives\"") from None
+    if run.returncode != 0:
+        raise SimulationError(f"{what}: the convex decomposition failed (V-HACD exit status {run.returncode})")
 
 
 def run_cost(scene: Scene, n_parts: int | None = None) -> tuple[int, int, int]:
