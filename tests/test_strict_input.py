@@ -288,3 +288,16 @@ def test_a_convex_decomposition_that_runs_too_long_is_stopped(tmp_path, monkeypa
     scene = scene_from_text(_mesh_scene(tmp_path, 'collision = "convex"\n'), source="slow.toml")
     with pytest.raises(simulation.SimulationError, match=r"part_mesh.0.file = .*took over 0.01 s"):
         simulation.Simulator(scene)  # the decomposition is made with the world
+
+
+def test_a_record_with_a_nan_position_exits_2_at_the_command_line(tmp_path):
+    arrays = golden_arrays()
+    arrays["pos"] = arrays["pos"].copy()
+    arrays["pos"][5, 3, 0] = np.nan
+    path = write(tmp_path / "nan.npz", arrays)
+    run = subprocess.run([sys.executable, "-m", "issvis.cli", "export", str(path), "-o", str(tmp_path / "x.glb")],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 2, run.stderr
+    assert "key 'pos'" in run.stderr and "finite" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "x.glb").exists()
