@@ -162,6 +162,7 @@ class SimulationSettings(_Strict):
             raise ValueError(f"must be at least {BUDGET.min_dt_s:g} s (issvis.core.budget: shorter steps gain "
                              "nothing for pushers or contacts, and a step below ~1e-300 s never advances time)")
         return value
+
     contact_grace_m: Real = Field(
         0.3, ge=0, le=5.0, description="collisions between the two sides of an opened interface start once "
         "its two faces are this far apart (docking hardware is not modelled)")
