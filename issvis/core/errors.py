@@ -60,6 +60,11 @@ def unknown_name(where: str, kind: str, value: object, valid: Sequence[object]) 
             f"Valid {kind}s: {', '.join(map(str, valid))}")
 
 
+def shorten(text: str, limit: int = 80) -> str:
+    """text, cut to limit characters with ' ...' (a million-item array is not echoed whole)."""
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
 def format_validation_error(err: Any, source: str | None = None, *, names: Mapping[str, str] | None = None,
                             allowed: Callable[[tuple[Any, ...]], list[str]] | None = None,
                             key_prefix: str = "", sep: str = "\n") -> str:
@@ -94,6 +99,6 @@ def format_validation_error(err: Any, source: str | None = None, *, names: Mappi
             continue
         message = str(e["msg"]).removeprefix("Value error, ")
         value = e.get("input")
-        shown = "" if isinstance(value, dict) else f" = {value!r}"  # a whole table says nothing new
+        shown = "" if isinstance(value, dict) else f" = {shorten(repr(value))}"  # a whole table says nothing new
         lines.append(f"{prefix}{shown_key}{shown}: {message}")
     return sep.join(lines)

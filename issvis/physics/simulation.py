@@ -17,7 +17,8 @@ Design (see README, "Physics model"):
 - Spring pushers act at the interface point on each side, equal and opposite, until their
   impulse mu * delta_v is delivered. Contacts between separate bodies are Bullet's; collisions
   between the two sides of a just-opened interface start once its faces are ``contact_grace_m``
-  apart, since the docking hardware between them is not modelled.
+  apart, since the docking hardware between them is not modelled, or sooner, once the faces move
+  together again (``GRACE_CLOSING_M``: a burn back into the station makes contact).
 - Every force is a *provider* (gravity, pushers, burns, and the attitude control of
   ``control.py``): it adds forces and torques computed from the state, and reports its events
   to the one event log (``Simulator._event``). The world exists from construction on.
@@ -79,6 +80,15 @@ CONTACT_FRICTION = 0.5
 GRACE_CLEARANCE_M = 0.01
 """Collisions between the two sides of an opened interface start once, beyond ``contact_grace_m``
 between the interface points, no two elements of the sides are closer than this (1 cm)."""
+
+VHACD_TIMEOUT_S = 300.0
+"""Longest a convex decomposition of a scene's own mesh may take, s: V-HACD decomposes a detailed
+spacecraft model in seconds; a mesh it cannot decompose spins for many minutes or crashes."""
+
+GRACE_CLOSING_M = 0.01
+"""The grace window also ends (the sides being clear) once the interface points have closed this
+much (1 cm) from the widest they were since opening: the faces move together again (a burn back
+into the station), and without collisions the sides would pass through each other."""
 
 CONTACT_FREE_MIN_CLEARANCE_M = 1.0
 """Contact queries are skipped between samples only while the clearance exceeds this."""
@@ -157,6 +167,7 @@ class _Pusher:
     tip_off_impulse_nms: np.ndarray | None = None  # angular impulse on the child, inertial frame
     pushing: bool = True
     grace: bool = True
+    widest_gap_m: float = 0.0  # widest the interface points have been apart during grace
 
 
 @dataclass
@@ -639,6 +650,7 @@ class Simulator:
                  track_momentum: bool = False):
         """``track_momentum``: step every step through the general path and keep a ledger of the
         external angular impulse (record key ``external_angular_impulse_nms``), for tests."""
+        check_budget(scene)  # before pybullet, assets or any step
         self.scene = scene
         self.track_momentum = track_momentum
         self.external_impulse_nms = np.zeros(3)  # sum of (x F + tau) dt of external providers so far
@@ -719,7 +731,7 @@ class Simulator:
         """The scene's own meshes asked to collide (``[[part_mesh]] collision = "convex"``), each
         decomposed into convex pieces by pybullet's V-HACD, vertices in the station frame. The part's
         primitives still name what a contact struck and give the clearance probe its shapes."""
-        from ..station.assets import load_part_mesh
+        from ..station.assets import PartMeshError, check_convex_mesh, load_part_mesh
 
         out: dict[int, Path] = {}
         for k, pm in enumerate(self.scene.part_mesh):
@@ -727,6 +739,10 @@ class Simulator:
                 continue
             i = self.station.part_names.index(pm.part)
             meshes = load_part_mesh(pm.file, pm.scale, pm.offset_m, pm.rotation_deg, pm.part)
+            try:  # the scene checked it; the file may have changed since
+                check_convex_mesh(meshes, pm.file)
+            except PartMeshError as exc:
+                raise SimulationError(f"part_mesh.{k}.file = {exc}") from None
             com = np.asarray(self.props[pm.part].com_m, float)
             raw, done = self.workdir / f"part_mesh_{k}.obj", self.workdir / f"part_mesh_{k}_convex.obj"
             lines, base = [], 1
@@ -735,8 +751,7 @@ class Simulator:
                 lines += [f"f {a + base} {b + base} {c + base}" for a, b, c in m.faces]
                 base += len(m.vertices_m)
             raw.write_text("\n".join(lines) + "\n")
-            with _quiet():  # V-HACD prints its progress from C
-                self.pb.vhacd(str(raw), str(done), str(self.workdir / "vhacd.log"), physicsClientId=self.cid)
+            _vhacd(raw, done, self.workdir / "vhacd.log", f"part_mesh.{k}.file = {pm.file!r}")
             if not done.is_file() or done.stat().st_size == 0:
                 raise SimulationError(f"part_mesh.{k}.file = {pm.file!r}: the convex decomposition failed")
             out[i] = done
@@ -1070,7 +1085,10 @@ class Simulator:
             states = states or self._body_states()
             pc = self._part_point_world(pusher.child_part, pusher.child_point_m, states)
             pp = self._part_point_world(pusher.parent_part, pusher.parent_point_m, states)
-            if np.linalg.norm(pc - pp) >= pusher.grace_m and self._sides_clear(pusher):
+            gap = float(np.linalg.norm(pc - pp))
+            pusher.widest_gap_m = max(pusher.widest_gap_m, gap)
+            closing = gap < pusher.widest_gap_m - GRACE_CLOSING_M
+            if (gap >= pusher.grace_m or closing) and self._sides_clear(pusher):
                 pusher.grace = False
                 self._collide(pusher, True)
                 self._event(t, "collisions_enabled", interface=pusher.interface, gap_m=float(np.linalg.norm(pc - pp)))
@@ -1330,6 +1348,66 @@ def _versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "unknown"
     return out
+
+
+def _vhacd(raw: Path, done: Path, log: Path, what: str) -> None:
+    """pybullet's V-HACD of raw into done, in a child process: bounded by VHACD_TIMEOUT_S, and a
+    crash of the C code is an error naming the mesh, not the end of issvis (same pybullet, same
+    default parameters: the same pieces as in-process)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, pybullet as p\n"
+            "c = p.connect(p.DIRECT)\n"
+            "p.vhacd(sys.argv[1], sys.argv[2], sys.argv[3], physicsClientId=c)\n")
+    try:
+        run = subprocess.run([sys.executable, "-c", code, str(raw), str(done), str(log)], capture_output=True,
+                             timeout=VHACD_TIMEOUT_S, check=False)
+    except subprocess.TimeoutExpired:
+        raise SimulationError(f"{what}: the convex decomposition took over {VHACD_TIMEOUT_S:g} s "
+                              "(VHACD_TIMEOUT_S); simplify the mesh or use collision = \"primitives\"") from None
+    if run.returncode != 0:
+        raise SimulationError(f"{what}: the convex decomposition failed (V-HACD exit status {run.returncode})")
+
+
+def run_cost(scene: Scene, n_parts: int | None = None) -> tuple[int, int, int]:
+    """(physics steps, record samples at most, record bytes at most) of a scene, from its settings.
+
+    Samples: the coarse rate over the whole run, plus the fine rate for ``fine_window_s`` after
+    each scheduled event (a separation and its pushers, a burn's start and end); contacts add a
+    few more, which the limits' margins cover.
+    """
+    if n_parts is None:
+        from ..station.catalogue import build_station
+
+        n_parts = len(build_station().parts)
+    duration, rec = scene.scene.duration_s, scene.record
+    steps = int(round(duration / scene.simulation.dt_s))
+    scheduled = 3 * len(scene.separation) + 2 * (len(scene.burn) + len(scene.jet_burn))
+    fine_s = min(duration, scheduled * rec.fine_window_s)
+    samples = int(math.ceil(duration * rec.coarse_rate_hz + fine_s * rec.rate_hz)) + 2 + scheduled
+    # per sample: pos, vel (3), quat (4) float64 and body_index int16 per part; t, clearance, momenta
+    per_sample = n_parts * (10 * 8 + 2) + 8 * (2 + 3 + 3 + 3 + 2 + 8)
+    return steps, samples, samples * per_sample
+
+
+def check_budget(scene: Scene) -> None:
+    """SceneError (exit 2) before any work when the run would exceed issvis.core.budget: a 10-day
+    run sampled at 100 Hz asks for hundreds of GB, a step of 1e-4 s over 10 days for 10^10 steps."""
+    from ..core.budget import BUDGET, human_bytes
+    from ..scene.schema import SceneError
+
+    steps, samples, n_bytes = run_cost(scene)
+    where = f"{scene.source}: scene.duration_s = {scene.scene.duration_s:g}"
+    if steps > BUDGET.max_steps:
+        raise SceneError(f"{where} at simulation.dt_s = {scene.simulation.dt_s:g} is {steps:,} physics steps; "
+                         f"the limit is {BUDGET.max_steps:,} (issvis.core.budget.max_steps, ~3 h of one core): "
+                         "shorten the scene or lengthen dt_s")
+    if n_bytes > BUDGET.max_record_bytes or samples > BUDGET.max_samples:
+        raise SceneError(f"{where} sampled at record.coarse_rate_hz = {scene.record.coarse_rate_hz:g} and "
+                         f"rate_hz = {scene.record.rate_hz:g} needs about {human_bytes(n_bytes)} of record "
+                         f"({samples:,} samples); the limit is {human_bytes(BUDGET.max_record_bytes)} and "
+                         f"{BUDGET.max_samples:,} samples (issvis.core.budget): lower the rates or the duration")
 
 
 def simulate(scene: Scene, progress: bool | None = None) -> Record:

@@ -74,6 +74,105 @@ def interface_faces(record: Record) -> tuple[int, np.ndarray, int, np.ndarray] |
     return ci, np.asarray(faces["child_offset_m"], float), pi, np.asarray(faces["parent_offset_m"], float)
 
 
+# --- validation on load: a record edited by hand is refused naming the file and the key --------
+#: Shapes of the keys a record holds, by name: 'T' samples, 'B' parts, 'J' jets (len of jet_names),
+#: 'P' propellant parts, None any length; kind 'f' real floats, 'i' integers, 'U' text.
+_SHAPES: dict[str, tuple[tuple[str | int | None, ...], str]] = {
+    "t": (("T",), "f"), "names": (("B",), "U"), "segment": (("B",), "U"), "mass": (("B",), "f"),
+    "pos": (("T", "B", 3), "f"), "quat": (("T", "B", 4), "f"), "vel": (("T", "B", 3), "f"),
+    "body_index": (("T", "B"), "i"), "clearance_m": (("T",), "f"), "angular_momentum_nms": (("T", 3), "f"),
+    "external_angular_impulse_nms": (("T", 3), "f"), "cmg_momentum_nms": (("T", 3), "f"),
+    "attitude_error_deg": (("T", None), "f"), "control_names": ((None,), "U"),
+    "propellant_parts": (("P",), "U"), "propellant_kg": (("T", "P"), "f"),
+    "jet_names": (("J",), "U"), "jet_part": (("J",), "U"), "jet_pos_local_m": (("J", 3), "f"),
+    "jet_dir_local": (("J", 3), "f"), "jet_thrust_n": (("J",), "f"), "jet_pulses": ((None, 3), "f"),
+}
+#: Keys that must be finite (NaN positions draw black frames and write NaN into a glTF).
+_FINITE = ("t", "mass", "pos", "quat", "vel")
+_KIND_WORDS = {"f": "real floating-point numbers", "i": "integers", "U": "text"}
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:76] + " ..."
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _check_inflated_size(path: Path) -> None:
+    """RecordError when the .npz would inflate beyond the budget, read from the zip headers
+    before anything is inflated (a 1 MB file of zeros can inflate to gigabytes)."""
+    import zipfile
+
+    from ..core.budget import BUDGET, human_bytes
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise RecordError(f"{path}: not a readable .npz record ({exc})") from None
+    total = sum(m.file_size for m in members)
+    if total > BUDGET.max_record_bytes:
+        biggest = max(members, key=lambda m: m.file_size)
+        raise RecordError(f"{path}: key '{biggest.filename.removesuffix('.npy')}' would inflate to "
+                          f"{human_bytes(biggest.file_size)} (the record to {human_bytes(total)}); the limit is "
+                          f"{human_bytes(BUDGET.max_record_bytes)} (issvis.core.budget.max_record_bytes)")
+
+
+def _check_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """dtypes, shapes and finiteness of the keys a record holds (_SHAPES, _FINITE)."""
+    t = arrays["t"]
+    if t.ndim != 1:
+        raise RecordError(f"{path}: key 't' has shape {t.shape}, expected (T,): one time per sample")
+    sizes: dict[str, int] = {"T": len(t), "B": len(arrays["names"]) if arrays["names"].ndim == 1 else -1}
+    for key, sized in (("J", "jet_names"), ("P", "propellant_parts")):
+        if sized in arrays and arrays[sized].ndim == 1:
+            sizes[key] = len(arrays[sized])
+    if sizes["B"] == 0:
+        raise RecordError(f"{path}: key 'names' is empty: a record needs at least one part")
+    for key, value in arrays.items():
+        if key in ("events", "meta"):
+            continue
+        if value.dtype.kind not in "biufU":  # complex, objects, bytes, dates: not a record's
+            raise RecordError(f"{path}: key '{key}' has dtype {value.dtype}, expected real numbers or text")
+        if key not in _SHAPES:
+            continue
+        dims, kind = _SHAPES[key]
+        expected = tuple(sizes.get(d, -1) if isinstance(d, str) else d for d in dims)
+        if value.ndim != len(dims) or any(e is not None and e != n for e, n in zip(expected, value.shape)):
+            shown = tuple("any" if e is None else e for e in expected)
+            raise RecordError(f"{path}: key '{key}' has shape {value.shape}, expected {shown}")
+        ok = value.dtype.kind == kind or (kind == "f" and value.dtype.kind in "iu")
+        if not ok:
+            raise RecordError(f"{path}: key '{key}' has dtype {value.dtype}, expected {_KIND_WORDS[kind]}")
+        if key in _FINITE and not np.all(np.isfinite(value)):
+            bad = np.argwhere(~np.isfinite(value))[0]
+            raise RecordError(f"{path}: key '{key}' has {value[tuple(bad)]} at index {tuple(int(i) for i in bad)}: "
+                              "every value must be finite")
+    if len(t) == 0 or np.any(np.diff(t) <= 0):
+        raise RecordError(f"{path}: key 't' must be non-empty and strictly increasing")
+    if np.any(arrays["mass"] <= 0):
+        raise RecordError(f"{path}: key 'mass' must be positive, kg")
+
+
+def _json_of(path: Path, arrays: dict[str, np.ndarray], key: str, kind: type) -> Any:
+    """arrays[key] (a 0-d text array holding JSON) parsed, of the JSON type kind (list or dict)."""
+    value = arrays[key]
+    if value.ndim != 0 or value.dtype.kind != "U":
+        raise RecordError(f"{path}: key '{key}' has dtype {value.dtype} and shape {value.shape}, expected "
+                          "one JSON text")
+    try:
+        parsed = json.loads(str(value))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise RecordError(f"{path}: key '{key}' is not JSON ({_short(str(exc))})") from None
+    if not isinstance(parsed, kind):
+        word = "a list of events" if kind is list else "an object"
+        raise RecordError(f"{path}: key '{key}' is {type(parsed).__name__} {_short(parsed)}, expected {word}")
+    return parsed
+
+
 @dataclass(frozen=True)
 class Record:
     """A trajectory record.
@@ -192,6 +291,7 @@ class Record:
         with open(path, "rb") as fh:
             if fh.read(4) != b"PK\x03\x04":
                 raise RecordError(f"{path}: not a trajectory record (expected an .npz file written by 'issvis simulate')")
+        _check_inflated_size(path)
         try:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
@@ -200,19 +300,13 @@ class Record:
         missing = [k for k in REQUIRED_KEYS if k not in arrays]
         if missing:
             raise RecordError(f"{path}: missing key(s) {', '.join(missing)}; a record needs {', '.join(REQUIRED_KEYS)}")
+        _check_arrays(path, arrays)
         t, pos = arrays["t"], arrays["pos"]
-        n_t, n_b = len(t), len(arrays["names"])
-        shapes = {"pos": (n_t, n_b, 3), "quat": (n_t, n_b, 4), "vel": (n_t, n_b, 3), "mass": (n_b,), "segment": (n_b,)}
-        for key, shape in shapes.items():
-            if arrays[key].shape != shape:
-                raise RecordError(f"{path}: key '{key}' has shape {arrays[key].shape}, expected {shape}")
-        if n_t == 0 or np.any(np.diff(t) <= 0):
-            raise RecordError(f"{path}: key 't' must be non-empty and strictly increasing")
-        try:
-            events = json.loads(str(arrays["events"]))
-            meta = json.loads(str(arrays["meta"]))
-        except json.JSONDecodeError as exc:
-            raise RecordError(f"{path}: key 'events' or 'meta' is not JSON ({exc})") from None
+        events, meta = _json_of(path, arrays, "events", list), _json_of(path, arrays, "meta", dict)
+        for k, e in enumerate(events):
+            if not isinstance(e, dict) or not isinstance(e.get("kind"), str) or not _is_number(e.get("t")):
+                raise RecordError(f"{path}: key 'events': item {k} = {_short(e)}: expected an object with a "
+                                  "'kind' (text) and a finite 't' (s)")
         extra = {k: v for k, v in arrays.items() if k not in REQUIRED_KEYS}
         try:
             return cls(t, arrays["names"].astype(str), arrays["segment"].astype(str), arrays["mass"], pos,

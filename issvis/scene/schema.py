@@ -13,20 +13,23 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, cast
 
 import tomli_w
 from pydantic import (
+    AllowInfNan,
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
+    Strict,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from ..core.budget import BUDGET
 from ..core.errors import InputError, format_validation_error, unknown_name
 from ..core.frames import ATTITUDES
 from ..station.catalogue import Station, build_station
@@ -43,6 +46,16 @@ class SceneError(InputError):
     """
 
 
+#: A number of a scene: finite, and a TOML float or integer (not a boolean, not a string).
+Real = Annotated[float, Strict(), AllowInfNan(False)]
+#: The longest scene, s (also the bound of every time in one).
+MAX_DURATION_S = 10 * 86_400
+#: An angle given in degrees: one turn either way.
+Angle = Annotated[Real, Field(ge=-360, le=360)]
+#: A component of a direction (normalised when used): bounded so that its norm stays finite.
+DirectionComponent = Annotated[Real, Field(ge=-1e6, le=1e6)]
+
+
 #: How a scene built in code is named in its errors and its record (``meta["scene_source"]``).
 CODE_SOURCE = "Scene(...)"
 
@@ -51,7 +64,7 @@ class _Strict(BaseModel):
     """A table of a scene: frozen and closed (no unknown keys). Built in code, it raises SceneError
     naming the key, as a TOML file does; copied with changes, it is validated again."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     if not TYPE_CHECKING:  # type checkers keep pydantic's typed __init__
         def __init__(self, /, **data: Any) -> None:
@@ -109,11 +122,17 @@ def _plain(value: Any) -> Any:
 class SceneInfo(_Strict):
     title: str = "untitled scene"
     description: str = ""
-    duration_s: float = Field(1800.0, gt=0, le=10 * 86_400, description="simulated time, s")
+    duration_s: Real = Field(1800.0, gt=0, le=MAX_DURATION_S, description="simulated time, s")
 
 
 class OrbitSettings(_Strict):
-    altitude_m: float = Field(418_310.0, ge=150_000, le=2_000_000, description="circular reference orbit")
+    altitude_m: Real = Field(418_310.0, ge=150_000, le=2_000_000, description="circular reference orbit")
+
+
+#: A component of the station's initial velocity relative to the reference orbit, m/s: the
+#: linearised relative motion (CW) this model checks itself against holds for metres per second,
+#: and 1 km/s is already far beyond it.
+Speed = Annotated[Real, Field(ge=-1000, le=1000)]
 
 
 class StationSettings(_Strict):
@@ -126,40 +145,49 @@ class StationSettings(_Strict):
             raise ValueError(f"attitude must be one of {', '.join(ATTITUDES)}")
         return value
 
-    attitude_offset_ypr_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    attitude_offset_ypr_deg: tuple[Angle, Angle, Angle] = (0.0, 0.0, 0.0)
     rotation: Literal["lvlh-hold", "inertial"] = Field(
         "lvlh-hold", description="initial angular rate: turning with LVLH (n about the orbit normal) or none")
-    velocity_lvlh_mps: tuple[float, float, float] = Field(
+    velocity_lvlh_mps: tuple[Speed, Speed, Speed] = Field(
         (0.0, 0.0, 0.0), description="the station's initial velocity relative to the reference orbit, LVLH")
 
 
 class SimulationSettings(_Strict):
-    dt_s: float = Field(0.1, gt=0, le=1.0, description="physics step")
-    contact_grace_m: float = Field(
+    dt_s: Real = Field(0.1, gt=0, le=1.0, description="physics step")
+
+    @field_validator("dt_s")
+    @classmethod
+    def _long_enough(cls, value: float) -> float:
+        if value < BUDGET.min_dt_s:
+            raise ValueError(f"must be at least {BUDGET.min_dt_s:g} s (issvis.core.budget: shorter steps gain "
+                             "nothing for pushers or contacts, and a step below ~1e-300 s never advances time)")
+        return value
+
+    contact_grace_m: Real = Field(
         0.3, ge=0, le=5.0, description="collisions between the two sides of an opened interface start once "
         "its two faces are this far apart (docking hardware is not modelled)")
 
 
 class RecordSettings(_Strict):
-    rate_hz: float = Field(2.0, gt=0, le=100, description="sample rate near events")
-    coarse_rate_hz: float = Field(0.1, gt=0, le=100, description="sample rate away from events")
-    fine_window_s: float = Field(120.0, ge=0, description="how long after each event the fine rate lasts")
+    rate_hz: Real = Field(2.0, ge=1e-6, le=100, description="sample rate near events")
+    coarse_rate_hz: Real = Field(0.1, ge=1e-6, le=100, description="sample rate away from events")
+    fine_window_s: Real = Field(120.0, ge=0, le=MAX_DURATION_S, description="how long after each event the fine rate lasts")
 
 
 class Separation(_Strict):
     """Opening one interface: spring pushers give the two sides a relative speed."""
 
     interface: str
-    t_s: float = Field(ge=0)
-    delta_v_mps: float = Field(0.1, ge=0, le=10, description="relative speed the pushers give")
-    force_n: float | None = Field(None, gt=0, le=1e6, description="push force instead of delta_v_mps: "
+    t_s: Real = Field(ge=0, le=MAX_DURATION_S)
+    delta_v_mps: Real = Field(0.1, ge=0, le=10, description="relative speed the pushers give")
+    force_n: Real | None = Field(None, gt=0, le=1e6, description="push force instead of delta_v_mps: "
                                   "the speed follows from force, stroke and the two masses")
-    stroke_m: float = Field(0.1, gt=0, le=2.0, description="pusher stroke; sets the push force and time")
-    misalignment_deg: float = Field(0.0, ge=0, le=45, description="tilt of the push from the port axis")
-    misalignment_azimuth_deg: float = Field(0.0, ge=-360, le=360, description="direction of that tilt")
-    tip_off_deg_s: float = Field(0.0, ge=0, le=10, description="angular rate the push adds to the child side "
+    stroke_m: Real = Field(0.1, gt=0, le=2.0, description="pusher stroke; sets the push force and time")
+    misalignment_deg: Real = Field(0.0, ge=0, le=45, description="tilt of the push from the port axis")
+    misalignment_azimuth_deg: Real = Field(0.0, ge=-360, le=360, description="direction of that tilt")
+    tip_off_deg_s: Real = Field(0.0, ge=0, le=10, description="angular rate the push adds to the child side "
                                  "(a couple: the parent side takes the opposite angular impulse)")
-    tip_off_azimuth_deg: float = Field(0.0, ge=-360, le=360, description="the child's far end swings this way")
+    tip_off_azimuth_deg: Real = Field(0.0, ge=-360, le=360, description="the child's far end swings this way")
 
     @model_validator(mode="after")
     def _force_or_speed(self) -> Separation:
@@ -178,9 +206,9 @@ class _Thrust(_Strict):
     """What every burn has: the part, when, how long, and which way (fixed to the part's axes)."""
 
     part: str
-    t_s: float = Field(ge=0)
-    duration_s: float = Field(gt=0)
-    direction_body: tuple[float, float, float] = Field(
+    t_s: Real = Field(ge=0, le=MAX_DURATION_S)
+    duration_s: Real = Field(gt=0, le=MAX_DURATION_S)
+    direction_body: tuple[DirectionComponent, DirectionComponent, DirectionComponent] = Field(
         description="thrust direction in station body axes (+X fwd, +Y stbd, +Z nadir) at t = 0; turns with the part")
 
     @field_validator("direction_body")
@@ -192,7 +220,7 @@ class _Thrust(_Strict):
 class Burn(_Thrust):
     """A thruster burn on one part, fixed to that part's axes, at a thrust the scene gives."""
 
-    thrust_n: float = Field(gt=0, le=1e6)
+    thrust_n: Real = Field(gt=0, le=1e6)
 
 
 class CmgControl(_Strict):
@@ -202,16 +230,16 @@ class CmgControl(_Strict):
                                                 "equilibrium attitude near `attitude`; hold: hold `attitude` exactly")
     part: str = Field("z1", description="the part carrying the CMGs")
     attitude: str = Field("+XVV", description="named attitude the hold is at (hold) or near (tea)")
-    attitude_offset_ypr_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    attitude_offset_ypr_deg: tuple[Angle, Angle, Angle] = (0.0, 0.0, 0.0)
     start_attitude: Literal["scene", "tea", "tea_after_split"] = Field(
         "tea", description="where the station starts: station.attitude (scene), the CMG goal (tea: its TEA, or "
         "the held attitude), or the TEA of the CMGs' side after the first separation, held while docked")
-    capacity_nms: float = Field(19_520.0, gt=0, description="momentum store: 4 x 4,880 N m s")
-    torque_limit_nm: float = Field(1_032.0, gt=0, description="largest CMG torque (estimate: 4 x 258 N m)")
-    bandwidth_rad_s: float = Field(0.005, gt=0, le=1.0, description="PD natural frequency of the hold")
-    damping_ratio: float = Field(0.9, gt=0, le=5.0)
-    slew_rate_deg_s: float = Field(0.002, gt=0, le=1.0, description="how fast the reference turns to a new TEA")
-    period_s: float = Field(1.0, gt=0, le=10.0, description="control update period")
+    capacity_nms: Real = Field(19_520.0, gt=0, le=1e9, description="momentum store: 4 x 4,880 N m s")
+    torque_limit_nm: Real = Field(1_032.0, gt=0, le=1e8, description="largest CMG torque (estimate: 4 x 258 N m)")
+    bandwidth_rad_s: Real = Field(0.005, gt=0, le=1.0, description="PD natural frequency of the hold")
+    damping_ratio: Real = Field(0.9, gt=0, le=5.0)
+    slew_rate_deg_s: Real = Field(0.002, gt=0, le=1.0, description="how fast the reference turns to a new TEA")
+    period_s: Real = Field(1.0, gt=0, le=10.0, description="control update period")
 
 
 class JetControl(_Strict):
@@ -221,10 +249,10 @@ class JetControl(_Strict):
                                          "the jets take it over (the body carrying `part`, unless the CMGs hold it)")
     part: str = Field("zvezda", description="the body carrying this part is held")
     jet_parts: tuple[str, ...] = Field(("zvezda",), description="whose attitude jets fire")
-    deadband_deg: float = Field(1.0, gt=0, le=30.0)
-    rate_gain_s: float = Field(20.0, ge=0, le=1000.0, description="switching line: error + gain * rate")
-    max_rate_deg_s: float = Field(0.05, gt=0, le=10.0, description="rates above this are always damped")
-    period_s: float = Field(0.5, gt=0, le=10.0, description="control update period = shortest pulse")
+    deadband_deg: Real = Field(1.0, gt=0, le=30.0)
+    rate_gain_s: Real = Field(20.0, ge=0, le=1000.0, description="switching line: error + gain * rate")
+    max_rate_deg_s: Real = Field(0.05, gt=0, le=10.0, description="rates above this are always damped")
+    period_s: Real = Field(0.5, gt=0, le=10.0, description="control update period = shortest pulse")
 
 
 class ControlSettings(_Strict):
@@ -236,6 +264,11 @@ class JetBurn(_Thrust):
     """A translation burn from real jets: those of `part` thrusting within 15 deg of `direction_body`."""
 
 
+#: A mesh's placement in its part's frame, m: a part is at most ~100 m long (the truss); the
+#: mesh-fit check (TOLERANCES.part_mesh_margin_m) refuses what misses by more than metres anyway.
+Offset = Annotated[Real, Field(ge=-1e4, le=1e4)]
+
+
 class PartMesh(_Strict):
     """Bring your own mesh: a file drawn as ``part`` instead of its generated model. Collision stays
     the part's primitives unless ``collision = "convex"``: then the physics collides with a convex
@@ -244,9 +277,9 @@ class PartMesh(_Strict):
 
     part: str
     file: str = Field(description="mesh file (.glb, .gltf, .obj, .stl, .ply); relative to the scene file")
-    scale: float = Field(1.0, gt=0, le=1e4, description="multiplies the file's coordinates (0.001 for mm)")
-    rotation_deg: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="about x, y, z, in that order")
-    offset_m: tuple[float, float, float] = Field((0.0, 0.0, 0.0), description="then moved by this much, m")
+    scale: Real = Field(1.0, ge=1e-6, le=1e4, description="multiplies the file's coordinates (0.001 for mm)")
+    rotation_deg: tuple[Angle, Angle, Angle] = Field((0.0, 0.0, 0.0), description="about x, y, z, in that order")
+    offset_m: tuple[Offset, Offset, Offset] = Field((0.0, 0.0, 0.0), description="then moved by this much, m")
     collision: Literal["primitives", "convex"] = Field(
         "primitives", description="primitives: the part's own (as before); convex: a convex decomposition of this mesh")
 
@@ -442,10 +475,12 @@ def _check_names(scene: Scene, station: Station, source: str) -> None:
     for k, pm in enumerate(scene.part_mesh):  # bring your own mesh: the part exists, the file loads and fits
         if pm.part not in station.part_names:
             raise unknown("part", f"part_mesh.{k}.part", pm.part, station.part_names)
-        from ..station.assets import PartMeshError, load_part_mesh
+        from ..station.assets import PartMeshError, check_convex_mesh, load_part_mesh
 
         try:
-            load_part_mesh(pm.file, pm.scale, pm.offset_m, pm.rotation_deg, pm.part)
+            meshes = load_part_mesh(pm.file, pm.scale, pm.offset_m, pm.rotation_deg, pm.part)
+            if pm.collision == "convex":
+                check_convex_mesh(meshes, pm.file)
         except PartMeshError as exc:
             raise SceneError(f"{source}: part_mesh.{k}.file = {exc}") from None
 
@@ -459,6 +494,12 @@ def _validated(data: dict[str, Any], source: str, station: Station | None = None
         return Scene.model_validate(data, context=context)
     except ValidationError as err:
         raise SceneError(_format_pydantic(source, err)) from None
+    except RecursionError:
+        raise SceneError(_TOO_DEEP.format(source=source)) from None
+
+
+_TOO_DEEP = ("{source}: arrays or tables nested too deep (a scene nests a few levels: "
+             "[[separation]] holds numbers and 3-item arrays)")
 
 
 def parse_scene(data: dict[str, Any], source: str = CODE_SOURCE, station: Station | None = None) -> Scene:
@@ -473,6 +514,8 @@ def scene_from_text(text: str, source: str = "<scene text>", overrides: tuple[st
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SceneError(f"{source}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SceneError(_TOO_DEEP.format(source=source)) from None
     for assignment in overrides:
         apply_override(data, assignment, source)
     return parse_scene(data, source)
@@ -480,10 +523,19 @@ def scene_from_text(text: str, source: str = "<scene text>", overrides: tuple[st
 
 def load_scene(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> Scene:
     """Read, override and validate a scene file."""
+    import stat
+
     path = Path(path)
     source = str(path)
-    if not path.is_file():
-        raise SceneError(f"{source}: no such scene file")
+    try:
+        mode = path.stat()
+    except OSError:
+        raise SceneError(f"{source}: no such scene file") from None
+    if not stat.S_ISREG(mode.st_mode):  # a FIFO or a device would block or never end
+        raise SceneError(f"{source}: not a regular file (a scene is a .toml text file)")
+    if mode.st_size > BUDGET.max_scene_bytes:
+        raise SceneError(f"{source}: {mode.st_size:,} bytes: a scene file may have at most "
+                         f"{BUDGET.max_scene_bytes:,} (issvis.core.budget.max_scene_bytes)")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

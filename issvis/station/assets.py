@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -379,6 +380,10 @@ def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float]
     from ..core.tolerances import TOLERANCES
 
     path = Path(file)
+    placement = (scale, *offset_m, *rotation_deg)
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in placement) or not 1e-6 <= scale <= 1e4:
+        raise PartMeshError(f"{file!r}: scale = {scale!r}, offset_m = {list(offset_m)!r}, rotation_deg = "
+                            f"{list(rotation_deg)!r}: every value must be finite and scale within 1e-6..1e4")
     if not path.is_file():
         raise PartMeshError(f"{file!r}: no such file")
     try:
@@ -400,6 +405,8 @@ def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float]
                                  None if uv is None else np.asarray(uv, float)))
     if not meshes:
         raise PartMeshError(f"{file!r}: holds no triangles")
+    if not all(np.all(np.isfinite(m.vertices_m)) for m in meshes):
+        raise PartMeshError(f"{file!r}: has vertices that are not finite numbers (NaN or inf)")
     assets = load_station_assets(directory, visuals=False)
     lo, hi = assets.parts[part].bounds_m
     pts = np.concatenate([m.vertices_m for m in meshes])
@@ -412,6 +419,28 @@ def load_part_mesh(file: str, scale: float, offset_m: tuple[float, float, float]
             f"{np.round(lo, 2).tolist()}..{np.round(hi, 2).tolist()} m in its frame: origin at its centre of mass, "
             "station body axes); check scale, offset_m and rotation_deg")
     return tuple(meshes)
+
+
+#: Thinnest a mesh may be across (smallest extent along its principal axes) to be decomposed into
+#: convex pieces, m: V-HACD voxelises a volume; a flat or one-triangle mesh has none, and it spins
+#: for minutes (or crashes) looking for one.
+CONVEX_MIN_THICKNESS_M = 1e-3
+
+
+def check_convex_mesh(meshes: tuple[VisualMesh, ...], file: str) -> None:
+    """PartMeshError when ``meshes`` (as load_part_mesh gives them) cannot be decomposed into convex
+    pieces: fewer than 4 vertices, or flatter than CONVEX_MIN_THICKNESS_M (zero volume)."""
+    pts = np.concatenate([m.vertices_m for m in meshes])
+    if len(pts) < 4:
+        raise PartMeshError(f"{file!r}: has {len(pts)} vertices; collision = \"convex\" needs a solid "
+                            "(at least 4 vertices, not flat)")
+    centred = pts - pts.mean(axis=0)
+    axes = np.linalg.svd(centred, full_matrices=False)[2]
+    thickness = float(np.ptp(centred @ axes[-1]))
+    if thickness < CONVEX_MIN_THICKNESS_M:
+        raise PartMeshError(f"{file!r}: is flat ({thickness:.3g} m thick across its thinnest axis); collision = "
+                            f"\"convex\" needs a solid at least {CONVEX_MIN_THICKNESS_M:g} m thick (use "
+                            "collision = \"primitives\" to draw it only)")
 
 
 def part_visuals_for_record(record: RecordLike, assets: StationAssets | None = None,
