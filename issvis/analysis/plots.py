@@ -212,9 +212,10 @@ def record_figure(record: Record) -> Figure:
     ax2.plot(t, rate, color="#2ca02c", lw=1.2)
     ax2.set_ylabel("separation rate, m/s", color="#2ca02c")
     ax2.tick_params(axis="y", colors="#2ca02c")
-    ax.text(0.02, 0.95, f"distance (black): {dist[-1]:.1f} m at the end\nrate (green): {rate[-1]:.3f} m/s",
-            transform=ax.transAxes, va="top", fontsize=8.5,
-            bbox=dict(facecolor="white", alpha=0.8, lw=0))
+    # just right of the opening's dotted line, which would otherwise run through it
+    ax.annotate(f"distance (black): {dist[-1]:.1f} m at the end\nrate (green): {rate[-1]:.3f} m/s",
+                (t_sep, 0.95), xycoords=("data", "axes fraction"), xytext=(5, 0), textcoords="offset points",
+                va="top", fontsize=8.5, bbox=dict(facecolor="white", alpha=0.8, lw=0))
     ax.axvline(t_sep, color="grey", ls=":", lw=0.8)
     mark_contacts(ax)
     ax.set_title("Separation", fontsize=10)
@@ -227,8 +228,8 @@ def record_figure(record: Record) -> Figure:
     ax.plot(rel[after, 1][-1:], rel[after, 0][-1:], ">", color=c_child, ms=7)
     ax.plot([0], [0], "s", color=c_parent, ms=7)
     ax.margins(0.15)
-    ax.annotate(f"{parent_label} side", (0, 0), xytext=(0, 8), textcoords="offset points", color=c_parent,
-                fontsize=8.5, ha="center")
+    ax.annotate(f"{parent_label} side", (0, 0), xytext=(6, 6), textcoords="offset points", color=c_parent,
+                fontsize=8.5, ha="left")  # in the quadrant the axis lines leave free, off the path's start
     # the end label leans towards the middle of the panel so it is never cut off
     centre_y = 0.5 * (rel[after, 1].min() + rel[after, 1].max())
     ax.annotate(f"{child_label} side at {t[-1]:.0f} s", (rel[-1, 1], rel[-1, 0]), xytext=(0, -13),
@@ -236,7 +237,7 @@ def record_figure(record: Record) -> Figure:
                 ha="right" if rel[-1, 1] > centre_y else "left")
     # a framed key with the path's own line through the dot: it reads as a key, not as a data point
     key = Line2D([], [], color=c_child, lw=1.8, marker="o", mfc="black", mec="black", ms=4)
-    ax.legend([key], ["start of the push (black dot)"], loc="lower left", fontsize=7.5, frameon=True,
+    ax.legend([key], ["start of the push (black dot)"], loc="best", fontsize=7.5, frameon=True,
               framealpha=1.0, edgecolor="#999999", handlelength=2.5)
     ax.set_xlabel("along-track y, m (+ ahead, direction of flight)")
     ax.set_ylabel("radial x, m (+ up, away from Earth)")
