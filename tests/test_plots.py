@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 from PIL import Image
 
 from issvis.analysis import plots
@@ -144,8 +145,6 @@ def _data_lines(fig):
 
 def _labels(fig):
     """(artist, its box in pixels) of every text drawn inside a panel, and of each legend."""
-    from matplotlib.text import Text
-
     out = []
     for ax in fig.axes:
         for text in ax.texts:
@@ -213,8 +212,6 @@ def test_each_attitude_label_sits_at_its_own_line_end(records):
         assert label.xy[0] == pytest.approx(t_end)
         assert (round(label.xy[0], 6), round(label.xy[1], 9), label.get_color()) in ends
         assert Text.get_window_extent(label).x0 > ax.transData.transform((t_end, 0))[0]  # beside, not on, the lines
-    from matplotlib.text import Text
-
     end_px = np.array([ax.transData.transform(label.xy)[1] for label in labels])
     text_px = np.array([0.5 * (Text.get_window_extent(label).y0 + Text.get_window_extent(label).y1) for label in labels])
     assert list(np.argsort(end_px, kind="stable")) == list(np.argsort(text_px, kind="stable"))

@@ -25,6 +25,9 @@ from ..station.actuators import CMG_CAPACITY_NMS
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.text import Annotation
+    from matplotlib.transforms import Bbox
 
     from ..record.record import Record
 
@@ -84,7 +87,7 @@ def _spread(values: np.ndarray, min_gap: float, lo: float = -np.inf, hi: float =
 
     Only labels that would overlap move: each run of crowded labels is centred on its own lines'
     ends (not the whole set on the mean), so a label stays beside its line wherever there is
-    room; the set is then shifted, if it must, to lie within ``[lo, hi]``.
+    room; labels beyond ``[lo, hi]`` are then pushed inside (and those they meet along).
     """
     values = np.asarray(values, float)
     order = np.argsort(values)
@@ -97,10 +100,10 @@ def _spread(values: np.ndarray, min_gap: float, lo: float = -np.inf, hi: float =
                 break
             blocks[-2:] = [[s1 + s2 - n1 * n2 * min_gap, n1 + n2]]
     out = np.concatenate([s / n + min_gap * np.arange(int(n)) for s, n in blocks])
-    if out[0] < lo:
-        out += lo - out[0]
-    if out[-1] > hi:
-        out -= min(out[-1] - hi, max(out[0] - lo, 0.0))
+    for i in range(len(out)):  # up from the floor, then down from the ceiling: only the labels in the way move
+        out[i] = max(out[i], lo if i == 0 else out[i - 1] + min_gap)
+    for i in reversed(range(len(out))):
+        out[i] = min(out[i], hi if i == len(out) - 1 else out[i + 1] - min_gap)
     result = np.empty_like(out)
     result[order] = out
     return result
@@ -130,6 +133,40 @@ def label_line_ends(ax: Axes, ends: Sequence[tuple[float, float, str, str]], fon
         ax.annotate(text, (x, y), xytext=tuple(xy_text), textcoords="data", color=colour, fontsize=fontsize,
                     va="center", ha="left", annotation_clip=False,
                     arrowprops=dict(arrowstyle="-", color=colour, lw=0.6, shrinkA=1.5, shrinkB=1.5))
+
+
+def _crosses(line: Line2D, box: Bbox) -> bool:
+    """Whether a drawn line (or, for markers alone, one of its markers' centres) lies in a pixel box."""
+    if line.get_linestyle() in ("None", "none", "", " "):
+        points = line.get_transform().transform(np.column_stack(line.get_data()).astype(float))
+        return any(box.contains(x, y) for x, y in points)
+    return bool(line.get_transform().transform_path(line.get_path()).intersects_bbox(box, filled=False))
+
+
+def place_clear(ann: Annotation, candidates: Sequence[tuple[tuple[float, float], tuple[float, float], str, str]]) -> bool:
+    """Move an annotation to the first of ``candidates`` (``xy`` in its own coordinates, ``xytext``
+    offset in points, ``ha``, ``va``) where it lies inside its panel, no line of the panel (twin axes
+    included) runs through it and it covers no other label. True if one was found; else the first
+    candidate is kept. The figure is laid out first, so pixel boxes are final."""
+    from matplotlib.text import Text
+
+    ax = ann.axes
+    fig = ax.get_figure() if ax is not None else None
+    assert ax is not None and fig is not None
+    fig.draw_without_rendering()
+    panel = ax.get_window_extent()
+    lines = [line for a in fig.axes if a.get_position().bounds == ax.get_position().bounds for line in a.get_lines()]
+    others = [Text.get_window_extent(t) for t in ax.texts if t is not ann and t.get_visible()]
+    for xy, offset, ha, va in [*candidates, candidates[0]]:
+        ann.xy = xy
+        ann.set_position(offset)
+        ann.set_horizontalalignment(ha)
+        ann.set_verticalalignment(va)
+        box = ann.get_window_extent()  # an Annotation's own method re-reads xy (these carry no arrow)
+        inside = panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 and box.y1 <= panel.y1
+        if inside and not any(_crosses(line, box) for line in lines) and not any(box.overlaps(o) for o in others):
+            return True
+    return False
 
 
 def contact_intervals(record: Record) -> list[tuple[float, float, str]]:
@@ -212,10 +249,13 @@ def record_figure(record: Record) -> Figure:
     ax2.plot(t, rate, color="#2ca02c", lw=1.2)
     ax2.set_ylabel("separation rate, m/s", color="#2ca02c")
     ax2.tick_params(axis="y", colors="#2ca02c")
-    # just right of the opening's dotted line, which would otherwise run through it
-    ax.annotate(f"distance (black): {dist[-1]:.1f} m at the end\nrate (green): {rate[-1]:.3f} m/s",
-                (t_sep, 0.95), xycoords=("data", "axes fraction"), xytext=(5, 0), textcoords="offset points",
-                va="top", fontsize=8.5, bbox=dict(facecolor="white", alpha=0.8, lw=0))
+    # placed last, in a corner no line runs through (beside the opening's dotted line, not on it)
+    info = ax.annotate(f"distance (black): {dist[-1]:.1f} m at the end\nrate (green): {rate[-1]:.3f} m/s",
+                       (t_sep, 0.95), xycoords=("data", "axes fraction"), xytext=(5, 0), textcoords="offset points",
+                       va="top", fontsize=8.5, bbox=dict(facecolor="white", alpha=0.8, lw=0))
+    to_place = [(info, [((t_sep, f), (5, 0), "left", va) for f, va in ((0.95, "top"), (0.05, "bottom"))]
+                 + [((float(t[-1]), f), (-5, 0), "right", va) for f, va in ((0.95, "top"), (0.05, "bottom"))]
+                 + [((t_sep, 0.5), (5, 0), "left", "center"), ((float(t[-1]), 0.5), (-5, 0), "right", "center")])]
     ax.axvline(t_sep, color="grey", ls=":", lw=0.8)
     mark_contacts(ax)
     ax.set_title("Separation", fontsize=10)
@@ -228,8 +268,11 @@ def record_figure(record: Record) -> Figure:
     ax.plot(rel[after, 1][-1:], rel[after, 0][-1:], ">", color=c_child, ms=7)
     ax.plot([0], [0], "s", color=c_parent, ms=7)
     ax.margins(0.15)
-    ax.annotate(f"{parent_label} side", (0, 0), xytext=(6, 6), textcoords="offset points", color=c_parent,
-                fontsize=8.5, ha="left")  # in the quadrant the axis lines leave free, off the path's start
+    parent_mark = ax.annotate(f"{parent_label} side", (0, 0), xytext=(6, 6), textcoords="offset points",
+                              color=c_parent, fontsize=8.5, ha="left")
+    # in a quadrant the axis lines through the mark leave free, off the path
+    to_place.append((parent_mark, [((0.0, 0.0), (dx, dy), ha, va) for dy, va in ((6, "bottom"), (-6, "top"))
+                                   for dx, ha in ((6, "left"), (-6, "right"))]))
     # the end label leans towards the middle of the panel so it is never cut off
     centre_y = 0.5 * (rel[after, 1].min() + rel[after, 1].max())
     ax.annotate(f"{child_label} side at {t[-1]:.0f} s", (rel[-1, 1], rel[-1, 0]), xytext=(0, -13),
@@ -258,11 +301,17 @@ def record_figure(record: Record) -> Figure:
         ax.annotate("collisions on", (e["t"], 1), xycoords=("data", "axes fraction"), xytext=(3, -10),
                     textcoords="offset points", fontsize=7.5, color="grey")
     mark_contacts(ax)
+    named = None
     if contacts:
         t0, _, parts = contacts[0]
-        ax.annotate(f"contact {parts}\nfirst at {t0:.1f} s ({len(contacts)} in all)", (t0, 0.5),
-                    xycoords=("data", "axes fraction"), xytext=(6, 0), textcoords="offset points",
-                    color=CONTACT_COLOUR, fontsize=8.5, fontweight="bold")
+        named = ax.annotate(f"contact {parts}\nfirst at {t0:.1f} s ({len(contacts)} in all)", (t0, 0.5),
+                            xycoords=("data", "axes fraction"), xytext=(6, 0), textcoords="offset points",
+                            color=CONTACT_COLOUR, fontsize=8.5, fontweight="bold")
+        heights = (0.5, 0.35, 0.65, 0.2, 0.8, 0.08, 0.92)
+        to_place.append((named, [((t0, f), (6, 0), "left", "center") for f in heights]
+                         + [((t0, f), (-6, 0), "right", "center") for f in heights]
+                         + [((float(t[-1]), f), (-4, 0), "right", "center") for f in heights]))
+        clearance_ax, contact_note = ax, f"first contact {parts} at {t0:.1f} s, {len(contacts)} in all"
     else:
         ax.text(0.97, 0.5, "no contact", transform=ax.transAxes, ha="right", fontsize=9, color="#2ca02c")
     ax.set_xlabel("time, s")
@@ -291,7 +340,12 @@ def record_figure(record: Record) -> Figure:
     if control:
         error_ends = _control_panels(record, axs[2, 0], axs[2, 1], sides, (child_label, c_child),
                                      (parent_label, c_parent))
-    # labels last: their heights are spread in pixels of the finished layout
+    # labels last: they are placed in pixels of the finished layout
+    for ann, candidates in to_place:
+        if not place_clear(ann, candidates) and ann is named:
+            # the gap's line runs through every spot (a bouncing contact): name it under the title instead
+            ann.remove()
+            clearance_ax.set_title(f"{clearance_ax.get_title()}\n{contact_note}", fontsize=10)
     label_line_ends(attitude_ax, attitude_ends)
     if error_ends:
         label_line_ends(axs[2, 0], error_ends)
