@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
@@ -117,8 +117,10 @@ def label_line_ends(ax: Axes, ends: Sequence[tuple[float, float, str, str]], fon
     The axes must already have their final limits, with room on the right beyond every line; the
     heights are spread in pixels (the figure is laid out first), so linear and log axes alike work.
     """
+    from matplotlib.figure import Figure
+
     fig = ax.get_figure()
-    assert fig is not None
+    assert isinstance(fig, Figure)
     fig.draw_without_rendering()  # constrained layout fixes the axes' size, so pixels are final
     box = ax.get_window_extent()
     to_px = ax.transData
@@ -148,11 +150,12 @@ def place_clear(ann: Annotation, candidates: Sequence[tuple[tuple[float, float],
     offset in points, ``ha``, ``va``) where it lies inside its panel, no line of the panel (twin axes
     included) runs through it and it covers no other label. True if one was found; else the first
     candidate is kept. The figure is laid out first, so pixel boxes are final."""
+    from matplotlib.figure import Figure
     from matplotlib.text import Text
 
     ax = ann.axes
     fig = ax.get_figure() if ax is not None else None
-    assert ax is not None and fig is not None
+    assert ax is not None and isinstance(fig, Figure)
     fig.draw_without_rendering()
     panel = ax.get_window_extent()
     lines = [line for a in fig.axes if a.get_position().bounds == ax.get_position().bounds for line in a.get_lines()]
@@ -160,8 +163,8 @@ def place_clear(ann: Annotation, candidates: Sequence[tuple[tuple[float, float],
     for xy, offset, ha, va in [*candidates, candidates[0]]:
         ann.xy = xy
         ann.set_position(offset)
-        ann.set_horizontalalignment(ha)
-        ann.set_verticalalignment(va)
+        ann.set_horizontalalignment(cast(Literal["left", "center", "right"], ha))
+        ann.set_verticalalignment(cast(Literal["bottom", "center", "top"], va))
         box = ann.get_window_extent()  # an Annotation's own method re-reads xy (these carry no arrow)
         inside = panel.x0 <= box.x0 and box.x1 <= panel.x1 and panel.y0 <= box.y0 and box.y1 <= panel.y1
         if inside and not any(_crosses(line, box) for line in lines) and not any(box.overlaps(o) for o in others):
@@ -342,7 +345,8 @@ def record_figure(record: Record) -> Figure:
                                      (parent_label, c_parent))
     # labels last: they are placed in pixels of the finished layout
     for ann, candidates in to_place:
-        if not place_clear(ann, candidates) and ann is named:
+        placed = place_clear(ann, candidates)
+        if not placed and named is not None and ann is named:
             # the gap's line runs through every spot (a bouncing contact): name it under the title instead
             ann.remove()
             clearance_ax.set_title(f"{clearance_ax.get_title()}\n{contact_note}", fontsize=10)
