@@ -171,3 +171,17 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     assert main(["decay", UNDOCK, "--set", "orbit.altitude_m=100", "-o", str(tmp_path / "d.png")]) == 2
     assert "error" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
+
+
+def test_the_figure_title_lies_whole_inside_the_figure():
+    """The title (three lines of cases and model) must not run past the figure's edges: it did,
+    centred on the axes in two long lines, and the PNG cut both ends off."""
+    band = decay.run_decay_band(load_scene(UNDOCK), atmosphere="exponential")
+    fig = decay.decay_figure(band)
+    fig.draw_without_rendering()
+    title = fig._suptitle
+    assert title is not None and "Orbit decay from 418 km" in title.get_text()
+    box, page = title.get_window_extent(), fig.bbox
+    assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, (box, page)
+    ax = fig.axes[0]
+    assert box.y0 >= ax.get_window_extent().y1  # above the plot, not over the curves

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from matplotlib.text import Text
 from PIL import Image
 
 from issvis.analysis import plots
@@ -129,3 +130,98 @@ def test_record_without_separation_is_a_clear_error(tmp_path, capsys):
     assert main(["plot", str(scene), "-o", str(tmp_path / "still.png")]) == 2
     assert "no separation" in capsys.readouterr().err
     assert not (tmp_path / "still.png").exists()
+
+
+# --- layout: labels beside their lines, never crossed, nothing cut off -----------------------------
+def _drawn(fig):
+    fig.draw_without_rendering()
+    return fig
+
+
+def _data_lines(fig):
+    """Every data and reference line of every panel (twin axes included), not the grid."""
+    return [line for ax in fig.axes for line in ax.get_lines() if line.get_visible()]
+
+
+def _labels(fig):
+    """(artist, its box in pixels) of every text drawn inside a panel, and of each legend."""
+    out = []
+    for ax in fig.axes:
+        for text in ax.texts:
+            if text.get_visible() and text.get_text().strip():
+                out.append((text, Text.get_window_extent(text)))  # the text alone, not an annotation's leader
+        legend = ax.get_legend()
+        if legend is not None:
+            out.append((legend, legend.get_window_extent()))
+    return out
+
+
+def _crossings(fig) -> list[str]:
+    """Each label a line runs through (or a marker sits in), and each pair of labels that overlap."""
+    bad = []
+    labels = _labels(fig)
+    for artist, box in labels:
+        name = artist.get_text() if hasattr(artist, "get_text") else "legend"
+        for line in _data_lines(fig):
+            if line.get_linestyle() in ("None", "", " ", "none"):
+                pts = line.get_transform().transform(np.column_stack(line.get_data()).astype(float))
+                if any(box.contains(x, y) for x, y in pts):
+                    bad.append(f"marker in {name!r}")
+            else:
+                path = line.get_transform().transform_path(line.get_path())
+                if path.intersects_bbox(box, filled=False):
+                    bad.append(f"line {line.get_color()} through {name!r}")
+    for i, (a, box_a) in enumerate(labels):
+        for b, box_b in labels[i + 1:]:
+            if box_a.overlaps(box_b):
+                bad.append(f"{getattr(a, 'get_text', lambda: 'legend')()!r} overlaps {getattr(b, 'get_text', lambda: 'legend')()!r}")
+    return bad
+
+
+def _outside_figure(fig) -> list[str]:
+    """Every text (suptitle, titles, axis labels, panel texts) whose box leaves the figure."""
+    page = fig.bbox
+    texts = [fig._suptitle] if fig._suptitle is not None else []
+    for ax in fig.axes:
+        texts += [ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
+    texts = [t for t in texts if t.get_visible() and t.get_text().strip()]
+    return [t.get_text() for t in texts
+            if not (page.x0 - 0.5 <= t.get_window_extent().x0 and t.get_window_extent().x1 <= page.x1 + 0.5
+                    and page.y0 - 0.5 <= t.get_window_extent().y0 and t.get_window_extent().y1 <= page.y1 + 0.5)]
+
+
+@pytest.mark.parametrize("which", ["clean", "strike"])
+def test_no_line_runs_through_a_label_and_no_labels_overlap(records, which):
+    fig = _drawn(plots.record_figure(getattr(records, which)))
+    assert _labels(fig), "the figure should carry its labels"
+    assert _crossings(fig) == []
+    assert _outside_figure(fig) == []
+
+
+def test_each_attitude_label_sits_at_its_own_line_end(records):
+    """Attitude labels in the right margin, joined to the end of a line of their own colour, in the
+    order of those ends; none further from its end's height than the crowding forces."""
+    fig = _drawn(plots.record_figure(records.clean))
+    ax = next(a for a in fig.axes if a.get_title().startswith("Attitude of each side"))
+    labels = [t for t in ax.texts if hasattr(t, "xy")]
+    assert len(labels) == 6
+    t_end = records.clean.t[-1]
+    ends = {(round(line.get_xdata()[-1], 6), round(float(line.get_ydata()[-1]), 9), line.get_color())
+            for line in ax.get_lines()}
+    for label in labels:
+        assert label.xy[0] == pytest.approx(t_end)
+        assert (round(label.xy[0], 6), round(label.xy[1], 9), label.get_color()) in ends
+        assert Text.get_window_extent(label).x0 > ax.transData.transform((t_end, 0))[0]  # beside, not on, the lines
+    end_px = np.array([ax.transData.transform(label.xy)[1] for label in labels])
+    text_px = np.array([0.5 * (Text.get_window_extent(label).y0 + Text.get_window_extent(label).y1) for label in labels])
+    assert list(np.argsort(end_px, kind="stable")) == list(np.argsort(text_px, kind="stable"))
+    height = max(Text.get_window_extent(label).height for label in labels)
+    assert np.max(np.abs(text_px - end_px)) < 6 * height  # six labels: at most the whole stack away
+
+
+def test_spread_moves_only_crowded_labels():
+    """An isolated label stays at its line's end; a crowded pair moves apart about its own middle."""
+    out = plots._spread(np.array([0.0, 10.0, 10.2]), 1.0)
+    np.testing.assert_allclose(out, [0.0, 9.6, 10.6])
+    out = plots._spread(np.array([5.0, 0.0, 0.1, 0.2]), 0.5, lo=0.0)  # order kept, within bounds
+    assert out[0] == 5.0 and np.all(np.diff(out[1:]) >= 0.5 - 1e-12) and out[1] >= 0.0

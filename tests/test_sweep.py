@@ -250,3 +250,33 @@ def test_the_local_cluster_serves_no_http_routes():
     finally:
         cluster.close()
     assert set(codes.values()) == {404}, codes
+
+
+def _rows(key, values, clearances):
+    return [{"run": i, key: v, "min_clearance_m": c, "contact": False, "error": ""}
+            for i, (v, c) in enumerate(zip(values, clearances))]
+
+
+def test_a_one_key_sweep_axis_spans_at_least_the_clearance_resolution():
+    """Four clean pushes whose clearances differ by 9 mm (the physics step at which collisions switch
+    on) once filled the axis, so noise read as a trend: the axis now spans at least 1 m (or a tenth
+    of the values), from no lower than 0."""
+    key = "separation.0.delta_v_mps"
+    clear = [0.2856, 0.2916, 0.2871, 0.2822]
+    ax = sw.sweep_figure(_rows(key, [0.1, 0.133, 0.167, 0.2], clear), [key]).axes[0]
+    lo, hi = ax.get_ylim()
+    assert ax.get_yscale() == "linear"
+    assert hi - lo >= sw.CLEARANCE_AXIS_MIN_SPAN_M == 1.0
+    assert lo >= 0.0 and lo <= min(clear) and max(clear) <= hi
+    # large clearances: a tenth of the values
+    far = [50.0, 50.3, 50.1]
+    lo, hi = sw.sweep_figure(_rows(key, [0.1, 0.2, 0.3], far), [key]).axes[0].get_ylim()
+    assert hi - lo >= 0.1 * max(far) and lo <= min(far) and max(far) <= hi
+
+
+def test_a_real_trend_keeps_its_own_axis():
+    """Clearances spread over more than the floor keep matplotlib's fitted limits."""
+    assert sw.clearance_axis_limits_m(np.array([0.3, 2.5])) is None
+    assert sw.clearance_axis_limits_m(np.array([np.nan])) is None
+    lo, hi = sw.clearance_axis_limits_m(np.array([3.0, 3.2]))
+    assert (lo, hi) == pytest.approx((2.6, 3.6))

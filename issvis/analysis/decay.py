@@ -32,6 +32,8 @@ from ..core.frames import EARTH_RADIUS_M, MU_EARTH_M3_S2
 from ..station.actuators import CMG_CAPACITY_NMS
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ..scene.schema import Scene
     from ..station.catalogue import Element, Station
 
@@ -383,9 +385,18 @@ def run_decay_band(scene: Scene, atmosphere: str = "auto", f107_low: float = F10
 def plot_decay_band(band: DecayBand, path: str | Path, width_in: float = 8.0, height_in: float = 4.5,
                     dpi: int = 100) -> None:
     """The central curves, each inside the band of all cases (shaded), labelled; written atomically."""
-    from matplotlib.figure import Figure  # no pyplot: no backend, no display, no global state
-
     from .plots import save_figure
+
+    save_figure(decay_figure(band, width_in, height_in, dpi), path)
+
+
+def decay_figure(band: DecayBand, width_in: float = 8.0, height_in: float = 4.5, dpi: int = 100) -> Figure:
+    """The figure of :func:`plot_decay_band`, not yet written (tests read its layout).
+
+    The title is the figure's (constrained layout makes room for it above the axes) in three short
+    lines, each narrower than the figure: a title centred on the axes in two long lines ran past
+    both edges of an 8-inch figure and was cut off."""
+    from matplotlib.figure import Figure  # no pyplot: no backend, no display, no global state
 
     result = band.central
     fig = Figure(figsize=(width_in, height_in), dpi=dpi, layout="constrained")
@@ -410,11 +421,13 @@ def plot_decay_band(band: DecayBand, path: str | Path, width_in: float = 8.0, he
     ax.set_ylim(result.reentry_alt_m / 1000.0 - 10, result.start_alt_m / 1000.0 + 10)
     ax.set_xlim(0, max(t[-1] for _, r in band.cases for t, _ in r.curves) / DAY_S * 1.02)
     ax.grid(alpha=0.3)
-    ax.set_title(f"Orbit decay from {result.start_alt_m / 1000:.0f} km without reboost. Lines: F10.7 {F107_MARCH_2022:g} sfu, "
-                 f"reference area; bands: F10.7 up to {F107_MAX_2024:g} (2024 max), both area models\n"
-                 f"whole station {band.whole_station_rate_ratio():.1f}x the 2022 reference rate (docs/analysis.md); "
-                 f"C_D {result.bodies[0].cd:g}; {result.atmosphere.name.split(',')[0]}", fontsize=8)
-    save_figure(fig, path)
+    fig.suptitle(f"Orbit decay from {result.start_alt_m / 1000:.0f} km without reboost: "
+                 f"C_D {result.bodies[0].cd:g}, {result.atmosphere.name.split(',')[0]}\n"
+                 f"lines: F10.7 {F107_MARCH_2022:g} sfu, reference area; "
+                 f"bands: F10.7 up to {F107_MAX_2024:g} sfu (2024 max), both area models\n"
+                 f"whole station {band.whole_station_rate_ratio():.1f}x the 2022 reference rate (docs/analysis.md)",
+                 fontsize=8.5)
+    return fig
 
 
 # --- the US segment alone: how long its CMGs last ----------------------------------------------
