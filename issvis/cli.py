@@ -73,6 +73,8 @@ def input_file(path: Path | None, kinds: tuple[str, ...], command: str) -> tuple
         hint = (f"; shipped scenes: {', '.join(shipped_scenes())} (see 'issvis scenes')"
                 if "scene" in kinds and guess != "record" else "")
         raise UserError(f"{path}: no such {what} file{hint}")
+    if not path.is_file():  # a FIFO, socket or device: reading it could block for ever
+        raise UserError(f"{path}: not a regular file; issvis {command} takes {takes}")
     kind = file_kind(path)
     if kind not in kinds:
         got = {"scene": "a scene", "record": "a trajectory record"}.get(kind, f"a {path.suffix or 'suffix-less'} file")

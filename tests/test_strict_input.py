@@ -301,3 +301,19 @@ def test_a_record_with_a_nan_position_exits_2_at_the_command_line(tmp_path):
     assert run.returncode == 2, run.stderr
     assert "key 'pos'" in run.stderr and "finite" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "x.glb").exists()
+
+
+@pytest.mark.parametrize("command", ["info", "simulate", "render", "view", "export", "compare"])
+def test_a_fifo_given_to_the_command_line_is_refused_without_reading_it(tmp_path, capsys, command):
+    """Every command's input goes through one check: a named pipe is not a regular file, so it is
+    refused at once (reading it would wait for a writer that never comes)."""
+    from issvis.cli import main
+
+    fifo = tmp_path / ("scene.toml" if command in ("info", "simulate", "render", "view") else "record.npz")
+    os.mkfifo(fifo)
+    args = [command, str(fifo)] + ([str(fifo)] if command == "compare" else [])
+    if command in ("simulate", "export"):
+        args += ["-o", str(tmp_path / ("out.npz" if command == "simulate" else "out.glb"))]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a regular file" in err[0], err
