@@ -561,7 +561,7 @@ def decay(scene: Path | None, output: Path, csv_path: Path | None, atmosphere: s
 @click.option("--size", default="1280x720", show_default=True, metavar="WIDTHxHEIGHT",
               help="Window size in pixels (a page of --web fits the browser's window).")
 @click.option("--play", is_flag=True, help="Start playing at once.")
-@click.option("--exit-after", "exit_after_s", type=click.FloatRange(min=0, min_open=True), default=None, hidden=True,
+@click.option("--exit-after", "exit_after_s", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Close the window after this many seconds and print the frame rate (tests, benchmarks).")
 @click.option("--web", is_flag=True, help="Serve the viewer as a web page that the browser draws on its own GPU "
               "(no display needed here).")

@@ -687,6 +687,7 @@ def test_view_without_a_display_says_what_to_do_and_exits_2(display, monkeypatch
     assert main(["view", "tests/golden/undock.npz"]) == 2
     err = capsys.readouterr().err
     assert "issvis render" in err and "xvfb-run" in err and "Traceback" not in err
+    assert "issvis view SCENE_OR_RECORD --web" in err, "the browser viewer needs no display: say so first"
     assert len(err.strip().splitlines()) == 1
 
 
@@ -712,3 +713,11 @@ def test_view_of_a_scene_says_on_the_terminal_that_it_simulates_first(xvfb_displ
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("simulating ") and "russian_only.toml (40 s of physics) before the window opens" in err[0]
     assert err[1].startswith("simulated in ")
+
+
+def test_the_exit_after_option_is_in_the_help():
+    from click.testing import CliRunner
+
+    from issvis.cli import cli
+
+    assert "--exit-after" in CliRunner().invoke(cli, ["view", "--help"]).output

@@ -460,8 +460,8 @@ class NoDisplayError(InputError, RuntimeError):
     """No X display to open a window on; the message says what to do instead."""
 
 
-NO_DISPLAY_HINT = ("for a video use 'issvis render SCENE_OR_RECORD -o OUT.mp4'; to run the viewer "
-                   "without a screen use 'xvfb-run -a issvis view ...'")
+NO_DISPLAY_HINT = ("to view it in a browser use 'issvis view SCENE_OR_RECORD --web'; for a video use "
+                   "'issvis render SCENE_OR_RECORD -o OUT.mp4'; for a window without a screen, 'xvfb-run -a issvis view ...'")
 
 
 def check_display() -> None:
