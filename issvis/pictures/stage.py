@@ -437,8 +437,9 @@ def _sun_glow_mesh() -> Any:
     return mesh
 
 
-def earth_orientation(settings: RenderSettings, t_s: float, mean_motion_rad_s: float) -> np.ndarray:
-    """(3, 3) rotation taking Earth-fixed axes (z north, x at 0 deg longitude) to LVLH at time t."""
+def earth_orbit_elements(settings: RenderSettings) -> tuple[float, float, float]:
+    """(inclination, argument of latitude at t = 0, right ascension of the node), rad, of the orbit
+    that puts the scene's sub-point under the station at t = 0 (Earth's angle 0 then)."""
     e = settings.earth
     inc = math.radians(e.inclination_deg)
     lat, lon = math.radians(e.subpoint_lat_deg), math.radians(e.subpoint_lon_deg)
@@ -446,9 +447,14 @@ def earth_orientation(settings: RenderSettings, t_s: float, mean_motion_rad_s: f
     u0 = math.asin(min(max(s, -1.0), 1.0))
     if not e.ascending:
         u0 = math.pi - u0
-    # right ascension of the node such that the sub-point is at `lon` at t = 0 (Earth angle 0 then)
     raan = lon - math.atan2(math.sin(u0) * math.cos(inc), math.cos(u0))
-    turn = e.turns
+    return inc, u0, raan
+
+
+def earth_orientation(settings: RenderSettings, t_s: float, mean_motion_rad_s: float) -> np.ndarray:
+    """(3, 3) rotation taking Earth-fixed axes (z north, x at 0 deg longitude) to LVLH at time t."""
+    inc, u0, raan = earth_orbit_elements(settings)
+    turn = settings.earth.turns
     u = u0 + (mean_motion_rad_s * t_s if turn else 0.0)
     theta = EARTH_ROTATION_RAD_S * t_s if turn else 0.0
     cO, sO, ci, si = math.cos(raan), math.sin(raan), math.cos(inc), math.sin(inc)

@@ -103,15 +103,10 @@ def earth_jpegs(settings: Any) -> tuple[bytes, bytes]:
 def _earth_orbit(settings: Any, mean_motion: float) -> dict[str, float | bool]:
     """The numbers ``issvis.pictures.stage.earth_orientation`` turns into Earth's rotation at t;
     the page rebuilds the same matrix from them."""
-    e = settings.earth
-    inc = math.radians(e.inclination_deg)
-    lat, lon = math.radians(e.subpoint_lat_deg), math.radians(e.subpoint_lon_deg)
-    s = math.sin(lat) / max(math.sin(inc), 1e-9)
-    u0 = math.asin(min(max(s, -1.0), 1.0))
-    if not e.ascending:
-        u0 = math.pi - u0
-    raan = lon - math.atan2(math.sin(u0) * math.cos(inc), math.cos(u0))
-    return {"inclination_rad": inc, "u0_rad": u0, "raan_rad": raan, "turns": bool(e.turns),
+    from ..stage import earth_orbit_elements
+
+    inc, u0, raan = earth_orbit_elements(settings)
+    return {"inclination_rad": inc, "u0_rad": u0, "raan_rad": raan, "turns": bool(settings.earth.turns),
             "mean_motion_rad_s": mean_motion}
 
 
