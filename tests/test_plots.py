@@ -32,6 +32,7 @@ def _contact_pixels(path) -> int:
     return int(np.sum(np.all(np.abs(rgb - CONTACT_RGB) < 8, axis=-1)))
 
 
+@pytest.mark.slow
 def test_png_is_readme_sized_with_real_content(records, tmp_path):
     out = tmp_path / "clean.png"
     assert main(["plot", str(records.clean_path), "-o", str(out)]) == 0
@@ -48,6 +49,7 @@ def test_png_is_readme_sized_with_real_content(records, tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))  # atomic write leaves no temporary behind
 
 
+@pytest.mark.slow
 def test_a_record_without_control_keeps_four_panels(records, tmp_path):
     assert not plots.has_control(records.strike)
     out = tmp_path / "strike.png"
@@ -66,6 +68,7 @@ def test_control_panels_show_cmg_momentum_and_propellant_per_side(records):
     assert np.all(np.diff(ros_kg) >= 0)
 
 
+@pytest.mark.slow
 def test_contacts_are_marked(records, tmp_path):
     assert records.strike.events_of("contact_start"), "the 45-degree misaligned push should strike"
     intervals = plots.contact_intervals(records.strike)
@@ -76,6 +79,7 @@ def test_contacts_are_marked(records, tmp_path):
     assert _contact_pixels(out) > 200
 
 
+@pytest.mark.slow
 def test_svg_by_suffix(records, tmp_path):
     out = tmp_path / "clean.svg"
     assert main(["plot", str(records.clean_path), "-o", str(out)]) == 0
@@ -190,6 +194,7 @@ def _outside_figure(fig) -> list[str]:
                     and page.y0 - 0.5 <= t.get_window_extent().y0 and t.get_window_extent().y1 <= page.y1 + 0.5)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["clean", "strike"])
 def test_no_line_runs_through_a_label_and_no_labels_overlap(records, which):
     fig = _drawn(plots.record_figure(getattr(records, which)))
@@ -198,6 +203,7 @@ def test_no_line_runs_through_a_label_and_no_labels_overlap(records, which):
     assert _outside_figure(fig) == []
 
 
+@pytest.mark.slow
 def test_each_attitude_label_sits_at_its_own_line_end(records):
     """Attitude labels in the right margin, joined to the end of a line of their own colour, in the
     order of those ends; none further from its end's height than the crowding forces."""

@@ -244,6 +244,7 @@ def test_a_failing_csv_leaves_no_record(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "x.npz").read_bytes() == b"an older record", "the older record stays as it was"
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_writing_a_record_or_its_csv(full_disk, tmp_path, capsys):
     folder = full_disk(64 * 1024)  # room for the checks, not for the record
     status = main(["simulate", "undock", "-o", str(folder / "x.npz")])

@@ -68,6 +68,7 @@ def test_a_deeply_nested_scene_is_a_scene_error_not_a_recursion_error():
         scene_from_text(text, source="bad.toml")
 
 
+@pytest.mark.slow
 def test_a_huge_array_is_not_echoed_whole_in_the_error():
     text = "[station]\nattitude_offset_ypr_deg = [" + ", ".join(["0.0"] * 1_000_000) + "]\n"
     with pytest.raises(SceneError) as err:
@@ -189,6 +190,7 @@ def test_a_hand_edited_record_is_refused_naming_the_file_and_key(tmp_path, name)
     assert str(path) in message and f"'{key}'" in message, message
 
 
+@pytest.mark.slow
 def test_a_record_that_inflates_far_beyond_its_size_is_refused_from_its_headers(tmp_path, monkeypatch):
     path = tmp_path / "bomb.npz"
     arrays = golden_arrays()

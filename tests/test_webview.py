@@ -35,6 +35,9 @@ from issvis.pictures import web as webview
 
 from .conftest import ROOT
 
+# the trame stream's server tests start servers and Chromium: the full suite runs them (make test, CI)
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 RECORD = ROOT / "tests" / "golden" / "undock.npz"
 VIEW_W, VIEW_H = 1280, 720  # the picture's size in the page (the server renders at the element's size)
