@@ -28,6 +28,8 @@ from issvis.pictures.viewer import (
 )
 from issvis.record.scene_of import part_labels_of
 
+from .conftest import ROOT
+
 LABELS = part_labels_of()
 
 
@@ -692,25 +694,30 @@ def test_view_without_a_display_says_what_to_do_and_exits_2(display, monkeypatch
 
 
 @pytest.mark.slow
-def test_view_command_opens_plays_and_closes_under_xvfb(xvfb_display, monkeypatch, capsys, in_repo):
-    from issvis.cli import main
+def _view_in_a_fresh_process(display: str, *args: str) -> subprocess.CompletedProcess:
+    """``issvis view ARGS`` as a user runs it, in its own interpreter: VTK keeps a process-wide
+    memory of a failed X connection (any earlier window made without a display), which would put
+    an in-process window on EGL whatever DISPLAY says now."""
+    return subprocess.run([sys.executable, "-m", "issvis.cli", "view", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "DISPLAY": display}, timeout=300)
 
-    monkeypatch.setenv("DISPLAY", xvfb_display)
-    assert main(["view", "tests/golden/undock.npz", "--size", "640x360", "--play", "--exit-after", "1.5"]) == 0
-    out = capsys.readouterr().out
+
+def test_view_command_opens_plays_and_closes_under_xvfb(xvfb_display):
+    done = _view_in_a_fresh_process(xvfb_display, "tests/golden/undock.npz", "--size", "640x360", "--play",
+                                    "--exit-after", "1.5")
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
     assert "frames/s" in out and "at 640x360" in out
     record_time_s = float(out.split("record time")[1].split()[0])
     assert record_time_s > 2.0, "playback moved the record time"
 
 
 @pytest.mark.slow
-def test_view_of_a_scene_says_on_the_terminal_that_it_simulates_first(xvfb_display, monkeypatch, capsys, in_repo):
-    from issvis.cli import main
-
-    monkeypatch.setenv("DISPLAY", xvfb_display)
-    assert main(["view", "russian_only", "--set", "scene.duration_s=40", "--size", "320x180",
-                 "--exit-after", "0.3"]) == 0
-    err = capsys.readouterr().err.splitlines()
+def test_view_of_a_scene_says_on_the_terminal_that_it_simulates_first(xvfb_display):
+    done = _view_in_a_fresh_process(xvfb_display, "russian_only", "--set", "scene.duration_s=40", "--size", "320x180",
+                                    "--exit-after", "0.3")
+    assert done.returncode == 0, done.stderr[-2000:]
+    err = [line for line in done.stderr.splitlines() if "simulat" in line]
     assert err[0].startswith("simulating ") and "russian_only.toml (40 s of physics) before the window opens" in err[0]
     assert err[1].startswith("simulated in ")
 
