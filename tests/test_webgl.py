@@ -33,6 +33,7 @@ import pytest
 from issvis.pictures.webgl import server as page_server
 
 from .conftest import ROOT
+from .devtools import DevToolsConnection
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 RECORD = ROOT / "tests" / "golden" / "undock.npz"
@@ -220,45 +221,19 @@ def test_the_page_gets_the_station_the_poses_and_the_facts_once():
 
 
 # --- the page in a browser ----------------------------------------------------------------------------
-class Tab:
+class Tab(DevToolsConnection):
     """One page target of Chromium's DevTools protocol: commands, and its events kept in a list."""
 
+    reply_timeout_s = 60.0
+
     def __init__(self, session, ws_url: str) -> None:
+        super().__init__()
         self.session, self.ws_url = session, ws_url
-        self.events: list[dict] = []
-        self._pending: dict[int, asyncio.Future] = {}
-        self._n = 0
 
     async def open(self) -> Tab:
         self.ws = await self.session.ws_connect(self.ws_url, max_msg_size=0)
         self._reader = asyncio.ensure_future(self._read())
         return self
-
-    async def _read(self) -> None:
-        async for msg in self.ws:
-            data = json.loads(msg.data)
-            if "id" in data:
-                future = self._pending.pop(data["id"], None)
-                if future is not None and not future.done():
-                    future.set_result(data)
-            else:
-                self.events.append(data)
-
-    async def send(self, method: str, **params):
-        self._n += 1
-        future = asyncio.get_running_loop().create_future()
-        self._pending[self._n] = future
-        await self.ws.send_str(json.dumps({"id": self._n, "method": method, "params": params}))
-        reply = await asyncio.wait_for(future, 60)
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    async def eval(self, expression: str):
-        reply = await self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in reply:
-            raise RuntimeError(f"{expression}: {reply['exceptionDetails']}")
-        return reply["result"].get("value")
 
     async def wait_for(self, expression: str, timeout_s: float = 20.0, what: str = ""):
         deadline = time.monotonic() + timeout_s

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import json
 import os
 import shutil
 import signal
@@ -34,6 +33,7 @@ import pytest
 from issvis.pictures import web as webview
 
 from .conftest import ROOT
+from .devtools import DevToolsConnection
 
 # the trame stream's server tests start servers and Chromium: the full suite runs them (make test, CI)
 pytestmark = pytest.mark.slow
@@ -135,14 +135,14 @@ def test_trame_missing_is_exit_2_with_the_fix(monkeypatch, capsys):
 
 
 # --- the page in a browser ---------------------------------------------------------------------
-class DevTools:
+class DevTools(DevToolsConnection):
     """The smallest client of Chromium's DevTools protocol: commands, and the events kept in a list."""
 
+    reply_timeout_s = 20.0
+
     def __init__(self) -> None:
+        super().__init__()
         self.proc: subprocess.Popen | None = None
-        self.events: list[dict] = []
-        self._pending: dict[int, asyncio.Future] = {}
-        self._n = 0
 
     async def launch(self, width: int, height: int) -> None:
         import aiohttp
@@ -165,32 +165,6 @@ class DevTools:
             page = next(t for t in await reply.json() if t["type"] == "page")
         self.ws = await self.session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
         self._reader = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        async for msg in self.ws:
-            data = json.loads(msg.data)
-            if "id" in data:
-                future = self._pending.pop(data["id"], None)
-                if future is not None and not future.done():
-                    future.set_result(data)
-            else:
-                self.events.append(data)
-
-    async def send(self, method: str, **params):
-        self._n += 1
-        future = asyncio.get_running_loop().create_future()
-        self._pending[self._n] = future
-        await self.ws.send_str(json.dumps({"id": self._n, "method": method, "params": params}))
-        reply = await asyncio.wait_for(future, 20)
-        if "error" in reply:
-            raise RuntimeError(f"{method}: {reply['error']}")
-        return reply["result"]
-
-    async def eval(self, expression: str):
-        reply = await self.send("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
-        if "exceptionDetails" in reply:
-            raise RuntimeError(f"{expression}: {reply['exceptionDetails']}")
-        return reply["result"].get("value")
 
     async def wait_for(self, expression: str, timeout_s: float = 15.0, what: str = ""):
         deadline = time.monotonic() + timeout_s
