@@ -548,3 +548,29 @@ def test_sigterm_while_an_output_is_written_removes_the_partial(command, tmp_pat
     assert main(argv) == 128 + signal.SIGTERM
     _only(tmp_path)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, "the handler is restored after the command"
+
+
+@pytest.mark.parametrize("failing", ["_create_body", "_load"])
+def test_a_simulator_that_fails_while_building_its_world_leaves_no_connection_and_no_folder(
+        failing, monkeypatch, private_tmp):
+    """A failure inside the constructor (after pybullet connected) releases both pybullet worlds
+    and the URDF work folder: nothing is left for a long-lived process (a notebook, a sweep worker)."""
+    import pybullet
+
+    from issvis.physics import simulation
+    from issvis.scene.schema import load_scene
+
+    connected: list[int] = []
+    real_connect = pybullet.connect
+    monkeypatch.setattr(pybullet, "connect", lambda *a, **k: connected.append(real_connect(*a, **k)) or connected[-1])
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken on purpose")
+
+    owner = simulation.Simulator if failing == "_create_body" else simulation.ClearanceProbe
+    monkeypatch.setattr(owner, failing, broken)
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        simulation.Simulator(load_scene(Path("scenes/undock.toml")))
+    assert connected, "the constructor never connected: the test does not reach the code it checks"
+    assert [pybullet.getConnectionInfo(physicsClientId=c)["isConnected"] for c in connected] == [0] * len(connected)
+    assert not [p for p in private_tmp.iterdir() if "urdf" in p.name]

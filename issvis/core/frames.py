@@ -12,6 +12,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from . import vec3
+
 MU_EARTH_M3_S2 = 3.986004418e14
 EARTH_RADIUS_M = 6_378_137.0
 
@@ -182,11 +184,7 @@ def perpendicular_basis(axis: np.ndarray, helper_axis: int = 2) -> tuple[np.ndar
     e1 = axis x h normalised, e2 = axis x e1, where h is the unit vector along ``helper_axis`` (0, 1
     or 2) unless the axis lies within 26 deg of it, then +x. A fixed rule, so azimuths measured in
     this basis (a push's tilt, a jet cluster's place on a rim) are reproducible."""
-    axis = np.asarray(axis, float)
-    helper = np.eye(3)[helper_axis] if abs(axis[helper_axis]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    e1 = np.cross(axis, helper)
-    e1 = e1 / np.linalg.norm(e1)
-    return e1, np.cross(axis, e1)
+    return vec3.basis(axis, helper_axis)
 
 
 def tilted(axis: np.ndarray, tilt_rad: float, azimuth_rad: float) -> np.ndarray:

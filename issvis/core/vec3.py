@@ -30,9 +30,11 @@ def unit(v: npt.ArrayLike) -> np.ndarray:
     return v / norm(v)[..., None]
 
 
-def basis(axis: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """Two unit vectors completing the unit ``axis`` to a right-handed frame (e1, e2, axis)."""
+def basis(axis: npt.ArrayLike, helper_axis: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors (e1, e2) completing the unit ``axis`` to a right-handed frame (e1, e2, axis):
+    e1 = axis x h normalised, e2 = axis x e1, with h the unit vector along ``helper_axis`` unless the
+    axis lies within 26 deg of it, then +x."""
     axis = np.asarray(axis, float)
-    k = np.array([0.0, 0.0, 1.0]) if abs(axis[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    k = np.eye(3)[helper_axis] if abs(axis[helper_axis]) < 0.9 else np.array([1.0, 0.0, 0.0])
     e1 = unit(np.cross(axis, k))
     return e1, np.cross(axis, e1)

@@ -32,6 +32,7 @@ import contextlib
 import json
 import math
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -678,9 +679,21 @@ class Simulator:
         self.providers: list[ForceProvider] = [_Gravity(self), self.pusher, self.burns, self.cmgs, self.jets]  # in this order
         self.controls = [c for c in (self.cmgs, self.jets) if c.on or getattr(c, "used", False)]
         self.next_control_step = 0
-        # the world
+        # the world; a failure while building it releases what was made (connections, work folder)
         pb = self.pb = import_pybullet()
+        self.closed = False
+        self.probe: ClearanceProbe | None = None
+        self._remove_workdir: Callable[[], Any] | None = None
         self.cid = pb.connect(pb.DIRECT)
+        try:
+            self._build_world(scene)
+        except BaseException:
+            self.close()
+            raise
+
+    def _build_world(self, scene: Scene) -> None:
+        """The pybullet world at t = 0: the URDF work folder, the clearance probe, one body."""
+        pb = self.pb
         # the URDF files: a work folder in the system's temporary directory, removed on close or when
         # this object goes (as a TemporaryDirectory), and by the next run when a killed one could not
         self.workdir = make_work_folder("urdf")
@@ -700,7 +713,6 @@ class Simulator:
         v0 = np.asarray(scene.station.velocity_lvlh_mps, float)  # + Omega x r, with r = 0
         self.run_state.bodies = [self._create_body(all_parts, np.zeros(3), rot0, v0, omega0)]
         self.run_state.part_body = {p: 0 for p in all_parts}
-        self.closed = False
 
     @property
     def pushers(self) -> list[_Pusher]:
@@ -712,10 +724,14 @@ class Simulator:
             return
         self.closed = True
         try:
-            self.probe.close()
-            self.pb.disconnect(physicsClientId=self.cid)
+            if self.probe is not None:
+                self.probe.close()
         finally:
-            self._remove_workdir()
+            try:
+                self.pb.disconnect(physicsClientId=self.cid)
+            finally:
+                if self._remove_workdir is not None:
+                    self._remove_workdir()
 
     def __enter__(self) -> Simulator:
         return self
@@ -1143,6 +1159,7 @@ class Simulator:
         samples["vel"].append(vel)
         samples["quat"].append(quat)
         samples["body_index"].append(body_index)
+        assert self.probe is not None  # made with the world
         clearance = self.probe.clearance(pos, quat, body_index)[0]
         samples["clearance_m"].append(clearance)
         samples["angular_momentum_nms"].append(momentum)
@@ -1260,6 +1277,15 @@ class ClearanceProbe:
     def __init__(self, station: Station, pb, workdir: Path, props=None):
         self.pb = pb
         self.cid = pb.connect(pb.DIRECT)
+        try:
+            self._load(station, workdir, props)
+        except BaseException:
+            pb.disconnect(physicsClientId=self.cid)
+            raise
+
+    def _load(self, station: Station, workdir: Path, props) -> None:
+        """One static body per part, from URDF files written to ``workdir``."""
+        pb = self.pb
         self.names = station.part_names
         props = props if props is not None else load_station_assets(visuals=False).parts
         self.uids, radii = [], []

@@ -32,10 +32,9 @@ from pydantic import (
 from ..core.budget import BUDGET
 from ..core.errors import InputError, format_validation_error, unknown_name
 from ..core.frames import ATTITUDES
+from ..station.actuators import CMG_CAPACITY_NMS, CMG_TORQUE_LIMIT_NM
 from ..station.catalogue import Station, build_station
 from .render_settings import RenderSettings, nonzero_vector
-
-DEFAULT_SCENE = Path("scenes/undock.toml")
 
 
 class SceneError(InputError):
@@ -234,8 +233,8 @@ class CmgControl(_Strict):
     start_attitude: Literal["scene", "tea", "tea_after_split"] = Field(
         "tea", description="where the station starts: station.attitude (scene), the CMG goal (tea: its TEA, or "
         "the held attitude), or the TEA of the CMGs' side after the first separation, held while docked")
-    capacity_nms: Real = Field(19_520.0, gt=0, le=1e9, description="momentum store: 4 x 4,880 N m s")
-    torque_limit_nm: Real = Field(1_032.0, gt=0, le=1e8, description="largest CMG torque (estimate: 4 x 258 N m)")
+    capacity_nms: Real = Field(CMG_CAPACITY_NMS, gt=0, le=1e9, description="momentum store: 4 x 4,880 N m s")
+    torque_limit_nm: Real = Field(CMG_TORQUE_LIMIT_NM, gt=0, le=1e8, description="largest CMG torque (estimate: 4 x 258 N m)")
     bandwidth_rad_s: Real = Field(0.005, gt=0, le=1.0, description="PD natural frequency of the hold")
     damping_ratio: Real = Field(0.9, gt=0, le=5.0)
     slew_rate_deg_s: Real = Field(0.002, gt=0, le=1.0, description="how fast the reference turns to a new TEA")
