@@ -23,13 +23,13 @@ from issvis.record.record import Record
 
 
 def measure(record: Record, preset: int, seconds: float, size: tuple[int, int], multi_samples: int = 0,
-            preview: bool = True, start_s: float = 15.0) -> tuple[float, float, float]:
+            preview: bool = True, start_s: float = 15.0, merge: bool = True) -> tuple[float, float, float]:
     """(frames per second drawn while playing, median wall ms of one render, CPU ms per frame).
 
     CPU time counts every thread of the process (llvmpipe renders on all cores), so it measures
     the cost of a frame even when other work shares the machine and the wall-clock numbers drop.
     """
-    window = ViewerWindow(record, window_size=size, preview=preview)
+    window = ViewerWindow(record, window_size=size, preview=preview, merge=merge)
     try:
         window.plotter.render_window.SetMultiSamples(multi_samples)
         window.open()
@@ -52,6 +52,9 @@ def main() -> None:
     parser.add_argument("record")
     parser.add_argument("--seconds", type=float, default=6.0, help="wall time per measurement")
     parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--before", action="store_true",
+                        help="alternate each preset with the viewer before issue 19 (one actor per part and material)")
+    parser.add_argument("--presets-only", action="store_true", help="skip the MSAA and full-quality rows")
     args = parser.parse_args()
     check_display()
     record = Record.load(args.record)
@@ -60,8 +63,12 @@ def main() -> None:
     print(f"{platform.node()}: {args.size}, {args.seconds:g} s per row, playing at 10x from t = 15 s, "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at the start")
     rows = [(f"preset {p}", dict(preset=p)) for p in (1, 2, 3, 4)]
-    rows += [("preset 2, 8x MSAA (pyvista default)", dict(preset=2, multi_samples=8)),
-             ("preset 2, full video-quality stage", dict(preset=2, preview=False))]
+    if args.before:
+        rows = [r for p in (1, 2, 3, 4) for r in ((f"preset {p}, one actor per part (before)", dict(preset=p, merge=False)),
+                                                  (f"preset {p}, merged per rigid group", dict(preset=p)))]
+    if not args.presets_only:
+        rows += [("preset 2, 8x MSAA (pyvista default)", dict(preset=2, multi_samples=8)),
+                 ("preset 2, full video-quality stage", dict(preset=2, preview=False))]
     for label, kwargs in rows:
         fps, render_ms, cpu_ms = measure(record, seconds=args.seconds, size=size, **kwargs)
         print(f"  {label:<38} {fps:5.1f} frames/s   median render {render_ms:6.1f} ms   CPU {cpu_ms:6.1f} ms/frame",
