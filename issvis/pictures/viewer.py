@@ -581,6 +581,10 @@ class ViewerWindow:
         render_window = self.plotter.render_window
         assert render_window is not None  # None only once the plotter is closed
         render_window.SetMultiSamples(0)
+        # VTK's default blit to the hardware buffer copies colour and depth to the window each frame;
+        # blitting the colour to the current (the window's) buffer shows the same picture for about
+        # 10 ms less a frame on llvmpipe at 1280x720 (a bare window: 16 -> 8 ms)
+        render_window.SetFrameBlitModeToBlitToCurrent()
         if not off_screen and "EGL" in render_window.GetClassName():
             # VTK falls back to an invisible EGL window when it cannot reach the X server
             self.plotter.close()
@@ -622,6 +626,7 @@ class ViewerWindow:
         self._next_frame_at = 0.0  # perf_counter before which the timer draws no frame
         self._input_waiting: Callable[[], bool] | None = None  # set once the window is mapped
         self._last_tick = time.perf_counter()
+        self._playing_since = 0.0  # perf_counter when playback last started
         self.refresh(force=True)
 
     # -- building -----------------------------------------------------------------------------
@@ -776,7 +781,7 @@ class ViewerWindow:
         st = self.state
         if action == "play":
             st.toggle_play()
-            self._last_tick = time.perf_counter()
+            self._last_tick = self._playing_since = time.perf_counter()
         elif action == "faster":
             st.faster()
         elif action == "slower":
@@ -915,7 +920,8 @@ class ViewerWindow:
             actor.SetVisibility(st.axes)
         self.axes_actors[-1].SetVisibility(st.axes and not st.help)  # labels would draw over the help
         self.help_actor.SetVisibility(st.help)
-        st.frame_rate_hz = self.frame_rate() if self._open and len(self.frame_times_s) > 2 else None
+        # the rate of the frames playback draws; paused, no frames are drawn and no rate is shown
+        st.frame_rate_hz = (self.frame_rate(since=self._playing_since) or None) if self._open and st.playing else None
         status, info = st.status_text(), st.info_text()
         self.status_actor.SetInput(status)
         self.info_actor.SetInput(info)
@@ -941,9 +947,11 @@ class ViewerWindow:
         assert image is not None  # return_img=True: the picture, not None
         return image
 
-    def frame_rate(self, window_s: float = 5.0) -> float:
-        """Frames per second over the last window_s seconds of rendering."""
-        times = [t for t in self.frame_times_s if t >= self.frame_times_s[-1] - window_s] if self.frame_times_s else []
+    def frame_rate(self, window_s: float = 5.0, since: float = 0.0) -> float:
+        """Frames per second over the last window_s seconds of rendering (and after perf_counter
+        ``since``: a pause is not counted as slow frames); 0 before three frames."""
+        times = [t for t in self.frame_times_s if t >= max(self.frame_times_s[-1] - window_s, since)] \
+            if self.frame_times_s else []
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 2 and times[-1] > times[0] else 0.0
 
     def open(self) -> None:
