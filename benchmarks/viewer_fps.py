@@ -23,15 +23,19 @@ from issvis.record.record import Record
 
 
 def measure(record: Record, preset: int, seconds: float, size: tuple[int, int], multi_samples: int = 0,
-            preview: bool = True, start_s: float = 15.0, merge: bool = True) -> tuple[float, float, float]:
+            preview: bool = True, start_s: float = 15.0, before: bool = False) -> tuple[float, float, float]:
     """(frames per second drawn while playing, median wall ms of one render, CPU ms per frame).
 
     CPU time counts every thread of the process (llvmpipe renders on all cores), so it measures
     the cost of a frame even when other work shares the machine and the wall-clock numbers drop.
+    ``before``: the window as it was before issue 19 (one actor per part and material, VTK's blit of
+    colour and depth to the hardware buffer).
     """
-    window = ViewerWindow(record, window_size=size, preview=preview, merge=merge)
+    window = ViewerWindow(record, window_size=size, preview=preview, merge=not before)
     try:
         window.plotter.render_window.SetMultiSamples(multi_samples)
+        if before:
+            window.plotter.render_window.SetFrameBlitModeToBlitToHardware()
         window.open()
         window.handle_key(f"preset{preset}")
         window.state.set_time(start_s)
@@ -53,7 +57,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="wall time per measurement")
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--before", action="store_true",
-                        help="alternate each preset with the viewer before issue 19 (one actor per part and material)")
+                        help="alternate each preset with the window before issue 19 (one actor per part and material, "
+                             "colour and depth blitted to the hardware buffer)")
     parser.add_argument("--presets-only", action="store_true", help="skip the MSAA and full-quality rows")
     args = parser.parse_args()
     check_display()
@@ -64,8 +69,8 @@ def main() -> None:
           f"{os.cpu_count()} CPUs, load average {load:.1f} at the start")
     rows = [(f"preset {p}", dict(preset=p)) for p in (1, 2, 3, 4)]
     if args.before:
-        rows = [r for p in (1, 2, 3, 4) for r in ((f"preset {p}, one actor per part (before)", dict(preset=p, merge=False)),
-                                                  (f"preset {p}, merged per rigid group", dict(preset=p)))]
+        rows = [r for p in (1, 2, 3, 4) for r in ((f"preset {p}, before issue 19", dict(preset=p, before=True)),
+                                                  (f"preset {p}, now", dict(preset=p)))]
     if not args.presets_only:
         rows += [("preset 2, 8x MSAA (pyvista default)", dict(preset=2, multi_samples=8)),
                  ("preset 2, full video-quality stage", dict(preset=2, preview=False))]
