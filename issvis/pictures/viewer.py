@@ -592,7 +592,10 @@ class ViewerWindow:
         # merge: the parts of each rigid group drawn as one actor per material (about 40 draw calls
         # instead of 430: on llvmpipe the per-actor cost was most of a frame); picking names the
         # part from the picked triangle (Stage.part_at)
-        self.stage = stage_module.Stage(self.plotter, record, self.settings, preview=preview, merge=merge)
+        # no shadows, even at full quality (preview=False): VTK's shadow pass cannot draw the window's
+        # unlit lines (trails, outline, labels), and printed GLSL errors for each of them
+        self.stage = stage_module.Stage(self.plotter, record, self.settings, preview=preview, shadows=False,
+                                        merge=merge)
         # the trails of the two sides in the stage's tint colours (departing, remaining)
         self._side_colours = [tuple(c) for c in getattr(stage_module, "TINTS", {}).values()]
         #: name -> the coarse meshes of each part in its own frame: the picked part's outline, framing
