@@ -6,7 +6,9 @@ Run on a display, or without one under Xvfb:
 
 For each camera preset the window plays the record through its real event loop and timer for a
 few seconds of wall time and reports the frames it drew per second; then the same with pyvista's
-default 8x multisampling and with the stage's full (video) quality, to show what those cost.
+default 8x multisampling and with the stage's full quality (fine meshes, Earth and textures; the
+window never draws shadows), to show what those cost. ``--before`` alternates each preset with the
+window as it was before issue 19.
 """
 
 from __future__ import annotations
@@ -23,15 +25,19 @@ from issvis.record.record import Record
 
 
 def measure(record: Record, preset: int, seconds: float, size: tuple[int, int], multi_samples: int = 0,
-            preview: bool = True, start_s: float = 15.0) -> tuple[float, float, float]:
+            preview: bool = True, start_s: float = 15.0, before: bool = False) -> tuple[float, float, float]:
     """(frames per second drawn while playing, median wall ms of one render, CPU ms per frame).
 
     CPU time counts every thread of the process (llvmpipe renders on all cores), so it measures
     the cost of a frame even when other work shares the machine and the wall-clock numbers drop.
+    ``before``: the window as it was before issue 19 (one actor per part and material, VTK's blit of
+    colour and depth to the hardware buffer).
     """
-    window = ViewerWindow(record, window_size=size, preview=preview)
+    window = ViewerWindow(record, window_size=size, preview=preview, merge=not before)
     try:
         window.plotter.render_window.SetMultiSamples(multi_samples)
+        if before:
+            window.plotter.render_window.SetFrameBlitModeToBlitToHardware()
         window.open()
         window.handle_key(f"preset{preset}")
         window.state.set_time(start_s)
@@ -52,6 +58,10 @@ def main() -> None:
     parser.add_argument("record")
     parser.add_argument("--seconds", type=float, default=6.0, help="wall time per measurement")
     parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--before", action="store_true",
+                        help="alternate each preset with the window before issue 19 (one actor per part and material, "
+                             "colour and depth blitted to the hardware buffer)")
+    parser.add_argument("--presets-only", action="store_true", help="skip the MSAA and full-quality rows")
     args = parser.parse_args()
     check_display()
     record = Record.load(args.record)
@@ -60,8 +70,12 @@ def main() -> None:
     print(f"{platform.node()}: {args.size}, {args.seconds:g} s per row, playing at 10x from t = 15 s, "
           f"{os.cpu_count()} CPUs, load average {load:.1f} at the start")
     rows = [(f"preset {p}", dict(preset=p)) for p in (1, 2, 3, 4)]
-    rows += [("preset 2, 8x MSAA (pyvista default)", dict(preset=2, multi_samples=8)),
-             ("preset 2, full video-quality stage", dict(preset=2, preview=False))]
+    if args.before:
+        rows = [r for p in (1, 2, 3, 4) for r in ((f"preset {p}, before issue 19", dict(preset=p, before=True)),
+                                                  (f"preset {p}, now", dict(preset=p)))]
+    if not args.presets_only:
+        rows += [("preset 2, 8x MSAA (pyvista default)", dict(preset=2, multi_samples=8)),
+                 ("preset 2, full-quality stage (no shadows)", dict(preset=2, preview=False))]
     for label, kwargs in rows:
         fps, render_ms, cpu_ms = measure(record, seconds=args.seconds, size=size, **kwargs)
         print(f"  {label:<38} {fps:5.1f} frames/s   median render {render_ms:6.1f} ms   CPU {cpu_ms:6.1f} ms/frame",

@@ -47,6 +47,27 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by a process and all its descendants (Chromium's browser, GPU and
+    renderer processes: the cost of the page's frames, whatever else shares the machine)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += cpu_s(p)
+        except OSError:
+            pass
+        todo += children.get(p, [])
+    return total
+
+
 def received_bytes(tab, since: int = 0) -> int:
     """Bytes the page has received from the server, by its network log (HTTP bodies as sent, gzip'd;
     websocket frames), counting the log's events from index ``since``."""
@@ -131,8 +152,10 @@ async def after(record: Path, seconds: float, flags: tuple[str, ...]) -> dict:
                 await asyncio.sleep(1.0)
                 f0, c0, e0, t0 = (await tab.eval("window.issvis.framesDrawn"), cpu_s(server.pid), len(tab.events),
                                   time.monotonic())
+                b0 = tree_cpu_s(browser.proc.pid)
                 await asyncio.sleep(seconds)
                 f1, c1, t1 = await tab.eval("window.issvis.framesDrawn"), cpu_s(server.pid), time.monotonic()
+                out[f"browser_cpu_ms_per_frame_preset{preset}"] = 1000 * (tree_cpu_s(browser.proc.pid) - b0) / max(f1 - f0, 1)
                 b = received_bytes(tab, e0)
                 s = await tab.eval("window.issvis.stats()")
                 await tab.eval("window.issvis.action('play')")
@@ -199,7 +222,8 @@ def main() -> None:
         print(f"  playing, camera {preset}: {a[f'fps_preset{preset}']:.1f} frames/s (moving frames drawn at "
               f"{a[f'buffer_preset{preset}'][0]}x{a[f'buffer_preset{preset}'][1]}; {a[f'load_preset{preset}']}); "
               f"{a[f'calls_preset{preset}']} draw calls, {a[f'triangles_preset{preset}']:,} triangles, "
-              f"{a[f'upload_bytes_per_frame_preset{preset}'] / 1024:.1f} KiB uploaded a frame; server "
+              f"{a[f'upload_bytes_per_frame_preset{preset}'] / 1024:.1f} KiB uploaded a frame; browser CPU "
+              f"{a[f'browser_cpu_ms_per_frame_preset{preset}']:.0f} ms a frame (all its processes); server "
               f"{100 * a[f'server_cpu_per_s_preset{preset}']:.1f} % of a core, "
               f"{a[f'server_bytes_per_s_preset{preset}']:.0f} B/s received")
     lat = a["slider_ms"]

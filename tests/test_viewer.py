@@ -497,6 +497,73 @@ def test_off_screen_window_slider_spans_the_record_and_starts_at_its_start(recor
 
 
 @pytest.mark.slow
+def test_window_draws_each_rigid_group_per_material_and_a_click_names_the_part_under_it(record):
+    """Merged actors: far fewer station actors than parts x materials, each drawing several parts;
+    the picked triangle names the part, and the outline traces that part's own edges (its points
+    are the part's mesh vertices at its pose), not a box around it."""
+    from issvis.core.frames import quat_to_matrix
+    from issvis.station.assets import part_visuals_for_record
+
+    window = viewer_module.ViewerWindow(record, window_size=(480, 270), off_screen=True)
+    try:
+        st = window.state
+        st.select_preset(2)
+        st.set_time(10.0)  # docked: one rigid group
+        window.refresh()
+        actors = window.stage.station_actors
+        visuals = part_visuals_for_record(record, coarse=True)
+        assert len(actors) < 0.25 * sum(len(v) for v in visuals.values()), len(actors)
+        per_actor = [len(set(window.stage._part_of_cell[id(a)].tolist())) for a in actors]
+        assert max(per_actor) >= 5, per_actor
+        ren = window.plotter.renderer
+        pos, quat = record.pose_at(st.time_s)
+        k = record.part_index("zvezda")
+        ren.SetWorldPoint(*pos[k], 1.0)
+        ren.WorldToDisplay()
+        px, py, _ = ren.GetDisplayPoint()
+        name = window.pick_at(int(px), int(py))
+        assert name is not None and record.segment[record.part_index(name)] != "USOS", name
+        assert window.highlight_actor.GetVisibility()
+        window.refresh()  # the outline follows the camera and the part
+        outline = window._outline_filter
+        outline.Update()
+        lines = outline.GetOutput()
+        assert lines.GetNumberOfLines() > 8, "an outline of the part, more than a box's 12 edges' worth"
+        from vtkmodules.util.numpy_support import vtk_to_numpy
+
+        local = vtk_to_numpy(lines.GetPoints().GetData())
+        j = record.part_index(name)
+        vertices = np.vstack([vm.vertices_m for vm in visuals[name]])
+        nearest = np.min(np.linalg.norm(local[:, None, :] - vertices[None, ::1, :], axis=2), axis=1)
+        assert nearest.max() < 1e-3, "the outline's points are the part's own vertices"
+        matrix = np.array([window.highlight_actor.GetUserMatrix().GetElement(r, c) for r in range(4) for c in range(4)])
+        assert np.allclose(matrix.reshape(4, 4)[:3, :3], quat_to_matrix(quat[j]), atol=1e-9)
+        assert np.allclose(matrix.reshape(4, 4)[:3, 3], pos[j], atol=1e-9)
+        assert window.pick_at(2, 2) is None and not window.highlight_actor.GetVisibility(), "empty space clears it"
+    finally:
+        window.close()
+
+
+@pytest.mark.slow
+def test_paused_window_draws_no_frames_and_shows_no_frame_rate(record, xvfb_display, monkeypatch):
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    window = viewer_module.ViewerWindow(record, window_size=(480, 270))
+    try:
+        window.open()
+        window.handle_key("play")
+        window.run(exit_after_s=1.0)
+        assert window.state.playing and "frames/s" in window.status_actor.GetInput()
+        window.handle_key("play")  # pause
+        _pump(window, lambda: not window.state.playing)
+        assert "frames/s" not in window.status_actor.GetInput(), "paused: no frames, no rate"
+        drawn = len(window.frame_times_s)
+        window.run(exit_after_s=1.0)
+        assert len(window.frame_times_s) == drawn, "paused: the timer draws nothing"
+    finally:
+        window.close()
+
+
+@pytest.mark.slow
 def test_real_window_under_xvfb_keys_click_play_and_screenshots(record, xvfb_display, monkeypatch, tmp_path):
     monkeypatch.setenv("DISPLAY", xvfb_display)
     viewer_module.check_display()

@@ -523,6 +523,11 @@ RENDER_DUTY = 0.8
 #: motion events all the time, and playback must not stop for them.
 INPUT_FIRST_MAX_S = 0.2
 HIGHLIGHT_COLOUR = "#ffe14a"
+#: Edges between faces bent more than this are outlined with the silhouette, deg (a module's ends,
+#: a radiator's rim; not the facets of a cylinder, which bend by 360/16 = 22.5 deg or less).
+OUTLINE_FEATURE_ANGLE_DEG = 60.0
+#: How far the outline is pulled towards the eye, in VTK's coincident-topology units (depth steps).
+OUTLINE_DEPTH_OFFSET = 4.0
 KEYS: dict[str, tuple[str, ...]] = {
     "play": ("space",),
     "faster": ("plus", "equal", "KP_Add"),
@@ -554,10 +559,11 @@ class ViewerWindow:
     """
 
     def __init__(self, record: Record, settings: RenderSettings | None = None, *, window_size: tuple[int, int] = (1280, 720),
-                 off_screen: bool = False, preview: bool = True) -> None:
+                 off_screen: bool = False, preview: bool = True, merge: bool = True) -> None:
         import pyvista as pv
 
         from ..record.scene_of import part_labels_of
+        from ..station.assets import part_visuals_for_record
         from . import stage as stage_module
         from .camera import camera_at, clip_for
         from .video import _prefer_egl
@@ -575,24 +581,30 @@ class ViewerWindow:
         render_window = self.plotter.render_window
         assert render_window is not None  # None only once the plotter is closed
         render_window.SetMultiSamples(0)
+        # VTK's default blit to the hardware buffer copies colour and depth to the window each frame;
+        # blitting the colour to the current (the window's) buffer shows the same picture for about
+        # 10 ms less a frame on llvmpipe at 1280x720 (a bare window: 16 -> 8 ms)
+        render_window.SetFrameBlitModeToBlitToCurrent()
         if not off_screen and "EGL" in render_window.GetClassName():
             # VTK falls back to an invisible EGL window when it cannot reach the X server
             self.plotter.close()
             raise NoDisplayError(f"VTK could not open a window on the X display; {NO_DISPLAY_HINT}")
-        self.stage = stage_module.Stage(self.plotter, record, self.settings, preview=preview)
+        # merge: the parts of each rigid group drawn as one actor per material (about 40 draw calls
+        # instead of 430: on llvmpipe the per-actor cost was most of a frame); picking names the
+        # part from the picked triangle (Stage.part_at)
+        # no shadows, even at full quality (preview=False): VTK's shadow pass cannot draw the window's
+        # unlit lines (trails, outline, labels), and printed GLSL errors for each of them
+        self.stage = stage_module.Stage(self.plotter, record, self.settings, preview=preview, shadows=False,
+                                        merge=merge)
         # the trails of the two sides in the stage's tint colours (departing, remaining)
         self._side_colours = [tuple(c) for c in getattr(stage_module, "TINTS", {}).values()]
-        self._part_of_actor: dict[str, str] = {}
-        self._part_actors: list[Any] = []
+        #: name -> the coarse meshes of each part in its own frame: the picked part's outline, framing
+        self._part_meshes = part_visuals_for_record(record, coarse=True)
         radii = np.full(len(record.names), 15.0)
-        for name, actors in self.stage.part_actors.items():
-            actors = list(actors) if isinstance(actors, (list, tuple)) else [actors]
-            for actor in actors:
-                self._part_of_actor[actor.GetAddressAsString("vtkObject")] = str(name)
-                self._part_actors.append(actor)
-            bounds = np.array([a.GetBounds() for a in actors], float)
-            lo, hi = bounds[:, 0::2].min(axis=0), bounds[:, 1::2].max(axis=0)
-            radii[record.part_index(str(name))] = 0.5 * float(np.linalg.norm(hi - lo))
+        for name, meshes in self._part_meshes.items():
+            if meshes:
+                points = np.vstack([vm.vertices_m for vm in meshes])
+                radii[record.part_index(name)] = 0.5 * float(np.linalg.norm(points.max(axis=0) - points.min(axis=0)))
         settings_, clip = self.settings, clip_for(self.settings, record)
 
         def keyframe_camera(t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:  # camera_at takes video time; the viewer knows record time
@@ -617,6 +629,7 @@ class ViewerWindow:
         self._next_frame_at = 0.0  # perf_counter before which the timer draws no frame
         self._input_waiting: Callable[[], bool] | None = None  # set once the window is mapped
         self._last_tick = time.perf_counter()
+        self._playing_since = 0.0  # perf_counter when playback last started
         self.refresh(force=True)
 
     # -- building -----------------------------------------------------------------------------
@@ -687,19 +700,52 @@ class ViewerWindow:
             prop.SetShadow(True)
 
     def _build_highlight(self, pv: Any) -> None:
-        """One outline box per part (its actors' bounds in the part's own frame), shown for the
-        picked part and moved with it."""
-        self.highlight_actors: dict[str, Any] = {}
-        for name, actors in self.stage.part_actors.items():
-            actors = list(actors) if isinstance(actors, (list, tuple)) else [actors]
-            bounds = np.array([a.GetMapper().GetInput().GetBounds() for a in actors], float)
-            lo, hi = bounds[:, 0::2].min(axis=0), bounds[:, 1::2].max(axis=0)
-            pad = 0.03 * float(np.linalg.norm(hi - lo)) + 0.2
-            box = pv.Box(bounds=(lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad, lo[2] - pad, hi[2] + pad))
-            actor = self.plotter.add_mesh(box.outline(), color=HIGHLIGHT_COLOUR, line_width=3, lighting=False,
-                                          pickable=False, reset_camera=False, render=False)
-            actor.SetVisibility(False)
-            self.highlight_actors[str(name)] = actor
+        """The picked part's outline: the silhouette and sharp edges of its coarse mesh as seen from
+        the camera (``vtkPolyDataSilhouette``, recomputed when the camera or the part moves), drawn
+        in front of the surface it lies on. Built for one part at a time, when it is picked."""
+        from vtkmodules.vtkFiltersHybrid import vtkPolyDataSilhouette
+        from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+        self._outline_filter = vtkPolyDataSilhouette()
+        self._outline_filter.SetCamera(self.plotter.renderer.GetActiveCamera())
+        self._outline_filter.SetDirectionToCameraOrigin()
+        self._outline_filter.BorderEdgesOn()
+        self._outline_filter.SetEnableFeatureAngle(True)
+        self._outline_filter.SetFeatureAngle(OUTLINE_FEATURE_ANGLE_DEG)
+        mapper = vtkPolyDataMapper()
+        mapper.SetInputConnection(self._outline_filter.GetOutputPort())
+        # lines on the part's own edges: pulled towards the eye so the surface does not hide them
+        mapper.SetResolveCoincidentTopologyToPolygonOffset()
+        mapper.SetRelativeCoincidentTopologyLineOffsetParameters(0.0, -OUTLINE_DEPTH_OFFSET)
+        self.highlight_actor = vtkActor()
+        self.highlight_actor.SetMapper(mapper)
+        prop = self.highlight_actor.GetProperty()
+        prop.SetColor(*pv.Color(HIGHLIGHT_COLOUR).float_rgb)
+        prop.SetLineWidth(3.0)
+        prop.LightingOff()
+        self.highlight_actor.SetPickable(False)
+        self.highlight_actor.SetVisibility(False)
+        self._outline_filter.SetProp3D(self.highlight_actor)  # the silhouette seen through its matrix
+        self._outline_matrix = _vtk_matrix4(np.eye(4))
+        self.highlight_actor.SetUserMatrix(self._outline_matrix)
+        self._outline_of: str | None = None
+        self.plotter.add_actor(self.highlight_actor, reset_camera=False, pickable=False, render=False)  # type: ignore[arg-type]
+
+    def _outline_part(self, name: str | None) -> None:
+        """Outline part ``name`` (None: no outline) at its pose now."""
+        self.highlight_actor.SetVisibility(name is not None)
+        if name is None:
+            return
+        if name != self._outline_of:
+            self._outline_filter.SetInputData(_part_polydata(self._part_meshes[name]))
+            self._outline_of = name
+        pos, quat = self.state.poses()
+        k = self.record.part_index(name)
+        m = np.eye(4)
+        m[:3, :3], m[:3, 3] = quat_to_matrix(quat[k]), pos[k]
+        self._outline_matrix.DeepCopy([float(v) for v in m.ravel()])
+        self.highlight_actor.Modified()
+        self._outline_filter.Modified()
 
     def _bind_inputs(self) -> None:
         plotter = self.plotter
@@ -724,12 +770,13 @@ class ViewerWindow:
         style.AddObserver("LeftButtonReleaseEvent", self._on_left_release)
         iren.AddObserver("TimerEvent", self._on_timer)
         self._press_xy = (0, 0)
-        from vtkmodules.vtkRenderingCore import vtkPropPicker
+        from vtkmodules.vtkRenderingCore import vtkCellPicker
 
-        self.picker = vtkPropPicker()
+        # a cell picker: the station's actors are merged per rigid group and material, so the
+        # triangle names the part
+        self.picker = vtkCellPicker()
+        self.picker.SetTolerance(0.0005)
         self.picker.PickFromListOn()
-        for actor in self._part_actors:
-            self.picker.AddPickList(actor)
 
     # -- inputs -------------------------------------------------------------------------------
     def handle_key(self, action: str) -> None:
@@ -737,7 +784,7 @@ class ViewerWindow:
         st = self.state
         if action == "play":
             st.toggle_play()
-            self._last_tick = time.perf_counter()
+            self._last_tick = self._playing_since = time.perf_counter()
         elif action == "faster":
             st.faster()
         elif action == "slower":
@@ -804,9 +851,11 @@ class ViewerWindow:
 
     def pick_at(self, x: int, y: int) -> str | None:
         """Pick the part under display pixel (x, y) (origin lower left); it goes to the info box."""
+        self.picker.InitializePickList()  # the actors that draw the station now (they change at a split)
+        for actor in self.stage.station_actors:
+            self.picker.AddPickList(actor)
         hit = self.picker.Pick(x, y, 0.0, self.plotter.renderer)
-        prop = self.picker.GetViewProp() if hit else None
-        name = self._part_of_actor.get(prop.GetAddressAsString("vtkObject")) if prop is not None else None
+        name = self.stage.part_at(self.picker.GetActor(), self.picker.GetCellId()) if hit else None
         self.state.pick(name)
         self.changed()
         return name
@@ -869,16 +918,13 @@ class ViewerWindow:
                 self.trail_meshes[label].copy_from(pv.lines_from_points(points))
         for actor in self.trail_actors:
             actor.SetVisibility(st.trails)
-        for name, actor in self.highlight_actors.items():
-            actor.SetVisibility(name == st.picked)
-        if st.picked is not None:
-            actor = self.highlight_actors[st.picked]
-            actor.user_matrix = self.stage.part_actors[st.picked][0].user_matrix
+        self._outline_part(st.picked)
         for actor in self.axes_actors:
             actor.SetVisibility(st.axes)
         self.axes_actors[-1].SetVisibility(st.axes and not st.help)  # labels would draw over the help
         self.help_actor.SetVisibility(st.help)
-        st.frame_rate_hz = self.frame_rate() if self._open and len(self.frame_times_s) > 2 else None
+        # the rate of the frames playback draws; paused, no frames are drawn and no rate is shown
+        st.frame_rate_hz = (self.frame_rate(since=self._playing_since) or None) if self._open and st.playing else None
         status, info = st.status_text(), st.info_text()
         self.status_actor.SetInput(status)
         self.info_actor.SetInput(info)
@@ -904,9 +950,11 @@ class ViewerWindow:
         assert image is not None  # return_img=True: the picture, not None
         return image
 
-    def frame_rate(self, window_s: float = 5.0) -> float:
-        """Frames per second over the last window_s seconds of rendering."""
-        times = [t for t in self.frame_times_s if t >= self.frame_times_s[-1] - window_s] if self.frame_times_s else []
+    def frame_rate(self, window_s: float = 5.0, since: float = 0.0) -> float:
+        """Frames per second over the last window_s seconds of rendering (and after perf_counter
+        ``since``: a pause is not counted as slow frames); 0 before three frames."""
+        times = [t for t in self.frame_times_s if t >= max(self.frame_times_s[-1] - window_s, since)] \
+            if self.frame_times_s else []
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 2 and times[-1] > times[0] else 0.0
 
     def open(self) -> None:
@@ -938,6 +986,30 @@ class ViewerWindow:
 
     def close(self) -> None:
         self.plotter.close()
+
+
+def _vtk_matrix4(m: np.ndarray) -> Any:
+    from vtkmodules.vtkCommonMath import vtkMatrix4x4
+
+    out = vtkMatrix4x4()
+    out.DeepCopy([float(v) for v in np.asarray(m, float).ravel()])
+    return out
+
+
+def _part_polydata(meshes: tuple[Any, ...]) -> Any:
+    """One PolyData of a part's meshes (VisualMesh, in its own frame), coincident points merged so
+    that the silhouette does not trace the seams between materials and texture islands."""
+    import pyvista as pv
+
+    points, faces, base = [], [], 0
+    for vm in meshes:
+        points.append(np.asarray(vm.vertices_m, float))
+        faces.append(np.asarray(vm.faces, np.int64) + base)
+        base += len(vm.vertices_m)
+    tri = np.concatenate(faces) if faces else np.zeros((0, 3), np.int64)
+    mesh = pv.PolyData(np.vstack(points) if points else np.zeros((0, 3)),
+                       np.hstack([np.full((len(tri), 1), 3), tri]).ravel())
+    return mesh.clean(tolerance=1e-6, absolute=False)
 
 
 def _x_queue_probe(render_window: Any) -> Callable[[], bool] | None:
