@@ -26,8 +26,6 @@ from pathlib import Path
 
 import numpy as np
 
-SUNSET_RGB = np.array([1.0, 0.42, 0.16])
-LIMB_DAY_RGB = np.array([0.42, 0.64, 1.0])
 
 
 def _bluemarble_path() -> Path | None:
@@ -141,18 +139,34 @@ def cloud_image(width: int = 1024) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+# The limb's layers, by height through the visible air (0: the ground's horizon, 1: the top of the
+# ring, ~90 km): by day pale blue-white at the ground deepening to blue; at sunset, light that has
+# crossed the most air, orange-red at the ground, then a pale yellow band, then blue into black.
+LIMB_HEIGHTS = np.array([0.0, 0.06, 0.13, 0.22, 0.40, 1.0])
+LIMB_DAY_LAYERS = np.array([[0.78, 0.86, 1.0], [0.62, 0.78, 1.0], [0.48, 0.68, 1.0], [0.40, 0.60, 1.0],
+                            [0.28, 0.45, 0.95], [0.15, 0.25, 0.70]])
+LIMB_SUNSET_LAYERS = np.array([[1.0, 0.30, 0.07], [1.0, 0.55, 0.18], [1.0, 0.86, 0.55], [0.70, 0.78, 0.90],
+                               [0.30, 0.45, 0.95], [0.12, 0.20, 0.65]])
+
+
+def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, alpha: np.ndarray,
+                 height: np.ndarray | None = None) -> np.ndarray:
     """Per-vertex colours (N, 3) uint8 of the limb ring, already blended over black space.
 
     normals (N, 3): Earth's outward normal at the limb point under each vertex; sun (3,): unit
     vector to the Sun; toward_sun (N,): how much the vertex lies on the Sun's side of the disc as
     seen from the eye (-1..1, forward scattering brightens it); alpha (N,): the ring's radial
-    fade, 0..1.
+    fade, 0..1; height (N,): where the vertex lies across the ring, 0 (the horizon) .. 1 (its top),
+    for the layers (``LIMB_HEIGHTS``; 0 everywhere when not given).
     """
     mu = normals @ sun  # cosine of the Sun's zenith angle at the limb point
-    lit = np.clip((mu + 0.16) / 0.36, 0.0, 1.0) ** 1.5  # light survives a little past the terminator
+    h = np.zeros(len(mu)) if height is None else np.asarray(height, float)
+    # light survives a little past the terminator, higher up longer (the upper air sees the Sun later)
+    lit = np.clip((mu + 0.16 + 0.08 * h) / 0.36, 0.0, 1.0) ** 1.5
     sunset = np.exp(-((mu - 0.02) / 0.09) ** 2)  # reddened where the light grazes through the air
-    colour = LIMB_DAY_RGB[None] * (1 - sunset[:, None]) + SUNSET_RGB[None] * sunset[:, None] * 1.25
+    day = np.stack([np.interp(h, LIMB_HEIGHTS, LIMB_DAY_LAYERS[:, c]) for c in range(3)], -1)
+    red = np.stack([np.interp(h, LIMB_HEIGHTS, LIMB_SUNSET_LAYERS[:, c]) for c in range(3)], -1)
+    colour = day * (1 - sunset[:, None]) + red * sunset[:, None] * 1.25
     forward = 1.0 + 0.9 * np.clip(toward_sun, 0.0, 1.0) ** 2
     rgb = colour * (lit * forward * alpha)[:, None]
     return (np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
@@ -160,8 +174,18 @@ def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, a
 
 # GLSL for VTK's fragment shader (``//VTK::Light::Impl`` replaced; ``//VTK::TCoord::Impl`` emptied).
 # VTK 9 names: actortexture (the Blue Marble, cloud cover in alpha), tcoordVCVSOutput, normalVCVSOutput, vertexVC,
-# lightDirectionVC0 (the only light of the far-field renderer: the Sun). Custom uniforms: clouds
-# sunGain, detailAmp, cloudAmp, glintGain (VTK declares samplers and custom uniforms itself).
+# lightDirectionVC0 (the only light of the far-field renderer: the Sun). Custom uniforms: sunGain, detailAmp,
+# cloudAmp, glintGain, hazeAmp, and sunEarth (the Sun's direction in Earth-fixed axes, for cloud shadows);
+# VTK declares samplers and custom uniforms itself.
+#
+# Scales: from 420 km the ground below spans ~300 km across a 40 deg frame (~150 m a pixel at 1080p), the
+# Blue Marble texel is ~10 km and the cloud field's ~40 km. The cloud's finer structure is generated here:
+# octaves of value noise (CLOUD_OCTAVES, from ~13 km cells down to ~400 m) added to the cloud field, each
+# faded out where its cells get smaller than about two pixels (no shimmer or grain in wide shots, and the
+# far ground skips them), and the cloud edge is as sharp as a pixel allows.
+CLOUD_OCTAVES = 5
+CLOUD_BASE_CELLS = 1500.0  # cells of the first cloud octave over 180 deg of latitude (~13 km)
+CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the ground (cumulus to mid-level)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
 float issvisHash(vec2 p) {  // arithmetic hash (no sin: a third cheaper on llvmpipe)
   vec3 q = fract(vec3(p.xyx) * 0.1031);
@@ -173,6 +197,26 @@ float issvisNoise(vec2 p) {
   return mix(mix(issvisHash(i), issvisHash(i + vec2(1.0, 0.0)), f.x),
              mix(issvisHash(i + vec2(0.0, 1.0)), issvisHash(i + vec2(1.0, 1.0)), f.x), f.y);
 }
+// zero-mean fractal noise: octaves from cells of 1/f0 (in q units) down, each turned 37 deg from the last
+// (no grid-aligned blocks) and faded out as its cells shrink below ~2 pixels (footprint fp: one pixel in q
+// units); octaves past that are not computed
+float issvisFbm(vec2 q, float f0, float fp, int octaves, float gain) {
+  float sum = 0.0; float amp = 0.5; float f = f0;
+  vec2 p = q * f0;
+  for (int k = 0; k < octaves; k++) {
+    float w = 1.0 - smoothstep(0.25, 0.55, fp * f);
+    if (w <= 0.0) break;
+    sum += amp * w * (issvisNoise(p) - 0.5);
+    p = mat2(1.6, 1.2, -1.2, 1.6) * p + vec2(17.0, 31.0);
+    f *= 2.0; amp *= gain;
+  }
+  return sum;
+}
+// the cloud field: the texture's coarse field (alpha, contrast raised so that most ground is either
+// clear or overcast) broken up at its edges by fractal noise; 0.5 is the cloud's edge
+float issvisCloudField(float coarse, vec2 q, float fp, int octaves) {
+  return 0.5 + 1.7 * (coarse - 0.5) + 0.62 * issvisFbm(q, %(base)s, fp, octaves, 0.62);
+}
 """
 
 EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
@@ -180,38 +224,81 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   vec3 nE = normalize(normalVCVSOutput);
   vec3 sE = normalize(-lightDirectionVC0);
   vec3 vE = normalize(-vertexVC.xyz);
-  vec4 texel = texture(actortexture, st);
-  vec3 srgb = texel.rgb;
-  float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
-  vec3 alb = srgb * srgb;  // sRGB to linear (gamma 2: the encode below is its exact inverse)
-  // fine detail: two octaves of value noise at 4x and 16x the texel rate, on land more than sea
-  float d = issvisNoise(st * vec2(16384.0, 8192.0)) * 0.6 + issvisNoise(st * vec2(65536.0, 32768.0)) * 0.4;
-  alb *= 1.0 + detailAmp * (d - 0.5) * (1.0 - 0.6 * ocean);
-  float dc = issvisNoise(st * vec2(3000.0, 1500.0)) * 0.6 + issvisNoise(st * vec2(9000.0, 4500.0)) * 0.4;
-  float field = texel.a + 0.18 * (dc - 0.5);
-  float cloud = smoothstep(0.50, 0.64, field) * cloudAmp;
   float mu = dot(nE, sE);
   float muV = max(dot(nE, vE), 0.0);
+  vec2 q = st * vec2(2.0, 1.0);  // noise coordinates: square cells at the equator
+  float fp = max(length(dFdx(q)), length(dFdy(q)));  // one pixel, in q units
+  vec3 col = vec3(0.0);
   // light through the air: reddened and dimmed near the terminator, none past it
   float grazing = smoothstep(-0.04, 0.28, mu);
   vec3 sunColour = mix(vec3(1.0, 0.38, 0.12), vec3(1.0, 0.97, 0.92), grazing);
-  float irradiance = sunGain * max(mu, 0.0) + 0.035 * smoothstep(-0.10, 0.02, mu);
-  vec3 surface = mix(alb * 1.35, vec3(0.92), cloud);
-  vec3 col = surface * sunColour * irradiance;
-  // sun glint: a sharp core and a broad sheen, on open ocean not under cloud
-  vec3 hE = normalize(sE + vE);
-  float nh = max(dot(nE, hE), 0.0);
-  float lnh = log2(max(nh, 1e-6));
-  float glint = (exp2(900.0 * lnh) * 7.0 + exp2(90.0 * lnh) * 0.35) * ocean * (1.0 - cloud) * step(0.0, mu);
-  col += glint * glintGain * sunColour;
-  // aerial haze thickening towards the limb on the day side
-  float rim1 = 1.0 - muV;
-  float rim = rim1 * rim1 * rim1 * rim1 * rim1;
-  vec3 haze = vec3(0.30, 0.50, 1.0) * sunColour * smoothstep(-0.12, 0.3, mu);
-  col = mix(col, haze * 0.5, clamp(rim * 0.75 + 0.04, 0.0, 1.0));
+  if (mu > -0.12) {  // the night side (past the twilight) is black: nothing below is computed there
+    vec4 texel = texture(actortexture, st);
+    vec3 srgb = texel.rgb;
+    float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
+    vec3 alb = srgb * srgb;  // sRGB to linear (gamma 2: the encode below is its exact inverse)
+    // land as photographs from orbit show it: a little more saturated than the Blue Marble's mosaic
+    float luma = dot(alb, vec3(0.3, 0.55, 0.15));
+    alb = max(mix(vec3(luma), alb, 1.0 + 0.3 * (1.0 - ocean)), 0.0);
+    // cloud: the field with generated structure, its edge as sharp as the pixel allows
+    float field = issvisCloudField(texel.a, q, fp, %(octaves)d);
+    float edge = max(0.015, 0.7 * fwidth(field));
+    float cover = smoothstep(0.5 - edge, 0.5 + edge, field) * cloudAmp;
+    float thick = smoothstep(0.5, 0.66, field);
+    float opacity = cover * (0.45 + 0.55 * thick);  // thin cloud at the edges lets the ground through
+    vec3 cloudAlb = vec3(0.80 + 0.15 * thick);
+    // fine ground detail: two octaves of value noise, on land more than sea, faded as they go sub-pixel
+    if (opacity < 0.98) {
+      float d = issvisFbm(q, 8192.0, fp, 1, 0.5);
+      alb *= 1.0 + 2.0 * detailAmp * d * (1.0 - 0.6 * ocean);
+    }
+    // cloud shadows: the ground is shaded by the cloud CLOUD_HEIGHT_M up along the ray to the Sun
+    float shade = 1.0;
+    if (opacity < 0.98 && mu > 0.0 && cloudAmp > 0.0) {
+      float lat = (st.t - 0.5) * 3.14159265;
+      float lon = st.s * 6.28318531 - 3.14159265;
+      float cl = cos(lat), sl = sin(lat), co = cos(lon), so = sin(lon);
+      float east = dot(sunEarth, vec3(-so, co, 0.0));
+      float north = dot(sunEarth, vec3(-sl * co, -sl * so, cl));
+      float reach = %(height)s / max(mu, 0.12);  // the shadow's offset per unit of the Sun's tilt, in radii
+      vec2 dst = vec2(east * reach / (max(cl, 0.05) * 6.28318531), north * reach / 3.14159265);
+      float a2 = texture(actortexture, st + dst).a;
+      float f2 = 0.5 + 1.7 * (a2 - 0.5) + 0.31 * (issvisNoise((q + dst * vec2(2.0, 1.0)) * %(base)s) - 0.5);
+      float e2 = max(0.03, 0.7 * fwidth(f2));
+      float c2 = smoothstep(0.5 - e2, 0.5 + e2, f2) * cloudAmp * (0.45 + 0.55 * smoothstep(0.5, 0.66, f2));
+      shade = 1.0 - 0.72 * c2;
+    }
+    float irradiance = sunGain * max(mu, 0.0) + 0.035 * smoothstep(-0.10, 0.02, mu);
+    vec3 ground = alb * 1.35 * shade;
+    vec3 surface = mix(ground, cloudAlb, opacity);
+    col = surface * sunColour * irradiance;
+    // sun glint: a sharp core and a broad sheen, on open water not under cloud; the water mask is taken
+    // from a blurred look-up (two mip levels coarser) so the glint fades over a few km at a coast
+    vec3 hE = normalize(sE + vE);
+    float nh = max(dot(nE, hE), 0.0);
+    float lnh = log2(max(nh, 1e-6));
+    float lobe = (exp2(900.0 * lnh) * 7.0 + exp2(90.0 * lnh) * 0.35) * step(0.0, mu) * (1.0 - opacity);
+    if (lobe > 0.01) {
+      vec3 soft = texture(actortexture, st, 2.5).rgb;
+      float water = smoothstep(0.02, 0.08, soft.b - max(soft.r, soft.g)) * (1.0 - smoothstep(0.35, 0.5, soft.g));
+      col += lobe * min(water, 0.4 + ocean) * glintGain * sunColour * shade;
+    }
+  }
+  // the air between the station and the ground: blue haze that grows with the path length (air mass
+  // 1 / cos of the view's angle from the vertical, flattening towards the limb), sunlit where the Sun is
+  // up over the ground (a little past the terminator: the air is lit above the dark ground)
+  float airmass = 1.0 / (muV + 0.03);
+  vec3 trans = exp(-hazeAmp * vec3(0.030, 0.055, 0.12) * airmass);
+  // (the air is lit from above the ground's own horizon: it reddens only in the last degrees)
+  vec3 airSun = mix(vec3(1.0, 0.45, 0.22), vec3(1.0, 0.97, 0.92), smoothstep(-0.08, 0.06, mu));
+  vec3 hazeColour = mix(vec3(0.50, 0.30, 0.16), vec3(0.20, 0.32, 0.62), smoothstep(-0.06, 0.08, mu));
+  vec3 hazeLight = hazeColour * airSun * smoothstep(-0.14, 0.20, mu) * sunGain;
+  col = col * trans + hazeLight * (vec3(1.0) - trans);
   col = vec3(1.0) - exp(-col * 1.6);  // soft shoulder: bright cloud does not clip flat
   gl_FragData[0] = vec4(sqrt(col), 1.0);
 """
+EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}"}
+EARTH_FRAGMENT_IMPL = EARTH_FRAGMENT_IMPL % {"octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}"}
 
 
 # --- the light the station gets back from Earth --------------------------------------------------

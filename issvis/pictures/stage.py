@@ -393,8 +393,8 @@ def _earth_mesh(grid_deg: float) -> Any:
     return mesh
 
 
-LIMB_RINGS = np.array([0.0, 0.12, 0.35, 1.0])  # radial stations of the limb ring, inner..outer
-LIMB_ALPHA = np.array([1.0, 0.75, 0.30, 0.0])
+LIMB_RINGS = np.array([0.0, 0.04, 0.08, 0.13, 0.20, 0.32, 0.55, 1.0])  # radial stations of the limb ring, inner..outer
+LIMB_ALPHA = np.array([1.0, 0.95, 0.88, 0.75, 0.55, 0.32, 0.12, 0.0])
 LIMB_SEGMENTS = 720
 
 
@@ -896,6 +896,8 @@ class Stage:
             uniforms.SetUniformf("detailAmp", s.earth.detail)
             uniforms.SetUniformf("cloudAmp", s.earth.clouds)
             uniforms.SetUniformf("glintGain", s.earth.glint)
+            uniforms.SetUniformf("hazeAmp", 1.0 if s.earth.atmosphere else 0.0)
+            uniforms.SetUniform3f("sunEarth", [1.0, 0.0, 0.0])  # set by set_time
             if s.earth.atmosphere:
                 r, d = EARTH_RADIUS_M, EARTH_RADIUS_M + self.altitude_m
                 # the silhouette circle seen from orbit height; the ring sits in its plane
@@ -906,6 +908,7 @@ class Stage:
                 ang = np.linspace(0, 2 * np.pi, LIMB_SEGMENTS, endpoint=False)
                 self._limb_dirs = np.stack([np.cos(ang), np.sin(ang), np.zeros_like(ang)], -1)  # ring frame
                 self._limb_alpha = np.repeat(LIMB_ALPHA, LIMB_SEGMENTS)
+                self._limb_height = np.repeat(LIMB_RINGS, LIMB_SEGMENTS)
         self._sky_radius_m = 1.25 * math.sqrt((EARTH_RADIUS_M + self.altitude_m) ** 2 - EARTH_RADIUS_M**2) * \
             EARTH_NEAR_M / self.altitude_m
         rng = np.random.default_rng(7)
@@ -1117,7 +1120,7 @@ class Stage:
             norm = float(np.linalg.norm(sun_perp))
             toward = u @ (sun_perp / norm) if norm > 1e-9 else np.zeros(len(u))
             rgb = limb_colours(np.tile(normals, (len(LIMB_RINGS), 1)), sd, np.tile(toward, len(LIMB_RINGS)),
-                               self._limb_alpha)
+                               self._limb_alpha, self._limb_height)
             self._limb_mesh.point_data["rgb"][:] = rgb
             self._limb_mesh.GetPointData().GetArray("rgb").Modified()
         for actor in self.star_actors:
@@ -1167,6 +1170,9 @@ class Stage:
         self.far_sun.position = tuple(sd)
         self.far_sun.focal_point = (0.0, 0.0, 0.0)
         self._update_fill(sd)
+        if self.earth_actor is not None:  # the Sun in Earth-fixed axes: Earth's shader offsets cloud shadows by it
+            self.earth_actor.GetShaderProperty().GetFragmentCustomUniforms().SetUniform3f(
+                "sunEarth", (self._earth_rot.T @ sd).tolist())
         for extra in self.extras:
             extra.update(self.t_s)
 
