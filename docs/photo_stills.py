@@ -32,6 +32,21 @@ WIDE_VIDEO_S = 27.0  # the default edit's leaving shot: Earth fills the frame
 SUNSET_SIM_S = 1285.0  # record time of the sunset still: the Sun ~3 deg above the limb
 
 
+def _target(record, part: str, what: str | None) -> np.ndarray:
+    """The point to look at, m from the part's origin, LVLH axes, at t = 0."""
+    from issvis.core.frames import quat_to_matrix
+    from issvis.station.assets import load_station_assets
+
+    if what is None:
+        return np.zeros(3)
+    look = {"wing": "array", "radiator": "radiator"}[what]
+    meshes = [vm for vm in load_station_assets().parts[part].visual if vm.material.name == look]
+    points = np.concatenate([vm.vertices_m for vm in meshes])
+    along = int(np.argmax(points.max(axis=0) - points.min(axis=0)))
+    centre = points[points[:, along] > points[:, along].mean()].mean(axis=0)
+    return quat_to_matrix(record.quat[0, record.part_index(part)]) @ centre
+
+
 def _earth_still(record, name: str, size: tuple[int, int]) -> np.ndarray:
     """The picture of one of ``EARTH_SHOTS`` (frames as the Stage draws them, no overlays, no grade)."""
     from issvis.pictures.video import open_source

@@ -180,10 +180,10 @@ def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, a
 #
 # Scales: from 420 km the ground below spans ~300 km across a 40 deg frame (~150 m a pixel at 1080p), the
 # Blue Marble texel is ~10 km and the cloud field's ~40 km. The cloud's finer structure is generated here:
-# octaves of value noise (CLOUD_OCTAVES, from ~13 km cells down to ~400 m) added to the cloud field, each
-# faded out where its cells get smaller than about two pixels (no shimmer or grain in wide shots, and the
+# octaves of value noise (CLOUD_OCTAVES, cells of ~13 km down to ~1.7 km) added to the cloud field, each
+# faded out where its cells get smaller than about three pixels (no shimmer or grain in wide shots, and the
 # far ground skips them), and the cloud edge is as sharp as a pixel allows.
-CLOUD_OCTAVES = 5
+CLOUD_OCTAVES = 4
 CLOUD_BASE_CELLS = 1500.0  # cells of the first cloud octave over 180 deg of latitude (~13 km)
 CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the ground (cumulus to mid-level)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
@@ -198,13 +198,13 @@ float issvisNoise(vec2 p) {
              mix(issvisHash(i + vec2(0.0, 1.0)), issvisHash(i + vec2(1.0, 1.0)), f.x), f.y);
 }
 // zero-mean fractal noise: octaves from cells of 1/f0 (in q units) down, each turned 37 deg from the last
-// (no grid-aligned blocks) and faded out as its cells shrink below ~2 pixels (footprint fp: one pixel in q
-// units); octaves past that are not computed
+// (no grid-aligned blocks); all but the first faded out as their cells shrink below ~3 pixels (footprint
+// fp: one pixel in q units), and not computed past that
 float issvisFbm(vec2 q, float f0, float fp, int octaves, float gain) {
   float sum = 0.0; float amp = 0.5; float f = f0;
   vec2 p = q * f0;
   for (int k = 0; k < octaves; k++) {
-    float w = 1.0 - smoothstep(0.25, 0.55, fp * f);
+    float w = k == 0 ? 1.0 : 1.0 - smoothstep(0.2, 0.45, fp * f);  // the first octave is always drawn
     if (w <= 0.0) break;
     sum += amp * w * (issvisNoise(p) - 0.5);
     p = mat2(1.6, 1.2, -1.2, 1.6) * p + vec2(17.0, 31.0);
@@ -213,9 +213,10 @@ float issvisFbm(vec2 q, float f0, float fp, int octaves, float gain) {
   return sum;
 }
 // the cloud field: the texture's coarse field (alpha, contrast raised so that most ground is either
-// clear or overcast) broken up at its edges by fractal noise; 0.5 is the cloud's edge
+// clear or overcast) broken up at its edges by fractal noise (as much as render.earth.detail asks: 0.62 at
+// its default of 0.25, none at 0); 0.5 is the cloud's edge
 float issvisCloudField(float coarse, vec2 q, float fp, int octaves) {
-  return 0.5 + 1.7 * (coarse - 0.5) + 0.62 * issvisFbm(q, %(base)s, fp, octaves, 0.62);
+  return 0.5 + 1.7 * (coarse - 0.5) + 2.5 * detailAmp * issvisFbm(q, %(base)s, fp, octaves, 0.62);
 }
 """
 
@@ -263,7 +264,7 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       float reach = %(height)s / max(mu, 0.12);  // the shadow's offset per unit of the Sun's tilt, in radii
       vec2 dst = vec2(east * reach / (max(cl, 0.05) * 6.28318531), north * reach / 3.14159265);
       float a2 = texture(actortexture, st + dst).a;
-      float f2 = 0.5 + 1.7 * (a2 - 0.5) + 0.31 * (issvisNoise((q + dst * vec2(2.0, 1.0)) * %(base)s) - 0.5);
+      float f2 = 0.5 + 1.7 * (a2 - 0.5) + 1.25 * detailAmp * (issvisNoise((q + dst * vec2(2.0, 1.0)) * %(base)s) - 0.5);
       float e2 = max(0.03, 0.7 * fwidth(f2));
       float c2 = smoothstep(0.5 - e2, 0.5 + e2, f2) * cloudAmp * (0.45 + 0.55 * smoothstep(0.5, 0.66, f2));
       shade = 1.0 - 0.72 * c2;

@@ -848,8 +848,17 @@ class Stage:
         sequence.SetPasses(passes)
         camera_pass = vtkCameraPass()
         camera_pass.SetDelegatePass(sequence)
-        self.renderer.SetPass(camera_pass)
-        self._passes = (baker, baker_camera, opaque, items, shadow, sequence, passes, camera_pass)
+        top: Any = camera_pass
+        if self.settings.quality.anti_aliasing == "fxaa":
+            # VTK applies a renderer's own FXAA (UseFXAAOn) only when it has no render pass: with the
+            # shadow passes it is ended by an FXAA pass of its own, over the window's picture as drawn
+            # so far (Earth and sky of layer 0 included)
+            from vtkmodules.vtkRenderingOpenGL2 import vtkOpenGLFXAAPass
+
+            top = vtkOpenGLFXAAPass()
+            top.SetDelegatePass(camera_pass)
+        self.renderer.SetPass(top)
+        self._passes = (baker, baker_camera, opaque, items, shadow, sequence, passes, camera_pass, top)
 
     # -- far field --------------------------------------------------------------------------
     def _build_far_field(self, pv: Any, vtk: Any) -> None:
