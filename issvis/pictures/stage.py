@@ -906,7 +906,6 @@ class Stage:
             uniforms.SetUniformf("cloudAmp", s.earth.clouds)
             uniforms.SetUniformf("glintGain", s.earth.glint)
             uniforms.SetUniformf("hazeAmp", 1.0 if s.earth.atmosphere else 0.0)
-            uniforms.SetUniform3f("sunEarth", [1.0, 0.0, 0.0])  # set by set_time
             if s.earth.atmosphere:
                 r, d = EARTH_RADIUS_M, EARTH_RADIUS_M + self.altitude_m
                 # the silhouette circle seen from orbit height; the ring sits in its plane
@@ -1179,9 +1178,6 @@ class Stage:
         self.far_sun.position = tuple(sd)
         self.far_sun.focal_point = (0.0, 0.0, 0.0)
         self._update_fill(sd)
-        if self.earth_actor is not None:  # the Sun in Earth-fixed axes: Earth's shader offsets cloud shadows by it
-            self.earth_actor.GetShaderProperty().GetFragmentCustomUniforms().SetUniform3f(
-                "sunEarth", (self._earth_rot.T @ sd).tolist())
         for extra in self.extras:
             extra.update(self.t_s)
 
