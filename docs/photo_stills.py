@@ -5,8 +5,8 @@ default scene's Sun held still; and two of Earth: the default clip's wide shot a
 video 27 s) and the Russian segment before the sunset limb (record time 1285 s, the Sun a few degrees
 above the horizon, the camera looking towards it across the segment). Usage:
     python docs/photo_stills.py RECORD.npz OUTDIR [--size 960x540] [NAME ...]
-writes OUTDIR/photo-NAME.png. docs/img/photo-*.jpg pair today's still with the one before the
-light and surfaces of issue 18 (left: before, right: after).
+writes OUTDIR/photo-NAME.png. docs/img/photo-*.jpg pair each still as it was before the Earth, the
+array colours and the limb of issue 18's second round (left) with today's (right).
 """
 
 from __future__ import annotations

@@ -8,14 +8,17 @@ lighting) that does in one pass what a photograph from orbit shows:
 - day side lit by the Sun, night side black, a soft terminator where the Sun puts it, the light
   reddening as it grazes in (sunset / sunrise along the terminator);
 - sun glint on water: a sharp and a broad specular lobe, only where the Blue Marble pixel is
-  ocean (blue clearly above red and green: no separate mask texture, no extra memory);
-- aerial haze: blue scattering that thickens towards the limb on the day side;
-- a cloud layer (generated, deterministic) and a fine detail noise that keep the foreground of a
-  wide shot from looking like a magnified texture.
+  ocean (blue clearly above red and green: no separate mask texture, no extra memory), not under
+  cloud nor in its shadow, fading across a coast's texel;
+- haze that grows with the path through the air (the air mass along the view), lit where the Sun is
+  up over the ground;
+- a cloud layer: the generated cloud field, its contrast raised, broken up at its edges by octaves
+  of value noise down to ~1.7 km (faded where they go sub-pixel), with shadows on the ground offset
+  away from the Sun; a fine detail noise on the ground.
 
-The limb (a thin ring in the silhouette's plane) gets per-vertex colours from the Sun's direction:
-bright blue where the limb is sunlit, brightest towards the Sun, orange-red at the terminator,
-black on the night side.
+The limb (a ring of radial stations in the silhouette's plane) gets per-vertex colours from the Sun's
+direction: by day pale blue at the horizon deepening upwards, brightest towards the Sun; at sunset
+layered, orange-red at the ground, a pale band, blue into black; black on the night side.
 """
 
 from __future__ import annotations
@@ -215,7 +218,7 @@ float issvisFbm(vec2 q, float f0, float fp, int octaves, float gain) {
 // its default of 0.25, none at 0), octaves as issvisFbm's; 0.5 is the cloud's edge, 0.66 thick cloud.
 // Octaves stop once the rest cannot bring the field back into the range that shows (clear sky, deep
 // overcast: most of the ground, at the cost of one or two octaves).
-float issvisCloudField(float coarse, vec2 q, float fp, float edge, int octaves) {
+float issvisCloudField(float coarse, vec2 q, float fp, float edge, int octaves) {  // edge: the margin kept
   float field = 0.5 + 1.7 * (coarse - 0.5);
   float amp = 1.25 * detailAmp;  // 2.5 x detailAmp x 0.5
   float rest = amp * 0.5 / (1.0 - 0.62);  // the most the octaves still to come can add or take
