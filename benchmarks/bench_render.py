@@ -12,6 +12,11 @@ encoder settings, over the same number of frames:
 
 Usage: python benchmarks/bench_render.py [RECORD.npz] [--size 1920x1080] [--frames 150]
 Prints frames/s of each and the ratio issvis / raw (target <= 1.25).
+
+``--against CHECKOUT`` measures instead what a change costs the stage: the Stage's own per-frame work
+(pose, render, read back; no encoder) at frames spread over the default clip, in fresh interpreters
+that import issvis from CHECKOUT and from this tree in turn (``--rounds`` times each, alternating, so a
+shared machine's load falls on both alike), and prints CPU ms per frame of each and their ratio.
 """
 
 from __future__ import annotations
@@ -163,6 +168,49 @@ def issvis_loop(record, settings, n_frames: int, out: Path) -> tuple[float, dict
     return per_frame, cpu / result["frames"], result
 
 
+def stage_loop(record_path: str, size: str, n_frames: int) -> float:
+    """CPU seconds per frame (this process and its render threads) of the Stage alone: pose, render and
+    read back at ``n_frames`` video times spread over the default clip (the first frame untimed)."""
+    from issvis.pictures.video import open_source
+    from issvis.record.record import Record
+    from issvis.scene.render_settings import RenderSettings
+
+    w, h = (int(v) for v in size.split("x"))
+    src = open_source(Record.load(record_path), RenderSettings(width_px=w, height_px=h))
+    times = np.linspace(0.5, src.clip.length_s - 0.5, n_frames)
+    src.pose(float(times[0]))
+    src.grab()
+    c0 = time.process_time()
+    for v in times:
+        src.pose(float(v))
+        src.grab()
+    cpu = (time.process_time() - c0) / n_frames
+    src.close()
+    return cpu
+
+
+def compare_stage(record_path: str, size: str, n_frames: int, against: str, rounds: int) -> None:
+    """Print the Stage's CPU ms per frame with issvis from ``against`` and from this tree, alternating."""
+    import os
+    import subprocess
+
+    here = str(Path(__file__).resolve().parents[1])
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); sys.argv = sys.argv[1:]; "
+            "import runpy; m = runpy.run_path(sys.argv[4]); "
+            "print(m['stage_loop'](sys.argv[1], sys.argv[2], int(sys.argv[3])))")
+    ms: dict[str, list[float]] = {"before": [], "after": []}
+    for _ in range(rounds):
+        for label, root in (("before", against), ("after", here)):
+            env = {**os.environ, "PYTHONPATH": root}
+            out = subprocess.run([sys.executable, "-c", code, root, record_path, size, str(n_frames), __file__],
+                                 env=env, capture_output=True, text=True, check=True, cwd=root)
+            ms[label].append(1000 * float(out.stdout.strip().splitlines()[-1]))
+            print(f"{label:6s} ({root}): {ms[label][-1]:6.1f} ms CPU a frame", flush=True)
+    b, a = float(np.mean(ms["before"])), float(np.mean(ms["after"]))
+    print(f"stage, {size}, {n_frames} frames over the clip, {rounds} rounds: before {b:.1f} ms, after {a:.1f} ms "
+          f"CPU a frame; ratio after/before {a / b:.3f} (load average {os.getloadavg()[0]:.1f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("record", nargs="?", default="renders/undock.npz")
@@ -170,7 +218,13 @@ def main() -> None:
                     help="a [render] setting, e.g. lighting.shadows=false or quality.supersample=1")
     ap.add_argument("--size", default="1920x1080")
     ap.add_argument("--frames", type=int, default=138, help="a multiple of the clip length (46 s) keeps both loops on the same video times")
+    ap.add_argument("--against", metavar="CHECKOUT", help="compare the Stage's cost with issvis from this checkout")
+    ap.add_argument("--rounds", type=int, default=2, help="with --against: runs of each, alternating")
     args = ap.parse_args()
+    if args.against:
+        compare_stage(str(Path(args.record).resolve()), args.size, args.frames, str(Path(args.against).resolve()),
+                      args.rounds)
+        return
     from issvis.scene.render_settings import RenderSettings
     from issvis.record.record import Record
 

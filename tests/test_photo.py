@@ -89,6 +89,24 @@ def test_ground_albedo_is_that_of_what_earth_draws():
     assert float(albedo.mean()) > float(clear.mean())  # cloud adds light
 
 
+def test_sunset_limb_is_red_at_the_ground_then_pale_then_blue():
+    """Where the Sun grazes the limb the ring is layered as in photographs: orange-red at the horizon, a
+    pale band above it, blue higher up (then black: the ring fades out); by day it is pale blue at the
+    ground and deepens upwards, with no red at all."""
+    sun = np.array([0.0, 1.0, 0.0])
+    at_terminator = np.tile([[math.sqrt(1 - 0.02**2), 0.02, 0.0]], (4, 1))  # the Sun on the limb point's horizon
+    heights = np.array([0.0, 0.13, 0.40, 1.0])
+    ones = np.ones(4)
+    rgb = earth.limb_colours(at_terminator, sun, ones * 0.0, ones, heights).astype(float)
+    ground, pale, high, top = rgb
+    assert ground[0] > 2.5 * ground[2] and ground[0] > 1.5 * ground[1], ground  # orange-red
+    assert pale.min() > 0.5 * pale.max() and pale[0] >= pale[2], pale  # pale, warm
+    assert high[2] > 1.5 * high[0], high  # blue
+    day = earth.limb_colours(np.tile([[1.0, 0.0, 0.0]], (4, 1)), np.array([1.0, 0.0, 0.0]), ones * 0.0, ones,
+                             heights).astype(float)
+    assert (day[:3, 2] >= day[:3, 0]).all() and day[0, 0] > day[2, 0], day  # blue throughout, palest low down
+
+
 # --- rendered -------------------------------------------------------------------------------------
 pytest.importorskip("pyvista")
 
@@ -327,3 +345,33 @@ def test_rigid_groups_follow_the_separations_and_the_poses(record):
     drifting = rigid_groups(replace(record, pos=pos))
     singles = [g for g in drifting[0][1] if len(g) == 1]
     assert len(singles) == len(record.names)
+
+
+def _earth_view(record, off_nadir_deg: float, atmosphere: bool) -> np.ndarray:
+    """Mean RGB of the middle of a narrow view of the ground from just below the station, ``off_nadir_deg``
+    from straight down, the Sun overhead; no cloud, glint or generated detail."""
+    a = math.radians(off_nadir_deg)
+    key = CameraKey(at_s=0.0, mode="fixed", anchor="station", target="station", position_m=(-150.0, 0.0, 0.0),
+                    target_offset_m=(-150.0 - 1000.0 * math.cos(a), 1000.0 * math.sin(a), 0.0), fov_deg=8.0,
+                    up=(0.0, 0.0, 1.0))
+    settings = RenderSettings(width_px=64, height_px=36, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                              quality=Quality(supersample=1.0, stars=0),
+                              lighting=Lighting(sun_direction_lvlh=(1.0, 0.0, 0.0), sun_moves=False),
+                              earth=EarthSettings(clouds=0.0, glint=0.0, detail=0.0, atmosphere=atmosphere,
+                                                  turns=False))
+    img = _still(record, settings)
+    return img[12:24, 24:40].reshape(-1, 3).mean(axis=0)
+
+
+@pytest.mark.slow
+def test_haze_over_the_ground_grows_with_the_path_through_the_air(record):
+    """The air between the station and the ground adds blue light, more the longer the path: seen 60 deg
+    from nadir (about twice the air of straight down) the haze adds over 1.5x what it adds at nadir, and
+    it is there at nadir too (it was only near the rim before); without the atmosphere there is none."""
+    added = {}
+    for deg in (0.0, 60.0):
+        clear, hazy = _earth_view(record, deg, False), _earth_view(record, deg, True)
+        added[deg] = hazy - clear
+    assert added[0.0][2] > 3.0, added  # blue added straight down (0-255 levels)
+    assert added[60.0][2] > 1.5 * added[0.0][2], added
+    assert added[60.0][2] > added[60.0][0], added  # blue more than red

@@ -242,11 +242,6 @@ def test_every_camera_mode_and_point_runs(record):
 #: picture on one machine are identical (0.0); the smallest effect below, earthshine off, is 0.10.
 OPTION_EFFECT_MIN = 0.05
 
-FXAA_IGNORED = pytest.mark.xfail(strict=True, reason=(
-    "VTK applies the renderer's FXAA only without a render pass, and the shadow passes are one: with "
-    "shadows on (the default) 'fxaa' draws the very picture 'none' does (with shadows off it changes "
-    "6 levels on average). Stage._build_shadow_passes could end in a vtkOpenGLFXAAPass."))
-
 SCENE_OPTIONS = [  # (table, key, value): each, alone, changes the default picture
     ("lighting", "mode", "night"),
     ("lighting", "sun_moves", False),
@@ -257,7 +252,7 @@ SCENE_OPTIONS = [  # (table, key, value): each, alone, changes the default pictu
     ("earth", "turns", False),
     ("earth", "show", False),
     ("quality", "anti_aliasing", "ssaa"),
-    pytest.param("quality", "anti_aliasing", "fxaa", marks=FXAA_IGNORED),
+    ("quality", "anti_aliasing", "fxaa"),  # with shadows on too: the shadow passes end in an FXAA pass
     ("quality", "stars", 0),
     ("quality", "supersample", 2.0),
     ("quality", "shadow_map_px", 512),

@@ -200,7 +200,7 @@ def _kapton(n: int, seed: int, panels: int = 4) -> np.ndarray:
     _, v = _grid_coords(n)
     fold = _seam(v * panels, 0.02 * panels)
     shade = (0.86 + 0.2 * crinkle - 0.10 * np.clip(0.03 - crease, 0, 1) / 0.03) * (1 - 0.3 * fold)
-    return _rgb((0.60, 0.43, 0.24), shade)
+    return _rgb((0.74, 0.50, 0.24), shade)
 
 
 def _radiator(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -249,9 +249,11 @@ def _make(name: str) -> np.ndarray:
     if name == "quilt_n":
         return _normal_from_height(_quilt(n, (1, 1, 1), 41, 2)[1], 3.0)
     if name == "array":
-        return _array(n, (0.045, 0.05, 0.13), 16, 53)
+        # deep blue-violet (red above green): the anti-reflection coating's colour, which is all a cell
+        # shows where its glass mirrors black space (a wing seen from above)
+        return _array(n, (0.085, 0.075, 0.21), 16, 53)
     if name == "irosa":
-        return _array(n, (0.04, 0.04, 0.085), 32, 59, panels=8, buses=4)
+        return _array(n, (0.07, 0.062, 0.15), 32, 59, panels=8, buses=4)
     if name == "array_back":
         return _kapton(n, 61)
     if name in ("radiator", "radiator_n"):

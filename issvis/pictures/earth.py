@@ -8,14 +8,17 @@ lighting) that does in one pass what a photograph from orbit shows:
 - day side lit by the Sun, night side black, a soft terminator where the Sun puts it, the light
   reddening as it grazes in (sunset / sunrise along the terminator);
 - sun glint on water: a sharp and a broad specular lobe, only where the Blue Marble pixel is
-  ocean (blue clearly above red and green: no separate mask texture, no extra memory);
-- aerial haze: blue scattering that thickens towards the limb on the day side;
-- a cloud layer (generated, deterministic) and a fine detail noise that keep the foreground of a
-  wide shot from looking like a magnified texture.
+  ocean (blue clearly above red and green: no separate mask texture, no extra memory), not under
+  cloud nor in its shadow, fading across a coast's texel;
+- haze that grows with the path through the air (the air mass along the view), lit where the Sun is
+  up over the ground;
+- a cloud layer: the generated cloud field, its contrast raised, broken up at its edges by octaves
+  of value noise down to ~1.7 km (faded where they go sub-pixel), with shadows on the ground offset
+  away from the Sun; a fine detail noise on the ground.
 
-The limb (a thin ring in the silhouette's plane) gets per-vertex colours from the Sun's direction:
-bright blue where the limb is sunlit, brightest towards the Sun, orange-red at the terminator,
-black on the night side.
+The limb (a ring of radial stations in the silhouette's plane) gets per-vertex colours from the Sun's
+direction: by day pale blue at the horizon deepening upwards, brightest towards the Sun; at sunset
+layered, orange-red at the ground, a pale band, blue into black; black on the night side.
 """
 
 from __future__ import annotations
@@ -25,9 +28,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-
-SUNSET_RGB = np.array([1.0, 0.42, 0.16])
-LIMB_DAY_RGB = np.array([0.42, 0.64, 1.0])
 
 
 def _bluemarble_path() -> Path | None:
@@ -141,18 +141,34 @@ def cloud_image(width: int = 1024) -> np.ndarray:
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
-def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+# The limb's layers, by height through the visible air (0: the ground's horizon, 1: the top of the
+# ring, ~90 km): by day pale blue-white at the ground deepening to blue; at sunset, light that has
+# crossed the most air, orange-red at the ground, then a pale yellow band, then blue into black.
+LIMB_HEIGHTS = np.array([0.0, 0.06, 0.13, 0.22, 0.40, 1.0])
+LIMB_DAY_LAYERS = np.array([[0.78, 0.86, 1.0], [0.62, 0.78, 1.0], [0.48, 0.68, 1.0], [0.40, 0.60, 1.0],
+                            [0.28, 0.45, 0.95], [0.15, 0.25, 0.70]])
+LIMB_SUNSET_LAYERS = np.array([[1.0, 0.30, 0.07], [1.0, 0.55, 0.18], [1.0, 0.86, 0.55], [0.70, 0.78, 0.90],
+                               [0.30, 0.45, 0.95], [0.12, 0.20, 0.65]])
+
+
+def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, alpha: np.ndarray,
+                 height: np.ndarray | None = None) -> np.ndarray:
     """Per-vertex colours (N, 3) uint8 of the limb ring, already blended over black space.
 
     normals (N, 3): Earth's outward normal at the limb point under each vertex; sun (3,): unit
     vector to the Sun; toward_sun (N,): how much the vertex lies on the Sun's side of the disc as
     seen from the eye (-1..1, forward scattering brightens it); alpha (N,): the ring's radial
-    fade, 0..1.
+    fade, 0..1; height (N,): where the vertex lies across the ring, 0 (the horizon) .. 1 (its top),
+    for the layers (``LIMB_HEIGHTS``; 0 everywhere when not given).
     """
     mu = normals @ sun  # cosine of the Sun's zenith angle at the limb point
-    lit = np.clip((mu + 0.16) / 0.36, 0.0, 1.0) ** 1.5  # light survives a little past the terminator
+    h = np.zeros(len(mu)) if height is None else np.asarray(height, float)
+    # light survives a little past the terminator, higher up longer (the upper air sees the Sun later)
+    lit = np.clip((mu + 0.16 + 0.08 * h) / 0.36, 0.0, 1.0) ** 1.5
     sunset = np.exp(-((mu - 0.02) / 0.09) ** 2)  # reddened where the light grazes through the air
-    colour = LIMB_DAY_RGB[None] * (1 - sunset[:, None]) + SUNSET_RGB[None] * sunset[:, None] * 1.25
+    day = np.stack([np.interp(h, LIMB_HEIGHTS, LIMB_DAY_LAYERS[:, c]) for c in range(3)], -1)
+    red = np.stack([np.interp(h, LIMB_HEIGHTS, LIMB_SUNSET_LAYERS[:, c]) for c in range(3)], -1)
+    colour = day * (1 - sunset[:, None]) + red * sunset[:, None] * 1.25
     forward = 1.0 + 0.9 * np.clip(toward_sun, 0.0, 1.0) ** 2
     rgb = colour * (lit * forward * alpha)[:, None]
     return (np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)
@@ -160,8 +176,17 @@ def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, a
 
 # GLSL for VTK's fragment shader (``//VTK::Light::Impl`` replaced; ``//VTK::TCoord::Impl`` emptied).
 # VTK 9 names: actortexture (the Blue Marble, cloud cover in alpha), tcoordVCVSOutput, normalVCVSOutput, vertexVC,
-# lightDirectionVC0 (the only light of the far-field renderer: the Sun). Custom uniforms: clouds
-# sunGain, detailAmp, cloudAmp, glintGain (VTK declares samplers and custom uniforms itself).
+# lightDirectionVC0 (the only light of the far-field renderer: the Sun). Custom uniforms: sunGain, detailAmp,
+# cloudAmp, glintGain, hazeAmp (VTK declares samplers and custom uniforms itself).
+#
+# Scales: from 420 km the ground below spans ~300 km across a 40 deg frame (~150 m a pixel at 1080p), the
+# Blue Marble texel is ~10 km and the cloud field's ~40 km. The cloud's finer structure is generated here:
+# octaves of value noise (CLOUD_OCTAVES, cells of ~13 km down to ~1.7 km) added to the cloud field, each
+# faded out where its cells get smaller than about three pixels (no shimmer or grain in wide shots, and the
+# far ground skips them), and the cloud edge is as sharp as a pixel allows.
+CLOUD_OCTAVES = 4
+CLOUD_BASE_CELLS = 1500.0  # cells of the first cloud octave over 180 deg of latitude (~13 km)
+CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the ground (cumulus to mid-level)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
 float issvisHash(vec2 p) {  // arithmetic hash (no sin: a third cheaper on llvmpipe)
   vec3 q = fract(vec3(p.xyx) * 0.1031);
@@ -173,6 +198,43 @@ float issvisNoise(vec2 p) {
   return mix(mix(issvisHash(i), issvisHash(i + vec2(1.0, 0.0)), f.x),
              mix(issvisHash(i + vec2(0.0, 1.0)), issvisHash(i + vec2(1.0, 1.0)), f.x), f.y);
 }
+// zero-mean fractal noise: octaves from cells of 1/f0 (in q units) down, each turned 37 deg from the last
+// (no grid-aligned blocks); all but the first faded out as their cells shrink below ~3 pixels (footprint
+// fp: one pixel in q units), and not computed past that
+float issvisFbm(vec2 q, float f0, float fp, int octaves, float gain) {
+  float sum = 0.0; float amp = 0.5; float f = f0;
+  vec2 p = q * f0;
+  for (int k = 0; k < octaves; k++) {
+    float w = k == 0 ? 1.0 : 1.0 - smoothstep(0.2, 0.45, fp * f);  // the first octave is always drawn
+    if (w <= 0.0) break;
+    sum += amp * w * (issvisNoise(p) - 0.5);
+    p = mat2(1.6, 1.2, -1.2, 1.6) * p + vec2(17.0, 31.0);
+    f *= 2.0; amp *= gain;
+  }
+  return sum;
+}
+// the cloud field: the texture's coarse field (alpha, contrast raised so that most ground is either
+// clear or overcast) broken up at its edges by fractal noise (as much as render.earth.detail asks: 0.62 at
+// its default of 0.25, none at 0), octaves as issvisFbm's; 0.5 is the cloud's edge, 0.66 thick cloud.
+// Octaves stop once the rest cannot bring the field back into the range that shows (clear sky, deep
+// overcast: most of the ground, at the cost of one or two octaves).
+float issvisCloudField(float coarse, vec2 q, float fp, float edge, int octaves) {  // edge: the margin kept
+  float field = 0.5 + 1.7 * (coarse - 0.5);
+  float amp = 1.25 * detailAmp;  // 2.5 x detailAmp x 0.5
+  float rest = amp * 0.5 / (1.0 - 0.62);  // the most the octaves still to come can add or take
+  float f = %(base)s;
+  vec2 p = q * f;
+  for (int k = 0; k < octaves; k++) {
+    if (field + rest < 0.5 - edge || field - rest > 0.66) break;
+    float w = k == 0 ? 1.0 : 1.0 - smoothstep(0.2, 0.45, fp * f);  // the first octave is always drawn
+    if (w <= 0.0) break;
+    field += amp * w * (issvisNoise(p) - 0.5);
+    rest -= amp * 0.5;
+    p = mat2(1.6, 1.2, -1.2, 1.6) * p + vec2(17.0, 31.0);
+    f *= 2.0; amp *= 0.62;
+  }
+  return field;
+}
 """
 
 EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
@@ -180,38 +242,84 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   vec3 nE = normalize(normalVCVSOutput);
   vec3 sE = normalize(-lightDirectionVC0);
   vec3 vE = normalize(-vertexVC.xyz);
-  vec4 texel = texture(actortexture, st);
-  vec3 srgb = texel.rgb;
-  float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
-  vec3 alb = srgb * srgb;  // sRGB to linear (gamma 2: the encode below is its exact inverse)
-  // fine detail: two octaves of value noise at 4x and 16x the texel rate, on land more than sea
-  float d = issvisNoise(st * vec2(16384.0, 8192.0)) * 0.6 + issvisNoise(st * vec2(65536.0, 32768.0)) * 0.4;
-  alb *= 1.0 + detailAmp * (d - 0.5) * (1.0 - 0.6 * ocean);
-  float dc = issvisNoise(st * vec2(3000.0, 1500.0)) * 0.6 + issvisNoise(st * vec2(9000.0, 4500.0)) * 0.4;
-  float field = texel.a + 0.18 * (dc - 0.5);
-  float cloud = smoothstep(0.50, 0.64, field) * cloudAmp;
   float mu = dot(nE, sE);
   float muV = max(dot(nE, vE), 0.0);
+  vec2 q = st * vec2(2.0, 1.0);  // noise coordinates: square cells at the equator
+  float fp = max(length(dFdx(q)), length(dFdy(q)));  // one pixel, in q units
+  vec3 col = vec3(0.0);
   // light through the air: reddened and dimmed near the terminator, none past it
   float grazing = smoothstep(-0.04, 0.28, mu);
   vec3 sunColour = mix(vec3(1.0, 0.38, 0.12), vec3(1.0, 0.97, 0.92), grazing);
-  float irradiance = sunGain * max(mu, 0.0) + 0.035 * smoothstep(-0.10, 0.02, mu);
-  vec3 surface = mix(alb * 1.35, vec3(0.92), cloud);
-  vec3 col = surface * sunColour * irradiance;
-  // sun glint: a sharp core and a broad sheen, on open ocean not under cloud
-  vec3 hE = normalize(sE + vE);
-  float nh = max(dot(nE, hE), 0.0);
-  float lnh = log2(max(nh, 1e-6));
-  float glint = (exp2(900.0 * lnh) * 7.0 + exp2(90.0 * lnh) * 0.35) * ocean * (1.0 - cloud) * step(0.0, mu);
-  col += glint * glintGain * sunColour;
-  // aerial haze thickening towards the limb on the day side
-  float rim1 = 1.0 - muV;
-  float rim = rim1 * rim1 * rim1 * rim1 * rim1;
-  vec3 haze = vec3(0.30, 0.50, 1.0) * sunColour * smoothstep(-0.12, 0.3, mu);
-  col = mix(col, haze * 0.5, clamp(rim * 0.75 + 0.04, 0.0, 1.0));
+  if (mu > -0.12) {  // the night side (past the twilight) is black: nothing below is computed there
+    vec4 texel = texture(actortexture, st);
+    vec3 srgb = texel.rgb;
+    float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
+    vec3 alb = srgb * srgb;  // sRGB to linear (gamma 2: the encode below is its exact inverse)
+    // land as photographs from orbit show it: a little more saturated than the Blue Marble's mosaic
+    float luma = dot(alb, vec3(0.3, 0.55, 0.15));
+    alb = max(mix(vec3(luma), alb, 1.0 + 0.3 * (1.0 - ocean)), 0.0);
+    // cloud: the field with generated structure, its edge as sharp as the pixel allows
+    float field = issvisCloudField(texel.a, q, fp, 0.1, %(octaves)d);
+    float edge = max(0.015, 0.7 * fwidth(field));  // the field's change across the pixel
+    float cover = smoothstep(0.5 - edge, 0.5 + edge, field) * cloudAmp;
+    float thick = smoothstep(0.5, 0.66, field);
+    float opacity = cover * (0.45 + 0.55 * thick);  // thin cloud at the edges lets the ground through
+    vec3 cloudAlb = vec3(0.80 + 0.15 * thick);
+    // fine ground detail: two octaves of value noise, on land more than sea, faded as they go sub-pixel
+    if (opacity < 0.98) {
+      float d = issvisFbm(q, 8192.0, fp, 1, 0.5);
+      alb *= 1.0 + 2.0 * detailAmp * d * (1.0 - 0.6 * ocean);
+    }
+    // cloud shadows: the ground is shaded by the cloud CLOUD_HEIGHT_M up along the ray to the Sun
+    float shade = 1.0;
+    if (opacity < 0.98 && mu > 0.0 && cloudAmp > 0.0) {
+      // the offset on the unit sphere (the Sun's tilt over the ground times height / cos), turned into
+      // texture coordinates through the screen derivatives of the normal and of st (no trigonometry)
+      vec3 off = (sE - nE * mu) * (%(height)s / max(mu, 0.12));
+      vec3 nx = dFdx(nE), ny = dFdy(nE);
+      float xx = dot(nx, nx), xy = dot(nx, ny), yy = dot(ny, ny);
+      float det = max(xx * yy - xy * xy, 1e-30);
+      float ox = dot(off, nx), oy = dot(off, ny);
+      vec2 dst = ((yy * ox - xy * oy) * dFdx(st) + (xx * oy - xy * ox) * dFdy(st)) / det;
+      // the cloud field there: the texture's (bilinear, ~40 km texels: linear over the few km of the offset)
+      // extrapolated along its screen gradient, no second look-up
+      vec2 sx = dFdx(st), sy = dFdy(st);
+      float dj = sx.x * sy.y - sx.y * sy.x;
+      vec2 uv = vec2(sy.y * dst.x - sy.x * dst.y, sx.x * dst.y - sx.y * dst.x) / (abs(dj) > 1e-30 ? dj : 1e-30);
+      float a2 = texel.a + dFdx(texel.a) * uv.x + dFdy(texel.a) * uv.y;
+      float e2 = clamp(0.35 * fp * %(base)s, 0.03, 0.25);
+      float f2 = 0.5 + 1.7 * (a2 - 0.5);  // (its generated octaves cost 15 %% of Earth's shader: left out)
+      float c2 = smoothstep(0.5 - e2, 0.5 + e2, f2) * cloudAmp * (0.45 + 0.55 * smoothstep(0.5, 0.66, f2));
+      shade = 1.0 - 0.55 * c2;
+    }
+    float irradiance = sunGain * max(mu, 0.0) + 0.035 * smoothstep(-0.10, 0.02, mu);
+    vec3 ground = alb * 1.35 * shade;
+    vec3 surface = mix(ground, cloudAlb, opacity);
+    col = surface * sunColour * irradiance;
+    // sun glint: a sharp core and a broad sheen, on open water not under cloud (nor its shadow); its water
+    // mask ramps over a wider range of colour than ``ocean``, so the glint fades across a coast's texel
+    vec3 hE = normalize(sE + vE);
+    float nh = max(dot(nE, hE), 0.0);
+    float lnh = log2(max(nh, 1e-6));
+    float lobe = (exp2(900.0 * lnh) * 7.0 + exp2(90.0 * lnh) * 0.35) * step(0.0, mu) * (1.0 - opacity);
+    float water = smoothstep(-0.01, 0.12, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
+    col += lobe * water * glintGain * sunColour * shade;
+  }
+  // the air between the station and the ground: blue haze that grows with the path length (air mass
+  // 1 / cos of the view's angle from the vertical, flattening towards the limb), sunlit where the Sun is
+  // up over the ground (a little past the terminator: the air is lit above the dark ground)
+  float airmass = 1.0 / (muV + 0.03);
+  vec3 trans = exp(-hazeAmp * vec3(0.030, 0.055, 0.12) * airmass);
+  // (the air is lit from above the ground's own horizon: it reddens only in the last degrees)
+  vec3 airSun = mix(vec3(1.0, 0.45, 0.22), vec3(1.0, 0.97, 0.92), smoothstep(-0.08, 0.06, mu));
+  vec3 hazeColour = mix(vec3(0.50, 0.30, 0.16), vec3(0.20, 0.32, 0.62), smoothstep(-0.06, 0.08, mu));
+  vec3 hazeLight = hazeColour * airSun * smoothstep(-0.14, 0.20, mu) * sunGain;
+  col = col * trans + hazeLight * (vec3(1.0) - trans);
   col = vec3(1.0) - exp(-col * 1.6);  // soft shoulder: bright cloud does not clip flat
   gl_FragData[0] = vec4(sqrt(col), 1.0);
 """
+EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}"}
+EARTH_FRAGMENT_IMPL = EARTH_FRAGMENT_IMPL % {"octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}"}
 
 
 # --- the light the station gets back from Earth --------------------------------------------------

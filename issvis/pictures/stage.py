@@ -393,8 +393,8 @@ def _earth_mesh(grid_deg: float) -> Any:
     return mesh
 
 
-LIMB_RINGS = np.array([0.0, 0.12, 0.35, 1.0])  # radial stations of the limb ring, inner..outer
-LIMB_ALPHA = np.array([1.0, 0.75, 0.30, 0.0])
+LIMB_RINGS = np.array([0.0, 0.04, 0.08, 0.13, 0.20, 0.32, 0.55, 1.0])  # radial stations of the limb ring, inner..outer
+LIMB_ALPHA = np.array([1.0, 0.95, 0.88, 0.75, 0.55, 0.32, 0.12, 0.0])
 LIMB_SEGMENTS = 720
 
 
@@ -848,8 +848,17 @@ class Stage:
         sequence.SetPasses(passes)
         camera_pass = vtkCameraPass()
         camera_pass.SetDelegatePass(sequence)
-        self.renderer.SetPass(camera_pass)
-        self._passes = (baker, baker_camera, opaque, items, shadow, sequence, passes, camera_pass)
+        top: Any = camera_pass
+        if self.settings.quality.anti_aliasing == "fxaa":
+            # VTK applies a renderer's own FXAA (UseFXAAOn) only when it has no render pass: with the
+            # shadow passes it is ended by an FXAA pass of its own, over the window's picture as drawn
+            # so far (Earth and sky of layer 0 included)
+            from vtkmodules.vtkRenderingOpenGL2 import vtkOpenGLFXAAPass
+
+            top = vtkOpenGLFXAAPass()
+            top.SetDelegatePass(camera_pass)
+        self.renderer.SetPass(top)
+        self._passes = (baker, baker_camera, opaque, items, shadow, sequence, passes, camera_pass, top)
 
     # -- far field --------------------------------------------------------------------------
     def _build_far_field(self, pv: Any, vtk: Any) -> None:
@@ -896,6 +905,7 @@ class Stage:
             uniforms.SetUniformf("detailAmp", s.earth.detail)
             uniforms.SetUniformf("cloudAmp", s.earth.clouds)
             uniforms.SetUniformf("glintGain", s.earth.glint)
+            uniforms.SetUniformf("hazeAmp", 1.0 if s.earth.atmosphere else 0.0)
             if s.earth.atmosphere:
                 r, d = EARTH_RADIUS_M, EARTH_RADIUS_M + self.altitude_m
                 # the silhouette circle seen from orbit height; the ring sits in its plane
@@ -906,6 +916,7 @@ class Stage:
                 ang = np.linspace(0, 2 * np.pi, LIMB_SEGMENTS, endpoint=False)
                 self._limb_dirs = np.stack([np.cos(ang), np.sin(ang), np.zeros_like(ang)], -1)  # ring frame
                 self._limb_alpha = np.repeat(LIMB_ALPHA, LIMB_SEGMENTS)
+                self._limb_height = np.repeat(LIMB_RINGS, LIMB_SEGMENTS)
         self._sky_radius_m = 1.25 * math.sqrt((EARTH_RADIUS_M + self.altitude_m) ** 2 - EARTH_RADIUS_M**2) * \
             EARTH_NEAR_M / self.altitude_m
         rng = np.random.default_rng(7)
@@ -1117,7 +1128,7 @@ class Stage:
             norm = float(np.linalg.norm(sun_perp))
             toward = u @ (sun_perp / norm) if norm > 1e-9 else np.zeros(len(u))
             rgb = limb_colours(np.tile(normals, (len(LIMB_RINGS), 1)), sd, np.tile(toward, len(LIMB_RINGS)),
-                               self._limb_alpha)
+                               self._limb_alpha, self._limb_height)
             self._limb_mesh.point_data["rgb"][:] = rgb
             self._limb_mesh.GetPointData().GetArray("rgb").Modified()
         for actor in self.star_actors:
