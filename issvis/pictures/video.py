@@ -224,9 +224,10 @@ class Overlays:
         self.caption = text(body_px, justify="centered", valign="top") if cfg.captions else None
         if self.caption is not None:
             self.caption.GetPositionCoordinate().SetValue(0.5, 1 - m)
-        self.end = text(size(0.036), valign="bottom") if cfg.end_card and cfg.end_s > 0 else None
+        # the end card at the top left: the last wide keeps its subjects low and to the right, over the limb
+        self.end = text(size(0.036), valign="top") if cfg.end_card and cfg.end_s > 0 else None
         if self.end is not None:
-            self.end.GetPositionCoordinate().SetValue(m, m)
+            self.end.GetPositionCoordinate().SetValue(m, 1 - m)
         self.names = side_names(record, cfg)
         self.labels = [text(body_px, justify="centered"), text(body_px, justify="centered")] \
             if (cfg.labels and self.names is not None) else []
@@ -359,8 +360,8 @@ class Overlays:
         self._show(self.caption, alpha)
         self._set(self.caption, f" {words} ")
 
-    def _side_screen(self, t_s: float, pose: Any) -> list[tuple[float, float] | None]:
-        """Where to put each side's name: centred over the top of its boxes on screen."""
+    def _side_screen(self, t_s: float, pose: Any) -> list[tuple[float, float, float] | None]:
+        """Where each side stands on screen: (centre x, top y, bottom y) of its boxes, to put its name by."""
         from .camera import project
         from .shots import not_truss, station_boxes
 
@@ -371,7 +372,7 @@ class Overlays:
         if self._hull is None:
             self._hull = not_truss(self.clip.record)
         hull = self._hull
-        out: list[tuple[float, float] | None] = []
+        out: list[tuple[float, float, float] | None] = []
         for mask in self._sides or ():
             # over the side's modules and vehicles, not over arrays reaching far off on the truss
             body = mask & hull if (mask & hull).any() else mask
@@ -380,7 +381,7 @@ class Overlays:
                 out.append(None)
                 continue
             centre, _ = project(pose, self.clip.points.com(mask, pos)[None], self.aspect)
-            out.append((float(centre[0, 0]), float(xy[:, 1].max())))
+            out.append((float(centre[0, 0]), float(xy[:, 1].max()), float(xy[:, 1].min())))
         return out
 
     def _update_labels(self, video_s: float, t_s: float, shot: tuple[int, Any] | None, pose: Any) -> None:
@@ -402,7 +403,13 @@ class Overlays:
                 self._show(actor, 0.0)
                 continue
             x = float(np.clip(spot[0], m + 0.08, 1 - m - 0.08))
-            y = float(np.clip(spot[1] + gap_y, m + 0.1, 1 - m - 0.06))
+            text_h = 2 * gap_y
+            if spot[1] + gap_y + text_h <= 1 - m:  # over the side, where there is room
+                actor.GetTextProperty().SetVerticalJustificationToBottom()
+                y = spot[1] + gap_y
+            else:  # no room above: under it, never over it
+                actor.GetTextProperty().SetVerticalJustificationToTop()
+                y = float(np.clip(spot[2] - gap_y, m + text_h, 1 - m))
             actor.GetPositionCoordinate().SetValue(x, y)
             self._show(actor, alpha)
 
@@ -1004,7 +1011,7 @@ def render_still(record: Any, settings: RenderSettings, video_s: float, output: 
     source = open_source(record, settings, preview=preview, title=title)
     try:
         if not 0 <= video_s <= source.clip.length_s:
-            raise RenderSettingsError(f"--still {video_s:g}: the clip runs 0..{source.clip.length_s:g} s of video")
+            raise RenderSettingsError(f"--still-video-s {video_s:g}: the clip runs 0..{source.clip.length_s:g} s of video")
         check_camera_path(source.clip, np.array([video_s]))
         source.pose(video_s)
         img = grade_image(source.picture(), settings.quality)
