@@ -147,7 +147,7 @@ def test_error_midway_leaves_no_file(record, tmp_path):
 
 # --- the picture -----------------------------------------------------------------------------
 # one frame in each shot of the default edit of the 300 s record (the sunset lies past its end)
-KEY_FRAMES = {"establishing": 2.5, "opening": 12.0, "parting": 18.0, "leaving": 26.0}
+KEY_FRAMES = {"establishing": 2.5, "opening": 8.0, "parting": 15.0, "leaving": 22.0}
 
 
 def _still(record, video_s: float, settings: RenderSettings | None = None, tint: bool = False) -> np.ndarray:

@@ -295,7 +295,7 @@ SUNSET_ELEVATION_DEG = 22.0  # the close looks down this much: Earth behind the 
 WARM_SUN_RAD = 0.10  # the Sun this high above the limb starts to redden the light (the stage's rule)
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
 # last 0.012 rad) and orange
-APART_SCREEN_X = 0.78  # in the last wide the two sides stand in the right third: the end card reads on the left
+APART_SCREEN_X = 0.8  # in the last wide the two sides stand in the right third: the end card reads on the left
 
 
 def _fibonacci(n: int) -> np.ndarray:
@@ -563,23 +563,27 @@ def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe:
     # other side sits in space near the top, both to the right of centre (the end card reads on the left)
     sun_wide = sun_direction(lighting, n, lit)
     fov = 44.0
-    margin = math.radians(4.0)
+    margin, margin_top = math.radians(4.0), math.radians(7.0)  # (the frame's corners stretch off-centre angles)
     low = dip - math.radians(1.5)  # the departing side just above the limb line
-    high = math.radians(fov) - 2 * margin - low
+    high = math.radians(fov) - margin - margin_top - low
     d_pos, r_pos = at("departing", lit), at("remaining", lit)
     rise = float(r_pos[0] - d_pos[0])  # how far above the departing side the other side is, m
     if rise <= 0:
         return [close]
     between = 0.5 * (d_pos + r_pos)
+    top = float(corners(points.masks["remaining"], lit)[:, 0].max() - r_pos[0])  # m above its centre
 
     def make_wide(c: np.ndarray, scale: float) -> Shot:
         flat = np.array([0.0, c[1], c[2]])
         if np.linalg.norm(flat) < 1e-6:
             flat = np.array([0.0, 1.0, 0.0])
         flat /= np.linalg.norm(flat)
-        reach = scale * rise / (math.tan(low) + math.tan(high))
+        reach = rise / (math.tan(low) + math.tan(high))
+        for _ in range(4):  # the other side's top (its arrays) inside the margin too, not only its centre
+            reach = rise / (math.tan(low) + math.tan(high - math.atan(top / reach)))
+        reach *= scale
         eye = d_pos + flat * reach + np.array([reach * math.tan(low), 0.0, 0.0])
-        look_down = 0.5 * (low - high)
+        look_down = 0.5 * (low - high) + 0.5 * (margin - margin_top)  # the bottom edge ``margin`` under the departing side
         swing = math.atan((APART_SCREEN_X - 0.5) * 2 * math.tan(math.radians(fov) / 2) * aspect)
         look = _rotate_about_zenith(-flat, math.degrees(swing))
         look = look * math.cos(look_down) + np.array([-math.sin(look_down), 0.0, 0.0])

@@ -238,7 +238,6 @@ class Overlays:
         self._gap = _gap_series(record, clip.points)
         self._sides = record.separation_sides() if hasattr(record, "separation_sides") else None
         self._boxes: StationBoxes | None = None  # the parts' visual boxes, built at the first use
-        self._hull: np.ndarray | None = None
         self._last: dict[int, str] = {}
 
     # -- pieces ---------------------------------------------------------------------------
@@ -361,22 +360,18 @@ class Overlays:
         self._set(self.caption, f" {words} ")
 
     def _side_screen(self, t_s: float, pose: Any) -> list[tuple[float, float, float] | None]:
-        """Where each side stands on screen: (centre x, top y, bottom y) of its boxes, to put its name by."""
+        """Where each side stands on screen: (centre x, top y, bottom y) of all its boxes (arrays included, so
+        that a name beside it covers none of it), to put its name by."""
         from .camera import project
-        from .shots import not_truss, station_boxes
+        from .shots import station_boxes
 
         if self._boxes is None:
             self._boxes = station_boxes(self.clip.record)
         pos, quat = self.clip.poses(t_s)
         rot = quat_to_matrix(quat)
-        if self._hull is None:
-            self._hull = not_truss(self.clip.record)
-        hull = self._hull
         out: list[tuple[float, float, float] | None] = []
         for mask in self._sides or ():
-            # over the side's modules and vehicles, not over arrays reaching far off on the truss
-            body = mask & hull if (mask & hull).any() else mask
-            xy, depth = project(pose, self._boxes.corners(body, pos, rot), self.aspect)
+            xy, depth = project(pose, self._boxes.corners(mask, pos, rot), self.aspect)
             if (depth <= 0).any():
                 out.append(None)
                 continue
@@ -390,7 +385,8 @@ class Overlays:
         alpha = 0.0
         if shot is not None and shot[1].labels and pose is not None:
             first, end = self.clip.shot_span(shot[0])
-            alpha = self._window(video_s, first + 0.3, end)
+            last = shot[0] == len(self.clip.shots or ()) - 1
+            alpha = self._window(video_s, first + 0.3, self.clip.length_s + 1.0 if last else end)  # held to the end
         if alpha <= 0:
             for actor in self.labels:
                 self._show(actor, 0.0)
