@@ -587,3 +587,48 @@ def test_the_filmic_curve_rolls_white_off_and_keeps_mid_grey():
     assert out[0] <= 2 and out[1] < 16  # black stays black; the toe darkens the shadows a little
     assert abs(out[2] - 128) <= 8  # mid-grey about where it was
     assert 235 <= out[4] <= 250  # a shoulder below clipping
+
+
+def _through_ffmpeg(values: list[int], chain: str) -> list[int]:
+    """Flat grey frames of these levels through a filter chain; the level of each frame out."""
+    import subprocess
+
+    from issvis.pictures.segments import ffmpeg_exe
+
+    frames = np.stack([np.full((16, 16, 3), v, np.uint8) for v in values])
+    done = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "16x16", "-r", "10",
+                           "-i", "-", "-vf", f"format=yuv444p,{chain},format=rgb24", "-f", "rawvideo", "-pix_fmt",
+                           "rgb24", "-"], input=frames.tobytes(), capture_output=True, check=True)
+    return [int(v) for v in np.frombuffer(done.stdout, np.uint8).reshape(-1, 16, 16, 3)[:, 0, 0, 0]]
+
+
+def test_the_shutter_blend_mixes_a_frame_with_the_one_before_but_never_across_a_cut():
+    from issvis.pictures.grade import blur_filter
+
+    levels = [0, 200, 100, 50, 250, 0, 80, 160]
+    # three blurred frames, a cut, three sharp ones, a cut, two blurred
+    out = _through_ffmpeg(levels, blur_filter([(3, True), (3, False), (2, True)], 1.0, False))
+    expected = [0, 100, 150, 50, 250, 0, 80, 120]
+    assert np.allclose(out, expected, atol=2), out
+    # with a leading frame (the one before the segment): it feeds the first blend and is dropped
+    out = _through_ffmpeg(levels, blur_filter([(4, True), (4, True)], 1.0, True))
+    assert np.allclose(out, [100, 150, 75, 250, 125, 40, 120], atol=2), out
+    assert blur_filter([(8, False)], 1.0, False) == "" and blur_filter([(8, True)], 0.0, False) == ""
+
+
+def test_only_time_lapse_shots_are_blurred_and_a_segment_mid_shot_leads_with_the_frame_before(clip):
+    from issvis.pictures.grade import MOTION_BLUR_FACTOR
+    from issvis.pictures.video import _blur_stretches
+
+    fps = clip.fps
+    names = [s.name for s in clip.shots]
+    spans = {name: clip.shot_span(k) for k, name in enumerate(names)}
+    # a stretch inside the opening (real time): nothing blurred, no lead
+    a = int(spans["opening"][0] * fps) + 5
+    assert _blur_stretches(clip, a, a + 30, 0.5) == ([(30, False)], False)
+    # across the cut from the leaving shot (30x) to the sunset close (10x): two blurred runs, split at the cut
+    cut = int(round(spans["sunset"][0] * fps))
+    runs, lead = _blur_stretches(clip, cut - 20, cut + 20, 0.5)
+    assert lead and runs == [(21, True), (20, True)], (runs, lead)
+    assert all(clip.shots[names.index(n)].time_factor >= MOTION_BLUR_FACTOR for n in ("leaving", "sunset"))
+    assert _blur_stretches(clip, cut - 20, cut + 20, 0.0) == ([(40, False)], False)

@@ -29,7 +29,7 @@ from ..core.frames import quat_to_matrix
 from ..record.scene_of import title_of
 from ..scene.render_settings import RenderSettings, RenderSettingsError, preview_settings
 from .camera import Clip
-from .grade import grade_image
+from .grade import blur_filter, grade_image
 from .shots import check_camera_path
 
 if TYPE_CHECKING:
@@ -743,6 +743,32 @@ def poster_path_for(video: Path) -> Path:
     return Path(video).with_suffix(".poster.png")
 
 
+def _blur_stretches(clip: Clip, first: int, end: int, weight: float) -> tuple[list[tuple[int, bool]], bool]:
+    """Frames first..end-1 as (count, blurred) runs between cuts, and whether the frame before ``first``
+    leads them (it is in the same blurred shot): what ``grade.blur_filter`` needs for one segment."""
+    from .grade import MOTION_BLUR_FACTOR
+
+    if weight <= 0 or clip.shots is None:
+        return [(end - first, False)], False
+
+    def shot(i: int) -> int:
+        hit = clip.shot_at(i / clip.fps)
+        return hit[0] if hit is not None else -1
+
+    def fast(k: int) -> bool:
+        return clip.shots is not None and clip.shots[k].time_factor >= MOTION_BLUR_FACTOR  # as on screen
+
+    lead = first > 0 and shot(first - 1) == shot(first) and fast(shot(first))
+    runs: list[list[Any]] = []
+    for i in range(first - 1 if lead else first, end):
+        k = shot(i)
+        if runs and runs[-1][0] == k:
+            runs[-1][1] += 1
+        else:
+            runs.append([k, 1])
+    return [(count, fast(k)) for k, count in runs], lead
+
+
 def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, end: int, path: Path,
                     poster_i: int | None, on_frame: Callable[[int, np.ndarray], None] | None,
                     step: Callable[[], None] | None) -> np.ndarray | None:
@@ -753,13 +779,19 @@ def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, e
     q = settings.quality
     out = (settings.width_px, settings.height_px)
     scale_to = None if out == (source.width_px, source.height_px) else out
-    writer = _Encoder(path, (source.width_px, source.height_px), settings.fps, with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px),
+    stretches, lead = _blur_stretches(source.clip, first, end, q.motion_blur)
+    blur = blur_filter(stretches, q.motion_blur, lead)
+    writer = _Encoder(path, (source.width_px, source.height_px), settings.fps,
+                      with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px, blur),
                       (source.height_px, source.width_px, 3))
     poster = None
     try:
         # every segment bakes its first shadow map afresh: a clip split over processes (--workers) then
         # bakes at exactly the frames one process does, and writes the same pixels
         source.stage.invalidate_shadows()
+        if blur and lead:  # the frame before the segment, for the shutter blend of its first frame
+            source.pose((first - 1) / source.clip.fps)
+            writer.send(source.grab(flipped=True, into=writer.next_buffer()))
         for i in range(first, end):
             source.pose(i / source.clip.fps)
             frame = writer.send(source.grab(flipped=True, into=writer.next_buffer()))

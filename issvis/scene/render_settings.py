@@ -260,6 +260,9 @@ class Quality(_Strict):
     bloom: float = Field(0.3, ge=0, le=1, description="glow round sunlit white (0: none)")
     vignette: float = Field(0.35, ge=0, le=1, description="darkening towards the corners (0: none)")
     grain: float = Field(0.025, ge=0, le=0.2, description="film grain, as a fraction of full scale (0: none)")
+    motion_blur: float = Field(0.5, ge=0, le=1, description="shutter blend in the time-lapse shots (10x and "
+                               "faster): the weight of the frame before against 1 for the frame itself (0: none; "
+                               "1: an even two-frame blend); never across a cut")
     crf: int = Field(20, ge=0, le=51, description="x264 constant rate factor: lower is better and bigger")
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "superfast"
 
