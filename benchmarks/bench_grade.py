@@ -1,4 +1,4 @@
-"""What the camera response (tone, bloom, vignette, grain) costs the encoder, per frame.
+"""What the camera response (tone, bloom, vignette, grain, motion blur) costs the encoder, per frame.
 
     python benchmarks/bench_grade.py [--frames 90] [--size 1920x1080]
 
@@ -22,14 +22,16 @@ def _child_cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(frames: np.ndarray, out_size: tuple[int, int], quality, n: int) -> tuple[float, float]:
+def run(frames: np.ndarray, out_size: tuple[int, int], quality, n: int, blur: bool = False) -> tuple[float, float]:
+    """ffmpeg's CPU and wall time per frame; ``blur``: every frame in one time-lapse shot (the shutter blend)."""
     import imageio_ffmpeg
 
-    from issvis.pictures.grade import with_grade
+    from issvis.pictures.grade import blur_filter, with_grade
     from issvis.pictures.segments import encoder_params
 
     h, w = frames.shape[1:3]
-    params = with_grade(encoder_params(quality.preset, quality.crf, out_size), quality, out_size[1])
+    chain = blur_filter([(n, True)], quality.motion_blur, False) if blur else ""
+    params = with_grade(encoder_params(quality.preset, quality.crf, out_size), quality, out_size[1], chain)
     c0, t0 = _child_cpu_s(), time.perf_counter()
     gen = imageio_ffmpeg.write_frames("/dev/null", (w, h), fps=30, codec="libx264", pix_fmt_in="rgb24",
                                       pix_fmt_out="yuv420p", quality=None, macro_block_size=2,
@@ -70,6 +72,9 @@ def main() -> None:
                     ("all (default)", Quality())):
         cpu, _ = run(frames, (w, h), q, args.frames)
         print(f"  {name:14s}  {1000 * cpu:6.1f} ms  (+{1000 * (cpu - base):.1f})")
+    for name, q in (("motion blur", off.model_copy(update={"motion_blur": 0.5})), ("all + blur", Quality())):
+        cpu, _ = run(frames, (w, h), q, args.frames, blur=True)
+        print(f"  {name:14s}  {1000 * cpu:6.1f} ms  (+{1000 * (cpu - base):.1f})  (in a time-lapse shot)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ stderr, no traceback unless ``--debug``, no output file left behind).
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -639,13 +640,15 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
 @cli.command()
 @click.argument("source", metavar="[SCENE_OR_RECORD]", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Video to write (.mp4), or .png with --still; default renders/<name>.mp4.")
+              help="Video to write (.mp4), or .png with --still-video-s; default renders/<name>.mp4.")
 @click.option("--size", default=None, metavar="WIDTHxHEIGHT", help="Frame size (even numbers); default from the scene, 1920x1080.")
 @click.option("--fps", type=int, default=None, help="Frames per second; default from the scene, 30.")
-@click.option("--seconds", type=float, default=None, help="Length of the video; the time map and camera stretch to fit.")
+@click.option("--seconds", type=float, default=None, metavar="VIDEO_S",
+              help="Length of the video, video s (seconds of the MP4, not simulated time); the shots stretch to fit.")
 @click.option("--preview", is_flag=True, help="Small and fast for a first look (640x360, 15 fps, no anti-aliasing).")
-@click.option("--still", "still_s", type=float, default=None, metavar="T",
-              help="Write only the frame at video time T (s) as a PNG.")
+@click.option("--still-video-s", "still_s", type=float, default=None, metavar="VIDEO_S",
+              help="Write only the frame at this video time as a PNG: seconds into the clip, not simulated time.")
+@click.option("--still", "still_alias_s", type=float, default=None, hidden=True)  # the older name of --still-video-s
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Render the clip's segments in this many local processes (the joined file is the same).")
@@ -658,9 +661,11 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
 @set_option
 @long_command
 def render(source: Path | None, output: Path | None, size: str | None, fps: int | None, seconds: float | None,
-           preview: bool, still_s: float | None, progress: bool, workers: int, scheduler: str | None,
-           audio: Path | None, audio_fade_s: float, overrides: tuple[str, ...]) -> None:
-    """Render a record (.npz) or a scene (simulated first) to an MP4, with a poster PNG beside it."""
+           preview: bool, still_s: float | None, still_alias_s: float | None, progress: bool, workers: int,
+           scheduler: str | None, audio: Path | None, audio_fade_s: float, overrides: tuple[str, ...]) -> None:
+    """Render a record (.npz) or a scene (simulated first) to an MP4, with a poster PNG beside it.
+
+    Every time it takes is in video seconds (of the MP4); simulated time belongs to the scene."""
     from pydantic import ValidationError
 
     from .core.errors import format_validation_error
@@ -669,9 +674,15 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
     from .record.scene_of import settings_of
 
     source, kind = input_file(source, ("scene", "record"), "render")
+    if still_alias_s is not None:
+        if still_s is not None:
+            raise UserError("give --still-video-s once (--still is its older name)")
+        still_s = still_alias_s
+    if still_s is not None and not math.isfinite(still_s):
+        raise UserError(f"--still-video-s {still_s}: expected a finite number of video seconds")
     if audio is not None:
         if still_s is not None:
-            raise UserError("--audio applies to videos, not to --still frames")
+            raise UserError("--audio applies to videos, not to --still-video-s frames")
         check_audio(audio, audio_fade_s)  # before any simulation or rendering
     if output is None:
         output = Path("renders") / (f"{source.stem}-{still_s:g}s.png" if still_s is not None else f"{source.stem}.mp4")

@@ -24,7 +24,7 @@ from issvis.pictures.shots import (
 from issvis.scene.render_settings import CameraKey, CameraSettings, Overlays, RenderSettings, Shot
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SHOTS = ["establishing", "opening", "parting", "leaving", "sunset"]
+DEFAULT_SHOTS = ["establishing", "opening", "parting", "leaving", "sunset", "apart"]
 
 
 @pytest.fixture(scope="module")
@@ -200,9 +200,12 @@ from_m = [0.5, 0.0, 0.0]
 # --- the shot list ---------------------------------------------------------------------------
 def test_default_edit_is_a_list_of_named_shots(clip):
     assert [s.name for s in clip.shots] == DEFAULT_SHOTS
-    # the strongest compositions are held: no shot under 5 s
-    assert min(s.video_s for s in clip.shots) >= 5.0
-    assert 30.0 <= clip.length_s <= 48.0
+    # the strongest compositions (the opening, the parting, the leaving) are held several seconds; no shot is a
+    # flash (the wide that ends the clip holds the end card 3.5 s)
+    held = {s.name: s.video_s for s in clip.shots}
+    assert min(held["opening"], held["parting"], held["leaving"]) >= 6.5, held
+    assert min(held.values()) >= 3.5, held
+    assert 30.0 <= clip.length_s <= 40.0
 
 
 def test_time_runs_at_one_rate_per_shot_and_steps_at_the_cuts(clip, undock_record):
@@ -235,6 +238,14 @@ def test_each_shot_is_lit_from_the_side_or_three_quarters(clip, undock_record):
         to_camera = pose.position - pose.focal_point
         sun = sun_direction(clip.settings.lighting, n, clip.sim(mid))
         angle = math.degrees(math.acos(float(to_camera @ sun / np.linalg.norm(to_camera))))
+        if shot.name == "apart":
+            # the last wide looks towards the Sun, which has all but set, for the glowing limb (the night side
+            # shows none of it elsewhere): its two small sides are rim-lit from three-quarters behind
+            pos, quat = undock_record.pose_at(clip.sim(mid))
+            to_camera = pose.position - clip.points.point("departing", pos, quat)
+            angle = math.degrees(math.acos(float(to_camera @ sun / np.linalg.norm(to_camera))))
+            assert 110.0 <= angle <= 140.0, (shot.name, angle)
+            continue
         assert 35.0 <= angle <= 110.0, (shot.name, angle)
 
 
@@ -243,7 +254,33 @@ def test_the_clip_ends_warm_lit_before_sunset(clip, undock_record):
     end = clip.sim(clip.length_s)
     height = sun_height_rad(undock_record, lighting, end)
     assert 0.012 <= height <= 0.05, f"the Sun {height:.3f} rad above the limb at the last frame"
-    assert clip.shots[-1].name == "sunset" and clip.shots[-1].subject == "departing"
+    assert clip.shots[-2].name == "sunset" and clip.shots[-2].subject == "departing"
+    assert clip.shots[-1].name == "apart" and clip.shots[-1].labels
+
+
+def test_the_ending_looks_down_or_across_and_its_wide_shows_both_sides_over_the_limb(clip, undock_record):
+    """Neither shot of the ending looks up into black; the last frame holds both sides inside the frame,
+    the departing one low, near the limb's line (the limb dips ``dip`` below the horizontal), the other above."""
+    from issvis.pictures.camera import project
+    from issvis.pictures.shots import _orbit
+
+    _, dip = _orbit(undock_record)
+    for k in (len(clip.shots) - 2, len(clip.shots) - 1):
+        first, end = clip.shot_span(k)
+        for v in np.linspace(first, end - 1e-3, 5):
+            pose = clip.camera(v)
+            look = pose.focal_point - pose.position
+            assert look[0] / np.linalg.norm(look) <= 0.02, (clip.shots[k].name, v, "looks up")
+    v = clip.length_s - 1e-3
+    pose = clip.camera(v)
+    pos, quat = undock_record.pose_at(clip.sim(v))
+    dep, rem = clip.points.point("departing", pos, quat), clip.points.point("remaining", pos, quat)
+    xy, depth = project(pose, np.array([dep, rem]), 16 / 9)
+    assert (depth > 0).all() and ((xy > 0.05) & (xy < 0.95)).all(), xy
+    assert xy[0, 1] < 0.3 < 0.7 < xy[1, 1], "the departing side low, the other high"
+    down = dep - pose.position
+    depression = math.asin(-down[0] / np.linalg.norm(down))
+    assert abs(depression - dip) < math.radians(4.0), (math.degrees(depression), math.degrees(dip))
 
 
 def test_the_sun_the_shots_are_framed_for_is_the_one_the_stage_draws(undock_record):
@@ -287,6 +324,46 @@ def test_bad_shot_lists_are_refused_with_the_key(render, message):
 
     with pytest.raises(ValidationError, match=message):
         RenderSettings.model_validate(render)
+
+
+@pytest.mark.parametrize("where, value", [
+    ("seconds", "nan"), ("lighting.sun_direction_lvlh", "[inf, 0.0, 0.0]"), ("quality.bloom", "nan"),
+    ("camera.near_m", "inf"), ("lighting.sun_intensity", "-inf"),
+])
+def test_a_render_float_that_is_not_finite_is_one_line_naming_file_and_field_exit_2(tmp_path, capsys, where, value):
+    from issvis.cli import main
+
+    scene = tmp_path / "odd.toml"
+    section, _, key = where.rpartition(".")
+    text = (ROOT / "scenes" / "undock.toml").read_text()
+    table = f"[render.{section}]" if section else "[render]"
+    extra = f"\n{table}\n{key} = {value}\n" if section else ""
+    if not section:
+        text = text.replace("[render]\n", f"[render]\n{key} = {value}\n", 1)
+    scene.write_text(text + extra)
+    assert main(["render", str(scene), "--still-video-s", "1", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(scene) in err and f"render.{where}" in err and "finite" in err, err
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("flag", ["--still-video-s", "--still"])
+def test_the_still_takes_video_seconds_under_its_named_flag_and_its_old_name(undock_300_path, tmp_path, capsys, flag):
+    from issvis.cli import main
+
+    assert main(["render", str(undock_300_path), flag, "9999", "-o", str(tmp_path / "f.png"), "--size", "64x36"]) == 2
+    err = capsys.readouterr().err
+    assert "--still-video-s 9999: the clip runs 0.." in err and "s of video" in err, err
+
+
+def test_render_help_names_the_unit_of_every_time_it_takes():
+    from click.testing import CliRunner
+
+    from issvis.cli import cli
+
+    out = CliRunner().invoke(cli, ["render", "--help"]).output
+    assert "--still-video-s VIDEO_S" in out and "--seconds VIDEO_S" in out and "not simulated time" in out
+    assert "--still " not in out.replace("--still-video-s", ""), "the old name stays hidden"
 
 
 def test_a_shot_past_the_record_or_back_in_time_is_refused(undock_record):
@@ -409,8 +486,41 @@ def test_the_end_card_lies_over_a_lit_picture_not_black(undock_record, clip):
     finally:
         src.close()
     assert "minutes after undocking, the Russian segment is" in words and "from the US segment" in words
-    assert (img < 0.05 * 255).mean() < 0.9, "the end card is on a black frame"
+    # lit, not black: the two sides and the limb's glow show (a sunset over the night side is mostly dark sky)
+    assert (img > 0.2 * 255).mean() > 0.005, "nothing lit behind the end card"
     assert img.max() > 150
+
+
+@pytest.mark.slow
+def test_the_end_card_and_the_labels_cover_neither_side(undock_record, clip):
+    """In the last frame the end card's panel and each side's name lie clear of both sides' boxes on screen."""
+    from issvis.core.frames import quat_to_matrix
+    from issvis.pictures.camera import project
+    from issvis.pictures.shots import station_boxes
+
+    settings = RenderSettings(width_px=960, height_px=540)  # (smaller, the 12 px floor on text widens the card)
+    v = clip.length_s - 0.3
+    src = _source(undock_record, settings)
+    try:
+        src.pose(v)
+        src.picture()
+        r = src.plotter.renderer
+        w, h = src.width_px, src.height_px
+        texts = [(a.GetInput().strip(), _display_box(a, r)) for a in [src.overlays.end, *src.overlays.labels]
+                 if a.GetVisibility()]
+        pose = src.clip.camera(v)
+        pos, quat = undock_record.pose_at(src.clip.sim(v))
+    finally:
+        src.close()
+    assert len(texts) == 3, [t for t, _ in texts]
+    boxes = station_boxes(undock_record)
+    rot = quat_to_matrix(quat)
+    for mask in undock_record.separation_sides():
+        xy, _ = project(pose, boxes.corners(mask, pos, rot), w / h)
+        side = (xy[:, 0].min() * w, xy[:, 0].max() * w, xy[:, 1].min() * h, xy[:, 1].max() * h)
+        for words, (x0, x1, y0, y1) in texts:
+            apart = x1 < side[0] or x0 > side[1] or y1 < side[2] or y0 > side[3]
+            assert apart, (words, (x0, x1, y0, y1), side)
 
 
 # --- dead time -------------------------------------------------------------------------------
@@ -477,3 +587,48 @@ def test_the_filmic_curve_rolls_white_off_and_keeps_mid_grey():
     assert out[0] <= 2 and out[1] < 16  # black stays black; the toe darkens the shadows a little
     assert abs(out[2] - 128) <= 8  # mid-grey about where it was
     assert 235 <= out[4] <= 250  # a shoulder below clipping
+
+
+def _through_ffmpeg(values: list[int], chain: str) -> list[int]:
+    """Flat grey frames of these levels through a filter chain; the level of each frame out."""
+    import subprocess
+
+    from issvis.pictures.segments import ffmpeg_exe
+
+    frames = np.stack([np.full((16, 16, 3), v, np.uint8) for v in values])
+    done = subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "16x16", "-r", "10",
+                           "-i", "-", "-vf", f"format=yuv444p,{chain},format=rgb24", "-f", "rawvideo", "-pix_fmt",
+                           "rgb24", "-"], input=frames.tobytes(), capture_output=True, check=True)
+    return [int(v) for v in np.frombuffer(done.stdout, np.uint8).reshape(-1, 16, 16, 3)[:, 0, 0, 0]]
+
+
+def test_the_shutter_blend_mixes_a_frame_with_the_one_before_but_never_across_a_cut():
+    from issvis.pictures.grade import blur_filter
+
+    levels = [0, 200, 100, 50, 250, 0, 80, 160]
+    # three blurred frames, a cut, three sharp ones, a cut, two blurred
+    out = _through_ffmpeg(levels, blur_filter([(3, True), (3, False), (2, True)], 1.0, False))
+    expected = [0, 100, 150, 50, 250, 0, 80, 120]
+    assert np.allclose(out, expected, atol=2), out
+    # with a leading frame (the one before the segment): it feeds the first blend and is dropped
+    out = _through_ffmpeg(levels, blur_filter([(4, True), (4, True)], 1.0, True))
+    assert np.allclose(out, [100, 150, 75, 250, 125, 40, 120], atol=2), out
+    assert blur_filter([(8, False)], 1.0, False) == "" and blur_filter([(8, True)], 0.0, False) == ""
+
+
+def test_only_time_lapse_shots_are_blurred_and_a_segment_mid_shot_leads_with_the_frame_before(clip):
+    from issvis.pictures.grade import MOTION_BLUR_FACTOR
+    from issvis.pictures.video import _blur_stretches
+
+    fps = clip.fps
+    names = [s.name for s in clip.shots]
+    spans = {name: clip.shot_span(k) for k, name in enumerate(names)}
+    # a stretch inside the opening (real time): nothing blurred, no lead
+    a = int(spans["opening"][0] * fps) + 5
+    assert _blur_stretches(clip, a, a + 30, 0.5) == ([(30, False)], False)
+    # across the cut from the leaving shot (30x) to the sunset close (10x): two blurred runs, split at the cut
+    cut = int(round(spans["sunset"][0] * fps))
+    runs, lead = _blur_stretches(clip, cut - 20, cut + 20, 0.5)
+    assert lead and runs == [(21, True), (20, True)], (runs, lead)
+    assert all(clip.shots[names.index(n)].time_factor >= MOTION_BLUR_FACTOR for n in ("leaving", "sunset"))
+    assert _blur_stretches(clip, cut - 20, cut + 20, 0.0) == ([(40, False)], False)

@@ -147,7 +147,7 @@ def test_error_midway_leaves_no_file(record, tmp_path):
 
 # --- the picture -----------------------------------------------------------------------------
 # one frame in each shot of the default edit of the 300 s record (the sunset lies past its end)
-KEY_FRAMES = {"establishing": 2.5, "opening": 12.0, "parting": 18.0, "leaving": 26.0}
+KEY_FRAMES = {"establishing": 2.5, "opening": 8.0, "parting": 15.0, "leaving": 22.0}
 
 
 def _still(record, video_s: float, settings: RenderSettings | None = None, tint: bool = False) -> np.ndarray:
@@ -206,12 +206,13 @@ def test_hud_overlays_draw_and_switch_off(record, overlay, region):
 @pytest.mark.parametrize("card, at_s", [("title_card", 0.5), ("end_card", 45.5)])
 @pytest.mark.slow
 def test_cards_draw_and_switch_off(record, card, at_s):
-    """Both cards are lower thirds over the picture (the read-out takes their place when they are off)."""
+    """The title is a lower third, the end card a top third (the last wide keeps its subjects low and to the
+    right); each stays in its own third (the read-out takes the lower third when they are off)."""
     on = _still(record, at_s)
     off = _still(record, at_s, RenderSettings(width_px=192, height_px=108, overlays=Overlays(**{card: False})))
-    lower_third = slice(72, 108)
-    assert np.abs(on[lower_third].astype(float) - off[lower_third]).mean() > 3
-    assert np.array_equal(on[:40], off[:40]), "a card reached over the picture's upper part"
+    own, clear = (slice(72, 108), slice(0, 40)) if card == "title_card" else (slice(0, 36), slice(40, 68))
+    assert np.abs(on[own].astype(float) - off[own]).mean() > 3
+    assert np.array_equal(on[clear], off[clear]), "a card reached past its third of the picture"
 
 
 @pytest.mark.slow

@@ -6,16 +6,24 @@
 Works on any MP4 (ffmpeg decodes it; imageio-ffmpeg's own binary, no issvis import). Each whole
 second of video is judged on its frames, scaled to 160x90 grey (Rec. 709 luma, 0..1):
 
-- *black*: in the middle frame of the second, at least 90 % of the pixels are under 5 % luma
-  (a fade to black, a night with nothing lit, a card on black);
-- *static*: the picture changed by less than 5 % (mean absolute luma difference) between the
-  first frame of the second and the first frame of the next: a held frame, a card, a shot whose
-  subject runs along the line of sight, a station too dark or too small to see change.
+- *black*: in the middle frame of the second, at least 90 % of the pixels are under 5 % luma and
+  nothing is lit: fewer than 1 % of the pixels reach 20 % luma (a fade to black, a night with nothing
+  lit, a grey ghost of the station on black);
+- *static*: where the picture shows something (pixels over 5 % luma in either frame), it changed by
+  less than 5 % (mean absolute luma difference) between the first frame of the second and the first
+  frame of the next: a held frame, a card, a shot whose subject runs along the line of sight, a
+  station too dark or too small to see change. A second with under 1 % of its pixels lit is static.
 
 A second that is either counts as dead. The thresholds were set on the edit of 1 Dec 2026 (46 s),
 which a frame-by-frame review judged 38 % dead (title over a dark station, a shot along the Russian
-segment, the fade to black, the end card on black); this script measures 39 % (18 of 46 s) on its
+segment, the fade to black, the end card on black); this script measured 39 % (18 of 46 s) on its
 640x360 preview render. It cannot see text: a card over a moving picture is not dead here.
+
+Until 2 Dec 2026 both rules took the whole frame: a lit station moving over a night sky counted as
+black (over 90 % of its pixels are dark sky) and as static (the sky, which cannot change, diluted the
+change to a tenth), so no sunset over the night side could be alive. ``--whole-frame`` measures the
+old way. The 37 s edit of 2 Dec 2026 measures 16 % dead the old way and 0 % the new way (its dark
+ending turns in view); the 33 s edit after it 24 % the old way, 9 % the new way.
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ WIDTH, HEIGHT = 160, 90
 BLACK_LUMA = 0.05  # a pixel this dark (0..1) counts as black
 BLACK_SHARE = 0.90  # a frame with this share of black pixels is black
 STATIC_CHANGE = 0.05  # mean absolute luma change over one second below which the second is static
+LIT_LUMA = 0.20  # a pixel this bright shows something lit
+LIT_SHARE = 0.01  # a frame with fewer lit pixels than this shows nothing
 
 
 def _ffmpeg() -> str:
@@ -54,7 +64,23 @@ def decode(path: str) -> tuple[np.ndarray, float]:
     return frames, fps
 
 
-def judge(frames: np.ndarray, fps: float) -> list[dict[str, float | bool | int]]:
+def is_black(frame: np.ndarray, whole_frame: bool = False) -> bool:
+    """Dark over 90 % of the frame and nothing lit in it (``whole_frame``: the dark share alone)."""
+    dark = float((frame < BLACK_LUMA).mean()) >= BLACK_SHARE
+    return dark if whole_frame else dark and float((frame >= LIT_LUMA).mean()) < LIT_SHARE
+
+
+def change_of(first: np.ndarray, nxt: np.ndarray, whole_frame: bool = False) -> float:
+    """Mean absolute luma change between two frames, over the pixels that show something (lit in either;
+    0 when under ``LIT_SHARE`` of them are); ``whole_frame``: over every pixel."""
+    diff = np.abs(nxt - first)
+    if whole_frame:
+        return float(diff.mean())
+    shown = np.maximum(first, nxt) >= BLACK_LUMA
+    return float(diff[shown].mean()) if shown.mean() >= LIT_SHARE else 0.0
+
+
+def judge(frames: np.ndarray, fps: float, whole_frame: bool = False) -> list[dict[str, float | bool | int]]:
     """One row per whole second: luma, black share, change over the second, and the verdict."""
     rows = []
     n = len(frames)
@@ -63,17 +89,17 @@ def judge(frames: np.ndarray, fps: float) -> list[dict[str, float | bool | int]]
         nxt = frames[min(n - 1, int(round((k + 1) * fps)))]
         mid = frames[min(n - 1, int(round((k + 0.5) * fps)))]
         black_share = float((mid < BLACK_LUMA).mean())
-        change = float(np.abs(nxt - first).mean())
-        black = black_share >= BLACK_SHARE
+        change = change_of(first, nxt, whole_frame)
+        black = is_black(mid, whole_frame)
         static = change < STATIC_CHANGE
         rows.append({"second": k, "luma": float(mid.mean()), "black_share": black_share, "change": change,
                      "black": black, "static": static, "dead": black or static})
     return rows
 
 
-def longest_black_s(frames: np.ndarray, fps: float) -> float:
+def longest_black_s(frames: np.ndarray, fps: float, whole_frame: bool = False) -> float:
     """The longest run of black frames (same rule as above, frame by frame), s."""
-    black = (frames < BLACK_LUMA).mean(axis=(1, 2)) >= BLACK_SHARE
+    black = [is_black(f, whole_frame) for f in frames]
     best = run = 0
     for b in black:
         run = run + 1 if b else 0
@@ -85,12 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("video", help="an MP4 (or anything ffmpeg reads)")
     ap.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    ap.add_argument("--whole-frame", action="store_true", help="the rules before 2 Dec 2026: black and change "
+                    "over the whole frame, dark sky included")
     args = ap.parse_args(argv)
     frames, fps = decode(args.video)
-    rows = judge(frames, fps)
+    rows = judge(frames, fps, args.whole_frame)
     dead = sum(r["dead"] for r in rows)
     result = {"video": args.video, "seconds": len(rows), "dead_seconds": dead,
-              "dead_share": dead / max(len(rows), 1), "longest_black_s": longest_black_s(frames, fps),
+              "dead_share": dead / max(len(rows), 1), "longest_black_s": longest_black_s(frames, fps, args.whole_frame),
               "dead": [r["second"] for r in rows if r["dead"]]}
     if args.json:
         print(json.dumps(result))

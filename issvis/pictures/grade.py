@@ -5,6 +5,10 @@ detail off pure black, a shoulder that rolls sunlit white off instead of clippin
 bloom round sunlit white, a vignette, and film grain. Each is a ``[render.quality]`` setting
 (``tone``, ``bloom``, ``vignette``, ``grain``); 0 / ``"none"`` turns it off.
 
+Motion blur (``motion_blur``) is a shutter blend: in the time-lapse shots (``MOTION_BLUR_FACTOR`` and
+faster, where Earth's ground sweeps 9-28 px a frame at 1080p) each frame is mixed with the one before
+it, never across a cut (``blur_filter``).
+
 They run as ffmpeg filters on the luma, in the encoder's own process, after its downscale to the
 video size (the renderer's process, which llvmpipe keeps busy, does no extra work), so video
 frames, the poster and ``--still`` frames all go through the same chain (``grade_filters``). The
@@ -23,6 +27,32 @@ import numpy as np
 # separation), mid-tones a touch more contrasty, a shoulder that keeps 3 % headroom above sunlit white.
 FILMIC_POINTS = ((0.0, 0.0), (0.06, 0.035), (0.25, 0.22), (0.5, 0.52), (0.78, 0.82), (0.92, 0.935), (1.0, 0.97))
 BLOOM_THRESHOLD = 200  # luma (video range 16-235) above which a pixel glows
+MOTION_BLUR_FACTOR = 10.0  # shots at this time factor and faster get the shutter blend
+
+
+def blur_filter(stretches: list[tuple[int, bool]], weight: float, lead: bool) -> str:
+    """The shutter blend for one encoded segment, '' for none: ``stretches`` are (frames, blurred) runs
+    of its frames between cuts, in order; each blurred frame is mixed with the frame before it (weight
+    ``weight`` on that one, 1 on its own), never with a frame across a cut. ``lead``: the encoder is
+    fed one extra frame first (the one before the segment, in the same shot), which the blend uses and
+    the output drops, so a segment boundary changes nothing."""
+    if weight <= 0 or not any(blurred for _, blurred in stretches):
+        return ""
+    mix = f"tmix=frames=2:weights='{weight:.3f} 1'"
+    if len(stretches) == 1:
+        chain = mix
+    else:
+        labels = "".join(f"[b{k}]" for k in range(len(stretches)))
+        parts = [f"split={len(stretches)}{labels}"]
+        start = 0
+        for k, (count, blurred) in enumerate(stretches):
+            end = start + count
+            parts.append(f"[b{k}]trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS"
+                         f"{',' + mix if blurred else ''}[c{k}]")
+            start = end
+        parts.append("".join(f"[c{k}]" for k in range(len(stretches))) + f"concat=n={len(stretches)}:v=1:a=0")
+        chain = ";".join(parts)
+    return f"{chain},trim=start_frame=1,setpts=N/FRAME_RATE/TB" if lead else f"{chain},setpts=N/FRAME_RATE/TB"
 
 
 def _curve_expression(points: tuple[tuple[float, float], ...]) -> str:
@@ -61,9 +91,10 @@ def grade_filters(quality: Any, height_px: int, pix_fmt: str = "yuv420p") -> str
     return f"format={pix_fmt}," + ",".join(steps) if steps else ""
 
 
-def with_grade(output_params: list[str], quality: Any, height_px: int) -> list[str]:
-    """ffmpeg output parameters with the camera response appended to their ``-vf`` chain."""
-    chain = grade_filters(quality, height_px)
+def with_grade(output_params: list[str], quality: Any, height_px: int, blur: str = "") -> list[str]:
+    """ffmpeg output parameters with the camera response (and ``blur``, a ``blur_filter`` chain, before it)
+    appended to their ``-vf`` chain."""
+    chain = ",".join(c for c in (blur, grade_filters(quality, height_px)) if c)
     if not chain:
         return output_params
     params = list(output_params)

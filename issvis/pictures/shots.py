@@ -283,14 +283,19 @@ def check_camera_path(clip: Any, times: np.ndarray | None = None, boxes: Station
 
 # --- the default shot list -----------------------------------------------------------------
 SHOT_TIMES = {  # video seconds of each shot of the default edit (scaled by --seconds)
-    "establishing": 5.0, "opening": 9.0, "parting": 8.0, "leaving": 9.0, "sunset": 6.0}
+    "establishing": 4.5, "opening": 7.0, "parting": 6.5, "leaving": 7.0, "sunset": 4.5, "apart": 3.5}
 PARTING_FACTOR = 10.0  # the two sides parting, 10x faster than real time
 LEAVING_FACTOR = 30.0
-SUNSET_FACTOR = 20.0
+SUNSET_FACTOR = 10.0  # the close on the departing side in the last sunlight
+APART_FACTOR = 20.0  # the wide that ends the clip: both sides, far apart, over the sunset limb
 LIGHT_ANGLE_DEG = 55.0  # between the Sun and the camera, seen from the subject: side to three-quarter light
+SUNSET_LIGHT_DEG = 106.0  # the close: side light, the limb's glow (towards the Sun) at one edge of the frame
+APART_LIGHT_DEG = 125.0  # the wide looks further towards the Sun: the glowing limb runs across the frame
+SUNSET_ELEVATION_DEG = 22.0  # the close looks down this much: Earth behind the subject, the limb above it
 WARM_SUN_RAD = 0.10  # the Sun this high above the limb starts to redden the light (the stage's rule)
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
 # last 0.012 rad) and orange
+APART_SCREEN_X = 0.8  # in the last wide the two sides stand in the right third: the end card reads on the left
 
 
 def _fibonacci(n: int) -> np.ndarray:
@@ -510,17 +515,87 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
 
         shots.append(_pick(probe, make_leaving, _Want(42.0, sun(0.5 * (start + end)), light_deg=65.0)))
         t = end
-    # 5. the ending: the departing side in the last minutes of sunlight, warm-lit, before it sets
-    warm, lit = _sun_crossing(record, lighting, t, t1, WARM_SUN_RAD + 0.06), _sun_crossing(record, lighting, t, t1, LIT_SUN_RAD)
-    if warm is not None and lit is not None and lit > warm:
-        length = min(times["sunset"], (lit - warm) / SUNSET_FACTOR)
-        start = max(t, lit - SUNSET_FACTOR * length)
-        # three-quarter light on the departing side, the remaining side small beyond it: both warm-lit
-        # against the night (looking towards the Sun would make them silhouettes)
-        far = at("remaining", lit) - at("departing", lit)
-        shots.append(framed("sunset", "departing", dep, start, SUNSET_FACTOR, length, 36.0,
-                            _Want(None, sun(lit), light_deg=55.0, behind=far / np.linalg.norm(far)), 1.6, 40.0, 0.95))
+    # 5. the ending, in the last minutes of sunlight: a close on the departing side, warm and side-lit over
+    # the darkening Earth with the limb above it, then a wide that shows both sides and the distance the end
+    # card names, the departing one over the sunset limb (never looking up into black)
+    shots += _ending(record, settings, points, probe, t, t1, aspect)
     return shots
+
+
+def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe: _Probe, t_from: float,
+            t1: float, aspect: float) -> list[Shot]:
+    """The close ('sunset', 'N minutes later') and the wide ('apart', labelled, the end card over it) that end
+    the default edit as the Sun sets: the last frame has the Sun ``LIT_SUN_RAD`` above the limb."""
+    lighting = settings.lighting
+    n, dip = _orbit(record)
+    lit = _sun_crossing(record, lighting, t_from, t1, LIT_SUN_RAD)
+    if lit is None:
+        return []
+    close_len, wide_len = SHOT_TIMES["sunset"], SHOT_TIMES["apart"]
+    wide_start = lit - APART_FACTOR * wide_len
+    close_start = wide_start - SUNSET_FACTOR * close_len
+    if close_start < t_from:
+        return []
+    boxes = station_boxes(record)
+    dep = points.masks["departing"]
+
+    def at(name: str, t: float) -> np.ndarray:
+        pos, quat = record.pose_at(t)
+        return points.point(name, pos, quat)
+
+    def corners(mask: np.ndarray, t: float) -> np.ndarray:
+        pos, quat = record.pose_at(t)
+        return boxes.corners(mask, pos, quat_to_matrix(quat))
+
+    sun_close = sun_direction(lighting, n, close_start + 0.5 * SUNSET_FACTOR * close_len)
+
+    def make_close(c: np.ndarray, scale: float) -> Shot:
+        end = close_start + SUNSET_FACTOR * close_len
+        d0 = scale * _fit_distance(corners(dep, close_start), at("departing", close_start), c, 34.0, aspect, 1.0)
+        d1 = scale * _fit_distance(corners(dep, end), at("departing", end), c, 34.0, aspect, 1.2)
+        return Shot(name="sunset", video_s=close_len, start_sim_s=close_start, time_factor=SUNSET_FACTOR,
+                    subject="departing", from_m=tuple(c * d0), to_m=tuple(_rotate_about_zenith(c, 24.0) * d1),
+                    fov_deg=34.0)
+
+    close = _pick(probe, make_close, _Want(SUNSET_ELEVATION_DEG, sun_close, light_deg=SUNSET_LIGHT_DEG))
+    # the wide: from square to the line between the two sides, level, far enough out that the departing side
+    # stands on the glowing limb (which dips ``dip`` below the horizontal) near the bottom of the frame and the
+    # other side sits in space near the top, both to the right of centre (the end card reads on the left)
+    sun_wide = sun_direction(lighting, n, lit)
+    fov = 44.0
+    margin, margin_top = math.radians(4.0), math.radians(7.0)  # (the frame's corners stretch off-centre angles)
+    low = dip - math.radians(1.5)  # the departing side just above the limb line
+    high = math.radians(fov) - margin - margin_top - low
+    d_pos, r_pos = at("departing", lit), at("remaining", lit)
+    rise = float(r_pos[0] - d_pos[0])  # how far above the departing side the other side is, m
+    if rise <= 0:
+        return [close]
+    between = 0.5 * (d_pos + r_pos)
+    top = float(corners(points.masks["remaining"], lit)[:, 0].max() - r_pos[0])  # m above its centre
+
+    def make_wide(c: np.ndarray, scale: float) -> Shot:
+        flat = np.array([0.0, c[1], c[2]])
+        if np.linalg.norm(flat) < 1e-6:
+            flat = np.array([0.0, 1.0, 0.0])
+        flat /= np.linalg.norm(flat)
+        reach = rise / (math.tan(low) + math.tan(high))
+        for _ in range(4):  # the other side's top (its arrays) inside the margin too, not only its centre
+            reach = rise / (math.tan(low) + math.tan(high - math.atan(top / reach)))
+        reach *= scale
+        eye = d_pos + flat * reach + np.array([reach * math.tan(low), 0.0, 0.0])
+        look_down = 0.5 * (low - high) + 0.5 * (margin - margin_top)  # the bottom edge ``margin`` under the departing side
+        swing = math.atan((APART_SCREEN_X - 0.5) * 2 * math.tan(math.radians(fov) / 2) * aspect)
+        look = _rotate_about_zenith(-flat, math.degrees(swing))
+        look = look * math.cos(look_down) + np.array([-math.sin(look_down), 0.0, 0.0])
+        target = eye + look * reach
+        right = np.cross(-flat, [1.0, 0.0, 0.0])
+        offset = eye - between
+        return Shot(name="apart", video_s=wide_len, start_sim_s=wide_start, time_factor=APART_FACTOR,
+                    subject="between", from_m=tuple(offset), to_m=tuple(offset + right * 0.15 * reach),
+                    target_offset_m=tuple(target - between), fov_deg=fov, labels=True)
+
+    wide = _pick(probe, make_wide, _Want(0.0, sun_wide, light_deg=APART_LIGHT_DEG), tries=60)
+    return [close, wide]
 
 
 def not_truss(record: Any) -> np.ndarray:

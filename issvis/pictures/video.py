@@ -29,7 +29,7 @@ from ..core.frames import quat_to_matrix
 from ..record.scene_of import title_of
 from ..scene.render_settings import RenderSettings, RenderSettingsError, preview_settings
 from .camera import Clip
-from .grade import grade_image
+from .grade import blur_filter, grade_image
 from .shots import check_camera_path
 
 if TYPE_CHECKING:
@@ -224,9 +224,10 @@ class Overlays:
         self.caption = text(body_px, justify="centered", valign="top") if cfg.captions else None
         if self.caption is not None:
             self.caption.GetPositionCoordinate().SetValue(0.5, 1 - m)
-        self.end = text(size(0.036), valign="bottom") if cfg.end_card and cfg.end_s > 0 else None
+        # the end card at the top left: the last wide keeps its subjects low and to the right, over the limb
+        self.end = text(size(0.036), valign="top") if cfg.end_card and cfg.end_s > 0 else None
         if self.end is not None:
-            self.end.GetPositionCoordinate().SetValue(m, m)
+            self.end.GetPositionCoordinate().SetValue(m, 1 - m)
         self.names = side_names(record, cfg)
         self.labels = [text(body_px, justify="centered"), text(body_px, justify="centered")] \
             if (cfg.labels and self.names is not None) else []
@@ -237,7 +238,6 @@ class Overlays:
         self._gap = _gap_series(record, clip.points)
         self._sides = record.separation_sides() if hasattr(record, "separation_sides") else None
         self._boxes: StationBoxes | None = None  # the parts' visual boxes, built at the first use
-        self._hull: np.ndarray | None = None
         self._last: dict[int, str] = {}
 
     # -- pieces ---------------------------------------------------------------------------
@@ -359,28 +359,24 @@ class Overlays:
         self._show(self.caption, alpha)
         self._set(self.caption, f" {words} ")
 
-    def _side_screen(self, t_s: float, pose: Any) -> list[tuple[float, float] | None]:
-        """Where to put each side's name: centred over the top of its boxes on screen."""
+    def _side_screen(self, t_s: float, pose: Any) -> list[tuple[float, float, float] | None]:
+        """Where each side stands on screen: (centre x, top y, bottom y) of all its boxes (arrays included, so
+        that a name beside it covers none of it), to put its name by."""
         from .camera import project
-        from .shots import not_truss, station_boxes
+        from .shots import station_boxes
 
         if self._boxes is None:
             self._boxes = station_boxes(self.clip.record)
         pos, quat = self.clip.poses(t_s)
         rot = quat_to_matrix(quat)
-        if self._hull is None:
-            self._hull = not_truss(self.clip.record)
-        hull = self._hull
-        out: list[tuple[float, float] | None] = []
+        out: list[tuple[float, float, float] | None] = []
         for mask in self._sides or ():
-            # over the side's modules and vehicles, not over arrays reaching far off on the truss
-            body = mask & hull if (mask & hull).any() else mask
-            xy, depth = project(pose, self._boxes.corners(body, pos, rot), self.aspect)
+            xy, depth = project(pose, self._boxes.corners(mask, pos, rot), self.aspect)
             if (depth <= 0).any():
                 out.append(None)
                 continue
             centre, _ = project(pose, self.clip.points.com(mask, pos)[None], self.aspect)
-            out.append((float(centre[0, 0]), float(xy[:, 1].max())))
+            out.append((float(centre[0, 0]), float(xy[:, 1].max()), float(xy[:, 1].min())))
         return out
 
     def _update_labels(self, video_s: float, t_s: float, shot: tuple[int, Any] | None, pose: Any) -> None:
@@ -389,7 +385,8 @@ class Overlays:
         alpha = 0.0
         if shot is not None and shot[1].labels and pose is not None:
             first, end = self.clip.shot_span(shot[0])
-            alpha = self._window(video_s, first + 0.3, end)
+            last = shot[0] == len(self.clip.shots or ()) - 1
+            alpha = self._window(video_s, first + 0.3, self.clip.length_s + 1.0 if last else end)  # held to the end
         if alpha <= 0:
             for actor in self.labels:
                 self._show(actor, 0.0)
@@ -402,7 +399,13 @@ class Overlays:
                 self._show(actor, 0.0)
                 continue
             x = float(np.clip(spot[0], m + 0.08, 1 - m - 0.08))
-            y = float(np.clip(spot[1] + gap_y, m + 0.1, 1 - m - 0.06))
+            text_h = 2 * gap_y
+            if spot[1] + gap_y + text_h <= 1 - m:  # over the side, where there is room
+                actor.GetTextProperty().SetVerticalJustificationToBottom()
+                y = spot[1] + gap_y
+            else:  # no room above: under it, never over it
+                actor.GetTextProperty().SetVerticalJustificationToTop()
+                y = float(np.clip(spot[2] - gap_y, m + text_h, 1 - m))
             actor.GetPositionCoordinate().SetValue(x, y)
             self._show(actor, alpha)
 
@@ -740,6 +743,32 @@ def poster_path_for(video: Path) -> Path:
     return Path(video).with_suffix(".poster.png")
 
 
+def _blur_stretches(clip: Clip, first: int, end: int, weight: float) -> tuple[list[tuple[int, bool]], bool]:
+    """Frames first..end-1 as (count, blurred) runs between cuts, and whether the frame before ``first``
+    leads them (it is in the same blurred shot): what ``grade.blur_filter`` needs for one segment."""
+    from .grade import MOTION_BLUR_FACTOR
+
+    if weight <= 0 or clip.shots is None:
+        return [(end - first, False)], False
+
+    def shot(i: int) -> int:
+        hit = clip.shot_at(i / clip.fps)
+        return hit[0] if hit is not None else -1
+
+    def fast(k: int) -> bool:
+        return clip.shots is not None and clip.shots[k].time_factor >= MOTION_BLUR_FACTOR  # as on screen
+
+    lead = first > 0 and shot(first - 1) == shot(first) and fast(shot(first))
+    runs: list[list[Any]] = []
+    for i in range(first - 1 if lead else first, end):
+        k = shot(i)
+        if runs and runs[-1][0] == k:
+            runs[-1][1] += 1
+        else:
+            runs.append([k, 1])
+    return [(count, fast(k)) for k, count in runs], lead
+
+
 def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, end: int, path: Path,
                     poster_i: int | None, on_frame: Callable[[int, np.ndarray], None] | None,
                     step: Callable[[], None] | None) -> np.ndarray | None:
@@ -750,13 +779,19 @@ def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, e
     q = settings.quality
     out = (settings.width_px, settings.height_px)
     scale_to = None if out == (source.width_px, source.height_px) else out
-    writer = _Encoder(path, (source.width_px, source.height_px), settings.fps, with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px),
+    stretches, lead = _blur_stretches(source.clip, first, end, q.motion_blur)
+    blur = blur_filter(stretches, q.motion_blur, lead)
+    writer = _Encoder(path, (source.width_px, source.height_px), settings.fps,
+                      with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px, blur),
                       (source.height_px, source.width_px, 3))
     poster = None
     try:
         # every segment bakes its first shadow map afresh: a clip split over processes (--workers) then
         # bakes at exactly the frames one process does, and writes the same pixels
         source.stage.invalidate_shadows()
+        if blur and lead:  # the frame before the segment, for the shutter blend of its first frame
+            source.pose((first - 1) / source.clip.fps)
+            writer.send(source.grab(flipped=True, into=writer.next_buffer()))
         for i in range(first, end):
             source.pose(i / source.clip.fps)
             frame = writer.send(source.grab(flipped=True, into=writer.next_buffer()))
@@ -1004,7 +1039,7 @@ def render_still(record: Any, settings: RenderSettings, video_s: float, output: 
     source = open_source(record, settings, preview=preview, title=title)
     try:
         if not 0 <= video_s <= source.clip.length_s:
-            raise RenderSettingsError(f"--still {video_s:g}: the clip runs 0..{source.clip.length_s:g} s of video")
+            raise RenderSettingsError(f"--still-video-s {video_s:g}: the clip runs 0..{source.clip.length_s:g} s of video")
         check_camera_path(source.clip, np.array([video_s]))
         source.pose(video_s)
         img = grade_image(source.picture(), settings.quality)

@@ -45,7 +45,9 @@ def check_point_name(value: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # every float finite: a NaN or inf in [render] is a one-line error naming the field (exit 2), never a
+    # camera at NaN or a shot that never ends
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class CameraKey(_Strict):
@@ -226,7 +228,7 @@ class Overlays(_Strict):
     title: str | None = Field(None, description="default: the scene's title")
     subtitle: str | None = Field(None, description="default: what the record shows (the interface that opens, "
                                  "or the part that burns)")
-    title_s: float = Field(5.0, ge=0, le=60, description="how long the title shows, video s")
+    title_s: float = Field(4.5, ge=0, le=60, description="how long the title shows, video s")
     labels: bool = Field(True, description="name the two sides on screen in the shot where they first part")
     segment_names: dict[str, str] = Field(
         default_factory=lambda: {"ROS": "Russian segment", "USOS": "US segment"},
@@ -238,7 +240,7 @@ class Overlays(_Strict):
     captions: bool = Field(True, description="a line at a cut that skips time ('14 minutes later')")
     end_card: bool = True
     end_text: str | None = Field(None, description="default: what happened, in the run's own numbers")
-    end_s: float = Field(4.0, ge=0, le=60, description="how long the end card shows over the last shot, video s")
+    end_s: float = Field(3.5, ge=0, le=60, description="how long the end card shows over the last shot, video s")
     clock: bool = Field(True, description="how fast time runs ('real time', '10x faster')")
     separation: bool = Field(True, description="how far apart the two sides are, and how fast they part")
     font_scale: float = Field(1.0, gt=0.2, le=4)
@@ -258,6 +260,9 @@ class Quality(_Strict):
     bloom: float = Field(0.3, ge=0, le=1, description="glow round sunlit white (0: none)")
     vignette: float = Field(0.35, ge=0, le=1, description="darkening towards the corners (0: none)")
     grain: float = Field(0.025, ge=0, le=0.2, description="film grain, as a fraction of full scale (0: none)")
+    motion_blur: float = Field(0.5, ge=0, le=1, description="shutter blend in the time-lapse shots (10x and "
+                               "faster): the weight of the frame before against 1 for the frame itself (0: none; "
+                               "1: an even two-frame blend); never across a cut")
     crf: int = Field(20, ge=0, le=51, description="x264 constant rate factor: lower is better and bigger")
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "superfast"
 
@@ -265,7 +270,7 @@ class Quality(_Strict):
 class RenderSettings(BaseModel):
     """How a record becomes a video. Command-line flags override these."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     width_px: int = Field(1920, ge=16, le=7680, multiple_of=2, description="video width, even")
     height_px: int = Field(1080, ge=16, le=4320, multiple_of=2, description="video height, even")
