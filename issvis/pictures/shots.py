@@ -283,11 +283,11 @@ def check_camera_path(clip: Any, times: np.ndarray | None = None, boxes: Station
 
 # --- the default shot list -----------------------------------------------------------------
 SHOT_TIMES = {  # video seconds of each shot of the default edit (scaled by --seconds)
-    "establishing": 4.5, "opening": 7.0, "parting": 6.5, "leaving": 7.0, "sunset": 4.5, "apart": 3.5}
+    "establishing": 4.5, "opening": 7.0, "parting": 6.5, "leaving": 7.0, "apart": 3.5, "sunset": 5.0}
 PARTING_FACTOR = 10.0  # the two sides parting, 10x faster than real time
 LEAVING_FACTOR = 30.0
-SUNSET_FACTOR = 10.0  # the close on the departing side in the last sunlight
-APART_FACTOR = 20.0  # the wide that ends the clip: both sides, far apart, over the sunset limb
+SUNSET_FACTOR = 10.0  # the close that ends the clip: the departing side warm in the last sunlight
+APART_FACTOR = 20.0  # the wide before it: both sides, far apart, over the sunset limb
 LIGHT_ANGLE_DEG = 55.0  # between the Sun and the camera, seen from the subject: side to three-quarter light
 SUNSET_LIGHT_DEG = 106.0  # the close: side light, the limb's glow (towards the Sun) at one edge of the frame
 APART_LIGHT_DEG = 125.0  # the wide looks further towards the Sun: the glowing limb runs across the frame
@@ -295,7 +295,9 @@ SUNSET_ELEVATION_DEG = 22.0  # the close looks down this much: Earth behind the 
 WARM_SUN_RAD = 0.10  # the Sun this high above the limb starts to redden the light (the stage's rule)
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
 # last 0.012 rad) and orange
-APART_SCREEN_X = 0.8  # in the last wide the two sides stand in the right third: the end card reads on the left
+APART_SCREEN_X = 0.8  # in the wide the two sides stand in the right third: the caption and the sky on the left
+CLOSE_FILL = (0.62, 0.74)  # the last close fills this much of the frame at its first and last frame...
+CLOSE_DROP = 0.2  # ...its subject this share of the half-height below centre: the end card reads above it
 
 
 def _fibonacci(n: int) -> np.ndarray:
@@ -524,17 +526,20 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
 
 def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe: _Probe, t_from: float,
             t1: float, aspect: float) -> list[Shot]:
-    """The close ('sunset', 'N minutes later') and the wide ('apart', labelled, the end card over it) that end
-    the default edit as the Sun sets: the last frame has the Sun ``LIT_SUN_RAD`` above the limb."""
+    """The wide ('apart', 'N minutes later', both sides named over the sunset limb) and the close ('sunset',
+    the end card over it) that end the default edit as the Sun sets: the close runs through the last
+    sunlight, when the light through the limb warms the hulls, and its last frame has the Sun
+    ``LIT_SUN_RAD`` above the limb."""
     lighting = settings.lighting
     n, dip = _orbit(record)
     lit = _sun_crossing(record, lighting, t_from, t1, LIT_SUN_RAD)
     if lit is None:
         return []
     close_len, wide_len = SHOT_TIMES["sunset"], SHOT_TIMES["apart"]
-    wide_start = lit - APART_FACTOR * wide_len
-    close_start = wide_start - SUNSET_FACTOR * close_len
-    if close_start < t_from:
+    close_start = lit - SUNSET_FACTOR * close_len
+    wide_end = close_start
+    wide_start = wide_end - APART_FACTOR * wide_len
+    if wide_start < t_from:
         return []
     boxes = station_boxes(record)
     dep = points.masks["departing"]
@@ -547,55 +552,65 @@ def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe:
         pos, quat = record.pose_at(t)
         return boxes.corners(mask, pos, quat_to_matrix(quat))
 
-    sun_close = sun_direction(lighting, n, close_start + 0.5 * SUNSET_FACTOR * close_len)
-
-    def make_close(c: np.ndarray, scale: float) -> Shot:
-        end = close_start + SUNSET_FACTOR * close_len
-        d0 = scale * _fit_distance(corners(dep, close_start), at("departing", close_start), c, 34.0, aspect, 1.0)
-        d1 = scale * _fit_distance(corners(dep, end), at("departing", end), c, 34.0, aspect, 1.2)
-        return Shot(name="sunset", video_s=close_len, start_sim_s=close_start, time_factor=SUNSET_FACTOR,
-                    subject="departing", from_m=tuple(c * d0), to_m=tuple(_rotate_about_zenith(c, 24.0) * d1),
-                    fov_deg=34.0)
-
-    close = _pick(probe, make_close, _Want(SUNSET_ELEVATION_DEG, sun_close, light_deg=SUNSET_LIGHT_DEG))
     # the wide: from square to the line between the two sides, level, far enough out that the departing side
     # stands on the glowing limb (which dips ``dip`` below the horizontal) near the bottom of the frame and the
-    # other side sits in space near the top, both to the right of centre (the end card reads on the left)
-    sun_wide = sun_direction(lighting, n, lit)
+    # other side sits in space near the top, both to the right of centre
+    sun_wide = sun_direction(lighting, n, wide_end)
     fov = 44.0
     margin, margin_top = math.radians(4.0), math.radians(7.0)  # (the frame's corners stretch off-centre angles)
     low = dip - math.radians(1.5)  # the departing side just above the limb line
     high = math.radians(fov) - margin - margin_top - low
-    d_pos, r_pos = at("departing", lit), at("remaining", lit)
+    d_pos, r_pos = at("departing", wide_end), at("remaining", wide_end)
     rise = float(r_pos[0] - d_pos[0])  # how far above the departing side the other side is, m
-    if rise <= 0:
-        return [close]
-    between = 0.5 * (d_pos + r_pos)
-    top = float(corners(points.masks["remaining"], lit)[:, 0].max() - r_pos[0])  # m above its centre
+    shots: list[Shot] = []
+    if rise > 0:
+        between = 0.5 * (d_pos + r_pos)
+        top = float(corners(points.masks["remaining"], wide_end)[:, 0].max() - r_pos[0])  # m above its centre
 
-    def make_wide(c: np.ndarray, scale: float) -> Shot:
-        flat = np.array([0.0, c[1], c[2]])
-        if np.linalg.norm(flat) < 1e-6:
-            flat = np.array([0.0, 1.0, 0.0])
-        flat /= np.linalg.norm(flat)
-        reach = rise / (math.tan(low) + math.tan(high))
-        for _ in range(4):  # the other side's top (its arrays) inside the margin too, not only its centre
-            reach = rise / (math.tan(low) + math.tan(high - math.atan(top / reach)))
-        reach *= scale
-        eye = d_pos + flat * reach + np.array([reach * math.tan(low), 0.0, 0.0])
-        look_down = 0.5 * (low - high) + 0.5 * (margin - margin_top)  # the bottom edge ``margin`` under the departing side
-        swing = math.atan((APART_SCREEN_X - 0.5) * 2 * math.tan(math.radians(fov) / 2) * aspect)
-        look = _rotate_about_zenith(-flat, math.degrees(swing))
-        look = look * math.cos(look_down) + np.array([-math.sin(look_down), 0.0, 0.0])
-        target = eye + look * reach
-        right = np.cross(-flat, [1.0, 0.0, 0.0])
-        offset = eye - between
-        return Shot(name="apart", video_s=wide_len, start_sim_s=wide_start, time_factor=APART_FACTOR,
-                    subject="between", from_m=tuple(offset), to_m=tuple(offset + right * 0.15 * reach),
-                    target_offset_m=tuple(target - between), fov_deg=fov, labels=True)
+        def make_wide(c: np.ndarray, scale: float) -> Shot:
+            flat = np.array([0.0, c[1], c[2]])
+            if np.linalg.norm(flat) < 1e-6:
+                flat = np.array([0.0, 1.0, 0.0])
+            flat /= np.linalg.norm(flat)
+            reach = rise / (math.tan(low) + math.tan(high))
+            for _ in range(4):  # the other side's top (its arrays) inside the margin too, not only its centre
+                reach = rise / (math.tan(low) + math.tan(high - math.atan(top / reach)))
+            reach *= scale
+            eye = d_pos + flat * reach + np.array([reach * math.tan(low), 0.0, 0.0])
+            look_down = 0.5 * (low - high) + 0.5 * (margin - margin_top)  # bottom edge ``margin`` under the departing side
+            swing = math.atan((APART_SCREEN_X - 0.5) * 2 * math.tan(math.radians(fov) / 2) * aspect)
+            look = _rotate_about_zenith(-flat, math.degrees(swing))
+            look = look * math.cos(look_down) + np.array([-math.sin(look_down), 0.0, 0.0])
+            target = eye + look * reach
+            right = np.cross(-flat, [1.0, 0.0, 0.0])
+            offset = eye - between
+            return Shot(name="apart", video_s=wide_len, start_sim_s=wide_start, time_factor=APART_FACTOR,
+                        subject="between", from_m=tuple(offset), to_m=tuple(offset + right * 0.15 * reach),
+                        target_offset_m=tuple(target - between), fov_deg=fov, labels=True)
 
-    wide = _pick(probe, make_wide, _Want(0.0, sun_wide, light_deg=APART_LIGHT_DEG), tries=60)
-    return [close, wide]
+        shots.append(_pick(probe, make_wide, _Want(0.0, sun_wide, light_deg=APART_LIGHT_DEG), tries=60))
+
+    # the close: side light, looking down across the darkening Earth, the limb's glow at one edge; a slow push
+    # in and round, its subject low in the frame so that the end card reads above it
+    sun_close = sun_direction(lighting, n, close_start + 0.5 * SUNSET_FACTOR * close_len)
+    fov_close = 34.0
+
+    def make_close(c: np.ndarray, scale: float) -> Shot:
+        end = close_start + SUNSET_FACTOR * close_len
+        c1 = _rotate_about_zenith(c, 24.0)
+        d0 = scale * _fit_distance(corners(dep, close_start), at("departing", close_start), c, fov_close, aspect,
+                                   CLOSE_FILL[0])
+        d1 = scale * _fit_distance(corners(dep, end), at("departing", end), c1, fov_close, aspect, CLOSE_FILL[1])
+        right = np.cross(-c1, [1.0, 0.0, 0.0])
+        right /= max(float(np.linalg.norm(right)), 1e-9)
+        screen_up = np.cross(right, -c1)
+        lift = screen_up * (CLOSE_DROP * d1 * math.tan(math.radians(fov_close) / 2))
+        return Shot(name="sunset", video_s=close_len, start_sim_s=close_start, time_factor=SUNSET_FACTOR,
+                    subject="departing", from_m=tuple(c * d0 + lift), to_m=tuple(c1 * d1 + lift),
+                    target_offset_m=tuple(lift), fov_deg=fov_close)
+
+    shots.append(_pick(probe, make_close, _Want(SUNSET_ELEVATION_DEG, sun_close, light_deg=SUNSET_LIGHT_DEG)))
+    return shots
 
 
 def not_truss(record: Any) -> np.ndarray:

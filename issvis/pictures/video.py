@@ -224,7 +224,7 @@ class Overlays:
         self.caption = text(body_px, justify="centered", valign="top") if cfg.captions else None
         if self.caption is not None:
             self.caption.GetPositionCoordinate().SetValue(0.5, 1 - m)
-        # the end card at the top left: the last wide keeps its subjects low and to the right, over the limb
+        # the end card at the top left: the last close keeps its subject low in the frame
         self.end = text(size(0.036), valign="top") if cfg.end_card and cfg.end_s > 0 else None
         if self.end is not None:
             self.end.GetPositionCoordinate().SetValue(m, 1 - m)
