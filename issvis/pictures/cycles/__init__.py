@@ -191,7 +191,7 @@ class BlenderWorker:
             self._proc.wait(timeout=10)
 
 
-def write_inputs(record: Any, settings: RenderSettings, folder: Path, preview: bool) -> Path:
+def write_inputs(record: Any, settings: RenderSettings, folder: Path, preview: bool, silhouette: bool = False) -> Path:
     """The worker's set-up in ``folder``: the station GLB (``issvis export``, no camera), Earth's
     texture as a PNG (RGB Blue Marble, cloud field in alpha) and ``setup.json``; returns the latter."""
     from PIL import Image
@@ -204,7 +204,7 @@ def write_inputs(record: Any, settings: RenderSettings, folder: Path, preview: b
     export_record(record, glb, rate_hz=1e-6, camera=False)  # one key: the worker poses the parts itself
     e = settings.earth
     tex = folder / "earth.png"
-    if e.show:
+    if e.show and not silhouette:
         Image.fromarray(earth_texture_image(e.texture, preview, clouds=True)).save(tex, compress_level=1)
     setup = {"station_glb": str(glb), "parts": [str(n) for n in record.names], "earth": bool(e.show),
              "atmosphere": bool(e.atmosphere), "earth_texture": str(tex), "clouds": float(e.clouds),
@@ -212,7 +212,7 @@ def write_inputs(record: Any, settings: RenderSettings, folder: Path, preview: b
              "near_m": settings.camera.near_m, "star_gain": 0.4 * settings.lighting.star_gain,
              "width_px": settings.width_px, "height_px": settings.height_px, "samples": cfg.samples,
              "denoise": cfg.denoise, "seed": cfg.seed, "device": cfg.device, "view_transform": "AgX",
-             "exposure_ev": cfg.exposure_ev, "sun_strength": SUN_STRENGTH}
+             "exposure_ev": cfg.exposure_ev, "sun_strength": SUN_STRENGTH, "silhouette": silhouette}
     path = folder / "setup.json"
     path.write_text(json.dumps(setup, indent=1))
     return path
@@ -329,8 +329,9 @@ def estimate_line(source: CyclesSource, n_frames: int) -> str:
 
 
 def open_cycles_source(record: Any, settings: RenderSettings, preview: bool = False,
-                       title: str | None = None) -> CyclesSource:
-    """Start Blender on this record (scene built, then waiting for frames) and the overlay window."""
+                       title: str | None = None, silhouette: bool = False) -> CyclesSource:
+    """Start Blender on this record (scene built, then waiting for frames) and the overlay window.
+    ``silhouette``: every part white on black, nothing else (for the engines' agreement test)."""
     from ...core.files import make_work_folder
     from ...record.scene_of import title_of
     from ..camera import Clip
@@ -344,7 +345,7 @@ def open_cycles_source(record: Any, settings: RenderSettings, preview: bool = Fa
     mean_motion = float(orbit.get("mean_motion_rad_s", math.sqrt(3.986004418e14 / (EARTH_RADIUS_M + altitude_m) ** 3)))
     folder = make_work_folder("cycles")
     try:
-        setup = write_inputs(record, settings, folder, preview)
+        setup = write_inputs(record, settings, folder, preview, silhouette)
         t = time.perf_counter()
         worker = BlenderWorker(command, setup)
         print(f"cycles: scene built in {time.perf_counter() - t:.1f} s by Blender {worker.ready.get('blender', '?')}, "

@@ -151,9 +151,19 @@ def earth_material(texture_path, clouds):
     img.alpha_mode = "CHANNEL_PACKED"  # the alpha is the cloud field, not coverage
     tex.image = img
     tex.interpolation = "Cubic"
+    # the field thresholded near 0.5 with a fine noise (features of ~20 km) added, so that cloud
+    # edges stay crisp and broken where the 1024-px field is magnified
+    coord = nodes.new("ShaderNodeTexCoord")
+    fine = nodes.new("ShaderNodeTexNoise")
+    fine.inputs["Scale"].default_value = 4.0e-5  # per metre of Earth: features of ~25 km
+    fine.inputs["Detail"].default_value = 8.0
+    fine.inputs["Roughness"].default_value = 0.6
+    links.new(coord.outputs["Object"], fine.inputs["Vector"])
+    field = _math(nodes, links, "ADD", tex.outputs["Alpha"],
+                  _math(nodes, links, "MULTIPLY", _math(nodes, links, "SUBTRACT", fine.outputs["Fac"], 0.5), 0.6))
     cloud = _math(nodes, links, "MULTIPLY",
-                  _math(nodes, links, "MULTIPLY", _math(nodes, links, "SUBTRACT", tex.outputs["Alpha"], 0.47), 8.0,
-                        clamp=True), clouds)
+                  _math(nodes, links, "MULTIPLY", _math(nodes, links, "SUBTRACT", field, 0.5), 12.0, clamp=True),
+                  clouds)
     sep = nodes.new("ShaderNodeSeparateColor")
     links.new(tex.outputs["Color"], sep.inputs[0])
     ocean = _math(nodes, links, "MULTIPLY", _math(nodes, links, "SUBTRACT", sep.outputs[2], sep.outputs[0]), 12.0,
@@ -191,7 +201,7 @@ def atmosphere_material(sun_node_holder, gain):
     blue = _math(nodes, links, "MULTIPLY", _math(nodes, links, "SUBTRACT", cos_sun, 0.02), 5.0, clamp=True)
     lw = nodes.new("ShaderNodeLayerWeight")
     lw.inputs["Blend"].default_value = 0.5
-    edge = _math(nodes, links, "POWER", lw.outputs["Facing"], 5.0)
+    edge = _math(nodes, links, "POWER", lw.outputs["Facing"], 24.0)  # only where the shell is seen edge-on
     strength = _math(nodes, links, "MULTIPLY", _math(nodes, links, "MULTIPLY", edge, day), gain)
     colour = nodes.new("ShaderNodeMix")
     colour.data_type = "RGBA"
@@ -254,10 +264,28 @@ def pick_device(scene, wanted):
     return f"CPU ({os.cpu_count()} threads)"
 
 
+def as_silhouettes(parts):
+    """Every part drawn as plain white emission on black: the station's silhouette (the engines'
+    agreement test compares it with the raster engine's)."""
+    white = bpy.data.materials.new("silhouette")
+    white.use_nodes = True
+    nodes = white.node_tree.nodes
+    nodes.remove(nodes["Principled BSDF"])
+    emit = nodes.new("ShaderNodeEmission")
+    emit.inputs["Strength"].default_value = 1.0
+    white.node_tree.links.new(emit.outputs[0], nodes["Material Output"].inputs["Surface"])
+    for ob in parts.values():
+        ob.data.materials.clear()
+        ob.data.materials.append(white)
+
+
 def build(setup):
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     parts = import_station(setup["station_glb"], setup["parts"])
+    if setup.get("silhouette"):
+        as_silhouettes(parts)
+        setup = {**setup, "earth": False, "star_gain": 0.0, "view_transform": "Standard", "exposure_ev": 0.0}
     conv_t = _transposed(GLTF_TO_BLENDER)
 
     # Earth at true scale, and its atmosphere
@@ -269,7 +297,7 @@ def build(setup):
         earth.data.materials.append(earth_material(setup["earth_texture"], setup["clouds"]))
         if setup["atmosphere"]:
             atmo = _grid_sphere("atmosphere", r_m + 60_000.0, setup["earth_grid_deg"])
-            atmo.data.materials.append(atmosphere_material(sun_nodes, 3.0))
+            atmo.data.materials.append(atmosphere_material(sun_nodes, 1.5))
             for flag in ("visible_shadow", "visible_diffuse", "visible_glossy", "visible_transmission",
                          "visible_volume_scatter"):
                 setattr(atmo, flag, False)
