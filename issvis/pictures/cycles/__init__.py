@@ -189,6 +189,11 @@ class BlenderWorker:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait(timeout=10)
+        self._err_thread.join(timeout=5)
+        for pipe in (self._proc.stdout, self._proc.stderr):
+            with contextlib.suppress(Exception):
+                assert pipe is not None
+                pipe.close()
 
 
 def write_inputs(record: Any, settings: RenderSettings, folder: Path, preview: bool, silhouette: bool = False) -> Path:
