@@ -40,8 +40,6 @@ from ..video import RenderError
 WORKER = Path(__file__).with_name("worker.py")
 PREFIX = "ISSVIS-CYCLES "
 SETUP_HINT = "make cycles-env (creates .venv-cycles with pip install bpy==5.0.1 'numpy<2'), or install Blender 5 and put `blender` on PATH, or name one with --blender"
-#: How long Blender may take to import the station and build the scene before it is given up, s.
-START_TIMEOUT_S = 600.0
 
 
 class CyclesError(RenderError):
@@ -142,7 +140,7 @@ class BlenderWorker:
         self._stderr: list[str] = []
         self._err_thread = threading.Thread(target=self._drain, daemon=True, name="issvis-blender-stderr")
         self._err_thread.start()
-        self.ready = self._reply(START_TIMEOUT_S)
+        self.ready = self._reply()
         if "ready" not in self.ready:
             raise self._failure("did not build the scene")
 
@@ -152,7 +150,8 @@ class BlenderWorker:
             self._stderr.append(line)
             del self._stderr[:-40]
 
-    def _reply(self, timeout_s: float) -> dict[str, Any]:
+    def _reply(self) -> dict[str, Any]:
+        """The worker's next message (its other output skipped); {} once it has ended."""
         assert self._proc.stdout is not None
         for line in self._proc.stdout:
             if line.startswith(PREFIX):
@@ -174,7 +173,7 @@ class BlenderWorker:
             self._proc.stdin.flush()
         except OSError:
             raise self._failure("stopped") from None
-        reply = self._reply(3600.0)
+        reply = self._reply()
         if "done" not in reply:
             raise self._failure("failed to render a frame")
         return reply
@@ -272,6 +271,7 @@ class CyclesSource:
         took = time.perf_counter() - t
         if self.first_frame_s is None:
             self.first_frame_s = took
+            print(estimate_line(self, self.clip.n_frames), file=sys.stderr)
         self.frames += 1
         with Image.open(state["out"]) as im:
             return np.asarray(im.convert("RGB"))
@@ -326,11 +326,13 @@ class CyclesSource:
 
 
 def estimate_line(source: CyclesSource, n_frames: int) -> str:
-    """'cycles: first frame 12.3 s on CPU (16 threads); 150 frames about 31 min' (this process's share)."""
+    """The time estimate printed after the first frame: that frame's time times the clip's frames
+    (a worker of ``--workers N`` renders about 1/N of them)."""
     per = source.first_frame_s or 0.0
     total = per * n_frames
-    span = f"{total / 60:.0f} min" if total >= 90 else f"{total:.0f} s"
-    return f"cycles: first frame {per:.1f} s on {source.worker.ready.get('device', '?')}; {n_frames} frames about {span}"
+    span = f"{total / 3600:.1f} h" if total >= 5400 else f"{total / 60:.0f} min" if total >= 90 else f"{total:.0f} s"
+    return (f"cycles: first frame {per:.1f} s on {source.worker.ready.get('device', '?')}; the clip's {n_frames} "
+            f"frames about {span} in one process (over N workers: 1/N of that)")
 
 
 def open_cycles_source(record: Any, settings: RenderSettings, preview: bool = False,
