@@ -349,7 +349,8 @@ def assets(output: Path) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Animated glTF to write (.glb); default renders/<record>.glb.")
 @click.option("--rate-hz", type=click.FloatRange(min=0, min_open=True, max=1000), default=None,
-              help="Resample the keyframes at this rate (default: the record's own samples).")
+              help="With --no-camera: resample the keyframes at this rate (default: the record's own samples); with the "
+                   "camera, the parts are keyed with it, 10 a video second.")
 @click.option("--no-camera", is_flag=True, help="Leave out the render's animated camera.")
 @long_command
 def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no_camera: bool) -> None:

@@ -291,7 +291,7 @@ def build(setup):
     # Earth at true scale, and its atmosphere
     r_m = setup["earth_radius_m"]
     earth = atmo = None
-    sun_nodes = []
+    sun_nodes: list = []
     if setup["earth"]:
         earth = _grid_sphere("earth", r_m, setup["earth_grid_deg"])
         earth.data.materials.append(earth_material(setup["earth_texture"], setup["clouds"]))
