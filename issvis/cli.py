@@ -715,10 +715,12 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
     if engine == "raster":
         settings = settings.model_copy(update={"cycles": None})
     elif engine == "cycles" or settings.cycles is not None or samples is not None or blender is not None:
-        from .pictures.cycles import blender_command, with_cycles
+        from .pictures.cycles import PREVIEW_SAMPLES, blender_command, with_cycles
 
         if engine is None and settings.cycles is None:
             raise UserError("--samples and --blender apply to --engine cycles")
+        if samples is None and preview:
+            samples = PREVIEW_SAMPLES  # small and fast: a few samples, denoised
         settings = with_cycles(settings, samples=samples, blender=blender)
         assert settings.cycles is not None
         blender_command(settings.cycles)  # before simulating: a missing Blender is one line, exit 2

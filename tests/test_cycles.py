@@ -33,7 +33,9 @@ def _blender() -> list[str]:
         pytest.skip(f"no Blender for the Cycles engine here ({exc})")
 
 
-needs_blender = pytest.mark.usefixtures("blender")
+def needs_blender(test):
+    """Renders with Blender (the bpy environment or a blender on PATH): slow, skipped without one."""
+    return pytest.mark.slow(pytest.mark.usefixtures("blender")(test))
 
 
 @pytest.fixture(scope="module")

@@ -41,6 +41,9 @@ WORKER = Path(__file__).with_name("worker.py")
 PREFIX = "ISSVIS-CYCLES "
 SETUP_HINT = "make cycles-env (creates .venv-cycles with pip install bpy==5.0.1 'numpy<2'), or install Blender 5 and put `blender` on PATH, or name one with --blender"
 
+#: Samples a pixel under ``--preview`` unless ``--samples`` says otherwise.
+PREVIEW_SAMPLES = 8
+
 
 class CyclesError(RenderError):
     """The Cycles engine cannot run (no Blender found, Blender failed); the message names the fix."""
@@ -212,7 +215,7 @@ def write_inputs(record: Any, settings: RenderSettings, folder: Path, preview: b
         Image.fromarray(earth_texture_image(e.texture, preview, clouds=True)).save(tex, compress_level=1)
     setup = {"station_glb": str(glb), "parts": [str(n) for n in record.names], "earth": bool(e.show),
              "atmosphere": bool(e.atmosphere), "earth_texture": str(tex), "clouds": float(e.clouds),
-             "earth_radius_m": EARTH_RADIUS_M, "earth_grid_deg": 0.5 if not preview else 2.0,
+             "earth_radius_m": EARTH_RADIUS_M, "earth_grid_deg": 1.0 if not preview else 2.0,  # 1 deg: the limb within 0.03 deg, under a 1080p pixel
              "near_m": settings.camera.near_m, "star_gain": 0.4 * settings.lighting.star_gain,
              "width_px": settings.width_px, "height_px": settings.height_px, "samples": cfg.samples,
              "denoise": cfg.denoise, "seed": cfg.seed, "device": cfg.device, "view_transform": "AgX",
