@@ -271,7 +271,7 @@ class CyclesSettings(_Strict):
     denoise: bool = Field(True, description="OpenImageDenoise over each frame")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Cycles' noise seed, the same for every frame and process")
     device: Literal["auto", "cpu"] = Field("auto", description="auto: a GPU where Cycles finds one, else the CPU")
-    exposure_ev: float = Field(1.0, ge=-10, le=10, description="exposure of the AgX view transform, stops")
+    exposure_ev: float = Field(2.0, ge=-10, le=10, description="exposure of the AgX view transform, stops")
     blender: str | None = Field(None, description="the Blender to run: a `blender` program or a Python with "
                                 "the bpy module; default: `blender` on PATH, then .venv-cycles")
 

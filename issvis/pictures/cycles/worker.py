@@ -296,8 +296,8 @@ def build(setup):
         earth = _grid_sphere("earth", r_m, setup["earth_grid_deg"])
         earth.data.materials.append(earth_material(setup["earth_texture"], setup["clouds"]))
         if setup["atmosphere"]:
-            atmo = _grid_sphere("atmosphere", r_m + 60_000.0, setup["earth_grid_deg"])
-            atmo.data.materials.append(atmosphere_material(sun_nodes, 1.5))
+            atmo = _grid_sphere("atmosphere", r_m + 35_000.0, setup["earth_grid_deg"])
+            atmo.data.materials.append(atmosphere_material(sun_nodes, 0.8))
             for flag in ("visible_shadow", "visible_diffuse", "visible_glossy", "visible_transmission",
                          "visible_volume_scatter"):
                 setattr(atmo, flag, False)
