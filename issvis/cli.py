@@ -350,7 +350,8 @@ def assets(output: Path) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Animated glTF to write (.glb); default renders/<record>.glb.")
 @click.option("--rate-hz", type=click.FloatRange(min=0, min_open=True, max=1000), default=None,
-              help="Resample the keyframes at this rate (default: the record's own samples).")
+              help="With --no-camera: resample the keyframes at this rate (default: the record's own samples); with the "
+                   "camera, the parts are keyed with it, 10 a video second.")
 @click.option("--no-camera", is_flag=True, help="Leave out the render's animated camera.")
 @long_command
 def export_cmd(record_path: Path, output: Path | None, rate_hz: float | None, no_camera: bool) -> None:
@@ -658,11 +659,20 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
               help="A soundtrack to mux (AAC), trimmed and faded to the clip's length.")
 @click.option("--audio-fade", "audio_fade_s", type=float, default=2.0, show_default=True, metavar="S",
               help="Fade-out of the soundtrack at the end of the clip, s.")
+@click.option("--engine", default=None, metavar="raster|cycles",
+              help="raster: VTK (the default); cycles: Blender Cycles, path-traced (docs/cycles.md). "
+                   "Default: cycles when the scene has [render.cycles].")
+@click.option("--samples", type=click.IntRange(1, 65536), default=None,
+              help="Cycles: samples a pixel (4-16 a preview, 64 the final setting; [render.cycles] samples).")
+@click.option("--blender", default=None, metavar="PROGRAM",
+              help="Cycles: the Blender to run (a blender program, or a Python with bpy); default: blender on "
+                   "PATH, then .venv-cycles (make cycles-env).")
 @set_option
 @long_command
 def render(source: Path | None, output: Path | None, size: str | None, fps: int | None, seconds: float | None,
            preview: bool, still_s: float | None, still_alias_s: float | None, progress: bool, workers: int,
-           scheduler: str | None, audio: Path | None, audio_fade_s: float, overrides: tuple[str, ...]) -> None:
+           scheduler: str | None, audio: Path | None, audio_fade_s: float, engine: str | None, samples: int | None,
+           blender: str | None, overrides: tuple[str, ...]) -> None:
     """Render a record (.npz) or a scene (simulated first) to an MP4, with a poster PNG beside it.
 
     Every time it takes is in video seconds (of the MP4); simulated time belongs to the scene."""
@@ -673,6 +683,8 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
     from .pictures.video import effective_settings, render_still, render_video
     from .record.scene_of import settings_of
 
+    if engine not in (None, "raster", "cycles"):
+        raise UserError(f"--engine {engine!r}: expected raster or cycles")
     source, kind = input_file(source, ("scene", "record"), "render")
     if still_alias_s is not None:
         if still_s is not None:
@@ -711,6 +723,18 @@ def render(source: Path | None, output: Path | None, size: str | None, fps: int 
     except ValidationError as exc:
         flags = {"width_px": "--size width", "height_px": "--size height", "fps": "--fps", "seconds": "--seconds"}
         raise UserError(format_validation_error(exc, str(source), names=flags, key_prefix="render.", sep="; ")) from None
+    if engine == "raster":
+        settings = settings.model_copy(update={"cycles": None})
+    elif engine == "cycles" or settings.cycles is not None or samples is not None or blender is not None:
+        from .pictures.cycles import PREVIEW_SAMPLES, blender_command, with_cycles
+
+        if engine is None and settings.cycles is None:
+            raise UserError("--samples and --blender apply to --engine cycles")
+        if samples is None and preview:
+            samples = PREVIEW_SAMPLES  # small and fast: a few samples, denoised
+        settings = with_cycles(settings, samples=samples, blender=blender)
+        assert settings.cycles is not None
+        blender_command(settings.cycles)  # before simulating: a missing Blender is one line, exit 2
     knots = settings.time.knots
     if record is None and knots and (knots[-1][1] > scene.scene.duration_s or knots[0][1] < 0):
         raise UserError(f"{source}: render.time.knots reach simulated time {knots[0][1]:g}..{knots[-1][1]:g} s, "

@@ -83,7 +83,7 @@ def test_export_has_materials_textures_and_camera(record, tmp_path):
     names = {m["name"] for m in doc["materials"]}
     assert {"mmod", "array", "truss", "ros_blanket"} <= names
     assert all("bufferView" in img and img["mimeType"] == "image/png" for img in doc["images"])  # self-contained
-    assert "camera" in {a["name"] for a in doc["animations"]} and doc["cameras"][0]["type"] == "perspective"
+    assert [a["name"] for a in doc["animations"]] == ["run"] and doc["cameras"][0]["type"] == "perspective"
     assert info["camera"] and "keys" in info["camera"]
     scene = trimesh.load(out, file_type="glb")  # an independent reader opens it
     assert len(scene.geometry) >= len(record.names)
@@ -101,3 +101,35 @@ def test_cli_export(tmp_path, capsys):
     assert main(["export", str(ROOT / "scenes" / "undock.toml"), "-o", str(tmp_path / "s.glb")]) == 2
     err = capsys.readouterr().err
     assert "expected a file ending in .glb" in err and "issvis export takes a trajectory record (.npz" in err
+
+
+def test_export_plays_parts_camera_and_sun_on_one_clock(record, tmp_path):
+    """One animation (a player that plays one plays all: none arrives muted), every channel on the
+    same key times, the parts at the video's simulated times, Earth within the camera's far limit,
+    and a Sun light along the render's Sun."""
+    from issvis.pictures.camera import clip_for
+    from issvis.pictures.cycles import sun_light
+    from issvis.record.scene_of import settings_of
+
+    out = tmp_path / "run.glb"
+    export_record(record, out)
+    doc, binary = read_glb(out.read_bytes())
+    (run,) = doc["animations"]
+    inputs = {s["input"] for s in run["samplers"]}
+    assert len(inputs) == 1
+    keys = gltf_accessor(doc, binary, inputs.pop()).astype(float)
+    settings, _ = settings_of(record)
+    clip = clip_for(settings, record)
+    assert keys[-1] == pytest.approx(clip.length_s, abs=0.11)
+    _, tracks = _tracks(out)
+    k = len(keys) // 2
+    pos, _ = record.pose_at(clip.sim(float(keys[k])))
+    b = list(record.names).index("zarya")
+    assert np.linalg.norm(tracks["zarya"]["translation"][k] - pos[b]) <= TOLERANCES.export_pos_m
+    assert doc["cameras"][0]["perspective"]["zfar"] > 2.0e7  # Earth's far side is ~13,000 km away
+    light = doc["extensions"]["KHR_lights_punctual"]["lights"][0]
+    assert light["type"] == "directional" and "KHR_lights_punctual" in doc["extensionsUsed"]
+    orbit = record.meta["orbit"]
+    want = np.array(sun_light(settings, clip.sim(float(keys[k])), orbit["mean_motion_rad_s"], orbit["altitude_m"])["direction"])
+    q = tracks["Sun"]["rotation"][k]
+    assert float(quat_to_matrix(q)[:, 2] @ want) > 0.9999  # the light's +Z (it shines along -Z) is towards the Sun

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.frames import EARTH_RADIUS_M
 from ..station.gltf import GltfBuilder, png_bytes
 
 if TYPE_CHECKING:
@@ -19,6 +20,12 @@ LVLH_TO_GLTF = np.array([[0.0, 0.0, -1.0],
                          [1.0, 0.0, 0.0],
                          [0.0, -1.0, 0.0]])  # columns: LVLH x, y, z in glTF axes
 ROOT_NODE = "LVLH"
+MU_M3_S2 = 3.986004418e14
+#: The Sun's illuminance in the file, lux: Blender's importer divides by 683 lm/W, which gives the
+#: Cycles engine's sun strength at the default ``lighting.sun_intensity`` (1.15 W/m^2).
+SUN_LUX = 683.0 * 1.15
+#: The camera's far limit, m: beyond Earth's far side (the horizon is ~2,300 km away from 420 km up).
+CAMERA_ZFAR_M = 1.0e8
 
 
 class ExportError(InputError, ValueError):
@@ -35,8 +42,9 @@ def export_times(record: Record, rate_hz: float | None) -> np.ndarray:
     return grid if grid[-1] >= t[-1] - 1e-9 else np.append(grid, t[-1])
 
 
-def _camera_track(record: Record, size_px: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
-    """(video times, positions, quaternions xyzw, yfov rad) of the render's camera, or None."""
+def _camera_track(record: Record, size_px: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
+    """(video times, positions, quaternions xyzw, yfov rad, simulated times, Sun directions LVLH) of
+    the render's camera, keyed at up to 10 a video second."""
     from ..core.frames import matrix_to_quat
     from ..record.scene_of import settings_of
     from .camera import clip_for
@@ -61,7 +69,23 @@ def _camera_track(record: Record, size_px: tuple[int, int]) -> tuple[np.ndarray,
         pos.append(position)
         quat.append(q)
         fovs.append(fov)
-    return times, np.array(pos), np.array(quat), float(np.radians(np.median(fovs)))
+    from .cycles import sun_light
+
+    orbit = record.meta.get("orbit", {})
+    altitude_m = float(orbit.get("altitude_m", 418_310.0))
+    mean_motion = float(orbit.get("mean_motion_rad_s", np.sqrt(MU_M3_S2 / (EARTH_RADIUS_M + altitude_m) ** 3)))
+    sim = np.array([clip.sim(float(v)) for v in times])
+    suns = np.array([sun_light(settings, float(t), mean_motion, altitude_m)["direction"] for t in sim])
+    return times, np.array(pos), np.array(quat), float(np.radians(np.median(fovs))), sim, suns
+
+
+def _basis_z(z: np.ndarray) -> np.ndarray:
+    """A rotation whose third column is the unit vector ``z`` (first column as level as it can be)."""
+    z = np.asarray(z, float) / np.linalg.norm(z)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    x = np.cross(helper, z)
+    x /= np.linalg.norm(x)
+    return np.column_stack([x, np.cross(z, x), z])
 
 
 def _embedded(g: GltfBuilder, key: str, image, png_file=None) -> int | None:
@@ -82,8 +106,10 @@ def export_record(record: Record, output: str | Path, rate_hz: float | None = No
 
     Nodes: ``LVLH`` (root, LVLH -> glTF +Y up) with one child per part (its fine visual mesh and
     PBR materials, textures embedded), translation/rotation keyframes at ``export_times`` on the
-    simulated-time axis (animation ``run``); and, when the record's [render] section gives a
-    camera, a camera node animated on the video-time axis (animation ``camera``).
+    simulated-time axis (animation ``run``). When the record's [render] section gives a camera, the
+    one animation ``run`` runs on the video's clock instead: the camera node, a Sun (a
+    ``KHR_lights_punctual`` directional light turning with the orbit) and the parts keyed at the
+    same video times (up to 10 a second), so that the file plays as the video does.
     """
     from pathlib import Path
 
@@ -95,11 +121,21 @@ def export_record(record: Record, output: str | Path, rate_hz: float | None = No
     missing = [n for n in names if n not in assets.parts]
     if missing:
         raise ExportError(f"the record names part(s) {', '.join(missing)} that this station does not have")
-    times = export_times(record, rate_hz)
-    if np.array_equal(times, record.t):
+    track = None
+    cam_info = None
+    if camera:
+        try:
+            track = _camera_track(record, size_px)
+        except Exception as exc:
+            track, cam_info = None, f"no camera ({exc})"
+    # one clock for everything: with the camera, the parts are keyed at the camera's keys (video time,
+    # the clip's time-lapse baked in), so a player that plays the file plays the video; without it,
+    # the parts keep the record's own clock (simulated time)
+    times = export_times(record, rate_hz) if track is None else track[4]
+    if track is None and np.array_equal(times, record.t):
         pos, quat = np.asarray(record.pos, float), np.asarray(record.quat, float)
     else:
-        poses = [record.pose_at(float(t)) for t in times]
+        poses = [record.pose_at(float(np.clip(t, record.t[0], record.t[-1]))) for t in times]
         pos = np.stack([p for p, _ in poses])
         quat = np.stack([q for _, q in poses])
     quat = quat / np.linalg.norm(quat, axis=2, keepdims=True)
@@ -125,37 +161,44 @@ def export_record(record: Record, output: str | Path, rate_hz: float | None = No
         children.append(g.node(name, mesh, root=False, translation=[float(x) for x in pos[0, b]],
                                rotation=[float(x) for x in quat[0, b]], extras={"label": part.label,
                                                                                   "segment": part.segment}))
-    t_acc = g.accessor(times - times[0] + 0.0, "SCALAR", target=None, minmax=True)
+    key_times = times - times[0] + 0.0 if track is None else track[0]
+    t_acc = g.accessor(key_times, "SCALAR", target=None, minmax=True)
     samplers, channels = [], []
+
+    def channel(node: int, path: str, data: np.ndarray, kind: str) -> None:
+        samplers.append({"input": t_acc, "output": g.accessor(data, kind, target=None), "interpolation": "LINEAR"})
+        channels.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": path}})
+
     for b, node in enumerate(children):
-        for path, data, kind in (("translation", pos[:, b], "VEC3"), ("rotation", quat[:, b], "VEC4")):
-            samplers.append({"input": t_acc, "output": g.accessor(data, kind, target=None),
-                             "interpolation": "LINEAR"})
-            channels.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": path}})
-    animations = [{"name": "run", "samplers": samplers, "channels": channels,
-                   "extras": {"time_axis": "simulated time from the record's first sample, s",
-                              "t0_s": float(times[0])}}]
-    cam_info = None
-    if camera:
-        try:
-            track = _camera_track(record, size_px)
-        except Exception as exc:
-            track, cam_info = None, f"no camera ({exc})"
-        if track is not None:
-            vt, cpos, cquat, yfov = track
-            g.doc.setdefault("cameras", []).append({"type": "perspective", "name": "render camera", "perspective": {
-                "yfov": yfov, "aspectRatio": size_px[0] / size_px[1], "znear": 0.5, "zfar": 200000.0}})
-            cam_node = g.node("render camera", root=False, camera=0, translation=[float(x) for x in cpos[0]],
-                              rotation=[float(x) for x in cquat[0]])
-            children.append(cam_node)
-            vt_acc = g.accessor(vt, "SCALAR", target=None, minmax=True)
-            animations.append({"name": "camera", "samplers": [
-                {"input": vt_acc, "output": g.accessor(cpos, "VEC3", target=None), "interpolation": "LINEAR"},
-                {"input": vt_acc, "output": g.accessor(cquat, "VEC4", target=None), "interpolation": "LINEAR"}],
-                "channels": [{"sampler": 0, "target": {"node": cam_node, "path": "translation"}},
-                             {"sampler": 1, "target": {"node": cam_node, "path": "rotation"}}],
-                "extras": {"time_axis": "video time of the render's clip, s"}})
-            cam_info = f"camera: {len(vt)} keys over {vt[-1]:g} s of video"
+        channel(node, "translation", pos[:, b], "VEC3")
+        channel(node, "rotation", quat[:, b], "VEC4")
+    extras: dict[str, Any] = {"time_axis": "simulated time from the record's first sample, s", "t0_s": float(times[0])}
+    if track is not None:
+        vt, cpos, cquat, yfov, sim, suns = track
+        g.doc.setdefault("cameras", []).append({"type": "perspective", "name": "render camera", "perspective": {
+            "yfov": yfov, "aspectRatio": size_px[0] / size_px[1], "znear": 0.5, "zfar": CAMERA_ZFAR_M}})
+        cam_node = g.node("render camera", root=False, camera=0, translation=[float(x) for x in cpos[0]],
+                          rotation=[float(x) for x in cquat[0]])
+        children.append(cam_node)
+        channel(cam_node, "translation", cpos, "VEC3")
+        channel(cam_node, "rotation", cquat, "VEC4")
+        # the Sun: a directional light (it shines along its node's -Z) turning with the orbit
+        g.doc.setdefault("extensions", {})["KHR_lights_punctual"] = {"lights": [
+            {"type": "directional", "name": "Sun", "color": [1.0, 0.97, 0.92], "intensity": SUN_LUX}]}
+        g.doc.setdefault("extensionsUsed", []).append("KHR_lights_punctual")
+        sun_q = np.array([matrix_to_quat(_basis_z(d)) for d in suns])
+        for k in range(1, len(sun_q)):
+            if float(np.dot(sun_q[k], sun_q[k - 1])) < 0:
+                sun_q[k] *= -1
+        sun_node = g.node("Sun", root=False, rotation=[float(x) for x in sun_q[0]],
+                          extras={"angular_diameter_deg": 0.53})
+        g.doc["nodes"][sun_node]["extensions"] = {"KHR_lights_punctual": {"light": 0}}
+        children.append(sun_node)
+        channel(sun_node, "rotation", sun_q, "VEC4")
+        extras = {"time_axis": "video time of the render's clip, s (parts, camera and Sun on this one clock)",
+                  "simulated_s": [float(t) for t in sim]}
+        cam_info = f"camera: {len(vt)} keys over {vt[-1]:g} s of video, parts and Sun on the same clock"
+    animations = [{"name": "run", "samplers": samplers, "channels": channels, "extras": extras}]
     g.node(ROOT_NODE, children=children, rotation=[float(x) for x in root_q],
            extras={"frame": "LVLH: x radial (zenith), y along-track, z orbit normal; metres",
                    "station_hash": assets.station_hash})

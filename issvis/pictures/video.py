@@ -592,6 +592,10 @@ class FrameSource:
 
 def open_source(record: Any, settings: RenderSettings, preview: bool = False, title: str | None = None) -> FrameSource:
     """Build the world for a record (meshes, Earth, overlays) in an offscreen window."""
+    if settings.cycles is not None:  # the cinematic engine supplies the frames (issvis.pictures.cycles)
+        from .cycles import open_cycles_source
+
+        return open_cycles_source(record, settings, preview=preview, title=title)  # type: ignore[return-value]
     from .stage import Stage
 
     clip = Clip(settings, record)

@@ -267,6 +267,20 @@ class Quality(_Strict):
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "superfast"
 
 
+class CyclesSettings(_Strict):
+    """``[render.cycles]``: the cinematic engine (Blender Cycles, ``docs/cycles.md``). A scene that has
+    this table renders with Cycles; ``issvis render --engine cycles`` adds it."""
+
+    samples: int = Field(64, ge=1, le=65536, description="path-traced samples a pixel (adaptive, denoised): "
+                         "4-16 a preview, 64 the final setting")
+    denoise: bool = Field(True, description="OpenImageDenoise over each frame")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Cycles' noise seed, the same for every frame and process")
+    device: Literal["auto", "cpu"] = Field("auto", description="auto: a GPU where Cycles finds one, else the CPU")
+    exposure_ev: float = Field(2.0, ge=-10, le=10, description="exposure of the AgX view transform, stops")
+    blender: str | None = Field(None, description="the Blender to run: a `blender` program or a Python with "
+                                "the bpy module; default: `blender` on PATH, then .venv-cycles")
+
+
 class RenderSettings(BaseModel):
     """How a record becomes a video. Command-line flags override these."""
 
@@ -285,6 +299,7 @@ class RenderSettings(BaseModel):
     earth: EarthSettings = EarthSettings()
     overlays: Overlays = Overlays()
     quality: Quality = Quality()
+    cycles: CyclesSettings | None = Field(None, description="render with Blender Cycles (docs/cycles.md)")
 
     @model_validator(mode="after")
     def _one_choreography(self) -> RenderSettings:

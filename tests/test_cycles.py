@@ -1,0 +1,191 @@
+"""The Cycles engine (issue 20): Blender draws the frames issvis computes.
+
+The tests that run Blender need the bpy environment (``make cycles-env``; ``.ci/run`` creates it) or
+a ``blender`` on PATH; where neither is there they skip, saying so. The command-line checks (a bad
+engine, a missing Blender) need neither.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from issvis.cli import main
+from issvis.core.tolerances import TOLERANCES
+from issvis.record.record import Record
+from issvis.record.scene_of import settings_of
+from issvis.scene.render_settings import CyclesSettings
+
+from .conftest import ROOT
+
+RECORD = ROOT / "tests" / "golden" / "undock.npz"
+
+
+def _blender() -> list[str]:
+    from issvis.pictures.cycles import CyclesError, blender_command
+
+    try:
+        return blender_command(CyclesSettings())
+    except CyclesError as exc:
+        pytest.skip(f"no Blender for the Cycles engine here ({exc})")
+
+
+def needs_blender(test):
+    """Renders with Blender (the bpy environment or a blender on PATH): slow, skipped without one."""
+    return pytest.mark.slow(pytest.mark.usefixtures("blender")(test))
+
+
+@pytest.fixture(scope="module")
+def blender() -> list[str]:
+    return _blender()
+
+
+@pytest.fixture(scope="module")
+def record() -> Record:
+    return Record.load(RECORD)
+
+
+def _small(record: Record, size: tuple[int, int] = (160, 90)):
+    from issvis.pictures.video import effective_settings
+
+    settings, title = settings_of(record)
+    return effective_settings(settings, size=size), title
+
+
+def _silhouettes(record: Record, video_s: float, size: tuple[int, int] = (160, 90)) -> tuple[np.ndarray, np.ndarray]:
+    """(raster mask, Cycles mask) of the station at video time ``video_s``: nothing but the parts drawn."""
+    from issvis.pictures.cycles import open_cycles_source, with_cycles
+    from issvis.pictures.video import open_source
+
+    settings, _ = _small(record, size)
+    bare = settings.model_copy(update={
+        "earth": settings.earth.model_copy(update={"show": False}),
+        "lighting": settings.lighting.model_copy(update={"ambient": 1.0, "sun_intensity": 0.0, "earthshine": 0.0,
+                                                         "star_gain": 0.0, "shadows": False}),
+        "quality": settings.quality.model_copy(update={"stars": 0, "supersample": 1.0, "tone": "none"}),
+        "overlays": settings.overlays.model_copy(update={k: False for k in (
+            "title_card", "labels", "gap_cue", "captions", "end_card", "clock", "separation")})})
+    raster = open_source(record, bare)
+    try:
+        raster.pose(video_s)
+        r = raster.picture()
+    finally:
+        raster.close()
+    cyc = open_cycles_source(record, with_cycles(bare, samples=1), silhouette=True)
+    try:
+        cyc.pose(video_s)
+        c = cyc.cycles_frame()
+    finally:
+        cyc.close()
+    return r.max(axis=2) > 6, c.max(axis=2) > 127
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max((a | b).sum(), 1))
+
+
+@needs_blender
+def test_a_small_cycles_still_renders_through_the_command_line(tmp_path, capsys):
+    """160x90 at 4 samples: a PNG of the video's size, Earth and the station in it (not black), the
+    device and the scene build in the log."""
+    from PIL import Image
+
+    out = tmp_path / "still.png"
+    assert main(["render", str(RECORD), "--engine", "cycles", "--samples", "4", "--size", "160x90",
+                 "--still", "12", "-o", str(out)]) == 0
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert img.shape == (90, 160, 3)
+    assert img.mean() > 20 and img.std() > 10
+    err = capsys.readouterr().err
+    assert "rendering on CPU" in err or "rendering on GPU" in err
+
+
+@needs_blender
+def test_the_cycles_silhouette_agrees_with_the_raster_engine(record):
+    """Same framing and pose: the station's masks from both engines overlap (IoU over the bound), and
+    the same measure tells the station 0.5 s of video later (the camera swinging) from it."""
+    raster, cycles = _silhouettes(record, 3.0)
+    assert raster.mean() > 0.02  # the station is in frame
+    iou = _iou(raster, cycles)
+    assert iou >= TOLERANCES.cycles_silhouette_iou, iou
+    _, later = _silhouettes(record, 3.8)
+    assert _iou(raster, later) < TOLERANCES.cycles_silhouette_iou, _iou(raster, later)
+
+
+@needs_blender
+def test_two_workers_write_the_frames_of_one_process(tmp_path):
+    """Each Blender process renders the frames one process does (fixed seed, same settings): the
+    two-worker file is the one-process file, byte for byte."""
+    args = ["render", str(RECORD), "--engine", "cycles", "--samples", "2", "--size", "64x36", "--fps", "2",
+            "--seconds", "8", "--no-progress"]
+    one, two = tmp_path / "one.mp4", tmp_path / "two.mp4"
+    assert main([*args, "-o", str(one)]) == 0
+    assert main([*args, "-o", str(two), "--workers", "2"]) == 0
+    assert one.read_bytes() == two.read_bytes()
+
+
+@needs_blender
+def test_blender_imports_the_export_with_its_camera_playing_and_a_sun(tmp_path, blender):
+    """The animated export in Blender's own glTF importer: the camera's animation is an active action
+    (not a muted track), a sun lamp is there, and the camera's far limit reaches past Earth."""
+    from issvis.pictures.export import export_record
+
+    glb = tmp_path / "run.glb"
+    export_record(Record.load(ROOT / "tests" / "golden" / "russian_only.npz"), glb, rate_hz=0.1)
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import bpy, sys\n"
+        "bpy.ops.wm.read_factory_settings(use_empty=True)\n"
+        f"bpy.ops.import_scene.gltf(filepath={str(glb)!r})\n"
+        "cam = next(o for o in bpy.data.objects if o.type == 'CAMERA')\n"
+        "sun = [o for o in bpy.data.objects if o.type == 'LIGHT' and o.data.type == 'SUN']\n"
+        "act = cam.animation_data.action if cam.animation_data else None\n"
+        "print('PROBE', act is not None, len(sun), cam.data.clip_end)\n")
+    cmd = [*blender[:-1], str(script)] if "python" in Path(blender[0]).name else \
+        [blender[0], "--background", "--factory-startup", "--python", str(script)]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    line = next((ln for ln in run.stdout.splitlines() if ln.startswith("PROBE")), run.stderr[-500:])
+    _, playing, suns, clip_end = line.split()
+    assert playing == "True" and int(suns) == 1 and float(clip_end) > 2.0e7, line
+
+
+# --- the command line, without Blender ---------------------------------------------------------------
+def test_a_bad_engine_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["render", str(RECORD), "--engine", "vulkan", "--still", "1", "-o", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--engine 'vulkan': expected raster or cycles" in err[0]
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_a_missing_blender_is_one_line_naming_the_set_up(tmp_path, capsys, monkeypatch):
+    import issvis.pictures.cycles as cycles
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no blender on PATH
+    monkeypatch.setattr(cycles, "repo_cycles_python", lambda: tmp_path / "none" / "python")
+    assert main(["render", str(RECORD), "--engine", "cycles", "--still", "1", "-o", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "make cycles-env" in err[0] and "no `blender` on PATH" in err[0]
+    assert main(["render", str(RECORD), "--engine", "cycles", "--blender", str(tmp_path / "nope"),
+                 "--still", "1", "-o", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--blender" in err[0] and "no such program" in err[0]
+    assert not (tmp_path / "a.png").exists()
+
+
+def test_samples_without_cycles_is_refused(tmp_path, capsys):
+    assert main(["render", str(RECORD), "--samples", "8", "--still", "1", "-o", str(tmp_path / "a.png")]) == 2
+    assert "apply to --engine cycles" in capsys.readouterr().err
+
+
+def test_cycles_settings_turn_the_filmic_curve_off_and_keep_the_rest():
+    """AgX is the Cycles frame's tone curve: the edit's filmic curve must not run a second time;
+    bloom, vignette and grain stay the edit's."""
+    from issvis.pictures.cycles import with_cycles
+    from issvis.scene.render_settings import RenderSettings
+
+    s = with_cycles(RenderSettings(), samples=16)
+    assert s.cycles is not None and s.cycles.samples == 16 and s.quality.tone == "none"
+    assert s.quality.bloom == RenderSettings().quality.bloom
