@@ -624,8 +624,8 @@ async def _drive_dynamic_resolution(url: str) -> None:
         assert scale <= slow[-1] + 1e-9, "playing draws at the moving scale"
         await tab.wait_for(f"{v}.stats().drawingBuffer[0] === Math.floor({VIEW_W} * {v}.stats().scale)", 10,
                            "the canvas's drawing buffer at the scale")
-        status = await tab.wait_for(f"(() => {{ const s = document.getElementById('status').textContent; "
-                                    f"return /frames\\/s at 0\\.\\d\\d scale/.test(s) && s; }})()", 10,
+        status = await tab.wait_for("(() => { const s = document.getElementById('status').textContent; "
+                                    "return /frames\\/s at 0\\.\\d\\d scale/.test(s) && s; })()", 10,
                                     "the corner's frame rate with the scale")
         assert "playing" in status
 
