@@ -573,8 +573,6 @@ def test_playing_draws_the_scene_smaller_and_stretched_and_a_pause_draws_full_re
     """Dynamic resolution in the window: while playing, the stage's renderers draw the lower-left
     scale x scale of the window and that is stretched over it (the same picture, softer; the text
     box on its own layer unchanged); a click picks the same part; paused, full resolution again."""
-    from issvis.pictures.viewer import SCALE_STEPS
-
     window = viewer_module.ViewerWindow(record, window_size=(480, 270), off_screen=True)
     try:
         st = window.state
@@ -592,7 +590,7 @@ def test_playing_draws_the_scene_smaller_and_stretched_and_a_pause_draws_full_re
         window.pick_at(2, 2)  # nothing picked: the pictures below differ only by the scale
 
         def moving_frame(scale: float) -> np.ndarray:
-            window.moving_scale.step = SCALE_STEPS.index(scale)
+            window.moving_scale.reset(scale)  # (a frame or three: too few to change the step)
             st.playing, st.time_s = True, 150.0  # the same instant, drawn as a moving frame
             window.refresh()
             window.plotter.render_window.Render()
@@ -616,6 +614,12 @@ def test_playing_draws_the_scene_smaller_and_stretched_and_a_pause_draws_full_re
         window.handle_key("play")  # pause
         assert not st.playing and window.scale_now == 1.0 and ren.GetViewport() == (0.0, 0.0, 1.0, 1.0)
         assert st.resolution_scale == 1.0 and "scale" not in window.status_actor.GetInput()
+
+        window.on_slider(200.0)  # dragging the slider: moving frames, then one at full resolution
+        assert not st.playing and window.scale_now < 1.0
+        time.sleep(viewer_module.SCRUB_MOVING_S + 0.05)
+        window.tick(0.0)
+        assert window.scale_now == 1.0 and ren.GetViewport() == (0.0, 0.0, 1.0, 1.0)
     finally:
         window.close()
 

@@ -563,6 +563,8 @@ GL_READ_FRAMEBUFFER, GL_DRAW_FRAMEBUFFER = 0x8CA8, 0x8CA9
 GL_COLOR_BUFFER_BIT, GL_LINEAR, GL_NEAREST, GL_SCISSOR_TEST = 0x4000, 0x2601, 0x2600, 0x0C11
 VTK_UNSIGNED_CHAR = 3
 VTKIS_ROTATE = 1  # vtkInteractorStyle's state while the left button rotates
+#: After a move of the slider, frames are moving frames for this long, s; then one at full resolution.
+SCRUB_MOVING_S = 0.3
 #: A step is judged on the median of this many frames drawn at it.
 SCALE_SAMPLES = 6
 #: A step found too slow is not tried again for this long, s (no see-saw between two steps).
@@ -580,16 +582,21 @@ class MovingScale:
     """
 
     def __init__(self, start: float = START_SCALE, target_fps: float = TARGET_MOVING_FPS) -> None:
-        if start not in SCALE_STEPS:
-            raise ValueError(f"start scale {start} is not one of {SCALE_STEPS}")
-        self.step = SCALE_STEPS.index(start)
-        self.budget_s = RENDER_DUTY / target_fps
         self._samples: list[float] = []
+        self.reset(start)
+        self.budget_s = RENDER_DUTY / target_fps
         self._slow_at = [-math.inf] * len(SCALE_STEPS)
 
     @property
     def scale(self) -> float:
         return SCALE_STEPS[self.step]
+
+    def reset(self, scale: float) -> None:
+        """Start again at ``scale`` (one of SCALE_STEPS), with no frames measured."""
+        if scale not in SCALE_STEPS:
+            raise ValueError(f"scale {scale} is not one of {SCALE_STEPS}")
+        self.step = SCALE_STEPS.index(scale)
+        self._samples.clear()
 
     def frame(self, render_s: float, now_s: float) -> float:
         """One moving frame's render time, s (perf_counter ``now_s``); the scale for the next ones."""
@@ -744,6 +751,7 @@ class ViewerWindow:
         self._stretch_size = (0, 0)
         self.plotter.renderer.AddObserver("EndEvent", self._scale_up)
         self._moving = False  # the frames drawn now are moving frames (they measure the scale)
+        self._scrubbing_until = 0.0  # perf_counter until which slider moves draw moving frames
         self._render_started = 0.0
         rw.AddObserver("StartEvent", self._on_render_start)
         rw.AddObserver("EndEvent", self._on_render_end)
@@ -759,9 +767,14 @@ class ViewerWindow:
 
     def _apply_scale(self) -> None:
         """Moving frames (playing, rotating) at the dynamic resolution's scale; a still one at full."""
-        self._moving = self.state.playing or (self._interacting and self._rotating)
+        self._moving = self._moving_now()
         scale = self.moving_scale.scale if self._moving and self.moving_scale is not None else 1.0
         self.set_scale(scale)
+
+    def _moving_now(self) -> bool:
+        """Whether the picture moves: playing, rotated by the mouse, or the slider dragged just now."""
+        return (self.state.playing or (self._interacting and self._rotating)
+                or time.perf_counter() < self._scrubbing_until)
 
     def _scaled_renderers(self) -> tuple[Any, ...]:
         return (self.stage.far, self.plotter.renderer)
@@ -962,6 +975,7 @@ class ViewerWindow:
     def on_slider(self, value: float) -> None:
         if abs(value - self.state.time_s) > SAME_TIME_S:
             self.state.scrub(value)
+            self._scrubbing_until = time.perf_counter() + SCRUB_MOVING_S  # dragging: moving frames
             self.changed()
 
     def changed(self) -> None:
@@ -996,6 +1010,8 @@ class ViewerWindow:
             self._mark_dirty()
         elif self._shown.get("status") != self.state.status_text():
             self._mark_dirty()  # playback just stopped at the end
+        elif self.scale_now < 1.0 and not self._moving_now():
+            self._mark_dirty()  # the slider came to rest: one frame at full resolution
         if self._dirty and self._frame_due():
             self.refresh()
 
