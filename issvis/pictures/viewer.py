@@ -733,8 +733,8 @@ class ViewerWindow:
 
         While the picture moves, the stage's two renderers (far field, station) draw into the
         lower-left ``scale`` x ``scale`` of the window's render framebuffer (their viewports); when the
-        station's renderer ends, that corner is stretched (bilinear) into a second framebuffer the
-        window's size and copied back, then the top layer draws. ``dynamic=False``: always full."""
+        station's renderer ends, that corner is copied into a second framebuffer and stretched
+        (bilinear) back over the whole render framebuffer, then the top layer draws. ``dynamic=False``: always full."""
         from vtkmodules.vtkRenderingCore import vtkRenderer
         from vtkmodules.vtkRenderingOpenGL2 import vtkOpenGLFramebufferObject
 
@@ -808,16 +808,18 @@ class ViewerWindow:
             self._stretch_size = (w, h)
         state.PushFramebufferBindings()
         state.vtkglDisable(GL_SCISSOR_TEST)  # a blit is clipped by the scissor (the renderer's viewport)
+        # the corner out as it is (small), then stretched back over the whole framebuffer: one
+        # full-size copy a frame (a blit within one framebuffer may not overlap itself)
         target.Bind(GL_READ_FRAMEBUFFER)
         target.ActivateReadBuffer(0)
         self._stretch.Bind(GL_DRAW_FRAMEBUFFER)
         self._stretch.ActivateDrawBuffer(0)
-        state.vtkglBlitFramebuffer(0, 0, sw, sh, 0, 0, w, h, GL_COLOR_BUFFER_BIT, GL_LINEAR)
+        state.vtkglBlitFramebuffer(0, 0, sw, sh, 0, 0, sw, sh, GL_COLOR_BUFFER_BIT, GL_NEAREST)
         self._stretch.Bind(GL_READ_FRAMEBUFFER)
         self._stretch.ActivateReadBuffer(0)
         target.Bind(GL_DRAW_FRAMEBUFFER)
         target.ActivateDrawBuffer(0)
-        state.vtkglBlitFramebuffer(0, 0, w, h, 0, 0, w, h, GL_COLOR_BUFFER_BIT, GL_NEAREST)
+        state.vtkglBlitFramebuffer(0, 0, sw, sh, 0, 0, w, h, GL_COLOR_BUFFER_BIT, GL_LINEAR)
         state.PopFramebufferBindings()
         state.vtkglEnable(GL_SCISSOR_TEST)
 
