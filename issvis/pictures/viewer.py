@@ -548,11 +548,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "axes": ("a",),
     "help": ("h", "question"),
 }
-#: pyvista's own bindings that would fight ours (point size on +/-, zoom on Up/Down, ...); 'q' stays.
-#: Dynamic resolution (as games do): while the picture moves (playing, or rotating with the mouse) the
-#: 3D scene is drawn at one of these fractions of the window's width and height and scaled up into it
-#: (the text and the slider stay sharp); at rest one frame at full resolution. The cost of a frame on
-#: a software renderer is mostly per pixel (the stage's station and Earth shaders).
+#: Dynamic resolution (as games do): while the picture moves (playing, rotating with the mouse,
+#: dragging the slider) the 3D scene is drawn at one of these fractions of the window's width and
+#: height and stretched over it (the text and the slider stay sharp); at rest one frame at full
+#: resolution. A frame's cost on a software renderer is mostly per pixel (the stage's shaders).
 SCALE_STEPS = (1.0, 0.85, 0.7, 0.6, 0.5, 0.42, 0.35)
 #: The frame rate the scale is chosen to hold while the picture moves, frames/s.
 TARGET_MOVING_FPS = 20.0
@@ -615,6 +614,7 @@ class MovingScale:
         return self.scale
 
 
+#: pyvista's own bindings that would fight ours (point size on +/-, zoom on Up/Down, ...); 'q' stays.
 PYVISTA_KEYS_DROPPED = ("plus", "minus", "Up", "Down", "v", "b", "C")
 TRAIL_COLOURS = ("#ff5a36", "#3aa0ff", "#ffd23a", "#7cff6b", "#d77cff", "#3affe0", "#ffffff")
 AXIS_LENGTH_M = 40.0
@@ -734,7 +734,8 @@ class ViewerWindow:
         While the picture moves, the stage's two renderers (far field, station) draw into the
         lower-left ``scale`` x ``scale`` of the window's render framebuffer (their viewports); when the
         station's renderer ends, that corner is copied into a second framebuffer and stretched
-        (bilinear) back over the whole render framebuffer, then the top layer draws. ``dynamic=False``: always full."""
+        (bilinear) back over the whole render framebuffer, then the top layer draws.
+        ``dynamic=False``: every frame at full resolution."""
         from vtkmodules.vtkRenderingCore import vtkRenderer
         from vtkmodules.vtkRenderingOpenGL2 import vtkOpenGLFramebufferObject
 
