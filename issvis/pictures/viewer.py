@@ -556,7 +556,7 @@ SCALE_STEPS = (1.0, 0.85, 0.7, 0.6, 0.5, 0.42, 0.35)
 #: The frame rate the scale is chosen to hold while the picture moves, frames/s.
 TARGET_MOVING_FPS = 20.0
 #: Scale of the first moving frames, before any was measured (it settles within a second or two:
-#: llvmpipe at 1280x720 on 2 loaded cores goes to the smallest step, a GPU up to 1).
+#: llvmpipe at 1280x720 on 2 loaded cores went to the smallest step; quick frames step up to 1).
 START_SCALE = 0.7
 # OpenGL's numbers for the scaled copy (vtkOpenGLState takes them as integers)
 GL_READ_FRAMEBUFFER, GL_DRAW_FRAMEBUFFER = 0x8CA8, 0x8CA9
