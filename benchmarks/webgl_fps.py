@@ -1,6 +1,6 @@
 """The browser viewer before and after (issue 19): the server-rendered stream against the page the browser draws.
 
-    python benchmarks/webgl_fps.py [RECORD] [--seconds 5] [--swiftshader] [--skip-before]
+    python benchmarks/webgl_fps.py [RECORD] [--seconds 5] [--swiftshader] [--skip-before] [--scale-ab N]
 
 In one run, on this machine, in headless Chromium at a picture of 1280x720:
 - before: ``issvis view RECORD --web --server-render`` (trame, JPEG frames rendered by the server):
@@ -11,6 +11,9 @@ In one run, on this machine, in headless Chromium at a picture of 1280x720:
   calls, triangles and bytes uploaded per frame (what decides the rate on a real GPU), the still
   frame's time after a slider move, and the server's CPU and bytes per second of playback with one and
   with two tabs playing.
+``--scale-ab N`` instead runs N rounds of the page with its moving frames fixed at half size (the page
+before the dynamic resolution) alternated with the dynamic resolution: frames/s, the scale reached and
+the browser's CPU a frame, both cameras playing.
 Software WebGL: Mesa's llvmpipe through ANGLE (as the tests), or SwiftShader with --swiftshader. The load
 average is printed with each number: this machine's two cores are shared.
 """
