@@ -8,7 +8,8 @@ For each camera preset the window plays the record through its real event loop a
 few seconds of wall time and reports the frames it drew per second; then the same with pyvista's
 default 8x multisampling and with the stage's full quality (fine meshes, Earth and textures; the
 window never draws shadows), to show what those cost. ``--before`` alternates each preset with the
-window as it was before issue 19.
+window as it was before issue 19; ``--scale-ab`` alternates each preset drawn at full resolution
+(as before the dynamic resolution) with the dynamic resolution, and prints the scale it settled at.
 """
 
 from __future__ import annotations
@@ -25,15 +26,18 @@ from issvis.record.record import Record
 
 
 def measure(record: Record, preset: int, seconds: float, size: tuple[int, int], multi_samples: int = 0,
-            preview: bool = True, start_s: float = 15.0, before: bool = False) -> tuple[float, float, float]:
-    """(frames per second drawn while playing, median wall ms of one render, CPU ms per frame).
+            preview: bool = True, start_s: float = 15.0, before: bool = False,
+            dynamic: bool = True) -> tuple[float, float, float, float]:
+    """(frames per second drawn while playing, median wall ms of one render, CPU ms per frame, the
+    dynamic resolution's scale at the end; ``dynamic=False``: every frame at full resolution).
 
     CPU time counts every thread of the process (llvmpipe renders on all cores), so it measures
     the cost of a frame even when other work shares the machine and the wall-clock numbers drop.
     ``before``: the window as it was before issue 19 (one actor per part and material, VTK's blit of
     colour and depth to the hardware buffer).
     """
-    window = ViewerWindow(record, window_size=size, preview=preview, merge=not before)
+    window = ViewerWindow(record, window_size=size, preview=preview, merge=not before,
+                          dynamic_resolution=dynamic and not before)
     try:
         window.plotter.render_window.SetMultiSamples(multi_samples)
         if before:
@@ -48,7 +52,8 @@ def measure(record: Record, preset: int, seconds: float, size: tuple[int, int], 
         frames = len(window.frame_times_s) - first
         fps = frames / (time.perf_counter() - t0)
         cpu_ms = 1000 * (time.process_time() - cpu0) / max(frames, 1)
-        return fps, 1000 * float(np.median(window.render_durations_s[first:])), cpu_ms
+        scale = window.scale_now
+        return fps, 1000 * float(np.median(window.render_durations_s[first:])), cpu_ms, scale
     finally:
         window.close()
 
@@ -61,6 +66,8 @@ def main() -> None:
     parser.add_argument("--before", action="store_true",
                         help="alternate each preset with the window before issue 19 (one actor per part and material, "
                              "colour and depth blitted to the hardware buffer)")
+    parser.add_argument("--scale-ab", action="store_true",
+                        help="alternate each preset at full resolution with the dynamic resolution")
     parser.add_argument("--presets-only", action="store_true", help="skip the MSAA and full-quality rows")
     args = parser.parse_args()
     check_display()
@@ -73,13 +80,16 @@ def main() -> None:
     if args.before:
         rows = [r for p in (1, 2, 3, 4) for r in ((f"preset {p}, before issue 19", dict(preset=p, before=True)),
                                                   (f"preset {p}, now", dict(preset=p)))]
+    elif args.scale_ab:
+        rows = [r for p in (1, 2, 3, 4) for r in ((f"preset {p}, full resolution", dict(preset=p, dynamic=False)),
+                                                  (f"preset {p}, dynamic resolution", dict(preset=p)))]
     if not args.presets_only:
         rows += [("preset 2, 8x MSAA (pyvista default)", dict(preset=2, multi_samples=8)),
                  ("preset 2, full-quality stage (no shadows)", dict(preset=2, preview=False))]
     for label, kwargs in rows:
-        fps, render_ms, cpu_ms = measure(record, seconds=args.seconds, size=size, **kwargs)
-        print(f"  {label:<38} {fps:5.1f} frames/s   median render {render_ms:6.1f} ms   CPU {cpu_ms:6.1f} ms/frame",
-              flush=True)
+        fps, render_ms, cpu_ms, scale = measure(record, seconds=args.seconds, size=size, **kwargs)
+        print(f"  {label:<38} {fps:5.1f} frames/s   median render {render_ms:6.1f} ms   CPU {cpu_ms:6.1f} ms/frame"
+              f"   scale {scale:.2f} at the end (load {os.getloadavg()[0]:.1f})", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The browser viewer before and after (issue 19): the server-rendered stream against the page the browser draws.
 
-    python benchmarks/webgl_fps.py [RECORD] [--seconds 5] [--swiftshader] [--skip-before]
+    python benchmarks/webgl_fps.py [RECORD] [--seconds 5] [--swiftshader] [--skip-before] [--scale-ab N]
 
 In one run, on this machine, in headless Chromium at a picture of 1280x720:
 - before: ``issvis view RECORD --web --server-render`` (trame, JPEG frames rendered by the server):
@@ -11,6 +11,9 @@ In one run, on this machine, in headless Chromium at a picture of 1280x720:
   calls, triangles and bytes uploaded per frame (what decides the rate on a real GPU), the still
   frame's time after a slider move, and the server's CPU and bytes per second of playback with one and
   with two tabs playing.
+``--scale-ab N`` instead runs N rounds of the page with its moving frames fixed at half size (the page
+before the dynamic resolution) alternated with the dynamic resolution: frames/s, the scale reached and
+the browser's CPU a frame, both cameras playing.
 Software WebGL: Mesa's llvmpipe through ANGLE (as the tests), or SwiftShader with --swiftshader. The load
 average is printed with each number: this machine's two cores are shared.
 """
@@ -129,12 +132,13 @@ async def before(record: Path, seconds: float, flags: tuple[str, ...]) -> dict:
     return out
 
 
-async def after(record: Path, seconds: float, flags: tuple[str, ...]) -> dict:
+async def after(record: Path, seconds: float, flags: tuple[str, ...], query: str = "", full: bool = True) -> dict:
+    """The page the browser draws (``query`` appended to its URL); ``full=False``: only the two cameras playing."""
     port = free_port()
     server = start_server(port, record=record)
     out: dict = {}
     try:
-        url = wait_for_url(server)
+        url = wait_for_url(server) + query
         browser = await Browser().launch(W, H + 80, *flags)
         try:
             c0, t0 = cpu_s(server.pid), time.monotonic()
@@ -149,7 +153,7 @@ async def after(record: Path, seconds: float, flags: tuple[str, ...]) -> dict:
             out["renderer"], out["detail"] = stats["renderer"], stats["detail"]
             for preset in (2, 1):
                 await tab.eval(f"window.issvis.action('preset{preset}'); window.issvis.scrub(15); window.issvis.action('play')")
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(2.0)  # the dynamic resolution settles (8 frames a step)
                 f0, c0, e0, t0 = (await tab.eval("window.issvis.framesDrawn"), cpu_s(server.pid), len(tab.events),
                                   time.monotonic())
                 b0 = tree_cpu_s(browser.proc.pid)
@@ -162,10 +166,13 @@ async def after(record: Path, seconds: float, flags: tuple[str, ...]) -> dict:
                 out[f"fps_preset{preset}"] = (f1 - f0) / (t1 - t0)
                 out[f"load_preset{preset}"] = load()
                 out[f"buffer_preset{preset}"] = s["drawingBuffer"]
+                out[f"scale_preset{preset}"] = s["scale"]
                 out[f"calls_preset{preset}"], out[f"triangles_preset{preset}"] = s["calls"], s["triangles"]
                 out[f"upload_bytes_per_frame_preset{preset}"] = s["uploadBytesPerFrame"]
                 out[f"server_cpu_per_s_preset{preset}"] = (c1 - c0) / (t1 - t0)
                 out[f"server_bytes_per_s_preset{preset}"] = b / (t1 - t0)
+            if not full:
+                return out
             # a slider move: the page's clock from the move to the still, full-quality frame drawn
             latencies = []
             for t in (30, 60, 90, 120, 150, 180, 210, 240):
@@ -202,6 +209,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--swiftshader", action="store_true", help="SwiftShader instead of Mesa's llvmpipe")
     parser.add_argument("--skip-before", action="store_true", help="only the page the browser draws")
+    parser.add_argument("--scale-ab", type=int, default=0, metavar="N",
+                        help="instead: N rounds of the page with its moving frames fixed at half size (as before the "
+                             "dynamic resolution) alternated with the dynamic resolution, both cameras playing")
     args = parser.parse_args()
     flags = ("--use-angle=swiftshader",) if args.swiftshader else ()
     if args.swiftshader:
@@ -209,6 +219,15 @@ def main() -> None:
 
         page_test.CHROMIUM_FLAGS = tuple(f for f in CHROMIUM_FLAGS if f not in ("--use-angle=gl-egl", "--enable-gpu"))
     print(f"{os.cpu_count()} CPUs, {load()}; record {args.record.name}; picture {W}x{H}")
+    if args.scale_ab:
+        for k in range(args.scale_ab):
+            for name, query in (("fixed half size", "?moving_scale=0.5"), ("dynamic", "")):
+                r = asyncio.run(after(args.record, args.seconds, flags, query, full=False))
+                print(f"round {k + 1}, {name}: " + "; ".join(
+                    f"camera {p} {r[f'fps_preset{p}']:.1f} frames/s at scale {r[f'scale_preset{p}']:.2f} "
+                    f"({r[f'buffer_preset{p}'][0]}x{r[f'buffer_preset{p}'][1]}), browser CPU "
+                    f"{r[f'browser_cpu_ms_per_frame_preset{p}']:.0f} ms a frame, {r[f'load_preset{p}']}" for p in (2, 1)))
+        return
     if not args.skip_before:
         b = asyncio.run(before(args.record, args.seconds, flags))
         print(f"before (server-rendered stream): {b['fps']:.1f} frames/s in the browser while playing; server "

@@ -295,6 +295,30 @@ def test_corner_text_shows_the_frame_rate_once_the_window_measures_it(state):
     assert "23.4 frames/s" in state.status_text().splitlines()[-1]
 
 
+def test_corner_text_shows_the_dynamic_resolutions_scale_with_the_frame_rate(state):
+    state.frame_rate_hz = 21.0
+    assert "scale" not in state.status_text(), "full resolution: nothing said"
+    state.resolution_scale = 0.5
+    assert "21.0 frames/s at 0.50 scale" in state.status_text().splitlines()[-1]
+
+
+def test_moving_scale_steps_down_for_slow_frames_and_back_up_for_quick_ones_later():
+    from issvis.pictures.viewer import SCALE_SAMPLES, SCALE_STEPS, SLOW_MEMORY_S, MovingScale
+
+    ms = MovingScale(start=0.7, target_fps=20.0)  # a frame's render may take 0.8 / 20 = 40 ms
+    slow = [ms.frame(0.080, now_s=1.0) for _ in range(2 * SCALE_SAMPLES)]
+    assert slow[SCALE_SAMPLES - 2] == 0.7 and slow[SCALE_SAMPLES - 1] == 0.6 and slow[-1] == 0.5, slow
+    assert [ms.frame(0.041, now_s=1.5) for _ in range(3 * SCALE_SAMPLES)][-1] == 0.5, "just over budget: stays"
+    assert [ms.frame(5.0, now_s=2.0) for _ in range(3 * SCALE_SAMPLES)][-1] == 0.5, "stalls are not frames"
+    quick = [ms.frame(0.010, now_s=2.0) for _ in range(SCALE_SAMPLES)]
+    assert quick[-1] == 0.5, "a step found slow a moment ago is not tried again (no see-saw)"
+    later = 2.0 + SLOW_MEMORY_S + 0.1
+    quick = [ms.frame(0.010, now_s=later) for _ in range(len(SCALE_STEPS) * SCALE_SAMPLES)]
+    assert quick[SCALE_SAMPLES - 1] == 0.6 and quick[-1] == 1.0, "quick frames: back up to full resolution"
+    with pytest.raises(ValueError):
+        MovingScale(start=0.55)
+
+
 def test_corner_text_shows_clock_separation_and_speed(state, record):
     assert "docked; undocking at t = 20 s" in state.status_text()
     dist, rate = record.separation_distance()
@@ -540,6 +564,62 @@ def test_window_draws_each_rigid_group_per_material_and_a_click_names_the_part_u
         assert np.allclose(matrix.reshape(4, 4)[:3, :3], quat_to_matrix(quat[j]), atol=1e-9)
         assert np.allclose(matrix.reshape(4, 4)[:3, 3], pos[j], atol=1e-9)
         assert window.pick_at(2, 2) is None and not window.highlight_actor.GetVisibility(), "empty space clears it"
+    finally:
+        window.close()
+
+
+@pytest.mark.slow
+def test_playing_draws_the_scene_smaller_and_stretched_and_a_pause_draws_full_resolution(record):
+    """Dynamic resolution in the window: while playing, the stage's renderers draw the lower-left
+    scale x scale of the window and that is stretched over it (the same picture, softer; the text
+    box on its own layer unchanged); a click picks the same part; paused, full resolution again."""
+    window = viewer_module.ViewerWindow(record, window_size=(480, 270), off_screen=True)
+    try:
+        st = window.state
+        st.select_preset(2)
+        st.set_time(150.0)
+        window.refresh()
+        assert window.scale_now == 1.0 and window.plotter.renderer.GetViewport() == (0.0, 0.0, 1.0, 1.0)
+        ren = window.plotter.renderer
+        pos, _ = record.pose_at(st.time_s)
+        ren.SetWorldPoint(*pos[record.part_index("zvezda")], 1.0)
+        ren.WorldToDisplay()
+        px, py, _ = ren.GetDisplayPoint()
+        picked_full = window.pick_at(int(px), int(py))
+        assert picked_full is not None
+        window.pick_at(2, 2)  # nothing picked: the pictures below differ only by the scale
+
+        def moving_frame(scale: float) -> np.ndarray:
+            window.moving_scale.reset(scale)  # (a frame or three: too few to change the step)
+            st.playing, st.time_s = True, 150.0  # the same instant, drawn as a moving frame
+            window.refresh()
+            window.plotter.render_window.Render()
+            return window.plotter.screenshot(return_img=True)
+
+        full = moving_frame(1.0)
+        assert window.scale_now == 1.0
+        moving = moving_frame(0.5)
+        assert window.scale_now == 0.5 and st.resolution_scale == 0.5
+        assert ren.GetSize() == (240, 135) and window.stage.far.GetSize() == (240, 135)
+        assert moving.shape == full.shape, "the window's size, not the smaller picture's"
+        h, w = full.shape[:2]
+        assert _changed_fraction(full, moving, threshold=60) < 0.05, "the same picture, stretched"
+        assert _changed_fraction(full[h // 2:, w // 2:], moving[h // 2:, w // 2:], 60) < 0.05, \
+            "the whole window, not its lower-left corner only"
+        assert _changed_fraction(full, moving, threshold=24) > 0.0005, "and softer"
+        box = (slice(0, h // 6), slice(0, w // 3))  # the corner box's text on the top layer
+        assert _changed_fraction(full[box], moving[box], threshold=60) < 0.002, "text at full resolution"
+        assert window.pick_at(int(px), int(py)) == picked_full, "a click picks the part under it at any scale"
+
+        window.handle_key("play")  # pause
+        assert not st.playing and window.scale_now == 1.0 and ren.GetViewport() == (0.0, 0.0, 1.0, 1.0)
+        assert st.resolution_scale == 1.0 and "scale" not in window.status_actor.GetInput()
+
+        window.on_slider(200.0)  # dragging the slider: moving frames, then one at full resolution
+        assert not st.playing and window.scale_now < 1.0
+        time.sleep(viewer_module.SCRUB_MOVING_S + 0.05)
+        window.tick(0.0)
+        assert window.scale_now == 1.0 and ren.GetViewport() == (0.0, 0.0, 1.0, 1.0)
     finally:
         window.close()
 

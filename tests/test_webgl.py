@@ -583,6 +583,67 @@ def test_sigterm_ends_the_server_with_a_page_open_and_frees_the_port():
     assert port_free(port)
 
 
+@needs_browser
+@pytest.mark.slow
+def test_the_page_at_rest_is_at_full_resolution_and_moving_frames_scale_with_the_frame_time():
+    """Dynamic resolution: slow frames step the moving picture's scale down (and not straight back up),
+    playing draws the canvas at that scale and says so in the corner, a pause draws one frame at full
+    resolution, quick frames raise the scale again. Driven through the page's own frame-time input
+    (``adaptScale``), not by timing this machine."""
+    port = free_port()
+    server = start_server(port)
+    try:
+        url = wait_for_url(server)
+        asyncio.run(_drive_dynamic_resolution(url))
+    finally:
+        out, err = stop_server(server)
+    assert server.returncode == 0 and "Traceback" not in err, err
+
+
+async def _drive_dynamic_resolution(url: str) -> None:
+    browser = await Browser().launch(VIEW_W, VIEW_H + 80)
+    try:
+        tab, _ = await open_viewer(browser, url, first=True)
+        v = "window.issvis"
+        rest = await tab.eval(f"{v}.stats()")
+        assert rest["dynamic"] and not rest["playing"]
+        assert rest["scale"] == 1 and rest["drawingBuffer"] == [VIEW_W, VIEW_H], "at rest: full resolution"
+        start = rest["movingScale"]
+        assert start == 0.5, "a software renderer starts its moving frames at half size"
+        # 60 ms frames (17 frames/s, under the 30 aimed at): one step down per 8 frames
+        slow = await tab.eval(f"Array.from({{length: 16}}, () => {v}.adaptScale(60))")
+        assert slow[6] == start and slow[7] < start and slow[15] < slow[7], "two steps down"
+        assert (await tab.eval(f"{v}.stats()"))["scale"] == 1, "a paused picture stays at full resolution"
+        quick_now = await tab.eval(f"Array.from({{length: 16}}, () => {v}.adaptScale(10))")
+        assert quick_now[-1] == slow[-1], "a step just found too slow is not tried again at once (no see-saw)"
+
+        await tab.eval(f"{v}.action('play')")
+        playing = await tab.wait_for(f"{v}.stats().scale < 1 && {v}.stats()", 10,
+                                     "a playing frame at the reduced scale")
+        scale = playing["scale"]
+        assert scale <= slow[-1] + 1e-9, "playing draws at the moving scale"
+        await tab.wait_for(f"{v}.stats().drawingBuffer[0] === Math.floor({VIEW_W} * {v}.stats().scale)", 10,
+                           "the canvas's drawing buffer at the scale")
+        status = await tab.wait_for("(() => { const s = document.getElementById('status').textContent; "
+                                    "return /frames\\/s at 0\\.\\d\\d scale/.test(s) && s; })()", 10,
+                                    "the corner's frame rate with the scale")
+        assert "playing" in status
+
+        await tab.eval(f"{v}.action('play')")  # pause: one frame at full resolution
+        await tab.wait_for(f"!{v}.state.playing && {v}.stats().scale === 1", 10, "the pause's full-resolution frame")
+        await tab.drawn()
+        still = await tab.eval(f"{v}.stats()")
+        assert still["drawingBuffer"] == [VIEW_W, VIEW_H] and still["mode"] == "full"
+        assert "still" in await tab.eval("document.getElementById('status').textContent")
+
+        # later (the slow steps' memory, moved 6 s into the past), quick frames raise the scale step by step
+        await tab.eval(f"{v}.slowAt = {v}.slowAt.map((t) => t - 6000)")
+        quick = await tab.eval(f"Array.from({{length: 64}}, () => {v}.adaptScale(10))")
+        assert quick[-1] == 1 and quick[7] > quick[0], "back to full size when frames are quick"
+    finally:
+        await browser.close()
+
+
 def test_every_file_of_the_page_is_in_the_package_data():
     """pyproject's package-data globs take every file of static/ into the wheel (the page fetches nothing else)."""
     import fnmatch

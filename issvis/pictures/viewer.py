@@ -158,6 +158,8 @@ class ViewerState:
         self.quit_requested = False
         #: frames per second the window draws (it sets this; None off-screen), shown in the corner box
         self.frame_rate_hz: float | None = None
+        #: the dynamic resolution's scale of the frames drawn now (1: full), shown with the frame rate
+        self.resolution_scale = 1.0
         #: a one-off remark in the corner box ('no more events'); cleared by the next action
         self.notice = ""
         self._framed_m: float | None = None  # preset 3: the framing distance the camera was last set to
@@ -389,7 +391,8 @@ class ViewerState:
             lines.append(self.notice)
         state = "playing" if self.playing else "paused"
         camera = f"follow {self.follow_label}" if self.preset == 4 else PRESETS.get(self.preset, "free")
-        rate = f"   {self.frame_rate_hz:4.1f} frames/s" if self.frame_rate_hz is not None else ""
+        scale = f" at {self.resolution_scale:.2f} scale" if self.resolution_scale < 1.0 else ""
+        rate = f"   {self.frame_rate_hz:4.1f} frames/s{scale}" if self.frame_rate_hz is not None else ""
         lines.append(f"{state} x{self.speed:g}   camera: {camera}{rate}   h: help")
         return "\n".join(lines)
 
@@ -545,6 +548,73 @@ KEYS: dict[str, tuple[str, ...]] = {
     "axes": ("a",),
     "help": ("h", "question"),
 }
+#: Dynamic resolution (as games do): while the picture moves (playing, rotating with the mouse,
+#: dragging the slider) the 3D scene is drawn at one of these fractions of the window's width and
+#: height and stretched over it (the text and the slider stay sharp); at rest one frame at full
+#: resolution. A frame's cost on a software renderer is mostly per pixel (the stage's shaders).
+SCALE_STEPS = (1.0, 0.85, 0.7, 0.6, 0.5, 0.42, 0.35)
+#: The frame rate the scale is chosen to hold while the picture moves, frames/s.
+TARGET_MOVING_FPS = 20.0
+#: Scale of the first moving frames, before any was measured (it settles within a second or two:
+#: llvmpipe at 1280x720 on 2 loaded cores went to the smallest step; quick frames step up to 1).
+START_SCALE = 0.7
+# OpenGL's numbers for the scaled copy (vtkOpenGLState takes them as integers)
+GL_READ_FRAMEBUFFER, GL_DRAW_FRAMEBUFFER = 0x8CA8, 0x8CA9
+GL_COLOR_BUFFER_BIT, GL_LINEAR, GL_NEAREST, GL_SCISSOR_TEST = 0x4000, 0x2601, 0x2600, 0x0C11
+VTK_UNSIGNED_CHAR = 3
+VTKIS_ROTATE = 1  # vtkInteractorStyle's state while the left button rotates
+#: After a move of the slider, frames are moving frames for this long, s; then one at full resolution.
+SCRUB_MOVING_S = 0.3
+#: A step is judged on the median of this many frames drawn at it.
+SCALE_SAMPLES = 6
+#: A step found too slow is not tried again for this long, s (no see-saw between two steps).
+SLOW_MEMORY_S = 5.0
+
+
+class MovingScale:
+    """The dynamic resolution's scale for moving frames, from their measured render times.
+
+    ``frame(render_s, now_s)`` takes one moving frame's render time; after SCALE_SAMPLES of them at
+    a step their median moves the scale one step down when frames cannot keep TARGET_MOVING_FPS
+    (render time over 1.1 x its share RENDER_DUTY of the frame interval) and one step up when they
+    are well under it (0.6 x), unless that larger step was found slow in the last SLOW_MEMORY_S.
+    No VTK here: tests feed it times.
+    """
+
+    def __init__(self, start: float = START_SCALE, target_fps: float = TARGET_MOVING_FPS) -> None:
+        self._samples: list[float] = []
+        self.reset(start)
+        self.budget_s = RENDER_DUTY / target_fps
+        self._slow_at = [-math.inf] * len(SCALE_STEPS)
+
+    @property
+    def scale(self) -> float:
+        return SCALE_STEPS[self.step]
+
+    def reset(self, scale: float) -> None:
+        """Start again at ``scale`` (one of SCALE_STEPS), with no frames measured."""
+        if scale not in SCALE_STEPS:
+            raise ValueError(f"scale {scale} is not one of {SCALE_STEPS}")
+        self.step = SCALE_STEPS.index(scale)
+        self._samples.clear()
+
+    def frame(self, render_s: float, now_s: float) -> float:
+        """One moving frame's render time, s (perf_counter ``now_s``); the scale for the next ones."""
+        if not 0.0 < render_s < 1.0:  # a stall (the window dragged, covered), not the frame's cost
+            return self.scale
+        self._samples.append(render_s)
+        if len(self._samples) < SCALE_SAMPLES:
+            return self.scale
+        median = sorted(self._samples)[len(self._samples) // 2]
+        self._samples.clear()
+        if median > 1.1 * self.budget_s and self.step < len(SCALE_STEPS) - 1:
+            self._slow_at[self.step] = now_s
+            self.step += 1
+        elif median < 0.6 * self.budget_s and self.step > 0 and now_s - self._slow_at[self.step - 1] > SLOW_MEMORY_S:
+            self.step -= 1
+        return self.scale
+
+
 #: pyvista's own bindings that would fight ours (point size on +/-, zoom on Up/Down, ...); 'q' stays.
 PYVISTA_KEYS_DROPPED = ("plus", "minus", "Up", "Down", "v", "b", "C")
 TRAIL_COLOURS = ("#ff5a36", "#3aa0ff", "#ffd23a", "#7cff6b", "#d77cff", "#3affe0", "#ffffff")
@@ -559,7 +629,8 @@ class ViewerWindow:
     """
 
     def __init__(self, record: Record, settings: RenderSettings | None = None, *, window_size: tuple[int, int] = (1280, 720),
-                 off_screen: bool = False, preview: bool = True, merge: bool = True) -> None:
+                 off_screen: bool = False, preview: bool = True, merge: bool = True,
+                 dynamic_resolution: bool = True) -> None:
         import pyvista as pv
 
         from ..record.scene_of import part_labels_of
@@ -596,6 +667,7 @@ class ViewerWindow:
         # unlit lines (trails, outline, labels), and printed GLSL errors for each of them
         self.stage = stage_module.Stage(self.plotter, record, self.settings, preview=preview, shadows=False,
                                         merge=merge)
+        self._build_scaling(dynamic_resolution)
         # the trails of the two sides in the stage's tint colours (departing, remaining)
         self._side_colours = [tuple(c) for c in getattr(stage_module, "TINTS", {}).values()]
         #: name -> the coarse meshes of each part in its own frame: the picked part's outline, framing
@@ -618,6 +690,7 @@ class ViewerWindow:
         self._shown: dict[str, Any] = {}
         self._open = False
         self._interacting = False
+        self._rotating = False
         self._exit_at: float | None = None
         self._last_camera: CameraPose | None = None
         self.frame_times_s: list[float] = []  # perf_counter at the end of each render
@@ -652,9 +725,105 @@ class ViewerWindow:
             prop.SetBackgroundOpacity(0.75)
             prop.SetFrame(True)
         actor.SetPickable(False)
-        # pyvista types its functools.wraps(Renderer.add_actor) methods as the unbound original
-        self.plotter.add_actor(actor, reset_camera=False, pickable=False, render=False)  # type: ignore[arg-type]
+        self.overlay.AddActor(actor)  # drawn at full resolution over the (maybe scaled) scene
         return actor
+
+    def _build_scaling(self, dynamic: bool) -> None:
+        """The dynamic resolution: a top layer for the text and the slider (always at full
+        resolution), and the copy that scales the scene's smaller picture up to the window.
+
+        While the picture moves, the stage's two renderers (far field, station) draw into the
+        lower-left ``scale`` x ``scale`` of the window's render framebuffer (their viewports); when the
+        station's renderer ends, that corner is copied into a second framebuffer and stretched
+        (bilinear) back over the whole render framebuffer, then the top layer draws.
+        ``dynamic=False``: every frame at full resolution."""
+        from vtkmodules.vtkRenderingCore import vtkRenderer
+        from vtkmodules.vtkRenderingOpenGL2 import vtkOpenGLFramebufferObject
+
+        rw = self.plotter.render_window
+        assert rw is not None
+        self.overlay = vtkRenderer()
+        self.overlay.SetLayer(rw.GetNumberOfLayers())
+        rw.SetNumberOfLayers(rw.GetNumberOfLayers() + 1)
+        self.overlay.SetInteractive(False)  # the mouse turns the station's camera, not this one's
+        rw.AddRenderer(self.overlay)
+        self.moving_scale: MovingScale | None = MovingScale() if dynamic else None
+        self.scale_now = 1.0
+        self._stretch = vtkOpenGLFramebufferObject()
+        self._stretch_size = (0, 0)
+        self.plotter.renderer.AddObserver("EndEvent", self._scale_up)
+        self._moving = False  # the frames drawn now are moving frames (they measure the scale)
+        self._scrubbing_until = 0.0  # perf_counter until which slider moves draw moving frames
+        self._render_started = 0.0
+        rw.AddObserver("StartEvent", self._on_render_start)
+        rw.AddObserver("EndEvent", self._on_render_end)
+
+    def _on_render_start(self, *_: Any) -> None:
+        self._render_started = time.perf_counter()
+
+    def _on_render_end(self, *_: Any) -> None:
+        """A moving frame's render time sets the scale of the next (the mouse's renders too)."""
+        if self._moving and self.moving_scale is not None:
+            now = time.perf_counter()
+            self.set_scale(self.moving_scale.frame(now - self._render_started, now))
+
+    def _apply_scale(self) -> None:
+        """Moving frames (playing, rotating) at the dynamic resolution's scale; a still one at full."""
+        self._moving = self._moving_now()
+        scale = self.moving_scale.scale if self._moving and self.moving_scale is not None else 1.0
+        self.set_scale(scale)
+
+    def _moving_now(self) -> bool:
+        """Whether the picture moves: playing, rotated by the mouse, or the slider dragged just now."""
+        return (self.state.playing or (self._interacting and self._rotating)
+                or time.perf_counter() < self._scrubbing_until)
+
+    def _scaled_renderers(self) -> tuple[Any, ...]:
+        return (self.stage.far, self.plotter.renderer)
+
+    def set_scale(self, scale: float) -> None:
+        """Draw the 3D scene at ``scale`` of the window's width and height from the next frame on."""
+        if scale == self.scale_now:
+            return
+        self.scale_now = scale
+        for renderer in self._scaled_renderers():
+            renderer.SetViewport(0.0, 0.0, scale, scale)
+        self.state.resolution_scale = scale
+
+    def _scale_up(self, *_: Any) -> None:
+        """After the station's renderer: stretch the scaled corner over the whole render framebuffer."""
+        if self.scale_now >= 1.0:
+            return
+        rw = self.plotter.render_window
+        assert rw is not None
+        w, h = rw.GetSize()
+        sw, sh = self.plotter.renderer.GetSize()
+        state = rw.GetState()
+        target = rw.GetRenderFramebuffer()
+        if self._stretch.GetContext() is None:
+            self._stretch.SetContext(rw)
+        if self._stretch_size != (w, h):
+            if self._stretch_size == (0, 0):
+                self._stretch.PopulateFramebuffer(w, h, True, 1, VTK_UNSIGNED_CHAR, False, 0, 0, False)
+            else:
+                self._stretch.Resize(w, h)
+            self._stretch_size = (w, h)
+        state.PushFramebufferBindings()
+        state.vtkglDisable(GL_SCISSOR_TEST)  # a blit is clipped by the scissor (the renderer's viewport)
+        # the corner out as it is (small), then stretched back over the whole framebuffer: one
+        # full-size copy a frame (a blit within one framebuffer may not overlap itself)
+        target.Bind(GL_READ_FRAMEBUFFER)
+        target.ActivateReadBuffer(0)
+        self._stretch.Bind(GL_DRAW_FRAMEBUFFER)
+        self._stretch.ActivateDrawBuffer(0)
+        state.vtkglBlitFramebuffer(0, 0, sw, sh, 0, 0, sw, sh, GL_COLOR_BUFFER_BIT, GL_NEAREST)
+        self._stretch.Bind(GL_READ_FRAMEBUFFER)
+        self._stretch.ActivateReadBuffer(0)
+        target.Bind(GL_DRAW_FRAMEBUFFER)
+        target.ActivateDrawBuffer(0)
+        state.vtkglBlitFramebuffer(0, 0, sw, sh, 0, 0, w, h, GL_COLOR_BUFFER_BIT, GL_LINEAR)
+        state.PopFramebufferBindings()
+        state.vtkglEnable(GL_SCISSOR_TEST)
 
     def _build_overlays(self, pv: Any) -> None:
         size = max(9, round(15 * self.plotter.window_size[1] / 720))  # 15 pt at 720 rows
@@ -686,6 +855,12 @@ class ViewerWindow:
         self.slider = self.plotter.add_slider_widget(
             self.on_slider, [t0, t1], value=t0, title="record time, s", pointa=(0.25, 0.06),  # type: ignore[arg-type]
             pointb=(0.95, 0.06), style="modern", interaction_event="always", fmt="%.1f")  # pyvista's wraps(), as add_actor
+        # on the top layer, at full resolution whatever the scene's scale (its points are in the window's
+        # normalized coordinates)
+        self.slider.Off()
+        self.slider.SetDefaultRenderer(self.overlay)
+        self.slider.SetCurrentRenderer(self.overlay)
+        self.slider.On()
         rep = self.slider.GetRepresentation()
         rep.SetTubeWidth(0.004)
         rep.SetSliderLength(0.012)
@@ -804,6 +979,7 @@ class ViewerWindow:
     def on_slider(self, value: float) -> None:
         if abs(value - self.state.time_s) > SAME_TIME_S:
             self.state.scrub(value)
+            self._scrubbing_until = time.perf_counter() + SCRUB_MOVING_S  # dragging: moving frames
             self.changed()
 
     def changed(self) -> None:
@@ -838,6 +1014,8 @@ class ViewerWindow:
             self._mark_dirty()
         elif self._shown.get("status") != self.state.status_text():
             self._mark_dirty()  # playback just stopped at the end
+        elif self.scale_now < 1.0 and not self._moving_now():
+            self._mark_dirty()  # the slider came to rest: one frame at full resolution
         if self._dirty and self._frame_due():
             self.refresh()
 
@@ -854,7 +1032,9 @@ class ViewerWindow:
         self.picker.InitializePickList()  # the actors that draw the station now (they change at a split)
         for actor in self.stage.station_actors:
             self.picker.AddPickList(actor)
-        hit = self.picker.Pick(x, y, 0.0, self.plotter.renderer)
+        # the renderer's pixels are the window's times the scale while the scene is drawn smaller
+        x_r, y_r = (x * self.scale_now, y * self.scale_now) if self.scale_now < 1.0 else (x, y)
+        hit = self.picker.Pick(x_r, y_r, 0.0, self.plotter.renderer)
         name = self.stage.part_at(self.picker.GetActor(), self.picker.GetCellId()) if hit else None
         self.state.pick(name)
         self.changed()
@@ -870,12 +1050,18 @@ class ViewerWindow:
 
     def _on_start_interaction(self, *_: Any) -> None:
         self._interacting = True  # the mouse has the camera; playback must not fight it
+        # rotating draws moving frames (at the dynamic resolution); panning and zooming keep the full
+        # one: VTK's pan and dolly move by the renderer's pixels, which a smaller picture would change
+        self._rotating = self._iren().interactor.GetInteractorStyle().GetState() == VTKIS_ROTATE
+        self._apply_scale()
 
     def _on_end_interaction(self, *_: Any) -> None:
-        self._interacting = False
+        self._interacting = self._rotating = False
         if self._last_camera is not None and not _same_camera(self._camera_now(), self._last_camera):
             self.state.camera_moved_by_user()
             self.changed()
+        elif self.scale_now < 1.0:
+            self.changed()  # at rest again: one frame at full resolution
 
     def _iren(self) -> RenderWindowInteractor:
         """pyvista's interactor of the window (the plotter drops it once closed)."""
@@ -919,6 +1105,7 @@ class ViewerWindow:
         for actor in self.trail_actors:
             actor.SetVisibility(st.trails)
         self._outline_part(st.picked)
+        self._apply_scale()
         for actor in self.axes_actors:
             actor.SetVisibility(st.axes)
         self.axes_actors[-1].SetVisibility(st.axes and not st.help)  # labels would draw over the help

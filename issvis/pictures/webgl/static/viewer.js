@@ -37,6 +37,16 @@ const FILL = 0.12; // by day too: a back-lit side (the Sun behind the station at
 const NIGHT_EARTH_FLOOR = 0.025;
 const PLUME_RGB = [0.75, 0.85, 1.0];
 const PLUME_MIN_VISIBLE_S = 1.0;
+// Dynamic resolution, as games and three.js viewers do: while the picture moves (playing, dragging,
+// scrubbing) the canvas is drawn at one of these fractions of its width and height, chosen from the
+// measured frame interval to hold TARGET_FPS; the picture at rest is drawn once at full resolution.
+const SCALE_STEPS = [1, 0.85, 0.7, 0.6, 0.5, 0.42, 0.35];
+const TARGET_FPS = 30;
+const SLOW_FRAME_MS = 1.1 * 1000 / TARGET_FPS; // a median interval above this: one step smaller
+const QUICK_FRAME_MS = 0.75 * 1000 / TARGET_FPS; // below this: one step larger, unless that step was slow lately
+const SCALE_SAMPLES = 8; // frame intervals measured at a step before it is judged
+const SLOW_MEMORY_MS = 5000; // a step found too slow is not tried again for this long (no see-saw)
+const STALL_MS = 250; // a longer interval is a stall (a hidden tab, garbage collection), not the frame's cost
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -347,11 +357,12 @@ class Viewer {
     this.a = a;
     this.rec = new Record(facts, a);
     this.software = software;
-    // A software renderer draws the moving picture (playing, dragging, scrubbing) fast: at half size, the far
-    // field at a quarter and without its fine noise; the still picture follows at full quality.
-    // ?quality=fast: always fast; ?quality=full: never (a GPU draws every frame at full quality).
-    const quality = params.get('quality') || (software ? 'auto' : 'full');
-    this.fast = quality !== 'full'; // has a fast mode
+    // A software renderer draws the moving picture (playing, dragging, scrubbing) fast: at the dynamic
+    // resolution, the far field at half of that and without its fine noise; the still picture follows at full
+    // quality. Any renderer scales the moving picture down when it cannot hold TARGET_FPS (a GPU rarely has to).
+    // ?quality=fast: always fast; ?quality=full: every frame at full quality and resolution.
+    const quality = this.quality = params.get('quality') || 'auto';
+    this.fast = software ? quality !== 'full' : quality === 'fast'; // has the cheaper far field
     this.alwaysFast = quality === 'fast';
     this.modeNow = 'full';
     this.movingUntil = 0;
@@ -403,9 +414,15 @@ class Viewer {
     renderer.autoClear = false;
     renderer.info.autoReset = false;
     this.basePixelRatio = this.software ? 1 : Math.min(window.devicePixelRatio || 1, 2);
-    // while the picture moves (playing, dragging), a software renderer draws it at half size; the still
-    // picture follows at full size (as the server-rendered viewer's interactive frames). ?moving_scale=1: never
-    this.movingScale = params.has('moving_scale') ? clamp(Number(params.get('moving_scale')), 0.25, 1) : 0.5;
+    // while the picture moves, the canvas is drawn at movingScale of its size: chosen from the frame interval
+    // (dynamic: a software renderer starts at half size, a GPU at full), or fixed by ?moving_scale=0.25..1;
+    // the still picture follows at full size (as the server-rendered viewer's interactive frames)
+    this.dynamic = this.quality !== 'full' && !params.has('moving_scale');
+    this.scaleStep = this.software ? SCALE_STEPS.indexOf(0.5) : 0;
+    this.movingScale = params.has('moving_scale') ? clamp(Number(params.get('moving_scale')), 0.25, 1)
+      : this.quality === 'full' ? 1 : SCALE_STEPS[this.scaleStep];
+    this.frameIntervals = []; this.slowAt = SCALE_STEPS.map(() => -Infinity);
+    this.drewLastTick = false; this.lastTick = 0;
     this.scaleNow = 1;
     renderer.setPixelRatio(this.basePixelRatio);
     this.camera = new THREE.PerspectiveCamera(PRESET_FOV_DEG, 16 / 9, 1, 1000);
@@ -595,10 +612,13 @@ class Viewer {
     const w = Math.max(view.clientWidth, 1), h = Math.max(view.clientHeight, 1);
     this.renderer.setPixelRatio(this.basePixelRatio * this.scaleNow);
     this.renderer.setSize(w, h, false);
+    let skyRatio = this.basePixelRatio * this.scaleNow; // the stars' size in the pixels they are drawn to
     if (this.farTarget) {
       const pr = this.basePixelRatio * this.movingScale;
       this.farTarget.setSize(Math.ceil(w * pr / 2), Math.ceil(h * pr / 2));
+      if (this.modeNow === 'fast') skyRatio = pr / 2;
     }
+    if (this.stars) this.stars.material.uniforms.pixelRatio.value = skyRatio;
     this.camera.aspect = w / h;
     this.camera.updateProjectionMatrix();
     this.dirty = true;
@@ -763,7 +783,9 @@ class Viewer {
     const camera = st.preset === 4 ? `follow ${f.follow.label}` : (f.presets[String(st.preset)] || 'free');
     // the rate while the picture moves; a still picture is drawn once (frames on change), so no rate then
     const moving = st.playing || this.interacting;
-    const rate = moving && this.fps ? `   ${this.fps.toFixed(1).padStart(4)} frames/s` : '   still';
+    // and the dynamic resolution's scale while it is below 1 (the still picture is at full resolution)
+    const scale = this.scaleNow < 1 ? ` at ${this.scaleNow.toFixed(2)} scale` : '';
+    const rate = moving && this.fps ? `   ${this.fps.toFixed(1).padStart(4)} frames/s${scale}` : '   still';
     lines.push(`${st.playing ? 'playing' : 'paused'} x${g(st.speed)}   camera: ${camera}${rate}   h: help`);
     if (this.night > 0.5) lines.push('night: the Sun is behind Earth (exposure raised)');
     return lines.join('\n');
@@ -996,15 +1018,20 @@ class Viewer {
       if (st.time !== before) this.dirty = true;
     }
     const moving = st.playing || this.interacting || now < this.movingUntil;
+    // the time since the last tick measures the last frame only when that tick drew one (a drag draws on
+    // mouse moves: the gaps between them are the user's, not the renderer's)
+    if (this.drewLastTick && this.wasMoving && moving && this.dynamic) this.adaptScale(now - this.lastTick);
+    this.lastTick = now; this.drewLastTick = false; this.wasMoving = moving;
     const mode = this.fast && (moving || this.alwaysFast) ? 'fast' : 'full';
-    if (mode !== this.modeNow) {
+    const scale = moving || this.alwaysFast ? this.movingScale : 1;
+    if (mode !== this.modeNow || scale !== this.scaleNow) {
       this.modeNow = mode;
-      this.scaleNow = mode === 'fast' ? this.movingScale : 1;
+      this.scaleNow = scale;
       if (this.earth) this.earth.material = this.earthMaterials[mode];
-      this.resize(); // and dirty: the still picture follows at full quality
+      this.resize(); // and dirty: the still picture follows at full quality and resolution
     }
     if (!this.dirty) return; // frames are drawn on change only
-    this.dirty = false;
+    this.dirty = false; this.drewLastTick = true;
     const t0 = performance.now();
     this.update();
     this.render();
@@ -1017,6 +1044,24 @@ class Viewer {
     this.renderedTriangles = this.renderer.info.render.triangles;
   }
 
+  // One measured frame interval (ms) while the picture moves: after SCALE_SAMPLES of them at a step, their
+  // median moves the dynamic resolution one step down (slower than TARGET_FPS) or up (well faster, and the
+  // larger step was not found slow in the last SLOW_MEMORY_MS). Returns the scale for moving frames.
+  adaptScale(intervalMs) {
+    if (!(intervalMs > 0 && intervalMs < STALL_MS)) return this.movingScale;
+    const now = performance.now();
+    this.frameIntervals.push(intervalMs);
+    if (this.frameIntervals.length < SCALE_SAMPLES) return this.movingScale;
+    const sorted = this.frameIntervals.slice().sort((x, y) => x - y);
+    const median = sorted[sorted.length >> 1];
+    this.frameIntervals = [];
+    let step = this.scaleStep;
+    if (median > SLOW_FRAME_MS && step < SCALE_STEPS.length - 1) { this.slowAt[step] = now; step += 1; }
+    else if (median < QUICK_FRAME_MS && step > 0 && now - this.slowAt[step - 1] > SLOW_MEMORY_MS) step -= 1;
+    if (step !== this.scaleStep) { this.scaleStep = step; this.movingScale = SCALE_STEPS[step]; this.dirty = true; }
+    return this.movingScale;
+  }
+
   stats() { // for the tests and benchmarks/webgl_fps.py
     // per frame: the parts' poses and tints (uniforms, sent with each of the station's draw calls)
     let uploads = (this.partRows.value.byteLength + this.partTint.value.byteLength) * this.stationMeshes.length;
@@ -1025,6 +1070,7 @@ class Viewer {
     return { frames: this.framesDrawn || 0, fps: this.fps, calls: this.calls, triangles: this.renderedTriangles,
       stationTriangles: this.triangles, stationDrawCalls: this.stationMeshes.length, lastFrameMs: this.lastFrameMs,
       uploadBytesPerFrame: uploads, software: this.software, mode: this.modeNow, detail: this.detail, scale: this.scaleNow,
+      movingScale: this.movingScale, dynamic: this.dynamic,
       drawingBuffer: [this.renderer.domElement.width, this.renderer.domElement.height], renderer: this.rendererName, time: this.state.time,
       playing: this.state.playing, preset: this.state.preset, picked: this.state.picked };
   }
