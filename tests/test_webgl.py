@@ -467,9 +467,9 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
         await tab.key("t", 84)
         tinted = await tab.screenshot(rect)
         Image.fromarray(tinted).save(tmp_path / "webgl-t150-tint.png")
-        orange = orange_pixels(tinted)
-        assert orange.mean() > 0.002, "the departing side shows in the tint's orange"
-        assert orange_pixels(before).mean() < orange.mean() / 10, "and it was not orange before 't'"
+        # the pixels 't' turned orange (the arrays' copper-gold Kapton backs are orange-ish untinted too)
+        orange = orange_pixels(tinted) & ~orange_pixels(before)
+        assert orange.mean() > 0.002, "the departing side shows in the tint's orange, where it was not before 't'"
         assert changed(before, tinted) > CHANGED_FRACTION
 
         # the page's poses and read-out are the record's and the desktop viewer's

@@ -350,9 +350,9 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
         framed, tinted = shots
         Image.fromarray(tinted).save(tmp_path / "web-t150-tint.png")
         assert _changed(later, framed) > CHANGED_FRACTION, "key 2 moved the camera"
-        orange = _orange_pixels(tinted)
-        assert orange.mean() > 0.002, "the departing side shows in the tint's orange"
-        assert _orange_pixels(framed).mean() < orange.mean() / 10, "and it was not orange before 't'"
+        # the pixels 't' turned orange (the arrays' copper-gold Kapton backs are orange-ish untinted too)
+        orange = _orange_pixels(tinted) & ~_orange_pixels(framed)
+        assert orange.mean() > 0.002, "the departing side shows in the tint's orange, where it was not before 't'"
         assert await tools.eval("window.trame.state.get('tint')") is True
         assert await tools.eval("window.trame.state.get('preset')") == 2
 
