@@ -189,3 +189,71 @@ def test_cycles_settings_turn_the_filmic_curve_off_and_keep_the_rest():
     s = with_cycles(RenderSettings(), samples=16)
     assert s.cycles is not None and s.cycles.samples == 16 and s.quality.tone == "none"
     assert s.quality.bloom == RenderSettings().quality.bloom
+
+
+# --- a Blender that hangs or dies (a fake worker, no Blender needed) -----------------------------------
+FAKE_WORKER = '''#!{python}
+import sys, time
+print("Blender chatter")
+print('ISSVIS-CYCLES {{"ready": true, "device": "CPU (fake)", "blender": "fake"}}', flush=True)
+sys.stdin.readline()
+if {mode!r} == "hang":
+    time.sleep(600)
+sys.stderr.write("Segmentation fault in the fake worker\\n")
+sys.exit(139)
+'''
+
+
+def _fake_blender(tmp_path: Path, mode: str) -> Path:
+    """A program named like a Python (so issvis runs it as ``PROGRAM worker.py SETUP``) that builds
+    nothing and then, sent a frame, hangs (``hang``) or dies with a message (``die``)."""
+    import sys
+
+    path = tmp_path / f"fake-python-{mode}"
+    path.write_text(FAKE_WORKER.format(python=sys.executable, mode=mode))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["hang", "die"])
+def test_a_hung_or_dead_blender_is_one_error_and_the_process_is_gone(tmp_path, mode):
+    import time
+
+    from issvis.pictures.cycles import BlenderWorker, CyclesError
+
+    worker = BlenderWorker([str(_fake_blender(tmp_path, mode)), "worker.py"], tmp_path / "setup.json",
+                           frame_timeout_s=1.5)
+    assert worker.ready["device"] == "CPU (fake)"  # the chatter before the message is skipped
+    t = time.monotonic()
+    with pytest.raises(CyclesError) as err:
+        worker.render({"out": str(tmp_path / "f.png")})
+    took_s = time.monotonic() - t
+    if mode == "hang":
+        assert "rendered no frame in 1.5 s" in str(err.value) and "frame_timeout_s" in str(err.value)
+        assert 1.4 < took_s < 15, took_s
+    else:
+        assert "failed to render a frame: Segmentation fault in the fake worker" in str(err.value)
+        assert took_s < 15, took_s
+    assert worker._proc.poll() is not None  # nothing left running
+    worker.close()
+
+
+def test_a_hung_blender_stops_the_command_with_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    import issvis.pictures.cycles as cycles
+
+    fake = _fake_blender(tmp_path, "hang")
+    out = tmp_path / "a.png"
+    plain = cycles.with_cycles
+
+    def quick(*args, **kwargs):  # [render.cycles] frame_timeout_s = 1 (a record takes no --set)
+        s = plain(*args, **kwargs)
+        assert s.cycles is not None
+        return s.model_copy(update={"cycles": s.cycles.model_copy(update={"frame_timeout_s": 1.0})})
+
+    monkeypatch.setattr(cycles, "with_cycles", quick)
+    code = main(["render", str(RECORD), "--engine", "cycles", "--blender", str(fake), "--size", "64x36",
+                 "--still", "1", "-o", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2, err
+    assert "rendered no frame in 1 s" in err[-1] and sum("error" in ln for ln in err) == 1, err
+    assert not out.exists()
