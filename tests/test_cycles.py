@@ -116,15 +116,53 @@ def test_the_cycles_silhouette_agrees_with_the_raster_engine(record):
 
 
 @needs_blender
-def test_two_workers_write_the_frames_of_one_process(tmp_path):
+def test_two_workers_and_finer_tasks_write_the_frames_of_one_process(tmp_path, monkeypatch):
     """Each Blender process renders the frames one process does (fixed seed, same settings): the
-    two-worker file is the one-process file, byte for byte."""
+    two-worker file (a segment each) and the three-worker file (more workers than the clip's two
+    segments: runs of frames, ``plan_tasks``) are the one-process file, byte for byte."""
+    from issvis.pictures.segments import plan_tasks, segment_bounds
+
     args = ["render", str(RECORD), "--engine", "cycles", "--samples", "2", "--size", "64x36", "--fps", "2",
             "--seconds", "8", "--no-progress"]
-    one, two = tmp_path / "one.mp4", tmp_path / "two.mp4"
+    segments = segment_bounds(16, 2)
+    assert len(segments) == 2 and plan_tasks(segments, 3, finer=True)[0] == "frames"
+    one, two, three = tmp_path / "one.mp4", tmp_path / "two.mp4", tmp_path / "three.mp4"
     assert main([*args, "-o", str(one)]) == 0
     assert main([*args, "-o", str(two), "--workers", "2"]) == 0
     assert one.read_bytes() == two.read_bytes()
+    import issvis.pictures.video as video
+
+    fine_jobs: list[int] = []
+    plain = video._run_frames
+
+    def counted(record, settings, segments, jobs, *rest):
+        fine_jobs.append(len(jobs))
+        return plain(record, settings, segments, jobs, *rest)
+
+    monkeypatch.setattr(video, "_run_frames", counted)
+    assert main([*args, "-o", str(three), "--workers", "3"]) == 0
+    assert fine_jobs == [3]  # the three workers rendered runs of frames, not whole segments
+    assert one.read_bytes() == three.read_bytes()
+    assert (tmp_path / "one.poster.png").read_bytes() == (tmp_path / "three.poster.png").read_bytes()
+
+
+def test_more_workers_than_segments_get_runs_of_frames_that_cover_the_clip_once():
+    """A 33.5 s clip (7 segments of 5 s at 30 fps) over 64 workers: 64 runs of 15-16 frames, in order,
+    every frame once; over 4 workers (fewer than segments) whole segments, as the raster engine
+    always has them; the raster engine never gets finer tasks."""
+    from issvis.pictures.segments import plan_tasks, segment_bounds
+
+    segments = segment_bounds(1005, 30)
+    assert len(segments) == 7
+    kind, jobs = plan_tasks(segments, 64, finer=True)
+    assert kind == "frames" and len(jobs) == 64
+    runs = [job[0] for job in jobs]
+    assert runs[0][0] == 0 and runs[-1][1] == 1005 and all(a[1] == b[0] for a, b in zip(runs, runs[1:]))
+    assert {b - a for a, b in runs} == {15, 16}
+    kind, jobs = plan_tasks(segments, 4, finer=True)
+    assert kind == "segments" and [s for job in jobs for s in job] == segments
+    kind, jobs = plan_tasks(segments, 64, finer=False)
+    assert kind == "segments" and len(jobs) == 7
 
 
 @needs_blender
