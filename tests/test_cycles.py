@@ -229,6 +229,44 @@ def test_cycles_settings_turn_the_filmic_curve_off_and_keep_the_rest():
     assert s.quality.bloom == RenderSettings().quality.bloom
 
 
+def test_runs_of_frames_arriving_in_any_order_encode_the_segments_of_one_process(tmp_path, monkeypatch, record):
+    """The finer tasks' assembly, with made-up frames instead of Blender's: runs finishing in any order
+    give the segment bytes and poster that encoding all frames in order gives, and the runs no later
+    segment needs are deleted as the segments are written (fewer than all of them are ever on disk)."""
+    import issvis.pictures.video as video
+    from issvis.pictures.camera import Clip
+    from issvis.pictures.segments import plan_tasks, segment_bounds
+
+    settings, _ = _small(record, (64, 36))
+    settings = video.effective_settings(settings, fps=4, seconds=8)  # 32 frames, 2 segments
+    n = Clip(settings, record).n_frames
+    segments = segment_bounds(n, settings.fps)
+    kind, jobs = plan_tasks(segments, 6, finer=True)
+    assert kind == "frames" and len(segments) == 2 and len(jobs) == 6
+    rng = np.random.default_rng(7)
+    frames = rng.integers(0, 256, (n, 36, 64, 3), dtype=np.uint8)
+    on_disk: list[int] = []
+
+    def fake_spread(job_fn, record, settings, jobs, scheduler, preview, title, poster_i, on_done):
+        for j in (5, 0, 3, 1, 4, 2):  # finishing out of order
+            a, b = jobs[j][0]
+            on_done(j, ([frames[a:b].copy()], None))
+            on_disk.append(len(list(tmp_path.glob("run*.npy"))))
+
+    monkeypatch.setattr(video, "_spread", fake_spread)
+    poster_i = int(0.62 * n)
+    data, poster = video._run_frames(record, settings, segments, jobs, None, False, None, poster_i, None, tmp_path)
+    clip = Clip(settings, record)
+    expected = []
+    for k, (a, b) in enumerate(segments):
+        path = tmp_path / f"expected{k}.mp4"
+        video._encode_segment_from(lambda i: frames[i], clip, settings, (64, 36), a, b, path, None)
+        expected.append(path.read_bytes())
+    assert data == expected
+    assert poster is not None and np.array_equal(poster, frames[poster_i][::-1])
+    assert max(on_disk) < len(jobs) and on_disk[-1] == 0 and not list(tmp_path.glob("fine*.mp4"))
+
+
 # --- a Blender that hangs or dies (a fake worker, no Blender needed) -----------------------------------
 FAKE_WORKER = '''#!{python}
 import sys, time

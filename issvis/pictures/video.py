@@ -997,41 +997,63 @@ def _spread(job_fn: Callable[..., Any], record: Any, settings: RenderSettings, j
 def _run_frames(record: Any, settings: RenderSettings, segments: list[tuple[int, int]],
                 jobs: list[list[tuple[int, int]]], scheduler: str | None, preview: bool, title: str | None,
                 poster_i: int, progress_bar: Any, work: Path) -> tuple[list[bytes], np.ndarray | None]:
-    """Finer tasks: runs of frames rendered in parallel (kept on disk in ``work`` as they come), then
-    every segment encoded here from them in order; segment bytes in order, and the poster frame."""
+    """Finer tasks: runs of frames rendered in parallel and kept on disk in ``work`` as they come;
+    each segment is encoded here, in order, as soon as all its frames (and the frame before it, for
+    a shutter blend) are in, and runs no later segment needs are then deleted, so the disk holds
+    the frames still waiting, not the clip. Returns the segment bytes in order and the poster frame."""
     runs = [job[0] for job in jobs]
-    stored = work
-
-    def keep(j: int, result: Any) -> None:
-        np.save(stored / f"run{j:05d}.npy", result[0][0])
-        if progress_bar is not None:
-            progress_bar.update(runs[j][1] - runs[j][0])
-
-    _spread(render_frames, record, settings, jobs, scheduler, preview, title, poster_i, keep)
+    clip = Clip(settings, record)
+    have: set[int] = set()
+    gone: set[int] = set()
     loaded: dict[int, np.ndarray] = {}
+    data: list[bytes] = []
+    poster: list[np.ndarray] = []
+
+    def stored(j: int) -> Path:
+        return work / f"run{j:05d}.npy"
 
     def frame(i: int) -> np.ndarray:
         j = next(k for k, (a, b) in enumerate(runs) if a <= i < b)
         if j not in loaded:
-            loaded.clear()  # runs are read in order: one mapped at a time
-            loaded[j] = np.load(stored / f"run{j:05d}.npy", mmap_mode="r")
+            loaded.clear()  # frames are read in order: one run mapped at a time
+            loaded[j] = np.load(stored(j), mmap_mode="r")
         return np.asarray(loaded[j][i - runs[j][0]])
 
-    clip = Clip(settings, record)
-    height_px, width_px = frame(0).shape[:2]
-    data: list[bytes] = []
-    poster = None
-    for k, (a, b) in enumerate(segments):
-        path = stored / f"fine{k:05d}.mp4"
-        got = _encode_segment_from(frame, clip, settings, (width_px, height_px), a, b, path,
-                                   poster_i if a <= poster_i < b else None)
-        poster = got if got is not None else poster
-        data.append(path.read_bytes())
-        path.unlink()
-    loaded.clear()
-    for j in range(len(runs)):
-        (stored / f"run{j:05d}.npy").unlink(missing_ok=True)
-    return data, poster
+    def ready(k: int) -> bool:
+        first = max(segments[k][0] - 1, 0)  # the frame before, in case the segment starts blurred
+        return all(j in have for j, (a, b) in enumerate(runs) if a < segments[k][1] and b > first)
+
+    def keep(j: int, result: Any) -> None:
+        frames = result[0][0]
+        np.save(stored(j), frames)
+        have.add(j)
+        if progress_bar is not None:
+            progress_bar.update(runs[j][1] - runs[j][0])
+        while len(data) < len(segments) and ready(len(data)):
+            k = len(data)
+            a, b = segments[k]
+            path = work / f"fine{k:05d}.mp4"
+            got = _encode_segment_from(frame, clip, settings, (frames.shape[2], frames.shape[1]), a, b, path,
+                                       poster_i if a <= poster_i < b else None)
+            poster.extend([got] if got is not None else [])
+            data.append(path.read_bytes())
+            path.unlink()
+            keep_from = segments[k + 1][0] - 1 if k + 1 < len(segments) else runs[-1][1]
+            for r in sorted(have - gone):
+                if runs[r][1] <= keep_from:
+                    loaded.pop(r, None)
+                    stored(r).unlink(missing_ok=True)
+                    gone.add(r)
+
+    try:
+        _spread(render_frames, record, settings, jobs, scheduler, preview, title, poster_i, keep)
+    finally:
+        loaded.clear()
+        for j in range(len(runs)):
+            stored(j).unlink(missing_ok=True)
+    if len(data) != len(segments):
+        raise RuntimeError(f"finer tasks: {len(segments) - len(data)} segments were left without frames")  # a bug
+    return data, (poster[0] if poster else None)
 
 
 def _run_blocks(record: Any, settings: RenderSettings, segments: list[tuple[int, int]], workers: int,
