@@ -166,6 +166,33 @@ def test_more_workers_than_segments_get_runs_of_frames_that_cover_the_clip_once(
 
 
 @needs_blender
+def test_a_blender_program_on_path_gets_blenders_command_line(tmp_path, monkeypatch, capsys):
+    """A ``blender`` on PATH is run as Blender is (``--background --factory-startup --python
+    worker.py -- SETUP``) and the worker finds its set-up after ``--``: a stand-in ``blender`` that
+    refuses any other command line and runs the bpy environment's Python renders the still."""
+    from PIL import Image
+
+    from issvis.pictures.cycles import repo_cycles_python
+
+    python = repo_cycles_python()
+    if not python.is_file():
+        pytest.skip("the stand-in blender runs the bpy environment (make cycles-env)")
+    stand_in = tmp_path / "bin" / "blender"
+    stand_in.parent.mkdir()
+    stand_in.write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = --background ] && [ "$2" = --factory-startup ] && [ "$3" = --python ] && [ "$5" = -- ] '
+        '|| { echo "not a Blender command line: $*" >&2; exit 9; }\n'
+        f'script="$4"; shift 5; exec {python} "$script" -- "$@"\n')
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stand_in.parent}:/usr/bin:/bin")
+    out = tmp_path / "still.png"
+    assert main(["render", str(RECORD), "--engine", "cycles", "--samples", "1", "--size", "64x36",
+                 "--still", "12", "-o", str(out)]) == 0, capsys.readouterr().err
+    assert np.asarray(Image.open(out).convert("RGB")).shape == (36, 64, 3)
+
+
+@needs_blender
 def test_blender_imports_the_export_with_its_camera_playing_and_a_sun(tmp_path, blender):
     """The animated export in Blender's own glTF importer: the camera's animation is an active action
     (not a muted track), a sun lamp is there, and the camera's far limit reaches past Earth."""
