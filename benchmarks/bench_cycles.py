@@ -79,6 +79,13 @@ def main() -> None:
     print(f"the default clip, {n} frames:")
     print(f"  here ({cores} cores, CPU-s / cores): {n * frame_cpu / cores / 3600:.1f} h")
     print(f"  a 64-core node (CPU-s / 64 / 0.8): {n * frame_cpu / 64 / 0.8 / 3600:.1f} h")
+    from issvis.pictures.segments import plan_tasks, segment_bounds
+
+    segments = segment_bounds(n, settings.fps)
+    kind, jobs = plan_tasks(segments, 64, finer=True)
+    longest = max(sum(b - a for a, b in job) for job in jobs)
+    print(f"  64 Cycles workers ({len(segments)} segments): {len(jobs)} tasks of {kind}, the longest {longest} frames, "
+          f"{longest * frame_cpu / 3600:.1f} h of one worker's CPU")
     print(f"  one GPU ({args.gpu_speedup:g}x a 16-core CPU, Blender Open Data): "
           f"{n * frame_cpu / 16 / args.gpu_speedup / 60:.0f} min")
 

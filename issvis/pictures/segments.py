@@ -71,6 +71,30 @@ def split_blocks(segments: list[tuple[int, int]], n_blocks: int) -> list[list[in
     return [b for b in blocks if b]
 
 
+def frame_runs(n_frames: int, n_runs: int) -> list[tuple[int, int]]:
+    """Frames 0..n_frames in ``n_runs`` contiguous runs [(first, end), ...] of nearly equal length
+    (the longer ones first; none empty)."""
+    n_runs = max(1, min(n_runs, n_frames))
+    base, extra = divmod(n_frames, n_runs)
+    runs, a = [], 0
+    for k in range(n_runs):
+        b = a + base + (1 if k < extra else 0)
+        runs.append((a, b))
+        a = b
+    return runs
+
+
+def plan_tasks(segments: list[tuple[int, int]], n_tasks: int, finer: bool) -> tuple[str, list[list[tuple[int, int]]]]:
+    """How a clip's work is cut for ``n_tasks`` parallel tasks: ``("segments", jobs)``, each job a
+    contiguous block of whole segments that a worker renders and encodes; or, when ``finer`` and
+    there are more tasks than segments, ``("frames", jobs)``, each job one run of frames (possibly
+    across a segment's end) that a worker renders and returns raw, so that every task has work; the
+    segments are then encoded from those frames in order, with the encoder inputs of one process."""
+    if finer and n_tasks > len(segments) and segments:
+        return "frames", [[run] for run in frame_runs(segments[-1][1], n_tasks)]
+    return "segments", [[segments[k] for k in block] for block in split_blocks(segments, n_tasks)]
+
+
 def encoder_params(preset: str, crf: int, scale_to: tuple[int, int] | None) -> list[str]:
     """x264 settings shared by every segment (identical settings are what make the join seamless)."""
     # scale first: the flip then moves 30 % fewer pixels (3 ms of ffmpeg CPU a frame)

@@ -773,27 +773,54 @@ def _blur_stretches(clip: Clip, first: int, end: int, weight: float) -> tuple[li
     return [(count, fast(k)) for k, count in runs], lead
 
 
-def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, end: int, path: Path,
-                    poster_i: int | None, on_frame: Callable[[int, np.ndarray], None] | None,
-                    step: Callable[[], None] | None) -> np.ndarray | None:
-    """Render frames first..end-1 into one self-contained H.264 file; returns the poster frame if in it."""
+def _segment_writer(clip: Clip, settings: RenderSettings, size: tuple[int, int], first: int, end: int,
+                    path: Path) -> tuple[_Encoder, bool]:
+    """The encoder of segment first..end-1 (frames rendered at ``size``), and whether it is first sent
+    the frame before ``first`` (the shutter blend of a blurred shot that runs into the segment)."""
     from .grade import with_grade
     from .segments import encoder_params
 
     q = settings.quality
     out = (settings.width_px, settings.height_px)
-    scale_to = None if out == (source.width_px, source.height_px) else out
-    stretches, lead = _blur_stretches(source.clip, first, end, q.motion_blur)
+    scale_to = None if out == size else out
+    stretches, lead = _blur_stretches(clip, first, end, q.motion_blur)
     blur = blur_filter(stretches, q.motion_blur, lead)
-    writer = _Encoder(path, (source.width_px, source.height_px), settings.fps,
+    writer = _Encoder(path, size, settings.fps,
                       with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px, blur),
-                      (source.height_px, source.width_px, 3))
+                      (size[1], size[0], 3))
+    return writer, bool(blur and lead)
+
+
+def _encode_segment_from(frame: Callable[[int], np.ndarray], clip: Clip, settings: RenderSettings,
+                         size: tuple[int, int], first: int, end: int, path: Path,
+                         poster_i: int | None) -> np.ndarray | None:
+    """Encode segment first..end-1 from frames already rendered (``frame(i)``: frame i as ``grab``
+    gives it, bottom row first): the encoder inputs ``_encode_segment`` sends, so the same bytes."""
+    writer, lead = _segment_writer(clip, settings, size, first, end, path)
+    poster = None
+    try:
+        for i in range(first - 1 if lead else first, end):
+            sent = writer.send(frame(i))
+            if i == poster_i:
+                poster = sent[::-1].copy()
+        writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return poster
+
+
+def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, end: int, path: Path,
+                    poster_i: int | None, on_frame: Callable[[int, np.ndarray], None] | None,
+                    step: Callable[[], None] | None) -> np.ndarray | None:
+    """Render frames first..end-1 into one self-contained H.264 file; returns the poster frame if in it."""
+    writer, lead = _segment_writer(source.clip, settings, (source.width_px, source.height_px), first, end, path)
     poster = None
     try:
         # every segment bakes its first shadow map afresh: a clip split over processes (--workers) then
         # bakes at exactly the frames one process does, and writes the same pixels
         source.stage.invalidate_shadows()
-        if blur and lead:  # the frame before the segment, for the shutter blend of its first frame
+        if lead:  # the frame before the segment, for the shutter blend of its first frame
             source.pose((first - 1) / source.clip.fps)
             writer.send(source.grab(flipped=True, into=writer.next_buffer()))
         for i in range(first, end):
@@ -855,11 +882,11 @@ def _worker_init(parent_pid: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent_pid,), name="issvis-parent-watch", daemon=True).start()
 
 
-def _worker_job(*args: Any, **kwargs: Any) -> tuple[list[bytes], np.ndarray | None]:
-    """``render_block`` in a pool worker: once SIGTERM has unwound the job (encoder stopped, work
-    folder removed), the worker ends instead of waiting for a next job that will not come."""
+def _worker_job(*args: Any, job_fn: Callable[..., Any] | None = None, **kwargs: Any) -> Any:
+    """``job_fn`` (``render_block`` unless named) in a pool worker: once SIGTERM has unwound the job
+    (encoder stopped, work folder removed), the worker ends instead of waiting for a next job that will not come."""
     try:
-        return render_block(*args, **kwargs)
+        return (job_fn or render_block)(*args, **kwargs)
     except SystemExit as exc:
         os._exit(exc.code if isinstance(exc.code, int) else 1)
 
@@ -904,16 +931,31 @@ def render_block(record: Any, settings: RenderSettings, segments: list[tuple[int
     return data, poster
 
 
-def _run_blocks(record: Any, settings: RenderSettings, segments: list[tuple[int, int]], workers: int,
-                scheduler: str | None, preview: bool, title: str | None, poster_i: int,
-                progress_bar: Any) -> tuple[list[bytes], np.ndarray | None]:
-    """Spread contiguous blocks of segments over local processes or a Dask cluster; segment bytes in order."""
-    from .segments import split_blocks
+def render_frames(record: Any, settings: RenderSettings, runs: list[tuple[int, int]], *, preview: bool = False,
+                  title: str | None = None, poster_i: int | None = None) -> tuple[list[np.ndarray], None]:
+    """Render runs of frames in this process (a worker's finer task, ``plan_tasks``): each run as one
+    (frames, H, W, 3) uint8 array, bottom row first, exactly what ``_encode_segment`` sends its
+    encoder. Picklable arguments only, so it runs in a process pool or on Dask."""
+    out = []
+    source = open_source(record, settings, preview=preview, title=title)
+    try:
+        for a, b in runs:
+            frames = np.empty((b - a, source.height_px, source.width_px, 3), np.uint8)
+            source.stage.invalidate_shadows()
+            for k, i in enumerate(range(a, b)):
+                source.pose(i / source.clip.fps)
+                source.grab(flipped=True, into=frames[k])
+            out.append(frames)
+    finally:
+        source.close()
+    return out, None
 
-    n_blocks = workers if scheduler is None else max(workers, 1) * 2
-    blocks = split_blocks(segments, n_blocks)
-    results: dict[int, tuple[list[bytes], np.ndarray | None]] = {}
-    jobs = [([segments[k] for k in block]) for block in blocks]
+
+def _spread(job_fn: Callable[..., Any], record: Any, settings: RenderSettings, jobs: list[list[tuple[int, int]]],
+            scheduler: str | None, preview: bool, title: str | None, poster_i: int,
+            on_done: Callable[[int, Any], None]) -> None:
+    """Run ``job_fn(record, settings, job, ...)`` for every job in local processes (one each) or on a
+    Dask cluster; ``on_done(j, result)`` in this process as each ends."""
     if scheduler is not None:
         try:
             from dask.distributed import Client, as_completed
@@ -928,32 +970,111 @@ def _run_blocks(record: Any, settings: RenderSettings, segments: list[tuple[int,
             raise RenderError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
         try:
             rec = client.scatter(record, broadcast=True)
-            futures = {client.submit(render_block, rec, settings, job, preview=preview, title=title, poster_i=poster_i,
+            futures = {client.submit(job_fn, rec, settings, job, preview=preview, title=title, poster_i=poster_i,
                                      pure=False): j for j, job in enumerate(jobs)}
             for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                if progress_bar is not None:
-                    progress_bar.update(sum(b - a for a, b in jobs[futures[fut]]))
+                on_done(futures[fut], fut.result())
         finally:
             client.close()
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures import as_completed as done
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures import as_completed as done
 
-        pool = ProcessPoolExecutor(max_workers=len(jobs), mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_init, initargs=(os.getpid(),))
-        try:
-            futs = {pool.submit(_worker_job, record, settings, job, preview=preview, title=title,
-                                poster_i=poster_i): j for j, job in enumerate(jobs)}
-            for fut in done(futs):
-                results[futs[fut]] = fut.result()
-                if progress_bar is not None:
-                    progress_bar.update(sum(b - a for a, b in jobs[futs[fut]]))
-        except BaseException:
-            _stop_workers(pool)
-            raise
-        pool.shutdown(wait=True)
+    pool = ProcessPoolExecutor(max_workers=len(jobs), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        futs = {pool.submit(_worker_job, record, settings, job, preview=preview, title=title, poster_i=poster_i,
+                            job_fn=job_fn): j for j, job in enumerate(jobs)}
+        for fut in done(futs):
+            on_done(futs[fut], fut.result())
+    except BaseException:
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_frames(record: Any, settings: RenderSettings, segments: list[tuple[int, int]],
+                jobs: list[list[tuple[int, int]]], scheduler: str | None, preview: bool, title: str | None,
+                poster_i: int, progress_bar: Any, work: Path) -> tuple[list[bytes], np.ndarray | None]:
+    """Finer tasks: runs of frames rendered in parallel and kept on disk in ``work`` as they come;
+    each segment is encoded here, in order, as soon as all its frames (and the frame before it, for
+    a shutter blend) are in, and runs no later segment needs are then deleted, so the disk holds
+    the frames still waiting, not the clip. Returns the segment bytes in order and the poster frame."""
+    runs = [job[0] for job in jobs]
+    clip = Clip(settings, record)
+    have: set[int] = set()
+    gone: set[int] = set()
+    loaded: dict[int, np.ndarray] = {}
+    data: list[bytes] = []
+    poster: list[np.ndarray] = []
+
+    def stored(j: int) -> Path:
+        return work / f"run{j:05d}.npy"
+
+    def frame(i: int) -> np.ndarray:
+        j = next(k for k, (a, b) in enumerate(runs) if a <= i < b)
+        if j not in loaded:
+            loaded.clear()  # frames are read in order: one run mapped at a time
+            loaded[j] = np.load(stored(j), mmap_mode="r")
+        return np.asarray(loaded[j][i - runs[j][0]])
+
+    def ready(k: int) -> bool:
+        first = max(segments[k][0] - 1, 0)  # the frame before, in case the segment starts blurred
+        return all(j in have for j, (a, b) in enumerate(runs) if a < segments[k][1] and b > first)
+
+    def keep(j: int, result: Any) -> None:
+        frames = result[0][0]
+        np.save(stored(j), frames)
+        have.add(j)
+        if progress_bar is not None:
+            progress_bar.update(runs[j][1] - runs[j][0])
+        while len(data) < len(segments) and ready(len(data)):
+            k = len(data)
+            a, b = segments[k]
+            path = work / f"fine{k:05d}.mp4"
+            got = _encode_segment_from(frame, clip, settings, (frames.shape[2], frames.shape[1]), a, b, path,
+                                       poster_i if a <= poster_i < b else None)
+            poster.extend([got] if got is not None else [])
+            data.append(path.read_bytes())
+            path.unlink()
+            keep_from = segments[k + 1][0] - 1 if k + 1 < len(segments) else runs[-1][1]
+            for r in sorted(have - gone):
+                if runs[r][1] <= keep_from:
+                    loaded.pop(r, None)
+                    stored(r).unlink(missing_ok=True)
+                    gone.add(r)
+
+    try:
+        _spread(render_frames, record, settings, jobs, scheduler, preview, title, poster_i, keep)
+    finally:
+        loaded.clear()
+        for j in range(len(runs)):
+            stored(j).unlink(missing_ok=True)
+    if len(data) != len(segments):
+        raise RuntimeError(f"finer tasks: {len(segments) - len(data)} segments were left without frames")  # a bug
+    return data, (poster[0] if poster else None)
+
+
+def _run_blocks(record: Any, settings: RenderSettings, segments: list[tuple[int, int]], workers: int,
+                scheduler: str | None, preview: bool, title: str | None, poster_i: int,
+                progress_bar: Any, work: Path) -> tuple[list[bytes], np.ndarray | None]:
+    """Spread contiguous blocks of segments over local processes or a Dask cluster; segment bytes in order.
+    With the Cycles engine and more tasks than segments, finer tasks (``plan_tasks``): runs of frames."""
+    from .segments import plan_tasks
+
+    n_tasks = workers if scheduler is None else max(workers, 1) * 2
+    kind, jobs = plan_tasks(segments, n_tasks, finer=settings.cycles is not None)
+    if kind == "frames":
+        return _run_frames(record, settings, segments, jobs, scheduler, preview, title, poster_i, progress_bar, work)
+    results: dict[int, tuple[list[bytes], np.ndarray | None]] = {}
+
+    def keep(j: int, result: Any) -> None:
+        results[j] = result
+        if progress_bar is not None:
+            progress_bar.update(sum(b - a for a, b in jobs[j]))
+
+    _spread(render_block, record, settings, jobs, scheduler, preview, title, poster_i, keep)
     data: list[bytes] = []
     poster = None
     for j in range(len(jobs)):
@@ -1013,7 +1134,7 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
                         poster_img = got if got is not None else poster_img
                 else:
                     data, poster_img = _run_blocks(record, settings, segments, workers, scheduler, preview, title,
-                                                   poster_i, bar)
+                                                   poster_i, bar, work)
                     for path, blob in zip(paths, data):
                         path.write_bytes(blob)
                 with atomic_path(output) as tmp:

@@ -279,6 +279,9 @@ class CyclesSettings(_Strict):
     exposure_ev: float = Field(2.0, ge=-10, le=10, description="exposure of the AgX view transform, stops")
     blender: str | None = Field(None, description="the Blender to run: a `blender` program or a Python with "
                                 "the bpy module; default: `blender` on PATH, then .venv-cycles")
+    frame_timeout_s: float = Field(3600.0, gt=0, le=86400, description="how long one frame may take before Blender "
+                                   "is stopped and the render fails (one line, exit 2); a 1080p frame at 64 samples "
+                                   "is about 628 CPU-s")
 
 
 class RenderSettings(BaseModel):

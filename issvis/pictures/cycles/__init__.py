@@ -21,7 +21,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -39,6 +41,9 @@ from ..video import RenderError
 
 WORKER = Path(__file__).with_name("worker.py")
 PREFIX = "ISSVIS-CYCLES "
+#: How long Blender may take to build the scene (import the station, load Earth) before it is
+#: stopped, s: measured 2.5-7 s on two cores; the bound leaves room for a loaded machine.
+BUILD_TIMEOUT_S = 600.0
 SETUP_HINT = "make cycles-env (creates .venv-cycles with pip install bpy==5.0.1 'numpy<2'), or install Blender 5 and put `blender` on PATH, or name one with --blender"
 
 #: Samples a pixel under ``--preview`` unless ``--samples`` says otherwise.
@@ -134,16 +139,27 @@ def frame_state(clip: Any, video_s: float, mean_motion: float, altitude_m: float
 
 # --- the worker process ------------------------------------------------------------------------
 class BlenderWorker:
-    """One Blender process that holds the built scene and renders the frames it is sent."""
+    """One Blender process that holds the built scene and renders the frames it is sent.
 
-    def __init__(self, command: list[str], setup_path: Path):
+    Every reply is awaited for a bounded time (``build_timeout_s`` for the scene, ``frame_timeout_s``
+    for each frame): a Blender that hangs is killed and reported as one CyclesError line, as is one
+    that dies (its last words on stderr quoted), so a render never waits forever."""
+
+    def __init__(self, command: list[str], setup_path: Path, *, frame_timeout_s: float = 3600.0,
+                 build_timeout_s: float = BUILD_TIMEOUT_S):
+        import queue
+
         self.command = command
+        self.frame_timeout_s = frame_timeout_s
         self._proc = subprocess.Popen([*command, str(setup_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True, bufsize=1, process_group=0)
         self._stderr: list[str] = []
+        self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._err_thread = threading.Thread(target=self._drain, daemon=True, name="issvis-blender-stderr")
         self._err_thread.start()
-        self.ready = self._reply()
+        self._out_thread = threading.Thread(target=self._listen, daemon=True, name="issvis-blender-stdout")
+        self._out_thread.start()
+        self.ready = self._reply(build_timeout_s, "built no scene", "the scene build's bound")
         if "ready" not in self.ready:
             raise self._failure("did not build the scene")
 
@@ -153,13 +169,36 @@ class BlenderWorker:
             self._stderr.append(line)
             del self._stderr[:-40]
 
-    def _reply(self) -> dict[str, Any]:
-        """The worker's next message (its other output skipped); {} once it has ended."""
+    def _listen(self) -> None:
+        """Queue the worker's messages (its other output skipped); {} once its output has ended."""
         assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            if line.startswith(PREFIX):
-                return dict(json.loads(line[len(PREFIX):]))
-        return {}
+        with contextlib.suppress(Exception):
+            for line in self._proc.stdout:
+                if line.startswith(PREFIX):
+                    with contextlib.suppress(ValueError):
+                        self._replies.put(dict(json.loads(line[len(PREFIX):])))
+        self._replies.put({})
+
+    def _reply(self, timeout_s: float, what: str, bound: str) -> dict[str, Any]:
+        """The worker's next message, {} once it has ended; CyclesError (Blender killed) when none
+        comes within ``timeout_s``."""
+        import queue
+
+        try:
+            return self._replies.get(timeout=timeout_s)
+        except queue.Empty:
+            self._kill()
+            raise CyclesError(f"Blender ({self.command[0]}) {what} in {timeout_s:g} s ({bound}) and was stopped")  \
+                from None
+
+    def _kill(self) -> None:
+        """End the Blender process and its children (its own process group) now."""
+        with contextlib.suppress(Exception):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self._proc.kill()
+        with contextlib.suppress(Exception):
+            self._proc.wait(timeout=10)
 
     def _failure(self, what: str) -> CyclesError:
         with contextlib.suppress(Exception):
@@ -176,7 +215,8 @@ class BlenderWorker:
             self._proc.stdin.flush()
         except OSError:
             raise self._failure("stopped") from None
-        reply = self._reply()
+        reply = self._reply(self.frame_timeout_s, "rendered no frame",
+                            "[render.cycles] frame_timeout_s; raise it for slower frames")
         if "done" not in reply:
             raise self._failure("failed to render a frame")
         return reply
@@ -185,6 +225,9 @@ class BlenderWorker:
         with contextlib.suppress(Exception):
             assert self._proc.stdin is not None
             self._proc.stdin.write("\n")
+            self._proc.stdin.flush()
+        with contextlib.suppress(Exception):  # end of input also ends it; a dead one's pipe is closed
+            assert self._proc.stdin is not None
             self._proc.stdin.close()
         try:
             self._proc.wait(timeout=30)
@@ -192,7 +235,8 @@ class BlenderWorker:
             self._proc.kill()
             self._proc.wait(timeout=10)
         self._err_thread.join(timeout=5)
-        for pipe in (self._proc.stdout, self._proc.stderr):
+        self._out_thread.join(timeout=5)
+        for pipe in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
             with contextlib.suppress(Exception):
                 assert pipe is not None
                 pipe.close()
@@ -357,7 +401,7 @@ def open_cycles_source(record: Any, settings: RenderSettings, preview: bool = Fa
     try:
         setup = write_inputs(record, settings, folder, preview, silhouette)
         t = time.perf_counter()
-        worker = BlenderWorker(command, setup)
+        worker = BlenderWorker(command, setup, frame_timeout_s=cfg.frame_timeout_s)
         print(f"cycles: scene built in {time.perf_counter() - t:.1f} s by Blender {worker.ready.get('blender', '?')}, "
               f"rendering on {worker.ready.get('device', '?')}, {cfg.samples} samples", file=sys.stderr)
     except BaseException:
