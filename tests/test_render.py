@@ -765,3 +765,24 @@ def test_title_card_and_hud_name_each_scene_s_own_interface_by_its_parts_labels(
     assert default_subtitle(Record.load(golden / "undock.npz")).startswith("Zarya/PMA-1 opens")
     soyuz = default_subtitle(Record.load(golden / "soyuz_departure.npz"))
     assert soyuz.startswith("Soyuz MS-19/Rassvet opens") and "Zarya" not in soyuz
+
+
+def test_the_progress_bar_names_the_segment_it_is_on(record, tmp_path, monkeypatch):
+    """One bar for the clip, its note the 5 s segment being rendered: 'segment k of N', k rising to N."""
+    import tqdm
+
+    notes: list[str] = []
+
+    class Spy(tqdm.tqdm):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **{**kw, "disable": True})
+
+        def set_postfix_str(self, s="", refresh=True):
+            notes.append(s)
+
+    monkeypatch.setattr(tqdm, "tqdm", Spy)
+    from issvis.pictures.video import render_video
+
+    render_video(record, RenderSettings(width_px=64, height_px=36, fps=5, seconds=12), tmp_path / "p.mp4",
+                 progress=True, poster=False)
+    assert notes == [f"segment {k} of 3" for k in (1, 2, 3)], notes

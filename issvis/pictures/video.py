@@ -1029,6 +1029,7 @@ def _run_frames(record: Any, settings: RenderSettings, segments: list[tuple[int,
         have.add(j)
         if progress_bar is not None:
             progress_bar.update(runs[j][1] - runs[j][0])
+            progress_bar.set_postfix_str(segments_words(len(data), len(segments)), refresh=False)
         while len(data) < len(segments) and ready(len(data)):
             k = len(data)
             a, b = segments[k]
@@ -1073,6 +1074,8 @@ def _run_blocks(record: Any, settings: RenderSettings, segments: list[tuple[int,
         results[j] = result
         if progress_bar is not None:
             progress_bar.update(sum(b - a for a, b in jobs[j]))
+            done = sum(len(jobs[i]) for i in results)
+            progress_bar.set_postfix_str(segments_words(done, len(segments)), refresh=False)
 
     _spread(render_block, record, settings, jobs, scheduler, preview, title, poster_i, keep)
     data: list[bytes] = []
@@ -1128,7 +1131,9 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
                 paths = [work / f"seg{k:05d}.mp4" for k in range(len(segments))]
                 if source is not None:
                     step = (lambda: bar.update(1)) if bar is not None else None
-                    for path, (a, b) in zip(paths, segments):
+                    for k, (path, (a, b)) in enumerate(zip(paths, segments)):
+                        if bar is not None:
+                            bar.set_postfix_str(f"segment {k + 1} of {len(segments)}", refresh=False)
                         got = _encode_segment(source, settings, a, b, path, poster_i if poster else None, on_frame,
                                               step)
                         poster_img = got if got is not None else poster_img
@@ -1156,6 +1161,11 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
     return {"frames": n, "seconds": clip.length_s, "fps": settings.fps, "wall_s": wall, "setup_s": t_setup,
             "setup_cpu_s": c_setup, "frames_per_s": n / max(wall - t_setup, 1e-9), "poster": poster_path,
             "output": output, "segments": len(segments)}
+
+
+def segments_words(done: int, total: int) -> str:
+    """The progress bar's note on the 5 s segments: how many of them are encoded."""
+    return f"{done} of {total} segments done"
 
 
 def render_still(record: Any, settings: RenderSettings, video_s: float, output: Path, *, preview: bool = False,
