@@ -63,6 +63,10 @@ EARTH_NEAR_M = 6000.0  # scaled distance from the camera to the nearest point of
 ATMOSPHERE_M = 90_000.0  # visible thickness of the limb, m (true scale)
 EARTH_ROTATION_RAD_S = 7.292115e-5
 SHADOW_BACKGROUND = 1e6  # depth the baker writes where nothing occludes the Sun
+# The station's mask in the far field (see Stage._build_masks): its triangles put at this normalised
+# depth (near plane -1, far +1), in front of anything the far field draws, so that Earth's shader does
+# not run on the pixels the station covers.
+MASK_NDC_Z = -0.9999
 # The baker's viewport: a small square (see Stage._square_baker_viewport), px.
 SHADOW_VIEWPORT_PX = 16
 # The shadow map is re-baked when a caster's box corner, or the Sun's turn times the station's depth
@@ -588,6 +592,19 @@ class Stage:
         self.far.SetInteractive(False)
         self.far_camera = vtk.vtkCamera()
         self.far.SetActiveCamera(self.far_camera)
+        # the station's mask: drawn first in layer 0 (black, at the front), so that the far field's
+        # depth test skips Earth's shader where the station will cover it (merged stages without SSAA,
+        # whose edges would blend with the mask's black)
+        self.mask_renderer: Any = None
+        if self.merge and settings.quality.anti_aliasing != "ssaa":
+            self.mask_renderer = vtk.vtkRenderer()
+            self.mask_renderer.SetLayer(0)
+            self.mask_renderer.SetBackground(0.0, 0.0, 0.0)
+            self.mask_renderer.SetInteractive(False)
+            self.mask_renderer.SetActiveCamera(self.far_camera)
+            self.mask_renderer.GetCullers().RemoveAllItems()  # it lies before the far camera's near plane
+            rw.AddRenderer(self.mask_renderer)
+            self.far.SetPreserveDepthBuffer(True)  # keep the mask's depth (layer 0 clears colour only)
         rw.AddRenderer(self.far)
 
         names = [str(n) for n in record.names]
@@ -614,14 +631,15 @@ class Stage:
         self._base_colour: dict[int, tuple[float, float, float]] = {}
         self._part_of_cell: dict[int, np.ndarray] = {}  # id(actor) -> (cells,) part index of each triangle
         self._epochs = rigid_groups(record) if self.merge else [(float(record.t[0]), [np.array([i]) for i in range(len(names))])]
-        # per epoch: (station actors, baker copies, {part name: actors that draw it})
+        # per epoch: (station actors, baker copies, {part name: actors that draw it}); masks apart
         self._epoch_actors: list[tuple[list[Any], list[Any], dict[str, list[Any]]]] = []
+        self._epoch_masks: list[list[Any]] = []
         t_all = np.asarray(record.t, float)
         for t0, groups in self._epochs:
             # relative poses within each group at the epoch's first sample
             i0 = int(np.clip(np.searchsorted(t_all, t0), 0, len(t_all) - 1))
             pos, rot = np.asarray(record.pos[i0], float), quat_to_matrix(record.quat[i0])
-            actors, copies, by_part = [], [], {}
+            actors, copies, by_part, masks = [], [], {}, []
             for g in groups:
                 ref = int(g[np.argmax(np.asarray(record.mass, float)[g])])
                 inv = np.linalg.inv(transform_matrix(rot[ref], pos[ref]))
@@ -632,7 +650,10 @@ class Stage:
                 for i in g:
                     by_part[names[int(i)]] = group_actors
                 copies += self._group_copies(vtk, g, casters, frames, matrix)
+                if self.mask_renderer is not None:
+                    masks += self._group_copies(vtk, g, visuals, frames, matrix, mask=True)
             self._epoch_actors.append((actors, copies, by_part))
+            self._epoch_masks.append(masks)
         self._epoch = -1
         self.part_actors: dict[str, list[Any]] = {}
 
@@ -727,8 +748,10 @@ class Stage:
         return actors
 
     def _group_copies(self, vtk: Any, group: np.ndarray, casters: dict[str, tuple[Any, ...]],
-                      frames: dict[int, np.ndarray], matrix: Any) -> list[Any]:
-        """The baker's flat copies of one group: its coarse meshes merged, one-sided and two-sided apart."""
+                      frames: dict[int, np.ndarray], matrix: Any, mask: bool = False) -> list[Any]:
+        """The baker's flat copies of one group: its coarse meshes merged, one-sided and two-sided apart.
+        ``mask``: the far field's mask of the group instead, from the meshes the station draws (the same
+        triangles, so that it covers the very pixels the station does), black, at the front."""
         names = [str(n) for n in self.record.names]
         batches: dict[bool, list[tuple[int, Any, np.ndarray]]] = {}
         for i in group:
@@ -746,6 +769,12 @@ class Stage:
             copy.GetProperty().SetBackfaceCulling(not double_sided)
             copy.GetProperty().SetInterpolationToFlat()
             copy.SetUserMatrix(matrix)
+            if mask:
+                copy.GetProperty().SetColor(0.0, 0.0, 0.0)
+                # after VTK's own ``gl_Position = MCDCMatrix * vertexMC``: every triangle at the front
+                copy.GetShaderProperty().AddVertexShaderReplacement(
+                    "//VTK::Light::Impl", True,
+                    f"//VTK::Light::Impl\n  gl_Position.z = {MASK_NDC_Z} * gl_Position.w;\n", False)
             copies.append(copy)
         return copies
 
@@ -759,7 +788,11 @@ class Stage:
                 self.renderer.RemoveActor(a)
             for c in copies:
                 self.baker_renderer.RemoveActor(c)
+            for m in self._epoch_masks[self._epoch]:
+                self.mask_renderer.RemoveActor(m)
         actors, copies, by_part = self._epoch_actors[k]
+        for m in self._epoch_masks[k]:
+            self.mask_renderer.AddActor(m)
         for a in actors:
             self.renderer.AddActor(a)
             if self._tinted:
@@ -1089,6 +1122,12 @@ class Stage:
         near_d, far_d = self._box_distances(eye)
         near = float(np.clip(0.8 * near_d, self.settings.camera.near_m, 50.0))
         cam.SetClippingRange(near, max(far_d * 1.05, near * 10))
+        if self.mask_renderer is not None:
+            # the mask is not clipped: where the near plane cuts into the station (the camera closer to a
+            # mesh's box than the near limit) Earth must be drawn behind the cut, so the mask stays off
+            whole = 0.8 * near_d >= self.settings.camera.near_m
+            self.mask_renderer.SetDraw(whole)
+            self.far.SetPreserveDepthBuffer(whole)
         m = cam.GetViewTransformMatrix()
         view_rot = np.array([[m.GetElement(i, j) for j in range(3)] for i in range(3)])
         self._fill_uniforms(view_rot)
