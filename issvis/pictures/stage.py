@@ -625,6 +625,9 @@ class Stage:
         self._sides = record.separation_sides()
         # each part's box corners in its own frame (P, 8, 3), for the re-bake test
         self._corners = np.array([_box_corners(b) for b in self._boxes])
+        # every mesh box at once (K, 2, 3) with its part's index (K,), for ``_box_distances``
+        self._box_part = np.concatenate([np.full(len(b), i) for i, b in enumerate(self._boxes)]).astype(int)
+        self._box_all = np.concatenate(self._boxes) if len(self._box_part) else np.zeros((0, 2, 3))
         self._baked: tuple[np.ndarray, np.ndarray] | None = None  # (world corners, Sun) at the last bake
         self._map_side_m: float | None = None
         self.bakes = 0
@@ -1137,17 +1140,14 @@ class Stage:
 
     def _box_distances(self, eye: np.ndarray) -> tuple[float, float]:
         """Nearest and farthest distance, m, from the eye to the meshes' boxes (each in its part's frame)."""
-        near, far = np.inf, 0.0
-        for i, boxes in enumerate(self._boxes):
-            if not len(boxes):
-                continue
-            e = self._rot[i].T @ (eye - self._pos[i])
-            lo, hi = boxes[:, 0], boxes[:, 1]
-            gap = np.maximum(np.maximum(lo - e, e - hi), 0.0)
-            near = min(near, float(np.sqrt((gap * gap).sum(axis=1)).min()))
-            reach = np.maximum(np.abs(e - lo), np.abs(hi - e))
-            far = max(far, float(np.sqrt((reach * reach).sum(axis=1)).max()))
-        return near, far
+        if not len(self._box_part):
+            return np.inf, 0.0
+        local = np.einsum("pji,pj->pi", self._rot, eye[None] - self._pos)  # the eye in each part's frame
+        e = local[self._box_part]
+        lo, hi = self._box_all[:, 0], self._box_all[:, 1]
+        gap = np.maximum(np.maximum(lo - e, e - hi), 0.0)
+        reach = np.maximum(np.abs(e - lo), np.abs(hi - e))
+        return float(np.sqrt((gap * gap).sum(axis=1)).min()), float(np.sqrt((reach * reach).sum(axis=1)).max())
 
     def place_far_field(self, eye: np.ndarray) -> None:
         """Scale Earth, limb, stars and Sun about the eye (LVLH, m); angular sizes stay true."""
