@@ -19,6 +19,9 @@ Three renderers share the window (see docs/rendering.md, "Light and shadow"):
 - ``baker`` (layer 0, drawn first, shows nothing): flat unlit copies of the station meshes sharing
   each group's matrix, the Sun, background 1e6 ("no occluder"), a box that sets the map's extent
   (texel-snapped), and VTK's shadow-map baker as its only pass.
+- ``mask`` (layer 0, between the two; merged stages without SSAA): each rigid group's meshes again,
+  black, at the front of the depth range, through the far camera, so that the far field's depth test
+  skips Earth's shader wherever the station will be drawn (the far field does not clear the frame).
 - the plotter's own renderer (layer 1): the station, through a camera pass over [shadow-map pass
   using that baker, overlay pass] (the overlay pass draws the text cards).
 
