@@ -375,3 +375,35 @@ def test_haze_over_the_ground_grows_with_the_path_through_the_air(record):
     assert added[0.0][2] > 3.0, added  # blue added straight down (0-255 levels)
     assert added[60.0][2] > 1.5 * added[0.0][2], added
     assert added[60.0][2] > added[60.0][0], added  # blue more than red
+
+
+def test_the_far_field_mask_hides_earth_under_the_station_and_changes_no_pixel(record):
+    """Looking down across the station at Earth: with the station hidden, the mask leaves black exactly
+    where the station was drawn over Earth (so Earth's shader skipped those pixels), and the frame with the
+    mask is the frame without it (but for a pixel of a crack between two meshes)."""
+    key = CameraKey(at_s=0.0, mode="fixed", anchor="station", target="station", position_m=(40.0, -30.0, 60.0),
+                    fov_deg=50.0)
+    s = RenderSettings(width_px=200, height_px=112, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                       quality=Quality(supersample=1.0, stars=0))
+    src = _source(record, s)
+    try:
+        st = src.stage
+        assert st.mask_renderer is not None
+        src.pose(0.5)
+        with_mask = src.grab().astype(int)
+        masks = st._epoch_masks[st._epoch]
+        for m in masks:
+            m.SetVisibility(False)
+        without = src.grab().astype(int)
+        for a in st.station_actors:
+            a.SetVisibility(False)
+        earth_only = src.grab().astype(int)
+        for m in masks:
+            m.SetVisibility(True)
+        masked = src.grab().astype(int)
+    finally:
+        src.close()
+    station = np.abs(without - earth_only).max(axis=2) > 0  # where the station is drawn over the far field
+    assert station.mean() > 0.1 and (earth_only.max(axis=2)[station] > 20).mean() > 0.5, "no station over Earth"
+    assert (masked.max(axis=2)[station] == 0).mean() > 0.98, "the mask does not cover the station"
+    assert (np.abs(with_mask - without).max(axis=2) > 0).sum() <= 3, "the mask shows in the frame"

@@ -19,6 +19,9 @@ Three renderers share the window (see docs/rendering.md, "Light and shadow"):
 - ``baker`` (layer 0, drawn first, shows nothing): flat unlit copies of the station meshes sharing
   each group's matrix, the Sun, background 1e6 ("no occluder"), a box that sets the map's extent
   (texel-snapped), and VTK's shadow-map baker as its only pass.
+- ``mask`` (layer 0, between the two; merged stages without SSAA): each rigid group's meshes again,
+  black, at the front of the depth range, through the far camera, so that the far field's depth test
+  skips Earth's shader wherever the station will be drawn (the far field does not clear the frame).
 - the plotter's own renderer (layer 1): the station, through a camera pass over [shadow-map pass
   using that baker, overlay pass] (the overlay pass draws the text cards).
 
@@ -63,6 +66,10 @@ EARTH_NEAR_M = 6000.0  # scaled distance from the camera to the nearest point of
 ATMOSPHERE_M = 90_000.0  # visible thickness of the limb, m (true scale)
 EARTH_ROTATION_RAD_S = 7.292115e-5
 SHADOW_BACKGROUND = 1e6  # depth the baker writes where nothing occludes the Sun
+# The station's mask in the far field (see Stage._build_masks): its triangles put at this normalised
+# depth (near plane -1, far +1), in front of anything the far field draws, so that Earth's shader does
+# not run on the pixels the station covers.
+MASK_NDC_Z = -0.9999
 # The baker's viewport: a small square (see Stage._square_baker_viewport), px.
 SHADOW_VIEWPORT_PX = 16
 # The shadow map is re-baked when a caster's box corner, or the Sun's turn times the station's depth
@@ -109,12 +116,15 @@ _SHADOW_FACTOR = f"""
         vec2 issvisF = projected * issvisRes / issvisStep - 0.5;
         vec2 issvisW = fract(issvisF);
         vec2 issvisBase = (floor(issvisF) + 0.5) * issvisStep / issvisRes;
+        // the test at each tap, linear in the map's value v = exp(depthC x occluder depth) about the value
+        // at the test's threshold (no log per tap: a fifth of the station's shadow cost; log(x) ~ x - 1 over
+        // the ramp, off by at most 3 % of it where the light's depth range is as short as 10 m)
+        float issvisInvT = exp(-depthC * (ldepth - {SHADOW_BIAS_M:.4f} / issvisRange));
+        float issvisK = issvisRange / ({SHADOW_SOFTNESS_M:.4f} * depthC);
         float issvisLit[4];
         for (int k = 0; k < 4; k++) {{
           vec2 uv = issvisBase + vec2(float(k & 1), float(k >> 1)) * issvisStep / issvisRes;
-          float occluder = log(max(texture2D(shadowMap, uv).r, 1e-30)) / depthC;
-          float gap = (ldepth - occluder) * issvisRange - {SHADOW_BIAS_M:.4f};
-          issvisLit[k] = clamp(1.0 - gap / {SHADOW_SOFTNESS_M:.4f}, 0.0, 1.0);
+          issvisLit[k] = clamp(1.0 + (texture2D(shadowMap, uv).r * issvisInvT - 1.0) * issvisK, 0.0, 1.0);
         }}
         expFactor = mix(mix(issvisLit[0], issvisLit[1], issvisW.x), mix(issvisLit[2], issvisLit[3], issvisW.x),
                         issvisW.y);
@@ -588,6 +598,19 @@ class Stage:
         self.far.SetInteractive(False)
         self.far_camera = vtk.vtkCamera()
         self.far.SetActiveCamera(self.far_camera)
+        # the station's mask: drawn first in layer 0 (black, at the front), so that the far field's
+        # depth test skips Earth's shader where the station will cover it (merged stages without SSAA,
+        # whose edges would blend with the mask's black)
+        self.mask_renderer: Any = None
+        if self.merge and settings.quality.anti_aliasing != "ssaa":
+            self.mask_renderer = vtk.vtkRenderer()
+            self.mask_renderer.SetLayer(0)
+            self.mask_renderer.SetBackground(0.0, 0.0, 0.0)
+            self.mask_renderer.SetInteractive(False)
+            self.mask_renderer.SetActiveCamera(self.far_camera)
+            self.mask_renderer.GetCullers().RemoveAllItems()  # it lies before the far camera's near plane
+            rw.AddRenderer(self.mask_renderer)
+            self.far.SetErase(False)  # the mask's renderer clears the frame; the far field keeps its depth
         rw.AddRenderer(self.far)
 
         names = [str(n) for n in record.names]
@@ -605,6 +628,9 @@ class Stage:
         self._sides = record.separation_sides()
         # each part's box corners in its own frame (P, 8, 3), for the re-bake test
         self._corners = np.array([_box_corners(b) for b in self._boxes])
+        # every mesh box at once (K, 2, 3) with its part's index (K,), for ``_box_distances``
+        self._box_part = np.concatenate([np.full(len(b), i) for i, b in enumerate(self._boxes)]).astype(int)
+        self._box_all = np.concatenate(self._boxes) if len(self._box_part) else np.zeros((0, 2, 3))
         self._baked: tuple[np.ndarray, np.ndarray] | None = None  # (world corners, Sun) at the last bake
         self._map_side_m: float | None = None
         self.bakes = 0
@@ -614,14 +640,15 @@ class Stage:
         self._base_colour: dict[int, tuple[float, float, float]] = {}
         self._part_of_cell: dict[int, np.ndarray] = {}  # id(actor) -> (cells,) part index of each triangle
         self._epochs = rigid_groups(record) if self.merge else [(float(record.t[0]), [np.array([i]) for i in range(len(names))])]
-        # per epoch: (station actors, baker copies, {part name: actors that draw it})
+        # per epoch: (station actors, baker copies, {part name: actors that draw it}); masks apart
         self._epoch_actors: list[tuple[list[Any], list[Any], dict[str, list[Any]]]] = []
+        self._epoch_masks: list[list[Any]] = []
         t_all = np.asarray(record.t, float)
         for t0, groups in self._epochs:
             # relative poses within each group at the epoch's first sample
             i0 = int(np.clip(np.searchsorted(t_all, t0), 0, len(t_all) - 1))
             pos, rot = np.asarray(record.pos[i0], float), quat_to_matrix(record.quat[i0])
-            actors, copies, by_part = [], [], {}
+            actors, copies, by_part, masks = [], [], {}, []
             for g in groups:
                 ref = int(g[np.argmax(np.asarray(record.mass, float)[g])])
                 inv = np.linalg.inv(transform_matrix(rot[ref], pos[ref]))
@@ -632,7 +659,10 @@ class Stage:
                 for i in g:
                     by_part[names[int(i)]] = group_actors
                 copies += self._group_copies(vtk, g, casters, frames, matrix)
+                if self.mask_renderer is not None:
+                    masks += self._group_copies(vtk, g, visuals, frames, matrix, mask=True)
             self._epoch_actors.append((actors, copies, by_part))
+            self._epoch_masks.append(masks)
         self._epoch = -1
         self.part_actors: dict[str, list[Any]] = {}
 
@@ -727,8 +757,10 @@ class Stage:
         return actors
 
     def _group_copies(self, vtk: Any, group: np.ndarray, casters: dict[str, tuple[Any, ...]],
-                      frames: dict[int, np.ndarray], matrix: Any) -> list[Any]:
-        """The baker's flat copies of one group: its coarse meshes merged, one-sided and two-sided apart."""
+                      frames: dict[int, np.ndarray], matrix: Any, mask: bool = False) -> list[Any]:
+        """The baker's flat copies of one group: its coarse meshes merged, one-sided and two-sided apart.
+        ``mask``: the far field's mask of the group instead, from the meshes the station draws (the same
+        triangles, so that it covers the very pixels the station does), black, at the front."""
         names = [str(n) for n in self.record.names]
         batches: dict[bool, list[tuple[int, Any, np.ndarray]]] = {}
         for i in group:
@@ -746,6 +778,12 @@ class Stage:
             copy.GetProperty().SetBackfaceCulling(not double_sided)
             copy.GetProperty().SetInterpolationToFlat()
             copy.SetUserMatrix(matrix)
+            if mask:
+                copy.GetProperty().SetColor(0.0, 0.0, 0.0)
+                # after VTK's own ``gl_Position = MCDCMatrix * vertexMC``: every triangle at the front
+                copy.GetShaderProperty().AddVertexShaderReplacement(
+                    "//VTK::Light::Impl", True,
+                    f"//VTK::Light::Impl\n  gl_Position.z = {MASK_NDC_Z} * gl_Position.w;\n", False)
             copies.append(copy)
         return copies
 
@@ -759,7 +797,11 @@ class Stage:
                 self.renderer.RemoveActor(a)
             for c in copies:
                 self.baker_renderer.RemoveActor(c)
+            for m in self._epoch_masks[self._epoch]:
+                self.mask_renderer.RemoveActor(m)
         actors, copies, by_part = self._epoch_actors[k]
+        for m in self._epoch_masks[k]:
+            self.mask_renderer.AddActor(m)
         for a in actors:
             self.renderer.AddActor(a)
             if self._tinted:
@@ -1089,23 +1131,26 @@ class Stage:
         near_d, far_d = self._box_distances(eye)
         near = float(np.clip(0.8 * near_d, self.settings.camera.near_m, 50.0))
         cam.SetClippingRange(near, max(far_d * 1.05, near * 10))
+        if self.mask_renderer is not None:
+            # the mask is not clipped: where the near plane cuts into the station (the camera closer to a
+            # mesh's box than the near limit) Earth must be drawn behind the cut, so the mask stays off
+            whole = 0.8 * near_d >= self.settings.camera.near_m
+            self.mask_renderer.SetDraw(whole)
+            self.far.SetErase(not whole)  # the mask's renderer cleared the frame (colour and depth) already
         m = cam.GetViewTransformMatrix()
         view_rot = np.array([[m.GetElement(i, j) for j in range(3)] for i in range(3)])
         self._fill_uniforms(view_rot)
 
     def _box_distances(self, eye: np.ndarray) -> tuple[float, float]:
         """Nearest and farthest distance, m, from the eye to the meshes' boxes (each in its part's frame)."""
-        near, far = np.inf, 0.0
-        for i, boxes in enumerate(self._boxes):
-            if not len(boxes):
-                continue
-            e = self._rot[i].T @ (eye - self._pos[i])
-            lo, hi = boxes[:, 0], boxes[:, 1]
-            gap = np.maximum(np.maximum(lo - e, e - hi), 0.0)
-            near = min(near, float(np.sqrt((gap * gap).sum(axis=1)).min()))
-            reach = np.maximum(np.abs(e - lo), np.abs(hi - e))
-            far = max(far, float(np.sqrt((reach * reach).sum(axis=1)).max()))
-        return near, far
+        if not len(self._box_part):
+            return np.inf, 0.0
+        local = np.einsum("pji,pj->pi", self._rot, eye[None] - self._pos)  # the eye in each part's frame
+        e = local[self._box_part]
+        lo, hi = self._box_all[:, 0], self._box_all[:, 1]
+        gap = np.maximum(np.maximum(lo - e, e - hi), 0.0)
+        reach = np.maximum(np.abs(e - lo), np.abs(hi - e))
+        return float(np.sqrt((gap * gap).sum(axis=1)).min()), float(np.sqrt((reach * reach).sum(axis=1)).max())
 
     def place_far_field(self, eye: np.ndarray) -> None:
         """Scale Earth, limb, stars and Sun about the eye (LVLH, m); angular sizes stay true."""
