@@ -300,6 +300,19 @@ CLOSE_FILL = (0.62, 0.74)  # the last close fills this much of the frame at its 
 CLOSE_DROP = 0.2  # ...its subject this share of the half-height below centre: the end card reads above it
 
 
+def _posers(record: Any, points: PointResolver, boxes: StationBoxes) -> tuple[Any, Any]:
+    """(at, corners): a named point's LVLH position at record time t, and a mask's visual-box corners."""
+    def at(name: str, t: float) -> np.ndarray:
+        pos, quat = record.pose_at(t)
+        return points.point(name, pos, quat)
+
+    def corners(mask: np.ndarray, t: float) -> np.ndarray:
+        pos, quat = record.pose_at(t)
+        return boxes.corners(mask, pos, quat_to_matrix(quat))
+
+    return at, corners
+
+
 def _fibonacci(n: int) -> np.ndarray:
     i = np.arange(n) + 0.5
     z = 1 - 2 * i / n
@@ -443,13 +456,7 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
     def sun(t: float) -> np.ndarray:
         return sun_direction(lighting, n, t)
 
-    def at(name: str, t: float) -> np.ndarray:
-        pos, quat = record.pose_at(t)
-        return points.point(name, pos, quat)
-
-    def corners(mask: np.ndarray, t: float) -> np.ndarray:
-        pos, quat = record.pose_at(t)
-        return boxes.corners(mask, pos, quat_to_matrix(quat))
+    at, corners = _posers(record, points, boxes)
 
     def framed(name: str, subject: str, mask: np.ndarray, start: float, factor: float, length: float, fov: float,
                want: _Want, fill: float, orbit_deg: float, push: float, **extra: Any) -> Shot:
@@ -544,13 +551,7 @@ def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe:
     boxes = station_boxes(record)
     dep = points.masks["departing"]
 
-    def at(name: str, t: float) -> np.ndarray:
-        pos, quat = record.pose_at(t)
-        return points.point(name, pos, quat)
-
-    def corners(mask: np.ndarray, t: float) -> np.ndarray:
-        pos, quat = record.pose_at(t)
-        return boxes.corners(mask, pos, quat_to_matrix(quat))
+    at, corners = _posers(record, points, boxes)
 
     # the wide: from square to the line between the two sides, level, far enough out that the departing side
     # stands on the glowing limb (which dips ``dip`` below the horizontal) near the bottom of the frame and the

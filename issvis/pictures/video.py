@@ -526,6 +526,21 @@ def render_size(settings: RenderSettings) -> tuple[int, int]:
     return 2 * int(round(settings.width_px * ss / 2)), 2 * int(round(settings.height_px * ss / 2))
 
 
+def read_window(rw: Any, w: int, h: int, buffer: Any, flipped: bool = False,
+                into: np.ndarray | None = None) -> np.ndarray:
+    """The rendered window's (H, W, 3) uint8 pixels, bottom row first when ``flipped``; into ``into``
+    (bottom row first, no copy) when given, else through the reusable vtkUnsignedCharArray ``buffer``."""
+    from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
+
+    if into is not None:
+        target = numpy_to_vtk(into.reshape(-1, 3), deep=False)  # VTK writes straight into ``into``
+        rw.GetPixelData(0, 0, w - 1, h - 1, 0, target, 0)
+        return into
+    rw.GetPixelData(0, 0, w - 1, h - 1, 0, buffer, 0)
+    img = vtk_to_numpy(buffer).reshape(h, w, 3)
+    return img if flipped else img[::-1]
+
+
 @dataclass
 class FrameSource:
     """A Stage with its Clip, overlays and camera in one offscreen plotter.
@@ -557,18 +572,9 @@ class FrameSource:
     def grab(self, flipped: bool = False, into: np.ndarray | None = None) -> np.ndarray:
         """Render and read the pixels; bottom row first when ``flipped`` (ffmpeg flips for free).
         ``into``: an (H, W, 3) uint8 array that receives the pixels (bottom row first) without a copy."""
-        from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
-
         rw = self.plotter.render_window
         rw.Render()
-        w, h = self.width_px, self.height_px
-        if into is not None:
-            target = numpy_to_vtk(into.reshape(-1, 3), deep=False)  # VTK writes straight into ``into``
-            rw.GetPixelData(0, 0, w - 1, h - 1, 0, target, 0)
-            return into
-        rw.GetPixelData(0, 0, w - 1, h - 1, 0, self._buffer, 0)
-        img = vtk_to_numpy(self._buffer).reshape(h, w, 3)
-        return img if flipped else img[::-1]
+        return read_window(rw, self.width_px, self.height_px, self._buffer, flipped, into)
 
     def picture(self) -> np.ndarray:
         """Render and return the frame at the video's size (area-averaged down from the render)."""

@@ -37,7 +37,7 @@ import numpy as np
 
 from ...core.frames import EARTH_RADIUS_M, quat_to_matrix
 from ...scene.render_settings import CyclesSettings, RenderSettings
-from ..video import RenderError
+from ..video import RenderError, read_window
 
 WORKER = Path(__file__).with_name("worker.py")
 PREFIX = "ISSVIS-CYCLES "
@@ -325,20 +325,11 @@ class CyclesSource:
 
     def grab(self, flipped: bool = False, into: np.ndarray | None = None) -> np.ndarray:
         """Blender's frame with the overlays drawn over it; bottom row first when ``flipped``."""
-        from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
-
         img = self.cycles_frame()
         self._set_background(img)
         rw = self.plotter.render_window
         rw.Render()
-        w, h = self.width_px, self.height_px
-        if into is not None:
-            target = numpy_to_vtk(into.reshape(-1, 3), deep=False)
-            rw.GetPixelData(0, 0, w - 1, h - 1, 0, target, 0)
-            return into
-        rw.GetPixelData(0, 0, w - 1, h - 1, 0, self._buffer, 0)
-        out = vtk_to_numpy(self._buffer).reshape(h, w, 3)
-        return out if flipped else out[::-1]
+        return read_window(rw, self.width_px, self.height_px, self._buffer, flipped, into)
 
     def picture(self) -> np.ndarray:
         return self.grab().copy()
