@@ -24,6 +24,11 @@ def mean_motion_rad_s(altitude_m: float) -> float:
     return math.sqrt(MU_EARTH_M3_S2 / r**3)
 
 
+def limb_dip_rad(altitude_m: float) -> float:
+    """How far Earth's limb lies below the horizontal seen from this height, rad (~20.5 deg at 420 km)."""
+    return math.acos(EARTH_RADIUS_M / (EARTH_RADIUS_M + altitude_m))
+
+
 # --- quaternions (x, y, z, w) --------------------------------------------------------------
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """(..., 4) xyzw -> (..., 3, 3) rotation matrices (normalises first)."""

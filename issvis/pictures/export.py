@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.frames import EARTH_RADIUS_M
 from ..station.gltf import GltfBuilder, png_bytes
 
 if TYPE_CHECKING:
@@ -20,7 +19,6 @@ LVLH_TO_GLTF = np.array([[0.0, 0.0, -1.0],
                          [1.0, 0.0, 0.0],
                          [0.0, -1.0, 0.0]])  # columns: LVLH x, y, z in glTF axes
 ROOT_NODE = "LVLH"
-MU_M3_S2 = 3.986004418e14
 #: The Sun's illuminance in the file, lux: Blender's importer divides by 683 lm/W, which gives the
 #: Cycles engine's sun strength at the default ``lighting.sun_intensity`` (1.15 W/m^2).
 SUN_LUX = 683.0 * 1.15
@@ -69,13 +67,12 @@ def _camera_track(record: Record, size_px: tuple[int, int]) -> tuple[np.ndarray,
         pos.append(position)
         quat.append(q)
         fovs.append(fov)
-    from .cycles import sun_light
+    from ..record.scene_of import orbit_of
+    from .shots import sun_direction
 
-    orbit = record.meta.get("orbit", {})
-    altitude_m = float(orbit.get("altitude_m", 418_310.0))
-    mean_motion = float(orbit.get("mean_motion_rad_s", np.sqrt(MU_M3_S2 / (EARTH_RADIUS_M + altitude_m) ** 3)))
+    _, mean_motion = orbit_of(record)
     sim = np.array([clip.sim(float(v)) for v in times])
-    suns = np.array([sun_light(settings, float(t), mean_motion, altitude_m)["direction"] for t in sim])
+    suns = np.array([sun_direction(settings.lighting, mean_motion, float(t)) for t in sim])
     return times, np.array(pos), np.array(quat), float(np.radians(np.median(fovs))), sim, suns
 
 

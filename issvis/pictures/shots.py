@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.frames import EARTH_RADIUS_M, quat_to_matrix
+from ..core.frames import limb_dip_rad, quat_to_matrix
 from ..core.tolerances import TOLERANCES
 from ..scene.render_settings import Lighting, RenderSettings, Shot
 from .camera import CameraPose, PointResolver, RenderSettingsError, project
@@ -45,12 +45,22 @@ def sun_direction(lighting: Lighting, mean_motion_rad_s: float, t_s: float) -> n
     return d
 
 
+WARM_SUN_RAD = 0.10  # the Sun this high above the limb starts to redden the light, rad
+
+
+def sun_colour_rgb(above_limb_rad: float) -> np.ndarray:
+    """The sunlight's colour with the Sun this high above Earth's limb: white, reddening over the last
+    WARM_SUN_RAD as its light grazes through the air (the stage's light and the Cycles engine's)."""
+    warm = float(np.clip(above_limb_rad / WARM_SUN_RAD, 0.0, 1.0))
+    return np.array([1.0, 0.55, 0.28]) * (1 - warm) + np.array([1.0, 0.97, 0.92]) * warm
+
+
 def _orbit(record: Any) -> tuple[float, float]:
     """(mean motion rad/s, limb dip rad) of the record's orbit."""
-    orbit = record.meta.get("orbit", {}) if hasattr(record, "meta") else {}
-    altitude = float(orbit.get("altitude_m", 418_310.0))
-    n = float(orbit.get("mean_motion_rad_s", math.sqrt(3.986004418e14 / (EARTH_RADIUS_M + altitude) ** 3)))
-    return n, math.acos(EARTH_RADIUS_M / (EARTH_RADIUS_M + altitude))
+    from ..record.scene_of import orbit_of
+
+    altitude_m, n = orbit_of(record)
+    return n, limb_dip_rad(altitude_m)
 
 
 def sun_height_rad(record: Any, lighting: Lighting, t_s: float) -> float:
@@ -292,7 +302,6 @@ LIGHT_ANGLE_DEG = 55.0  # between the Sun and the camera, seen from the subject:
 SUNSET_LIGHT_DEG = 106.0  # the close: side light, the limb's glow (towards the Sun) at one edge of the frame
 APART_LIGHT_DEG = 125.0  # the wide looks further towards the Sun: the glowing limb runs across the frame
 SUNSET_ELEVATION_DEG = 22.0  # the close looks down this much: Earth behind the subject, the limb above it
-WARM_SUN_RAD = 0.10  # the Sun this high above the limb starts to redden the light (the stage's rule)
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
 # last 0.012 rad) and orange
 APART_SCREEN_X = 0.8  # in the wide the two sides stand in the right third: the caption and the sky on the left

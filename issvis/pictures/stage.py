@@ -42,7 +42,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from ..core.frames import EARTH_RADIUS_M, basis_with_z, quat_to_matrix, transform_matrix
+from ..core.frames import EARTH_RADIUS_M, basis_with_z, limb_dip_rad, quat_to_matrix, transform_matrix
+from ..record.scene_of import orbit_of
 from ..scene.render_settings import RenderSettings
 from .earth import (
     EARTH_FRAGMENT_DECL,
@@ -57,6 +58,7 @@ from .earth import (
     sh_irradiance,
 )
 from .plumes import JetPlumes, has_jets
+from .shots import sun_colour_rgb, sun_direction
 
 if TYPE_CHECKING:
     from ..record.record import Record
@@ -566,12 +568,10 @@ class Stage:
         lt = settings.lighting
         self.shadows = (lt.shadows and not preview) if shadows is None else bool(shadows)
         self.merge = (not preview) if merge is None else bool(merge)
-        orbit = record.meta.get("orbit", {})
-        self.altitude_m = float(orbit.get("altitude_m", 418_310.0))
-        self.mean_motion = float(orbit.get("mean_motion_rad_s", math.sqrt(3.986004418e14 / (EARTH_RADIUS_M + self.altitude_m) ** 3)))
+        self.altitude_m, self.mean_motion = orbit_of(record)
         self.earth_centre = np.array([-(EARTH_RADIUS_M + self.altitude_m), 0.0, 0.0])
         self.t_s = float(record.t[0])
-        self._limb_dip = math.acos(EARTH_RADIUS_M / (EARTH_RADIUS_M + self.altitude_m))  # rad
+        self._limb_dip = limb_dip_rad(self.altitude_m)  # rad
 
         # preview (and the viewer) draw the coarse meshes; shadows are cast by the coarse meshes always
         # (they bake in less time, and a shadow needs no bolts)
@@ -1058,18 +1058,7 @@ class Stage:
 
     def sun_direction(self, t_s: float | None = None) -> np.ndarray:
         """Unit vector towards the Sun, LVLH, at simulated time t."""
-        lt = self.settings.lighting
-        d = np.asarray(lt.sun_direction_lvlh, float)
-        d = d / np.linalg.norm(d)
-        if lt.mode == "night" and d[0] > -0.5:
-            d = np.array([-0.8, d[1], d[2]])  # behind Earth
-            d /= np.linalg.norm(d)
-        if lt.sun_moves:
-            t = self.t_s if t_s is None else t_s
-            a = -self.mean_motion * t  # LVLH turns at +n about z; the (inertial) Sun turns back
-            c, s = math.cos(a), math.sin(a)
-            d = np.array([c * d[0] - s * d[1], s * d[0] + c * d[1], d[2]])
-        return d
+        return sun_direction(self.settings.lighting, self.mean_motion, self.t_s if t_s is None else t_s)
 
     def invalidate_shadows(self) -> None:
         """Bake the shadow map at the next render whatever moved (the renderer calls this at the start
@@ -1214,9 +1203,8 @@ class Stage:
         # in the last few degrees
         above = math.asin(float(np.clip(sd[0], -1, 1))) + self._limb_dip
         sunlit = float(np.clip((above + 0.004) / 0.012, 0.0, 1.0))
-        warm = float(np.clip(above / 0.10, 0.0, 1.0))
         self.sun_light.intensity = (lt.sun_intensity if lt.mode == "day" else 0.0) * sunlit
-        self.sun_light.diffuse_color = tuple(np.array([1.0, 0.55, 0.28]) * (1 - warm) + np.array([1.0, 0.97, 0.92]) * warm)
+        self.sun_light.diffuse_color = tuple(sun_colour_rgb(above))
         self.sun_light.specular_color = self.sun_light.diffuse_color
         self.sun_light.position = tuple(sd)
         self.sun_light.focal_point = (0.0, 0.0, 0.0)

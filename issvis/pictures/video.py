@@ -1035,7 +1035,6 @@ def _run_frames(record: Any, settings: RenderSettings, segments: list[tuple[int,
         have.add(j)
         if progress_bar is not None:
             progress_bar.update(runs[j][1] - runs[j][0])
-            progress_bar.set_postfix_str(segments_words(len(data), len(segments)), refresh=False)
         while len(data) < len(segments) and ready(len(data)):
             k = len(data)
             a, b = segments[k]
@@ -1051,6 +1050,8 @@ def _run_frames(record: Any, settings: RenderSettings, segments: list[tuple[int,
                     loaded.pop(r, None)
                     stored(r).unlink(missing_ok=True)
                     gone.add(r)
+        if progress_bar is not None:  # after the segments this run completed were encoded
+            progress_bar.set_postfix_str(segments_words(len(data), len(segments)), refresh=False)
 
     try:
         _spread(render_frames, record, settings, jobs, scheduler, preview, title, poster_i, keep)

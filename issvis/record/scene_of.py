@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.errors import InputError
+from ..core.frames import mean_motion_rad_s
 from ..scene.render_settings import RenderSettings, RenderSettingsError
 from .record import Record, interface_faces
 
@@ -44,6 +45,19 @@ def scene_of(record: Record, overrides: tuple[str, ...] | list[str] = (), source
     if not isinstance(text, str) or not text.strip():
         raise NoSceneError(f"{source}: the record holds no scene (meta 'scene'); give the scene file instead")
     return scene_from_text(text, f"{source} (its scene)", overrides)
+
+
+#: The reference orbit's height when a record does not say (the default scene's, after the reboost of
+#: 11 March 2022), m.
+DEFAULT_ALTITUDE_M = 418_310.0
+
+
+def orbit_of(record: Any) -> tuple[float, float]:
+    """(altitude m, mean motion rad/s) of the record's reference orbit (``meta["orbit"]``; the mean
+    motion from the altitude when only that is given, the default scene's orbit when neither is)."""
+    orbit = record.meta.get("orbit", {}) if hasattr(record, "meta") else {}
+    altitude_m = float(orbit.get("altitude_m", DEFAULT_ALTITUDE_M))
+    return altitude_m, float(orbit.get("mean_motion_rad_s", mean_motion_rad_s(altitude_m)))
 
 
 def title_of(record: Record) -> str:

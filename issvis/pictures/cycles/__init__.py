@@ -2,7 +2,7 @@
 Blender's Cycles in a separate process.
 
 issvis computes every frame's state here (each part's pose, the camera, the Sun's direction and
-colour, Earth's turn) with the raster engine's own functions (``Clip``, ``Stage.sun_direction``,
+colour, Earth's turn) with the raster engine's own functions (``Clip``, ``shots.sun_direction``,
 ``earth_orientation``), and ``worker.py``, run by Blender, only draws it. The station reaches
 Blender as ``issvis export``'s GLB (the parts' fine meshes and glTF PBR materials, imported by
 Blender's own glTF importer as Principled BSDFs), Earth as the raster engine's Blue Marble with its
@@ -30,12 +30,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from ...core.frames import EARTH_RADIUS_M, quat_to_matrix
+from ...core.frames import EARTH_RADIUS_M, limb_dip_rad, quat_to_matrix
 from ...scene.render_settings import CyclesSettings, RenderSettings
 from ..video import RenderError, read_window
 
@@ -101,14 +100,11 @@ def sun_light(settings: RenderSettings, t_s: float, mean_motion: float, altitude
     """The Sun at simulated time t: direction (LVLH), colour and intensity as the raster engine sets
     them (reddening in the last few degrees above the limb, off in night mode); Earth itself
     hides it at sunset, as it does in orbit."""
-    from ..stage import Stage
+    from ..shots import sun_colour_rgb, sun_direction
 
-    sd = Stage.sun_direction(SimpleNamespace(settings=settings, mean_motion=mean_motion, t_s=t_s), t_s)  # type: ignore[arg-type]
-    dip = math.acos(EARTH_RADIUS_M / (EARTH_RADIUS_M + altitude_m))
-    above = math.asin(float(np.clip(sd[0], -1, 1))) + dip
-    warm = float(np.clip(above / 0.10, 0.0, 1.0))
-    rgb = np.array([1.0, 0.55, 0.28]) * (1 - warm) + np.array([1.0, 0.97, 0.92]) * warm
     lt = settings.lighting
+    sd = sun_direction(lt, mean_motion, t_s)
+    rgb = sun_colour_rgb(math.asin(float(np.clip(sd[0], -1, 1))) + limb_dip_rad(altitude_m))
     return {"direction": [float(v) for v in sd], "rgb": [float(v) for v in rgb],
             "intensity": float(lt.sun_intensity if lt.mode == "day" else 0.0)}
 
@@ -378,16 +374,14 @@ def open_cycles_source(record: Any, settings: RenderSettings, preview: bool = Fa
     """Start Blender on this record (scene built, then waiting for frames) and the overlay window.
     ``silhouette``: every part white on black, nothing else (for the engines' agreement test)."""
     from ...core.files import make_work_folder
-    from ...record.scene_of import title_of
+    from ...record.scene_of import orbit_of, title_of
     from ..camera import Clip
     from ..video import Overlays, make_plotter
 
     cfg = settings.cycles or CyclesSettings()
     command = blender_command(cfg)
     clip = Clip(settings, record)
-    orbit = record.meta.get("orbit", {})
-    altitude_m = float(orbit.get("altitude_m", 418_310.0))
-    mean_motion = float(orbit.get("mean_motion_rad_s", math.sqrt(3.986004418e14 / (EARTH_RADIUS_M + altitude_m) ** 3)))
+    altitude_m, mean_motion = orbit_of(record)
     folder = make_work_folder("cycles")
     try:
         setup = write_inputs(record, settings, folder, preview, silhouette)

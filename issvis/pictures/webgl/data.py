@@ -200,7 +200,7 @@ class Blob:
 
 def page_data(record: Record, settings: Any) -> dict[str, tuple[str, bytes]]:
     """Every file of the record's page that is not static: name -> (content type, bytes)."""
-    from ...record.scene_of import interface_faces_of, part_labels_of, title_of
+    from ...record.scene_of import interface_faces_of, orbit_of, part_labels_of, title_of
     from ..viewer import DEFAULT_SPEED, HELP_TEXT, PRESETS, SPEEDS, _dominant_segment, _first_burn_group, _trail_groups
 
     glb, radii = station_glb(record)
@@ -211,9 +211,7 @@ def page_data(record: Record, settings: Any) -> dict[str, tuple[str, bytes]]:
     sides = record.separation_sides()
     groups = _trail_groups(record, sides)
     follow = sides[0] if sides is not None else _first_burn_group(record)
-    orbit = record.meta.get("orbit", {})
-    altitude = float(orbit.get("altitude_m", 418_310.0))
-    mean_motion = float(orbit.get("mean_motion_rad_s", math.sqrt(3.986004418e14 / (EARTH_RADIUS_M + altitude) ** 3)))
+    altitude, mean_motion = orbit_of(record)
     faces = interface_faces_of(record)
     lt, e = settings.lighting, settings.earth
 
