@@ -49,6 +49,16 @@ def state(record):
 
 
 # --- time, play, speed ---------------------------------------------------------------------
+def _on_screen(window, record, part: str) -> tuple[float, float]:
+    """Display pixel (VTK's, rows from the bottom) of the part's origin at the window's time."""
+    ren = window.plotter.renderer
+    pos, _ = record.pose_at(window.state.time_s)
+    ren.SetWorldPoint(*pos[record.part_index(part)], 1.0)
+    ren.WorldToDisplay()
+    px, py, _ = ren.GetDisplayPoint()
+    return px, py
+
+
 def test_starts_paused_at_the_start_on_the_scene_camera(state, record):
     assert state.time_s == record.t[0] and not state.playing
     assert state.speed == DEFAULT_SPEED and state.preset == 1
@@ -539,12 +549,8 @@ def test_window_draws_each_rigid_group_per_material_and_a_click_names_the_part_u
         assert len(actors) < 0.25 * sum(len(v) for v in visuals.values()), len(actors)
         per_actor = [len(set(window.stage._part_of_cell[id(a)].tolist())) for a in actors]
         assert max(per_actor) >= 5, per_actor
-        ren = window.plotter.renderer
         pos, quat = record.pose_at(st.time_s)
-        k = record.part_index("zvezda")
-        ren.SetWorldPoint(*pos[k], 1.0)
-        ren.WorldToDisplay()
-        px, py, _ = ren.GetDisplayPoint()
+        px, py = _on_screen(window, record, "zvezda")
         name = window.pick_at(int(px), int(py))
         assert name is not None and record.segment[record.part_index(name)] != "USOS", name
         assert window.highlight_actor.GetVisibility()
@@ -579,12 +585,9 @@ def test_playing_draws_the_scene_smaller_and_stretched_and_a_pause_draws_full_re
         st.select_preset(2)
         st.set_time(150.0)
         window.refresh()
-        assert window.scale_now == 1.0 and window.plotter.renderer.GetViewport() == (0.0, 0.0, 1.0, 1.0)
         ren = window.plotter.renderer
-        pos, _ = record.pose_at(st.time_s)
-        ren.SetWorldPoint(*pos[record.part_index("zvezda")], 1.0)
-        ren.WorldToDisplay()
-        px, py, _ = ren.GetDisplayPoint()
+        assert window.scale_now == 1.0 and ren.GetViewport() == (0.0, 0.0, 1.0, 1.0)
+        px, py = _on_screen(window, record, "zvezda")
         picked_full = window.pick_at(int(px), int(py))
         assert picked_full is not None
         window.pick_at(2, 2)  # nothing picked: the pictures below differ only by the scale
@@ -696,11 +699,7 @@ def test_real_window_under_xvfb_keys_click_play_and_screenshots(record, xvfb_dis
         press("a", lambda: st.axes)
 
         # a click (press and release in place) on Zvezda's centre picks the part drawn there
-        ren = window.plotter.renderer
-        pos, _ = record.pose_at(st.time_s)
-        ren.SetWorldPoint(*pos[record.part_index("zvezda")], 1.0)
-        ren.WorldToDisplay()
-        px, py, _ = ren.GetDisplayPoint()
+        px, py = _on_screen(window, record, "zvezda")
         expected = window.pick_at(int(px), int(py))
         st.pick(None)
         assert expected is not None and record.segment[record.part_index(expected)] in ("ROS", "Progress MS-19",
