@@ -229,7 +229,7 @@ def test_time_runs_at_one_rate_per_shot_and_steps_at_the_cuts(clip, undock_recor
 
 def test_each_shot_is_lit_from_the_side_or_three_quarters(clip, undock_record):
     """Angle at the subject between the camera and the Sun: 35-110 deg at the middle of every shot
-    (under ~30 the light is flat, past ~120 the subject is a silhouette)."""
+    (under ~30 the light is flat, past ~140 the subject is a silhouette); the sunset close 115-140."""
     n = undock_record.meta["orbit"]["mean_motion_rad_s"]
     for k, shot in enumerate(clip.shots):
         first, end = clip.shot_span(k)
@@ -238,13 +238,10 @@ def test_each_shot_is_lit_from_the_side_or_three_quarters(clip, undock_record):
         to_camera = pose.position - pose.focal_point
         sun = sun_direction(clip.settings.lighting, n, clip.sim(mid))
         angle = math.degrees(math.acos(float(to_camera @ sun / np.linalg.norm(to_camera))))
-        if shot.name == "apart":
-            # the wide looks towards the Sun, which is near the limb, for the glowing limb (the night side
-            # shows none of it elsewhere): its two small sides are rim-lit from three-quarters behind
-            pos, quat = undock_record.pose_at(clip.sim(mid))
-            to_camera = pose.position - clip.points.point("departing", pos, quat)
-            angle = math.degrees(math.acos(float(to_camera @ sun / np.linalg.norm(to_camera))))
-            assert 110.0 <= angle <= 140.0, (shot.name, angle)
+        if shot.name == "sunset":
+            # the last close looks across the limb towards where the Sun sets, for its glowing layers (the
+            # night side shows none of them elsewhere): the subject lit from three-quarters behind, not against the Sun
+            assert 115.0 <= angle <= 140.0, (shot.name, angle)
             continue
         assert 35.0 <= angle <= 110.0, (shot.name, angle)
 
@@ -264,29 +261,37 @@ def height_at_close_start(clip, record) -> float:
     return sun_height_rad(record, clip.settings.lighting, clip.sim(clip.shot_span(len(clip.shots) - 1)[0]))
 
 
-def test_the_ending_looks_down_or_across_and_its_wide_shows_both_sides_over_the_limb(clip, undock_record):
-    """Neither shot of the ending looks up into black; the wide's last frame holds both sides inside the frame,
-    the departing one low, near the limb's line (the limb dips ``dip`` below the horizontal), the other above."""
+def test_the_ending_looks_down_its_wide_over_the_day_side_its_close_across_the_limb(clip, undock_record):
+    """Neither shot of the ending looks up into black. The wide ('apart') ends with the ground below still in
+    daylight, its middle ray on Earth and both sides inside its last frame; in the close ('sunset') the
+    limb's line (which dips ``dip`` below the horizontal) runs across the frame behind the subject."""
     from issvis.pictures.camera import project
-    from issvis.pictures.shots import _orbit
+    from issvis.pictures.shots import APART_SUN_RAD, _orbit
 
     _, dip = _orbit(undock_record)
-    for k in (len(clip.shots) - 2, len(clip.shots) - 1):
+    lighting = clip.settings.lighting
+    wide, close = len(clip.shots) - 2, len(clip.shots) - 1
+    assert clip.shots[wide].name == "apart" and clip.shots[close].name == "sunset"
+    for k in (wide, close):
         first, end = clip.shot_span(k)
         for v in np.linspace(first, end - 1e-3, 5):
             pose = clip.camera(v)
             look = pose.focal_point - pose.position
-            assert look[0] / np.linalg.norm(look) <= 0.02, (clip.shots[k].name, v, "looks up")
-    v = clip.shot_span(len(clip.shots) - 2)[1] - 1e-3
+            depression = math.asin(-look[0] / np.linalg.norm(look))
+            assert depression >= -0.02, (clip.shots[k].name, v, "looks up")
+            if k == wide:
+                assert depression > dip, (v, "the middle of the wide is sky, not the day side")
+            else:
+                half = math.radians(clip.shots[k].fov_deg) / 2
+                assert abs(depression - dip) < 0.8 * half, (v, "the limb is not across the close")
+    first, end = clip.shot_span(wide)
+    assert sun_height_rad(undock_record, lighting, clip.sim(end - 1e-3)) >= APART_SUN_RAD - 0.01
+    v = end - 1e-3
     pose = clip.camera(v)
     pos, quat = undock_record.pose_at(clip.sim(v))
     dep, rem = clip.points.point("departing", pos, quat), clip.points.point("remaining", pos, quat)
     xy, depth = project(pose, np.array([dep, rem]), 16 / 9)
     assert (depth > 0).all() and ((xy > 0.05) & (xy < 0.95)).all(), xy
-    assert xy[0, 1] < 0.3 < 0.7 < xy[1, 1], "the departing side low, the other high"
-    down = dep - pose.position
-    depression = math.asin(-down[0] / np.linalg.norm(down))
-    assert abs(depression - dip) < math.radians(4.0), (math.degrees(depression), math.degrees(dip))
 
 
 def test_the_sun_the_shots_are_framed_for_is_the_one_the_stage_draws(undock_record):

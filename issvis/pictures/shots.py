@@ -293,18 +293,20 @@ def check_camera_path(clip: Any, times: np.ndarray | None = None, boxes: Station
 
 # --- the default shot list -----------------------------------------------------------------
 SHOT_TIMES = {  # video seconds of each shot of the default edit (scaled by --seconds)
-    "establishing": 4.5, "opening": 7.0, "parting": 6.5, "leaving": 7.0, "apart": 3.5, "sunset": 5.0}
+    "establishing": 4.5, "opening": 7.0, "parting": 6.5, "leaving": 7.0, "apart": 4.5, "sunset": 4.0}
 PARTING_FACTOR = 10.0  # the two sides parting, 10x faster than real time
 LEAVING_FACTOR = 30.0
 SUNSET_FACTOR = 10.0  # the close that ends the clip: the departing side warm in the last sunlight
 APART_FACTOR = 20.0  # the wide before it: both sides, far apart, over the sunset limb
 LIGHT_ANGLE_DEG = 55.0  # between the Sun and the camera, seen from the subject: side to three-quarter light
-SUNSET_LIGHT_DEG = 106.0  # the close: side light, the limb's glow (towards the Sun) at one edge of the frame
-APART_LIGHT_DEG = 125.0  # the wide looks further towards the Sun: the glowing limb runs across the frame
-SUNSET_ELEVATION_DEG = 22.0  # the close looks down this much: Earth behind the subject, the limb above it
+SUNSET_LIGHT_DEG = 126.0  # the close: light from behind one side, the limb glowing towards the Sun across the frame
+APART_SUN_RAD = 0.75  # the wide ends with the Sun this high above the limb: about 24 deg up on the ground below
+APART_ELEVATION_DEG = 30.0  # the wide looks down this much: the day side behind both sides
+APART_FILL = 0.7  # both sides' hulls fill this much of the wide: the US arrays inside the frame too
+SUNSET_FOV_DEG = 34.0  # the close's vertical field of view, deg
+SUNSET_ELEVATION_DEG = 8.0  # the close looks down this much: the layered limb behind the subject, dark Earth under it
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
 # last 0.012 rad) and orange
-APART_SCREEN_X = 0.8  # in the wide the two sides stand in the right third: the caption and the sky on the left
 CLOSE_FILL = (0.62, 0.74)  # the last close fills this much of the frame at its first and last frame...
 CLOSE_DROP = 0.2  # ...its subject this share of the half-height below centre: the end card reads above it
 
@@ -536,78 +538,50 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
     # 5. the ending, in the last minutes of sunlight: a close on the departing side, warm and side-lit over
     # the darkening Earth with the limb above it, then a wide that shows both sides and the distance the end
     # card names, the departing one over the sunset limb (never looking up into black)
-    shots += _ending(record, settings, points, probe, t, t1, aspect)
+    shots += _ending(record, settings, points, probe, t, t1, aspect, framed)
     return shots
 
 
 def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe: _Probe, t_from: float,
-            t1: float, aspect: float) -> list[Shot]:
-    """The wide ('apart', 'N minutes later', both sides named over the sunset limb) and the close ('sunset',
-    the end card over it) that end the default edit as the Sun sets: the close runs through the last
-    sunlight, when the light through the limb warms the hulls, and its last frame has the Sun
-    ``LIT_SUN_RAD`` above the limb."""
+            t1: float, aspect: float, framed: Any) -> list[Shot]:
+    """The wide ('apart': 'N minutes later', both sides named over the day side) and the close ('sunset',
+    the end card over it) that end the default edit: the wide while the ground below is still in daylight
+    (the Sun ``APART_SUN_RAD`` above the limb), the close through the last sunlight, when the light
+    through the limb warms the hulls, its last frame with the Sun ``LIT_SUN_RAD`` above the limb."""
     lighting = settings.lighting
-    n, dip = _orbit(record)
+    n, _ = _orbit(record)
     lit = _sun_crossing(record, lighting, t_from, t1, LIT_SUN_RAD)
     if lit is None:
         return []
     close_len, wide_len = SHOT_TIMES["sunset"], SHOT_TIMES["apart"]
     close_start = lit - SUNSET_FACTOR * close_len
-    wide_end = close_start
-    wide_start = wide_end - APART_FACTOR * wide_len
-    if wide_start < t_from:
+    if close_start < t_from:
         return []
-    boxes = station_boxes(record)
-    dep = points.masks["departing"]
-
-    at, corners = _posers(record, points, boxes)
-
-    # the wide: from square to the line between the two sides, level, far enough out that the departing side
-    # stands on the glowing limb (which dips ``dip`` below the horizontal) near the bottom of the frame and the
-    # other side sits in space near the top, both to the right of centre
-    sun_wide = sun_direction(lighting, n, wide_end)
-    fov = 44.0
-    margin, margin_top = math.radians(4.0), math.radians(7.0)  # (the frame's corners stretch off-centre angles)
-    low = dip - math.radians(1.5)  # the departing side just above the limb line
-    high = math.radians(fov) - margin - margin_top - low
-    d_pos, r_pos = at("departing", wide_end), at("remaining", wide_end)
-    rise = float(r_pos[0] - d_pos[0])  # how far above the departing side the other side is, m
+    dep, rem = points.masks["departing"], points.masks["remaining"]
+    at, corners = _posers(record, points, station_boxes(record))
     shots: list[Shot] = []
-    if rise > 0:
-        between = 0.5 * (d_pos + r_pos)
-        top = float(corners(points.masks["remaining"], wide_end)[:, 0].max() - r_pos[0])  # m above its centre
-
-        def make_wide(c: np.ndarray, scale: float) -> Shot:
-            flat = np.array([0.0, c[1], c[2]])
-            if np.linalg.norm(flat) < 1e-6:
-                flat = np.array([0.0, 1.0, 0.0])
-            flat /= np.linalg.norm(flat)
-            reach = rise / (math.tan(low) + math.tan(high))
-            for _ in range(4):  # the other side's top (its arrays) inside the margin too, not only its centre
-                reach = rise / (math.tan(low) + math.tan(high - math.atan(top / reach)))
-            reach *= scale
-            eye = d_pos + flat * reach + np.array([reach * math.tan(low), 0.0, 0.0])
-            look_down = 0.5 * (low - high) + 0.5 * (margin - margin_top)  # bottom edge ``margin`` under the departing side
-            swing = math.atan((APART_SCREEN_X - 0.5) * 2 * math.tan(math.radians(fov) / 2) * aspect)
-            look = _rotate_about_zenith(-flat, math.degrees(swing))
-            look = look * math.cos(look_down) + np.array([-math.sin(look_down), 0.0, 0.0])
-            target = eye + look * reach
-            right = np.cross(-flat, [1.0, 0.0, 0.0])
-            offset = eye - between
-            return Shot(name="apart", video_s=wide_len, start_sim_s=wide_start, time_factor=APART_FACTOR,
-                        subject="between", from_m=tuple(offset), to_m=tuple(offset + right * 0.15 * reach),
-                        target_offset_m=tuple(target - between), fov_deg=fov, labels=True)
-
-        shots.append(_pick(probe, make_wide, _Want(0.0, sun_wide, light_deg=APART_LIGHT_DEG), tries=60))
+    # the wide: both sides, far apart, square to the line between them, over the ground in daylight
+    day = _sun_crossing(record, lighting, t_from, close_start, APART_SUN_RAD)
+    wide_end = close_start if day is None else day
+    wide_start = max(t_from, wide_end - APART_FACTOR * wide_len)
+    if wide_start + APART_FACTOR * wide_len <= close_start:
+        mid = wide_start + 0.5 * APART_FACTOR * wide_len
+        line = at("departing", mid) - at("remaining", mid)
+        line = line / max(float(np.linalg.norm(line)), 1e-9)
+        hulls = dep | (rem & not_truss(record))
+        shots.append(framed("apart", "between", hulls, wide_start, APART_FACTOR, wide_len, 40.0,
+                            _Want(APART_ELEVATION_DEG, sun_direction(lighting, n, mid), axis=line),
+                            APART_FILL, 16.0, 0.9, labels=True))
 
     # the close: side light, looking down across the darkening Earth, the limb's glow at one edge; a slow push
     # in and round, its subject low in the frame so that the end card reads above it
     sun_close = sun_direction(lighting, n, close_start + 0.5 * SUNSET_FACTOR * close_len)
-    fov_close = 34.0
+    fov_close = SUNSET_FOV_DEG
 
     def make_close(c: np.ndarray, scale: float) -> Shot:
         end = close_start + SUNSET_FACTOR * close_len
-        c1 = _rotate_about_zenith(c, 24.0)
+        # round towards the Sun's side: the limb's glow grows into the frame as the end card comes
+        c1 = min((_rotate_about_zenith(c, deg) for deg in (24.0, -24.0)), key=lambda v: float(v @ sun_close))
         d0 = scale * _fit_distance(corners(dep, close_start), at("departing", close_start), c, fov_close, aspect,
                                    CLOSE_FILL[0])
         d1 = scale * _fit_distance(corners(dep, end), at("departing", end), c1, fov_close, aspect, CLOSE_FILL[1])

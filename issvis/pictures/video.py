@@ -98,6 +98,7 @@ def _anti_alias(plotter: Any, mode: str) -> None:
 TITLE_SAFE = 0.05  # text stays this far (fraction of the frame) inside every edge: the title-safe area
 BACKING_OPACITY = 0.55  # the dark panel behind every text: legible over cloud and over black
 FADE_S = 0.35  # text fades in and out over this long, video s
+CAPTION_MIN_S = 1.5  # a caption ("10 minutes later") shows at least this long, video s, or not at all
 CUE_RGB = (1.0, 0.82, 0.30)
 
 
@@ -298,7 +299,7 @@ class Overlays:
         video_s = min(max(video_s, 0.0), length)  # a still asked past the end shows the last frame
         title_end = min(cfg.title_s * clip.scale, 0.3 * length) if self.title else 0.0
         title_a = self._window(video_s, -1.0, title_end) if self.title else 0.0
-        end_s = min(cfg.end_s * clip.scale, 0.3 * length) if self.end is not None else 0.0
+        end_s = length - self._end_card_start()
         end_a = self._window(video_s, length - end_s, length + 1.0) if self.end is not None else 0.0
         # the read-out shares the lower third with the cards: it comes in after the title has gone
         # and goes before the end card comes, never over either
@@ -318,6 +319,13 @@ class Overlays:
         self._update_caption(video_s, shot)
         self._update_labels(video_s, t_s, shot, pose)
         self._update_cue(video_s, t_s, shot, pose, gap)
+
+    def _end_card_start(self) -> float:
+        """Video time at which the end card starts to fade in (the clip's end when there is none)."""
+        length = self.clip.length_s
+        if self.end is None:
+            return length
+        return length - min(self.cfg.end_s * self.clip.scale, 0.3 * length)
 
     def _readout_words(self, video_s: float, t_s: float, gap: tuple[float, float, float, str] | None) -> str:
         lines = []
@@ -354,8 +362,11 @@ class Overlays:
             skipped = self.clip.sim(first) - prev_end
             words = sh.caption if sh.caption is not None else (
                 f"{_capital(duration_words(skipped))} later" if skipped > 30.0 else "")
-            if words:
-                alpha = self._window(video_s, first, min(first + 2.5, end))
+            # never under the end card (which names the time itself): it goes before the card comes, and a
+            # caption that would show for under CAPTION_MIN_S is left out
+            stop = min(first + 2.5, end, self._end_card_start())
+            if words and stop - first >= CAPTION_MIN_S:
+                alpha = self._window(video_s, first, stop)
         self._show(self.caption, alpha)
         self._set(self.caption, f" {words} ")
 
