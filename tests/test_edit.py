@@ -502,6 +502,46 @@ def test_the_end_card_lies_over_a_lit_picture_not_black(undock_record, clip):
     assert img.max() > 150
 
 
+def _linear(v):
+    v = np.asarray(v, float) / 255.0
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def test_a_stop_of_exposure_doubles_the_light_and_keeps_black_black():
+    from issvis.pictures.grade import exposure_lut
+
+    assert exposure_lut(0.0) is None
+    up, down = exposure_lut(1.0), exposure_lut(-1.0)
+    assert up[0] == 0 and down[0] == 0 and up[255] == 255
+    assert (np.diff(up.astype(int)) >= 0).all()
+    mid = np.arange(40, 180)  # clear of 8-bit rounding at the bottom and of the clip at the top
+    assert _linear(up[mid]) / _linear(mid) == pytest.approx(2.0, rel=0.03)
+    assert _linear(down[mid]) / _linear(mid) == pytest.approx(0.5, rel=0.03)
+
+
+def test_the_sunset_close_opens_up_a_stop_over_the_same_picture(undock_record, clip):
+    """The default edit exposes its last close +1 EV; the same shot at 0 EV gives half the light in every
+    lit pixel that is not clipped, and the same black sky."""
+    from issvis.pictures.shots import SUNSET_EXPOSURE_EV
+
+    assert clip.shots[-1].exposure_ev == SUNSET_EXPOSURE_EV == 1.0
+    flat = tuple(clip.shots[:-1]) + (clip.shots[-1].model_copy(update={"exposure_ev": 0.0}),)
+    pictures = []
+    for shots in (tuple(clip.shots), flat):
+        src = _source(undock_record, RenderSettings(width_px=320, height_px=180, shot=shots))
+        try:
+            src.pose(clip.length_s - 0.5)
+            pictures.append(src.picture().astype(int))
+        finally:
+            src.close()
+    opened, plain = pictures
+    lit = (plain > 30) & (plain < 110)
+    assert lit.sum() > 200, "nothing lit in the close"
+    ratio = _linear(opened[lit]).sum() / _linear(plain[lit]).sum()
+    assert ratio == pytest.approx(2.0, rel=0.05)
+    assert (opened[plain == 0] == 0).all()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("where", ["last frame", "last frame of the wide"])
 def test_the_end_card_and_the_labels_cover_neither_side(undock_record, clip, where):

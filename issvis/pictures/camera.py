@@ -341,6 +341,11 @@ class Clip:
         k = self.time.index(video_s)
         return k, self.shots[k]
 
+    def exposure_ev(self, video_s: float) -> float:
+        """The exposure compensation at video time v, stops (0 for a clip made of camera keys)."""
+        shot = self.shot_at(video_s)
+        return 0.0 if shot is None else float(shot[1].exposure_ev)
+
     def shot_span(self, k: int) -> tuple[float, float]:
         """(first, end) video time of shot k, s."""
         assert isinstance(self.time, ShotTime)

@@ -5,6 +5,10 @@ detail off pure black, a shoulder that rolls sunlit white off instead of clippin
 bloom round sunlit white, a vignette, and film grain. Each is a ``[render.quality]`` setting
 (``tone``, ``bloom``, ``vignette``, ``grain``); 0 / ``"none"`` turns it off.
 
+Exposure (a shot's ``exposure_ev``) is the one step that is not a filter: a photographer opens up for a
+dim subject (the station in the last, reddened sunlight), so the frames of that shot are scaled in
+linear light before they reach the encoder (``exposure_lut``), black staying black.
+
 Motion blur (``motion_blur``) is a shutter blend: in the time-lapse shots (``MOTION_BLUR_FACTOR`` and
 faster, where Earth's ground sweeps 9-28 px a frame at 1080p) each frame is mixed with the one before
 it, never across a cut (``blur_filter``).
@@ -28,6 +32,18 @@ import numpy as np
 FILMIC_POINTS = ((0.0, 0.0), (0.06, 0.035), (0.25, 0.22), (0.5, 0.52), (0.78, 0.82), (0.92, 0.935), (1.0, 0.97))
 BLOOM_THRESHOLD = 200  # luma (video range 16-235) above which a pixel glows
 MOTION_BLUR_FACTOR = 10.0  # shots at this time factor and faster get the shutter blend
+
+
+def exposure_lut(ev: float) -> np.ndarray | None:
+    """(256,) uint8 table taking an sRGB-encoded value to the same light times 2**ev (clipped at white),
+    or None for ev 0. Applied in place (``video.expose``)."""
+    if ev == 0:
+        return None
+    v = np.arange(256) / 255.0
+    linear = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4) * 2.0**ev
+    linear = np.clip(linear, 0.0, 1.0)
+    encoded = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.round(encoded * 255).astype(np.uint8)
 
 
 def blur_filter(stretches: list[tuple[int, bool]], weight: float, lead: bool) -> str:

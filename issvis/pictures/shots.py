@@ -303,6 +303,8 @@ SUNSET_LIGHT_DEG = 126.0  # the close: light from behind one side, the limb glow
 APART_SUN_RAD = 0.75  # the wide ends with the Sun this high above the limb: about 24 deg up on the ground below
 APART_ELEVATION_DEG = 30.0  # the wide looks down this much: the day side behind both sides
 APART_FILL = 0.7  # both sides' hulls fill this much of the wide: the US arrays inside the frame too
+SUNSET_EXPOSURE_EV = 1.0  # the close opens up a stop: exposed for the hulls in the reddened last light, as a
+# photographer would (sky and night side stay black)
 SUNSET_FOV_DEG = 34.0  # the close's vertical field of view, deg
 SUNSET_ELEVATION_DEG = 8.0  # the close looks down this much: the layered limb behind the subject, dark Earth under it
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
@@ -591,7 +593,7 @@ def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe:
         lift = screen_up * (CLOSE_DROP * d1 * math.tan(math.radians(fov_close) / 2))
         return Shot(name="sunset", video_s=close_len, start_sim_s=close_start, time_factor=SUNSET_FACTOR,
                     subject="departing", from_m=tuple(c * d0 + lift), to_m=tuple(c1 * d1 + lift),
-                    target_offset_m=tuple(lift), fov_deg=fov_close)
+                    target_offset_m=tuple(lift), fov_deg=fov_close, exposure_ev=SUNSET_EXPOSURE_EV)
 
     shots.append(_pick(probe, make_close, _Want(SUNSET_ELEVATION_DEG, sun_close, light_deg=SUNSET_LIGHT_DEG)))
     return shots

@@ -29,7 +29,7 @@ from ..core.frames import quat_to_matrix
 from ..record.scene_of import title_of
 from ..scene.render_settings import RenderSettings, RenderSettingsError, preview_settings
 from .camera import Clip
-from .grade import blur_filter, grade_image
+from .grade import blur_filter, exposure_lut, grade_image
 from .shots import check_camera_path
 
 if TYPE_CHECKING:
@@ -537,6 +537,13 @@ def render_size(settings: RenderSettings) -> tuple[int, int]:
     return 2 * int(round(settings.width_px * ss / 2)), 2 * int(round(settings.height_px * ss / 2))
 
 
+def expose(img: np.ndarray, lut: np.ndarray | None) -> np.ndarray:
+    """``img`` through a shot's exposure table (``grade.exposure_lut``), in place; as it is for None."""
+    if lut is not None:
+        np.take(lut, img, out=img, mode="clip")  # (clip: unbuffered, and every index is in range)
+    return img
+
+
 def read_window(rw: Any, w: int, h: int, buffer: Any, flipped: bool = False,
                 into: np.ndarray | None = None) -> np.ndarray:
     """The rendered window's (H, W, 3) uint8 pixels, bottom row first when ``flipped``; into ``into``
@@ -570,6 +577,7 @@ class FrameSource:
 
     def pose(self, video_s: float) -> None:
         t_s = self.clip.sim(video_s)
+        self._exposure: np.ndarray | None = exposure_lut(self.clip.exposure_ev(video_s))
         self.stage.set_time(t_s, self.clip.poses(t_s))
         pos, foc, up, angle = self.clip.camera(video_s).as_tuple()
         cam = self.plotter.renderer.GetActiveCamera()
@@ -585,7 +593,7 @@ class FrameSource:
         ``into``: an (H, W, 3) uint8 array that receives the pixels (bottom row first) without a copy."""
         rw = self.plotter.render_window
         rw.Render()
-        return read_window(rw, self.width_px, self.height_px, self._buffer, flipped, into)
+        return expose(read_window(rw, self.width_px, self.height_px, self._buffer, flipped, into), self._exposure)
 
     def picture(self) -> np.ndarray:
         """Render and return the frame at the video's size (area-averaged down from the render)."""
@@ -601,6 +609,7 @@ class FrameSource:
         import vtk
 
         self._buffer = vtk.vtkUnsignedCharArray()
+        self._exposure = None
 
     def close(self) -> None:
         self.stage.close()

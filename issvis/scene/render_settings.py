@@ -115,6 +115,8 @@ class Shot(_Strict):
     gap_cue: bool = Field(False, description="show the gap across the opening interface during this shot")
     caption: str | None = Field(None, description="a line at the start of the shot; default: 'N minutes later' "
                                 "when the shot skips time")
+    exposure_ev: float = Field(0.0, ge=-4, le=4, description="exposure compensation over the shot, stops: every "
+                               "frame's light times 2**ev (a photographer opening up for a dim subject); 0: none")
 
     @field_validator("subject", "anchor")
     @classmethod

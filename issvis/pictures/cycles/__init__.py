@@ -36,7 +36,8 @@ import numpy as np
 
 from ...core.frames import EARTH_RADIUS_M, limb_dip_rad, quat_to_matrix
 from ...scene.render_settings import CyclesSettings, RenderSettings
-from ..video import RenderError, read_window
+from ..grade import exposure_lut
+from ..video import RenderError, expose, read_window
 
 WORKER = Path(__file__).with_name("worker.py")
 PREFIX = "ISSVIS-CYCLES "
@@ -321,7 +322,7 @@ class CyclesSource:
 
     def grab(self, flipped: bool = False, into: np.ndarray | None = None) -> np.ndarray:
         """Blender's frame with the overlays drawn over it; bottom row first when ``flipped``."""
-        img = self.cycles_frame()
+        img = expose(self.cycles_frame().copy(), exposure_lut(self.clip.exposure_ev(self._video_s)))
         self._set_background(img)
         rw = self.plotter.render_window
         rw.Render()
