@@ -297,12 +297,13 @@ SHOT_TIMES = {  # video seconds of each shot of the default edit (scaled by --se
 PARTING_FACTOR = 10.0  # the two sides parting, 10x faster than real time
 LEAVING_FACTOR = 30.0
 SUNSET_FACTOR = 10.0  # the close that ends the clip: the departing side warm in the last sunlight
-APART_FACTOR = 20.0  # the wide before it: both sides, far apart, over the sunset limb
+APART_FACTOR = 30.0  # the wide after it: both sides, far apart, over the day side
 LIGHT_ANGLE_DEG = 55.0  # between the Sun and the camera, seen from the subject: side to three-quarter light
 SUNSET_LIGHT_DEG = 126.0  # the close: light from behind one side, the limb glowing towards the Sun across the frame
 APART_SUN_RAD = 0.75  # the wide ends with the Sun this high above the limb: about 24 deg up on the ground below
 APART_ELEVATION_DEG = 30.0  # the wide looks down this much: the day side behind both sides
 APART_FILL = 0.7  # both sides' hulls fill this much of the wide: the US arrays inside the frame too
+APART_ORBIT_DEG = 30.0  # the wide turns this much about the zenith: the day side sweeps past
 SUNSET_EXPOSURE_EV = 1.0  # the close opens up a stop: exposed for the hulls in the reddened last light, as a
 # photographer would (sky and night side stay black)
 SUNSET_FOV_DEG = 34.0  # the close's vertical field of view, deg
@@ -573,7 +574,7 @@ def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe:
         hulls = dep | (rem & not_truss(record))
         shots.append(framed("apart", "between", hulls, wide_start, APART_FACTOR, wide_len, 40.0,
                             _Want(APART_ELEVATION_DEG, sun_direction(lighting, n, mid), axis=line),
-                            APART_FILL, 16.0, 0.9, labels=True))
+                            APART_FILL, APART_ORBIT_DEG, 1.0, labels=True))
 
     # the close: side light, looking down across the darkening Earth, the limb's glow at one edge; a slow push
     # in and round, its subject low in the frame so that the end card reads above it
