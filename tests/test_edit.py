@@ -215,7 +215,7 @@ def test_time_runs_at_one_rate_per_shot_and_steps_at_the_cuts(clip, undock_recor
     changes = np.flatnonzero(np.diff(rates) != 0) + 1
     assert set(shot_of[changes - 1]) != set() and np.all(shot_of[changes] != shot_of[changes - 1]), \
         "the time factor changed inside a shot"
-    assert sorted(set(np.round(rates, 6))) == [1.0, 10.0, 20.0, 30.0]
+    assert sorted(set(np.round(rates, 6))) == [1.0, 10.0, 30.0]
     t = np.array([clip.sim(x) for x in v])
     assert np.all(np.diff(t) > 0), "every frame a later moment"
     # real time while the gap is centimetres: the hooks open in a real-time shot, and time goes no
