@@ -310,7 +310,7 @@ SUNSET_FOV_DEG = 34.0  # the close's vertical field of view, deg
 SUNSET_ELEVATION_DEG = 8.0  # the close looks down this much: the layered limb behind the subject, dark Earth under it
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
 # last 0.012 rad) and orange
-CLOSE_FILL = (0.62, 0.74)  # the last close fills this much of the frame at its first and last frame...
+CLOSE_FILL = (0.7, 0.8)  # the last close fills this much of the frame at its first and last frame...
 CLOSE_DROP = 0.2  # ...its subject this share of the half-height below centre: the end card reads above it
 
 
