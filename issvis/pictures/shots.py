@@ -307,6 +307,7 @@ APART_ORBIT_DEG = 30.0  # the wide turns this much about the zenith: the day sid
 SUNSET_EXPOSURE_EV = 1.0  # the close opens up a stop: exposed for the hulls in the reddened last light, as a
 # photographer would (sky and night side stay black)
 SUNSET_FOV_DEG = 34.0  # the close's vertical field of view, deg
+SUNSET_ORBIT_DEG = 32.0  # the close turns this much about the zenith, towards the Sun
 SUNSET_ELEVATION_DEG = 8.0  # the close looks down this much: the layered limb behind the subject, dark Earth under it
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
 # last 0.012 rad) and orange
@@ -584,7 +585,7 @@ def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe:
     def make_close(c: np.ndarray, scale: float) -> Shot:
         end = close_start + SUNSET_FACTOR * close_len
         # round towards the Sun's side: the limb's glow grows into the frame as the end card comes
-        c1 = min((_rotate_about_zenith(c, deg) for deg in (24.0, -24.0)), key=lambda v: float(v @ sun_close))
+        c1 = min((_rotate_about_zenith(c, deg) for deg in (SUNSET_ORBIT_DEG, -SUNSET_ORBIT_DEG)), key=lambda v: float(v @ sun_close))
         d0 = scale * _fit_distance(corners(dep, close_start), at("departing", close_start), c, fov_close, aspect,
                                    CLOSE_FILL[0])
         d1 = scale * _fit_distance(corners(dep, end), at("departing", end), c1, fov_close, aspect, CLOSE_FILL[1])
