@@ -307,7 +307,7 @@ APART_ORBIT_DEG = 30.0  # the wide turns this much about the zenith: the day sid
 SUNSET_EXPOSURE_EV = 1.0  # the close opens up a stop: exposed for the hulls in the reddened last light, as a
 # photographer would (sky and night side stay black)
 SUNSET_FOV_DEG = 34.0  # the close's vertical field of view, deg
-SUNSET_ORBIT_DEG = 32.0  # the close turns this much about the zenith, towards the Sun
+SUNSET_ORBIT_DEG = 24.0  # the close turns this much about the zenith, towards the Sun (more ends against the Sun)
 SUNSET_ELEVATION_DEG = 8.0  # the close looks down this much: the layered limb behind the subject, dark Earth under it
 LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
 # last 0.012 rad) and orange
