@@ -9,7 +9,9 @@ few seconds of wall time and reports the frames it drew per second; then the sam
 default 8x multisampling and with the stage's full quality (fine meshes, Earth and textures; the
 window never draws shadows), to show what those cost. ``--before`` alternates each preset with the
 window as it was before issue 19; ``--scale-ab`` alternates each preset drawn at full resolution
-(as before the dynamic resolution) with the dynamic resolution, and prints the scale it settled at.
+(as before the dynamic resolution) with the dynamic resolution, and prints the scale it settled at;
+``--tick-ab`` alternates each preset with the timer as it was (a repeating 15 ms tick, so a frame
+of d s came every d + 15 ms or so) and as it is (armed for the moment the next frame may be drawn).
 """
 
 from __future__ import annotations
@@ -25,18 +27,29 @@ from issvis.pictures.viewer import ViewerWindow, check_display
 from issvis.record.record import Record
 
 
+class FixedTickWindow(ViewerWindow):
+    """The window with its timer as before: one repeating tick every FIXED_TICK_MS, whatever is due."""
+
+    FIXED_TICK_MS = 15
+
+    def _arm_timer(self) -> None:
+        if self._open and not getattr(self, "_ticking", False):
+            self._iren().interactor.CreateRepeatingTimer(self.FIXED_TICK_MS)
+            self._ticking = True
+
+
 def measure(record: Record, preset: int, seconds: float, size: tuple[int, int], multi_samples: int = 0,
             preview: bool = True, start_s: float = 15.0, before: bool = False,
-            dynamic: bool = True) -> tuple[float, float, float, float]:
+            dynamic: bool = True, fixed_tick: bool = False) -> tuple[float, float, float, float]:
     """(frames per second drawn while playing, median wall ms of one render, CPU ms per frame, the
     dynamic resolution's scale at the end; ``dynamic=False``: every frame at full resolution).
 
     CPU time counts every thread of the process (llvmpipe renders on all cores), so it measures
     the cost of a frame even when other work shares the machine and the wall-clock numbers drop.
     ``before``: the window as it was before issue 19 (one actor per part and material, VTK's blit of
-    colour and depth to the hardware buffer).
+    colour and depth to the hardware buffer). ``fixed_tick``: the timer as before (FixedTickWindow).
     """
-    window = ViewerWindow(record, window_size=size, preview=preview, merge=not before,
+    window = (FixedTickWindow if fixed_tick else ViewerWindow)(record, window_size=size, preview=preview, merge=not before,
                           dynamic_resolution=dynamic and not before)
     try:
         window.plotter.render_window.SetMultiSamples(multi_samples)
@@ -68,6 +81,8 @@ def main() -> None:
                              "colour and depth blitted to the hardware buffer)")
     parser.add_argument("--scale-ab", action="store_true",
                         help="alternate each preset at full resolution with the dynamic resolution")
+    parser.add_argument("--tick-ab", action="store_true",
+                        help="alternate each preset with the fixed 15 ms tick (as before) and the timer armed for the next frame")
     parser.add_argument("--presets-only", action="store_true", help="skip the MSAA and full-quality rows")
     args = parser.parse_args()
     check_display()
@@ -83,6 +98,9 @@ def main() -> None:
     elif args.scale_ab:
         rows = [r for p in (1, 2, 3, 4) for r in ((f"preset {p}, full resolution", dict(preset=p, dynamic=False)),
                                                   (f"preset {p}, dynamic resolution", dict(preset=p)))]
+    elif args.tick_ab:
+        rows = [r for p in (1, 2, 3, 4) for r in ((f"preset {p}, fixed 15 ms tick", dict(preset=p, fixed_tick=True)),
+                                                  (f"preset {p}, timer armed per frame", dict(preset=p)))]
     if not args.presets_only:
         rows += [("preset 2, 8x MSAA (pyvista default)", dict(preset=2, multi_samples=8)),
                  ("preset 2, full-quality stage (no shadows)", dict(preset=2, preview=False))]

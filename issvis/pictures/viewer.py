@@ -515,7 +515,11 @@ def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | 
     return ((ci, pc), (pi, pp))
 
 
-TICK_MS = 15  # timer period; a frame is rendered only when something changed
+#: While nothing is due (paused, nothing changed), the timer looks again after this long, ms. While
+#: playing it is armed for the moment the next frame may be drawn (the end of the last render plus
+#: its share of idle time, below), so the frame period follows the render time instead of waiting
+#: for the next turn of a fixed tick (a 15 ms repeating tick made it d + 15 ms for a d s frame).
+IDLE_TICK_MS = 15
 #: Share of wall time the window may spend rendering: after a frame that took d seconds, the next
 #: waits at least d * (1 - RENDER_DUTY) / RENDER_DUTY, so the event loop always gets time to
 #: answer keys and the mouse. Besides, no frame is drawn while X input waits in the queue: inputs
@@ -701,6 +705,7 @@ class ViewerWindow:
         self._dirty_since = 0.0  # perf_counter when it did
         self._next_frame_at = 0.0  # perf_counter before which the timer draws no frame
         self._input_waiting: Callable[[], bool] | None = None  # set once the window is mapped
+        self._timer_id: int | None = None  # VTK's id of the one armed one-shot timer (None: none armed)
         self._last_tick = time.perf_counter()
         self._playing_since = 0.0  # perf_counter when playback last started
         self.refresh(force=True)
@@ -983,12 +988,14 @@ class ViewerWindow:
             self.changed()
 
     def changed(self) -> None:
-        """The state changed: draw now if the frame budget allows, else at the timer's next turn
-        (inputs between two frames make one frame; none waits in a queue of renders)."""
+        """The state changed: draw now if the frame budget allows, else when the timer next fires,
+        armed for the moment it does (inputs between two frames make one frame; none waits in a
+        queue of renders)."""
         self._mark_dirty()
         self._pending_inputs.append(time.perf_counter())
         if self._frame_due():
             self.refresh()
+        self._arm_timer()
 
     def _mark_dirty(self) -> None:
         if not self._dirty:
@@ -1008,9 +1015,10 @@ class ViewerWindow:
 
     def tick(self, wall_dt_s: float) -> None:
         """Advance playback by wall_dt_s of real time (the timer calls this); draw when due."""
+        moved = self.state.advance(wall_dt_s)  # the clock keeps to the wall, up to the loop's end
         if self.state.quit_requested:  # the loop ends at its next turn: no frame for nobody
             return
-        if self.state.advance(wall_dt_s):
+        if moved:
             self._mark_dirty()
         elif self._shown.get("status") != self.state.status_text():
             self._mark_dirty()  # playback just stopped at the end
@@ -1020,12 +1028,41 @@ class ViewerWindow:
             self.refresh()
 
     def _on_timer(self, *_: Any) -> None:
-        now = time.perf_counter()
-        dt, self._last_tick = now - self._last_tick, now
-        self.tick(dt)
-        if self._exit_at is not None and now >= self._exit_at:
-            self._exit_at, self._timed_out = None, True
-            self._iren().interactor.TerminateApp()
+        if self._timer_id is not None:  # it fired: VTK forgets its platform timer, we its id
+            self._iren().interactor.DestroyTimer(self._timer_id)
+            self._timer_id = None
+        try:
+            now = time.perf_counter()
+            dt, self._last_tick = now - self._last_tick, now
+            self.tick(dt)
+            if self._exit_at is not None and now >= self._exit_at:
+                self._exit_at, self._timed_out = None, True
+                self._iren().interactor.TerminateApp()
+        finally:
+            self._arm_timer()  # whatever happened above, the window keeps its clock
+
+    def next_tick_s(self, now_s: float) -> float:
+        """How long the timer waits before its next turn, s (perf_counter ``now_s``): until the next
+        frame may be drawn while one is wanted (playing, or a change not drawn yet), at most until
+        the slider's moving frames end and ``run``'s exit time, else IDLE_TICK_MS."""
+        wait = IDLE_TICK_MS / 1000
+        if self.state.playing or self._dirty:
+            wait = self._next_frame_at - now_s
+        if self.scale_now < 1.0 and self._scrubbing_until > now_s:
+            wait = min(wait, self._scrubbing_until - now_s)
+        if self._exit_at is not None:
+            wait = min(wait, self._exit_at - now_s)
+        return max(wait, 0.001)
+
+    def _arm_timer(self) -> None:
+        """Arm one one-shot timer for the next turn (``next_tick_s``), replacing any armed one."""
+        if not self._open:
+            return
+        interactor = self._iren().interactor
+        if self._timer_id is not None:
+            interactor.DestroyTimer(self._timer_id)
+        # whole milliseconds, rounded up: a turn that comes early would find nothing due
+        self._timer_id = interactor.CreateOneShotTimer(max(1, math.ceil(1000 * self.next_tick_s(time.perf_counter()))))
 
     def pick_at(self, x: int, y: int) -> str | None:
         """Pick the part under display pixel (x, y) (origin lower left); it goes to the info box."""
@@ -1150,9 +1187,9 @@ class ViewerWindow:
             return
         self.plotter.show(interactive_update=True, auto_close=False)
         self._input_waiting = _x_queue_probe(self.plotter.render_window)
-        self._iren().create_timer(TICK_MS, repeating=True)
         self._open = True
         self.refresh(force=True)
+        self._arm_timer()
 
     def run(self, exit_after_s: float | None = None) -> None:
         """Run the event loop until 'q' or the window is closed (or for exit_after_s seconds)."""
@@ -1160,8 +1197,15 @@ class ViewerWindow:
         self._exit_at = None if exit_after_s is None else time.perf_counter() + exit_after_s
         self._last_tick = time.perf_counter()
         self._timed_out = False
+        self._arm_timer()  # the exit time may come before the armed turn
         interactor = self._iren().interactor
         interactor.Start()
+        # the timer turns only when a frame is due, so playback time last moved at the last frame:
+        # bring it to the wall clock now (the frame that shows it is drawn below, or by the next run)
+        now = time.perf_counter()
+        dt, self._last_tick = now - self._last_tick, now
+        if self.state.advance(dt):
+            self._mark_dirty()
         if self._timed_out:  # the window stays usable (ProcessEvents, run again)
             interactor.SetDone(False)
             if self._dirty:  # a frame the budget dropped: the picture agrees with the state again
