@@ -576,12 +576,14 @@ SLOW_MEMORY_S = 5.0
 
 
 class MovingScale:
-    """The dynamic resolution's scale for moving frames, from their measured render times.
+    """The dynamic resolution's scale for moving frames, from their measured work times.
 
-    ``frame(render_s, now_s)`` takes one moving frame's render time; after SCALE_SAMPLES of them at
-    a step their median moves the scale one step down when frames cannot keep TARGET_MOVING_FPS
-    (render time over 1.1 x its share RENDER_DUTY of the frame interval) and one step up when they
-    are well under it (0.6 x), unless that larger step was found slow in the last SLOW_MEMORY_S.
+    ``frame(work_s, now_s)`` takes one moving frame's work (the state's update and the render; the
+    render alone for the mouse's frames); after SCALE_SAMPLES of them at a step their median moves
+    the scale one step down when frames cannot keep TARGET_MOVING_FPS (work over its share
+    RENDER_DUTY of the frame interval: each render is followed by its share of idle time, so that
+    work makes a frame every 1 / TARGET_MOVING_FPS) and one step up when they are well under it
+    (0.6 x), unless that larger step was found slow in the last SLOW_MEMORY_S.
     No VTK here: tests feed it times.
     """
 
@@ -611,7 +613,7 @@ class MovingScale:
             return self.scale
         median = sorted(self._samples)[len(self._samples) // 2]
         self._samples.clear()
-        if median > 1.1 * self.budget_s and self.step < len(SCALE_STEPS) - 1:
+        if median > self.budget_s and self.step < len(SCALE_STEPS) - 1:
             self._slow_at[self.step] = now_s
             self.step += 1
         elif median < 0.6 * self.budget_s and self.step > 0 and now_s - self._slow_at[self.step - 1] > SLOW_MEMORY_S:
@@ -760,6 +762,7 @@ class ViewerWindow:
         self._moving = False  # the frames drawn now are moving frames (they measure the scale)
         self._scrubbing_until = 0.0  # perf_counter until which slider moves draw moving frames
         self._render_started = 0.0
+        self._frame_started: float | None = None  # perf_counter when refresh() began the frame now drawn
         rw.AddObserver("StartEvent", self._on_render_start)
         rw.AddObserver("EndEvent", self._on_render_end)
 
@@ -767,10 +770,14 @@ class ViewerWindow:
         self._render_started = time.perf_counter()
 
     def _on_render_end(self, *_: Any) -> None:
-        """A moving frame's render time sets the scale of the next (the mouse's renders too)."""
+        """A moving frame's work time sets the scale of the next (the mouse's renders too)."""
         if self._moving and self.moving_scale is not None:
             now = time.perf_counter()
-            self.set_scale(self.moving_scale.frame(now - self._render_started, now))
+            # the frame's work: from refresh's start when it drew it (the state's update is part
+            # of what a frame costs), else the render alone (the mouse's renders, screenshots)
+            start = self._render_started if self._frame_started is None else self._frame_started
+            self.set_scale(self.moving_scale.frame(now - start, now))
+        self._frame_started = None
 
     def _apply_scale(self) -> None:
         """Moving frames (playing, rotating) at the dynamic resolution's scale; a still one at full."""
@@ -1113,6 +1120,7 @@ class ViewerWindow:
 
     def refresh(self, force: bool = False) -> None:
         """Make the picture agree with the state, then render once."""
+        self._frame_started = time.perf_counter()
         st, shown = self.state, self._shown
         if force or shown.get("t") != st.time_s:
             self.stage.set_time(st.time_s, poses=st.poses())
