@@ -13,8 +13,9 @@ made it the number of queued inputs.
 
 ``--gap-s G`` sends the keys one at a time, G s apart (a user pressing keys, not a burst), and
 reports for each key the time from its real X event being sent to the end of the frame that shows
-it (median and slowest). ``--load 0`` measures on the machine as it is. ``--tick-ab`` alternates
-runs of the window with its timer as before (a repeating 15 ms tick) and as it is.
+it (median and slowest). ``--load 0`` measures on the machine as it is. ``--pacing-ab`` alternates
+runs of the window with its pacing as before (a repeating 15 ms tick, a quarter of each render idle
+after it) and as it is.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from issvis.pictures.viewer import ViewerWindow, check_display
 from issvis.record.record import Record
 
 try:
-    from viewer_fps import FixedTickWindow  # run as a script from benchmarks/
+    from viewer_fps import PacedBefore  # run as a script from benchmarks/
 except ImportError:  # pragma: no cover - imported from elsewhere
-    from benchmarks.viewer_fps import FixedTickWindow
+    from benchmarks.viewer_fps import PacedBefore
 
 
 def _busy(stop) -> None:
@@ -83,11 +84,11 @@ def _user(display: str, n_keys: int, gap_s: float, sent, q_sent) -> None:
     key("q")
 
 
-def measure(record: Record, size: tuple[int, int], n_keys: int, gap_s: float, fixed_tick: bool = False) -> dict:
+def measure(record: Record, size: tuple[int, int], n_keys: int, gap_s: float, paced_before: bool = False) -> dict:
     """One run: the window plays at 10x from t = 15 s, the user sends the keys then 'q'."""
     width, height = size
     _, move = _key_sender(os.environ["DISPLAY"])
-    window = (FixedTickWindow if fixed_tick else ViewerWindow)(record, window_size=(width, height))
+    window = (PacedBefore if paced_before else ViewerWindow)(record, window_size=(width, height))
     try:
         window.open()
         move(width // 2, height // 2)
@@ -123,8 +124,9 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=16, help="keys in the burst before 'q'")
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--gap-s", type=float, default=0.0, help="seconds between keys (0: a burst)")
-    parser.add_argument("--runs", type=int, default=1, help="runs (of each kind, with --tick-ab)")
-    parser.add_argument("--tick-ab", action="store_true", help="alternate the fixed 15 ms tick (before) and now")
+    parser.add_argument("--runs", type=int, default=1, help="runs (of each kind, with --pacing-ab)")
+    parser.add_argument("--pacing-ab", action="store_true",
+                        help="alternate runs with the pacing as before (benchmarks/viewer_fps.py PacedBefore) and now")
     args = parser.parse_args()
     check_display()
     record = Record.load(args.record)
@@ -133,14 +135,14 @@ def main() -> None:
     hogs = [multiprocessing.Process(target=_busy, args=(stop,), daemon=True) for _ in range(args.load)]
     for hog in hogs:
         hog.start()
-    kinds = [("fixed 15 ms tick", True), ("timer armed per frame", False)] if args.tick_ab else [("now", False)]
+    kinds = [("pacing before", True), ("pacing now", False)] if args.pacing_ab else [("now", False)]
     try:
         print(f"{args.size}, {os.cpu_count()} CPUs, {args.load} busy processes, load average "
               f"{os.getloadavg()[0]:.1f} at the start, {args.keys} keys "
               f"{f'{args.gap_s:g} s apart' if args.gap_s else 'in a burst'} then 'q', playing at 10x", flush=True)
         for _ in range(args.runs):
             for label, fixed in kinds:
-                r = measure(record, size, args.keys, args.gap_s, fixed_tick=fixed)
+                r = measure(record, size, args.keys, args.gap_s, paced_before=fixed)
                 pic = sorted(r["to_picture"])
                 print(f"  {label:<22} {r['frames'] / r['wall_s']:5.1f} frames/s, median frame {1000 * r['frame_s']:4.0f} ms, "
                       f"CPU {r['cpu_ms']:4.0f} ms/frame; 'q' to the loop's end {1000 * r['q_s']:4.0f} ms "
