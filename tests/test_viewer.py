@@ -653,9 +653,9 @@ def test_paused_window_draws_no_frames_and_shows_no_frame_rate(record, xvfb_disp
 @pytest.mark.slow
 def test_playing_the_timer_turns_once_a_frame_when_the_frame_may_be_drawn(record, xvfb_display, monkeypatch):
     """The timer is armed for the moment the next frame may be drawn, not a fixed tick: playing with
-    renders made 60 ms slower, nearly every turn draws a frame (a repeating 15 ms tick turned 4-5
-    times a frame, and drew only at the first turn after the frame's idle share had passed, which
-    added up to 15 ms to every frame). Paused, it turns every IDLE_TICK_MS and draws nothing."""
+    renders made 60 ms slower, nearly every turn draws a frame (the repeating 15 ms tick before it
+    turned about 3 times a frame, 38 turns for 14 frames, and drew only at the first turn after the
+    frame's idle share had passed, which added up to 15 ms to every frame). Paused, it turns every IDLE_TICK_MS and draws nothing."""
     monkeypatch.setenv("DISPLAY", xvfb_display)
     window = viewer_module.ViewerWindow(record, window_size=(480, 270))
     real_render = window.plotter.render
