@@ -313,12 +313,16 @@ def test_corner_text_shows_the_dynamic_resolutions_scale_with_the_frame_rate(sta
 
 
 def test_moving_scale_steps_down_for_slow_frames_and_back_up_for_quick_ones_later():
-    from issvis.pictures.viewer import SCALE_SAMPLES, SCALE_STEPS, SLOW_MEMORY_S, MovingScale
+    from issvis.pictures.viewer import RENDER_DUTY, SCALE_SAMPLES, SCALE_STEPS, SLOW_MEMORY_S, MovingScale
 
-    ms = MovingScale(start=0.7, target_fps=20.0)  # a frame's render may take 0.8 / 20 = 40 ms
-    slow = [ms.frame(0.080, now_s=1.0) for _ in range(2 * SCALE_SAMPLES)]
+    ms = MovingScale(start=0.7, target_fps=20.0)  # a frame's work may take RENDER_DUTY / 20 s
+    budget_s = RENDER_DUTY / 20.0
+    slow = [ms.frame(2 * budget_s, now_s=1.0) for _ in range(2 * SCALE_SAMPLES)]
     assert slow[SCALE_SAMPLES - 2] == 0.7 and slow[SCALE_SAMPLES - 1] == 0.6 and slow[-1] == 0.5, slow
-    assert [ms.frame(0.041, now_s=1.5) for _ in range(3 * SCALE_SAMPLES)][-1] == 0.5, "just over budget: stays"
+    assert [ms.frame(0.97 * budget_s, now_s=1.5) for _ in range(3 * SCALE_SAMPLES)][-1] == 0.5, "within budget: stays"
+    over = MovingScale(start=0.7, target_fps=20.0)
+    assert [over.frame(1.03 * budget_s, now_s=1.0) for _ in range(SCALE_SAMPLES)][-1] == 0.6, \
+        "just over budget is under 20 frames/s: one step down"
     assert [ms.frame(5.0, now_s=2.0) for _ in range(3 * SCALE_SAMPLES)][-1] == 0.5, "stalls are not frames"
     quick = [ms.frame(0.010, now_s=2.0) for _ in range(SCALE_SAMPLES)]
     assert quick[-1] == 0.5, "a step found slow a moment ago is not tried again (no see-saw)"
@@ -642,6 +646,47 @@ def test_paused_window_draws_no_frames_and_shows_no_frame_rate(record, xvfb_disp
         drawn = len(window.frame_times_s)
         window.run(exit_after_s=1.0)
         assert len(window.frame_times_s) == drawn, "paused: the timer draws nothing"
+    finally:
+        window.close()
+
+
+@pytest.mark.slow
+def test_playing_the_timer_turns_once_a_frame_when_the_frame_may_be_drawn(record, xvfb_display, monkeypatch):
+    """The timer is armed for the moment the next frame may be drawn, not a fixed tick: playing with
+    renders made 60 ms slower, nearly every turn draws a frame (the repeating 15 ms tick before it
+    turned about 3 times a frame, 38 turns for 14 frames, and drew only at the first turn after the
+    frame's idle share had passed, which added up to 15 ms to every frame). Paused, it turns every IDLE_TICK_MS and draws nothing."""
+    monkeypatch.setenv("DISPLAY", xvfb_display)
+    window = viewer_module.ViewerWindow(record, window_size=(480, 270))
+    real_render = window.plotter.render
+
+    def slow_render(*args, **kwargs):
+        time.sleep(0.06)
+        return real_render(*args, **kwargs)
+
+    window.plotter.render = slow_render
+    turns: list[float] = []
+    real_tick = window.tick
+
+    def tick(wall_dt_s: float) -> None:
+        turns.append(time.perf_counter())
+        real_tick(wall_dt_s)
+
+    window.tick = tick
+    try:
+        window.open()
+        window.handle_key("play")
+        drawn = len(window.frame_times_s)
+        window.run(exit_after_s=1.5)
+        frames = len(window.frame_times_s) - drawn
+        assert frames >= 5 and len(turns) <= frames + 3, (len(turns), frames)
+        window.handle_key("play")  # pause
+        _pump(window, lambda: not window.state.playing)  # (the still frame at full resolution)
+        turns.clear()
+        drawn = len(window.frame_times_s)
+        window.run(exit_after_s=0.5)
+        assert len(window.frame_times_s) == drawn, "paused: nothing drawn"
+        assert len(turns) <= 0.5 / (viewer_module.IDLE_TICK_MS / 1000) + 3, len(turns)
     finally:
         window.close()
 

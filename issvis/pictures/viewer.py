@@ -515,13 +515,20 @@ def interface_anchor_of(record: Record) -> tuple[tuple[int, np.ndarray], ...] | 
     return ((ci, pc), (pi, pp))
 
 
-TICK_MS = 15  # timer period; a frame is rendered only when something changed
+#: While nothing is due (paused, nothing changed), the timer looks again after this long, ms. While
+#: playing it is armed for the moment the next frame may be drawn (the end of the last render plus
+#: its share of idle time, below), so the frame period follows the render time instead of waiting
+#: for the next turn of a fixed tick (a 15 ms repeating tick made it d + 15 ms for a d s frame).
+IDLE_TICK_MS = 15
 #: Share of wall time the window may spend rendering: after a frame that took d seconds, the next
 #: waits at least d * (1 - RENDER_DUTY) / RENDER_DUTY, so the event loop always gets time to
 #: answer keys and the mouse. Besides, no frame is drawn while X input waits in the queue: inputs
-#: come first, and any number of them make one frame. Under load frames are dropped (playback
-#: follows the wall clock); renders are never queued.
-RENDER_DUTY = 0.8
+#: come first, and any number of them make one frame (VTK's loop reads all waiting X events before
+#: it fires a timer, so a key waits for at most the frame being drawn). Under load frames are
+#: dropped (playback follows the wall clock); renders are never queued. 0.9 rather than 0.8: 4 ms
+#: of idle after a 40 ms frame instead of 10, 1.1-1.6 times the frame rate in the same run, with
+#: keys on screen as soon or sooner (docs/viewer.md).
+RENDER_DUTY = 0.9
 #: Longest a frame waits for queued input to be read, s: a pointer moving over the window sends
 #: motion events all the time, and playback must not stop for them.
 INPUT_FIRST_MAX_S = 0.2
@@ -572,12 +579,14 @@ SLOW_MEMORY_S = 5.0
 
 
 class MovingScale:
-    """The dynamic resolution's scale for moving frames, from their measured render times.
+    """The dynamic resolution's scale for moving frames, from their measured work times.
 
-    ``frame(render_s, now_s)`` takes one moving frame's render time; after SCALE_SAMPLES of them at
-    a step their median moves the scale one step down when frames cannot keep TARGET_MOVING_FPS
-    (render time over 1.1 x its share RENDER_DUTY of the frame interval) and one step up when they
-    are well under it (0.6 x), unless that larger step was found slow in the last SLOW_MEMORY_S.
+    ``frame(work_s, now_s)`` takes one moving frame's work (the state's update and the render; the
+    render alone for the mouse's frames); after SCALE_SAMPLES of them at a step their median moves
+    the scale one step down when frames cannot keep TARGET_MOVING_FPS (work over its share
+    RENDER_DUTY of the frame interval: each render is followed by its share of idle time, so that
+    work makes a frame every 1 / TARGET_MOVING_FPS) and one step up when they are well under it
+    (0.6 x), unless that larger step was found slow in the last SLOW_MEMORY_S.
     No VTK here: tests feed it times.
     """
 
@@ -607,7 +616,7 @@ class MovingScale:
             return self.scale
         median = sorted(self._samples)[len(self._samples) // 2]
         self._samples.clear()
-        if median > 1.1 * self.budget_s and self.step < len(SCALE_STEPS) - 1:
+        if median > self.budget_s and self.step < len(SCALE_STEPS) - 1:
             self._slow_at[self.step] = now_s
             self.step += 1
         elif median < 0.6 * self.budget_s and self.step > 0 and now_s - self._slow_at[self.step - 1] > SLOW_MEMORY_S:
@@ -701,6 +710,7 @@ class ViewerWindow:
         self._dirty_since = 0.0  # perf_counter when it did
         self._next_frame_at = 0.0  # perf_counter before which the timer draws no frame
         self._input_waiting: Callable[[], bool] | None = None  # set once the window is mapped
+        self._timer_id: int | None = None  # VTK's id of the one armed one-shot timer (None: none armed)
         self._last_tick = time.perf_counter()
         self._playing_since = 0.0  # perf_counter when playback last started
         self.refresh(force=True)
@@ -755,6 +765,7 @@ class ViewerWindow:
         self._moving = False  # the frames drawn now are moving frames (they measure the scale)
         self._scrubbing_until = 0.0  # perf_counter until which slider moves draw moving frames
         self._render_started = 0.0
+        self._frame_started: float | None = None  # perf_counter when refresh() began the frame now drawn
         rw.AddObserver("StartEvent", self._on_render_start)
         rw.AddObserver("EndEvent", self._on_render_end)
 
@@ -762,10 +773,14 @@ class ViewerWindow:
         self._render_started = time.perf_counter()
 
     def _on_render_end(self, *_: Any) -> None:
-        """A moving frame's render time sets the scale of the next (the mouse's renders too)."""
+        """A moving frame's work time sets the scale of the next (the mouse's renders too)."""
         if self._moving and self.moving_scale is not None:
             now = time.perf_counter()
-            self.set_scale(self.moving_scale.frame(now - self._render_started, now))
+            # the frame's work: from refresh's start when it drew it (the state's update is part
+            # of what a frame costs), else the render alone (the mouse's renders, screenshots)
+            start = self._render_started if self._frame_started is None else self._frame_started
+            self.set_scale(self.moving_scale.frame(now - start, now))
+        self._frame_started = None
 
     def _apply_scale(self) -> None:
         """Moving frames (playing, rotating) at the dynamic resolution's scale; a still one at full."""
@@ -983,12 +998,14 @@ class ViewerWindow:
             self.changed()
 
     def changed(self) -> None:
-        """The state changed: draw now if the frame budget allows, else at the timer's next turn
-        (inputs between two frames make one frame; none waits in a queue of renders)."""
+        """The state changed: draw now if the frame budget allows, else when the timer next fires,
+        armed for the moment it does (inputs between two frames make one frame; none waits in a
+        queue of renders)."""
         self._mark_dirty()
         self._pending_inputs.append(time.perf_counter())
         if self._frame_due():
             self.refresh()
+        self._arm_timer()
 
     def _mark_dirty(self) -> None:
         if not self._dirty:
@@ -1008,9 +1025,10 @@ class ViewerWindow:
 
     def tick(self, wall_dt_s: float) -> None:
         """Advance playback by wall_dt_s of real time (the timer calls this); draw when due."""
+        moved = self.state.advance(wall_dt_s)  # the clock keeps to the wall, up to the loop's end
         if self.state.quit_requested:  # the loop ends at its next turn: no frame for nobody
             return
-        if self.state.advance(wall_dt_s):
+        if moved:
             self._mark_dirty()
         elif self._shown.get("status") != self.state.status_text():
             self._mark_dirty()  # playback just stopped at the end
@@ -1020,12 +1038,41 @@ class ViewerWindow:
             self.refresh()
 
     def _on_timer(self, *_: Any) -> None:
-        now = time.perf_counter()
-        dt, self._last_tick = now - self._last_tick, now
-        self.tick(dt)
-        if self._exit_at is not None and now >= self._exit_at:
-            self._exit_at, self._timed_out = None, True
-            self._iren().interactor.TerminateApp()
+        if self._timer_id is not None:  # it fired: VTK forgets its platform timer, we its id
+            self._iren().interactor.DestroyTimer(self._timer_id)
+            self._timer_id = None
+        try:
+            now = time.perf_counter()
+            dt, self._last_tick = now - self._last_tick, now
+            self.tick(dt)
+            if self._exit_at is not None and now >= self._exit_at:
+                self._exit_at, self._timed_out = None, True
+                self._iren().interactor.TerminateApp()
+        finally:
+            self._arm_timer()  # whatever happened above, the window keeps its clock
+
+    def next_tick_s(self, now_s: float) -> float:
+        """How long the timer waits before its next turn, s (perf_counter ``now_s``): until the next
+        frame may be drawn while one is wanted (playing, or a change not drawn yet), at most until
+        the slider's moving frames end and ``run``'s exit time, else IDLE_TICK_MS."""
+        wait = IDLE_TICK_MS / 1000
+        if self.state.playing or self._dirty:
+            wait = self._next_frame_at - now_s
+        if self.scale_now < 1.0 and self._scrubbing_until > now_s:
+            wait = min(wait, self._scrubbing_until - now_s)
+        if self._exit_at is not None:
+            wait = min(wait, self._exit_at - now_s)
+        return max(wait, 0.001)
+
+    def _arm_timer(self) -> None:
+        """Arm one one-shot timer for the next turn (``next_tick_s``), replacing any armed one."""
+        if not self._open:
+            return
+        interactor = self._iren().interactor
+        if self._timer_id is not None:
+            interactor.DestroyTimer(self._timer_id)
+        # whole milliseconds, rounded up: a turn that comes early would find nothing due
+        self._timer_id = interactor.CreateOneShotTimer(max(1, math.ceil(1000 * self.next_tick_s(time.perf_counter()))))
 
     def pick_at(self, x: int, y: int) -> str | None:
         """Pick the part under display pixel (x, y) (origin lower left); it goes to the info box."""
@@ -1076,6 +1123,7 @@ class ViewerWindow:
 
     def refresh(self, force: bool = False) -> None:
         """Make the picture agree with the state, then render once."""
+        self._frame_started = time.perf_counter()
         st, shown = self.state, self._shown
         if force or shown.get("t") != st.time_s:
             self.stage.set_time(st.time_s, poses=st.poses())
@@ -1150,9 +1198,9 @@ class ViewerWindow:
             return
         self.plotter.show(interactive_update=True, auto_close=False)
         self._input_waiting = _x_queue_probe(self.plotter.render_window)
-        self._iren().create_timer(TICK_MS, repeating=True)
         self._open = True
         self.refresh(force=True)
+        self._arm_timer()
 
     def run(self, exit_after_s: float | None = None) -> None:
         """Run the event loop until 'q' or the window is closed (or for exit_after_s seconds)."""
@@ -1160,8 +1208,15 @@ class ViewerWindow:
         self._exit_at = None if exit_after_s is None else time.perf_counter() + exit_after_s
         self._last_tick = time.perf_counter()
         self._timed_out = False
+        self._arm_timer()  # the exit time may come before the armed turn
         interactor = self._iren().interactor
         interactor.Start()
+        # the timer turns only when a frame is due, so playback time last moved at the last frame:
+        # bring it to the wall clock now (the frame that shows it is drawn below, or by the next run)
+        now = time.perf_counter()
+        dt, self._last_tick = now - self._last_tick, now
+        if self.state.advance(dt):
+            self._mark_dirty()
         if self._timed_out:  # the window stays usable (ProcessEvents, run again)
             interactor.SetDone(False)
             if self._dirty:  # a frame the budget dropped: the picture agrees with the state again
