@@ -83,6 +83,17 @@ def test_help_of_every_command(capsys):
     assert all(c in out for c in cli.commands)
 
 
+def test_python_dash_m_issvis_is_the_same_command_line():
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "issvis", "scenes"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "undock" in ok.stdout, ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "issvis", "info", "no-such-scene.toml"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("issvis: error: no-such-scene.toml"), bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_scenes_lists_the_shipped_scenes_with_their_titles(capsys):
     import tomllib
 
