@@ -453,3 +453,68 @@ def test_the_far_field_mask_hides_earth_under_the_station_and_changes_no_pixel(r
     assert station.mean() > 0.1 and (earth_only.max(axis=2)[station] > 20).mean() > 0.5, "no station over Earth"
     assert (masked.max(axis=2)[station] == 0).mean() > 0.98, "the mask does not cover the station"
     assert (np.abs(with_mask - without).max(axis=2) > 0).sum() <= 3, "the mask shows in the frame"
+
+
+def _opening_still(record, aperture_m: float):
+    """(picture (H, W, 3) uint8, station mask (H, W) bool, the far field's blur px) of the opening close-up
+    (video 8 s of the 300 s record's default edit) at 320 x 180 with a lens of ``aperture_m``."""
+    import vtk
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    from issvis.pictures.video import open_source
+    from issvis.record.scene_of import settings_of
+
+    settings, _ = settings_of(record)
+    settings = settings.model_copy(update={
+        "width_px": 320, "height_px": 180,
+        "quality": settings.quality.model_copy(update={"supersample": 1.0, "depth_of_field_m": aperture_m}),
+        "overlays": settings.overlays.model_copy(update={"title_card": False, "labels": False, "gap_cue": False,
+                                                         "clock": False, "separation": False})})
+    src = open_source(record, settings)
+    try:
+        src.pose(8.0)
+        img = src.grab()
+        zbuf = vtk.vtkFloatArray()
+        src.plotter.render_window.GetZbufferData(0, 0, 319, 179, zbuf)
+        station = vtk_to_numpy(zbuf).reshape(180, 320)[::-1] < 1.0  # the station's depth (top row first)
+        return img, station, src.stage.dof_blur_px
+    finally:
+        src.close()
+
+
+@pytest.mark.slow
+def test_depth_of_field_blurs_the_far_earth_behind_a_close_subject_without_a_halo(record):
+    """With a lens of 0.5 m (a blur of ~9 px at this size) the Earth behind the opening close-up is
+    defocused (its fine detail, pixel-to-pixel differences, at most half of the sharp picture's), the
+    station is as sharp as without, and the ground right round the station's silhouette is not darkened
+    (no halo: the far field is blurred without the station in it)."""
+    sharp, station, blur0 = _opening_still(record, 0.0)
+    soft, station2, blur = _opening_still(record, 0.5)
+    assert blur0 == 0.0 and blur > 5.0, blur
+    assert np.array_equal(station, station2)
+    grow = station.copy()
+    for _ in range(2):
+        grow[1:] |= grow[:-1]
+        grow[:-1] |= grow[1:]
+        grow[:, 1:] |= grow[:, :-1]
+        grow[:, :-1] |= grow[:, 1:]
+    ring = grow.copy()
+    for _ in range(3):
+        ring[1:] |= ring[:-1]
+        ring[:-1] |= ring[1:]
+        ring[:, 1:] |= ring[:, :-1]
+        ring[:, :-1] |= ring[:, 1:]
+    ring &= ~grow
+    lum_sharp, lum_soft = sharp.astype(float).mean(axis=2), soft.astype(float).mean(axis=2)
+    earth = ~grow & (lum_sharp > 20)  # lit ground and limb, away from the station
+    assert earth.sum() > 2000, "the close-up shows too little of Earth to test"
+
+    def detail(lum: np.ndarray) -> float:
+        dx = np.abs(np.diff(lum, axis=1))[earth[:, 1:] & earth[:, :-1]]
+        return float(dx.mean())
+
+    assert detail(lum_soft) < 0.5 * detail(lum_sharp), (detail(lum_soft), detail(lum_sharp))
+    inside = station & ~np.roll(~station, 1, axis=0)  # the station itself, not its edge
+    assert np.abs(lum_soft[inside] - lum_sharp[inside]).mean() < 2.0
+    around = ring & (lum_sharp > 20)
+    assert lum_soft[around].mean() > 0.85 * lum_sharp[around].mean(), "a dark halo round the station"

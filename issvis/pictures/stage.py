@@ -146,6 +146,14 @@ _SHADOW_FACTOR = f"""
                         issvisW.y);
       }}"""
 
+# Depth of field (``quality.depth_of_field_m``, the lens's aperture): a lens focused on the subject, s away,
+# blurs what lies at infinity (Earth, its limb, the stars) into a disc of the aperture's size seen from s
+# away, H A / (2 s tan(fov / 2)) pixels across. Past DOF_MIN_PX the far field is drawn into a window
+# DOF_SCALE times smaller (its shader then runs on a sixteenth of the pixels), blurred there and
+# stretched behind the station; under it no Earth is drawn (no dark halo can bleed from the station).
+DOF_MIN_PX = 2.0  # blur diameters under this are drawn sharp, px of the frame
+DOF_SCALE = 4  # the far field's window is this many times smaller each way
+
 # --- the station's surfaces ----------------------------------------------------------------------
 # Looks drawn as glass over a dark base: solar cells behind cover glass, the Cupola's windows.
 GLASS_LOOKS = frozenset({"array", "irosa", "trunk", "glass"})
@@ -613,11 +621,14 @@ class Stage:
     for things drawn with the station that change in time, such as jet plumes). The far field
     follows whatever camera the plotter has at render time. ``preview`` builds a lighter world
     (coarse meshes, coarser Earth, smaller textures, fewer stars, no shadows). ``shadows`` defaults to
-    the scene's ``lighting.shadows`` (off in preview); ``merge`` to ``not preview``.
+    the scene's ``lighting.shadows`` (off in preview); ``merge`` to ``not preview``; ``depth_of_field``
+    (the far field blurred behind a close subject, ``quality.depth_of_field_m``) to an offscreen window's
+    frames outside preview.
     """
 
     def __init__(self, plotter: Any, record: Record, settings: RenderSettings, preview: bool = False,
-                 shadows: bool | None = None, merge: bool | None = None) -> None:
+                 shadows: bool | None = None, merge: bool | None = None,
+                 depth_of_field: bool | None = None) -> None:
         import pyvista as pv
         import vtk
 
@@ -736,6 +747,12 @@ class Stage:
 
         self._build_far_field(pv, vtk)
         self._build_lights(pv)
+        self._dof: dict[str, Any] | None = None
+        self.dof_blur_px = 0.0  # the far field's blur in the last frame drawn, px (0: sharp)
+        if depth_of_field is None:  # the video's frames (offscreen), not a window a person turns
+            depth_of_field = not preview and bool(rw.GetOffScreenRendering())
+        if depth_of_field and settings.quality.depth_of_field_m > 0 and self.earth_actor is not None:
+            self._build_dof(vtk)
         self._build_fill()
         if self.shadows:
             self._box_proxy = self._build_box_proxy(vtk)
@@ -1022,7 +1039,8 @@ class Stage:
             prop.SetInterpolationToPhong()
             prop.BackfaceCullingOn()
             image = earth_texture_image(s.earth.texture, self.preview, s.earth.clouds > 0)
-            prop.SetTexture("actortexture", _texture(image))
+            self._earth_texture = _texture(image)
+            prop.SetTexture("actortexture", self._earth_texture)
             self.earth_actor.ForceOpaqueOn()  # the alpha channel is cloud cover, not opacity
             sp = self.earth_actor.GetShaderProperty()
             sp.AddFragmentShaderReplacement("//VTK::Light::Dec", True, EARTH_FRAGMENT_DECL, False)
@@ -1239,6 +1257,8 @@ class Stage:
             whole = 0.8 * near_d >= self.settings.camera.near_m
             self.mask_renderer.SetDraw(whole)
             self.far.SetErase(not whole)  # the mask's renderer cleared the frame (colour and depth) already
+        if self._dof is not None:
+            self._draw_dof(cam)
         m = cam.GetViewTransformMatrix()
         view = np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])
         self._fill_uniforms(view[:3, :3])
@@ -1258,6 +1278,94 @@ class Stage:
         gap = np.maximum(np.maximum(lo - e, e - hi), 0.0)
         reach = np.maximum(np.abs(e - lo), np.abs(hi - e))
         return float(np.sqrt((gap * gap).sum(axis=1)).min()), float(np.sqrt((reach * reach).sum(axis=1)).max())
+
+    def _build_dof(self, vtk: Any) -> None:
+        """A second, small offscreen window that draws the far field again (its own mappers and textures:
+        GL objects belong to one context), for the depth of field (``DOF_SCALE``)."""
+        rw = self.plotter.render_window
+        win = type(rw)()
+        win.SetOffScreenRendering(1)
+        win.SetMultiSamples(0)
+        ren = vtk.vtkRenderer()
+        ren.SetBackground(0.0, 0.0, 0.0)
+        ren.SetActiveCamera(self.far_camera)
+        ren.AddLight(self.far_sun)
+        win.AddRenderer(ren)
+        twins = {}
+        for actor in self._far_actors:
+            if actor in self.star_actors:
+                continue  # a defocused star spreads its light over its disc: in daylight, nothing shows
+            mapper = vtk.vtkPolyDataMapper()
+            mapper.ShallowCopy(actor.GetMapper())
+            twin = vtk.vtkActor()
+            twin.SetMapper(mapper)
+            prop = vtk.vtkProperty()
+            if actor is self.earth_actor:
+                prop.SetInterpolationToPhong()
+                prop.BackfaceCullingOn()
+                old = self._earth_texture
+                tex = vtk.vtkTexture()
+                tex.SetInputData(old.GetInput())  # the same image, its own GL texture
+                tex.SetInterpolate(True)
+                tex.SetMipmap(True)
+                tex.SetMaximumAnisotropicFiltering(1.0)
+                tex.SetColorMode(old.GetColorMode())
+                prop.SetTexture("actortexture", tex)
+                twin.ForceOpaqueOn()
+            else:
+                prop.LightingOff()
+                prop.SetPointSize(actor.GetProperty().GetPointSize())
+            twin.SetProperty(prop)
+            twin.SetShaderProperty(actor.GetShaderProperty())
+            ren.AddActor(twin)
+            twins[id(actor)] = twin
+        backdrop = vtk.vtkTexture()
+        backdrop.SetInterpolate(True)
+        self._dof = {"window": win, "renderer": ren, "twins": twins, "backdrop": backdrop, "image": None}
+
+    def _draw_dof(self, cam: Any) -> None:
+        """Blur the far field for this frame's focus (the camera's focal distance: the subject) when the
+        blur is wide enough to show, or leave it sharp (``DOF_MIN_PX``)."""
+        import vtk
+        from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
+
+        dof = self._dof
+        assert dof is not None
+        w, h = self.plotter.render_window.GetSize()
+        s = max(float(cam.GetDistance()), 1e-3)
+        blur = h * self.settings.quality.depth_of_field_m / (2 * s * math.tan(math.radians(cam.GetViewAngle()) / 2))
+        on = blur >= DOF_MIN_PX
+        self.dof_blur_px = blur if on else 0.0
+        for actor in self._far_actors:
+            actor.SetVisibility(not on)
+        self.far.SetTexturedBackground(on)
+        if not on:
+            return
+        self.far.SetErase(True)  # nothing of the far field is drawn here: the backdrop is the frame
+        if self.mask_renderer is not None:
+            self.mask_renderer.SetDraw(False)
+        win = dof["window"]
+        sw, sh = max(w // DOF_SCALE, 8), max(h // DOF_SCALE, 8)
+        if tuple(win.GetSize()) != (sw, sh):
+            win.SetSize(sw, sh)
+        for actor in self._far_actors:
+            twin = dof["twins"].get(id(actor))
+            if twin is not None:
+                twin.SetUserMatrix(actor.GetUserMatrix())
+        self.far_camera.SetClippingRange(0.5 * EARTH_NEAR_M, self._sky_radius_m * 1.1)
+        win.Render()
+        data = vtk.vtkUnsignedCharArray()
+        win.GetPixelData(0, 0, sw - 1, sh - 1, 0, data, 0)
+        img = vtk_to_numpy(data).reshape(sh, sw, 3).astype(np.float32) / 255.0
+        lin = _gaussian_blur(img * img, max(blur / 2.5 / DOF_SCALE, 0.3))  # in linear light
+        out = np.ascontiguousarray((np.sqrt(lin) * 255.0 + 0.5).clip(0, 255).astype(np.uint8).reshape(-1, 3))
+        image = vtk.vtkImageData()
+        image.SetDimensions(sw, sh, 1)
+        arr = numpy_to_vtk(out, deep=True)
+        image.GetPointData().SetScalars(arr)
+        dof["image"] = image  # kept alive while the texture uses it
+        dof["backdrop"].SetInputData(image)
+        self.far.SetBackgroundTexture(dof["backdrop"])
 
     def place_far_field(self, eye: np.ndarray) -> None:
         """Scale Earth, limb, stars and Sun about the eye (LVLH, m); angular sizes stay true."""
@@ -1353,6 +1461,26 @@ class Stage:
     def close(self) -> None:
         """Detach the render observer (the plotter keeps its actors)."""
         self.plotter.render_window.RemoveObserver(self._observer)
+        if self._dof is not None:
+            self._dof["window"].Finalize()
+            self._dof = None
+
+
+def _gaussian_blur(img: np.ndarray, sigma_px: float) -> np.ndarray:
+    """(H, W, C) image blurred by a Gaussian of ``sigma_px`` pixels, edges held (separable, numpy)."""
+    r = max(int(math.ceil(3 * sigma_px)), 1)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma_px) ** 2)
+    k = (k / k.sum()).astype(img.dtype)
+    for axis in (0, 1):
+        pad = [(0, 0)] * img.ndim
+        pad[axis] = (r, r)
+        p = np.pad(img, pad, mode="edge")
+        n = img.shape[axis]
+        out = np.zeros_like(img)
+        for i, wgt in enumerate(k):
+            out += wgt * np.take(p, np.arange(i, i + n), axis=axis)
+        img = out
+    return img
 
 
 def _vtk_matrix(m: np.ndarray) -> Any:
