@@ -16,9 +16,13 @@ Three renderers share the window (see docs/rendering.md, "Light and shadow"):
   station camera made before every render) and clipping range. Earth is drawn at its true angular
   size but not at its true distance: a sphere of radius R at distance D looks exactly like one of
   radius R/k at D/k from the same eye, so Earth's nearest point is put ``EARTH_NEAR_M`` away.
-- ``baker`` (layer 0, drawn first, shows nothing): flat unlit copies of the station meshes sharing
-  each group's matrix, the Sun, background 1e6 ("no occluder"), a box that sets the map's extent
-  (texel-snapped), and VTK's shadow-map baker as its only pass.
+- ``baker`` (layer 0, drawn first, shows nothing): flat unlit copies of the station meshes, drawn in
+  the light's frame (``light_frame``), the Sun turned into it, background 1e6 ("no occluder"), a box that
+  sets the map's extent (fitted to what the camera sees, texel-snapped: ``fit_shadow_map``), and VTK's
+  shadow-map baker as its only pass.
+
+Depth of field (``quality.depth_of_field_m``): in close-ups the far field is drawn instead into a small
+offscreen window of its own, blurred, and shown as the far renderer's background texture.
 - ``mask`` (layer 0, between the two; merged stages without SSAA): each rigid group's meshes again,
   black, at the front of the depth range, through the far camera, so that the far field's depth test
   skips Earth's shader wherever the station will be drawn (the far field does not clear the frame).
@@ -1039,8 +1043,9 @@ class Stage:
             prop.SetInterpolationToPhong()
             prop.BackfaceCullingOn()
             image = earth_texture_image(s.earth.texture, self.preview, s.earth.clouds > 0)
-            self._earth_texture = _texture(image)
-            prop.SetTexture("actortexture", self._earth_texture)
+            prop.SetTexture("actortexture", _texture(image))
+            # the depth of field's far field is drawn 4x smaller and blurred: half the texture's size is plenty
+            self._earth_image_half = np.ascontiguousarray(image[::2, ::2])
             self.earth_actor.ForceOpaqueOn()  # the alpha channel is cloud cover, not opacity
             sp = self.earth_actor.GetShaderProperty()
             sp.AddFragmentShaderReplacement("//VTK::Light::Dec", True, EARTH_FRAGMENT_DECL, False)
@@ -1170,8 +1175,10 @@ class Stage:
 
     def invalidate_shadows(self) -> None:
         """Bake the shadow map at the next render whatever moved (the renderer calls this at the start
-        of every segment, so that any split of a clip over processes bakes at the same frames)."""
+        of every segment, so that any split of a clip over processes bakes at the same frames), fitted
+        afresh: the fit keeps its box while the view fits, so it must not carry one segment's into the next."""
         self._baked = None
+        self.shadow_fit = None
 
     def _decide_bake(self, cam: Any) -> None:
         """Fit the map to what the camera ``cam`` sees (``view_footprint``, ``fit_shadow_map``: the texel
@@ -1303,14 +1310,7 @@ class Stage:
             if actor is self.earth_actor:
                 prop.SetInterpolationToPhong()
                 prop.BackfaceCullingOn()
-                old = self._earth_texture
-                tex = vtk.vtkTexture()
-                tex.SetInputData(old.GetInput())  # the same image, its own GL texture
-                tex.SetInterpolate(True)
-                tex.SetMipmap(True)
-                tex.SetMaximumAnisotropicFiltering(1.0)
-                tex.SetColorMode(old.GetColorMode())
-                prop.SetTexture("actortexture", tex)
+                prop.SetTexture("actortexture", _texture(self._earth_image_half))  # its own GL texture
                 twin.ForceOpaqueOn()
             else:
                 prop.LightingOff()
