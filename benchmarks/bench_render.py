@@ -31,6 +31,31 @@ from pathlib import Path
 import numpy as np
 
 
+def _matrix(m) -> np.ndarray:
+    return np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])
+
+
+def _bake_state(stage) -> tuple:
+    """What the baker draws this frame: whether it bakes, the map's box, the casters' placement and
+    frames, the Sun in the baker's world, and the look-up's matrix into it (``issvisLightVC``)."""
+    import vtk
+
+    copies = stage._epoch_actors[stage._epoch][1]
+    frames = []
+    for c in copies:
+        uniforms, _ = stage._caster_uniforms[id(c)]
+        m = vtk.vtkMatrix4x4()
+        uniforms.GetUniformMatrix("issvisCaster", m)
+        frames.append(_matrix(m))
+    sp = next(iter(stage._shader_props.values()))
+    look_up = vtk.vtkMatrix4x4()
+    sp.GetFragmentCustomUniforms().GetUniformMatrix("issvisLightVC", look_up)
+    placement = vtk.vtkMatrix4x4()
+    placement.DeepCopy(stage._caster_matrix)
+    return (bool(stage.baker_renderer.GetDraw()), stage._box_points.GetPoint(0), stage._box_points.GetPoint(1),
+            _matrix(placement), frames, stage.baker_sun.position, _matrix(look_up))
+
+
 def _uniforms(stage) -> list[dict[str, list[float]]]:
     """The station shaders' custom uniforms (the Earth's light in view coordinates) as set for this frame."""
     out = []
@@ -69,8 +94,7 @@ def frame_states(record, settings, n_frames: int) -> list[dict]:
             "far_clip": fcam.GetClippingRange(),
             "sun": (st.sun_light.position, st.sun_light.intensity),
             "uniforms": _uniforms(st),
-            "bake": (bool(st.baker_renderer.GetDraw()), st._box_points.GetPoint(0), st._box_points.GetPoint(1))
-            if st.baker_renderer is not None else None,
+            "bake": _bake_state(st) if st.baker_renderer is not None else None,
         })
     src.close()
     return states
@@ -137,12 +161,19 @@ def raw_loop(record, settings, states: list[dict], out: Path) -> float:
             for name, v in values.items():
                 u.SetUniform3f(name, v)
         if state["bake"] is not None:
-            draw, lo, hi = state["bake"]
+            draw, lo, hi, placement, frames, sun_b, look_up = state["bake"]
             stage.baker_renderer.SetDraw(draw)
+            for sp in props:
+                sp.GetFragmentCustomUniforms().SetUniformMatrix("issvisLightVC", _vtk_matrix(look_up))
             if draw:
                 stage._box_points.SetPoint(0, *lo)
                 stage._box_points.SetPoint(1, *hi)
                 stage._box_points.Modified()
+                stage._caster_matrix.DeepCopy(placement.ravel())
+                for c, m in zip(copies, frames):
+                    stage._caster_uniforms[id(c)][0].SetUniformMatrix("issvisCaster", _vtk_matrix(m))
+                stage.baker_sun.position = sun_b
+                stage.baker_sun.focal_point = (0.0, 0.0, 0.0)
                 stage.baker_renderer.ResetCamera()
         plotter.write_frame()
     dt = time.perf_counter() - t0

@@ -1,4 +1,5 @@
-"""The photograph: the light of the Earth below, glass arrays, merged draw calls, a texel-snapped map.
+"""The photograph: the light of the Earth below, glass arrays, merged draw calls, a shadow map fitted to
+the view and texel-snapped.
 
 The fill's numbers are checked against an independent integration over the visible ground; the
 pictures at small sizes (CPU-only Mesa).
@@ -298,33 +299,78 @@ def test_picking_a_merged_actor_names_the_part(record):
         src.close()
 
 
-def test_shadow_map_box_keeps_the_texel_grid_on_the_subject():
-    """The map's box moves with the casters by whole texels relative to the subject: shift casters and
-    subject together by any amount and the box centre keeps its offset from the subject; the map's side
-    stays while the casters fit (a texel keeps its size) and steps up when they do not."""
-    from issvis.pictures.stage import _light_axes, shadow_map_box
-
+def _close_view():
+    """Casters and mesh boxes of a made-up station (64 boxes over 80 x 110 x 30 m, a 40 m module at the
+    middle), a Sun, and a camera 12 m from the module, looking at it with a 30 deg field."""
     rng = np.random.default_rng(1)
-    corners = rng.uniform(-40, 40, (64, 3)) * np.array([1.0, 1.4, 0.4])
+    centres = rng.uniform(-40, 40, (64, 3)) * np.array([1.0, 1.4, 0.4])
+    half = rng.uniform(0.5, 3.0, (64, 3))
+    centres[0], half[0] = 0.0, (2.0, 20.0, 2.0)
+    signs = np.array([[1 if k >> i & 1 else -1 for i in range(3)] for k in range(8)])
+    boxes = centres[:, None] + half[:, None] * signs[None]  # (64, 8, 3)
     sun = np.array([0.8, 0.45, 0.3]) / np.linalg.norm([0.8, 0.45, 0.3])
-    anchor = np.array([3.0, -2.0, 1.0])
-    lo, hi, side = shadow_map_box(corners, sun, anchor, 1536)
-    vx, vup, _ = _light_axes(sun)
-    half = (hi - lo) / 2
-    assert 2 * max(half @ np.abs(vx), half @ np.abs(vup)) == pytest.approx(side, rel=1e-9)  # VTK's map side
-    assert np.all(lo <= corners.min(axis=0)) and np.all(hi >= corners.max(axis=0))
-    texel = side / 1536
-    for shift in (np.array([0.013, -0.071, 0.002]), np.array([5.3, 2.1, -0.7])):
-        lo2, hi2, side2 = shadow_map_box(corners + shift, sun, anchor + shift, 1536, side)
-        assert side2 == side
-        offset = ((lo2 + hi2) / 2 - (anchor + shift)) - ((lo + hi) / 2 - anchor)
-        assert abs(offset @ vx) < 1e-6 and abs(offset @ vup) < 1e-6
-    # a caster moved by a fraction of a texel: the grid does not follow it
-    lo3, hi3, _ = shadow_map_box(corners + 0.3 * texel * vx, sun, anchor, 1536, side)
-    centre_shift = (lo3 + hi3) / 2 - (lo + hi) / 2
-    assert abs(centre_shift @ vx) in (pytest.approx(0.0, abs=1e-6), pytest.approx(texel, rel=1e-6))
-    _, _, bigger = shadow_map_box(corners * 1.5, sun, anchor, 1536, side)
-    assert bigger > side
+    focal = centres[0]
+    eye = focal + np.array([4.0, -3.0, 10.8])
+    return boxes, sun, eye, focal
+
+
+def _fit(boxes, sun, eye, focal, previous=None):
+    """The map fitted to the view, its grid fixed to the box nearest the focal point (as the Stage does
+    with the part nearest it)."""
+    from issvis.pictures.stage import fit_shadow_map, light_frame, view_footprint
+
+    foot = view_footprint(boxes, light_frame(sun), eye, focal - eye, np.array([1.0, 0.0, 0.0]), 30.0, 16 / 9,
+                          float(np.linalg.norm(focal - eye)))
+    centres = boxes.mean(axis=1)
+    anchor = centres[np.argmin(np.linalg.norm(centres - focal, axis=1))]
+    return fit_shadow_map(sun, boxes.reshape(-1, 3), foot, anchor, 1536, previous)
+
+
+def test_fitted_shadow_map_is_the_light_s_own_box_round_what_the_camera_sees():
+    """The map fitted to a close view: in the light's frame (the Sun along +x of the baker's world, the
+    map's axes those VTK gives it), square, every caster inside its depth, and its texel several times
+    finer than that of a map over the whole station."""
+    import vtk
+
+    from issvis.pictures.stage import fit_shadow_map, light_frame
+
+    boxes, sun, eye, focal = _close_view()
+    frame = light_frame(sun)
+    assert np.allclose(frame @ frame.T, np.eye(3)) and np.linalg.det(frame) == pytest.approx(1.0)
+    assert np.allclose(frame @ sun, [-1.0, 0.0, 0.0])  # the light travels along +x there
+    vx, vup = [0.0] * 3, [0.0] * 3
+    vtk.vtkMath.Perpendiculars([1.0, 0.0, 0.0], vx, vup, 0.0)
+    assert np.allclose(np.abs(vx), [0, 0, 1]) and np.allclose(np.abs(vup), [0, 1, 0])  # VTK's map axes: y, z
+    fit = _fit(boxes, sun, eye, focal)
+    whole = fit_shadow_map(sun, boxes.reshape(-1, 3), None, focal, 1536)  # footprint None: every caster
+    assert fit.hi[1] - fit.lo[1] == pytest.approx(fit.side_m) and fit.hi[2] - fit.lo[2] == pytest.approx(fit.side_m)
+    depth = boxes.reshape(-1, 3) @ frame[0]
+    assert fit.lo[0] < depth.min() and fit.hi[0] > depth.max()
+    assert fit.side_m < 0.3 * whole.side_m, (fit.side_m, whole.side_m)
+    # the whole-station map holds every caster across
+    across = boxes.reshape(-1, 3) @ frame[1:].T
+    assert np.all(across >= whole.lo[1:]) and np.all(across <= whole.hi[1:])
+
+
+def test_a_camera_move_of_a_fraction_of_a_texel_keeps_the_light_frustum():
+    """The map's box moves in whole texels of the grid fixed to the subject: a camera move of a third of a
+    texel leaves it exactly as it was (no re-bake, no crawl), a move of metres shifts it by a whole number
+    of texels, and the side keeps its size until the view's footprint outgrows it."""
+    boxes, sun, eye, focal = _close_view()
+    fit = _fit(boxes, sun, eye, focal)
+    texel = fit.side_m / 1536
+    frame = fit.frame
+    for step in (frame[1], frame[2], frame[1] + frame[2]):
+        small = _fit(boxes, sun, eye + 0.33 * texel * step, focal + 0.33 * texel * step, fit)
+        assert small.key == fit.key
+        assert np.array_equal(small.lo, fit.lo) and np.array_equal(small.hi, fit.hi)
+    along = np.array([0.0, 1.5, 0.0])  # along the module: the view sees another stretch of it
+    moved = _fit(boxes, sun, eye + along, focal + along, fit)
+    assert moved.side_m == fit.side_m and moved.key != fit.key
+    shift = (moved.lo - fit.lo)[1:] / texel
+    assert np.allclose(shift, np.round(shift), atol=1e-6) and abs(shift[0]) > 10
+    far = _fit(boxes, sun, focal + 6 * (eye - focal), focal, fit)
+    assert far.side_m > fit.side_m
 
 
 def test_rigid_groups_follow_the_separations_and_the_poses(record):
@@ -407,3 +453,68 @@ def test_the_far_field_mask_hides_earth_under_the_station_and_changes_no_pixel(r
     assert station.mean() > 0.1 and (earth_only.max(axis=2)[station] > 20).mean() > 0.5, "no station over Earth"
     assert (masked.max(axis=2)[station] == 0).mean() > 0.98, "the mask does not cover the station"
     assert (np.abs(with_mask - without).max(axis=2) > 0).sum() <= 3, "the mask shows in the frame"
+
+
+def _opening_still(record, aperture_m: float):
+    """(picture (H, W, 3) uint8, station mask (H, W) bool, the far field's blur px) of the opening close-up
+    (video 8 s of the 300 s record's default edit) at 320 x 180 with a lens of ``aperture_m``."""
+    import vtk
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+
+    from issvis.pictures.video import open_source
+    from issvis.record.scene_of import settings_of
+
+    settings, _ = settings_of(record)
+    settings = settings.model_copy(update={
+        "width_px": 320, "height_px": 180,
+        "quality": settings.quality.model_copy(update={"supersample": 1.0, "depth_of_field_m": aperture_m}),
+        "overlays": settings.overlays.model_copy(update={"title_card": False, "labels": False, "gap_cue": False,
+                                                         "clock": False, "separation": False})})
+    src = open_source(record, settings)
+    try:
+        src.pose(8.0)
+        img = src.grab()
+        zbuf = vtk.vtkFloatArray()
+        src.plotter.render_window.GetZbufferData(0, 0, 319, 179, zbuf)
+        station = vtk_to_numpy(zbuf).reshape(180, 320)[::-1] < 1.0  # the station's depth (top row first)
+        return img, station, src.stage.dof_blur_px
+    finally:
+        src.close()
+
+
+@pytest.mark.slow
+def test_depth_of_field_blurs_the_far_earth_behind_a_close_subject_without_a_halo(record):
+    """With a lens of 0.5 m (a blur of ~9 px at this size) the Earth behind the opening close-up is
+    defocused (its fine detail, pixel-to-pixel differences, at most half of the sharp picture's), the
+    station is as sharp as without, and the ground right round the station's silhouette is not darkened
+    (no halo: the far field is blurred without the station in it)."""
+    sharp, station, blur0 = _opening_still(record, 0.0)
+    soft, station2, blur = _opening_still(record, 0.5)
+    assert blur0 == 0.0 and blur > 5.0, blur
+    assert np.array_equal(station, station2)
+    grow = station.copy()
+    for _ in range(2):
+        grow[1:] |= grow[:-1]
+        grow[:-1] |= grow[1:]
+        grow[:, 1:] |= grow[:, :-1]
+        grow[:, :-1] |= grow[:, 1:]
+    ring = grow.copy()
+    for _ in range(3):
+        ring[1:] |= ring[:-1]
+        ring[:-1] |= ring[1:]
+        ring[:, 1:] |= ring[:, :-1]
+        ring[:, :-1] |= ring[:, 1:]
+    ring &= ~grow
+    lum_sharp, lum_soft = sharp.astype(float).mean(axis=2), soft.astype(float).mean(axis=2)
+    earth = ~grow & (lum_sharp > 20)  # lit ground and limb, away from the station
+    assert earth.sum() > 2000, "the close-up shows too little of Earth to test"
+
+    def detail(lum: np.ndarray) -> float:
+        dx = np.abs(np.diff(lum, axis=1))[earth[:, 1:] & earth[:, :-1]]
+        return float(dx.mean())
+
+    assert detail(lum_soft) < 0.5 * detail(lum_sharp), (detail(lum_soft), detail(lum_sharp))
+    inside = station & ~np.roll(~station, 1, axis=0)  # the station itself, not its edge
+    assert np.abs(lum_soft[inside] - lum_sharp[inside]).mean() < 2.0
+    around = ring & (lum_sharp > 20)
+    assert lum_soft[around].mean() > 0.85 * lum_sharp[around].mean(), "a dark halo round the station"

@@ -496,9 +496,10 @@ def test_shadows_stay_right_after_the_segments_part(long_record):
 
 
 @pytest.mark.slow
-def test_shadow_map_is_rebaked_only_when_something_moves(record):
-    """The map is baked again when the parts or the Sun move by a texel, not when only the camera does,
-    and a frame drawn with the kept map matches one drawn with a fresh bake."""
+def test_shadow_map_is_rebaked_only_when_its_fit_or_something_moves(record):
+    """The map is fitted to the view and baked again when that fit changes or the parts or the Sun move
+    by a fraction of a texel, not when the camera moves by less than a texel; a frame drawn with the kept
+    map matches one drawn with a fresh bake."""
     from issvis.pictures.video import open_source
 
     src = open_source(record, _shadow_view(record, SHADOW_SUNS["mid"]))
@@ -506,18 +507,26 @@ def test_shadow_map_is_rebaked_only_when_something_moves(record):
         stage, cam = src.stage, src.plotter.renderer.GetActiveCamera()
         src.pose(1.0)
         src.grab()
-        baked = stage.bakes
-        cam.Azimuth(20.0)
+        baked, fit = stage.bakes, stage.shadow_fit
         kept = src.grab().astype(int)
-        assert stage.bakes == baked, "a camera move re-baked the shadow map"
-        stage.invalidate_shadows()
+        assert stage.bakes == baked
+        stage.invalidate_shadows()  # fitted and baked afresh (as at a segment's first frame)
         fresh = src.grab().astype(int)
-        assert stage.bakes == baked + 1
+        assert stage.bakes == baked + 1 and stage.shadow_fit.key == fit.key
         assert np.array_equal(kept, fresh), "the kept map draws other shadows than a fresh one"
+        texel = fit.side_m / stage.settings.quality.shadow_map_px
+        nudge = 0.3 * texel * (fit.frame[1] + fit.frame[2]) / np.sqrt(2)  # along the map's axes
+        cam.SetPosition(*(np.array(cam.GetPosition()) + nudge))
+        cam.SetFocalPoint(*(np.array(cam.GetFocalPoint()) + nudge))
+        src.grab()
+        assert stage.bakes == baked + 1 and stage.shadow_fit.key == fit.key, "a sub-texel camera move re-baked"
+        cam.Zoom(3.0)  # a closer view: a finer map
+        src.grab()
+        assert stage.bakes == baked + 2 and stage.shadow_fit.side_m < fit.side_m
         after = record.t[np.searchsorted(record.t, 60.0)]  # the Russian segment has moved metres
         stage.set_time(float(after))
         src.grab()
-        assert stage.bakes == baked + 2, "parts moved but the map was not re-baked"
+        assert stage.bakes == baked + 3, "parts moved but the map was not re-baked"
     finally:
         src.close()
 

@@ -16,9 +16,13 @@ Three renderers share the window (see docs/rendering.md, "Light and shadow"):
   station camera made before every render) and clipping range. Earth is drawn at its true angular
   size but not at its true distance: a sphere of radius R at distance D looks exactly like one of
   radius R/k at D/k from the same eye, so Earth's nearest point is put ``EARTH_NEAR_M`` away.
-- ``baker`` (layer 0, drawn first, shows nothing): flat unlit copies of the station meshes sharing
-  each group's matrix, the Sun, background 1e6 ("no occluder"), a box that sets the map's extent
-  (texel-snapped), and VTK's shadow-map baker as its only pass.
+- ``baker`` (layer 0, drawn first, shows nothing): flat unlit copies of the station meshes, drawn in
+  the light's frame (``light_frame``), the Sun turned into it, background 1e6 ("no occluder"), a box that
+  sets the map's extent (fitted to what the camera sees, texel-snapped: ``fit_shadow_map``), and VTK's
+  shadow-map baker as its only pass.
+
+Depth of field (``quality.depth_of_field_m``): in close-ups the far field is drawn instead into a small
+offscreen window of its own, blurred, and shown as the far renderer's background texture.
 - ``mask`` (layer 0, between the two; merged stages without SSAA): each rigid group's meshes again,
   black, at the front of the depth range, through the far camera, so that the far field's depth test
   skips Earth's shader wherever the station will be drawn (the far field does not clear the frame).
@@ -38,7 +42,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -78,12 +82,24 @@ SHADOW_VIEWPORT_PX = 16
 # along the Sun, has moved this many map texels since the last bake. Merged casters bake in a few ms, so
 # the map follows the Sun in small steps (an edge moves a tenth of a texel at a time, no visible jumps).
 SHADOW_REBAKE_TEXELS = 0.25
-# The map's extent is a box around the casters, scaled so that the map's side is one of a ladder of
-# sizes (a texel keeps its size while the casters fit), and shifted so that the texel grid stays fixed
-# relative to the group the camera looks at: a re-bake does not move the shadow edges on that group.
+# The map is fitted to what the camera sees (``fit_shadow_map``): the light's footprint of the station's
+# mesh boxes inside the view (the view's pyramid clipped SHADOW_FIT_FAR times the focal distance out),
+# padded, its side one of a ladder of sizes (a texel keeps its size while the view's footprint fits), its
+# centre a whole number of texels from the part the camera looks at, along the map's own axes: the texel
+# grid moves with the subject in whole texels, so a re-bake does not move the shadow edges on it. Its
+# depth spans every caster, so whatever lies between the view and the Sun still shadows it.
 SHADOW_SIZE_STEP = 1.2  # ratio between the map sizes of the ladder
-SHADOW_SIZE_MIN_M = 8.0  # the smallest map side, m
+SHADOW_SIZE_MIN_M = 4.0  # the smallest map side, m (2.6 mm texels at 1536 px)
 SHADOW_PAD_TEXELS = 3.0  # margin between the casters and the map's box
+SHADOW_PAD_M = 0.25  # and in metres: the look-up's normal offset and its widest taps
+SHADOW_FIT_FAR = 1.0  # the fit's far distance, as a multiple of the distance to the focal point (past the
+# subject the pixels are coarser and what lies outside the map is lit: measured 24.8 m maps at 7 s against
+# 35.7 m with 1.5 and 61.6 m with 2.5; nothing in the opening close-up lost a shadow)
+# The baker's casters are drawn in the light's frame (``light_frame``: the Sun along +x of the baker's
+# world), shrunk by this factor in their meshes and grown back in their vertex shader: VTK fits its light
+# camera to the world-axis box around all of the baker's actors, so they must not count there (the
+# box proxy alone sets the map), and in the light's frame that box is the light's own.
+SHADOW_CASTER_SHRINK = 2.0**-16
 
 # VTK 9.7's shadow lookup is an exponential shadow map with a fixed constant (11 over the light's whole
 # depth range): an occluder a few metres in front of a receiver only dims it by exp(-11 * gap / range),
@@ -98,10 +114,12 @@ SHADOW_BIAS_M = 0.04
 SHADOW_SOFTNESS_M = 0.05
 SHADOW_NORMAL_OFFSET_M = 0.08
 SUN_DISC_RAD = 0.0093  # the Sun's apparent diameter (0.53 deg): an edge's penumbra is this times the gap
-SHADOW_MAX_SPREAD_TEXELS = 3.0  # the widest spacing of the look-up's taps (an occluder ~30 m away)
+SHADOW_MAX_SPREAD_TEXELS = 3.0  # the widest spacing of the look-up's taps (4.8 cm at the opening's 1.6 cm texels)
 _VTK_SHADOW_CALL = "calcShadow(vertexVC, "
 _VTK_SHADOW_FACTOR = "expFactor = depthCExpBlured * depthCExpActual;"
-_SHADOW_CALL = f"calcShadow(vertexVC + vec4(normalize(normalVCVSOutput) * {SHADOW_NORMAL_OFFSET_M:.4f}, 0.0), "
+# the look-up point into the baker's (light-aligned) world: issvisLightVC, view -> view through that world
+_SHADOW_CALL = ("calcShadow((vertexVC + vec4(normalize(normalVCVSOutput) * "
+                f"{SHADOW_NORMAL_OFFSET_M:.4f}, 0.0)) * issvisLightVC, ")
 _SHADOW_FACTOR = f"""
 #define ISSVIS_SHADOWS 1
       {{
@@ -131,6 +149,14 @@ _SHADOW_FACTOR = f"""
         expFactor = mix(mix(issvisLit[0], issvisLit[1], issvisW.x), mix(issvisLit[2], issvisLit[3], issvisW.x),
                         issvisW.y);
       }}"""
+
+# Depth of field (``quality.depth_of_field_m``, the lens's aperture): a lens focused on the subject, s away,
+# blurs what lies at infinity (Earth, its limb, the stars) into a disc of the aperture's size seen from s
+# away, H A / (2 s tan(fov / 2)) pixels across. Past DOF_MIN_PX the far field is drawn into a window
+# DOF_SCALE times smaller (its shader then runs on a sixteenth of the pixels), blurred there and
+# stretched behind the station; under it no Earth is drawn (no dark halo can bleed from the station).
+DOF_MIN_PX = 2.0  # blur diameters under this are drawn sharp, px of the frame
+DOF_SCALE = 4  # the far field's window is this many times smaller each way
 
 # --- the station's surfaces ----------------------------------------------------------------------
 # Looks drawn as glass over a dark base: solar cells behind cover glass, the Cupola's windows.
@@ -168,7 +194,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   vec3 iAlb = diffuseColorUniform * {tex};
   iAlb *= iAlb;
 #ifdef ISSVIS_SHADOWS
-  float iShadow = factor0.r;  // the shadow pass's look-up (absent when another pass replaces it: SSAA)
+  float iShadow = min(factor0.r, 1.0);  // the shadow pass's look-up (8 outside the map; absent with SSAA)
 #else
   float iShadow = 1.0;
 #endif
@@ -512,34 +538,81 @@ def _light_axes(sun: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.array(vx), np.array(vup), d
 
 
-def shadow_map_box(corners: np.ndarray, sun: np.ndarray, anchor: np.ndarray, resolution_px: int,
-                   previous_side_m: float | None = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """(lo (3,), hi (3,), side_m): the box whose bounds make VTK's shadow baker fit its map (square,
-    ``side_m`` across, ``resolution_px`` texels) around every caster corner (N, 3), with the texel grid
-    fixed relative to ``anchor`` (3,): the map's centre lies a whole number of texels from it along the
-    map's axes. ``side_m`` is the previous one while the casters fit in it (a texel keeps its size) and
-    otherwise the next size of a ladder (``SHADOW_SIZE_STEP``)."""
-    vx, vup, _ = _light_axes(sun)
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
-    half = 0.5 * (hi - lo)
-    centre = 0.5 * (hi + lo)
-    # VTK's map side from a box of half-extents a: 2 max(a . |vx|, a . |vup|)
-    need = 2.0 * max(float(half @ np.abs(vx)), float(half @ np.abs(vup)))
-    side = previous_side_m
-    if side is None or need * (1 + 2 * SHADOW_PAD_TEXELS * 1.5 / resolution_px) > side or \
-            need * SHADOW_SIZE_STEP**2 < side:
-        k = math.ceil(math.log(max(need, SHADOW_SIZE_MIN_M) * (1 + 4.0 * SHADOW_PAD_TEXELS / resolution_px) /
-                               SHADOW_SIZE_MIN_M) / math.log(SHADOW_SIZE_STEP) - 1e-9)
+def light_frame(sun: np.ndarray) -> np.ndarray:
+    """(3, 3) rotation, world -> the baker's world, in which the light travels along +x and the map's own
+    axes (VTK's ``vtkMath::Perpendiculars`` of +x: -z across, +y up) are the world's ``_light_axes``."""
+    vx, vup, d = _light_axes(sun)
+    return np.stack([d, vup, -vx])
+
+
+class ShadowFit(NamedTuple):
+    """A shadow map's extent: ``lo``, ``hi`` (3,) the box, in the baker's world (``frame`` (3, 3), world ->
+    baker), whose bounds make VTK fit its map: ``side_m`` across (y and z), every caster in depth (x).
+    ``key``: the side and the centre in whole texels from the anchor; equal keys, equal texel grids."""
+
+    frame: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    side_m: float
+    key: tuple[float, int, int]
+
+
+def view_footprint(boxes: np.ndarray, frame: np.ndarray, eye: np.ndarray, forward: np.ndarray, up: np.ndarray,
+                   fov_deg: float, aspect: float, far_m: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """(lo (2,), hi (2,)) in the map's axes (the baker's y, z): what the light sees of the mesh boxes
+    (K, 8, 3) (world corners) inside the view's pyramid (from the eye, ``fov_deg`` vertical, out to
+    ``far_m``): the boxes' footprint clipped to the pyramid's. None when no box is in view."""
+    f = forward / np.linalg.norm(forward)
+    u = up - f * float(up @ f)
+    u = u / np.linalg.norm(u)
+    r = np.cross(f, u)
+    th = math.tan(math.radians(fov_deg) / 2)
+    tw = th * aspect
+    c = (boxes - eye) @ np.stack([r, u, f]).T  # (K, 8, 3) camera coordinates: right, up, forward
+    x, y, z = c[..., 0], c[..., 1], c[..., 2]
+    out = ((z < 0).all(-1) | (z > far_m).all(-1) | (x > tw * z).all(-1) | (x < -tw * z).all(-1) |
+           (y > th * z).all(-1) | (y < -th * z).all(-1))
+    if out.all():
+        return None
+    seen = boxes[~out].reshape(-1, 3) @ frame[1:].T
+    pyramid = np.array([eye] + [eye + far_m * (f + sx * tw * r + sy * th * u) for sx in (-1, 1) for sy in (-1, 1)])
+    cone = pyramid @ frame[1:].T
+    lo, hi = np.maximum(seen.min(0), cone.min(0)), np.minimum(seen.max(0), cone.max(0))
+    if np.any(hi < lo):
+        return None
+    return lo, hi
+
+
+def fit_shadow_map(sun: np.ndarray, casters: np.ndarray, footprint: tuple[np.ndarray, np.ndarray] | None,
+                   anchor: np.ndarray, resolution_px: int, previous: ShadowFit | None = None) -> ShadowFit:
+    """The map's box (``ShadowFit``) around ``footprint`` (``view_footprint``; None: around every caster
+    corner (N, 3), world) padded by ``SHADOW_PAD_M`` and ``SHADOW_PAD_TEXELS``, every caster in depth.
+    Its side is the previous one while the footprint fits in it (and is not far smaller), otherwise the
+    next of a ladder (``SHADOW_SIZE_STEP``); its centre lies a whole number of texels from ``anchor`` (3,)
+    along the map's axes, the previous number while the padded footprint still fits: a view that moves
+    a little keeps the very same map, one that moves more moves it by whole texels."""
+    frame = light_frame(sun)
+    q = casters @ frame.T
+    lo, hi = footprint if footprint is not None else (q[:, 1:].min(0), q[:, 1:].max(0))
+    pad = SHADOW_PAD_M
+    need = (float((hi - lo).max()) + 2 * pad) * (1 + 2 * SHADOW_PAD_TEXELS / resolution_px)
+    side = previous.side_m if previous is not None else None
+    if side is None or need > side or need * SHADOW_SIZE_STEP**2 < side:
+        k = math.ceil(math.log(max(need, SHADOW_SIZE_MIN_M) / SHADOW_SIZE_MIN_M) / math.log(SHADOW_SIZE_STEP) - 1e-9)
         side = SHADOW_SIZE_MIN_M * SHADOW_SIZE_STEP ** max(k, 0)
     texel = side / resolution_px
-    # snap the centre, in the map's axes, to whole texels from the anchor
-    off = centre - anchor
-    a, b = float(off @ vx), float(off @ vup)
-    centre = centre + (round(a / texel) * texel - a) * vx + (round(b / texel) * texel - b) * vup
-    half = half + 2.0 * texel  # the casters stay inside after the snap
-    scale = side / (2.0 * max(float(half @ np.abs(vx)), float(half @ np.abs(vup))))
-    half = half * scale  # >= 1: the box's projection spans exactly ``side``
-    return centre - half, centre + half, side
+    a = (frame @ anchor)[1:]
+    steps = np.round((0.5 * (lo + hi) - a) / texel)
+    if previous is not None and previous.side_m == side:
+        kept = np.array(previous.key[1:], float)
+        centre = a + kept * texel
+        if np.all(lo - pad >= centre - side / 2) and np.all(hi + pad <= centre + side / 2):
+            steps = kept
+    centre = a + steps * texel
+    depth = (float(q[:, 0].min()) - 1.0, float(q[:, 0].max()) + 1.0)
+    box_lo = np.array([depth[0], *(centre - side / 2)])
+    box_hi = np.array([depth[1], *(centre + side / 2)])
+    return ShadowFit(frame, box_lo, box_hi, side, (side, int(steps[0]), int(steps[1])))
 
 
 class Stage:
@@ -552,11 +625,14 @@ class Stage:
     for things drawn with the station that change in time, such as jet plumes). The far field
     follows whatever camera the plotter has at render time. ``preview`` builds a lighter world
     (coarse meshes, coarser Earth, smaller textures, fewer stars, no shadows). ``shadows`` defaults to
-    the scene's ``lighting.shadows`` (off in preview); ``merge`` to ``not preview``.
+    the scene's ``lighting.shadows`` (off in preview); ``merge`` to ``not preview``; ``depth_of_field``
+    (the far field blurred behind a close subject, ``quality.depth_of_field_m``) to an offscreen window's
+    frames outside preview.
     """
 
     def __init__(self, plotter: Any, record: Record, settings: RenderSettings, preview: bool = False,
-                 shadows: bool | None = None, merge: bool | None = None) -> None:
+                 shadows: bool | None = None, merge: bool | None = None,
+                 depth_of_field: bool | None = None) -> None:
         import pyvista as pv
         import vtk
 
@@ -631,9 +707,16 @@ class Stage:
         # every mesh box at once (K, 2, 3) with its part's index (K,), for ``_box_distances``
         self._box_part = np.concatenate([np.full(len(b), i) for i, b in enumerate(self._boxes)]).astype(int)
         self._box_all = np.concatenate(self._boxes) if len(self._box_part) else np.zeros((0, 2, 3))
-        self._baked: tuple[np.ndarray, np.ndarray] | None = None  # (world corners, Sun) at the last bake
-        self._map_side_m: float | None = None
+        # every mesh box's corners in its part's frame (K, 8, 3), for the map's fit to the view
+        self._box_corners = np.array([_box_corners(b[None]) for b in self._box_all]).reshape(-1, 8, 3)
+        # (world corners, Sun, the fit's key) at the last bake
+        self._baked: tuple[np.ndarray, np.ndarray, tuple[float, int, int]] | None = None
+        self.shadow_fit: ShadowFit | None = None  # the map baked last (its frame, box, side)
         self.bakes = 0
+        # the baker's casters: placed by one matrix (a translation to the map's box) and their own
+        # frame in the light's world (a uniform per rigid group, ``issvisCaster``); see SHADOW_CASTER_SHRINK
+        self._caster_matrix = vtk.vtkMatrix4x4()
+        self._caster_uniforms: dict[int, tuple[Any, int]] = {}  # id(copy) -> (uniforms, group's reference part)
 
         self._build_shader_properties(vtk)
         self._textures: dict[int, Any] = {}
@@ -658,7 +741,7 @@ class Stage:
                 actors += group_actors
                 for i in g:
                     by_part[names[int(i)]] = group_actors
-                copies += self._group_copies(vtk, g, casters, frames, matrix)
+                copies += self._group_copies(vtk, g, casters, frames, matrix, ref=ref)
                 if self.mask_renderer is not None:
                     masks += self._group_copies(vtk, g, visuals, frames, matrix, mask=True)
             self._epoch_actors.append((actors, copies, by_part))
@@ -668,6 +751,12 @@ class Stage:
 
         self._build_far_field(pv, vtk)
         self._build_lights(pv)
+        self._dof: dict[str, Any] | None = None
+        self.dof_blur_px = 0.0  # the far field's blur in the last frame drawn, px (0: sharp)
+        if depth_of_field is None:  # the video's frames (offscreen), not a window a person turns
+            depth_of_field = not preview and bool(rw.GetOffScreenRendering())
+        if depth_of_field and settings.quality.depth_of_field_m > 0 and self.earth_actor is not None:
+            self._build_dof(vtk)
         self._build_fill()
         if self.shadows:
             self._box_proxy = self._build_box_proxy(vtk)
@@ -688,9 +777,10 @@ class Stage:
                 sp = vtk.vtkShaderProperty()
                 sp.AddFragmentShaderReplacement("//VTK::TCoord::Impl", True,
                                                 _station_fragment(glass, textured), False)
+                u = sp.GetFragmentCustomUniforms()
                 if self.shadows:
                     _sharpen_shadow_lookup(sp)
-                u = sp.GetFragmentCustomUniforms()
+                    u.SetUniformMatrix("issvisLightVC", vtk.vtkMatrix4x4())
                 for name in FILL_UNIFORMS:
                     u.SetUniform3f(name, [0.0, 0.0, 0.0])
                 if glass:
@@ -757,8 +847,10 @@ class Stage:
         return actors
 
     def _group_copies(self, vtk: Any, group: np.ndarray, casters: dict[str, tuple[Any, ...]],
-                      frames: dict[int, np.ndarray], matrix: Any, mask: bool = False) -> list[Any]:
-        """The baker's flat copies of one group: its coarse meshes merged, one-sided and two-sided apart.
+                      frames: dict[int, np.ndarray], matrix: Any, mask: bool = False, ref: int = 0) -> list[Any]:
+        """The baker's flat copies of one group: its coarse meshes merged, one-sided and two-sided apart,
+        shrunk (``SHADOW_CASTER_SHRINK``) and posed in the light's world by their vertex shader (uniform
+        ``issvisCaster``: the group's frame, that of part ``ref``, in the baker's world about the map's box).
         ``mask``: the far field's mask of the group instead, from the meshes the station draws (the same
         triangles, so that it covers the very pixels the station does), black, at the front."""
         names = [str(n) for n in self.record.names]
@@ -767,9 +859,20 @@ class Stage:
             for vm in casters.get(names[int(i)], ()):
                 batches.setdefault(bool(vm.material.double_sided), []).append((int(i), vm, frames[int(i)]))
         copies = []
+        caster_sp = vtk.vtkShaderProperty()
+        if not mask:
+            caster_sp.AddVertexShaderReplacement(
+                "//VTK::Light::Impl", True,
+                "//VTK::Light::Impl\n  gl_Position = MCDCMatrix * (vec4(vertexMC.xyz * "
+                f"{1 / SHADOW_CASTER_SHRINK:.1f}, 1.0) * issvisCaster);\n", False)
+            caster_sp.GetVertexCustomUniforms().SetUniformMatrix("issvisCaster", vtk.vtkMatrix4x4())
         for double_sided, pieces in sorted(batches.items()):
             mapper = vtk.vtkPolyDataMapper()
-            mapper.SetInputData(_merged(pieces, flat=True))
+            mesh = _merged(pieces, flat=True)
+            if not mask:
+                mesh.points = np.asarray(mesh.points) * SHADOW_CASTER_SHRINK  # a power of 2: exact
+                mapper.SetVBOShiftScaleMethod(0)  # the shader reads the points as they are
+            mapper.SetInputData(mesh)
             mapper.ScalarVisibilityOff()
             copy = vtk.vtkActor()
             copy.SetMapper(mapper)
@@ -777,8 +880,12 @@ class Stage:
             # the map needs the surfaces that face the Sun; back faces lie behind them (3 ms a bake)
             copy.GetProperty().SetBackfaceCulling(not double_sided)
             copy.GetProperty().SetInterpolationToFlat()
-            copy.SetUserMatrix(matrix)
-            if mask:
+            if not mask:
+                copy.SetUserMatrix(self._caster_matrix)
+                copy.SetShaderProperty(caster_sp)
+                self._caster_uniforms[id(copy)] = (caster_sp.GetVertexCustomUniforms(), ref)
+            else:
+                copy.SetUserMatrix(matrix)
                 copy.GetProperty().SetColor(0.0, 0.0, 0.0)
                 # after VTK's own ``gl_Position = MCDCMatrix * vertexMC``: every triangle at the front
                 copy.GetShaderProperty().AddVertexShaderReplacement(
@@ -844,7 +951,7 @@ class Stage:
         poly = vtk.vtkPolyData()
         poly.SetPoints(points)
         cells = vtk.vtkCellArray()
-        cells.InsertNextCell(3, [0, 0, 0])
+        cells.InsertNextCell(3, [0, 1, 1])  # of no area; both points count in its bounds
         poly.SetPolys(cells)
         mapper = vtk.vtkPolyDataMapper()
         mapper.SetInputData(poly)
@@ -937,6 +1044,8 @@ class Stage:
             prop.BackfaceCullingOn()
             image = earth_texture_image(s.earth.texture, self.preview, s.earth.clouds > 0)
             prop.SetTexture("actortexture", _texture(image))
+            # the depth of field's far field is drawn 4x smaller and blurred: half the texture's size is plenty
+            self._earth_image_half = np.ascontiguousarray(image[::2, ::2])
             self.earth_actor.ForceOpaqueOn()  # the alpha channel is cloud cover, not opacity
             sp = self.earth_actor.GetShaderProperty()
             sp.AddFragmentShaderReplacement("//VTK::Light::Dec", True, EARTH_FRAGMENT_DECL, False)
@@ -993,7 +1102,11 @@ class Stage:
         self.sun_light.positional = False
         self.plotter.add_light(self.sun_light)
         if self.baker_renderer is not None:
-            self.baker_renderer.AddLight(self.sun_light)  # the same light: map 0 belongs to it
+            # the Sun in the baker's world (``light_frame``): map 0 belongs to the station's light 0
+            self.baker_sun = pv.Light(light_type="scene light", intensity=1.0)
+            self.baker_sun.positional = False
+            self.baker_renderer.AddLight(self.baker_sun)
+            self.baker_renderer.GetCullers().RemoveAllItems()  # its actors' bounds are not where they draw
         # the far field's own Sun: Earth's shader reads its direction (intensity unused)
         self.far_sun = pv.Light(light_type="scene light", intensity=1.0)
         self.far_sun.positional = False
@@ -1062,20 +1175,32 @@ class Stage:
 
     def invalidate_shadows(self) -> None:
         """Bake the shadow map at the next render whatever moved (the renderer calls this at the start
-        of every segment, so that any split of a clip over processes bakes at the same frames)."""
+        of every segment, so that any split of a clip over processes bakes at the same frames), fitted
+        afresh: the fit keeps its box while the view fits, so it must not carry one segment's into the next."""
         self._baked = None
+        self.shadow_fit = None
 
-    def _decide_bake(self, eye: np.ndarray, focal: np.ndarray) -> None:
-        """Draw the baker (re-bake the map) only when something moved a fraction of a texel since the
-        last bake; when it bakes, fit the map's box (``shadow_map_box``) around the casters with its texel
-        grid fixed to the part nearest the camera's focal point."""
+    def _decide_bake(self, cam: Any) -> None:
+        """Fit the map to what the camera ``cam`` sees (``view_footprint``, ``fit_shadow_map``: the texel
+        grid fixed to the part nearest the focal point) and draw the baker (re-bake the map) only when
+        that fit changed, or something moved a fraction of a texel, since the last bake."""
         corners = np.einsum("pij,pkj->pki", self._rot, self._corners) + self._pos[:, None, :]
         sun = self.sun_direction()
-        baked = self._baked
-        need = baked is None
         flat = corners.reshape(-1, 3)
-        if baked is not None:
-            texel = (self._map_side_m or float((flat.max(0) - flat.min(0)).max())) / self.settings.quality.shadow_map_px
+        eye, focal = np.array(cam.GetPosition()), np.array(cam.GetFocalPoint())
+        boxes = np.einsum("kij,kmj->kmi", self._rot[self._box_part], self._box_corners) + self._pos[self._box_part][:, None]
+        w, h = self.plotter.render_window.GetSize()
+        frame = light_frame(sun)
+        reach = float(np.linalg.norm(focal - eye))
+        footprint = view_footprint(boxes, frame, eye, focal - eye, np.array(cam.GetViewUp()), cam.GetViewAngle(),
+                                   w / max(h, 1), SHADOW_FIT_FAR * reach) if reach > 0 else None
+        anchor = self._pos[int(np.argmin(np.linalg.norm(self._pos - focal, axis=1)))]
+        res = self.settings.quality.shadow_map_px
+        fit = fit_shadow_map(sun, flat, footprint, anchor, res, self.shadow_fit)
+        baked = self._baked
+        need = baked is None or fit.key != baked[2]
+        if baked is not None and not need:
+            texel = fit.side_m / res
             moved = float(np.linalg.norm(corners - baked[0], axis=-1).max())
             # a turn of the Sun shifts a shadow by the angle times the caster-receiver distance along the
             # light, at most the station's depth along the Sun
@@ -1084,20 +1209,33 @@ class Stage:
             need = moved + turned > SHADOW_REBAKE_TEXELS * texel
         self.baker_renderer.SetDraw(need)
         if need:
-            anchor = self._pos[int(np.argmin(np.linalg.norm(self._pos - focal, axis=1)))]
-            lo, hi, self._map_side_m = shadow_map_box(flat, sun, anchor, self.settings.quality.shadow_map_px,
-                                                      self._map_side_m)
-            self._box_points.SetPoint(0, *lo)
-            self._box_points.SetPoint(1, *hi)
-            self._box_points.Modified()
-            self._box_poly.Modified()
-            # VTK bakes through the baker renderer's own camera as well as the light's: fitted once to
-            # the docked station, it lost the depth of everything that later moved far from there (the
-            # departing segment, a time-lapse later, came out shadowed all over). Fit it to the casters
-            # as they are now, before every bake: the map then depends on this frame alone.
-            self.baker_renderer.ResetCamera()
-            self._baked = (corners, sun)
+            self._bake_setup(fit, sun)
+            self._baked = (corners, sun, fit.key)
             self.bakes += 1
+
+    def _bake_setup(self, fit: ShadowFit, sun: np.ndarray) -> None:
+        """Put the map's box, the casters and the Sun in the baker's world for a bake of ``fit``."""
+        import vtk
+
+        self.shadow_fit = fit
+        self._box_points.SetPoint(0, *fit.lo)
+        self._box_points.SetPoint(1, *fit.hi)
+        self._box_points.Modified()
+        self._box_poly.Modified()
+        target = 0.5 * (fit.lo + fit.hi)
+        _set_matrix(self._caster_matrix, transform_matrix(np.eye(3), target))
+        to_baker = transform_matrix(fit.frame, -target)  # world -> baker's world, about the box's centre
+        m = vtk.vtkMatrix4x4()
+        for copy in self._epoch_actors[self._epoch][1]:
+            uniforms, ref = self._caster_uniforms[id(copy)]
+            _set_matrix(m, to_baker @ transform_matrix(self._rot[ref], self._pos[ref]))
+            uniforms.SetUniformMatrix("issvisCaster", m)
+            copy.Modified()
+        self.baker_sun.position = tuple(fit.frame @ sun)
+        self.baker_sun.focal_point = (0.0, 0.0, 0.0)
+        # VTK bakes through the baker renderer's own camera as well as the light's: fit it to the box as
+        # it is now, before every bake, so that the map depends on this frame alone
+        self.baker_renderer.ResetCamera()
 
     def _before_render(self, *_: Any) -> None:
         """Put the far field around the active camera, copy that camera to the far renderer, give each
@@ -1106,7 +1244,7 @@ class Stage:
         cam = self.renderer.GetActiveCamera()
         eye = np.array(cam.GetPosition())
         if self.baker_renderer is not None:
-            self._decide_bake(eye, np.array(cam.GetFocalPoint()))
+            self._decide_bake(cam)
         self.place_far_field(eye)
         fc = self.far_camera
         fc.SetPosition(cam.GetPosition())
@@ -1126,9 +1264,16 @@ class Stage:
             whole = 0.8 * near_d >= self.settings.camera.near_m
             self.mask_renderer.SetDraw(whole)
             self.far.SetErase(not whole)  # the mask's renderer cleared the frame (colour and depth) already
+        if self._dof is not None:
+            self._draw_dof(cam)
         m = cam.GetViewTransformMatrix()
-        view_rot = np.array([[m.GetElement(i, j) for j in range(3)] for i in range(3)])
-        self._fill_uniforms(view_rot)
+        view = np.array([[m.GetElement(i, j) for j in range(4)] for i in range(4)])
+        self._fill_uniforms(view[:3, :3])
+        if self.shadow_fit is not None:
+            # the station's look-up point, in view coordinates, carried through the baker's world
+            light_vc = _vtk_matrix(view @ transform_matrix(self.shadow_fit.frame, np.zeros(3)) @ np.linalg.inv(view))
+            for sp in self._shader_props.values():
+                sp.GetFragmentCustomUniforms().SetUniformMatrix("issvisLightVC", light_vc)
 
     def _box_distances(self, eye: np.ndarray) -> tuple[float, float]:
         """Nearest and farthest distance, m, from the eye to the meshes' boxes (each in its part's frame)."""
@@ -1140,6 +1285,87 @@ class Stage:
         gap = np.maximum(np.maximum(lo - e, e - hi), 0.0)
         reach = np.maximum(np.abs(e - lo), np.abs(hi - e))
         return float(np.sqrt((gap * gap).sum(axis=1)).min()), float(np.sqrt((reach * reach).sum(axis=1)).max())
+
+    def _build_dof(self, vtk: Any) -> None:
+        """A second, small offscreen window that draws the far field again (its own mappers and textures:
+        GL objects belong to one context), for the depth of field (``DOF_SCALE``)."""
+        rw = self.plotter.render_window
+        win = type(rw)()
+        win.SetOffScreenRendering(1)
+        win.SetMultiSamples(0)
+        ren = vtk.vtkRenderer()
+        ren.SetBackground(0.0, 0.0, 0.0)
+        ren.SetActiveCamera(self.far_camera)
+        ren.AddLight(self.far_sun)
+        win.AddRenderer(ren)
+        twins = {}
+        for actor in self._far_actors:
+            if actor in self.star_actors:
+                continue  # a defocused star spreads its light over its disc: in daylight, nothing shows
+            mapper = vtk.vtkPolyDataMapper()
+            mapper.ShallowCopy(actor.GetMapper())
+            twin = vtk.vtkActor()
+            twin.SetMapper(mapper)
+            prop = vtk.vtkProperty()
+            if actor is self.earth_actor:
+                prop.SetInterpolationToPhong()
+                prop.BackfaceCullingOn()
+                prop.SetTexture("actortexture", _texture(self._earth_image_half))  # its own GL texture
+                twin.ForceOpaqueOn()
+            else:
+                prop.LightingOff()
+                prop.SetPointSize(actor.GetProperty().GetPointSize())
+            twin.SetProperty(prop)
+            twin.SetShaderProperty(actor.GetShaderProperty())
+            ren.AddActor(twin)
+            twins[id(actor)] = twin
+        backdrop = vtk.vtkTexture()
+        backdrop.SetInterpolate(True)
+        self._dof = {"window": win, "renderer": ren, "twins": twins, "backdrop": backdrop, "image": None}
+
+    def _draw_dof(self, cam: Any) -> None:
+        """Blur the far field for this frame's focus (the camera's focal distance: the subject) when the
+        blur is wide enough to show, or leave it sharp (``DOF_MIN_PX``)."""
+        import vtk
+        from vtkmodules.util.numpy_support import numpy_to_vtk, vtk_to_numpy
+
+        dof = self._dof
+        assert dof is not None
+        w, h = self.plotter.render_window.GetSize()
+        s = max(float(cam.GetDistance()), 1e-3)
+        blur = h * self.settings.quality.depth_of_field_m / (2 * s * math.tan(math.radians(cam.GetViewAngle()) / 2))
+        on = blur >= DOF_MIN_PX
+        self.dof_blur_px = blur if on else 0.0
+        for actor in self._far_actors:
+            actor.SetVisibility(not on)
+        self.far.SetTexturedBackground(on)
+        if not on:
+            return
+        self.far.SetErase(True)  # nothing of the far field is drawn here: the backdrop is the frame
+        if self.mask_renderer is not None:
+            self.mask_renderer.SetDraw(False)
+        win = dof["window"]
+        sw, sh = max(w // DOF_SCALE, 8), max(h // DOF_SCALE, 8)
+        if tuple(win.GetSize()) != (sw, sh):
+            win.SetSize(sw, sh)
+        for actor in self._far_actors:
+            twin = dof["twins"].get(id(actor))
+            if twin is not None:
+                twin.SetUserMatrix(actor.GetUserMatrix())
+        self.far_camera.SetClippingRange(0.5 * EARTH_NEAR_M, self._sky_radius_m * 1.1)
+        win.Render()
+        data = vtk.vtkUnsignedCharArray()
+        win.GetPixelData(0, 0, sw - 1, sh - 1, 0, data, 0)
+        img = vtk_to_numpy(data).reshape(sh, sw, 3).astype(np.float32) / 255.0
+        lin = _gaussian_blur(img * img, max(blur / 2.5 / DOF_SCALE, 0.3))  # in linear light
+        out = np.ascontiguousarray((np.sqrt(lin) * 255.0 + 0.5).clip(0, 255).astype(np.uint8).reshape(-1, 3))
+        image = vtk.vtkImageData()
+        image.SetDimensions(sw, sh, 1)
+        arr = numpy_to_vtk(out, deep=True)
+        image.GetPointData().SetScalars(arr)
+        dof["image"] = image  # kept alive while the texture uses it
+        dof["backdrop"].SetInputData(image)
+        self.far.SetBackgroundTexture(dof["backdrop"])
 
     def place_far_field(self, eye: np.ndarray) -> None:
         """Scale Earth, limb, stars and Sun about the eye (LVLH, m); angular sizes stay true."""
@@ -1235,6 +1461,26 @@ class Stage:
     def close(self) -> None:
         """Detach the render observer (the plotter keeps its actors)."""
         self.plotter.render_window.RemoveObserver(self._observer)
+        if self._dof is not None:
+            self._dof["window"].Finalize()
+            self._dof = None
+
+
+def _gaussian_blur(img: np.ndarray, sigma_px: float) -> np.ndarray:
+    """(H, W, C) image blurred by a Gaussian of ``sigma_px`` pixels, edges held (separable, numpy)."""
+    r = max(int(math.ceil(3 * sigma_px)), 1)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma_px) ** 2)
+    k = (k / k.sum()).astype(img.dtype)
+    for axis in (0, 1):
+        pad = [(0, 0)] * img.ndim
+        pad[axis] = (r, r)
+        p = np.pad(img, pad, mode="edge")
+        n = img.shape[axis]
+        out = np.zeros_like(img)
+        for i, wgt in enumerate(k):
+            out += wgt * np.take(p, np.arange(i, i + n), axis=axis)
+        img = out
+    return img
 
 
 def _vtk_matrix(m: np.ndarray) -> Any:

@@ -265,6 +265,9 @@ class Quality(_Strict):
     motion_blur: float = Field(0.5, ge=0, le=1, description="shutter blend in the time-lapse shots (10x and "
                                "faster): the weight of the frame before against 1 for the frame itself (0: none; "
                                "1: an even two-frame blend); never across a cut")
+    depth_of_field_m: float = Field(0.07, ge=0, le=1, description="the lens's aperture diameter, m: focused on the "
+                                    "subject, it blurs the far Earth behind a close one into a disc of this size "
+                                    "seen from the subject's distance (0: everything sharp)")
     crf: int = Field(20, ge=0, le=51, description="x264 constant rate factor: lower is better and bigger")
     preset: Literal["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"] = "superfast"
 
