@@ -215,7 +215,7 @@ def test_time_runs_at_one_rate_per_shot_and_steps_at_the_cuts(clip, undock_recor
     changes = np.flatnonzero(np.diff(rates) != 0) + 1
     assert set(shot_of[changes - 1]) != set() and np.all(shot_of[changes] != shot_of[changes - 1]), \
         "the time factor changed inside a shot"
-    assert sorted(set(np.round(rates, 6))) == [1.0, 10.0, 30.0]
+    assert sorted(set(np.round(rates, 6))) == [1.0, 5.0, 10.0, 30.0]
     t = np.array([clip.sim(x) for x in v])
     assert np.all(np.diff(t) > 0), "every frame a later moment"
     # real time while the gap is centimetres: the hooks open in a real-time shot, and time goes no
@@ -247,14 +247,42 @@ def test_each_shot_is_lit_from_the_side_or_three_quarters(clip, undock_record):
 
 
 def test_the_clip_ends_warm_lit_before_sunset(clip, undock_record):
+    """The last frame has the Sun's whole disc (0.0093 rad across) still above the limb, its light orange
+    through the air its ray grazes; the last close starts in daylight and runs into that orange."""
+    from issvis.pictures.shots import sun_colour_rgb
+
     lighting = clip.settings.lighting
     end = clip.sim(clip.length_s)
     height = sun_height_rad(undock_record, lighting, end)
-    assert 0.012 <= height <= 0.05, f"the Sun {height:.3f} rad above the limb at the last frame"
-    # the last close runs through the last sunlight, when the light through the limb warms the hulls
+    assert 0.0047 <= height <= 0.02, f"the Sun {height:.4f} rad above the limb at the last frame"
     assert clip.shots[-1].name == "sunset" and clip.shots[-1].subject == "departing"
-    assert height_at_close_start(clip, undock_record) < 0.10, "the close starts before the light reddens"
+    first = sun_colour_rgb(height_at_close_start(clip, undock_record))
+    last = sun_colour_rgb(height)
+    assert first[1] / first[0] > 0.93 and first[2] / first[0] > 0.85, ("the close starts in daylight", first)
+    assert last[1] / last[0] < 0.8 and last[2] / last[0] < 0.5, ("the last light is not orange", last)
+    assert last[0] > 0.6, ("the last light is too dim to see the hull by", last)
     assert clip.shots[-2].name == "apart" and clip.shots[-2].labels
+
+
+def test_sunlight_reddens_only_where_its_ray_grazes_the_air():
+    """The Sun's colour from the station: daylight while its ray passes over ~60 km (the Sun over 0.025 rad
+    above the limb); then red survives, green less, blue least; 0.0047 rad above the limb (its disc just
+    clear) the ray passes ~11 km up and most of the light is gone."""
+    from issvis.pictures.shots import DAYLIGHT_RGB, sun_colour_rgb, sun_tangent_height_m
+    from issvis.record.scene_of import DEFAULT_ALTITUDE_M
+
+    assert sun_tangent_height_m(0.0) == 0.0
+    assert sun_tangent_height_m(0.4) == sun_tangent_height_m(1.5) == DEFAULT_ALTITUDE_M  # over the horizontal
+    assert np.allclose(sun_colour_rgb(1.5), DAYLIGHT_RGB)
+    assert 2.2e6 < sun_tangent_height_m(0.01) / 0.01 < 2.45e6  # ~ the distance to the horizon x the height
+    assert np.allclose(sun_colour_rgb(0.5), DAYLIGHT_RGB) and np.allclose(sun_colour_rgb(0.03), DAYLIGHT_RGB, atol=0.01)
+    for h in (0.015, 0.010, 0.007):
+        r, g, b = sun_colour_rgb(h) / DAYLIGHT_RGB
+        assert 1.0 > r > g > b > 0.0, h
+    heights = np.linspace(0.0047, 0.03, 30)
+    luma = [float(sun_colour_rgb(h) @ [0.2126, 0.7152, 0.0722]) for h in heights]
+    assert np.all(np.diff(luma) > 0), "lower is dimmer"
+    assert luma[0] < 0.35
 
 
 def height_at_close_start(clip, record) -> float:
@@ -502,6 +530,40 @@ def test_the_end_card_lies_over_a_lit_picture_not_black(undock_record, clip):
     assert img.max() > 150
 
 
+def test_the_read_out_holds_its_numbers_in_blurred_shots_so_the_blend_never_doubles_a_digit(undock_record, clip):
+    """At 30x the distance changes every frame; the shutter blend would lay two numbers over each other.
+    In the leaving shot the read-out changes at most once every READOUT_HOLD_S (8 frames at 30 fps), and
+    each value is the true one at the start of its hold; in the real-time opening it follows every frame."""
+    from issvis.pictures.video import READOUT_HOLD_S
+
+    src = _source(undock_record, RenderSettings(width_px=320, height_px=180))
+    try:
+        k = [s.name for s in clip.shots].index("leaving")
+        first, end = clip.shot_span(k)
+        words, values = [], []
+        for i in range(int(first * 30) + 1, int(first * 30) + 61):
+            src.pose(i / 30)
+            words.append(src.overlays.readout.GetInput())
+        changes = [i for i in range(1, len(words)) if words[i] != words[i - 1]]
+        assert len(changes) >= 4, "the read-out does not move at all"
+        assert np.all(np.diff(changes) >= round(READOUT_HOLD_S * 30) - 1), changes
+        v = first + 2 * READOUT_HOLD_S + 0.1
+        src.pose(v)
+        held = src.overlays.readout.GetInput()
+        values = src.overlays._readout_words(v, clip.sim(first + 2 * READOUT_HOLD_S),
+                                              src.overlays._gap_at(clip.sim(first + 2 * READOUT_HOLD_S)))
+        assert held == values
+        k = [s.name for s in clip.shots].index("opening")
+        a, _ = clip.shot_span(k)
+        seen = set()
+        for i in range(int((a + 4.0) * 30), int((a + 4.0) * 30) + 8):
+            src.pose(i / 30)
+            seen.add(src.overlays.readout.GetInput())
+        assert len(seen) >= 3, "the real-time read-out should follow the gap"
+    finally:
+        src.close()
+
+
 def _linear(v):
     v = np.asarray(v, float) / 255.0
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
@@ -520,11 +582,11 @@ def test_a_stop_of_exposure_doubles_the_light_and_keeps_black_black():
 
 
 def test_the_sunset_close_opens_up_a_stop_over_the_same_picture(undock_record, clip):
-    """The default edit exposes its last close +1 EV; the same shot at 0 EV gives half the light in every
-    lit pixel that is not clipped, and the same black sky."""
+    """The default edit opens its last close up (SUNSET_EXPOSURE_EV stops); the same shot at 0 EV gives
+    2**-ev of the light in every lit pixel that is not clipped, and the same black sky."""
     from issvis.pictures.shots import SUNSET_EXPOSURE_EV
 
-    assert clip.shots[-1].exposure_ev == SUNSET_EXPOSURE_EV == 1.0
+    assert clip.shots[-1].exposure_ev == SUNSET_EXPOSURE_EV and 1.0 <= SUNSET_EXPOSURE_EV <= 2.0
     flat = tuple(clip.shots[:-1]) + (clip.shots[-1].model_copy(update={"exposure_ev": 0.0}),)
     pictures = []
     for shots in (tuple(clip.shots), flat):
@@ -535,10 +597,10 @@ def test_the_sunset_close_opens_up_a_stop_over_the_same_picture(undock_record, c
         finally:
             src.close()
     opened, plain = pictures
-    lit = (plain > 30) & (plain < 110)
+    lit = (plain > 30) & (_linear(plain) * 2**SUNSET_EXPOSURE_EV < 0.95)  # (not clipped once opened up)
     assert lit.sum() > 200, "nothing lit in the close"
     ratio = _linear(opened[lit]).sum() / _linear(plain[lit]).sum()
-    assert ratio == pytest.approx(2.0, rel=0.05)
+    assert ratio == pytest.approx(2**SUNSET_EXPOSURE_EV, rel=0.05)
     assert (opened[plain == 0] == 0).all()
 
 
@@ -685,9 +747,13 @@ def test_only_time_lapse_shots_are_blurred_and_a_segment_mid_shot_leads_with_the
     # a stretch inside the opening (real time): nothing blurred, no lead
     a = int(spans["opening"][0] * fps) + 5
     assert _blur_stretches(clip, a, a + 30, 0.5) == ([(30, False)], False)
-    # across the cut from the leaving shot (30x) to the wide at sunset (20x): two blurred runs, split at the cut
+    # across the cut from the leaving shot (30x) to the wide over the day side (30x): two blurred runs, split at the cut
     cut = int(round(spans["apart"][0] * fps))
     runs, lead = _blur_stretches(clip, cut - 20, cut + 20, 0.5)
     assert lead and runs == [(21, True), (20, True)], (runs, lead)
-    assert all(clip.shots[names.index(n)].time_factor >= MOTION_BLUR_FACTOR for n in ("leaving", "apart", "sunset"))
+    assert all(clip.shots[names.index(n)].time_factor >= MOTION_BLUR_FACTOR for n in ("leaving", "apart"))
+    # the sunset close, slowed to 5x, is sharp: nothing in it sweeps across the frame
+    last = int(spans["sunset"][0] * fps) + 5
+    assert clip.shots[-1].time_factor < MOTION_BLUR_FACTOR
+    assert _blur_stretches(clip, last, last + 20, 0.5) == ([(20, False)], False)
     assert _blur_stretches(clip, cut - 20, cut + 20, 0.0) == ([(40, False)], False)

@@ -22,7 +22,9 @@ def frame_at(video: str, at_s: float):
     import imageio_ffmpeg
     from PIL import Image
 
-    png = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", video, "-ss", f"{at_s:.3f}",
+    # -ss before -i seeks to the keyframe before and decodes from there (ffmpeg still lands on the exact
+    # frame): one frame costs a GOP, not the whole clip up to it
+    png = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-ss", f"{at_s:.3f}", "-i", video,
                           "-frames:v", "1", "-f", "image2pipe", "-vcodec", "png", "-"],
                          capture_output=True, check=True).stdout
     if not png:

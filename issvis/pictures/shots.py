@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.frames import limb_dip_rad, quat_to_matrix
+from ..core.frames import EARTH_RADIUS_M, limb_dip_rad, quat_to_matrix
 from ..core.tolerances import TOLERANCES
+from ..record.scene_of import DEFAULT_ALTITUDE_M
 from ..scene.render_settings import Lighting, RenderSettings, Shot
 from .camera import CameraPose, PointResolver, RenderSettingsError, project
 
@@ -45,14 +46,31 @@ def sun_direction(lighting: Lighting, mean_motion_rad_s: float, t_s: float) -> n
     return d
 
 
-WARM_SUN_RAD = 0.10  # the Sun this high above the limb starts to redden the light, rad
+DAYLIGHT_RGB = np.array([1.0, 0.97, 0.92])  # the Sun's light high above the limb (a touch warm of white)
+RAYLEIGH_ZENITH_TAU_RGB = np.array([0.05, 0.11, 0.24])  # optical depth of the air straight up from sea level,
+# red / green / blue (Rayleigh scattering at ~650 / 550 / 450 nm, a little aerosol)
+AIR_SCALE_HEIGHT_M = 8_000.0
 
 
-def sun_colour_rgb(above_limb_rad: float) -> np.ndarray:
-    """The sunlight's colour with the Sun this high above Earth's limb: white, reddening over the last
-    WARM_SUN_RAD as its light grazes through the air (the stage's light and the Cycles engine's)."""
-    warm = float(np.clip(above_limb_rad / WARM_SUN_RAD, 0.0, 1.0))
-    return np.array([1.0, 0.55, 0.28]) * (1 - warm) + np.array([1.0, 0.97, 0.92]) * warm
+def sun_tangent_height_m(above_limb_rad: float, altitude_m: float = DEFAULT_ALTITUDE_M) -> float:
+    """How close to the ground the Sun's ray passes on its way to the station, m, with the Sun this high
+    above the limb: 0 at the limb, about 2,300 km x the height (rad) just above it, the station's own
+    altitude once the Sun is above the horizontal."""
+    dip = limb_dip_rad(altitude_m)
+    if above_limb_rad >= dip:  # the Sun above the horizontal: the ray climbs away, nearest the ground at the station
+        return altitude_m
+    return max((EARTH_RADIUS_M + altitude_m) * math.cos(dip - above_limb_rad) - EARTH_RADIUS_M, 0.0)
+
+
+def sun_colour_rgb(above_limb_rad: float, altitude_m: float = DEFAULT_ALTITUDE_M) -> np.ndarray:
+    """The sunlight reaching the station with the Sun this high above Earth's limb (the stage's light and
+    the Cycles engine's): daylight, times what the air the ray grazes lets through. A grazing ray crosses
+    sqrt(2 pi R / H) ~ 70 times the air straight up, thinned by exp(-z/H) at its tangent height z; so the
+    light is white until the ray dips under ~50 km (the Sun ~0.02 rad above the limb), then reddens and
+    dims fast: at 0.010 rad (z ~ 24 km) it is about (0.83, 0.62, 0.37) of daylight."""
+    z = sun_tangent_height_m(above_limb_rad, altitude_m)
+    column = math.sqrt(2 * math.pi * EARTH_RADIUS_M / AIR_SCALE_HEIGHT_M) * math.exp(-z / AIR_SCALE_HEIGHT_M)
+    return DAYLIGHT_RGB * np.exp(-RAYLEIGH_ZENITH_TAU_RGB * column)
 
 
 def _orbit(record: Any) -> tuple[float, float]:
@@ -293,10 +311,10 @@ def check_camera_path(clip: Any, times: np.ndarray | None = None, boxes: Station
 
 # --- the default shot list -----------------------------------------------------------------
 SHOT_TIMES = {  # video seconds of each shot of the default edit (scaled by --seconds)
-    "establishing": 4.5, "opening": 7.0, "parting": 6.5, "leaving": 7.0, "apart": 4.5, "sunset": 4.0}
+    "establishing": 4.5, "opening": 7.0, "parting": 6.5, "leaving": 7.0, "apart": 4.0, "sunset": 4.5}
 PARTING_FACTOR = 10.0  # the two sides parting, 10x faster than real time
 LEAVING_FACTOR = 30.0
-SUNSET_FACTOR = 10.0  # the close that ends the clip: the departing side warm in the last sunlight
+SUNSET_FACTOR = 5.0  # the close that ends the clip, slowed for the last sunlight: white, then orange as it sets
 APART_FACTOR = 30.0  # the wide after it: both sides, far apart, over the day side
 LIGHT_ANGLE_DEG = 55.0  # between the Sun and the camera, seen from the subject: side to three-quarter light
 SUNSET_LIGHT_DEG = 126.0  # the close: light from behind one side, the limb glowing towards the Sun across the frame
@@ -304,13 +322,13 @@ APART_SUN_RAD = 0.75  # the wide ends with the Sun this high above the limb: abo
 APART_ELEVATION_DEG = 30.0  # the wide looks down this much: the day side behind both sides
 APART_FILL = 0.7  # both sides' hulls fill this much of the wide: the US arrays inside the frame too
 APART_ORBIT_DEG = 30.0  # the wide turns this much about the zenith: the day side sweeps past
-SUNSET_EXPOSURE_EV = 1.0  # the close opens up a stop: exposed for the hulls in the reddened last light, as a
+SUNSET_EXPOSURE_EV = 1.7  # the close opens up 1.7 stops: exposed for the hulls in the reddened last light, as a
 # photographer would (sky and night side stay black)
 SUNSET_FOV_DEG = 34.0  # the close's vertical field of view, deg
 SUNSET_ORBIT_DEG = 24.0  # the close turns this much about the zenith, towards the Sun (more ends against the Sun)
 SUNSET_ELEVATION_DEG = 8.0  # the close looks down this much: the layered limb behind the subject, dark Earth under it
-LIT_SUN_RAD = 0.025  # the edit ends with the Sun this high: still at full strength (the stage fades it over the
-# last 0.012 rad) and orange
+LIT_SUN_RAD = 0.007  # the edit ends with the Sun this high: its disc (0.0093 rad) wholly above the limb, at 0.92 of its
+# strength (the stage fades the disc out over 0.012 rad), its ray grazing the air at ~16 km: orange (sun_colour_rgb)
 CLOSE_FILL = (0.7, 0.8)  # the last close fills this much of the frame at its first and last frame...
 CLOSE_DROP = 0.2  # ...its subject this share of the half-height below centre: the end card reads above it
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes.util
+import math
 import os
 import signal
 import sys
@@ -29,7 +30,7 @@ from ..core.frames import quat_to_matrix
 from ..record.scene_of import title_of
 from ..scene.render_settings import RenderSettings, RenderSettingsError, preview_settings
 from .camera import Clip
-from .grade import blur_filter, exposure_lut, grade_image
+from .grade import MOTION_BLUR_FACTOR, blur_filter, exposure_lut, grade_image
 from .shots import check_camera_path
 
 if TYPE_CHECKING:
@@ -98,6 +99,7 @@ def _anti_alias(plotter: Any, mode: str) -> None:
 TITLE_SAFE = 0.05  # text stays this far (fraction of the frame) inside every edge: the title-safe area
 BACKING_OPACITY = 0.55  # the dark panel behind every text: legible over cloud and over black
 FADE_S = 0.35  # text fades in and out over this long, video s
+READOUT_HOLD_S = 0.25  # in blurred time-lapse shots the read-out's numbers change this often, video s
 CAPTION_MIN_S = 1.5  # a caption ("10 minutes later") shows at least this long, video s, or not at all
 CUE_RGB = (1.0, 0.82, 0.30)
 
@@ -175,6 +177,7 @@ class Overlays:
 
         self.clip = clip
         self.cfg = cfg = settings.overlays
+        self.motion_blur = settings.quality.motion_blur
         self.renderer = plotter.renderer
         self.aspect = settings.width_px / settings.height_px
         h = settings.height_px
@@ -313,7 +316,9 @@ class Overlays:
             self._set(self.end, self._end_words())
         if self.readout is not None:
             self._show(self.readout, readout_a)
-            self._set(self.readout, self._readout_words(video_s, t_s, gap))
+            held = self._held_readout_s(video_s)
+            words_gap = gap if held is None else self._gap_at(self.clip.sim(held))
+            self._set(self.readout, self._readout_words(video_s, t_s, words_gap))
         shot = clip.shot_at(video_s)
         pose = clip.camera(video_s) if shot is not None and (self.labels or self.cue is not None) else None
         self._update_caption(video_s, shot)
@@ -326,6 +331,18 @@ class Overlays:
         if self.end is None:
             return length
         return length - min(self.cfg.end_s * self.clip.scale, 0.3 * length)
+
+    def _held_readout_s(self, video_s: float) -> float | None:
+        """In a shot the shutter blend blurs (``grade.MOTION_BLUR_FACTOR`` and faster), the video time whose
+        numbers the read-out shows: they change every READOUT_HOLD_S, not every frame, so the blend does not
+        lay two values over each other (one frame in eight shows a change); None elsewhere."""
+        from .grade import MOTION_BLUR_FACTOR
+
+        hit = self.clip.shot_at(video_s)
+        if hit is None or hit[1].time_factor < MOTION_BLUR_FACTOR or self.motion_blur <= 0:
+            return None
+        first, _ = self.clip.shot_span(hit[0])
+        return first + math.floor((video_s - first) / READOUT_HOLD_S + 1e-9) * READOUT_HOLD_S
 
     def _readout_words(self, video_s: float, t_s: float, gap: tuple[float, float, float, str] | None) -> str:
         lines = []
@@ -464,8 +481,8 @@ class Overlays:
         top = 0.5 * (xy[1] + xy[2])
         assert self.cue_label is not None  # the cue is drawn only when [render.overlays] gap_cue is on
         self.cue_label.GetPositionCoordinate().SetValue(float(top[0]), float(top[1]) + 0.012)
-        self._set(self.cue_label, " Closed " if t_s < gap[2] else " Opening " if gap[0] < 0.005 else
-                  f" Gap {distance_words(gap[0])} ")
+        # the gap itself from the moment the hooks open (the read-out below says "Opening" in words)
+        self._set(self.cue_label, " Closed " if t_s < gap[2] else f" Gap {distance_words(gap[0])} ")
         self._show(self.cue_label, alpha)
 
     def _faces(self, t_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
@@ -776,8 +793,6 @@ def poster_path_for(video: Path) -> Path:
 def _blur_stretches(clip: Clip, first: int, end: int, weight: float) -> tuple[list[tuple[int, bool]], bool]:
     """Frames first..end-1 as (count, blurred) runs between cuts, and whether the frame before ``first``
     leads them (it is in the same blurred shot): what ``grade.blur_filter`` needs for one segment."""
-    from .grade import MOTION_BLUR_FACTOR
-
     if weight <= 0 or clip.shots is None:
         return [(end - first, False)], False
 
