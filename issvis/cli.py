@@ -1,7 +1,8 @@
 """The ``issvis`` command line: parse, call the pipeline, report. Thin on purpose.
 
 Exit status: 0 success, 1 a comparison that found differences, 2 bad input (one clear line on
-stderr, no traceback unless ``--debug``, no output file left behind).
+stderr, no traceback unless ``--debug``, no output file left behind), 3 a bug; ``--debug`` adds the
+traceback and changes no exit status.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ set_option = click.option("--set", "overrides", multiple=True, metavar="KEY.PATH
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--debug", is_flag=True,
+              help="Show the traceback of an error too (the exit status stays the same); accepted anywhere on the line.")
 @click.version_option(package_name="issvis")
 def cli(debug: bool) -> None:
     """issvis: simulate and show the ISS of March 2022 coming apart in orbit."""
@@ -316,13 +318,18 @@ def compare(a: Path, b: Path, until_s: float | None, overlap: bool, as_json: boo
     """Compare two records: poses, velocities, events, clearance, CMG momentum and propellant,
     each within its tolerance; say when and where they first diverge. Exit 0 when they agree,
     1 when they differ."""
-    from .record.compare import compare_records, tolerances_from
+    from .record.compare import UNTIL_NAME, ComparisonError, compare_records, tolerances_from
 
     # the station hash, not the parts: a comparison draws nothing, and names what differs itself
     record_a, record_b = (check_station(load_record(path), path)
                           for path in (input_file(p, ("record",), "compare")[0] for p in (a, b)))
     _Run.source = None  # a comparison's verdict names both files itself
-    result = compare_records(record_a, record_b, tolerances_from(tolerances), until_s=until_s, overlap=overlap)
+    try:
+        result = compare_records(record_a, record_b, tolerances_from(tolerances), until_s=until_s, overlap=overlap)
+    except ComparisonError as exc:  # name the option as the user typed it
+        message = str(exc)
+        raise UserError("--until" + message[len(UNTIL_NAME) + 2:] if message.startswith(f"{UNTIL_NAME} =")
+                        else message) from None
     click.echo(result.to_json() if as_json else result.report)
     if not result.agree:
         sys.exit(EXIT_DIFFERENT)
@@ -769,6 +776,18 @@ def _error_line(exc: BaseException) -> str:
     return message
 
 
+def _take_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """(argv without a ``--debug`` given after the subcommand, whether one was): ``--debug`` works
+    anywhere on the line, as a user types it (``issvis simulate x.toml --debug``); after ``--`` it is
+    an argument, and a ``--debug`` before the subcommand is left to the group's option."""
+    if "--debug" not in argv:
+        return argv, False
+    end = argv.index("--") if "--" in argv else len(argv)
+    first = next((i for i, a in enumerate(argv[:end]) if not a.startswith("-")), end)  # the subcommand
+    late = [i for i in range(first + 1, end) if argv[i] == "--debug"]
+    return [a for i, a in enumerate(argv) if i not in late], bool(late)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (testable in-process).
 
@@ -779,6 +798,8 @@ def main(argv: list[str] | None = None) -> int:
     after its cleanup.
     """
     _Run.debug, _Run.source = False, None
+    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, late_debug = _take_debug(argv)
     try:
         cli.main(args=argv, prog_name="issvis", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
@@ -792,8 +813,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # sys.exit inside a command
         return int(exc.code or 0)
     except Exception as exc:
-        if _Run.debug:
-            raise
+        _Run.debug = _Run.debug or late_debug
+        if _Run.debug:  # the traceback first, then the same one line and exit status as without --debug
+            import traceback
+
+            traceback.print_exc()
         if isinstance(exc, InputError):
             click.echo(f"issvis: error: {_error_line(exc)}", err=True)
             return EXIT_BAD_INPUT
@@ -804,9 +828,10 @@ def main(argv: list[str] | None = None) -> int:
         if extra is not None:
             click.echo(f"issvis: error: {extra}", err=True)
             return EXIT_BAD_INPUT
-        import traceback
+        if not _Run.debug:
+            import traceback
 
-        traceback.print_exc()
+            traceback.print_exc()
         click.echo(f"issvis: internal error (a bug in issvis, please report it with the lines above): "
                    f"{type(exc).__name__}: {exc}", err=True)
         return EXIT_BUG

@@ -112,13 +112,21 @@ class TrajectoryRegression:
     def _scene_path(self, text: str | Path) -> Path:
         """A scene named by a path (from the current folder, the rootdir or the test's folder) or a
         shipped scene's name; the path itself when none exists (the loader then says so)."""
-        from .core.shipped import resolve_scene
+        from .core.errors import InputError
+        from .core.shipped import resolve_scene, shipped_scenes
 
         path = Path(text)
-        for folder in (Path.cwd(), self._request.config.rootpath, Path(str(self._request.node.path)).parent):
+        folders = list(dict.fromkeys((Path.cwd(), self._request.config.rootpath,
+                                      Path(str(self._request.node.path)).parent)))
+        for folder in folders:
             if (folder / path).is_file():
                 return folder / path
-        return resolve_scene(path)
+        found = resolve_scene(path)
+        if not found.exists():
+            where = str(path) if path.is_absolute() else f"{path} in {', '.join(str(f) for f in folders)}"
+            hint = "" if path.suffix.lower() == ".npz" else f"; nor a shipped scene ({', '.join(shipped_scenes())})"
+            raise InputError(f"no such file: {where}{hint}")
+        return found
 
     def _record_of(self, source: Scene | Record | str | Path, overrides: tuple[str, ...]) -> Record:
         from .physics.simulation import simulate
@@ -170,8 +178,13 @@ class TrajectoryRegression:
         if name in self._names:
             raise ValueError(f"check() named {name!r} twice in one test: give each check its own name=")
         self._names.add(name)
+        from .core.errors import InputError
+
         tol = (tolerances or ComparisonTolerances()).with_overrides(**tolerance_overrides)
-        record = self._record_of(source, tuple(overrides))
+        try:
+            record = self._record_of(source, tuple(overrides))
+        except InputError as exc:  # bad input in the test (a typo'd override, a missing scene): one line
+            pytest.fail(f"trajectory_regression.check: {exc}", pytrace=False)
         path = self.golden_path(name)
         written = self._request.config.stash.setdefault(_WRITTEN, _Written())
         self.last_comparison = None
@@ -213,9 +226,30 @@ class TrajectoryRegression:
         obtained = self._tmp.mktemp("issvis-obtained") / f"{name}.npz"
         record.save(obtained)
         pytest.fail(f"trajectory differs from the golden record {path}\n{result.report}\n"
-                    f"this run's record: {obtained} (issvis compare {path} {obtained}"
-                    f"{' --overlap' if overlap else f' --until {until_s:g}' if until_s is not None else ''}); "
+                    f"this run's record: {obtained} ({compare_command(path, obtained, tol, until_s, overlap)}); "
                     "if the change is intended: pytest --issvis-regen-failed", pytrace=False)
+
+
+def compare_command(golden: Path, obtained: Path, tol: ComparisonTolerances, until_s: float | None,
+                    overlap: bool) -> str:
+    """The ``issvis compare`` line that reproduces a check's verdict: its span and every tolerance
+    that is not the command's default."""
+    import shlex
+    from dataclasses import fields
+
+    from .record.compare import ComparisonTolerances
+
+    default = ComparisonTolerances()
+    words = ["issvis", "compare", str(golden), str(obtained)]
+    if overlap:
+        words.append("--overlap")
+    if until_s is not None:
+        words += ["--until", f"{float(until_s)!r}"]
+    for f in fields(tol):
+        value = getattr(tol, f.name)
+        if value != getattr(default, f.name):
+            words += [f"--{f.name.replace('_', '-')}", f"{float(value)!r}"]
+    return shlex.join(words)
 
 
 @pytest.fixture

@@ -228,17 +228,18 @@ def test_compare_passes_the_span_keywords_through():
 
 
 # --- pictures: the missing extra's hint, and a still that uses the record's settings ----------------
-def test_a_missing_extra_raises_the_clis_one_line_hint(tmp_path, short_record):
+@pytest.mark.parametrize("package", ["pyvista", "PIL"])
+def test_a_missing_extra_raises_the_clis_one_line_hint_naming_the_extra(package, tmp_path, short_record):
     path = tmp_path / "r.npz"
     short_record.save(path)
-    code = ("import sys\nsys.modules['pyvista'] = None\nimport issvis\n"
+    code = (f"import sys\nsys.modules[{package!r}] = None\nimport issvis\n"
             f"record = issvis.Record.load({str(path)!r})\n"
             "try:\n    issvis.render_still(record, 0.0, 'x.png')\n"
             "except issvis.InputError as exc:\n    print(type(exc).__name__, exc)\n")
     done = run_python(code, tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == ("MissingExtraError issvis.render_still needs pyvista, which is not installed: "
-                                   "pip install 'issvis[render]'")
+    assert done.stdout.strip() == (f"MissingExtraError issvis.render_still needs issvis[render] ({package} is not "
+                                   "installed): pip install 'issvis[render]'")
     assert not (tmp_path / "x.png").exists()
 
 

@@ -95,4 +95,4 @@ def test_a_simulate_only_install_needs_none_of_the_extras(tmp_path):
     assert done.returncode == 2, done.stderr[-3000:]
     assert out.exists() and "records agree" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == (
-        "issvis: error: this command needs matplotlib, which is not installed: pip install 'issvis[analysis]'")
+        "issvis: error: this command needs issvis[analysis] (matplotlib is not installed): pip install 'issvis[analysis]'")

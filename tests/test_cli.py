@@ -141,6 +141,7 @@ def test_a_plain_pip_install_carries_scenes_and_assets(tmp_path):
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
                             "-w", str(tmp_path / "dist"), str(src)], capture_output=True, text=True, timeout=300)
     assert built.returncode == 0, built.stderr[-2000:]
+    assert "would be ignored" not in built.stdout + built.stderr  # every data folder is declared (pyproject.toml)
     (wheel,) = (tmp_path / "dist").glob("issvis-*.whl")
     site = tmp_path / "site"
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
@@ -148,7 +149,11 @@ def test_a_plain_pip_install_carries_scenes_and_assets(tmp_path):
     assert installed.returncode == 0, installed.stderr[-2000:]
     names = zipfile.ZipFile(wheel).namelist()
     assert {f"issvis/scenes/{p.name}" for p in SCENES.glob("*.toml")} <= set(names)
-    assert {f"issvis/station_assets/{p.name}" for p in (ROOT / "assets").iterdir() if p.is_file()} <= set(names)
+    assert {f"issvis/station_assets/{p.relative_to(ROOT / 'assets').as_posix()}"
+            for p in (ROOT / "assets").rglob("*") if p.is_file()} <= set(names)  # textures/ too
+    static = ROOT / "issvis" / "pictures" / "webgl" / "static"  # the web page and its vendored three.js
+    assert {f"issvis/pictures/webgl/static/{p.relative_to(static).as_posix()}"
+            for p in static.rglob("*") if p.is_file()} <= set(names)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site)}

@@ -185,3 +185,13 @@ def test_the_figure_title_lies_whole_inside_the_figure():
     assert page.x0 <= box.x0 and box.x1 <= page.x1 and page.y0 <= box.y0 and box.y1 <= page.y1, (box, page)
     ax = fig.axes[0]
     assert box.y0 >= ax.get_window_extent().y1  # above the plot, not over the curves
+
+
+def test_the_cmg_endurance_lines_write_vectors_for_people_not_numpy():
+    from issvis.analysis.decay import CmgEndurance
+
+    lines = CmgEndurance(0.25, np.array([-0.93, 1.44, -0.17]), np.array([-0.361, -1e-5, -0.043]), 126.3, 19.1,
+                         16567.0, 0.21).lines()
+    assert "centre of pressure (-0.93, 1.44, -0.17) m" in lines[0]
+    assert "drag torque (-0.361, 0.000, -0.043) N m (LVLH)" in lines[0]  # no '-0.' and no numpy brackets
+    assert "[" not in "".join(lines)

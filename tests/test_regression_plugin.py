@@ -192,6 +192,48 @@ def test_checks_without_names_or_with_a_bad_golden_say_what_to_do(pytester, reco
     assert Record.load(pytester.path / "golden" / "bad.npz").duration_s == 300.0
 
 
+def test_bad_input_in_a_check_is_one_line_naming_it(pytester, records):
+    project(pytester, records, """
+        def test_typo(trajectory_regression):
+            trajectory_regression.check("undock", "typo", overrides=["separation.0.delta_vv=1"])
+
+        def test_missing(trajectory_regression):
+            trajectory_regression.check("scenes/nosuch.toml", "missing")
+    """)
+    result = run(pytester)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([
+        "*trajectory_regression.check: *undock.toml: unknown key 'separation.0.delta_vv'*",
+        f"*trajectory_regression.check: no such file: scenes/nosuch.toml in {pytester.path}*; nor a shipped scene (*undock*)",
+    ])
+    out = result.stdout.str()
+    assert "schema.py" not in out and "Traceback" not in out and "raise " not in out
+
+
+def test_the_suggested_compare_command_reproduces_the_verdict_with_the_tests_tolerances(pytester, records, capsys):
+    import shlex
+
+    from issvis.cli import main
+
+    project(pytester, records, """
+        def test_it(trajectory_regression):
+            trajectory_regression.check(record(), "undock", pos_tol_m=0.04, ang_tol_deg=0.5, until_s=250.0)
+    """)
+    run(pytester, "--issvis-regen").assert_outcomes(passed=1)
+    (pytester.path / "which.txt").write_text("b")
+    failed = run(pytester)
+    failed.assert_outcomes(failed=1)
+    out = failed.stdout.str()
+    command = out[out.index("(issvis compare ") + 1:out.index("); if the change is intended")]
+    words = shlex.split(command)
+    assert words[words.index("--pos-tol-m") + 1] == "0.04" and words[words.index("--ang-tol-deg") + 1] == "0.5"
+    assert words[words.index("--until") + 1] == "250.0" and "--vel-tol-mps" not in words  # defaults left out
+    capsys.readouterr()
+    assert main(words[1:]) == 1
+    first = next(line for line in out.splitlines() if line.startswith("first divergence"))
+    assert first in capsys.readouterr().out  # the same verdict, word for word
+
+
 def test_the_plugin_imports_nothing_heavy():
     """pytest imports the plugin in every run of every project where issvis is installed."""
     code = ("import sys, pytest, issvis; before = set(sys.modules); import issvis.pytest_plugin; "

@@ -232,11 +232,28 @@ def test_a_simulation_error_is_one_line_naming_the_scene_and_exit_2(monkeypatch,
     assert not (tmp_path / "x.npz").exists()
 
 
-def test_debug_shows_the_traceback_of_an_input_error(tmp_path):
-    from issvis.core.errors import InputError
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_shows_the_traceback_of_an_input_error_and_still_exits_2(where, tmp_path, capsys):
+    args = ["simulate", str(tmp_path / "nope.toml")]
+    code, _, err = run_cli(capsys, *(["--debug", *args] if where == "before" else [*args, "--debug"]))
+    assert code == 2, err
+    assert "Traceback" in err and err.rstrip().splitlines()[-1].startswith("issvis: error: ") and "nope.toml: no such scene file" in err
 
-    with pytest.raises(InputError, match="nope.toml: no such scene file"):
-        main(["--debug", "simulate", str(tmp_path / "nope.toml")])
+
+def test_debug_keeps_exit_2_for_a_bad_override(capsys):
+    code, _, err = run_cli(capsys, "--debug", "simulate", "undock", "--set", "scene.duration_s=-1")
+    assert code == 2 and "Traceback" in err and "scene.duration_s = -1" in err.rstrip().splitlines()[-1]
+
+
+def test_debug_keeps_exit_3_for_a_bug_with_one_traceback(monkeypatch, tmp_path, capsys):
+    import issvis.physics.simulation
+
+    def bug(scene, progress=None):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(issvis.physics.simulation, "simulate", bug)
+    code, _, err = run_cli(capsys, "simulate", str(DEFAULT), "-o", str(tmp_path / "x.npz"), "--debug")
+    assert code == 3 and err.count("Traceback") == 1 and "internal error" in err
 
 
 def test_a_bug_is_a_traceback_and_exit_3_not_a_verdict(monkeypatch, tmp_path, capsys):

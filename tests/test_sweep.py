@@ -50,8 +50,17 @@ def test_parse_vary_range_and_list():
     v = sw.parse_vary("separation.0.delta_v_mps=0.05:0.3:6")
     assert v.key == "separation.0.delta_v_mps"
     np.testing.assert_allclose(v.values, np.linspace(0.05, 0.3, 6))
+    assert v.values == (0.05, 0.1, 0.15, 0.2, 0.25, 0.3)  # as a person writes them, not 0.15000000000000002
     assert (v.low, v.high) == (0.05, 0.3)
     assert sw.parse_vary("scene.duration_s=60,120,30").values == (60.0, 120.0, 30.0)
+
+
+def test_the_table_writes_a_grid_value_as_typed(tmp_path):
+    runs = sw.plan_runs([sw.parse_vary("separation.0.delta_v_mps=0.05:0.3:6")], [], None, seed=0)
+    sw.write_table(runs, tmp_path / "grid.csv")
+    text = (tmp_path / "grid.csv").read_text()
+    assert text.split() == ["separation.0.delta_v_mps", "0.05", "0.1", "0.15", "0.2", "0.25", "0.3"]
+    assert sw.overrides_for(runs[2]) == ["separation.0.delta_v_mps=0.15"]  # the run simulates what the table says
 
 
 @pytest.mark.parametrize("spec", ["separation.0.delta_v_mps", "=1:2:3", "a.b=1:2", "a.b=1:2:x", "a.b=1:2:0",

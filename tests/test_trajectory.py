@@ -159,8 +159,58 @@ def test_a_golden_agrees_with_a_longer_run_over_their_common_span(golden_undock,
     assert until.agree and until.span_s == (0.0, 150.0)
 
 
+LOOSE = ComparisonTolerances(pos_tol_m=0.5, ang_tol_deg=5.0, vel_tol_mps=0.1, event_time_tol_s=1.0, clearance_tol_m=0.5,
+                             cmg_momentum_tol_nms=1e4, propellant_tol_kg=5.0)  # room for interpolating between samples
+
+
+def every_other_sample(record: Record) -> Record:
+    """record with every other sample (and its last), as a run sampling half as often would have written it."""
+    keep = np.zeros(len(record.t), bool)
+    keep[::2] = keep[-1] = True
+    extra = {k: (v[keep] if k in TIME_SERIES else v) for k, v in record.extra.items()}
+    return dataclasses.replace(record, t=record.t[keep], pos=record.pos[keep], quat=record.quat[keep],
+                               vel=record.vel[keep], extra=extra)
+
+
+def test_records_sampled_differently_are_compared_at_every_sample_of_either_and_a_note_says_so(golden_undock):
+    # without the clearance: interpolated across the instant of parting, it is whole on one side and apart on the other
+    golden_undock = dataclasses.replace(golden_undock, extra={k: v for k, v in golden_undock.extra.items()
+                                                              if k != "clearance_m"})
+    sparse = every_other_sample(golden_undock)
+    result = compare_records(golden_undock, sparse, LOOSE)
+    assert result.agree, result.report
+    n = len(golden_undock.t)
+    assert f"at {n} instants" in result.report.splitlines()[0]
+    assert any(f"(A {n}, B {len(sparse.t)}, {len(sparse.t)} of them shared)" in note
+               and f"B at {n - len(sparse.t)}" in note for note in result.notes), result.notes
+    # a difference at a sample only A has is found, not left out with that sample
+    k = 2 * (n // 4) + 1
+    pos = golden_undock.pos.copy()
+    pos[k, golden_undock.names == "zvezda"] += np.array([0.0, 2.0, 0.0])
+    planted = compare_records(dataclasses.replace(golden_undock, pos=pos), sparse, LOOSE)
+    assert not planted.agree and planted.first_divergence is not None
+    assert planted.first_divergence.t_s == golden_undock.t[k] and planted.first_divergence.part == "zvezda"
+    assert not compare_records(golden_undock, golden_undock).notes  # one sampling: nothing interpolated, no note
+
+
+def test_the_header_gives_both_event_counts_when_they_differ(golden_undock):
+    n = len(golden_undock.events)
+    fewer = compare_records(golden_undock, dataclasses.replace(golden_undock, events=golden_undock.events[:-1]))
+    assert f"{n} events in A, {n - 1} in B" in fewer.report.splitlines()[0]
+    assert compare_records(golden_undock, golden_undock).report.splitlines()[0].endswith(f", {n} events")
+
+
+def test_an_agreeing_report_points_at_a_pose_only_when_one_differs(golden_undock):
+    same = compare_records(golden_undock, golden_undock).report
+    assert "worst against" not in same and "closest to" not in same and "the same at every instant" in same
+    pos = golden_undock.pos.copy()
+    pos[-1, golden_undock.names == "zvezda"] += np.array([0.0, 0.004, 0.0])
+    near = compare_records(golden_undock, dataclasses.replace(golden_undock, pos=pos)).report
+    assert "closest to its tolerance: part 'zvezda' at t = 300.000 s, position off by 0.004 m" in near
+
+
 def test_a_span_outside_a_record_is_bad_input(golden_undock):
-    with pytest.raises(ComparisonError, match=r"until = 400 s is outside record A's span \(0\.\.300 s\)"):
+    with pytest.raises(ComparisonError, match=r"^until_s = 400 s: outside both spans \(A 0\.\.300 s, B 0\.\.300 s\)$"):
         compare_records(golden_undock, golden_undock, until_s=400.0)
     assert issubclass(ComparisonError, InputError)  # the command line: one line, exit 2
 
@@ -306,7 +356,8 @@ def test_compare_command_options_json_span_and_exit_codes(undock_record, tmp_pat
     capsys.readouterr()
     assert main(["compare", str(golden), str(short), "--until", "250"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and f"until = 250 s is outside record B's span (0..{cut(base, 200.0).t[-1]:g} s)" in err[0]
+    assert len(err) == 1 and err[0] == ("issvis: error: --until 250 s: outside record B's span "
+                                        f"(A 0..{base.t[-1]:g} s, B 0..{cut(base, 200.0).t[-1]:g} s)")
     assert main(["compare", str(golden), str(planted), "--event-time-tol-s", "0"]) == 2  # must be > 0
 
 

@@ -440,6 +440,12 @@ ORBITAL_SPEED_MPS = 7_660.0
 """At 418 km; drag uses the speed relative to the air, which co-rotates (a few % less, ignored)."""
 
 
+def vector(v: np.ndarray, decimals: int) -> str:
+    """A 3-vector for people, '(x, y, z)' at a fixed number of decimals: no numpy brackets, no -0."""
+    return "(" + ", ".join(f"{float(x) + 0.0:.{decimals}f}".replace(f"-{0:.{decimals}f}", f"{0:.{decimals}f}")
+                           for x in v) + ")"
+
+
 @dataclass(frozen=True)
 class CmgEndurance:
     """The US segment alone in its gravity-gradient TEA, with drag torque added (docs/control.md)."""
@@ -454,8 +460,8 @@ class CmgEndurance:
 
     def lines(self) -> list[str]:
         return [
-            f"US segment alone: drag {self.drag_n:.2f} N, centre of pressure {np.round(self.centre_of_pressure_offset_m, 2)} m "
-            f"from its centre of mass (body axes): drag torque {np.round(self.aero_torque_lvlh_nm, 3)} N m (LVLH)",
+            f"US segment alone: drag {self.drag_n:.2f} N, centre of pressure {vector(self.centre_of_pressure_offset_m, 2)} m "
+            f"from its centre of mass (body axes): drag torque {vector(self.aero_torque_lvlh_nm, 3)} N m (LVLH)",
             f"  in its gravity-gradient TEA the drag torque fills the CMGs ({CMG_CAPACITY_NMS:,.0f} N m s) in "
             f"{self.hours_to_saturation_empty:.1f} h from empty, at worst {self.hours_to_saturation_from:.1f} h with "
             f"the {self.start_momentum_nms:,.0f} N m s the split leaves (default scene)",

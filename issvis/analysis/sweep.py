@@ -111,7 +111,9 @@ def parse_vary(spec: str) -> Vary:
             raise SweepError(f"--vary {spec!r}: N {fields[2]!r} is not a whole number") from None
         if n < 1:
             raise SweepError(f"--vary {spec!r}: N must be at least 1")
-        grid = tuple(float(v) for v in np.linspace(start, stop, n))
+        # to 12 significant digits: 0.15 as typed, not linspace's 0.15000000000000002, both in the
+        # run's --set and in the table (far below any tolerance a scene value has)
+        grid = tuple(float(f"{v:.12g}") for v in np.linspace(start, stop, n))
         return Vary(key, grid, min(start, stop), max(start, stop))
     items = [v.strip() for v in rest.split(",")]
     ends = _range_ends(items[0]) if len(items) == 1 else None

@@ -30,8 +30,9 @@ EXTRA_OF_PACKAGE = {
 
 
 def missing_extra(exc: BaseException, needs: str = "this command") -> str | None:
-    """The message for an optional package that is not installed ('NEEDS needs pyvista, which is
-    not installed: pip install 'issvis[render]''), or None for any other error. The command line
+    """The message for an optional package that is not installed ('NEEDS needs issvis[render]
+    (PIL is not installed): pip install 'issvis[render]''): the extra first, whichever of its
+    packages was the first missing; None for any other error. The command line
     and the Python API (``needs="issvis.render_still"``) share it."""
     if not isinstance(exc, ModuleNotFoundError) or exc.name is None:
         return None
@@ -39,7 +40,7 @@ def missing_extra(exc: BaseException, needs: str = "this command") -> str | None
     extra = EXTRA_OF_PACKAGE.get(top)
     if extra is None:
         return None
-    return f"{needs} needs {top}, which is not installed: pip install 'issvis[{extra}]'"
+    return f"{needs} needs issvis[{extra}] ({top} is not installed): pip install 'issvis[{extra}]'"
 
 
 def close_matches(value: object, choices: Iterable[object], n: int = 3) -> list[str]:

@@ -109,6 +109,9 @@ def quantity_key(tolerance_name: str) -> str:
     return tolerance_name.replace("_tol_", "_")
 
 
+#: The name of the until argument in messages (``issvis compare`` says ``--until`` instead).
+UNTIL_NAME = "until_s"
+
 #: Group names of what belongs to no part.
 EVENTS_GROUP, SYSTEM_GROUP = "events", "system"
 _T_SAME_S = 1e-6  # two sample times closer than this are the same time (records store float64 seconds)
@@ -309,11 +312,12 @@ def _span(a: Record, b: Record, until_s: float | None, overlap: bool) -> tuple[f
                     f"(Python: overlap=True), or up to a time with --until S (until_s=S)")
     if until_s is not None:
         if not math.isfinite(until_s):
-            raise ComparisonError(f"until = {until_s}: must be a finite time, s")
-        for label, r in (("A", a), ("B", b)):
-            if until_s > r.t[-1] + _T_SAME_S or until_s < max(r.t[0], start) - _T_SAME_S:
-                raise ComparisonError(f"until = {until_s:g} s is outside record {label}'s span "
-                                      f"({r.t[0]:g}..{r.t[-1]:g} s); {spans}")
+            raise ComparisonError(f"{UNTIL_NAME} = {until_s}: must be a finite time, s")
+        outside = [label for label, r in (("A", a), ("B", b))
+                   if until_s > r.t[-1] + _T_SAME_S or until_s < max(r.t[0], start) - _T_SAME_S]
+        if outside:
+            whose = "record A's span" if outside == ["A"] else "record B's span" if outside == ["B"] else "both spans"
+            raise ComparisonError(f"{UNTIL_NAME} = {until_s:g} s: outside {whose} ({spans})")
         end = until_s
     return float(start), float(end)
 
@@ -378,23 +382,27 @@ def _body_detail(sa: _Sampled, sb: _Sampled, segments: list[str], ti: int, col: 
     return f"its rigid body differs: in A with {seg(with_a)}; in B with {seg(with_b)}"
 
 
-def _grid(a: Record, b: Record, start: float, end: float) -> tuple[np.ndarray, bool]:
-    """The instants to compare at, and whether a record is interpolated at some of them.
+def _grid(a: Record, b: Record, start: float, end: float) -> tuple[np.ndarray, int, int, int]:
+    """(the instants to compare at, how many are A's samples, B's samples, both's).
 
-    The instants both records sampled, when they are at least half of the sparser record's
-    samples in the span: runs of one scene sample the same instants (a 300 s golden and the 1800 s
-    run share all but the golden's last sample), and comparing samples with samples adds no
-    interpolation error. Else (different sampling) the union of both, each record interpolated
-    where it has no sample.
+    Every sample of either record in the span (and the span's ends), one instant each: where both
+    sampled, samples are compared with samples; where only one did, the other is interpolated.
+    Runs of one scene sample the same instants, so nothing is interpolated; keeping only the
+    shared instants instead would leave out, unsaid, the samples where the runs differ most.
     """
     ta, tb = (r.t[(r.t >= start - _T_SAME_S) & (r.t <= end + _T_SAME_S)] for r in (a, b))
-    j = np.searchsorted(tb, ta)
-    lo, hi = np.clip(j - 1, 0, len(tb) - 1), np.clip(j, 0, len(tb) - 1)
-    common = ta[np.minimum(np.abs(tb[lo] - ta), np.abs(tb[hi] - ta)) < _T_SAME_S]
-    if len(common) and 2 * len(common) >= min(len(ta), len(tb)):
-        return common, False
     union = np.unique(np.concatenate([ta, tb, [start, end]]))
-    return union[np.concatenate([[True], np.diff(union) > _T_SAME_S])], True  # one instant each
+    grid = union[np.concatenate([[True], np.diff(union) > _T_SAME_S])]  # one instant each
+
+    def sampled(t: np.ndarray) -> np.ndarray:
+        if not len(t):
+            return np.zeros(len(grid), bool)
+        j = np.searchsorted(t, grid)
+        lo, hi = np.clip(j - 1, 0, len(t) - 1), np.clip(j, 0, len(t) - 1)
+        return np.minimum(np.abs(t[lo] - grid), np.abs(t[hi] - grid)) < _T_SAME_S
+
+    in_a, in_b = sampled(ta), sampled(tb)
+    return grid, int(in_a.sum()), int(in_b.sum()), int((in_a & in_b).sum())
 
 
 def _common_quantities(a: Record, b: Record, notes: list[str]) -> tuple[list[str], list[tuple[int, int, str]]]:
@@ -528,9 +536,10 @@ def compare_records(a: Record, b: Record, tolerances: ComparisonTolerances | Non
         notes.append(f"the records were simulated with different stations (A {str(hash_a)[:8]}, B {str(hash_b)[:8]})")
 
     keys, prop_cols = _common_quantities(a, b, notes)
-    grid, interpolated = _grid(a, b, start, end)
-    if interpolated:
-        notes.append("the records sample different instants: each is interpolated at the other's samples, "
+    grid, n_a, n_b, n_both = _grid(a, b, start, end)
+    if n_both < len(grid):
+        notes.append(f"the records sample different instants (A {n_a}, B {n_b}, {n_both} of them shared): "
+                     f"compared at all {len(grid)}, A interpolated at {len(grid) - n_a} and B at {len(grid) - n_b}, "
                      "which adds an error where the motion changes between samples (pushes, contacts, burns)")
     sa, sb = _sample(a, order_a, grid, keys), _sample(b, order_b, grid, keys)
     segments = [str(s) for s in a.segment]
@@ -550,11 +559,12 @@ def compare_records(a: Record, b: Record, tolerances: ComparisonTolerances | Non
     wt, wb = (int(i) for i in np.unravel_index(int(np.argmax(score)), score.shape))
     comparison = Comparison(agree, float(pos_err.max()), float(ang_err.max()), names_a[wb], float(grid[wt]), "",
                             first_all, groups, all_largest, (start, end), None, tuple(notes), tol)
-    return replace(comparison, report=_words(comparison, a, b, len(grid), len(_events_in(a, start, end)),
+    n_events = (len(_events_in(a, start, end)), len(_events_in(b, start, end)))
+    return replace(comparison, report=_words(comparison, a, b, len(grid), n_events,
                                              float(pos_err[wt, wb]), float(ang_err[wt, wb])))
 
 
-def _words(c: Comparison, a: Record, b: Record, n_samples: int, n_events: int, worst_pos: float,
+def _words(c: Comparison, a: Record, b: Record, n_samples: int, n_events: tuple[int, int], worst_pos: float,
            worst_ang: float) -> str:
     """The report for people: verdict, first divergence, each group, the largest differences."""
     assert c.span_s is not None
@@ -562,7 +572,8 @@ def _words(c: Comparison, a: Record, b: Record, n_samples: int, n_events: int, w
     start, end = c.span_s
     whole = abs(a.t[0] - start) < _T_SAME_S and abs(a.t[-1] - end) < _T_SAME_S and abs(b.t[-1] - end) < _T_SAME_S
     span = f"over {start:g}..{end:g} s" + ("" if whole else f" (A {a.t[0]:g}..{a.t[-1]:g} s, B {b.t[0]:g}..{b.t[-1]:g} s)")
-    lines = [f"records {'agree' if c.agree else 'DIFFER'} {span}, at {n_samples} instants, {n_events} events"]
+    events = f"{n_events[0]} events" if n_events[0] == n_events[1] else f"{n_events[0]} events in A, {n_events[1]} in B"
+    lines = [f"records {'agree' if c.agree else 'DIFFER'} {span}, at {n_samples} instants, {events}"]
     if c.first_divergence is not None:
         d = c.first_divergence
         lines.append(f"first divergence at t = {d.t_s:.3f} s in {d.group}: {d.words}")
@@ -571,7 +582,7 @@ def _words(c: Comparison, a: Record, b: Record, n_samples: int, n_events: int, w
         if g.first is None:
             said = ", ".join(f"{QUANTITIES[q][0]} {v:.3g} {QUANTITIES[q][1]}" for q, v in g.largest.items())  # finite: agreeing
             lines.append(f"  {g.name:<{width}}  agrees (largest {said})" if g.name != EVENTS_GROUP
-                         else f"  {g.name:<{width}}  agree ({n_events} matched in kind and time)")
+                         else f"  {g.name:<{width}}  agree ({n_events[0]} matched in kind and time)")
             continue
         line = f"  {g.name:<{width}}  from t = {g.first.t_s:.3f} s: {g.first.words}"
         if g.worst is not None and g.worst != g.first:
@@ -581,10 +592,13 @@ def _words(c: Comparison, a: Record, b: Record, n_samples: int, n_events: int, w
         label, unit = QUANTITIES[q]
         return f"{label} {v:.6g} {unit}" if math.isfinite(v) else f"{label}: a mismatch without a size (above)"
 
-    lines.append(
-        "largest differences: " + ", ".join(amount(q, v) for q, v in c.largest.items())
-        + f"; worst against its tolerance: part '{c.worst_part}' at t = {c.worst_t_s:.3f} s, "
-          f"position off by {worst_pos:.6g} m, angle by {worst_ang:.6g} deg")
+    worst = ""  # the pose furthest out of (or, agreeing, closest to) its tolerance; none when all equal
+    if worst_pos > 0 or worst_ang > 0:
+        worst = (f"; {'closest to' if c.agree else 'worst against'} its tolerance: part '{c.worst_part}' at "
+                 f"t = {c.worst_t_s:.3f} s, position off by {worst_pos:.6g} m, angle by {worst_ang:.6g} deg")
+    elif c.agree:
+        worst = "; every part's pose is the same at every instant"
+    lines.append("largest differences: " + ", ".join(amount(q, v) for q, v in c.largest.items()) + worst)
     lines.append("tolerances: " + ", ".join(f"{QUANTITIES[f.name][0]} {getattr(tol, f.name):g} {QUANTITIES[f.name][1]}"
                                             for f in fields(tol)))
     lines += [f"note: {n}" for n in c.notes]
