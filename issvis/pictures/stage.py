@@ -33,8 +33,9 @@ Light: the Sun as a hard directional key (the only VTK light, the only one that 
 the light of the sunlit Earth below, computed each frame from the ground under the station (its
 albedo, its cloud, the Sun's height there) and given to the station's own fragment shader as
 order-2 spherical harmonics (``issvis.pictures.earth.ground_light``). The shader lights in linear
-light and writes ``sqrt`` of it (gamma 2, as Earth's shader): a frame is linear light in that
-encoding, with no tone curve. Array cells and windows are glass: a Fresnel reflection of the ground,
+light and writes it in the display's encoding (``DISPLAY_GAMMA``, 2.2: what the video is shown
+through), decoding textures with the same power, so a sunlit colour is its texture's and a face that
+gets a tenth of the sunlight shows a tenth of the light on the screen (gamma 2 showed 0.08 of it). Array cells and windows are glass: a Fresnel reflection of the ground,
 the limb and black space, and a sharp glint of the Sun.
 """
 
@@ -175,6 +176,12 @@ LIMB_BAND_COS = 0.012  # angular half-width (as a cosine) of the bright limb ban
 # uniform share of the Sun on every face, so that a shadow on a hull that faces away from Earth is deep
 # but not black. About a tenth of the sky around a surface is sunlit station of albedo ~0.5.
 STATION_BOUNCE = 0.03
+# The frame's encoding of linear light: the power a display decodes video with (sRGB and BT.709
+# displays, ~2.2). The station's shader wrote sqrt (gamma 2) before: a display then showed a shadow that
+# gets a tenth of the sunlight at 0.316^2.2 = 0.08 of it, a white side in Earth's light at ~65/255 beside
+# ~205 in sunlight instead of ~75. Textures are decoded with the same power (a sunlit colour stays its
+# texture's). Earth's shader still writes gamma 2 (its haze and limb are tuned in it).
+DISPLAY_GAMMA = 2.2
 LIMB_HAZE_RGB = np.array([0.16, 0.27, 0.52])  # linear radiance of the sunlit limb's haze (Earth's shader)
 FILL_UNIFORMS = [f"issvisFill{k}" for k in range(9)]
 
@@ -187,12 +194,11 @@ def _station_fragment(glass: bool, textured: bool) -> str:
         "1.0", "iN.y", "iN.z", "iN.x", "iN.x * iN.y", "iN.y * iN.z", "(3.0 * iN.z * iN.z - 1.0)", "iN.x * iN.z",
         "(iN.x * iN.x - iN.y * iN.y)")))
     code = f"""
-  // issvis: the station's light, in linear light, written as sqrt (gamma 2)
+  // issvis: the station's light, in linear light, written in the display's encoding (DISPLAY_GAMMA)
   vec3 iN = normalVCVSOutput;
   vec3 iV = normalize(-vertexVC.xyz);
   vec3 iL = -lightDirectionVC0;
-  vec3 iAlb = diffuseColorUniform * {tex};
-  iAlb *= iAlb;
+  vec3 iAlb = pow(max(diffuseColorUniform * {tex}, vec3(0.0)), vec3({DISPLAY_GAMMA:.3f}));
 #ifdef ISSVIS_SHADOWS
   float iShadow = min(factor0.r, 1.0);  // the shadow pass's look-up (8 outside the map; absent with SSAA)
 #else
@@ -201,7 +207,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   float iNL = max(dot(iN, iL), 0.0);
   vec3 iSun = lightColor0 * (iNL * iShadow);
   vec3 iFill = max({fill}, vec3(0.0));
-  vec3 iLin = iAlb * (diffuseIntensity * (iSun + iFill) + vec3(ambientIntensity * ambientIntensity));
+  vec3 iLin = iAlb * (diffuseIntensity * (iSun + iFill) + vec3(pow(ambientIntensity, {DISPLAY_GAMMA:.3f})));
 """
     if not glass:
         code += """  vec3 iH = normalize(iL + iV);
@@ -245,7 +251,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
               + {(SHEEN_POWER + 8) / (8 * math.pi) * SHEEN_SHARE:.4f} * exp2({SHEEN_POWER:.1f} * iLNH);
   iLin += iF * iEnv + lightColor0 * (iFH * iLobe * iShadow * step(0.0, dot(iN, iL)));
 """
-    code += """  fragOutput0 = vec4(sqrt(max(iLin, vec3(0.0))), opacity);
+    code += f"""  fragOutput0 = vec4(pow(max(iLin, vec3(0.0)), vec3({1 / DISPLAY_GAMMA:.5f})), opacity);
 """
     return code
 
