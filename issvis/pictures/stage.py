@@ -442,13 +442,27 @@ LIMB_ALPHA = np.array([1.0, 0.95, 0.88, 0.75, 0.55, 0.32, 0.12, 0.0])
 LIMB_SEGMENTS = 720
 
 
-def _limb_mesh(inner: float, outer: float) -> Any:
-    """Annulus in the z = 0 plane, inner..outer radius; its colours are set from the Sun each frame."""
+def limb_apron(altitude_m: float, grid_deg: float) -> float:
+    """How far inside the true silhouette (a fraction of its radius in the ring's plane) the limb ring
+    must start so that no black space shows between it and Earth's polygonal edge: the last facets that
+    face the eye end up to one grid step before the silhouette, which from orbit height is an angle of
+    r (1 - cos g) / (d cos a) inside it (a: the silhouette's angular radius); 1.5x that, at least 0.2 %.
+    With the viewer's 4 deg grid it is 3 % (0.2 % left dashes of black along the limb)."""
+    r, d = EARTH_RADIUS_M, EARTH_RADIUS_M + altitude_m
+    a = math.asin(r / d)
+    sag = 1.5 * r * (1 - math.cos(math.radians(grid_deg))) / (d * math.cos(a))
+    return max(1 - math.tan(a - sag) / math.tan(a), 0.002)
+
+
+def _limb_mesh(apron: float, inner: float, outer: float) -> Any:
+    """Annulus in the z = 0 plane, inner..outer radius, with an apron ring of the inner colour from
+    ``apron`` to inner (hidden behind Earth but where its polygonal edge falls short); its colours are
+    set from the Sun each frame."""
     import pyvista as pv
 
     n = LIMB_SEGMENTS
     ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    r = inner + LIMB_RINGS * (outer - inner)
+    r = np.concatenate([[apron], inner + LIMB_RINGS * (outer - inner)])
     pts = np.stack([np.outer(r, np.cos(ang)), np.outer(r, np.sin(ang)), np.zeros((len(r), n))], -1).reshape(-1, 3)
     i = np.arange(len(r) - 1)[:, None]
     j = np.arange(n)[None, :]
@@ -1068,12 +1082,13 @@ class Stage:
                 # the silhouette circle seen from orbit height; the ring sits in its plane
                 rho = r * math.sqrt(1 - (r / d) ** 2)
                 k = ATMOSPHERE_M * (d / math.sqrt(d * d - r * r))  # radial width that shows the limb thickness
-                self._limb_mesh = _limb_mesh(rho * 0.998, rho + k)  # starts inside: no gap at the polygonal edge
+                # starts inside the silhouette: no gap at Earth's polygonal edge
+                self._limb_mesh = _limb_mesh(rho * (1 - limb_apron(self.altitude_m, grid)), rho * 0.998, rho + k)
                 self.limb_actor = add(self._limb_mesh, rgb="rgb")
                 ang = np.linspace(0, 2 * np.pi, LIMB_SEGMENTS, endpoint=False)
                 self._limb_dirs = np.stack([np.cos(ang), np.sin(ang), np.zeros_like(ang)], -1)  # ring frame
-                self._limb_alpha = np.repeat(LIMB_ALPHA, LIMB_SEGMENTS)
-                self._limb_height = np.repeat(LIMB_RINGS, LIMB_SEGMENTS)
+                self._limb_alpha = np.repeat(np.concatenate([LIMB_ALPHA[:1], LIMB_ALPHA]), LIMB_SEGMENTS)
+                self._limb_height = np.repeat(np.concatenate([LIMB_RINGS[:1], LIMB_RINGS]), LIMB_SEGMENTS)
         self._sky_radius_m = 1.25 * math.sqrt((EARTH_RADIUS_M + self.altitude_m) ** 2 - EARTH_RADIUS_M**2) * \
             EARTH_NEAR_M / self.altitude_m
         rng = np.random.default_rng(7)
@@ -1393,7 +1408,7 @@ class Stage:
             sun_perp = sd - axis * float(sd @ axis)
             norm = float(np.linalg.norm(sun_perp))
             toward = u @ (sun_perp / norm) if norm > 1e-9 else np.zeros(len(u))
-            rgb = limb_colours(np.tile(normals, (len(LIMB_RINGS), 1)), sd, np.tile(toward, len(LIMB_RINGS)),
+            rgb = limb_colours(np.tile(normals, (len(LIMB_RINGS) + 1, 1)), sd, np.tile(toward, len(LIMB_RINGS) + 1),
                                self._limb_alpha, self._limb_height)
             self._limb_mesh.point_data["rgb"][:] = rgb
             self._limb_mesh.GetPointData().GetArray("rgb").Modified()
