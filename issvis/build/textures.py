@@ -251,7 +251,7 @@ def _make(name: str) -> np.ndarray:
     if name == "array":
         # deep blue-violet (red above green): the anti-reflection coating's colour, which is all a cell
         # shows where its glass mirrors black space (a wing seen from above); linear ~0.012, 0.009, 0.06
-        # (a few per cent in the blue-violet, as a coated cell), lit about 36, 32, 76 of 255
+        # (a few per cent in the blue-violet, as a coated cell); a wing from above at 21.5 s reads ~31, 28, 60
         return _array(n, (0.13, 0.115, 0.29), 16, 53)
     if name == "irosa":
         return _array(n, (0.07, 0.062, 0.15), 32, 59, panels=8, buses=4)

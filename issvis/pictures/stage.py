@@ -34,8 +34,8 @@ the light of the sunlit Earth below, computed each frame from the ground under t
 albedo, its cloud, the Sun's height there) and given to the station's own fragment shader as
 order-2 spherical harmonics (``issvis.pictures.earth.ground_light``). The shader lights in linear
 light and writes it in the display's encoding (``DISPLAY_GAMMA``, 2.2: what the video is shown
-through), decoding textures with the same power, so a sunlit colour is its texture's and a face that
-gets a tenth of the sunlight shows a tenth of the light on the screen (gamma 2 showed 0.08 of it). Array cells and windows are glass: a Fresnel reflection of the ground,
+through), so a face that gets a tenth of the sunlight shows a tenth of the light on the screen (sqrt,
+gamma 2, showed 0.08 of it); textures are still decoded with a square (one ``pow`` a fragment, not two). Array cells and windows are glass: a Fresnel reflection of the ground,
 the limb and black space, and a sharp glint of the Sun.
 """
 
@@ -179,8 +179,10 @@ STATION_BOUNCE = 0.03
 # The frame's encoding of linear light: the power a display decodes video with (sRGB and BT.709
 # displays, ~2.2). The station's shader wrote sqrt (gamma 2) before: a display then showed a shadow that
 # gets a tenth of the sunlight at 0.316^2.2 = 0.08 of it, a white side in Earth's light at ~65/255 beside
-# ~205 in sunlight instead of ~75. Textures are decoded with the same power (a sunlit colour stays its
-# texture's). Earth's shader still writes gamma 2 (its haze and limb are tuned in it).
+# ~205 in sunlight instead of ~75. Textures are still decoded with a square (their colours were chosen
+# in gamma 2; a second pow a fragment measured up to 1.09x the Stage's frame): a sunlit colour shows as
+# its texture's to the power 2 / 2.2 (0.13 -> 0.16, 0.85 -> 0.86). Earth's shader still writes gamma 2
+# (its haze and limb are tuned in it).
 DISPLAY_GAMMA = 2.2
 LIMB_HAZE_RGB = np.array([0.16, 0.27, 0.52])  # linear radiance of the sunlit limb's haze (Earth's shader)
 FILL_UNIFORMS = [f"issvisFill{k}" for k in range(9)]
@@ -198,7 +200,8 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   vec3 iN = normalVCVSOutput;
   vec3 iV = normalize(-vertexVC.xyz);
   vec3 iL = -lightDirectionVC0;
-  vec3 iAlb = pow(max(diffuseColorUniform * {tex}, vec3(0.0)), vec3({DISPLAY_GAMMA:.3f}));
+  vec3 iAlb = diffuseColorUniform * {tex};
+  iAlb *= iAlb;
 #ifdef ISSVIS_SHADOWS
   float iShadow = min(factor0.r, 1.0);  // the shadow pass's look-up (8 outside the map; absent with SSAA)
 #else
@@ -207,7 +210,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   float iNL = max(dot(iN, iL), 0.0);
   vec3 iSun = lightColor0 * (iNL * iShadow);
   vec3 iFill = max({fill}, vec3(0.0));
-  vec3 iLin = iAlb * (diffuseIntensity * (iSun + iFill) + vec3(pow(ambientIntensity, {DISPLAY_GAMMA:.3f})));
+  vec3 iLin = iAlb * (diffuseIntensity * (iSun + iFill) + vec3(ambientIntensity * ambientIntensity));
 """
     if not glass:
         code += """  vec3 iH = normalize(iL + iV);
