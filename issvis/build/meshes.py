@@ -610,7 +610,8 @@ def _arm_fixtures(b: VisualBuilder, fixture) -> None:
 
 
 def _russian_extras(b: VisualBuilder, part: Part) -> None:
-    """Radiator arcs, engines and handrails on the Russian modules (estimates from photographs)."""
+    """Radiator arcs, engines, thruster blocks, Kurs antennas and handrails on the Russian modules
+    (estimates from photographs)."""
     if part.name == "zvezda":
         large = next(e for e in part.elements if e.label == "working compartment (large)")
         p0, axis, length = _axis_of(large)
@@ -623,10 +624,20 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
             q = aft + sign * e1 * 1.2
             b.lathe("metal", q, axis, [(0.0, 0.0), (0.0, 0.1), (0.5, 0.28), (0.55, 0.28)], sections=16)
         if b.fine:
-            for k in range(8):  # attitude-control thruster blocks around the aft rim
+            for k in range(8):  # attitude-control thruster blocks around the aft rim: a grey housing, nozzles
                 ang = 2 * np.pi * (k + 0.5) / 8
-                q = aft + 1.8 * (np.cos(ang) * e1 + np.sin(ang) * e2)
-                b.box("dark", q + axis * 0.1, (0.25, 0.25, 0.25))
+                radial = np.cos(ang) * e1 + np.sin(ang) * e2
+                q = aft + 1.8 * radial
+                b.box("metal", q + axis * 0.1, (0.25, 0.25, 0.25))
+                side = np.cross(axis, radial)
+                for nozzle in (radial, side, -side):  # out and both ways round the rim
+                    base = q + axis * 0.1 + nozzle * 0.12
+                    b.cylinder("dark", base, base + nozzle * 0.09, 0.035, 0.055, sections=8)
+            for sign in (1.0, -1.0):  # the Kurs rendezvous antennas: a boom off the aft end, a small dish
+                root = aft + sign * e2 * 1.3
+                tip = root + axis * 0.3 + sign * e2 * 0.15  # (within the collision margin of the hull)
+                b.cylinder("metal", root, tip, 0.025, sections=6)
+                b.lathe("metal", tip, axis, [(0.0, 0.0), (0.0, 0.03), (0.06, 0.22), (0.08, 0.22)], sections=16)
     if part.name == "zarya":
         hull = next(e for e in part.elements if e.shape == "cylinder" and e.label == "hull")
         p0, axis, length = _axis_of(hull)

@@ -33,8 +33,9 @@ Light: the Sun as a hard directional key (the only VTK light, the only one that 
 the light of the sunlit Earth below, computed each frame from the ground under the station (its
 albedo, its cloud, the Sun's height there) and given to the station's own fragment shader as
 order-2 spherical harmonics (``issvis.pictures.earth.ground_light``). The shader lights in linear
-light and writes ``sqrt`` of it (gamma 2, as Earth's shader): a frame is linear light in that
-encoding, with no tone curve. Array cells and windows are glass: a Fresnel reflection of the ground,
+light and writes it in the display's encoding (``DISPLAY_GAMMA``, 2.2: what the video is shown
+through), so a face that gets a tenth of the sunlight shows a tenth of the light on the screen (sqrt,
+gamma 2, showed 0.08 of it); textures are still decoded with a square (one ``pow`` a fragment, not two). Array cells and windows are glass: a Fresnel reflection of the ground,
 the limb and black space, and a sharp glint of the Sun.
 """
 
@@ -175,6 +176,14 @@ LIMB_BAND_COS = 0.012  # angular half-width (as a cosine) of the bright limb ban
 # uniform share of the Sun on every face, so that a shadow on a hull that faces away from Earth is deep
 # but not black. About a tenth of the sky around a surface is sunlit station of albedo ~0.5.
 STATION_BOUNCE = 0.03
+# The frame's encoding of linear light: the power a display decodes video with (sRGB and BT.709
+# displays, ~2.2). The station's shader wrote sqrt (gamma 2) before: a display then showed a shadow that
+# gets a tenth of the sunlight at 0.316^2.2 = 0.08 of it, a white side in Earth's light at ~65/255 beside
+# ~205 in sunlight instead of ~75. Textures are still decoded with a square (their colours were chosen
+# in gamma 2; a second pow a fragment measured up to 1.09x the Stage's frame): a sunlit colour shows as
+# its texture's to the power 2 / 2.2 (0.13 -> 0.16, 0.85 -> 0.86). Earth's shader still writes gamma 2
+# (its haze and limb are tuned in it).
+DISPLAY_GAMMA = 2.2
 LIMB_HAZE_RGB = np.array([0.16, 0.27, 0.52])  # linear radiance of the sunlit limb's haze (Earth's shader)
 FILL_UNIFORMS = [f"issvisFill{k}" for k in range(9)]
 
@@ -187,7 +196,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
         "1.0", "iN.y", "iN.z", "iN.x", "iN.x * iN.y", "iN.y * iN.z", "(3.0 * iN.z * iN.z - 1.0)", "iN.x * iN.z",
         "(iN.x * iN.x - iN.y * iN.y)")))
     code = f"""
-  // issvis: the station's light, in linear light, written as sqrt (gamma 2)
+  // issvis: the station's light, in linear light, written in the display's encoding (DISPLAY_GAMMA)
   vec3 iN = normalVCVSOutput;
   vec3 iV = normalize(-vertexVC.xyz);
   vec3 iL = -lightDirectionVC0;
@@ -245,7 +254,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
               + {(SHEEN_POWER + 8) / (8 * math.pi) * SHEEN_SHARE:.4f} * exp2({SHEEN_POWER:.1f} * iLNH);
   iLin += iF * iEnv + lightColor0 * (iFH * iLobe * iShadow * step(0.0, dot(iN, iL)));
 """
-    code += """  fragOutput0 = vec4(sqrt(max(iLin, vec3(0.0))), opacity);
+    code += f"""  fragOutput0 = vec4(pow(max(iLin, vec3(0.0)), vec3({1 / DISPLAY_GAMMA:.5f})), opacity);
 """
     return code
 
@@ -436,13 +445,27 @@ LIMB_ALPHA = np.array([1.0, 0.95, 0.88, 0.75, 0.55, 0.32, 0.12, 0.0])
 LIMB_SEGMENTS = 720
 
 
-def _limb_mesh(inner: float, outer: float) -> Any:
-    """Annulus in the z = 0 plane, inner..outer radius; its colours are set from the Sun each frame."""
+def limb_apron(altitude_m: float, grid_deg: float) -> float:
+    """How far inside the true silhouette (a fraction of its radius in the ring's plane) the limb ring
+    must start so that no black space shows between it and Earth's polygonal edge: the last facets that
+    face the eye end up to one grid step before the silhouette, which from orbit height is an angle of
+    r (1 - cos g) / (d cos a) inside it (a: the silhouette's angular radius); 1.5x that, at least 0.2 %.
+    With the viewer's 4 deg grid it is 3 % (0.2 % left dashes of black along the limb)."""
+    r, d = EARTH_RADIUS_M, EARTH_RADIUS_M + altitude_m
+    a = math.asin(r / d)
+    sag = 1.5 * r * (1 - math.cos(math.radians(grid_deg))) / (d * math.cos(a))
+    return max(1 - math.tan(a - sag) / math.tan(a), 0.002)
+
+
+def _limb_mesh(apron: float, inner: float, outer: float) -> Any:
+    """Annulus in the z = 0 plane, inner..outer radius, with an apron ring of the inner colour from
+    ``apron`` to inner (hidden behind Earth but where its polygonal edge falls short); its colours are
+    set from the Sun each frame."""
     import pyvista as pv
 
     n = LIMB_SEGMENTS
     ang = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    r = inner + LIMB_RINGS * (outer - inner)
+    r = np.concatenate([[apron], inner + LIMB_RINGS * (outer - inner)])
     pts = np.stack([np.outer(r, np.cos(ang)), np.outer(r, np.sin(ang)), np.zeros((len(r), n))], -1).reshape(-1, 3)
     i = np.arange(len(r) - 1)[:, None]
     j = np.arange(n)[None, :]
@@ -1062,12 +1085,13 @@ class Stage:
                 # the silhouette circle seen from orbit height; the ring sits in its plane
                 rho = r * math.sqrt(1 - (r / d) ** 2)
                 k = ATMOSPHERE_M * (d / math.sqrt(d * d - r * r))  # radial width that shows the limb thickness
-                self._limb_mesh = _limb_mesh(rho * 0.998, rho + k)  # starts inside: no gap at the polygonal edge
+                # starts inside the silhouette: no gap at Earth's polygonal edge
+                self._limb_mesh = _limb_mesh(rho * (1 - limb_apron(self.altitude_m, grid)), rho * 0.998, rho + k)
                 self.limb_actor = add(self._limb_mesh, rgb="rgb")
                 ang = np.linspace(0, 2 * np.pi, LIMB_SEGMENTS, endpoint=False)
                 self._limb_dirs = np.stack([np.cos(ang), np.sin(ang), np.zeros_like(ang)], -1)  # ring frame
-                self._limb_alpha = np.repeat(LIMB_ALPHA, LIMB_SEGMENTS)
-                self._limb_height = np.repeat(LIMB_RINGS, LIMB_SEGMENTS)
+                self._limb_alpha = np.repeat(np.concatenate([LIMB_ALPHA[:1], LIMB_ALPHA]), LIMB_SEGMENTS)
+                self._limb_height = np.repeat(np.concatenate([LIMB_RINGS[:1], LIMB_RINGS]), LIMB_SEGMENTS)
         self._sky_radius_m = 1.25 * math.sqrt((EARTH_RADIUS_M + self.altitude_m) ** 2 - EARTH_RADIUS_M**2) * \
             EARTH_NEAR_M / self.altitude_m
         rng = np.random.default_rng(7)
@@ -1387,7 +1411,7 @@ class Stage:
             sun_perp = sd - axis * float(sd @ axis)
             norm = float(np.linalg.norm(sun_perp))
             toward = u @ (sun_perp / norm) if norm > 1e-9 else np.zeros(len(u))
-            rgb = limb_colours(np.tile(normals, (len(LIMB_RINGS), 1)), sd, np.tile(toward, len(LIMB_RINGS)),
+            rgb = limb_colours(np.tile(normals, (len(LIMB_RINGS) + 1, 1)), sd, np.tile(toward, len(LIMB_RINGS) + 1),
                                self._limb_alpha, self._limb_height)
             self._limb_mesh.point_data["rgb"][:] = rgb
             self._limb_mesh.GetPointData().GetArray("rgb").Modified()
