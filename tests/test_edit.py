@@ -532,7 +532,7 @@ def test_the_end_card_lies_over_a_lit_picture_not_black(undock_record, clip):
 
 def test_the_read_out_holds_its_numbers_in_blurred_shots_so_the_blend_never_doubles_a_digit(undock_record, clip):
     """At 30x the distance changes every frame; the shutter blend would lay two numbers over each other.
-    In the leaving shot the read-out changes at most once every READOUT_HOLD_S (8 frames at 30 fps), and
+    In the leaving shot the read-out changes at most once every READOUT_HOLD_S (15 frames at 30 fps), and
     each value is the true one at the start of its hold; in the real-time opening it follows every frame."""
     from issvis.pictures.video import READOUT_HOLD_S
 
@@ -541,7 +541,7 @@ def test_the_read_out_holds_its_numbers_in_blurred_shots_so_the_blend_never_doub
         k = [s.name for s in clip.shots].index("leaving")
         first, end = clip.shot_span(k)
         words, values = [], []
-        for i in range(int(first * 30) + 1, int(first * 30) + 61):
+        for i in range(int(first * 30) + 1, int(first * 30) + 91):
             src.pose(i / 30)
             words.append(src.overlays.readout.GetInput())
         changes = [i for i in range(1, len(words)) if words[i] != words[i - 1]]

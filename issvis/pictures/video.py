@@ -99,7 +99,7 @@ def _anti_alias(plotter: Any, mode: str) -> None:
 TITLE_SAFE = 0.05  # text stays this far (fraction of the frame) inside every edge: the title-safe area
 BACKING_OPACITY = 0.55  # the dark panel behind every text: legible over cloud and over black
 FADE_S = 0.35  # text fades in and out over this long, video s
-READOUT_HOLD_S = 0.25  # in blurred time-lapse shots the read-out's numbers change this often, video s
+READOUT_HOLD_S = 0.5  # in blurred time-lapse shots the read-out's numbers change this often, video s
 CAPTION_MIN_S = 1.5  # a caption ("10 minutes later") shows at least this long, video s, or not at all
 CUE_RGB = (1.0, 0.82, 0.30)
 
@@ -335,7 +335,7 @@ class Overlays:
     def _held_readout_s(self, video_s: float) -> float | None:
         """In a shot the shutter blend blurs (``grade.MOTION_BLUR_FACTOR`` and faster), the video time whose
         numbers the read-out shows: they change every READOUT_HOLD_S, not every frame, so the blend does not
-        lay two values over each other (one frame in eight shows a change); None elsewhere."""
+        lay two values over each other (one frame in 15 shows a change); None elsewhere."""
         from .grade import MOTION_BLUR_FACTOR
 
         hit = self.clip.shot_at(video_s)
