@@ -24,7 +24,8 @@ black (over 90 % of its pixels are dark sky) and as static (the sky, which canno
 change to a tenth), so no sunset over the night side could be alive. ``--whole-frame`` measures the
 old way, and it is the rule calibrated on the review: on 640x360 previews of one record it gives the
 46 s edit 35 % (the review: 38 %), where the default rule gives it 17 %: the default is lenient, so
-quote both. The 37 s edit of 2 Dec 2026: 16 % / 0 %; the 33.5 s edit after it: 24 % / 0 %.
+quote both. The 37 s edit of 2 Dec 2026: 16 % / 0 %; the 33.5 s edit after it: 24 % / 0 %; the edit of
+3 Dec 2026 (the wide over the day side, the close across the limb): 15 % / 6 % (at 1920x1080).
 """
 
 from __future__ import annotations
