@@ -318,7 +318,7 @@ def compare(a: Path, b: Path, until_s: float | None, overlap: bool, as_json: boo
     """Compare two records: poses, velocities, events, clearance, CMG momentum and propellant,
     each within its tolerance; say when and where they first diverge. Exit 0 when they agree,
     1 when they differ."""
-    from .record.compare import UNTIL_NAME, ComparisonError, compare_records, tolerances_from
+    from .record.compare import UntilError, compare_records, tolerances_from
 
     # the station hash, not the parts: a comparison draws nothing, and names what differs itself
     record_a, record_b = (check_station(load_record(path), path)
@@ -326,10 +326,8 @@ def compare(a: Path, b: Path, until_s: float | None, overlap: bool, as_json: boo
     _Run.source = None  # a comparison's verdict names both files itself
     try:
         result = compare_records(record_a, record_b, tolerances_from(tolerances), until_s=until_s, overlap=overlap)
-    except ComparisonError as exc:  # name the option as the user typed it
-        message = str(exc)
-        raise UserError("--until" + message[len(UNTIL_NAME) + 2:] if message.startswith(f"{UNTIL_NAME} =")
-                        else message) from None
+    except UntilError as exc:  # name the option as the user typed it
+        raise UserError(exc.named("--until")) from None
     click.echo(result.to_json() if as_json else result.report)
     if not result.agree:
         sys.exit(EXIT_DIFFERENT)

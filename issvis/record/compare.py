@@ -32,6 +32,22 @@ class ComparisonError(InputError, ValueError):
     """A comparison that cannot be made as asked (a span past a record's end, a bad tolerance)."""
 
 
+#: The name of the until argument in messages (``issvis compare`` says ``--until`` instead).
+UNTIL_NAME = "until_s"
+
+
+class UntilError(ComparisonError):
+    """An end time the records cannot be compared up to; says ``until_s = ...`` (the Python argument),
+    ``named("--until")`` the same for the command line's option."""
+
+    def __init__(self, value_words: str, detail: str):
+        self.value_words, self.detail = value_words, detail
+        super().__init__(self.named(f"{UNTIL_NAME} ="))
+
+    def named(self, option: str) -> str:
+        return f"{option} {self.value_words}: {self.detail}"
+
+
 @dataclass(frozen=True)
 class ComparisonTolerances:
     """The largest difference of each quantity at which two records still agree.
@@ -108,9 +124,6 @@ def quantity_key(tolerance_name: str) -> str:
     (``pos_tol_m`` -> ``pos_m``)."""
     return tolerance_name.replace("_tol_", "_")
 
-
-#: The name of the until argument in messages (``issvis compare`` says ``--until`` instead).
-UNTIL_NAME = "until_s"
 
 #: Group names of what belongs to no part.
 EVENTS_GROUP, SYSTEM_GROUP = "events", "system"
@@ -312,12 +325,12 @@ def _span(a: Record, b: Record, until_s: float | None, overlap: bool) -> tuple[f
                     f"(Python: overlap=True), or up to a time with --until S (until_s=S)")
     if until_s is not None:
         if not math.isfinite(until_s):
-            raise ComparisonError(f"{UNTIL_NAME} = {until_s}: must be a finite time, s")
+            raise UntilError(f"{until_s}", "must be a finite time, s")
         outside = [label for label, r in (("A", a), ("B", b))
                    if until_s > r.t[-1] + _T_SAME_S or until_s < max(r.t[0], start) - _T_SAME_S]
         if outside:
             whose = "record A's span" if outside == ["A"] else "record B's span" if outside == ["B"] else "both spans"
-            raise ComparisonError(f"{UNTIL_NAME} = {until_s:g} s: outside {whose} ({spans})")
+            raise UntilError(f"{until_s:g} s", f"outside {whose} ({spans})")
         end = until_s
     return float(start), float(end)
 
