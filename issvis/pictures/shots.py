@@ -557,9 +557,8 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
 
         shots.append(_pick(probe, make_leaving, _Want(42.0, sun(0.5 * (start + end)), light_deg=65.0)))
         t = end
-    # 5. the ending, in the last minutes of sunlight: a close on the departing side, warm and side-lit over
-    # the darkening Earth with the limb above it, then a wide that shows both sides and the distance the end
-    # card names, the departing one over the sunset limb (never looking up into black)
+    # 5. the ending: a wide of both sides, named, over the day side, then a close on the departing side across
+    # the layered limb in the last sunlight, the end card over it (never looking up into black)
     shots += _ending(record, settings, points, probe, t, t1, aspect, framed)
     return shots
 
@@ -595,8 +594,8 @@ def _ending(record: Any, settings: RenderSettings, points: PointResolver, probe:
                             _Want(APART_ELEVATION_DEG, sun_direction(lighting, n, mid), axis=line),
                             APART_FILL, APART_ORBIT_DEG, 1.0, labels=True))
 
-    # the close: side light, looking down across the darkening Earth, the limb's glow at one edge; a slow push
-    # in and round, its subject low in the frame so that the end card reads above it
+    # the close: light from three-quarters behind, looking down a little across the layered limb towards the
+    # Sun; a slow push in and round, its subject low in the frame so that the end card reads above it
     sun_close = sun_direction(lighting, n, close_start + 0.5 * SUNSET_FACTOR * close_len)
     fov_close = SUNSET_FOV_DEG
 

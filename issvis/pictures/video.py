@@ -336,10 +336,8 @@ class Overlays:
         """In a shot the shutter blend blurs (``grade.MOTION_BLUR_FACTOR`` and faster), the video time whose
         numbers the read-out shows: they change every READOUT_HOLD_S, not every frame, so the blend does not
         lay two values over each other (one frame in 15 shows a change); None elsewhere."""
-        from .grade import MOTION_BLUR_FACTOR
-
         hit = self.clip.shot_at(video_s)
-        if hit is None or hit[1].time_factor < MOTION_BLUR_FACTOR or self.motion_blur <= 0:
+        if hit is None or not blurred(hit[1]) or self.motion_blur <= 0:
             return None
         first, _ = self.clip.shot_span(hit[0])
         return first + math.floor((video_s - first) / READOUT_HOLD_S + 1e-9) * READOUT_HOLD_S
@@ -790,6 +788,11 @@ def poster_path_for(video: Path) -> Path:
     return Path(video).with_suffix(".poster.png")
 
 
+def blurred(shot: Any) -> bool:
+    """Whether the shutter blend blurs this shot: time runs ``grade.MOTION_BLUR_FACTOR`` or faster (as on screen)."""
+    return bool(shot.time_factor >= MOTION_BLUR_FACTOR)
+
+
 def _blur_stretches(clip: Clip, first: int, end: int, weight: float) -> tuple[list[tuple[int, bool]], bool]:
     """Frames first..end-1 as (count, blurred) runs between cuts, and whether the frame before ``first``
     leads them (it is in the same blurred shot): what ``grade.blur_filter`` needs for one segment."""
@@ -801,7 +804,7 @@ def _blur_stretches(clip: Clip, first: int, end: int, weight: float) -> tuple[li
         return hit[0] if hit is not None else -1
 
     def fast(k: int) -> bool:
-        return clip.shots is not None and clip.shots[k].time_factor >= MOTION_BLUR_FACTOR  # as on screen
+        return clip.shots is not None and blurred(clip.shots[k])
 
     lead = first > 0 and shot(first - 1) == shot(first) and fast(shot(first))
     runs: list[list[Any]] = []

@@ -322,7 +322,9 @@ class CyclesSource:
 
     def grab(self, flipped: bool = False, into: np.ndarray | None = None) -> np.ndarray:
         """Blender's frame with the overlays drawn over it; bottom row first when ``flipped``."""
-        img = expose(self.cycles_frame().copy(), exposure_lut(self.clip.exposure_ev(self._video_s)))
+        img, lut = self.cycles_frame(), exposure_lut(self.clip.exposure_ev(self._video_s))
+        if lut is not None:
+            img = expose(img.copy(), lut)  # (PIL's array is read-only)
         self._set_background(img)
         rw = self.plotter.render_window
         rw.Render()
