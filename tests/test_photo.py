@@ -498,6 +498,17 @@ def _opening_still(record, aperture_m: float):
         src.close()
 
 
+def _grown(mask: np.ndarray, steps: int) -> np.ndarray:
+    """``mask`` grown by ``steps`` pixels along rows and columns (a copy)."""
+    grow = mask.copy()
+    for _ in range(steps):
+        grow[1:] |= grow[:-1]
+        grow[:-1] |= grow[1:]
+        grow[:, 1:] |= grow[:, :-1]
+        grow[:, :-1] |= grow[:, 1:]
+    return grow
+
+
 @pytest.mark.slow
 def test_depth_of_field_blurs_the_far_earth_behind_a_close_subject_without_a_halo(record):
     """With a lens of 0.5 m (a blur of ~9 px at this size) the Earth behind the opening close-up is
@@ -508,19 +519,8 @@ def test_depth_of_field_blurs_the_far_earth_behind_a_close_subject_without_a_hal
     soft, station2, blur = _opening_still(record, 0.5)
     assert blur0 == 0.0 and blur > 5.0, blur
     assert np.array_equal(station, station2)
-    grow = station.copy()
-    for _ in range(2):
-        grow[1:] |= grow[:-1]
-        grow[:-1] |= grow[1:]
-        grow[:, 1:] |= grow[:, :-1]
-        grow[:, :-1] |= grow[:, 1:]
-    ring = grow.copy()
-    for _ in range(3):
-        ring[1:] |= ring[:-1]
-        ring[:-1] |= ring[1:]
-        ring[:, 1:] |= ring[:, :-1]
-        ring[:, :-1] |= ring[:, 1:]
-    ring &= ~grow
+    grow = _grown(station, 2)
+    ring = _grown(grow, 3) & ~grow
     lum_sharp, lum_soft = sharp.astype(float).mean(axis=2), soft.astype(float).mean(axis=2)
     earth = ~grow & (lum_sharp > 20)  # lit ground and limb, away from the station
     assert earth.sum() > 2000, "the close-up shows too little of Earth to test"
