@@ -659,11 +659,7 @@ def _write_clip(path: Path, frames: list[np.ndarray], fps: int = 10) -> None:
 def test_dead_time_counts_black_and_static_seconds(tmp_path):
     """3 s of black, 3 s of a held picture, 3 s of a picture that moves: the black seconds and the held
     ones are dead, except the last held second, whose next frame is the cut to the moving picture."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    try:
-        import dead_time
-    finally:
-        sys.path.pop(0)
+    dead_time = _dead_time_module()
     rng = np.random.default_rng(1)
     held = (rng.random((90, 160, 1)) * 255).repeat(3, axis=2).astype(np.uint8)
     ys, xs = np.mgrid[0:90, 0:160]
@@ -680,6 +676,44 @@ def test_dead_time_counts_black_and_static_seconds(tmp_path):
     assert result["longest_black_s"] == pytest.approx(3.0, abs=0.15)
     rows = dead_time.judge(*dead_time.decode(str(path)))
     assert [r["black"] for r in rows[:4]] == [True, True, True, False]
+
+
+def _dead_time_module():
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        import dead_time
+    finally:
+        sys.path.pop(0)
+    return dead_time
+
+
+def test_dead_time_judges_a_subject_on_black_by_itself_and_a_mostly_full_frame_as_a_whole(tmp_path):
+    """The picture rule: a small lit square crossing black sky is alive (the whole-frame rule calls it
+    static and black: the sky cannot change); a frame half sky, half ground that brightens by 0.08 over
+    a second is static (under 5 % of the frame's light changed; the where-lit rule calls it alive)."""
+    dead_time = _dead_time_module()
+    square = []
+    for i in range(31):
+        f = np.zeros((90, 160, 3), np.uint8)
+        f[40:56, 4 + 4 * i:20 + 4 * i] = 255
+        square.append(f)
+    ground = []
+    for i in range(31):
+        f = np.zeros((90, 160, 3), np.uint8)
+        f[45:] = round(255 * (0.5 + 0.08 * i / 30))
+        ground.append(f)
+    verdicts = {}
+    for name, frames in (("square", square), ("ground", ground)):
+        path = tmp_path / f"{name}.mp4"
+        _write_clip(path, frames, fps=30)
+        decoded = dead_time.decode(str(path))
+        verdicts[name] = {rule: dead_time.judge(*decoded, rule)[0] for rule in dead_time.RULES}
+    assert not verdicts["square"]["picture"]["dead"], verdicts["square"]
+    assert not verdicts["square"]["where-lit"]["dead"]
+    assert verdicts["square"]["whole-frame"]["static"] and verdicts["square"]["whole-frame"]["black"]
+    assert verdicts["ground"]["picture"]["static"], verdicts["ground"]
+    assert verdicts["ground"]["whole-frame"]["static"]
+    assert not verdicts["ground"]["where-lit"]["dead"]
 
 
 # --- the camera response ---------------------------------------------------------------------
