@@ -245,6 +245,14 @@ class Overlays:
         self._last: dict[int, str] = {}
 
     # -- pieces ---------------------------------------------------------------------------
+    def station_boxes(self) -> StationBoxes:
+        """The parts' visual boxes (the names and the gap cue stand beside them), built at the first use."""
+        if self._boxes is None:
+            from .shots import station_boxes
+
+            self._boxes = station_boxes(self.clip.record)
+        return self._boxes
+
     def _cue_actor(self, vtk: Any) -> Any:
         """A bracket (two ticks joined at the top) in normalized viewport coordinates, moved every frame."""
         pts = vtk.vtkPoints()
@@ -389,15 +397,13 @@ class Overlays:
         """Where each side stands on screen: (centre x, top y, bottom y) of all its boxes (arrays included, so
         that a name beside it covers none of it), to put its name by."""
         from .camera import project
-        from .shots import station_boxes
 
-        if self._boxes is None:
-            self._boxes = station_boxes(self.clip.record)
+        boxes = self.station_boxes()
         pos, quat = self.clip.poses(t_s)
         rot = quat_to_matrix(quat)
         out: list[tuple[float, float, float] | None] = []
         for mask in self._sides or ():
-            xy, depth = project(pose, self._boxes.corners(mask, pos, rot), self.aspect)
+            xy, depth = project(pose, boxes.corners(mask, pos, rot), self.aspect)
             if (depth <= 0).any():
                 out.append(None)
                 continue
@@ -495,12 +501,9 @@ class Overlays:
         a, b = pos[ci] + rot[0] @ pc, pos[pi] + rot[1] @ pp
         axis = pos[ci] - pos[pi]
         axis = axis / max(np.linalg.norm(axis), 1e-9)
-        if self._boxes is None:
-            from .shots import station_boxes
-
-            self._boxes = station_boxes(self.clip.record)
-        half = [float((self._boxes.hi[self._boxes.part == i] - self._boxes.lo[self._boxes.part == i]).max(axis=1).min())
-                / 2 for i in (ci, pi) if (self._boxes.part == i).any()]
+        boxes = self.station_boxes()
+        half = [float((boxes.hi[boxes.part == i] - boxes.lo[boxes.part == i]).max(axis=1).min())
+                / 2 for i in (ci, pi) if (boxes.part == i).any()]
         reach = (min(half) if half else 1.0) + 0.4
         return b, a, axis, reach
 
@@ -631,8 +634,23 @@ class FrameSource:
         self.plotter.close()
 
 
-def open_source(record: Any, settings: RenderSettings, preview: bool = False, title: str | None = None) -> FrameSource:
-    """Build the world for a record (meshes, Earth, overlays) in an offscreen window."""
+def release_build_caches() -> None:
+    """Forget the images and meshes the station's and Earth's loaders keep for the next builder (the Earth
+    texture, the asset textures and meshes): a render builds its world once and VTK holds its own copy of
+    each, so keeping them costs a 1080p render about 56 MiB of its peak memory for nothing."""
+    from ..station.assets import release_caches
+    from .earth import earth_image, earth_texture_image
+
+    release_caches()
+    earth_image.cache_clear()
+    earth_texture_image.cache_clear()
+
+
+def open_source(record: Any, settings: RenderSettings, preview: bool = False, title: str | None = None,
+                keep_caches: bool = True) -> FrameSource:
+    """Build the world for a record (meshes, Earth, overlays) in an offscreen window. ``keep_caches``
+    False: a render that builds one world lets the loaders forget what it was built from
+    (``release_build_caches``); a caller that builds many (tests, the viewer) keeps them."""
     if settings.cycles is not None:  # the cinematic engine supplies the frames (issvis.pictures.cycles)
         from .cycles import open_cycles_source
 
@@ -651,9 +669,13 @@ def open_source(record: Any, settings: RenderSettings, preview: bool = False, ti
         scene_title = title or title_of(record)
         # text sized for the rendered frame, so it reads the same after the downscale
         overlays = Overlays(plotter, clip, settings.model_copy(update={"width_px": w, "height_px": h}), scene_title)
+        if overlays.labels or overlays.cue is not None:
+            overlays.station_boxes()  # built now, from the caches, before they go
     except Exception:
         plotter.close()
         raise
+    if not keep_caches:
+        release_build_caches()
     return FrameSource(plotter, stage, clip, overlays, w, h, (settings.width_px, settings.height_px))
 
 
@@ -961,7 +983,7 @@ def render_block(record: Any, settings: RenderSettings, segments: list[tuple[int
 
     poster = None
     data = []
-    source = open_source(record, settings, preview=preview, title=title)
+    source = open_source(record, settings, preview=preview, title=title, keep_caches=False)
     try:
         with work_folder("seg") as tmp:
             for k, (a, b) in enumerate(segments):
@@ -981,7 +1003,7 @@ def render_frames(record: Any, settings: RenderSettings, runs: list[tuple[int, i
     (frames, H, W, 3) uint8 array, bottom row first, exactly what ``_encode_segment`` sends its
     encoder. Picklable arguments only, so it runs in a process pool or on Dask."""
     out = []
-    source = open_source(record, settings, preview=preview, title=title)
+    source = open_source(record, settings, preview=preview, title=title, keep_caches=False)
     try:
         for a, b in runs:
             frames = np.empty((b - a, source.height_px, source.width_px, 3), np.uint8)
@@ -1162,7 +1184,7 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
     bar = None
     local = workers <= 1 and scheduler is None
     with terminate_unwinds():
-        source = open_source(record, settings, preview=preview, title=title) if local else None
+        source = open_source(record, settings, preview=preview, title=title, keep_caches=False) if local else None
         t_setup = time.perf_counter() - t_start
         c_setup = time.process_time() - c_start
         try:
@@ -1216,7 +1238,7 @@ def segments_words(done: int, total: int) -> str:
 def render_still(record: Any, settings: RenderSettings, video_s: float, output: Path, *, preview: bool = False,
                  title: str | None = None) -> Path:
     """One frame at video time ``video_s`` as a PNG (at the video's size)."""
-    source = open_source(record, settings, preview=preview, title=title)
+    source = open_source(record, settings, preview=preview, title=title, keep_caches=False)
     try:
         if not 0 <= video_s <= source.clip.length_s:
             raise RenderSettingsError(f"--still-video-s {video_s:g}: the clip runs 0..{source.clip.length_s:g} s of video")

@@ -469,6 +469,13 @@ def part_visuals_for_record(record: RecordLike, assets: StationAssets | None = N
     return out
 
 
+def release_caches() -> None:
+    """Forget the decoded textures and meshes kept for the next loader: a process that has built its world
+    once (a render) has them in its renderer already, and would otherwise hold them twice."""
+    for cached in (_image, load_station_assets, load_part_mesh):
+        cached.cache_clear()
+
+
 def part_labels(directory: Path | None = None) -> dict[str, str]:
     """Part name -> the label people know it by ('zarya' -> 'Zarya (FGB)'), from the station's manifest."""
     return {name: p.label for name, p in load_station_assets(directory, visuals=False).parts.items()}
