@@ -644,6 +644,38 @@ def test_the_end_card_and_the_labels_cover_neither_side(undock_record, clip, whe
     assert in_view == (1 if where == "last frame" else 2), "the sides the shot is meant to show are not in view"
 
 
+@pytest.mark.slow
+def test_each_name_has_a_leader_line_to_its_side_s_centre(undock_record, clip):
+    """In the wide, where both sides are named, a line runs from just off each name's panel to the centre
+    of mass of the side it names, stopped ``LEADER_GAP`` short of it: which piece is which even where a
+    name stands over the other side's array."""
+    from issvis.pictures.camera import project
+    from issvis.pictures.video import LEADER_GAP
+
+    settings = RenderSettings(width_px=640, height_px=360)
+    v = clip.shot_span(len(clip.shots) - 2)[1] - 0.5  # the wide, near its end
+    src = _source(undock_record, settings)
+    try:
+        src.pose(v)
+        overlays = src.overlays
+        pose = src.clip.camera(v)
+        pos, _ = src.clip.poses(src.clip.sim(v))
+        aspect = overlays.aspect  # the rendered frame's (supersampled, rounded to even pixels)
+        ends = []
+        for label, (line, pts, _), mask in zip(overlays.labels, overlays.leaders, undock_record.separation_sides()):
+            assert label.GetVisibility() and line.GetVisibility(), label.GetInput()
+            start, end = np.array(pts.GetPoint(0)[:2]), np.array(pts.GetPoint(1)[:2])
+            name_x, name_y = label.GetPositionCoordinate().GetValue()[:2]
+            assert start[0] == pytest.approx(name_x) and abs(start[1] - name_y) == pytest.approx(LEADER_GAP)
+            centre = project(pose, src.clip.points.com(mask, pos)[None], aspect)[0][0]
+            short = np.linalg.norm((centre - end) * [aspect, 1.0])
+            assert short == pytest.approx(LEADER_GAP, abs=1e-6), (label.GetInput(), centre, end)
+            ends.append(end)
+    finally:
+        src.close()
+    assert np.linalg.norm(ends[0] - ends[1]) > 0.1  # two sides, two places
+
+
 # --- dead time -------------------------------------------------------------------------------
 def _write_clip(path: Path, frames: list[np.ndarray], fps: int = 10) -> None:
     import imageio_ffmpeg

@@ -102,6 +102,9 @@ FADE_S = 0.35  # text fades in and out over this long, video s
 READOUT_HOLD_S = 0.5  # in blurred time-lapse shots the read-out's numbers change this often, video s
 CAPTION_MIN_S = 1.5  # a caption ("10 minutes later") shows at least this long, video s, or not at all
 CUE_RGB = (1.0, 0.82, 0.30)
+LEADER_RGB = (0.96, 0.96, 0.96)  # the names' leader lines: the text's colour
+LEADER_GAP = 0.012  # a leader stops this far (fraction of the frame's height) short of its name and its side
+LEADER_MIN = 0.03  # no leader where its name stands closer than this to the side's centre
 
 
 def time_factor_words(factor: float) -> str:
@@ -237,6 +240,9 @@ class Overlays:
             if (cfg.labels and self.names is not None) else []
         for actor, name in zip(self.labels, self.names or ()):
             actor.SetInput(f" {_capital(name)} ")
+        # a thin line from each name to its side's centre: which piece is which, even where a name stands
+        # over the other side's array
+        self.leaders = [self._polyline(vtk, 2, LEADER_RGB, max(1.5, body_px / 18)) for _ in self.labels]
         self.cue_label = text(max(int(round(0.8 * body_px)), 4), justify="centered") if cfg.gap_cue else None
         self.cue = self._cue_actor(vtk) if cfg.gap_cue else None
         self._gap = _gap_series(record, clip.points)
@@ -253,13 +259,14 @@ class Overlays:
             self._boxes = station_boxes(self.clip.record)
         return self._boxes
 
-    def _cue_actor(self, vtk: Any) -> Any:
-        """A bracket (two ticks joined at the top) in normalized viewport coordinates, moved every frame."""
+    def _polyline(self, vtk: Any, n: int, rgb: tuple[float, float, float], width_px: float) -> tuple[Any, Any, Any]:
+        """A 2D line through n points in normalized viewport coordinates, moved every frame: (actor, points,
+        polydata)."""
         pts = vtk.vtkPoints()
-        for _ in range(4):
+        for _ in range(n):
             pts.InsertNextPoint(0, 0, 0)
         lines = vtk.vtkCellArray()
-        lines.InsertNextCell(4, [0, 1, 2, 3])
+        lines.InsertNextCell(n, list(range(n)))
         poly = vtk.vtkPolyData()
         poly.SetPoints(pts)
         poly.SetLines(lines)
@@ -270,13 +277,16 @@ class Overlays:
         mapper.SetTransformCoordinate(coord)
         actor = vtk.vtkActor2D()
         actor.SetMapper(mapper)
-        actor.GetProperty().SetColor(*CUE_RGB)
-        actor.GetProperty().SetLineWidth(max(2.0, self._body_px / 12))
+        actor.GetProperty().SetColor(*rgb)
+        actor.GetProperty().SetLineWidth(width_px)
         actor.SetVisibility(False)
         self.renderer.AddViewProp(actor)
         self.actors.append(actor)
-        self._cue_points = pts
-        self._cue_poly = poly
+        return actor, pts, poly
+
+    def _cue_actor(self, vtk: Any) -> Any:
+        """A bracket (two ticks joined at the top), moved every frame."""
+        actor, self._cue_points, self._cue_poly = self._polyline(vtk, 4, CUE_RGB, max(2.0, self._body_px / 12))
         return actor
 
     def _set(self, actor: Any, value: str) -> None:
@@ -393,22 +403,22 @@ class Overlays:
         self._show(self.caption, alpha)
         self._set(self.caption, f" {words} ")
 
-    def _side_screen(self, t_s: float, pose: Any) -> list[tuple[float, float, float] | None]:
+    def _side_screen(self, t_s: float, pose: Any) -> list[tuple[float, float, float, float] | None]:
         """Where each side stands on screen: (centre x, top y, bottom y) of all its boxes (arrays included, so
-        that a name beside it covers none of it), to put its name by."""
+        that a name beside it covers none of it), to put its name by, and the y of its centre of mass."""
         from .camera import project
 
         boxes = self.station_boxes()
         pos, quat = self.clip.poses(t_s)
         rot = quat_to_matrix(quat)
-        out: list[tuple[float, float, float] | None] = []
+        out: list[tuple[float, float, float, float] | None] = []
         for mask in self._sides or ():
             xy, depth = project(pose, boxes.corners(mask, pos, rot), self.aspect)
             if (depth <= 0).any():
                 out.append(None)
                 continue
             centre, _ = project(pose, self.clip.points.com(mask, pos)[None], self.aspect)
-            out.append((float(centre[0, 0]), float(xy[:, 1].max()), float(xy[:, 1].min())))
+            out.append((float(centre[0, 0]), float(xy[:, 1].max()), float(xy[:, 1].min()), float(centre[0, 1])))
         return out
 
     def _update_labels(self, video_s: float, t_s: float, shot: tuple[int, Any] | None, pose: Any) -> None:
@@ -420,26 +430,49 @@ class Overlays:
             last = shot[0] == len(self.clip.shots or ()) - 1
             alpha = self._window(video_s, first + 0.3, self.clip.length_s + 1.0 if last else end)  # held to the end
         if alpha <= 0:
-            for actor in self.labels:
+            for actor, leader in zip(self.labels, self.leaders):
                 self._show(actor, 0.0)
+                self._show(leader[0], 0.0)
             return
         m = TITLE_SAFE
         gap_y = 0.012 + 0.5 * self._body_px / max(self.renderer.GetSize()[1], 1)
         spots = self._side_screen(t_s, pose)
-        for actor, spot in zip(self.labels, spots):
+        for actor, leader, spot in zip(self.labels, self.leaders, spots):
             if spot is None:
                 self._show(actor, 0.0)
+                self._show(leader[0], 0.0)
                 continue
             x = float(np.clip(spot[0], m + 0.08, 1 - m - 0.08))
             text_h = 2 * gap_y
             if spot[1] + gap_y + text_h <= 1 - m:  # over the side, where there is room
                 actor.GetTextProperty().SetVerticalJustificationToBottom()
                 y = spot[1] + gap_y
+                foot = y - LEADER_GAP
             else:  # no room above: under it, never over it
                 actor.GetTextProperty().SetVerticalJustificationToTop()
                 y = float(np.clip(spot[2] - gap_y, m + text_h, 1 - m))
+                foot = y + LEADER_GAP
             actor.GetPositionCoordinate().SetValue(x, y)
             self._show(actor, alpha)
+            self._update_leader(leader, (x, foot), (spot[0], spot[3]), alpha)
+
+    def _update_leader(self, leader: tuple[Any, Any, Any], start: tuple[float, float], centre: tuple[float, float],
+                       alpha: float) -> None:
+        """The line from a name (``start``, just off its panel) to its side's centre, stopped short of it."""
+        actor, pts, poly = leader
+        square = np.array([self.aspect, 1.0])  # lengths in frame heights both ways
+        a, b = np.array(start) * square, np.array(centre) * square
+        span = float(np.linalg.norm(b - a))
+        if span < LEADER_MIN + LEADER_GAP:
+            self._show(actor, 0.0)
+            return
+        b = (a + (b - a) * (span - LEADER_GAP) / span) / square
+        a = a / square
+        pts.SetPoint(0, float(a[0]), float(a[1]), 0.0)
+        pts.SetPoint(1, float(b[0]), float(b[1]), 0.0)
+        pts.Modified()
+        poly.Modified()
+        self._show(actor, alpha)
 
     def _update_cue(self, video_s: float, t_s: float, shot: tuple[int, Any] | None, pose: Any,
                     gap: tuple[float, float, float, str] | None) -> None:
