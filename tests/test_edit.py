@@ -564,6 +564,36 @@ def test_the_read_out_holds_its_numbers_in_blurred_shots_so_the_blend_never_doub
         src.close()
 
 
+def test_the_blend_starts_afresh_where_the_held_read_out_changes(undock_record, clip):
+    """The shutter blend mixes a frame with the one before it; where the held read-out's words change, a
+    new run of the blend starts, so no frame lays the old digits over the new (the words drawn after the
+    blend, in effect). Without a read-out the shot is one run."""
+    from issvis.pictures.video import _blur_stretches
+
+    src = _source(undock_record, RenderSettings(width_px=320, height_px=180))
+    try:
+        k = [s.name for s in clip.shots].index("leaving")
+        a = int(clip.shot_span(k)[0] * 30) + 10
+        b = a + 90
+        words = {}
+        for i in range(a - 1, b):
+            src.pose(i / 30)
+            words[i] = src.overlays.readout.GetInput()
+    finally:
+        src.close()
+    changes = [i for i in range(a, b) if words[i] != words[i - 1]]
+    assert len(changes) >= 4, "the read-out does not move at all"
+    runs, lead = _blur_stretches(clip, a, b, 0.5, readout=True)
+    assert all(blurred for _, blurred in runs)
+    starts, i = [], a - 1 if lead else a
+    for count, _ in runs:
+        starts.append(i)
+        i += count
+    assert i == b
+    assert set(changes) <= set(starts), (changes, starts)
+    assert _blur_stretches(clip, a, b, 0.5, readout=False) == ([(91, True)], True)
+
+
 def _linear(v):
     v = np.asarray(v, float) / 255.0
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)

@@ -352,13 +352,11 @@ class Overlays:
 
     def _held_readout_s(self, video_s: float) -> float | None:
         """In a shot the shutter blend blurs (``grade.MOTION_BLUR_FACTOR`` and faster), the video time whose
-        numbers the read-out shows: they change every READOUT_HOLD_S, not every frame, so the blend does not
-        lay two values over each other (one frame in 15 shows a change); None elsewhere."""
-        hit = self.clip.shot_at(video_s)
-        if hit is None or not blurred(hit[1]) or self.motion_blur <= 0:
-            return None
-        first, _ = self.clip.shot_span(hit[0])
-        return first + math.floor((video_s - first) / READOUT_HOLD_S + 1e-9) * READOUT_HOLD_S
+        numbers the read-out shows: they change every READOUT_HOLD_S, not every frame, and the blend starts
+        afresh at each change (``_blur_stretches``), so it never lays two values over each other; None
+        elsewhere."""
+        hold = readout_hold(self.clip, video_s) if self.motion_blur > 0 else None
+        return None if hold is None else hold[0] + hold[1] * READOUT_HOLD_S
 
     def _readout_words(self, video_s: float, t_s: float, gap: tuple[float, float, float, str] | None) -> str:
         lines = []
@@ -848,18 +846,34 @@ def blurred(shot: Any) -> bool:
     return bool(shot.time_factor >= MOTION_BLUR_FACTOR)
 
 
-def _blur_stretches(clip: Clip, first: int, end: int, weight: float) -> tuple[list[tuple[int, bool]], bool]:
+def readout_hold(clip: Clip, video_s: float) -> tuple[float, int] | None:
+    """In a shot the shutter blend blurs, (the shot's first video s, which READOUT_HOLD_S of it this is): the
+    read-out's numbers hold for each; None in other shots."""
+    hit = clip.shot_at(video_s)
+    if hit is None or not blurred(hit[1]):
+        return None
+    first, _ = clip.shot_span(hit[0])
+    return first, math.floor((video_s - first) / READOUT_HOLD_S + 1e-9)
+
+
+def _blur_stretches(clip: Clip, first: int, end: int, weight: float,
+                    readout: bool = False) -> tuple[list[tuple[int, bool]], bool]:
     """Frames first..end-1 as (count, blurred) runs between cuts, and whether the frame before ``first``
-    leads them (it is in the same blurred shot): what ``grade.blur_filter`` needs for one segment."""
+    leads them (it is in the same run): what ``grade.blur_filter`` needs for one segment. ``readout``: a
+    read-out is drawn, so a blurred shot's runs also end where its held numbers change (the blend would
+    otherwise lay the old digits over the new on that frame)."""
     if weight <= 0 or clip.shots is None:
         return [(end - first, False)], False
 
-    def shot(i: int) -> int:
+    def shot(i: int) -> tuple[int, int | None]:
         hit = clip.shot_at(i / clip.fps)
-        return hit[0] if hit is not None else -1
+        if hit is None:
+            return -1, None
+        hold = readout_hold(clip, i / clip.fps) if readout else None
+        return hit[0], None if hold is None else hold[1]
 
-    def fast(k: int) -> bool:
-        return clip.shots is not None and blurred(clip.shots[k])
+    def fast(key: tuple[int, int | None]) -> bool:
+        return clip.shots is not None and key[0] >= 0 and blurred(clip.shots[key[0]])
 
     lead = first > 0 and shot(first - 1) == shot(first) and fast(shot(first))
     runs: list[list[Any]] = []
@@ -882,7 +896,8 @@ def _segment_writer(clip: Clip, settings: RenderSettings, size: tuple[int, int],
     q = settings.quality
     out = (settings.width_px, settings.height_px)
     scale_to = None if out == size else out
-    stretches, lead = _blur_stretches(clip, first, end, q.motion_blur)
+    o = settings.overlays
+    stretches, lead = _blur_stretches(clip, first, end, q.motion_blur, readout=o.clock or o.separation)
     blur = blur_filter(stretches, q.motion_blur, lead)
     writer = _Encoder(path, size, settings.fps,
                       with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px, blur),
