@@ -329,7 +329,7 @@ SUNSET_ORBIT_DEG = 24.0  # the close turns this much about the zenith, towards t
 SUNSET_ELEVATION_DEG = 8.0  # the close looks down this much: the layered limb behind the subject, dark Earth under it
 LIT_SUN_RAD = 0.007  # the edit ends with the Sun this high: its disc (0.0093 rad) wholly above the limb, at 0.92 of its
 # strength (the stage fades the disc out over 0.012 rad), its ray grazing the air at ~16 km: orange (sun_colour_rgb)
-CLOSE_FILL = (0.7, 0.8)  # the last close fills this much of the frame at its first and last frame...
+CLOSE_FILL = (0.85, 0.95)  # the last close fills this much of the frame at its first and last frame...
 CLOSE_DROP = 0.2  # ...its subject this share of the half-height below centre: the end card reads above it
 
 
