@@ -301,7 +301,7 @@ class _ToleranceOption(click.Option):
 def _tolerance_options(command):
     for name in reversed(COMPARE_TOLERANCES):
         command = click.option(f"--{name.replace('_', '-')}", name, cls=_ToleranceOption, default=None,
-                               type=click.FloatRange(min=0))(command)
+                               type=click.FloatRange(min=0, min_open=True))(command)
     return command
 
 
