@@ -188,10 +188,21 @@ LIMB_HAZE_RGB = np.array([0.16, 0.27, 0.52])  # linear radiance of the sunlit li
 FILL_UNIFORMS = [f"issvisFill{k}" for k in range(9)]
 
 
+# Relief in grazing light. The stage does not normal-map (no tangents on llvmpipe's budget); instead each
+# textured look with a normal map carries its height field, integrated back from that map, in its
+# texture's alpha (``relief_alpha``; 0.5 = flat). The Sun's cosine is moved by RELIEF_GAIN x the relief x
+# the sine of the Sun's angle from the face's normal, as a bump's slope moves it: nothing under a Sun
+# overhead, the quilting's puffs and stitches, the blankets' pillows and seams, strong where it grazes.
+RELIEF_GAIN = 0.12
+_RELIEF = f"""  if (iNL > 0.0) {{  // the relief (alpha) in grazing light
+    iNL = max(iNL + {RELIEF_GAIN} * (2.0 * iTex.a - 1.0) * sqrt(1.0 - iNL * iNL), 0.0);
+  }}"""
+
+
 def _station_fragment(glass: bool, textured: bool) -> str:
     """GLSL that replaces VTK's ``//VTK::TCoord::Impl`` in the station's fragment shader: it runs after
     VTK's own lighting (which it overrides) and writes the fragment's colour (see the module docstring)."""
-    tex = "texture(actortexture, tcoordVCVSOutput).rgb" if textured else "vec3(1.0)"
+    tex = "iTex.rgb" if textured else "vec3(1.0)"
     fill = " + ".join(f"{u} * {p}" for u, p in zip(FILL_UNIFORMS, (
         "1.0", "iN.y", "iN.z", "iN.x", "iN.x * iN.y", "iN.y * iN.z", "(3.0 * iN.z * iN.z - 1.0)", "iN.x * iN.z",
         "(iN.x * iN.x - iN.y * iN.y)")))
@@ -200,6 +211,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   vec3 iN = normalVCVSOutput;
   vec3 iV = normalize(-vertexVC.xyz);
   vec3 iL = -lightDirectionVC0;
+{"  vec4 iTex = texture(actortexture, tcoordVCVSOutput);" if textured else ""}
   vec3 iAlb = diffuseColorUniform * {tex};
   iAlb *= iAlb;
 #ifdef ISSVIS_SHADOWS
@@ -208,6 +220,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   float iShadow = 1.0;
 #endif
   float iNL = max(dot(iN, iL), 0.0);
+{_RELIEF if textured and not glass else ""}
   vec3 iSun = lightColor0 * (iNL * iShadow);
   vec3 iFill = max({fill}, vec3(0.0));
   vec3 iLin = iAlb * (diffuseIntensity * (iSun + iFill) + vec3(ambientIntensity * ambientIntensity));
@@ -366,6 +379,39 @@ def _texture(image: np.ndarray, srgb: bool = True) -> Any:
     tex.mipmap = True
     tex.SetMaximumAnisotropicFiltering(1.0)
     return tex
+
+
+@lru_cache(maxsize=32)
+def _relief_of(normal_bytes: bytes, shape: tuple[int, int, int]) -> np.ndarray:
+    normal = np.frombuffer(normal_bytes, np.uint8).reshape(shape)
+    n = normal[..., :3].astype(float) / 127.5 - 1.0
+    nz = np.maximum(n[..., 2], 0.2)
+    gx, gy = -n[..., 0] / nz, -n[..., 1] / nz  # the height's slopes along +u (columns) and +v (up the rows)
+    rows, cols = normal.shape[:2]
+    # least-squares height with those central differences (the map tiles: solve in Fourier space)
+    dx = 1j * np.sin(2 * np.pi * np.fft.fftfreq(cols))[None, :]  # (h[c+1] - h[c-1]) / 2
+    dy = -1j * np.sin(2 * np.pi * np.fft.fftfreq(rows))[:, None]  # (h[r-1] - h[r+1]) / 2: +v is up
+    den = np.abs(dx) ** 2 + np.abs(dy) ** 2
+    den[den < 1e-12] = np.inf
+    h = np.real(np.fft.ifft2((np.conj(dx) * np.fft.fft2(gx) + np.conj(dy) * np.fft.fft2(gy)) / den))
+    h -= np.median(h)
+    scale = max(float(np.percentile(np.abs(h), 98)), 1e-9)
+    return np.round(127.5 + 127.5 * np.clip(h / scale, -1.0, 1.0)).astype(np.uint8)
+
+
+def relief_alpha(normal: np.ndarray | None, size_px: int) -> np.ndarray:
+    """(size, size) uint8: a look's height field (integrated back from its tangent-space normal map, scaled
+    to +-1 at its 98th percentile, 128 = flat) for the texture's alpha, at the albedo's size; flat without
+    a normal map. The station's shader reads it as relief that shows in grazing light (RELIEF_GAIN)."""
+    if normal is None:
+        return np.full((size_px, size_px), 128, np.uint8)
+    a = _relief_of(np.ascontiguousarray(normal[..., :3]).tobytes(), normal[..., :3].shape)
+    if a.shape[0] < size_px:  # repeat texels up to the albedo's size (the sizes are powers of two)
+        k = size_px // a.shape[0]
+        a = np.repeat(np.repeat(a, k, 0), k, 1)
+    elif a.shape[0] > size_px:
+        a = a[:: a.shape[0] // size_px, :: a.shape[0] // size_px]
+    return a
 
 
 RIGID_TOLERANCE_M = 0.005  # parts of a rigid group stay this close to their pose in the group's frame
@@ -818,9 +864,10 @@ class Stage:
         if image is None or vm.uv is None:
             return None
         if id(image) not in self._textures:
-            if self.preview and image.shape[0] > 256:
-                image = image[::4, ::4]
-            self._textures[id(image)] = _texture(image[..., :3])
+            rgba = np.dstack([image[..., :3], relief_alpha(vm.material.normal_image, image.shape[0])])
+            if self.preview and rgba.shape[0] > 256:
+                rgba = rgba[::4, ::4]
+            self._textures[id(image)] = _texture(rgba)
         return self._textures[id(image)]
 
     def _group_actors(self, pv: Any, vtk: Any, group: np.ndarray, visuals: dict[str, tuple[Any, ...]],
@@ -861,6 +908,7 @@ class Stage:
             texture = self._texture_for(vm0) if has_uv else None
             if texture is not None:
                 actor.SetTexture(texture)
+                actor.ForceOpaqueOn()  # the texture's alpha is relief (relief_alpha), not opacity
             glass = vm0.material.name in GLASS_LOOKS
             actor.SetShaderProperty(self._shader_props[(glass, texture is not None)])
             actor.SetUserMatrix(matrix)
