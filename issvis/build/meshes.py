@@ -244,6 +244,8 @@ def visual_material(part: Part, e: Element) -> str:
         return "irosa" if label.startswith("iROSA") else "gold"
     if m == "dark":
         return {"heat shield": "heat_shield", "trunk": "trunk"}.get(label, "dark")
+    if m == "array" and e.style == "blanket" and part.kind != "truss":
+        return "ros_array"  # a Russian-style wing: darker cells in a frame
     return m  # array, radiator, green, glass
 
 
@@ -399,12 +401,13 @@ def _quad_axes(across: np.ndarray, along: np.ndarray, front: np.ndarray) -> tupl
 
 
 def _blanket(b: VisualBuilder, look: str, centre: np.ndarray, across: np.ndarray, along: np.ndarray,
-             front: np.ndarray, width: float, length: float, tile_v_m: float | None = None) -> None:
-    """An array blanket: cells (``look``) on the side facing ``front``, the Kapton back on the other,
-    4 mm apart."""
+             front: np.ndarray, width: float, length: float, tile_v_m: float | None = None,
+             back: str = "array_back") -> None:
+    """An array blanket: cells (``look``) on the side facing ``front``, the Kapton back (``back``) on the
+    other, 4 mm apart."""
     u_dir, v_dir = _quad_axes(across, along, front)
     b.quad(look, centre + front * 0.004, u_dir, v_dir, width, length, tile_v_m)
-    b.quad("array_back", centre - front * 0.004, -u_dir, v_dir, width, length, tile_v_m)
+    b.quad(back, centre - front * 0.004, -u_dir, v_dir, width, length, tile_v_m)
 
 
 def _saw_wing(b: VisualBuilder, part: Part, e: Element) -> None:
@@ -476,9 +479,15 @@ def _russian_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     front = -ax[thin] if part.segment == "ROS" else ax[thin]
     # one blanket whose image fits a hinge line to each panel's edge (the image holds four panels):
     # panels drawn as separate quads left 6 cm gaps that aliased into a comb at 100 m
-    _blanket(b, "array", c, ax[across], ax[along], front, W, L, tile_v_m=4 * L / n)
+    _blanket(b, "ros_array", c, ax[across], ax[along], front, W, L, tile_v_m=4 * L / n, back="ros_array_back")
     out = _root_dir(part, e, along)
     root, tip = c - out * L / 2, c + out * L / 2
+    # the frame round the wing, a little proud of both faces (at 100 m its 7 cm are a pixel or two)
+    for sign in (1.0, -1.0):
+        edge = ax[across] * sign * (W / 2 - 0.035)
+        b.strut("metal", root + edge, tip + edge, 0.07, up=front)
+    for end in (root, tip):
+        b.strut("metal", end - ax[across] * W / 2, end + ax[across] * W / 2, 0.07, up=front)
     b.strut("metal", root - front * 0.06, tip - front * 0.06, 0.08)
     b.cylinder("metal", root - out * 0.6, root, 0.12, sections=12)
 

@@ -44,6 +44,10 @@ LOOKS: dict[str, Look] = {look.name: look for look in (
     Look("truss", 0.85, 0.4, 1.0, "truss"),  # truss members
     Look("array", 0.2, 0.22, 1.6, "array"),  # silicon cells behind glass; hinge and bus lines
     Look("array_back", 0.3, 0.5, 1.6, "array_back"),  # copper-gold Kapton back of a blanket, crinkled
+    # Russian-style wings (Zvezda, Nauka, Soyuz, Progress): the same images, darker cells and a darker,
+    # browner back (photographs: "smaller and darker, in a frame"; not the US wings' bright copper)
+    Look("ros_array", 0.2, 0.22, 1.6, "array", base_color_rgba=(0.8, 0.8, 0.84, 1.0)),
+    Look("ros_array_back", 0.3, 0.5, 1.6, "array_back", base_color_rgba=(0.62, 0.6, 0.62, 1.0)),
     Look("irosa", 0.2, 0.25, 1.6, "irosa"),  # iROSA cells: darker, finer
     Look("radiator", 0.0, 0.45, 1.0, "radiator", "radiator_n"),  # white panels, flow-tube ribs
     Look("gold", 0.6, 0.32, 1.0, "gold", "gold_n"),  # crinkled gold/Kapton foil

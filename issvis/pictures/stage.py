@@ -161,7 +161,7 @@ DOF_SCALE = 4  # the far field's window is this many times smaller each way
 
 # --- the station's surfaces ----------------------------------------------------------------------
 # Looks drawn as glass over a dark base: solar cells behind cover glass, the Cupola's windows.
-GLASS_LOOKS = frozenset({"array", "irosa", "trunk", "glass"})
+GLASS_LOOKS = frozenset({"array", "ros_array", "irosa", "trunk", "glass"})
 # Textures are sampled without anisotropic filtering: VTK's default 4x costs half a frame on llvmpipe,
 # and even 2x on the array cells alone cost 45 ms of a 120 ms frame where the arrays fill it (30 s),
 # for hinge lines a little crisper at grazing angles.
@@ -171,6 +171,10 @@ GLASS_F0 = 0.04  # normal-incidence reflectance of cover glass (n = 1.5)
 GLINT_POWER, GLINT_SHARE = 4000.0, 0.7
 SHEEN_POWER, SHEEN_SHARE = 150.0, 0.3
 CELL_TILT_RAD = 0.006  # how far a cell's glass may tilt from its blanket's plane (glints sparkle)
+# A blanket is folded flat from an accordion: each panel between two hinges (and bus strips) lies up to
+# about a degree off the blanket's plane, so a glint breaks up panel by panel, as in photographs, instead
+# of one smooth hot spot.
+PANEL_TILT_RAD = 0.03
 LIMB_BAND_COS = 0.012  # angular half-width (as a cosine) of the bright limb band a mirror shows
 # Light the sunlit station throws on itself (white hulls, radiators and arrays around any surface): a
 # uniform share of the Sun on every face, so that a shadow on a hull that faces away from Earth is deep
@@ -194,9 +198,6 @@ FILL_UNIFORMS = [f"issvisFill{k}" for k in range(9)]
 # the sine of the Sun's angle from the face's normal, as a bump's slope moves it: nothing under a Sun
 # overhead, the quilting's puffs and stitches, the blankets' pillows and seams, strong where it grazes.
 RELIEF_GAIN = 0.12
-_RELIEF = f"""  if (iNL > 0.0) {{  // the relief (alpha) in grazing light
-    iNL = max(iNL + {RELIEF_GAIN} * (2.0 * iTex.a - 1.0) * sqrt(1.0 - iNL * iNL), 0.0);
-  }}"""
 
 
 def _station_fragment(glass: bool, textured: bool) -> str:
@@ -206,6 +207,9 @@ def _station_fragment(glass: bool, textured: bool) -> str:
     fill = " + ".join(f"{u} * {p}" for u, p in zip(FILL_UNIFORMS, (
         "1.0", "iN.y", "iN.z", "iN.x", "iN.x * iN.y", "iN.y * iN.z", "(3.0 * iN.z * iN.z - 1.0)", "iN.x * iN.z",
         "(iN.x * iN.x - iN.y * iN.y)")))
+    relief = f"""  if (iNL > 0.0) {{  // the relief (alpha) in grazing light
+    iNL = max(iNL + {RELIEF_GAIN} * (2.0 * iTex.a - 1.0) * sqrt(1.0 - iNL * iNL), 0.0);
+  }}"""
     code = f"""
   // issvis: the station's light, in linear light, written in the display's encoding (DISPLAY_GAMMA)
   vec3 iN = normalVCVSOutput;
@@ -220,7 +224,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   float iShadow = 1.0;
 #endif
   float iNL = max(dot(iN, iL), 0.0);
-{_RELIEF if textured and not glass else ""}
+{relief if textured and not glass else ""}
   vec3 iSun = lightColor0 * (iNL * iShadow);
   vec3 iFill = max({fill}, vec3(0.0));
   vec3 iLin = iAlb * (diffuseIntensity * (iSun + iFill) + vec3(ambientIntensity * ambientIntensity));
@@ -238,8 +242,12 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   vec3 iQ = fract(vec3(iCell.xyx) * vec3(0.1031, 0.1030, 0.0973));  // arithmetic hash (no sin)
   iQ += dot(iQ, iQ.yzx + 33.33);
   vec2 iJit = fract((iQ.xx + iQ.yz) * iQ.zy) - 0.5;
+  vec2 iPan = floor(tcoordVCVSOutput * vec2(2.0, 4.0) + vec2(0.5, 0.0));  // the panel (the image's layout)
+  vec3 iP = fract(vec3(iPan.xyx) * vec3(0.1031, 0.1030, 0.0973) + 0.37);
+  iP += dot(iP, iP.yzx + 33.33);
+  iJit = {2 * CELL_TILT_RAD:.5f} * iJit + {2 * PANEL_TILT_RAD:.5f} * (fract((iP.xx + iP.yz) * iP.zy) - 0.5);
   vec3 iT = normalize(cross(iN, abs(iN.z) < 0.9 ? vec3(0.0, 0.0, 1.0) : vec3(1.0, 0.0, 0.0)));
-  iN = normalize(iN + {2 * CELL_TILT_RAD:.5f} * (iJit.x * iT + iJit.y * cross(iN, iT)));
+  iN = normalize(iN + iJit.x * iT + iJit.y * cross(iN, iT));
 """
         code += tilt + f"""  // Fresnel reflection of what a mirror here sees: the ground, haze towards the limb, black space
   float iNV = max(dot(iN, iV), 0.0);
