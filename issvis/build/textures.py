@@ -234,7 +234,7 @@ def _kapton(n: int, seed: int, panels: int = 4) -> np.ndarray:
     fold = _seam(v * panels, 0.02 * panels)
     spar = _seam(u * 2 + 0.5, 0.02 * 2)  # the bus strips behind the cells show as darker bands
     ip = np.floor(v * panels).astype(int)
-    tone = 0.78 + 0.30 * _hash(ip, np.floor(u * 2 + 0.5).astype(int) % 2, seed + 3)
+    tone = 0.86 + 0.18 * _hash(ip, np.floor(u * 2 + 0.5).astype(int) % 2, seed + 3)
     shade = tone * (0.84 + 0.24 * crinkle - 0.14 * np.clip(0.03 - crease, 0, 1) / 0.03) * (1 - 0.4 * fold) * (1 - 0.25 * spar)
     return _rgb((0.74, 0.50, 0.24), shade)
 

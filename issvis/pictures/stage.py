@@ -36,7 +36,8 @@ order-2 spherical harmonics (``issvis.pictures.earth.ground_light``). The shader
 light and writes it in the display's encoding (``DISPLAY_GAMMA``, 2.2: what the video is shown
 through), so a face that gets a tenth of the sunlight shows a tenth of the light on the screen (sqrt,
 gamma 2, showed 0.08 of it); textures are still decoded with a square (one ``pow`` a fragment, not two). Array cells and windows are glass: a Fresnel reflection of the ground,
-the limb and black space, and a sharp glint of the Sun.
+the limb and black space, and a sharp glint of the Sun that breaks up panel by panel. Textured looks with a
+normal map carry their height in the texture's alpha, shown as relief where the Sun grazes (``relief_alpha``).
 """
 
 from __future__ import annotations
@@ -172,8 +173,8 @@ GLINT_POWER, GLINT_SHARE = 4000.0, 0.7
 SHEEN_POWER, SHEEN_SHARE = 150.0, 0.3
 CELL_TILT_RAD = 0.006  # how far a cell's glass may tilt from its blanket's plane (glints sparkle)
 # A blanket is folded flat from an accordion: each panel between two hinges (and bus strips) lies up to
-# about a degree off the blanket's plane, so a glint breaks up panel by panel, as in photographs, instead
-# of one smooth hot spot.
+# 1.7 deg (0.03 rad) each way off the blanket's plane, so a glint breaks up panel by panel, as in
+# photographs, instead of one smooth hot spot.
 PANEL_TILT_RAD = 0.03
 LIMB_BAND_COS = 0.012  # angular half-width (as a cosine) of the bright limb band a mirror shows
 # Light the sunlit station throws on itself (white hulls, radiators and arrays around any surface): a
