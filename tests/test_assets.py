@@ -158,6 +158,56 @@ def test_margin_test_can_fail(assets):
     assert dist.max() > TOLERANCES.visual_margin_m
 
 
+def _points(assets, part: str, look: str | None = None) -> np.ndarray:
+    """(N, 3) visual vertices of a part (of one look), m, station body axes."""
+    pa = assets.parts[part]
+    return np.concatenate([vm.vertices_m for vm in pa.visual if look is None or vm.material.name == look]) + pa.com_m
+
+
+def test_the_antennas_are_there_and_within_the_collision_margins(assets):
+    """The most recognisable antennas are geometry: Z1's Ku-band dish (over a metre across at the top of
+    its mast, where the mast alone is 24 cm thick), the S-band antennas standing off S1's and P1's zenith
+    faces, whips and small dishes on Zvezda and Zarya standing off their hulls. (The margin test above
+    holds them, like every vertex, within 0.5 m of their part's primitives.)"""
+    station = assets.station
+    mast = next(e for e in station.part("z1").elements if e.label == "Ku-band mast")
+    top = np.asarray(mast.p1_m)
+    near_top = _points(assets, "z1")
+    near_top = near_top[np.linalg.norm(near_top - top, axis=1) < 1.0]
+    off_axis = np.hypot(near_top[:, 0] - top[0], near_top[:, 1] - top[1])
+    assert off_axis.max() > 0.5, f"nothing wider than {2 * off_axis.max():.2f} m at Z1's mast top: no dish"
+    for name in ("s1", "p1"):
+        box = next(e for e in station.part(name).elements if e.style == "lattice")
+        zenith_face_z = box.p0_m[2] - box.extents_m[2] / 2
+        assert (_points(assets, name)[:, 2] < zenith_face_z - 0.25).sum() > 20, f"{name}: no S-band antenna"
+    for name in ("zvezda", "zarya"):
+        hull = [e for e in station.part(name).elements if e.shape == "cylinder"]
+        pts = _points(assets, name, "metal")
+        radius = np.hypot(pts[:, 1], pts[:, 2])
+        inside_x = np.zeros(len(pts), bool)
+        stand_off = np.zeros(len(pts))
+        for e in hull:
+            lo, hi = sorted((e.p0_m[0], e.p1_m[0]))
+            on = (pts[:, 0] > lo) & (pts[:, 0] < hi)
+            inside_x |= on
+            stand_off = np.where(on, np.maximum(stand_off, radius - e.radius_m), stand_off)
+        assert (stand_off > 0.3).sum() >= 6, f"{name}: no whips standing off the hull"
+
+
+def test_a_russian_wing_is_one_blanket_without_gaps(assets):
+    """A Russian-style wing's cells cover its whole box (its panels drawn in the image, hinge lines at
+    their edges): separate panels 6 cm apart aliased into a comb at 100 m."""
+    for name in ("zvezda", "soyuz_ms19"):
+        part = assets.station.part(name)
+        wings = [e for e in part.elements if e.style == "blanket"]
+        cells = [vm for vm in assets.parts[name].visual if vm.material.name == "ros_array"]
+        area = sum(0.5 * np.linalg.norm(np.cross(vm.vertices_m[f[:, 1]] - vm.vertices_m[f[:, 0]],
+                                                 vm.vertices_m[f[:, 2]] - vm.vertices_m[f[:, 0]]), axis=1).sum()
+                   for vm in cells for f in [np.asarray(vm.faces)])
+        boxes = sum(float(np.prod(sorted(e.extents_m)[1:])) for e in wings)
+        assert area == pytest.approx(boxes, rel=1e-3), f"{name}: cells cover {area:.2f} of {boxes:.2f} m^2"
+
+
 def test_station_hash_covers_physics_not_looks(tmp_path):
     shutil.copytree(ASSETS, tmp_path / "a")
     base = load_station_assets.__wrapped__(tmp_path / "a", visuals=False)

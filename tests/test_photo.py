@@ -554,3 +554,90 @@ def test_the_limb_has_no_black_gap_at_earth_s_polygonal_edge(record):
             below = col[min(k + 8, len(col) - 1)]
             gaps += int(col[k:k + 8].min() < 0.5 * min(col[k], below))
     assert gaps == 0, f"{gaps} columns show black between the limb and Earth's edge"
+
+
+def _hull_patch(record, part: str, x_body_m: float, toward_body, sun_of, shadows: bool = False) -> np.ndarray:
+    """(136, 240) grey levels of a part's hull seen square-on from 5 m: the point at ``x_body_m`` along the
+    hull's axis (station body axes) on the side ``toward_body``; ``sun_of(normal, along)`` gives the Sun's
+    direction (LVLH) from the face's normal and the hull's axis there."""
+    from issvis.core.frames import quat_to_matrix
+    from issvis.station.assets import load_station_assets
+
+    com = load_station_assets(visuals=False).parts[part].com_m
+    rot = quat_to_matrix(record.quat[0, record.part_index(part)])
+    hull = max((e for e in load_station_assets(visuals=False).station.part(part).elements if e.shape == "cylinder"),
+               key=lambda e: e.radius_m)
+    n_body = np.asarray(toward_body, float) / np.linalg.norm(toward_body)
+    point = rot @ (np.array([x_body_m, 0.0, 0.0]) + hull.radius_m * n_body - com)
+    normal, along = rot @ n_body, rot @ np.array([1.0, 0.0, 0.0])
+    key = CameraKey(at_s=0.0, mode="fixed", anchor=f"part:{part}", target=f"part:{part}", target_offset_m=tuple(point),
+                    position_m=tuple(point + 5.0 * normal + 0.5 * along), fov_deg=30.0)
+    sun = np.asarray(sun_of(normal, along), float)
+    s = RenderSettings(width_px=240, height_px=136, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                       earth=EarthSettings(show=False), quality=Quality(supersample=1.0, stars=0),
+                       lighting=Lighting(sun_direction_lvlh=tuple(sun / np.linalg.norm(sun)), sun_moves=False,
+                                         shadows=shadows))
+    return _still(record, s).mean(axis=2)
+
+
+def _local_contrast(grey: np.ndarray) -> float:
+    """Median absolute difference from a 9 px box mean, over the mean: how strongly fine pattern
+    (quilting, stitches) shows against the patch's own level, whatever the light's strength."""
+    k = 4
+    pad = np.pad(grey, k, mode="edge")
+    box = sum(pad[k + i:k + i + grey.shape[0], k + j:k + j + grey.shape[1]] for i in range(-k, k + 1)
+              for j in range(-k, k + 1)) / (2 * k + 1) ** 2
+    return float(np.median(np.abs(grey - box)) / grey.mean())
+
+
+@pytest.mark.slow
+def test_russian_quilting_shows_in_grazing_light_not_in_flat_light(record, monkeypatch):
+    """Zarya's blankets from 5 m: under a Sun near their normal the quilting is all but invisible (fine
+    local contrast under 2 % of the level: no drawn fishnet); with the Sun grazing them at 12 deg its puffs
+    and stitches show, over 2.5x as strongly. Without the relief (RELIEF_GAIN 0) grazing light shows no
+    more of it than flat light."""
+    from issvis.pictures import stage
+
+    def patch(sun_of):
+        return _hull_patch(record, "zarya", -12.5, (0.0, -0.7071, -0.7071), sun_of)[35:90, 10:180]
+
+    def flat(n, a):
+        return n + 0.3 * np.cross(n, a)
+
+    def grazing(n, a):
+        return 0.2 * n + a
+
+    c_flat, c_grazing = _local_contrast(patch(flat)), _local_contrast(patch(grazing))
+    assert c_flat < 0.02, f"the quilting shows at {c_flat:.3f} of the level in flat light"
+    assert c_grazing > 2.5 * c_flat, f"grazing {c_grazing:.3f} against flat {c_flat:.3f}"
+    monkeypatch.setattr(stage, "RELIEF_GAIN", 0.0)
+    c_none = _local_contrast(patch(grazing))
+    assert c_none < 1.5 * c_flat, f"without the relief grazing light still shows {c_none:.3f} (flat {c_flat:.3f})"
+
+
+def _ragged(bright: np.ndarray) -> float:
+    """Share of a mask's pixels on its edge (a 4-neighbour outside it): low for one smooth blob, high for
+    a patchwork."""
+    inner = bright & np.roll(bright, 1, 0) & np.roll(bright, -1, 0) & np.roll(bright, 1, 1) & np.roll(bright, -1, 1)
+    return float((bright & ~inner).sum() / max(int(bright.sum()), 1))
+
+
+@pytest.mark.slow
+def test_a_wing_s_glint_breaks_up_panel_by_panel(record, monkeypatch):
+    """A truss wing seen along the Sun's mirror direction glints over hundreds of pixels, and the glint is a
+    patchwork of panels (each folded a little off the blanket's plane: two thirds of its pixels on an edge),
+    not one smooth hot spot (with PANEL_TILT_RAD 0: under half)."""
+    from issvis.pictures import stage
+
+    wing = _wing_centre_lvlh(record, "p6")
+    key = CameraKey(at_s=0.0, mode="fixed", anchor="part:p6", target="part:p6", target_offset_m=tuple(wing),
+                    position_m=tuple(wing + 40.0 * np.array([0.8, 0.0, -0.6])), fov_deg=20.0)
+    s = RenderSettings(width_px=200, height_px=112, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                       earth=EarthSettings(show=False), quality=Quality(supersample=1.0, stars=0),
+                       lighting=Lighting(sun_direction_lvlh=(0.8, 0.0, 0.6), sun_moves=False, shadows=False))
+    glint = _still(record, s).mean(axis=2) > 200
+    assert glint.sum() >= 200, f"{glint.sum()} pixels glint"
+    assert _ragged(glint) > 0.55, f"the glint is one smooth patch ({_ragged(glint):.2f} of it on an edge)"
+    monkeypatch.setattr(stage, "PANEL_TILT_RAD", 0.0)
+    smooth = _still(record, s).mean(axis=2) > 200
+    assert _ragged(smooth) < 0.5, f"flat panels: {_ragged(smooth):.2f}"

@@ -167,14 +167,16 @@ class VisualBuilder:
             e2 = np.cross(x, e1)
         self.box(material, (a + b) / 2, (length, width, width), np.column_stack([x, e1, e2]))
 
-    def quad(self, material: str, centre, u_dir, v_dir, size_u: float, size_v: float) -> None:
-        """A single-sided rectangle facing u x v."""
+    def quad(self, material: str, centre, u_dir, v_dir, size_u: float, size_v: float,
+             tile_v_m: float | None = None) -> None:
+        """A single-sided rectangle facing u x v; ``tile_v_m``: metres along v one image covers, when
+        not the material's own (a Russian wing fits its hinge lines to its panels)."""
         c, u, v = np.asarray(centre, float), _unit(u_dir), _unit(v_dir)
         n = np.cross(u, v)
         hu, hv = size_u / 2, size_v / 2
         pts = np.array([c - u * hu - v * hv, c + u * hu - v * hv, c + u * hu + v * hv, c - u * hu + v * hv])
         t = self.tile(material)
-        uv = np.array([[0, 0], [size_u, 0], [size_u, size_v], [0, size_v]]) / t
+        uv = np.array([[0, 0], [size_u, 0], [size_u, size_v], [0, size_v]]) / np.array([t, tile_v_m or t])
         self.add(material, pts, [[0, 1, 2], [0, 2, 3]], np.tile(n, (4, 1)), uv)
 
     def sweep(self, material: str, centres, radii, sections: int | None = None) -> None:
@@ -242,6 +244,8 @@ def visual_material(part: Part, e: Element) -> str:
         return "irosa" if label.startswith("iROSA") else "gold"
     if m == "dark":
         return {"heat shield": "heat_shield", "trunk": "trunk"}.get(label, "dark")
+    if m == "array" and e.style == "blanket" and part.kind != "truss":
+        return "ros_array"  # a Russian-style wing: darker cells in a frame
     return m  # array, radiator, green, glass
 
 
@@ -397,12 +401,13 @@ def _quad_axes(across: np.ndarray, along: np.ndarray, front: np.ndarray) -> tupl
 
 
 def _blanket(b: VisualBuilder, look: str, centre: np.ndarray, across: np.ndarray, along: np.ndarray,
-             front: np.ndarray, width: float, length: float) -> None:
-    """An array blanket: cells (``look``) on the side facing ``front``, the Kapton back on the other,
-    4 mm apart."""
+             front: np.ndarray, width: float, length: float, tile_v_m: float | None = None,
+             back: str = "array_back") -> None:
+    """An array blanket: cells (``look``) on the side facing ``front``, the Kapton back (``back``) on the
+    other, 4 mm apart."""
     u_dir, v_dir = _quad_axes(across, along, front)
-    b.quad(look, centre + front * 0.004, u_dir, v_dir, width, length)
-    b.quad("array_back", centre - front * 0.004, -u_dir, v_dir, width, length)
+    b.quad(look, centre + front * 0.004, u_dir, v_dir, width, length, tile_v_m)
+    b.quad(back, centre - front * 0.004, -u_dir, v_dir, width, length, tile_v_m)
 
 
 def _saw_wing(b: VisualBuilder, part: Part, e: Element) -> None:
@@ -471,13 +476,18 @@ def _russian_wing(b: VisualBuilder, part: Part, e: Element) -> None:
     ax = np.eye(3)
     L, W = ext[along], ext[across]
     n = max(3, round(L / 1.1))
-    edges = np.linspace(-L / 2, L / 2, n + 1)
     front = -ax[thin] if part.segment == "ROS" else ax[thin]
-    for i in range(n):
-        pc = c + ax[along] * (edges[i] + edges[i + 1]) / 2
-        _blanket(b, "array", pc, ax[across], ax[along], front, W, edges[i + 1] - edges[i] - 0.06)
+    # one blanket whose image fits a hinge line to each panel's edge (the image holds four panels):
+    # panels drawn as separate quads left 6 cm gaps that aliased into a comb at 100 m
+    _blanket(b, "ros_array", c, ax[across], ax[along], front, W, L, tile_v_m=4 * L / n, back="ros_array_back")
     out = _root_dir(part, e, along)
     root, tip = c - out * L / 2, c + out * L / 2
+    # the frame round the wing, a little proud of both faces (at 100 m its 7 cm are a pixel or two)
+    for sign in (1.0, -1.0):
+        edge = ax[across] * sign * (W / 2 - 0.035)
+        b.strut("metal", root + edge, tip + edge, 0.07, up=front)
+    for end in (root, tip):
+        b.strut("metal", end - ax[across] * W / 2, end + ax[across] * W / 2, 0.07, up=front)
     b.strut("metal", root - front * 0.06, tip - front * 0.06, 0.08)
     b.cylinder("metal", root - out * 0.6, root, 0.12, sections=12)
 
@@ -686,6 +696,81 @@ def _russian_extras(b: VisualBuilder, part: Part) -> None:
             b.lathe("dark", c + d * (ball.radius_m + 0.35), d, [(0.0, 0.5), (0.0, 0.0)], sections=24)
 
 
+def _dish(b: VisualBuilder, centre, facing, diameter: float, depth: float, front: str = "dragon_white",
+          back: str = "metal", sections: int = 24) -> None:
+    """A parabolic dish: its rim ``diameter`` across, ``depth`` deep, opening towards ``facing``, the
+    vertex at ``centre``; a white reflector seen from the front, its grey back, and a feed on three struts."""
+    c, axis = np.asarray(centre, float), _unit(facing)
+    rim = diameter / 2
+    r_ = rim * np.linspace(0.0, 1.0, 6)
+    s_ = depth * (r_ / rim) ** 2
+    b.lathe(back, c - axis * 0.01, axis, list(zip(s_, r_)), sections=sections, smooth=True)
+    b.lathe(front, c, axis, list(zip(s_[::-1], r_[::-1])), sections=sections, smooth=True)
+    focus = c + axis * (rim * rim / (4 * depth))
+    b.cylinder("dark", focus - axis * 0.08, focus + axis * 0.04, 0.05 * diameter, sections=8)
+    e1, e2 = _basis(axis)
+    for ang in np.radians([90.0, 210.0, 330.0]):
+        q = c + axis * depth + 0.95 * rim * (np.cos(ang) * e1 + np.sin(ang) * e2)
+        b.strut("metal", q, focus, 0.012 * diameter + 0.005)
+
+
+def _antennas(b: VisualBuilder, part: Part) -> None:
+    """The most recognisable antennas (estimates from photographs), each within its part's collision
+    margin: the Ku-band dish on Z1's mast (drawn 1.2 m across: the real one is ~1.8 m, which would stand
+    out of the mast's primitive), the S-band antenna assemblies on S1 and P1 (a mast, a boom, the drum of
+    the antenna), whips and small dishes on Zvezda and Zarya. Visual only: the physics keeps the
+    catalogue's primitives."""
+    if part.name == "z1":
+        mast = next(e for e in part.elements if e.label == "Ku-band mast")
+        p0, axis, length = _axis_of(mast)  # from the truss box out towards zenith (-z)
+        top = p0 + axis * length
+        yoke = top - axis * 0.35
+        b.cylinder("metal", top - axis * 0.6, top, 0.07, sections=8)  # the gimbal head
+        # the dish looks up and out to one side (its pointing at the moment of the picture), its vertex on
+        # the mast's axis, so that its rim stays within the mast's margin
+        facing = _unit(np.array([0.55, 0.3, 0.0]) + 0.8 * axis)
+        _dish(b, yoke - 0.1 * (facing - (facing @ axis) * axis), facing, 1.2, 0.18, sections=28 if b.fine else 12)
+    if part.name in ("s1", "p1"):
+        box = next(e for e in part.elements if e.style == "lattice")
+        c, ext = np.asarray(box.p0_m, float), np.asarray(box.extents_m, float)
+        sign = 1.0 if part.name == "s1" else -1.0
+        # on the zenith face (-z), at the inboard aft corner
+        foot = c + np.array([ext[0] / 2 - 0.5, -sign * (ext[1] / 2 - 1.0), -ext[2] / 2])
+        head = foot + np.array([0.0, 0.0, -0.3])
+        b.cylinder("metal", foot, head, 0.05, sections=8)
+        b.cylinder("metal", head + np.array([0.0, 0.0, 0.03]), head + np.array([0.3, 0.0, 0.03]), 0.03, sections=6)
+        drum = head + np.array([0.3, 0.0, -0.02])
+        b.cylinder("dragon_white", drum, drum + np.array([0.0, 0.0, -0.1]), 0.28, 0.3,
+                   sections=20 if b.fine else 10)
+    if part.name == "zvezda" and b.fine:
+        small = next(e for e in part.elements if e.label == "working compartment (small)")
+        p0, axis, length = _axis_of(small)
+        e1, e2 = _basis(axis)
+        for k, ang in enumerate(np.radians([20.0, 110.0, 200.0, 290.0])):  # whips round the forward end
+            radial = np.cos(ang) * e1 + np.sin(ang) * e2
+            root = p0 + axis * (0.6 + 0.5 * (k % 2)) + radial * small.radius_m
+            b.cylinder("metal", root, root + radial * 0.45 + axis * 0.05, 0.012, 0.006, sections=5)
+            b.cylinder("dark", root - radial * 0.02, root + radial * 0.04, 0.04, sections=6)
+        for ang in np.radians([60.0, 240.0]):  # two small dishes on short booms
+            radial = np.cos(ang) * e1 + np.sin(ang) * e2
+            root = p0 + axis * (length - 0.8) + radial * small.radius_m
+            b.cylinder("metal", root, root + radial * 0.2, 0.03, sections=6)
+            _dish(b, root + radial * 0.2, _unit(radial + 0.5 * axis), 0.5, 0.08, front="metal", back="metal",
+                  sections=16)
+    if part.name == "zarya" and b.fine:
+        hull = next(e for e in part.elements if e.shape == "cylinder" and e.label == "hull")
+        p0, axis, length = _axis_of(hull)
+        e1, e2 = _basis(axis)
+        for k, ang in enumerate(np.radians([0.0, 135.0, 225.0])):  # whips near the forward end
+            radial = np.cos(ang) * e1 + np.sin(ang) * e2
+            root = p0 + axis * (0.8 + 0.4 * k) + radial * hull.radius_m
+            b.cylinder("metal", root, root + radial * 0.45 - axis * 0.05, 0.012, 0.006, sections=5)
+        radial = np.cos(np.radians(300.0)) * e1 + np.sin(np.radians(300.0)) * e2
+        root = p0 + axis * 2.0 + radial * hull.radius_m
+        b.cylinder("metal", root, root + radial * 0.2, 0.03, sections=6)
+        _dish(b, root + radial * 0.2, radial, 0.45, 0.07, front="metal", back="metal", sections=16)
+
+
 def _vehicle_element(b: VisualBuilder, part: Part, e: Element, mat: str) -> bool:
     """Shaped visuals of vehicle elements; False when the plain shape will do."""
     label = e.label
@@ -809,6 +894,7 @@ def part_visual(part: Part, station: Station, fine: bool = True) -> VisualBuilde
             else:
                 _hull(b, part, e, mat)
         _russian_extras(b, part)
+        _antennas(b, part)
     for itf in station.interfaces:
         if part.name in (itf.child, itf.parent):
             parent = itf.parent == part.name

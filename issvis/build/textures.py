@@ -36,7 +36,7 @@ class Look:
 
 LOOKS: dict[str, Look] = {look.name: look for look in (
     Look("mmod", 0.0, 0.55, 3.0, "mmod", "mmod_n"),  # US MMOD blankets: panels, seams, quilting
-    Look("ros_blanket", 0.0, 0.7, 2.0, "ros_blanket", "quilt_n"),  # Russian beta-cloth, diamond quilting
+    Look("ros_blanket", 0.0, 0.7, 2.0, "ros_blanket", "quilt_n"),  # Russian thermal blankets: irregular panels, soft quilting
     Look("green", 0.0, 0.7, 1.5, "green", "quilt_n"),  # Soyuz/Progress blankets: grey-green
     Look("beam_fabric", 0.0, 0.8, 2.0, "beam_fabric", "quilt_n"),  # BEAM's soft outer layer
     Look("dragon_white", 0.0, 0.35, 2.0, "dragon_white"),  # painted composite, panel lines
@@ -44,6 +44,10 @@ LOOKS: dict[str, Look] = {look.name: look for look in (
     Look("truss", 0.85, 0.4, 1.0, "truss"),  # truss members
     Look("array", 0.2, 0.22, 1.6, "array"),  # silicon cells behind glass; hinge and bus lines
     Look("array_back", 0.3, 0.5, 1.6, "array_back"),  # copper-gold Kapton back of a blanket, crinkled
+    # Russian-style wings (Zvezda, Nauka, Soyuz, Progress): the same images, darker cells and a darker,
+    # browner back (photographs: "smaller and darker, in a frame"; not the US wings' bright copper)
+    Look("ros_array", 0.2, 0.22, 1.6, "array", base_color_rgba=(0.8, 0.8, 0.84, 1.0)),
+    Look("ros_array_back", 0.3, 0.5, 1.6, "array_back", base_color_rgba=(0.62, 0.6, 0.62, 1.0)),
     Look("irosa", 0.2, 0.25, 1.6, "irosa"),  # iROSA cells: darker, finer
     Look("radiator", 0.0, 0.45, 1.0, "radiator", "radiator_n"),  # white panels, flow-tube ribs
     Look("gold", 0.6, 0.32, 1.0, "gold", "gold_n"),  # crinkled gold/Kapton foil
@@ -154,52 +158,84 @@ def _mmod(n: int) -> tuple[np.ndarray, np.ndarray]:
     return albedo, pillow - 0.3 * stitch
 
 
-def _quilt(n: int, base: tuple[float, float, float], seed: int, panels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Russian-style blankets: diamond quilting, irregular wrinkles, uneven panels."""
+def _blanket_panels(u: np.ndarray, v: np.ndarray, cols: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Irregular blanket panels that tile: ``cols`` columns, each cut into 1-3 rows at its own offset
+    (panels of different sizes, staggered like laid blankets). Returns (panel id (int), distance to the
+    panel's edge in tile units, the panel's local (0-1) coordinate across its column)."""
+    pu = u * cols
+    ic = np.floor(pu).astype(int) % cols
+    rows = 1 + (_hash(ic, np.zeros_like(ic), seed) * 3).astype(int)  # 1, 2 or 3 rows in this column
+    off = _hash(ic, np.ones_like(ic), seed)
+    pv = v * rows + off
+    ir = np.floor(pv).astype(int) % rows
+    du = np.abs(pu - np.round(pu)) / cols
+    dv = np.abs(pv - np.round(pv)) / rows
+    return ic * 8 + ir, np.minimum(du, dv), pu - np.floor(pu)
+
+
+def _quilt(n: int, base: tuple[float, float, float], seed: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Russian-style thermal blankets: irregular panels of different whites and greys (batches, ages,
+    sun-bleached or grimed), soft seams between them, and stitched quilting that is all but flat in
+    colour (3 %) and lives in the height field: it shows in grazing light, not as a drawn grid. The
+    quilting lines are warped by noise so they do not read as a regular fishnet."""
     u, v = _grid_coords(n)
-    d1, d2 = (u + v) * 10, (u - v) * 10
-    quilt = np.maximum(_seam(d1, 0.05), _seam(d2, 0.05))
+    panel, edge_d, _ = _blanket_panels(u, v, cols, seed)
+    tone = 0.90 + 0.10 * _hash(panel, np.full_like(panel, 7), seed)  # a range of whites and grey-whites
+    grey = _hash(panel, np.full_like(panel, 9), seed) > 0.75  # some panels greyer (older, grimed)
+    warm = 0.98 + 0.05 * _hash(panel, np.full_like(panel, 11), seed)  # some yellower with age
     wrinkle = _fbm(n, 6, seed, 5)
-    pu, pv = u * panels, v * panels
-    iu, iv = np.floor(pu).astype(int), np.floor(pv).astype(int)
-    tint = 0.93 + 0.10 * _hash(iu, iv, seed + 3)
-    seam = np.maximum(_seam(pu, 0.01), _seam(pv, 0.01))
-    pillow = np.abs(np.sin(np.pi * d1)) * np.abs(np.sin(np.pi * d2))  # each quilted cell bulges: lit centre
-    shade = tint * (0.88 + 0.2 * wrinkle) * (0.86 + 0.14 * np.sqrt(pillow)) * (1 - 0.22 * quilt) * (1 - 0.35 * seam)
-    return _rgb(base, shade), wrinkle * 1.5 - 0.5 * quilt + 0.6 * np.sqrt(pillow)
+    warp = (_fbm(n, 3, seed + 17, 2) - 0.5) * 0.9  # the stitch lines wander (hand-sewn, blankets stretched)
+    d1, d2 = (u + v) * 6 + warp, (u - v) * 6 - warp
+    stitch = np.maximum(_seam(d1, 0.04), _seam(d2, 0.04))
+    puff = np.sqrt(np.abs(np.sin(np.pi * d1)) * np.abs(np.sin(np.pi * d2)))  # each quilted cell bulges softly
+    seam = np.clip(1.0 - edge_d / 0.006, 0.0, 1.0)  # the overlap where two blankets meet
+    shade = tone * (0.95 + 0.08 * wrinkle) * (1 - 0.03 * stitch) * (1 - 0.16 * seam)
+    img = np.asarray(base)[None, None, :] * shade[..., None]
+    img = np.where(grey[..., None], img * np.array([0.92, 0.93, 0.94]), img)
+    img[..., 2] = img[..., 2] / warm
+    height = 0.3 * puff + 0.7 * wrinkle - 0.08 * stitch - 0.4 * seam
+    return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), height
 
 
 def _array(n: int, cell: tuple[float, float, float], cells: int, seed: int, panels: int = 4,
            buses: int = 2) -> np.ndarray:
     """Solar cells behind cover glass, one image per tile (u across the blanket, v along it): ``cells``
-    cells each way with thin dark gaps, per-cell tone, ``panels`` bright hinge lines across (the folds
-    between the blanket's panels) and ``buses`` bright bus strips along. The lines are wide and bright
-    enough to stay visible, mipmapped, at 100 m."""
+    cells each way with thin dark gaps, per-cell tone, per-panel tone (each panel between two hinges is a
+    batch of its own: a visible step at 100 m, as in photographs of the wings), ``panels`` bright hinge
+    lines across (the folds between the blanket's panels) and ``buses`` bright bus strips along. The lines
+    are wide and bright enough to stay visible, mipmapped, at 100 m."""
     u, v = _grid_coords(n)
     cu, cv = u * cells, v * cells
     iu, iv = np.floor(cu).astype(int), np.floor(cv).astype(int)
     tint = 0.82 + 0.36 * _hash(iu, iv, seed)
     violet = 0.9 + 0.2 * _hash(iu // 4, iv // 4, seed + 1)  # strings of cells: a bluer or a more violet cast
-    img = np.asarray(cell)[None, None, :] * tint[..., None]
+    ip = np.floor(v * panels).astype(int)  # the panel between two hinges
+    ib = np.floor(u * buses + 0.5).astype(int) % buses  # the half of the blanket between two bus strips
+    panel_tone = 0.80 + 0.40 * _hash(ip, ib, seed + 2)
+    img = np.asarray(cell)[None, None, :] * (tint * panel_tone)[..., None]
     img[..., 0] *= violet
     gap = np.maximum(_seam(cu, 0.035), _seam(cv, 0.035))[..., None]
     img = img * (1 - gap) + gap * np.array([0.20, 0.21, 0.24])
     finger = (_seam(cu * 6, 0.05) * 0.25)[..., None]  # the fine contact fingers of each cell
     img = img * (1 - finger) + finger * np.array([0.30, 0.31, 0.34])
-    hinge = _seam(v * panels, 0.008 * panels)[..., None]
-    img = img * (1 - hinge) + hinge * np.array([0.52, 0.52, 0.50])
-    bus = _seam(u * buses + 0.5, 0.008 * buses)[..., None]
-    img = img * (1 - bus) + bus * np.array([0.58, 0.56, 0.50])
+    hinge = _seam(v * panels, 0.010 * panels)[..., None]
+    img = img * (1 - hinge) + hinge * np.array([0.56, 0.56, 0.54])
+    bus = _seam(u * buses + 0.5, 0.010 * buses)[..., None]
+    img = img * (1 - bus) + bus * np.array([0.62, 0.60, 0.54])
     return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
 def _kapton(n: int, seed: int, panels: int = 4) -> np.ndarray:
-    """The back of a blanket: copper-gold Kapton, crinkled (bright and dark creases), panel folds across."""
+    """The back of a blanket: copper-gold Kapton, crinkled (bright and dark creases), each panel between
+    two folds a tone of its own (the film catches the light at a slightly different angle), dark folds."""
     crinkle = _fbm(n, 32, seed, 3)
     crease = np.abs(_fbm(n, 20, seed + 5, 2) - 0.5)
-    _, v = _grid_coords(n)
+    u, v = _grid_coords(n)
     fold = _seam(v * panels, 0.02 * panels)
-    shade = (0.86 + 0.2 * crinkle - 0.10 * np.clip(0.03 - crease, 0, 1) / 0.03) * (1 - 0.3 * fold)
+    spar = _seam(u * 2 + 0.5, 0.02 * 2)  # the bus strips behind the cells show as darker bands
+    ip = np.floor(v * panels).astype(int)
+    tone = 0.86 + 0.18 * _hash(ip, np.floor(u * 2 + 0.5).astype(int) % 2, seed + 3)
+    shade = tone * (0.84 + 0.24 * crinkle - 0.14 * np.clip(0.03 - crease, 0, 1) / 0.03) * (1 - 0.4 * fold) * (1 - 0.25 * spar)
     return _rgb((0.74, 0.50, 0.24), shade)
 
 
@@ -241,7 +277,7 @@ def _make(name: str) -> np.ndarray:
         albedo, height = _mmod(n)
         return albedo if name == "mmod" else _normal_from_height(height, 2.0)
     if name == "ros_blanket":
-        return _quilt(n, (0.80, 0.80, 0.76), 41, 2)[0]
+        return _quilt(n, (0.82, 0.82, 0.79), 41, 2)[0]
     if name == "green":
         return _quilt(n, (0.50, 0.53, 0.46), 43, 2)[0]
     if name == "beam_fabric":

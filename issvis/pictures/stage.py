@@ -36,7 +36,8 @@ order-2 spherical harmonics (``issvis.pictures.earth.ground_light``). The shader
 light and writes it in the display's encoding (``DISPLAY_GAMMA``, 2.2: what the video is shown
 through), so a face that gets a tenth of the sunlight shows a tenth of the light on the screen (sqrt,
 gamma 2, showed 0.08 of it); textures are still decoded with a square (one ``pow`` a fragment, not two). Array cells and windows are glass: a Fresnel reflection of the ground,
-the limb and black space, and a sharp glint of the Sun.
+the limb and black space, and a sharp glint of the Sun that breaks up panel by panel. Textured looks with a
+normal map carry their height in the texture's alpha, shown as relief where the Sun grazes (``relief_alpha``).
 """
 
 from __future__ import annotations
@@ -161,7 +162,7 @@ DOF_SCALE = 4  # the far field's window is this many times smaller each way
 
 # --- the station's surfaces ----------------------------------------------------------------------
 # Looks drawn as glass over a dark base: solar cells behind cover glass, the Cupola's windows.
-GLASS_LOOKS = frozenset({"array", "irosa", "trunk", "glass"})
+GLASS_LOOKS = frozenset({"array", "ros_array", "irosa", "trunk", "glass"})
 # Textures are sampled without anisotropic filtering: VTK's default 4x costs half a frame on llvmpipe,
 # and even 2x on the array cells alone cost 45 ms of a 120 ms frame where the arrays fill it (30 s),
 # for hinge lines a little crisper at grazing angles.
@@ -171,6 +172,10 @@ GLASS_F0 = 0.04  # normal-incidence reflectance of cover glass (n = 1.5)
 GLINT_POWER, GLINT_SHARE = 4000.0, 0.7
 SHEEN_POWER, SHEEN_SHARE = 150.0, 0.3
 CELL_TILT_RAD = 0.006  # how far a cell's glass may tilt from its blanket's plane (glints sparkle)
+# A blanket is folded flat from an accordion: each panel between two hinges (and bus strips) lies up to
+# 1.7 deg (0.03 rad) each way off the blanket's plane, so a glint breaks up panel by panel, as in
+# photographs, instead of one smooth hot spot.
+PANEL_TILT_RAD = 0.03
 LIMB_BAND_COS = 0.012  # angular half-width (as a cosine) of the bright limb band a mirror shows
 # Light the sunlit station throws on itself (white hulls, radiators and arrays around any surface): a
 # uniform share of the Sun on every face, so that a shadow on a hull that faces away from Earth is deep
@@ -188,18 +193,30 @@ LIMB_HAZE_RGB = np.array([0.16, 0.27, 0.52])  # linear radiance of the sunlit li
 FILL_UNIFORMS = [f"issvisFill{k}" for k in range(9)]
 
 
+# Relief in grazing light. The stage does not normal-map (no tangents on llvmpipe's budget); instead each
+# textured look with a normal map carries its height field, integrated back from that map, in its
+# texture's alpha (``relief_alpha``; 0.5 = flat). The Sun's cosine is moved by RELIEF_GAIN x the relief x
+# the sine of the Sun's angle from the face's normal, as a bump's slope moves it: nothing under a Sun
+# overhead, the quilting's puffs and stitches, the blankets' pillows and seams, strong where it grazes.
+RELIEF_GAIN = 0.12
+
+
 def _station_fragment(glass: bool, textured: bool) -> str:
     """GLSL that replaces VTK's ``//VTK::TCoord::Impl`` in the station's fragment shader: it runs after
     VTK's own lighting (which it overrides) and writes the fragment's colour (see the module docstring)."""
-    tex = "texture(actortexture, tcoordVCVSOutput).rgb" if textured else "vec3(1.0)"
+    tex = "iTex.rgb" if textured else "vec3(1.0)"
     fill = " + ".join(f"{u} * {p}" for u, p in zip(FILL_UNIFORMS, (
         "1.0", "iN.y", "iN.z", "iN.x", "iN.x * iN.y", "iN.y * iN.z", "(3.0 * iN.z * iN.z - 1.0)", "iN.x * iN.z",
         "(iN.x * iN.x - iN.y * iN.y)")))
+    relief = f"""  if (iNL > 0.0) {{  // the relief (alpha) in grazing light
+    iNL = max(iNL + {RELIEF_GAIN} * (2.0 * iTex.a - 1.0) * sqrt(1.0 - iNL * iNL), 0.0);
+  }}"""
     code = f"""
   // issvis: the station's light, in linear light, written in the display's encoding (DISPLAY_GAMMA)
   vec3 iN = normalVCVSOutput;
   vec3 iV = normalize(-vertexVC.xyz);
   vec3 iL = -lightDirectionVC0;
+{"  vec4 iTex = texture(actortexture, tcoordVCVSOutput);" if textured else ""}
   vec3 iAlb = diffuseColorUniform * {tex};
   iAlb *= iAlb;
 #ifdef ISSVIS_SHADOWS
@@ -208,6 +225,7 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   float iShadow = 1.0;
 #endif
   float iNL = max(dot(iN, iL), 0.0);
+{relief if textured and not glass else ""}
   vec3 iSun = lightColor0 * (iNL * iShadow);
   vec3 iFill = max({fill}, vec3(0.0));
   vec3 iLin = iAlb * (diffuseIntensity * (iSun + iFill) + vec3(ambientIntensity * ambientIntensity));
@@ -225,8 +243,12 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   vec3 iQ = fract(vec3(iCell.xyx) * vec3(0.1031, 0.1030, 0.0973));  // arithmetic hash (no sin)
   iQ += dot(iQ, iQ.yzx + 33.33);
   vec2 iJit = fract((iQ.xx + iQ.yz) * iQ.zy) - 0.5;
+  vec2 iPan = floor(tcoordVCVSOutput * vec2(2.0, 4.0) + vec2(0.5, 0.0));  // the panel (the image's layout)
+  vec3 iP = fract(vec3(iPan.xyx) * vec3(0.1031, 0.1030, 0.0973) + 0.37);
+  iP += dot(iP, iP.yzx + 33.33);
+  iJit = {2 * CELL_TILT_RAD:.5f} * iJit + {2 * PANEL_TILT_RAD:.5f} * (fract((iP.xx + iP.yz) * iP.zy) - 0.5);
   vec3 iT = normalize(cross(iN, abs(iN.z) < 0.9 ? vec3(0.0, 0.0, 1.0) : vec3(1.0, 0.0, 0.0)));
-  iN = normalize(iN + {2 * CELL_TILT_RAD:.5f} * (iJit.x * iT + iJit.y * cross(iN, iT)));
+  iN = normalize(iN + iJit.x * iT + iJit.y * cross(iN, iT));
 """
         code += tilt + f"""  // Fresnel reflection of what a mirror here sees: the ground, haze towards the limb, black space
   float iNV = max(dot(iN, iV), 0.0);
@@ -366,6 +388,39 @@ def _texture(image: np.ndarray, srgb: bool = True) -> Any:
     tex.mipmap = True
     tex.SetMaximumAnisotropicFiltering(1.0)
     return tex
+
+
+@lru_cache(maxsize=32)
+def _relief_of(normal_bytes: bytes, shape: tuple[int, int, int]) -> np.ndarray:
+    normal = np.frombuffer(normal_bytes, np.uint8).reshape(shape)
+    n = normal[..., :3].astype(float) / 127.5 - 1.0
+    nz = np.maximum(n[..., 2], 0.2)
+    gx, gy = -n[..., 0] / nz, -n[..., 1] / nz  # the height's slopes along +u (columns) and +v (up the rows)
+    rows, cols = normal.shape[:2]
+    # least-squares height with those central differences (the map tiles: solve in Fourier space)
+    dx = 1j * np.sin(2 * np.pi * np.fft.fftfreq(cols))[None, :]  # (h[c+1] - h[c-1]) / 2
+    dy = -1j * np.sin(2 * np.pi * np.fft.fftfreq(rows))[:, None]  # (h[r-1] - h[r+1]) / 2: +v is up
+    den = np.abs(dx) ** 2 + np.abs(dy) ** 2
+    den[den < 1e-12] = np.inf
+    h = np.real(np.fft.ifft2((np.conj(dx) * np.fft.fft2(gx) + np.conj(dy) * np.fft.fft2(gy)) / den))
+    h -= np.median(h)
+    scale = max(float(np.percentile(np.abs(h), 98)), 1e-9)
+    return np.round(127.5 + 127.5 * np.clip(h / scale, -1.0, 1.0)).astype(np.uint8)
+
+
+def relief_alpha(normal: np.ndarray | None, size_px: int) -> np.ndarray:
+    """(size, size) uint8: a look's height field (integrated back from its tangent-space normal map, scaled
+    to +-1 at its 98th percentile, 128 = flat) for the texture's alpha, at the albedo's size; flat without
+    a normal map. The station's shader reads it as relief that shows in grazing light (RELIEF_GAIN)."""
+    if normal is None:
+        return np.full((size_px, size_px), 128, np.uint8)
+    a = _relief_of(np.ascontiguousarray(normal[..., :3]).tobytes(), normal[..., :3].shape)
+    if a.shape[0] < size_px:  # repeat texels up to the albedo's size (the sizes are powers of two)
+        k = size_px // a.shape[0]
+        a = np.repeat(np.repeat(a, k, 0), k, 1)
+    elif a.shape[0] > size_px:
+        a = a[:: a.shape[0] // size_px, :: a.shape[0] // size_px]
+    return a
 
 
 RIGID_TOLERANCE_M = 0.005  # parts of a rigid group stay this close to their pose in the group's frame
@@ -818,9 +873,10 @@ class Stage:
         if image is None or vm.uv is None:
             return None
         if id(image) not in self._textures:
-            if self.preview and image.shape[0] > 256:
-                image = image[::4, ::4]
-            self._textures[id(image)] = _texture(image[..., :3])
+            rgba = np.dstack([image[..., :3], relief_alpha(vm.material.normal_image, image.shape[0])])
+            if self.preview and rgba.shape[0] > 256:
+                rgba = rgba[::4, ::4]
+            self._textures[id(image)] = _texture(rgba)
         return self._textures[id(image)]
 
     def _group_actors(self, pv: Any, vtk: Any, group: np.ndarray, visuals: dict[str, tuple[Any, ...]],
@@ -861,6 +917,7 @@ class Stage:
             texture = self._texture_for(vm0) if has_uv else None
             if texture is not None:
                 actor.SetTexture(texture)
+                actor.ForceOpaqueOn()  # the texture's alpha is relief (relief_alpha), not opacity
             glass = vm0.material.name in GLASS_LOOKS
             actor.SetShaderProperty(self._shader_props[(glass, texture is not None)])
             actor.SetUserMatrix(matrix)
