@@ -71,7 +71,7 @@ def earth_texture_image(kind: str, preview: bool = False, clouds: bool = True) -
         return rgb
     from PIL import Image
 
-    cover = cloud_image(512 if preview else 1024)[..., 0]
+    cover = cloud_image(512 if preview else CLOUD_IMAGE_WIDTH_PX)[..., 0]
     h, w = rgb.shape[:2]
     alpha = np.asarray(Image.fromarray(cover).resize((w, h), Image.Resampling.BILINEAR))
     return np.concatenate([rgb, alpha[..., None]], axis=-1)
@@ -109,13 +109,32 @@ def generated_earth(width: int) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
+def _waves(xyz: np.ndarray, rng: np.random.Generator, octaves: int, base: float, waves: int,
+           gain: float) -> np.ndarray:
+    """About unit-variance fractal noise on the sphere at unit vectors xyz (..., 3): ``waves`` plane waves
+    an octave in random directions (seamless at the poles and the date line), octave k at 2**k x ``base``
+    radians a unit of distance along each direction, amplitude ``gain``**k."""
+    out = np.zeros(xyz.shape[:-1], np.float32)
+    total = 0.0
+    for o in range(octaves):
+        amp = gain**o
+        for _ in range(waves):
+            d = rng.normal(size=3).astype(np.float32)
+            d /= np.linalg.norm(d)
+            out += amp * np.sin(np.float32(base * 2.0**o) * (xyz @ d) + np.float32(rng.uniform(0, 2 * np.pi)))
+        total += amp * amp * waves
+    return out / np.float32(np.sqrt(total / 2))
+
+
 @lru_cache(maxsize=2)
 def cloud_image(width: int = 1024) -> np.ndarray:
     """(H, W, 3) uint8 cloud *field* (grey level), equirectangular like ``earth_image``.
 
-    Generated (deterministic): fractal noise, banded by latitude like Earth's cloud (the ITCZ and
-    the storm tracks near +-50 deg carry most, the subtropics little). The shader thresholds it
-    around 0.5 with a fine noise, so cloud edges stay crisp when the texture is magnified.
+    Generated (deterministic), as weather is laid out: frontal bands (the zero lines of a smooth,
+    warped field: long, curved, hundreds to thousands of km, in the storm tracks round +-48 deg), cloud
+    masses from fractal noise, the ITCZ's clumps near 5 deg N, the subtropical highs clear. The shader
+    reads 0.5 after its contrast as the edge of overcast and the range below it as scattered cloud
+    (popcorn cumulus, open cells), so its values matter, not only where it is high.
     """
     rng = np.random.default_rng(5032022)
     h = width // 2
@@ -123,21 +142,20 @@ def cloud_image(width: int = 1024) -> np.ndarray:
     lat = np.linspace(np.pi / 2, -np.pi / 2, h, dtype=np.float32)
     lon_g, lat_g = np.meshgrid(lon, lat)
     xyz = np.stack([np.cos(lat_g) * np.cos(lon_g), np.cos(lat_g) * np.sin(lon_g), np.sin(lat_g)], -1)
-    n = np.zeros(lat_g.shape, np.float32)
-    total = 0.0
-    for o in range(7):
-        amp = 0.62**o
-        for _ in range(7):
-            d = rng.normal(size=3).astype(np.float32)
-            d /= np.linalg.norm(d)
-            n += amp * np.sin(3.0 * 2.0**o * (xyz @ d) + np.float32(rng.uniform(0, 2 * np.pi)))
-        total += amp * amp * 7
-    n /= np.sqrt(total / 2)  # about unit variance
+    mass = _waves(xyz, rng, 6, 3.0, 6, 0.6)
+    # fronts: bands along the zero lines of a smooth field, its coordinates warped so the lines curve
+    warp = _waves(xyz, rng, 2, 2.0, 4, 0.5)
+    bent = xyz + 0.25 * np.stack([warp, np.roll(warp, width // 3, 1), np.roll(warp, h // 3, 0)], -1)
+    lines = _waves(bent, rng, 2, 6.0, 6, 0.5)
+    broken = _waves(xyz, rng, 4, 24.0, 5, 0.6)  # the bands' width and the ITCZ's clumps vary along them
     lat_deg = np.degrees(np.abs(lat_g))
-    band = 0.18 * np.exp(-((lat_deg - 4) / 9) ** 2) + 0.2 * np.exp(-((lat_deg - 55) / 15) ** 2) \
-        - 0.18 * np.exp(-((lat_deg - 25) / 9) ** 2)
-    field = np.clip(0.33 + 0.22 * n + band, 0.0, 1.0)
-    grey = (field * 255).astype(np.uint8)
+    storm = np.exp(-((lat_deg - 48) / 18) ** 2)
+    front = np.exp(-(lines / np.maximum(0.2 * (1 + 0.6 * broken), 0.02)) ** 2) * storm
+    itcz = np.exp(-((np.degrees(lat_g) - 5) / 7) ** 2)
+    subtropics = np.exp(-((lat_deg - 24) / 8) ** 2)
+    field = 0.34 + 0.15 * mass + 0.42 * front + 0.15 * itcz * (0.6 + 0.6 * broken) - 0.15 * subtropics \
+        + 0.12 * storm * mass
+    grey = (np.clip(field, 0.0, 1.0) * 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
@@ -184,9 +202,12 @@ def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, a
 # octaves of value noise (CLOUD_OCTAVES, cells of ~13 km down to ~1.7 km) added to the cloud field, each
 # faded out where its cells get smaller than about three pixels (no shimmer or grain in wide shots, and the
 # far ground skips them), and the cloud edge is as sharp as a pixel allows.
+CLOUD_IMAGE_WIDTH_PX = 2048  # the cloud field as generated (~20 km a texel); resized into the texture's alpha
 CLOUD_OCTAVES = 4
 CLOUD_BASE_CELLS = 1500.0  # cells of the first cloud octave over 180 deg of latitude (~13 km)
 CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the ground (cumulus to mid-level)
+SCATTERED_CELLS = 7000.0  # cells of the scattered cumulus over 180 deg of latitude (~2.9 km)
+EARTH_GAMMA = 2.2  # the display's encoding, as the station's shader writes it (stage.DISPLAY_GAMMA)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
 float issvisHash(vec2 p) {  // arithmetic hash (no sin: a third cheaper on llvmpipe)
   vec3 q = fract(vec3(p.xyx) * 0.1031);
@@ -220,7 +241,7 @@ float issvisFbm(vec2 q, float f0, float fp, int octaves, float gain) {
 // overcast: most of the ground, at the cost of one or two octaves).
 float issvisCloudField(float coarse, vec2 q, float fp, float edge, int octaves) {  // edge: the margin kept
   float field = 0.5 + 1.7 * (coarse - 0.5);
-  float amp = 1.25 * detailAmp;  // 2.5 x detailAmp x 0.5
+  float amp = 0.8 * detailAmp;  // 1.6 x detailAmp x 0.5
   float rest = amp * 0.5 / (1.0 - 0.62);  // the most the octaves still to come can add or take
   float f = %(base)s;
   vec2 p = q * f;
@@ -254,16 +275,58 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     vec4 texel = texture(actortexture, st);
     vec3 srgb = texel.rgb;
     float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
-    vec3 alb = srgb * srgb;  // sRGB to linear (gamma 2: the encode below is its exact inverse)
-    // land as photographs from orbit show it: a little more saturated than the Blue Marble's mosaic
+    vec3 alb = pow(srgb, vec3(%(gamma)s));  // the display's encoding to linear light
+    // land as photographs from orbit show it: a little more saturated than the Blue Marble's mosaic, its
+    // reds pulled towards ochre (the mosaic's brown-violet steppe reads mauve under the blue haze)
     float luma = dot(alb, vec3(0.3, 0.55, 0.15));
-    alb = max(mix(vec3(luma), alb, 1.0 + 0.3 * (1.0 - ocean)), 0.0);
-    // cloud: the field with generated structure, its edge as sharp as the pixel allows
+    alb = max(mix(vec3(luma), alb, 1.0 + 0.25 * (1.0 - ocean)), 0.0);
+    alb.g = mix(alb.g, max(alb.g, 0.5 * (alb.r + alb.b) + 0.1 * alb.r), 1.0 - ocean);
+    alb.b = mix(alb.b, min(alb.b, alb.g * 0.8), 1.0 - ocean);
+    // cloud, in regimes: overcast and frontal bands where the field passes 0.5 (its edge as sharp as the
+    // pixel allows); scattered cloud below that (popcorn cumulus over warm water, open cells elsewhere);
+    // cirrus streaks, translucent, where a slow field says
     float field = issvisCloudField(texel.a, q, fp, 0.1, %(octaves)d);
     float edge = max(0.015, 0.7 * fwidth(field));  // the field's change across the pixel
     float cover = smoothstep(0.5 - edge, 0.5 + edge, field) * cloudAmp;
     float thick = smoothstep(0.5, 0.66, field);
-    float opacity = cover * (0.45 + 0.55 * thick);  // thin cloud at the edges lets the ground through
+    float opacity = cover * (0.55 + 0.45 * thick);  // thin cloud at the edges lets the ground through
+    float scatter = smoothstep(0.16, 0.46, field) * (1.0 - smoothstep(0.5 - edge, 0.5 + edge, field));
+    if (scatter > 0.0 && cloudAmp > 0.0 && detailAmp > 0.0) {
+      float wv = 1.0 - smoothstep(0.2, 0.45, fp * %(cells)s);  // cells still three pixels or more
+      float sharp = 0.0;
+      if (wv > 0.0) {
+        float lat = abs(st.y - 0.5) * 180.0;
+        float popcorn = clamp(1.6 * issvisNoise(q * 30.0 + vec2(3.1, 7.7)) - 0.5
+                              + 0.8 * (1.0 - smoothstep(20.0, 36.0, lat)) + 0.3 * ocean, 0.0, 1.0);
+        vec2 pc = q * %(cells)s;
+        float n1 = issvisNoise(pc + vec2(11.0, 5.0));
+        float n2 = issvisNoise(mat2(1.6, 1.2, -1.2, 1.6) * pc + vec2(3.0, 9.0));
+        float cu = n1 + 0.35 * (n2 - 0.5);  // popcorn: isolated blobs, more as the field rises
+        float th = mix(0.98, 0.66, scatter);
+        float e = max(0.02, 0.7 * fwidth(cu));
+        float pop = smoothstep(th - e, th + e, cu);
+        // open cells: cloud walls along the mid-level lines of a coarser noise, round clear cells
+        float nc = issvisNoise(pc * 0.3 + vec2(7.0, 1.0)) + 0.2 * (n1 - 0.5);
+        float wall = 1.0 - abs(2.0 * nc - 1.0);
+        float tc = mix(0.97, 0.72, scatter);
+        float ec = max(0.02, 0.7 * fwidth(wall));
+        float cells = smoothstep(tc - ec, tc + ec, wall);
+        sharp = mix(cells, pop, popcorn);
+      }
+      float sc = mix(0.15 * scatter, sharp, wv) * cloudAmp;  // the mean cover where too fine to see
+      opacity = max(opacity, 0.85 * sc);
+    }
+    // cirrus: thin translucent streaks stretched along the (mostly zonal) wind, where a slow field says
+    float ci = smoothstep(0.58, 0.8, issvisNoise(q * 18.0 + vec2(1.3, 9.1))) * cloudAmp;
+    if (ci > 0.0 && detailAmp > 0.0) {
+      float ang = 1.2 * (issvisNoise(q * 9.0 + vec2(5.0, 2.0)) - 0.5);
+      vec2 dir = vec2(cos(ang), sin(ang));
+      vec2 u = vec2(dot(q, dir), dot(q, vec2(-dir.y, dir.x))) * vec2(400.0, 8000.0);
+      float across = 1.0 - smoothstep(0.2, 0.45, fp * 8000.0);
+      float s = issvisNoise(u) + 0.5 * (issvisNoise(u * vec2(2.0, 2.3) + vec2(4.0, 8.0)) - 0.5);
+      float streak = mix(0.3, smoothstep(0.45, 0.9, s), across);
+      opacity += (1.0 - opacity) * 0.4 * ci * streak;
+    }
     vec3 cloudAlb = vec3(0.80 + 0.15 * thick);
     // fine ground detail: two octaves of value noise, on land more than sea, faded as they go sub-pixel
     if (opacity < 0.98) {
@@ -309,17 +372,24 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   // 1 / cos of the view's angle from the vertical, flattening towards the limb), sunlit where the Sun is
   // up over the ground (a little past the terminator: the air is lit above the dark ground)
   float airmass = 1.0 / (muV + 0.03);
-  vec3 trans = exp(-hazeAmp * vec3(0.030, 0.055, 0.12) * airmass);
+  vec3 trans = exp(-hazeAmp * (vec3(0.030, 0.055, 0.115) + 0.006) * airmass);  // Rayleigh (~1/wavelength^4) + aerosol
   // (the air is lit from above the ground's own horizon: it reddens only in the last degrees)
   vec3 airSun = mix(vec3(1.0, 0.45, 0.22), vec3(1.0, 0.97, 0.92), smoothstep(-0.08, 0.06, mu));
-  vec3 hazeColour = mix(vec3(0.50, 0.30, 0.16), vec3(0.20, 0.32, 0.62), smoothstep(-0.06, 0.08, mu));
-  vec3 hazeLight = hazeColour * airSun * smoothstep(-0.14, 0.20, mu) * sunGain;
+  // the light the air scatters towards the eye: near white by day (the blue is already in 1 - trans: a blue
+  // colour here too made the haze violet over brown land), warm at the terminator
+  vec3 hazeColour = mix(vec3(0.62, 0.34, 0.16), vec3(0.22, 0.35, 0.48), smoothstep(-0.06, 0.08, mu));
+  // forward scattering: the air glows towards the Sun (strongest where the view nears it)
+  float cosSun = max(dot(-vE, sE), 0.0);
+  float forward = 1.0 + 1.6 * cosSun * cosSun * cosSun * cosSun;
+  vec3 hazeLight = hazeColour * airSun * smoothstep(-0.14, 0.20, mu) * sunGain * forward;
   col = col * trans + hazeLight * (vec3(1.0) - trans);
   col = vec3(1.0) - exp(-col * 1.6);  // soft shoulder: bright cloud does not clip flat
-  gl_FragData[0] = vec4(sqrt(col), 1.0);
+  gl_FragData[0] = vec4(pow(col, vec3(%(encode)s)), 1.0);
 """
 EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}"}
-EARTH_FRAGMENT_IMPL = EARTH_FRAGMENT_IMPL % {"octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}"}
+EARTH_FRAGMENT_IMPL = EARTH_FRAGMENT_IMPL % {
+    "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
+    "cells": f"{SCATTERED_CELLS:.1f}", "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
 
 
 # --- the light the station gets back from Earth --------------------------------------------------
