@@ -126,6 +126,35 @@ def _waves(xyz: np.ndarray, rng: np.random.Generator, octaves: int, base: float,
     return out / np.float32(np.sqrt(total / 2))
 
 
+def _lattice_fbm(xyz: np.ndarray, cells: float, octaves: int, gain: float, seed: int) -> np.ndarray:
+    """About unit-variance fractal value noise at unit vectors xyz (..., 3): a random value at each point
+    of a 3-D integer lattice (an integer hash: no period at any scale on the sphere, unlike a sum of a
+    few plane waves, whose patterns come back), blended smoothly between them; octave k has 2**k x
+    ``cells`` cells a unit of distance and amplitude ``gain``**k."""
+    out = np.zeros(xyz.shape[:-1], np.float32)
+    total = 0.0
+    for o in range(octaves):
+        p = xyz * np.float32(cells * 2.0**o) + np.float32(0.37 * o)
+        i = np.floor(p)
+        f = p - i
+        f = f * f * (3 - 2 * f)
+        corner = i.astype(np.int64)
+        octave = np.zeros_like(out)
+        for dx in (0, 1):
+            for dy in (0, 1):
+                for dz in (0, 1):
+                    h = ((corner[..., 0] + dx) * 73856093) ^ ((corner[..., 1] + dy) * 19349663) \
+                        ^ ((corner[..., 2] + dz) * 83492791) ^ (seed * 7919 + o) * 2654435761
+                    h = (h ^ (h >> 13)) * 1274126177
+                    h = h ^ (h >> 16)
+                    v = (h & 0xFFFFFF).astype(np.float32) / np.float32(0xFFFFFF) - np.float32(0.5)
+                    octave += v * (f[..., 0] if dx else 1 - f[..., 0]) * (f[..., 1] if dy else 1 - f[..., 1]) \
+                        * (f[..., 2] if dz else 1 - f[..., 2])
+        out += np.float32(gain**o) * octave
+        total += gain ** (2 * o)
+    return out / np.float32(0.18 * np.sqrt(total))  # one octave's standard deviation is about 0.18
+
+
 @lru_cache(maxsize=2)
 def cloud_image(width: int = 1024) -> np.ndarray:
     """(H, W, 3) uint8 cloud *field* (grey level), equirectangular like ``earth_image``.
@@ -142,18 +171,18 @@ def cloud_image(width: int = 1024) -> np.ndarray:
     lat = np.linspace(np.pi / 2, -np.pi / 2, h, dtype=np.float32)
     lon_g, lat_g = np.meshgrid(lon, lat)
     xyz = np.stack([np.cos(lat_g) * np.cos(lon_g), np.cos(lat_g) * np.sin(lon_g), np.sin(lat_g)], -1)
-    mass = _waves(xyz, rng, 6, 3.0, 6, 0.6)
+    mass = _lattice_fbm(xyz, 1.0, 6, 0.6, 1)
     # fronts: bands along the zero lines of a smooth field, its coordinates warped so the lines curve
     warp = _waves(xyz, rng, 2, 2.0, 4, 0.5)
     bent = xyz + 0.25 * np.stack([warp, np.roll(warp, width // 3, 1), np.roll(warp, h // 3, 0)], -1)
     lines = _waves(bent, rng, 2, 6.0, 6, 0.5)
-    broken = _waves(xyz, rng, 4, 24.0, 5, 0.6)  # the bands' width and the ITCZ's clumps vary along them
+    broken = _lattice_fbm(xyz, 8.0, 3, 0.6, 2)  # the bands' width and the ITCZ's clumps vary along them
     lat_deg = np.degrees(np.abs(lat_g))
     storm = np.exp(-((lat_deg - 48) / 18) ** 2)
     front = np.exp(-(lines / np.maximum(0.2 * (1 + 0.6 * broken), 0.02)) ** 2) * storm
     itcz = np.exp(-((np.degrees(lat_g) - 5) / 7) ** 2)
     subtropics = np.exp(-((lat_deg - 24) / 8) ** 2)
-    field = 0.34 + 0.15 * mass + 0.42 * front + 0.15 * itcz * (0.6 + 0.6 * broken) - 0.15 * subtropics \
+    field = 0.41 + 0.17 * mass + 0.40 * front + 0.15 * itcz * (0.6 + 0.6 * broken) - 0.15 * subtropics \
         + 0.12 * storm * mass
     grey = (np.clip(field, 0.0, 1.0) * 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=-1)
@@ -202,7 +231,7 @@ def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, a
 # octaves of value noise (CLOUD_OCTAVES, cells of ~13 km down to ~1.7 km) added to the cloud field, each
 # faded out where its cells get smaller than about three pixels (no shimmer or grain in wide shots, and the
 # far ground skips them), and the cloud edge is as sharp as a pixel allows.
-CLOUD_IMAGE_WIDTH_PX = 2048  # the cloud field as generated (~20 km a texel); resized into the texture's alpha
+CLOUD_IMAGE_WIDTH_PX = 1024  # the cloud field as generated (~40 km a texel); resized into the texture's alpha
 CLOUD_OCTAVES = 4
 CLOUD_BASE_CELLS = 1500.0  # cells of the first cloud octave over 180 deg of latitude (~13 km)
 CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the ground (cumulus to mid-level)
@@ -244,12 +273,16 @@ float issvisCloudField(float coarse, vec2 q, float fp, float edge, int octaves) 
   float amp = 0.8 * detailAmp;  // 1.6 x detailAmp x 0.5
   float rest = amp * 0.5 / (1.0 - 0.62);  // the most the octaves still to come can add or take
   float f = %(base)s;
-  vec2 p = q * f;
+  vec2 p = mat2(0.8, 0.6, -0.6, 0.8) * q * f;  // turned too: no cell edges along the parallels
   for (int k = 0; k < octaves; k++) {
     if (field + rest < 0.5 - edge || field - rest > 0.66) break;
     float w = k == 0 ? 1.0 : 1.0 - smoothstep(0.2, 0.45, fp * f);  // the first octave is always drawn
     if (w <= 0.0) break;
-    field += amp * w * (issvisNoise(p) - 0.5);
+    // the first octave from two lattices turned 60 deg apart: one lattice alone, the only octave drawn in the
+    // far field, thresholds into rectangular tiles
+    float n = k == 0 ? 0.5 + 0.7 * (issvisNoise(p) + issvisNoise(mat2(0.5, 0.87, -0.87, 0.5) * p + vec2(5.0, 3.0)) - 1.0)
+                     : issvisNoise(p);
+    field += amp * w * (n - 0.5);
     rest -= amp * 0.5;
     p = mat2(1.6, 1.2, -1.2, 1.6) * p + vec2(17.0, 31.0);
     f *= 2.0; amp *= 0.62;
@@ -292,28 +325,36 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     float opacity = cover * (0.55 + 0.45 * thick);  // thin cloud at the edges lets the ground through
     float scatter = smoothstep(0.16, 0.46, field) * (1.0 - smoothstep(0.5 - edge, 0.5 + edge, field));
     if (scatter > 0.0 && cloudAmp > 0.0 && detailAmp > 0.0) {
-      float wv = 1.0 - smoothstep(0.2, 0.45, fp * %(cells)s);  // cells still three pixels or more
+      float wv = 1.0 - smoothstep(0.1, 0.3, fp * %(cells)s);  // cells of over 3-10 pixels (smaller read as tiles)
       float sharp = 0.0;
       if (wv > 0.0) {
         float lat = abs(st.y - 0.5) * 180.0;
         float popcorn = clamp(1.6 * issvisNoise(q * 30.0 + vec2(3.1, 7.7)) - 0.5
                               + 0.8 * (1.0 - smoothstep(20.0, 36.0, lat)) + 0.3 * ocean, 0.0, 1.0);
-        vec2 pc = q * %(cells)s;
+        vec2 pc = mat2(0.87, 0.5, -0.5, 0.87) * q * %(cells)s;  // turned off the parallels' grid
         float n1 = issvisNoise(pc + vec2(11.0, 5.0));
-        float n2 = issvisNoise(mat2(1.6, 1.2, -1.2, 1.6) * pc + vec2(3.0, 9.0));
-        float cu = n1 + 0.35 * (n2 - 0.5);  // popcorn: isolated blobs, more as the field rises
+        float n2 = issvisNoise(mat2(1.6, 1.2, -1.2, 1.6) * pc + vec2(3.0, 9.0));  // 2x finer, turned again
+        float cu = n1 + 0.3 * (n2 - 0.5);  // popcorn: isolated blobs, more as the field rises
         float th = mix(0.98, 0.66, scatter);
         float e = max(0.02, 0.7 * fwidth(cu));
         float pop = smoothstep(th - e, th + e, cu);
         // open cells: cloud walls along the mid-level lines of a coarser noise, round clear cells
         float nc = issvisNoise(pc * 0.3 + vec2(7.0, 1.0)) + 0.2 * (n1 - 0.5);
         float wall = 1.0 - abs(2.0 * nc - 1.0);
-        float tc = mix(0.97, 0.72, scatter);
+        float tc = mix(0.82, 0.45, scatter);
         float ec = max(0.02, 0.7 * fwidth(wall));
         float cells = smoothstep(tc - ec, tc + ec, wall);
         sharp = mix(cells, pop, popcorn);
       }
-      float sc = mix(0.15 * scatter, sharp, wv) * cloudAmp;  // the mean cover where too fine to see
+      // where the cumulus are too fine to see, their mean cover, in the clusters a wide shot shows (cells 4x
+      // larger; a uniform veil where even those are too fine)
+      float mean = 0.15 * scatter;
+      if (wv < 1.0) {
+        float wm = 1.0 - smoothstep(0.1, 0.3, fp * %(cells)s * 0.25);
+        float nm = issvisNoise(q * (%(cells)s * 0.25) + vec2(2.0, 6.0));
+        mean = mix(mean, 0.5 * scatter * smoothstep(0.45, 0.85, nm + 0.4 * (scatter - 0.5)), wm);
+      }
+      float sc = mix(mean, sharp, wv) * cloudAmp;
       opacity = max(opacity, 0.85 * sc);
     }
     // cirrus: thin translucent streaks stretched along the (mostly zonal) wind, where a slow field says
@@ -327,7 +368,8 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       float streak = mix(0.3, smoothstep(0.45, 0.9, s), across);
       opacity += (1.0 - opacity) * 0.4 * ci * streak;
     }
-    vec3 cloudAlb = vec3(0.80 + 0.15 * thick);
+    // deep cloud lumpy (its generated structure shows as brightness), edges and thin cloud greyer
+    vec3 cloudAlb = vec3(0.74 + 0.12 * thick + 0.10 * smoothstep(0.62, 0.95, field));
     // fine ground detail: two octaves of value noise, on land more than sea, faded as they go sub-pixel
     if (opacity < 0.98) {
       float d = issvisFbm(q, 8192.0, fp, 1, 0.5);
@@ -433,8 +475,8 @@ def sh_evaluate(coeffs: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def ground_albedo(kind: str, preview: bool = False, cloud_amount: float = 0.75) -> np.ndarray:
-    """(H, W, 3) float linear albedo of the ground where Earth's shader draws it: the image's sRGB squared
-    (ocean 0.01-0.05, land 0.05-0.4, ice 0.8), cloud mixed in at ``CLOUD_ALBEDO`` where the cloud field
+    """(H, W, 3) float linear albedo of the ground where Earth's shader draws it: the image decoded with
+    ``EARTH_GAMMA`` (ocean 0.005-0.04, land 0.03-0.35, ice 0.8), cloud mixed in at ``CLOUD_ALBEDO`` where the cloud field
     passes the shader's threshold; box-averaged to ``FILL_IMAGE_WIDTH_PX`` wide, equirectangular like
     ``earth_image``."""
     rgba = earth_texture_image(kind, preview, cloud_amount > 0)
@@ -444,7 +486,7 @@ def ground_albedo(kind: str, preview: bool = False, cloud_amount: float = 0.75) 
     for r0 in range(0, h - h % k, 8 * k):  # in bands of rows: no full-size float copy of a 4k image
         band = rgba[r0:r0 + 8 * k, : w - w % k]
         srgb = band[..., :3].astype(np.float32) / 255.0
-        surface = srgb * srgb
+        surface = srgb ** np.float32(EARTH_GAMMA)  # decoded as Earth's shader decodes it
         if band.shape[-1] == 4 and cloud_amount > 0:
             t = np.clip((band[..., 3].astype(np.float32) / 255.0 - 0.50) / 0.14, 0.0, 1.0)
             cloud = (t * t * (3 - 2 * t) * cloud_amount)[..., None]
