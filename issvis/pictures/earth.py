@@ -235,6 +235,7 @@ CLOUD_IMAGE_WIDTH_PX = 1024  # the cloud field as generated (~40 km a texel); re
 CLOUD_OCTAVES = 4
 CLOUD_BASE_CELLS = 1500.0  # cells of the first cloud octave over 180 deg of latitude (~13 km)
 CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the ground (cumulus to mid-level)
+CLOUD_CONTRAST = 2.2  # the cloud field's contrast about its edge (0.5): the narrower the band of broken cloud
 SCATTERED_CELLS = 7000.0  # cells of the scattered cumulus over 180 deg of latitude (~2.9 km)
 EARTH_GAMMA = 2.2  # the display's encoding, as the station's shader writes it (stage.DISPLAY_GAMMA)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
@@ -269,7 +270,7 @@ float issvisFbm(vec2 q, float f0, float fp, int octaves, float gain) {
 // Octaves stop once the rest cannot bring the field back into the range that shows (clear sky, deep
 // overcast: most of the ground, at the cost of one or two octaves).
 float issvisCloudField(float coarse, vec2 q, float fp, float edge, int octaves) {  // edge: the margin kept
-  float field = 0.5 + 1.7 * (coarse - 0.5);
+  float field = 0.5 + %(contrast)s * (coarse - 0.5);
   float amp = 0.8 * detailAmp;  // 1.6 x detailAmp x 0.5
   float rest = amp * 0.5 / (1.0 - 0.62);  // the most the octaves still to come can add or take
   float f = %(base)s;
@@ -323,27 +324,32 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     float cover = smoothstep(0.5 - edge, 0.5 + edge, field) * cloudAmp;
     float thick = smoothstep(0.5, 0.66, field);
     float opacity = cover * (0.55 + 0.45 * thick);  // thin cloud at the edges lets the ground through
-    float scatter = smoothstep(0.16, 0.46, field) * (1.0 - smoothstep(0.5 - edge, 0.5 + edge, field));
+    float scatter = smoothstep(0.08, 0.46, field) * (1.0 - smoothstep(0.5 - edge, 0.5 + edge, field));
+    // the regime, from one slow noise (cells of ~700 km): popcorn cumulus (warm, low latitudes, over water
+    // more) where it is high, open cells where low, cirrus where lowest
+    float regime = issvisNoise(q * 30.0 + vec2(3.1, 7.7));
     if (scatter > 0.0 && cloudAmp > 0.0 && detailAmp > 0.0) {
       float wv = 1.0 - smoothstep(0.1, 0.3, fp * %(cells)s);  // cells of over 3-10 pixels (smaller read as tiles)
       float sharp = 0.0;
       if (wv > 0.0) {
         float lat = abs(st.y - 0.5) * 180.0;
-        float popcorn = clamp(1.6 * issvisNoise(q * 30.0 + vec2(3.1, 7.7)) - 0.5
-                              + 0.8 * (1.0 - smoothstep(20.0, 36.0, lat)) + 0.3 * ocean, 0.0, 1.0);
+        float popcorn = clamp(1.6 * regime - 0.5 + 0.8 * (1.0 - smoothstep(20.0, 36.0, lat)) + 0.3 * ocean, 0.0, 1.0);
         vec2 pc = mat2(0.87, 0.5, -0.5, 0.87) * q * %(cells)s;  // turned off the parallels' grid
         float n1 = issvisNoise(pc + vec2(11.0, 5.0));
-        float n2 = issvisNoise(mat2(1.6, 1.2, -1.2, 1.6) * pc + vec2(3.0, 9.0));  // 2x finer, turned again
-        float cu = n1 + 0.3 * (n2 - 0.5);  // popcorn: isolated blobs, more as the field rises
-        float th = mix(0.98, 0.66, scatter);
-        float e = max(0.02, 0.7 * fwidth(cu));
-        float pop = smoothstep(th - e, th + e, cu);
-        // open cells: cloud walls along the mid-level lines of a coarser noise, round clear cells
-        float nc = issvisNoise(pc * 0.3 + vec2(7.0, 1.0)) + 0.2 * (n1 - 0.5);
-        float wall = 1.0 - abs(2.0 * nc - 1.0);
-        float tc = mix(0.82, 0.45, scatter);
-        float ec = max(0.02, 0.7 * fwidth(wall));
-        float cells = smoothstep(tc - ec, tc + ec, wall);
+        float pop = 0.0, cells = 0.0;
+        if (popcorn > 0.0) {  // isolated blobs, more as the field rises
+          float cu = n1 + 0.3 * (issvisNoise(mat2(1.6, 1.2, -1.2, 1.6) * pc + vec2(3.0, 9.0)) - 0.5);
+          float th = mix(0.98, 0.66, scatter);
+          float e = max(0.02, 0.7 * fwidth(cu));
+          pop = smoothstep(th - e, th + e, cu);
+        }
+        if (popcorn < 1.0) {  // open cells: cloud walls along the mid-level lines of a coarser noise
+          float nc = issvisNoise(pc * 0.3 + vec2(7.0, 1.0)) + 0.2 * (n1 - 0.5);
+          float wall = 1.0 - abs(2.0 * nc - 1.0);
+          float tc = mix(0.82, 0.45, scatter);
+          float ec = max(0.02, 0.7 * fwidth(wall));
+          cells = smoothstep(tc - ec, tc + ec, wall);
+        }
         sharp = mix(cells, pop, popcorn);
       }
       // where the cumulus are too fine to see, their mean cover, in the clusters a wide shot shows (cells 4x
@@ -357,10 +363,10 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       float sc = mix(mean, sharp, wv) * cloudAmp;
       opacity = max(opacity, 0.85 * sc);
     }
-    // cirrus: thin translucent streaks stretched along the (mostly zonal) wind, where a slow field says
-    float ci = smoothstep(0.58, 0.8, issvisNoise(q * 18.0 + vec2(1.3, 9.1))) * cloudAmp;
-    if (ci > 0.0 && detailAmp > 0.0) {
-      float ang = 1.2 * (issvisNoise(q * 9.0 + vec2(5.0, 2.0)) - 0.5);
+    // cirrus: thin translucent streaks stretched along the (mostly zonal) wind, tilted with the regime
+    float ci = (1.0 - smoothstep(0.12, 0.3, regime)) * cloudAmp;
+    if (ci > 0.0 && detailAmp > 0.0 && opacity < 0.95) {
+      float ang = 2.5 * (regime - 0.15);
       vec2 dir = vec2(cos(ang), sin(ang));
       vec2 u = vec2(dot(q, dir), dot(q, vec2(-dir.y, dir.x))) * vec2(400.0, 8000.0);
       float across = 1.0 - smoothstep(0.2, 0.45, fp * 8000.0);
@@ -393,7 +399,7 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       vec2 uv = vec2(sy.y * dst.x - sy.x * dst.y, sx.x * dst.y - sx.y * dst.x) / (abs(dj) > 1e-30 ? dj : 1e-30);
       float a2 = texel.a + dFdx(texel.a) * uv.x + dFdy(texel.a) * uv.y;
       float e2 = clamp(0.35 * fp * %(base)s, 0.03, 0.25);
-      float f2 = 0.5 + 1.7 * (a2 - 0.5);  // (its generated octaves cost 15 %% of Earth's shader: left out)
+      float f2 = 0.5 + %(contrast)s * (a2 - 0.5);  // (its generated octaves cost 15 %% of Earth's shader: left out)
       float c2 = smoothstep(0.5 - e2, 0.5 + e2, f2) * cloudAmp * (0.45 + 0.55 * smoothstep(0.5, 0.66, f2));
       shade = 1.0 - 0.55 * c2;
     }
@@ -428,10 +434,10 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   col = vec3(1.0) - exp(-col * 1.6);  // soft shoulder: bright cloud does not clip flat
   gl_FragData[0] = vec4(pow(col, vec3(%(encode)s)), 1.0);
 """
-EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}"}
+EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}", "contrast": f"{CLOUD_CONTRAST:.2f}"}
 EARTH_FRAGMENT_IMPL = EARTH_FRAGMENT_IMPL % {
     "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
-    "cells": f"{SCATTERED_CELLS:.1f}", "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
+    "cells": f"{SCATTERED_CELLS:.1f}", "contrast": f"{CLOUD_CONTRAST:.2f}", "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
 
 
 # --- the light the station gets back from Earth --------------------------------------------------
