@@ -10,11 +10,14 @@ lighting) that does in one pass what a photograph from orbit shows:
 - sun glint on water: a sharp and a broad specular lobe, only where the Blue Marble pixel is
   ocean (blue clearly above red and green: no separate mask texture, no extra memory), not under
   cloud nor in its shadow, fading across a coast's texel;
-- haze that grows with the path through the air (the air mass along the view), lit where the Sun is
-  up over the ground;
-- a cloud layer: the generated cloud field, its contrast raised, broken up at its edges by octaves
-  of value noise down to ~1.7 km (faded where they go sub-pixel), with shadows on the ground offset
-  away from the Sun; a fine detail noise on the ground.
+- haze that grows with the path through the air (the air mass along the view): Rayleigh extinction,
+  near-white scattered light in its place, lit where the Sun is up over the ground, glowing towards
+  the Sun;
+- cloud in regimes, from a generated field laid out as weather (frontal bands, masses, the ITCZ,
+  clear subtropics): overcast with edges broken up by octaves of value noise down to ~1.7 km (faded
+  where they go sub-pixel), scattered popcorn cumulus or open cells below its edge, cirrus streaks;
+  shadows on the ground offset away from the Sun; a fine detail noise on the ground;
+- colours decoded and light encoded with the display's gamma (``EARTH_GAMMA``), as the station's.
 
 The limb (a ring of radial stations in the silhouette's plane) gets per-vertex colours from the Sun's
 direction: by day pale blue at the horizon deepening upwards, brightest towards the Sun; at sunset
