@@ -428,11 +428,13 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   vec3 airSun = mix(vec3(1.0, 0.45, 0.22), vec3(1.0, 0.97, 0.92), smoothstep(-0.08, 0.06, mu));
   // the light the air scatters towards the eye: near white by day (the blue is already in 1 - trans: a blue
   // colour here too made the haze violet over brown land), warm at the terminator
-  vec3 hazeColour = mix(vec3(0.62, 0.34, 0.16), vec3(0.22, 0.35, 0.48), smoothstep(-0.06, 0.08, mu));
+  vec3 hazeColour = mix(vec3(0.62, 0.34, 0.16), vec3(0.20, 0.37, 0.48), smoothstep(-0.06, 0.08, mu));
   // forward scattering: the air glows towards the Sun (strongest where the view nears it)
   float cosSun = max(dot(-vE, sE), 0.0);
   float forward = 1.0 + 1.6 * cosSun * cosSun * cosSun * cosSun;
-  vec3 hazeLight = hazeColour * airSun * smoothstep(-0.14, 0.20, mu) * sunGain * forward;
+  // light scattered more than once adds to the long paths (the horizon brighter than the extinction alone)
+  float multiple = 0.8 + 0.2 * min(airmass, 3.0);
+  vec3 hazeLight = hazeColour * airSun * smoothstep(-0.14, 0.20, mu) * sunGain * forward * multiple;
   col = col * trans + hazeLight * (vec3(1.0) - trans);
   col = vec3(1.0) - exp(-col * 1.6);  // soft shoulder: bright cloud does not clip flat
   gl_FragData[0] = vec4(pow(col, vec3(%(encode)s)), 1.0);
