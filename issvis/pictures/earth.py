@@ -10,11 +10,14 @@ lighting) that does in one pass what a photograph from orbit shows:
 - sun glint on water: a sharp and a broad specular lobe, only where the Blue Marble pixel is
   ocean (blue clearly above red and green: no separate mask texture, no extra memory), not under
   cloud nor in its shadow, fading across a coast's texel;
-- haze that grows with the path through the air (the air mass along the view), lit where the Sun is
-  up over the ground;
-- a cloud layer: the generated cloud field, its contrast raised, broken up at its edges by octaves
-  of value noise down to ~1.7 km (faded where they go sub-pixel), with shadows on the ground offset
-  away from the Sun; a fine detail noise on the ground.
+- haze that grows with the path through the air (the air mass along the view): Rayleigh extinction,
+  near-white scattered light in its place, lit where the Sun is up over the ground, glowing towards
+  the Sun;
+- cloud in regimes, from a generated field laid out as weather (frontal bands, masses, the ITCZ,
+  clear subtropics): overcast with edges broken up by octaves of value noise down to ~1.7 km (faded
+  where they go sub-pixel), scattered popcorn cumulus or open cells below its edge, cirrus streaks;
+  shadows on the ground offset away from the Sun; a fine detail noise on the ground;
+- colours decoded and light encoded with the display's gamma (``EARTH_GAMMA``), as the station's.
 
 The limb (a ring of radial stations in the silhouette's plane) gets per-vertex colours from the Sun's
 direction: by day pale blue at the horizon deepening upwards, brightest towards the Sun; at sunset
@@ -71,7 +74,7 @@ def earth_texture_image(kind: str, preview: bool = False, clouds: bool = True) -
         return rgb
     from PIL import Image
 
-    cover = cloud_image(512 if preview else 1024)[..., 0]
+    cover = cloud_image(512 if preview else CLOUD_IMAGE_WIDTH_PX)[..., 0]
     h, w = rgb.shape[:2]
     alpha = np.asarray(Image.fromarray(cover).resize((w, h), Image.Resampling.BILINEAR))
     return np.concatenate([rgb, alpha[..., None]], axis=-1)
@@ -109,13 +112,61 @@ def generated_earth(width: int) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
+def _waves(xyz: np.ndarray, rng: np.random.Generator, octaves: int, base: float, waves: int,
+           gain: float) -> np.ndarray:
+    """About unit-variance fractal noise on the sphere at unit vectors xyz (..., 3): ``waves`` plane waves
+    an octave in random directions (seamless at the poles and the date line), octave k at 2**k x ``base``
+    radians a unit of distance along each direction, amplitude ``gain``**k."""
+    out = np.zeros(xyz.shape[:-1], np.float32)
+    total = 0.0
+    for o in range(octaves):
+        amp = gain**o
+        for _ in range(waves):
+            d = rng.normal(size=3).astype(np.float32)
+            d /= np.linalg.norm(d)
+            out += amp * np.sin(np.float32(base * 2.0**o) * (xyz @ d) + np.float32(rng.uniform(0, 2 * np.pi)))
+        total += amp * amp * waves
+    return out / np.float32(np.sqrt(total / 2))
+
+
+def _lattice_fbm(xyz: np.ndarray, cells: float, octaves: int, gain: float, seed: int) -> np.ndarray:
+    """About unit-variance fractal value noise at unit vectors xyz (..., 3): a random value at each point
+    of a 3-D integer lattice (an integer hash: no period at any scale on the sphere, unlike a sum of a
+    few plane waves, whose patterns come back), blended smoothly between them; octave k has 2**k x
+    ``cells`` cells a unit of distance and amplitude ``gain``**k."""
+    out = np.zeros(xyz.shape[:-1], np.float32)
+    total = 0.0
+    for o in range(octaves):
+        p = xyz * np.float32(cells * 2.0**o) + np.float32(0.37 * o)
+        i = np.floor(p)
+        f = p - i
+        f = f * f * (3 - 2 * f)
+        corner = i.astype(np.int64)
+        octave = np.zeros_like(out)
+        for dx in (0, 1):
+            for dy in (0, 1):
+                for dz in (0, 1):
+                    h = ((corner[..., 0] + dx) * 73856093) ^ ((corner[..., 1] + dy) * 19349663) \
+                        ^ ((corner[..., 2] + dz) * 83492791) ^ (seed * 7919 + o) * 2654435761
+                    h = (h ^ (h >> 13)) * 1274126177
+                    h = h ^ (h >> 16)
+                    v = (h & 0xFFFFFF).astype(np.float32) / np.float32(0xFFFFFF) - np.float32(0.5)
+                    octave += v * (f[..., 0] if dx else 1 - f[..., 0]) * (f[..., 1] if dy else 1 - f[..., 1]) \
+                        * (f[..., 2] if dz else 1 - f[..., 2])
+        out += np.float32(gain**o) * octave
+        total += gain ** (2 * o)
+    return out / np.float32(0.18 * np.sqrt(total))  # one octave's standard deviation is about 0.18
+
+
 @lru_cache(maxsize=2)
 def cloud_image(width: int = 1024) -> np.ndarray:
     """(H, W, 3) uint8 cloud *field* (grey level), equirectangular like ``earth_image``.
 
-    Generated (deterministic): fractal noise, banded by latitude like Earth's cloud (the ITCZ and
-    the storm tracks near +-50 deg carry most, the subtropics little). The shader thresholds it
-    around 0.5 with a fine noise, so cloud edges stay crisp when the texture is magnified.
+    Generated (deterministic), as weather is laid out: frontal bands (the zero lines of a smooth,
+    warped field: long, curved, hundreds to thousands of km, in the storm tracks round +-48 deg), cloud
+    masses from fractal noise, the ITCZ's clumps near 5 deg N, the subtropical highs clear. The shader
+    reads 0.5 after its contrast as the edge of overcast and the range below it as scattered cloud
+    (popcorn cumulus, open cells), so its values matter, not only where it is high.
     """
     rng = np.random.default_rng(5032022)
     h = width // 2
@@ -123,21 +174,20 @@ def cloud_image(width: int = 1024) -> np.ndarray:
     lat = np.linspace(np.pi / 2, -np.pi / 2, h, dtype=np.float32)
     lon_g, lat_g = np.meshgrid(lon, lat)
     xyz = np.stack([np.cos(lat_g) * np.cos(lon_g), np.cos(lat_g) * np.sin(lon_g), np.sin(lat_g)], -1)
-    n = np.zeros(lat_g.shape, np.float32)
-    total = 0.0
-    for o in range(7):
-        amp = 0.62**o
-        for _ in range(7):
-            d = rng.normal(size=3).astype(np.float32)
-            d /= np.linalg.norm(d)
-            n += amp * np.sin(3.0 * 2.0**o * (xyz @ d) + np.float32(rng.uniform(0, 2 * np.pi)))
-        total += amp * amp * 7
-    n /= np.sqrt(total / 2)  # about unit variance
+    mass = _lattice_fbm(xyz, 1.0, 6, 0.6, 1)
+    # fronts: bands along the zero lines of a smooth field, its coordinates warped so the lines curve
+    warp = _waves(xyz, rng, 2, 2.0, 4, 0.5)
+    bent = xyz + 0.25 * np.stack([warp, np.roll(warp, width // 3, 1), np.roll(warp, h // 3, 0)], -1)
+    lines = _waves(bent, rng, 2, 6.0, 6, 0.5)
+    broken = _lattice_fbm(xyz, 8.0, 3, 0.6, 2)  # the bands' width and the ITCZ's clumps vary along them
     lat_deg = np.degrees(np.abs(lat_g))
-    band = 0.18 * np.exp(-((lat_deg - 4) / 9) ** 2) + 0.2 * np.exp(-((lat_deg - 55) / 15) ** 2) \
-        - 0.18 * np.exp(-((lat_deg - 25) / 9) ** 2)
-    field = np.clip(0.33 + 0.22 * n + band, 0.0, 1.0)
-    grey = (field * 255).astype(np.uint8)
+    storm = np.exp(-((lat_deg - 48) / 18) ** 2)
+    front = np.exp(-(lines / np.maximum(0.2 * (1 + 0.6 * broken), 0.02)) ** 2) * storm
+    itcz = np.exp(-((np.degrees(lat_g) - 5) / 7) ** 2)
+    subtropics = np.exp(-((lat_deg - 24) / 8) ** 2)
+    field = 0.41 + 0.17 * mass + 0.40 * front + 0.15 * itcz * (0.6 + 0.6 * broken) - 0.15 * subtropics \
+        + 0.12 * storm * mass
+    grey = (np.clip(field, 0.0, 1.0) * 255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=-1)
 
 
@@ -184,9 +234,13 @@ def limb_colours(normals: np.ndarray, sun: np.ndarray, toward_sun: np.ndarray, a
 # octaves of value noise (CLOUD_OCTAVES, cells of ~13 km down to ~1.7 km) added to the cloud field, each
 # faded out where its cells get smaller than about three pixels (no shimmer or grain in wide shots, and the
 # far ground skips them), and the cloud edge is as sharp as a pixel allows.
+CLOUD_IMAGE_WIDTH_PX = 1024  # the cloud field as generated (~40 km a texel); resized into the texture's alpha
 CLOUD_OCTAVES = 4
 CLOUD_BASE_CELLS = 1500.0  # cells of the first cloud octave over 180 deg of latitude (~13 km)
 CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the ground (cumulus to mid-level)
+CLOUD_CONTRAST = 2.2  # the cloud field's contrast about its edge (0.5): the narrower the band of broken cloud
+SCATTERED_CELLS = 7000.0  # cells of the scattered cumulus over 180 deg of latitude (~2.9 km)
+EARTH_GAMMA = 2.2  # the display's encoding, as the station's shader writes it (stage.DISPLAY_GAMMA)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
 float issvisHash(vec2 p) {  // arithmetic hash (no sin: a third cheaper on llvmpipe)
   vec3 q = fract(vec3(p.xyx) * 0.1031);
@@ -219,16 +273,20 @@ float issvisFbm(vec2 q, float f0, float fp, int octaves, float gain) {
 // Octaves stop once the rest cannot bring the field back into the range that shows (clear sky, deep
 // overcast: most of the ground, at the cost of one or two octaves).
 float issvisCloudField(float coarse, vec2 q, float fp, float edge, int octaves) {  // edge: the margin kept
-  float field = 0.5 + 1.7 * (coarse - 0.5);
-  float amp = 1.25 * detailAmp;  // 2.5 x detailAmp x 0.5
+  float field = 0.5 + %(contrast)s * (coarse - 0.5);
+  float amp = 0.8 * detailAmp;  // 1.6 x detailAmp x 0.5
   float rest = amp * 0.5 / (1.0 - 0.62);  // the most the octaves still to come can add or take
   float f = %(base)s;
-  vec2 p = q * f;
+  vec2 p = mat2(0.8, 0.6, -0.6, 0.8) * q * f;  // turned too: no cell edges along the parallels
   for (int k = 0; k < octaves; k++) {
     if (field + rest < 0.5 - edge || field - rest > 0.66) break;
     float w = k == 0 ? 1.0 : 1.0 - smoothstep(0.2, 0.45, fp * f);  // the first octave is always drawn
     if (w <= 0.0) break;
-    field += amp * w * (issvisNoise(p) - 0.5);
+    // the first octave from two lattices turned 60 deg apart: one lattice alone, the only octave drawn in the
+    // far field, thresholds into rectangular tiles
+    float n = k == 0 ? 0.5 + 0.7 * (issvisNoise(p) + issvisNoise(mat2(0.5, 0.87, -0.87, 0.5) * p + vec2(5.0, 3.0)) - 1.0)
+                     : issvisNoise(p);
+    field += amp * w * (n - 0.5);
     rest -= amp * 0.5;
     p = mat2(1.6, 1.2, -1.2, 1.6) * p + vec2(17.0, 31.0);
     f *= 2.0; amp *= 0.62;
@@ -254,17 +312,73 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     vec4 texel = texture(actortexture, st);
     vec3 srgb = texel.rgb;
     float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
-    vec3 alb = srgb * srgb;  // sRGB to linear (gamma 2: the encode below is its exact inverse)
-    // land as photographs from orbit show it: a little more saturated than the Blue Marble's mosaic
+    vec3 alb = pow(srgb, vec3(%(gamma)s));  // the display's encoding to linear light
+    // land as photographs from orbit show it: a little more saturated than the Blue Marble's mosaic, its
+    // reds pulled towards ochre (the mosaic's brown-violet steppe reads mauve under the blue haze)
     float luma = dot(alb, vec3(0.3, 0.55, 0.15));
-    alb = max(mix(vec3(luma), alb, 1.0 + 0.3 * (1.0 - ocean)), 0.0);
-    // cloud: the field with generated structure, its edge as sharp as the pixel allows
+    alb = max(mix(vec3(luma), alb, 1.0 + 0.25 * (1.0 - ocean)), 0.0);
+    alb.g = mix(alb.g, max(alb.g, 0.5 * (alb.r + alb.b) + 0.1 * alb.r), 1.0 - ocean);
+    alb.b = mix(alb.b, min(alb.b, alb.g * 0.8), 1.0 - ocean);
+    // cloud, in regimes: overcast and frontal bands where the field passes 0.5 (its edge as sharp as the
+    // pixel allows); scattered cloud below that (popcorn cumulus over warm water, open cells elsewhere);
+    // cirrus streaks, translucent, where a slow field says
     float field = issvisCloudField(texel.a, q, fp, 0.1, %(octaves)d);
     float edge = max(0.015, 0.7 * fwidth(field));  // the field's change across the pixel
     float cover = smoothstep(0.5 - edge, 0.5 + edge, field) * cloudAmp;
     float thick = smoothstep(0.5, 0.66, field);
-    float opacity = cover * (0.45 + 0.55 * thick);  // thin cloud at the edges lets the ground through
-    vec3 cloudAlb = vec3(0.80 + 0.15 * thick);
+    float opacity = cover * (0.55 + 0.45 * thick);  // thin cloud at the edges lets the ground through
+    float scatter = smoothstep(0.08, 0.46, field) * (1.0 - smoothstep(0.5 - edge, 0.5 + edge, field));
+    // the regime, from one slow noise (cells of ~700 km): popcorn cumulus (warm, low latitudes, over water
+    // more) where it is high, open cells where low, cirrus where lowest
+    float regime = issvisNoise(q * 30.0 + vec2(3.1, 7.7));
+    if (scatter > 0.0 && cloudAmp > 0.0 && detailAmp > 0.0) {
+      float wv = 1.0 - smoothstep(0.1, 0.3, fp * %(cells)s);  // cells of over 3-10 pixels (smaller read as tiles)
+      float sharp = 0.0;
+      if (wv > 0.0) {
+        float lat = abs(st.y - 0.5) * 180.0;
+        float popcorn = clamp(1.6 * regime - 0.5 + 0.8 * (1.0 - smoothstep(20.0, 36.0, lat)) + 0.3 * ocean, 0.0, 1.0);
+        vec2 pc = mat2(0.87, 0.5, -0.5, 0.87) * q * %(cells)s;  // turned off the parallels' grid
+        float n1 = issvisNoise(pc + vec2(11.0, 5.0));
+        float pop = 0.0, cells = 0.0;
+        if (popcorn > 0.0) {  // isolated blobs, more as the field rises
+          float cu = n1 + 0.3 * (issvisNoise(mat2(1.6, 1.2, -1.2, 1.6) * pc + vec2(3.0, 9.0)) - 0.5);
+          float th = mix(0.98, 0.66, scatter);
+          float e = max(0.02, 0.7 * fwidth(cu));
+          pop = smoothstep(th - e, th + e, cu);
+        }
+        if (popcorn < 1.0) {  // open cells: cloud walls along the mid-level lines of a coarser noise
+          float nc = issvisNoise(pc * 0.3 + vec2(7.0, 1.0)) + 0.2 * (n1 - 0.5);
+          float wall = 1.0 - abs(2.0 * nc - 1.0);
+          float tc = mix(0.82, 0.45, scatter);
+          float ec = max(0.02, 0.7 * fwidth(wall));
+          cells = smoothstep(tc - ec, tc + ec, wall);
+        }
+        sharp = mix(cells, pop, popcorn);
+      }
+      // where the cumulus are too fine to see, their mean cover, in the clusters a wide shot shows (cells 4x
+      // larger; a uniform veil where even those are too fine)
+      float mean = 0.15 * scatter;
+      if (wv < 1.0) {
+        float wm = 1.0 - smoothstep(0.1, 0.3, fp * %(cells)s * 0.25);
+        float nm = issvisNoise(q * (%(cells)s * 0.25) + vec2(2.0, 6.0));
+        mean = mix(mean, 0.5 * scatter * smoothstep(0.45, 0.85, nm + 0.4 * (scatter - 0.5)), wm);
+      }
+      float sc = mix(mean, sharp, wv) * cloudAmp;
+      opacity = max(opacity, 0.85 * sc);
+    }
+    // cirrus: thin translucent streaks stretched along the (mostly zonal) wind, tilted with the regime
+    float ci = (1.0 - smoothstep(0.12, 0.3, regime)) * cloudAmp;
+    if (ci > 0.0 && detailAmp > 0.0 && opacity < 0.95) {
+      float ang = 2.5 * (regime - 0.15);
+      vec2 dir = vec2(cos(ang), sin(ang));
+      vec2 u = vec2(dot(q, dir), dot(q, vec2(-dir.y, dir.x))) * vec2(400.0, 8000.0);
+      float across = 1.0 - smoothstep(0.2, 0.45, fp * 8000.0);
+      float s = issvisNoise(u) + 0.5 * (issvisNoise(u * vec2(2.0, 2.3) + vec2(4.0, 8.0)) - 0.5);
+      float streak = mix(0.3, smoothstep(0.45, 0.9, s), across);
+      opacity += (1.0 - opacity) * 0.4 * ci * streak;
+    }
+    // deep cloud lumpy (its generated structure shows as brightness), edges and thin cloud greyer
+    vec3 cloudAlb = vec3(0.74 + 0.12 * thick + 0.10 * smoothstep(0.62, 0.95, field));
     // fine ground detail: two octaves of value noise, on land more than sea, faded as they go sub-pixel
     if (opacity < 0.98) {
       float d = issvisFbm(q, 8192.0, fp, 1, 0.5);
@@ -288,7 +402,7 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       vec2 uv = vec2(sy.y * dst.x - sy.x * dst.y, sx.x * dst.y - sx.y * dst.x) / (abs(dj) > 1e-30 ? dj : 1e-30);
       float a2 = texel.a + dFdx(texel.a) * uv.x + dFdy(texel.a) * uv.y;
       float e2 = clamp(0.35 * fp * %(base)s, 0.03, 0.25);
-      float f2 = 0.5 + 1.7 * (a2 - 0.5);  // (its generated octaves cost 15 %% of Earth's shader: left out)
+      float f2 = 0.5 + %(contrast)s * (a2 - 0.5);  // (its generated octaves cost 15 %% of Earth's shader: left out)
       float c2 = smoothstep(0.5 - e2, 0.5 + e2, f2) * cloudAmp * (0.45 + 0.55 * smoothstep(0.5, 0.66, f2));
       shade = 1.0 - 0.55 * c2;
     }
@@ -309,17 +423,26 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   // 1 / cos of the view's angle from the vertical, flattening towards the limb), sunlit where the Sun is
   // up over the ground (a little past the terminator: the air is lit above the dark ground)
   float airmass = 1.0 / (muV + 0.03);
-  vec3 trans = exp(-hazeAmp * vec3(0.030, 0.055, 0.12) * airmass);
+  vec3 trans = exp(-hazeAmp * (vec3(0.030, 0.055, 0.115) + 0.006) * airmass);  // Rayleigh (~1/wavelength^4) + aerosol
   // (the air is lit from above the ground's own horizon: it reddens only in the last degrees)
   vec3 airSun = mix(vec3(1.0, 0.45, 0.22), vec3(1.0, 0.97, 0.92), smoothstep(-0.08, 0.06, mu));
-  vec3 hazeColour = mix(vec3(0.50, 0.30, 0.16), vec3(0.20, 0.32, 0.62), smoothstep(-0.06, 0.08, mu));
-  vec3 hazeLight = hazeColour * airSun * smoothstep(-0.14, 0.20, mu) * sunGain;
+  // the light the air scatters towards the eye: near white by day (the blue is already in 1 - trans: a blue
+  // colour here too made the haze violet over brown land), warm at the terminator
+  vec3 hazeColour = mix(vec3(0.62, 0.34, 0.16), vec3(0.20, 0.37, 0.48), smoothstep(-0.06, 0.08, mu));
+  // forward scattering: the air glows towards the Sun (strongest where the view nears it)
+  float cosSun = max(dot(-vE, sE), 0.0);
+  float forward = 1.0 + 1.6 * cosSun * cosSun * cosSun * cosSun;
+  // light scattered more than once adds to the long paths (the horizon brighter than the extinction alone)
+  float multiple = 0.8 + 0.2 * min(airmass, 3.0);
+  vec3 hazeLight = hazeColour * airSun * smoothstep(-0.14, 0.20, mu) * sunGain * forward * multiple;
   col = col * trans + hazeLight * (vec3(1.0) - trans);
   col = vec3(1.0) - exp(-col * 1.6);  // soft shoulder: bright cloud does not clip flat
-  gl_FragData[0] = vec4(sqrt(col), 1.0);
+  gl_FragData[0] = vec4(pow(col, vec3(%(encode)s)), 1.0);
 """
-EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}"}
-EARTH_FRAGMENT_IMPL = EARTH_FRAGMENT_IMPL % {"octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}"}
+EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}", "contrast": f"{CLOUD_CONTRAST:.2f}"}
+EARTH_FRAGMENT_IMPL = EARTH_FRAGMENT_IMPL % {
+    "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
+    "cells": f"{SCATTERED_CELLS:.1f}", "contrast": f"{CLOUD_CONTRAST:.2f}", "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
 
 
 # --- the light the station gets back from Earth --------------------------------------------------
@@ -363,8 +486,8 @@ def sh_evaluate(coeffs: np.ndarray, n: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=4)
 def ground_albedo(kind: str, preview: bool = False, cloud_amount: float = 0.75) -> np.ndarray:
-    """(H, W, 3) float linear albedo of the ground where Earth's shader draws it: the image's sRGB squared
-    (ocean 0.01-0.05, land 0.05-0.4, ice 0.8), cloud mixed in at ``CLOUD_ALBEDO`` where the cloud field
+    """(H, W, 3) float linear albedo of the ground where Earth's shader draws it: the image decoded with
+    ``EARTH_GAMMA`` (ocean 0.005-0.04, land 0.03-0.35, ice 0.8), cloud mixed in at ``CLOUD_ALBEDO`` where the cloud field
     passes the shader's threshold; box-averaged to ``FILL_IMAGE_WIDTH_PX`` wide, equirectangular like
     ``earth_image``."""
     rgba = earth_texture_image(kind, preview, cloud_amount > 0)
@@ -374,7 +497,7 @@ def ground_albedo(kind: str, preview: bool = False, cloud_amount: float = 0.75) 
     for r0 in range(0, h - h % k, 8 * k):  # in bands of rows: no full-size float copy of a 4k image
         band = rgba[r0:r0 + 8 * k, : w - w % k]
         srgb = band[..., :3].astype(np.float32) / 255.0
-        surface = srgb * srgb
+        surface = srgb ** np.float32(EARTH_GAMMA)  # decoded as Earth's shader decodes it
         if band.shape[-1] == 4 and cloud_amount > 0:
             t = np.clip((band[..., 3].astype(np.float32) / 255.0 - 0.50) / 0.14, 0.0, 1.0)
             cloud = (t * t * (3 - 2 * t) * cloud_amount)[..., None]

@@ -1,0 +1,196 @@
+"""Earth from 420 km: the cloud field's layout, the shader's encoding, the colour of land and haze.
+
+The cloud field and the shader's hash are checked in numpy (fast); land and haze colours on rendered
+stills (slow).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from issvis.pictures import earth
+
+ROOT = Path(__file__).resolve().parents[1]
+EARTH_CIRCUMFERENCE_KM = 40075.0
+
+
+def _overcast(width: int = 1024) -> np.ndarray:
+    """(H, W) bool: where the shader draws overcast (the field past 0.5 after its contrast of 1.7)."""
+    field = earth.cloud_image(width)[..., 0].astype(float) / 255.0
+    return 0.5 + 1.7 * (field - 0.5) > 0.5
+
+
+def _components(mask: np.ndarray) -> list[np.ndarray]:
+    """The 4-connected components of ``mask`` (H, W), wrapping round in longitude: each an (N, 2) array of
+    (row, column) indices."""
+    h, w = mask.shape
+    seen = np.zeros_like(mask)
+    out = []
+    for r0, c0 in zip(*np.nonzero(mask)):
+        if seen[r0, c0]:
+            continue
+        stack, cells = [(r0, c0)], []
+        seen[r0, c0] = True
+        while stack:
+            r, c = stack.pop()
+            cells.append((r, c))
+            for rr, cc in ((r + 1, c), (r - 1, c), (r, (c + 1) % w), (r, (c - 1) % w)):
+                if 0 <= rr < h and mask[rr, cc] and not seen[rr, cc]:
+                    seen[rr, cc] = True
+                    stack.append((rr, cc))
+        out.append(np.array(cells))
+    return out
+
+
+def test_the_cloud_field_has_long_frontal_bands_in_the_storm_tracks():
+    """Photographs from orbit show fronts: bands of overcast hundreds of km wide and well over a thousand
+    long. Between 30 and 65 deg of latitude the overcast must hold at least three pieces over 1,500 km long
+    and at least 2.5 times longer than wide (principal axes of the piece on the ground); the field of
+    fractal blobs before had one (and a 14,000 km blob as wide as long)."""
+    mask = _overcast(512)
+    h, w = mask.shape
+    km_per_px = EARTH_CIRCUMFERENCE_KM / w
+    bands = 0
+    for cells in _components(mask):
+        if len(cells) < 20:
+            continue
+        lat = 90.0 - (cells[:, 0] + 0.5) * 180.0 / h
+        if not (30.0 <= np.median(np.abs(lat)) <= 65.0):
+            continue
+        # on the ground: x east (shrunk by cos latitude, unwrapped about the piece's mean), y north
+        col = cells[:, 1].astype(float)
+        ang = 2 * np.pi * col / w
+        mean_ang = math.atan2(np.sin(ang).mean(), np.cos(ang).mean())
+        dx = ((ang - mean_ang + np.pi) % (2 * np.pi) - np.pi) * w / (2 * np.pi)
+        xy = np.stack([dx * np.cos(np.radians(lat)), -cells[:, 0].astype(float)], -1) * km_per_px
+        ev = np.linalg.eigvalsh(np.cov(xy.T))
+        length_km = 4.0 * math.sqrt(max(ev[1], 0.0))  # a uniform bar's length is sqrt(12) sigma
+        if length_km > 1500.0 and ev[1] > 2.5**2 * max(ev[0], 1e-9):
+            bands += 1
+    assert bands >= 3, bands
+
+
+def test_the_cloud_field_leaves_the_subtropics_clearer_than_the_storm_tracks():
+    """Clear stretches of ocean under the subtropical highs: overcast covers under half as much of the
+    ground at 18-30 deg as at 40-60 deg."""
+    mask = _overcast(512)
+    lat = np.abs(np.linspace(90, -90, mask.shape[0]))
+    subtropics = mask[(lat > 18) & (lat < 30)].mean()
+    storms = mask[(lat > 40) & (lat < 60)].mean()
+    assert subtropics < 0.5 * storms, (subtropics, storms)
+
+
+def test_the_cloud_field_does_not_repeat_along_a_parallel():
+    """No pattern of the generated field comes back further along the parallels: the detail of the field
+    (wavelengths under 1,000 km at the equator: the patches a 30x shot sweeps past), averaged over every
+    parallel within 60 deg of the equator, correlates with itself shifted by 52 texels (2,000 km at the
+    equator, 1,000 at 60 deg) up to half way round by under 0.12. The field before, a sum of seven plane
+    waves an octave, reached 0.15 (its patterns come back); a field tiled every 3,000 km gives 1."""
+    field = earth.cloud_image(1024)[..., 0].astype(float)
+    h, w = field.shape
+    curves = []
+    for row in range(h // 6, h - h // 6):
+        spectrum = np.fft.rfft(field[row] - field[row].mean())
+        spectrum[: w // 25 + 1] = 0.0  # the detail alone
+        ac = np.fft.irfft(spectrum * np.conj(spectrum), n=w)
+        if ac[0] > 1e-9:
+            curves.append(ac / ac[0])
+    mean = np.mean(curves, axis=0)
+    assert float(mean[52: w // 2 + 1].max()) < 0.12, float(mean[52: w // 2 + 1].max())
+
+
+def _shader_hash(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+    """``issvisHash`` of Earth's fragment shader, in numpy float32 as the GPU computes it, with the
+    shader's own constants (read from its source)."""
+    decl = earth.EARTH_FRAGMENT_DECL
+    scale = re.search(r"vec3 q = fract\(vec3\(p\.xyx\) \* ([0-9.]+)\);", decl)
+    shift = re.search(r"q \+= dot\(q, q\.yzx \+ ([0-9.]+)\);", decl)
+    assert scale and shift and "return fract((q.x + q.y) * q.z);" in decl, "the shader's hash is not the one ported"
+    px, py = px.astype(np.float32), py.astype(np.float32)
+    k = np.float32(float(scale.group(1)))
+    q = np.stack([px * k, py * k, px * k], -1)
+    q = q - np.floor(q)
+    q = q + (q * (q[..., [1, 2, 0]] + np.float32(float(shift.group(1))))).sum(-1, keepdims=True)
+    v = (q[..., 0] + q[..., 1]) * q[..., 2]
+    return v - np.floor(v)
+
+
+@pytest.mark.parametrize("origin", [0.0, 3000.0, 24000.0])
+def test_the_shader_noise_lattice_does_not_repeat(origin):
+    """The value noise's lattice (cells of 13 km down to 1.7 km; coordinates up to ~24,000 cells in the
+    finest octave) gets values uncorrelated with themselves at any shift of 1 to 1,500 cells either way:
+    no patch of generated cloud recurs 13 km to 20,000 km further on."""
+    y, x = np.mgrid[0:200, 0:3200].astype(np.float32)
+    v = _shader_hash(x + origin, y + origin)
+    v = v - v.mean()
+    var = float((v * v).mean())
+    worst = max(abs(float((v[:, :-s] * v[:, s:]).mean())) / var for s in range(1, 1501))
+    worst_y = max(abs(float((v[:-s] * v[s:]).mean())) / var for s in range(1, 150))
+    assert worst < 0.05 and worst_y < 0.05, (worst, worst_y)
+
+
+def test_earth_encodes_for_the_display_as_the_station_does():
+    """Earth and the station are drawn into one frame: both decode their colours and encode their light
+    with the display's gamma (``stage.DISPLAY_GAMMA``, 2.2), so the same linear light gives the same pixel."""
+    from issvis.pictures import stage
+
+    assert earth.EARTH_GAMMA == stage.DISPLAY_GAMMA
+    impl = earth.EARTH_FRAGMENT_IMPL
+    assert f"pow(col, vec3({1 / stage.DISPLAY_GAMMA:.5f}))" in impl
+    assert f"pow(srgb, vec3({stage.DISPLAY_GAMMA:.3f}))" in impl
+    assert not re.search(r"sqrt\(col\)|srgb \* srgb", impl)
+
+
+def test_the_fill_light_reads_the_ground_in_the_same_encoding():
+    """The station's Earth fill takes the ground's albedo as Earth's shader does (the image decoded with
+    the display's gamma): a mid-grey texel of 0.5 is 0.5**2.2 of white, not 0.5**2."""
+    albedo = earth.ground_albedo("generated", preview=True, cloud_amount=0.0)
+    image = earth.earth_image("generated", True).astype(np.float64) / 255.0
+    k = image.shape[1] // albedo.shape[1]
+    expect = (image[:k, :k] ** earth.EARTH_GAMMA).reshape(-1, 3).mean(axis=0)
+    assert np.allclose(albedo[0, 0], expect, rtol=1e-3), (albedo[0, 0], expect)
+
+
+# --- rendered -------------------------------------------------------------------------------------
+pytest.importorskip("pyvista")
+
+
+@pytest.fixture(scope="module")
+def wide_27s(undock_record, tmp_path_factory):
+    """(H, W, 3) float: the default clip's wide over the day side (video 27 s) at 480 x 270."""
+    from PIL import Image
+
+    from issvis import api
+
+    path = api.render_still(undock_record, 27.0, tmp_path_factory.mktemp("earth") / "27.png", size=(480, 270))
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).astype(float)
+
+
+@pytest.mark.slow
+def test_land_in_the_wide_over_the_day_side_is_not_purple(wide_27s):
+    """The ground below the horizon in the wide (left of the Russian segment, above the caption) reads as
+    tan land under blue haze, never mauve: its median green is not below both red and blue by more than 2
+    levels, and its blue not above green by more than 5 (before: green 6 below both, blue 11 above it)."""
+    h, w = wide_27s.shape[:2]
+    ground = wide_27s[int(0.5 * h):int(0.85 * h), int(0.05 * w):int(0.6 * w)].reshape(-1, 3)
+    r, g, b = ground.T
+    mauve = float(np.median(np.minimum(r, b) - g))
+    assert mauve <= 2.0, (mauve, np.median(ground, axis=0))
+    assert float(np.median(b - g)) <= 5.0, np.median(ground, axis=0)
+
+
+@pytest.mark.slow
+def test_the_haze_towards_the_horizon_is_blue_not_grey_nor_violet(wide_27s):
+    """The band of air just below the limb is blue (blue over red by 12 levels or more) and sky blue, not
+    violet: green over red by 3 levels or more (before: blue 33 over red, green level with red; after:
+    about 21 and 5)."""
+    h, w = wide_27s.shape[:2]
+    col = wide_27s[int(0.30 * h):int(0.33 * h), int(0.62 * w):int(0.8 * w)].reshape(-1, 3)
+    r, g, b = np.median(col, axis=0)
+    assert b - r >= 12.0 and g - r >= 3.0, (r, g, b)
