@@ -252,7 +252,7 @@ class Quality(_Strict):
     anti_aliasing: Literal["fxaa", "ssaa", "none"] = Field(
         "none", description="fxaa: the renderer's FXAA pass; ssaa: pyvista's 4x supersampling (slow); none: "
         "rely on `supersample` (thin struts stay whole, and it is cheaper than FXAA on llvmpipe)")
-    supersample: float = Field(1.0, ge=1, le=3, description="render this many times larger and let ffmpeg "
+    supersample: float = Field(1.0625, ge=1, le=3, description="render this many times larger and let ffmpeg "
                                "downscale (area filter) to the video size")
     shadow_map_px: int = Field(1536, ge=256, le=8192, description="shadow-map resolution (the station spans it)")
     stars: int = Field(4000, ge=0, le=100_000)
