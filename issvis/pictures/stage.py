@@ -54,6 +54,7 @@ from ..scene.render_settings import RenderSettings
 from .earth import (
     EARTH_FRAGMENT_DECL,
     EARTH_FRAGMENT_IMPL,
+    EARTH_GAMMA,
     cap_samples,
     earth_image,
     earth_texture_image,
@@ -186,9 +187,9 @@ STATION_BOUNCE = 0.03
 # gets a tenth of the sunlight at 0.316^2.2 = 0.08 of it, a white side in Earth's light at ~65/255 beside
 # ~205 in sunlight instead of ~75. Textures are still decoded with a square (their colours were chosen
 # in gamma 2; a second pow a fragment measured up to 1.09x the Stage's frame): a sunlit colour shows as
-# its texture's to the power 2 / 2.2 (0.13 -> 0.16, 0.85 -> 0.86). Earth's shader still writes gamma 2
-# (its haze and limb are tuned in it).
-DISPLAY_GAMMA = 2.2
+# its texture's to the power 2 / 2.2 (0.13 -> 0.16, 0.85 -> 0.86). Earth's shader writes with the same
+# power (one constant, so the same light gives the same pixel on both).
+DISPLAY_GAMMA = EARTH_GAMMA
 LIMB_HAZE_RGB = np.array([0.16, 0.27, 0.52])  # linear radiance of the sunlit limb's haze (Earth's shader)
 FILL_UNIFORMS = [f"issvisFill{k}" for k in range(9)]
 
