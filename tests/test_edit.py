@@ -573,11 +573,11 @@ def test_the_blend_starts_afresh_where_the_held_read_out_changes(undock_record, 
     src = _source(undock_record, RenderSettings(width_px=320, height_px=180))
     try:
         k = [s.name for s in clip.shots].index("leaving")
-        a = int(clip.shot_span(k)[0] * 30) + 10
+        a = int(clip.shot_span(k)[0] * clip.fps) + 10
         b = a + 90
         words = {}
         for i in range(a - 1, b):
-            src.pose(i / 30)
+            src.pose(i / clip.fps)
             words[i] = src.overlays.readout.GetInput()
     finally:
         src.close()
