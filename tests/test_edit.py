@@ -823,13 +823,17 @@ def test_the_shutter_blend_mixes_a_frame_with_the_one_before_but_never_across_a_
     from issvis.pictures.grade import blur_filter
 
     levels = [0, 200, 100, 50, 250, 0, 80, 160]
-    # three blurred frames, a cut, three sharp ones, a cut, two blurred
-    out = _through_ffmpeg(levels, blur_filter([(3, True), (3, False), (2, True)], 1.0, False))
+    # three blurred frames, a cut, three sharp ones, a cut, two blurred; the encoder is fed the first frame
+    # twice (the blend's extra frame), and the repeat is blended with nothing
+    out = _through_ffmpeg(levels[:1] + levels, blur_filter([(3, True), (3, False), (2, True)], 1.0, False))
     expected = [0, 100, 150, 50, 250, 0, 80, 120]
     assert np.allclose(out, expected, atol=2), out
     # with a leading frame (the one before the segment): it feeds the first blend and is dropped
     out = _through_ffmpeg(levels, blur_filter([(4, True), (4, True)], 1.0, True))
     assert np.allclose(out, [100, 150, 75, 250, 125, 40, 120], atol=2), out
+    # a weight of 0.5 on the frame before: a third of it
+    out = _through_ffmpeg([0, 0, 150], blur_filter([(2, True)], 0.5, False))
+    assert np.allclose(out, [0, 100], atol=2), out
     assert blur_filter([(8, False)], 1.0, False) == "" and blur_filter([(8, True)], 0.0, False) == ""
 
 

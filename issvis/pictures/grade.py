@@ -11,7 +11,7 @@ linear light before they reach the encoder (``exposure_lut``), black staying bla
 
 Motion blur (``motion_blur``) is a shutter blend: in the time-lapse shots (``MOTION_BLUR_FACTOR`` and
 faster, where Earth's ground sweeps 9-28 px a frame at 1080p) each frame is mixed with the one before
-it, never across a cut (``blur_filter``).
+it, never across a cut (``blur_filter``: ffmpeg's ``tblend``, switched on and off frame by frame).
 
 They run as ffmpeg filters on the luma, in the encoder's own process, after its downscale to the
 video size (the renderer's process, which llvmpipe keeps busy, does no extra work), so video
@@ -49,26 +49,26 @@ def exposure_lut(ev: float) -> np.ndarray | None:
 def blur_filter(stretches: list[tuple[int, bool]], weight: float, lead: bool) -> str:
     """The shutter blend for one encoded segment, '' for none: ``stretches`` are (frames, blurred) runs
     of its frames between cuts, in order; each blurred frame is mixed with the frame before it (weight
-    ``weight`` on that one, 1 on its own), never with a frame across a cut. ``lead``: the encoder is
-    fed one extra frame first (the one before the segment, in the same shot), which the blend uses and
-    the output drops, so a segment boundary changes nothing."""
+    ``weight`` on that one, 1 on its own), never with a frame across a cut.
+
+    Where the chain is not '' the encoder is fed one frame more than the segment has, first, and
+    outputs one frame fewer than it is fed (ffmpeg's ``tblend`` keeps it as the "frame before"):
+    with ``lead`` the frame before the segment, in the same shot (counted in the first stretch), which
+    the segment's first frame is blended with; without, a repeat of the segment's first frame, which
+    nothing is blended with. One filter, switched on frame by frame (its ``enable`` timeline): ffmpeg
+    holds two frames, where a split into a branch per stretch queued the whole segment (0.5 GB at
+    1080p)."""
     if weight <= 0 or not any(blurred for _, blurred in stretches):
         return ""
-    mix = f"tmix=frames=2:weights='{weight:.3f} 1'"
-    if len(stretches) == 1:
-        chain = mix
-    else:
-        labels = "".join(f"[b{k}]" for k in range(len(stretches)))
-        parts = [f"split={len(stretches)}{labels}"]
-        start = 0
-        for k, (count, blurred) in enumerate(stretches):
-            end = start + count
-            parts.append(f"[b{k}]trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS"
-                         f"{',' + mix if blurred else ''}[c{k}]")
-            start = end
-        parts.append("".join(f"[c{k}]" for k in range(len(stretches))) + f"concat=n={len(stretches)}:v=1:a=0")
-        chain = ";".join(parts)
-    return f"{chain},trim=start_frame=1,setpts=N/FRAME_RATE/TB" if lead else f"{chain},setpts=N/FRAME_RATE/TB"
+    ranges = []
+    start = 0 if lead else 1  # the input frame number of the stretch's first frame (0: the extra frame)
+    for count, blurred in stretches:
+        if blurred and count > 1:  # every frame of the stretch but its first has its frame before in it
+            ranges.append(f"between(n,{start + 1},{start + count - 1})")
+        start += count
+    enable = "+".join(ranges) or "0"
+    return (f"tblend=all_mode=normal:all_opacity={1 / (1 + weight):.4f}:enable='{enable}',"
+            "setpts=N/FRAME_RATE/TB")
 
 
 def _curve_expression(points: tuple[tuple[float, float], ...]) -> str:

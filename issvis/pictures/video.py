@@ -887,9 +887,10 @@ def _blur_stretches(clip: Clip, first: int, end: int, weight: float,
 
 
 def _segment_writer(clip: Clip, settings: RenderSettings, size: tuple[int, int], first: int, end: int,
-                    path: Path) -> tuple[_Encoder, bool]:
-    """The encoder of segment first..end-1 (frames rendered at ``size``), and whether it is first sent
-    the frame before ``first`` (the shutter blend of a blurred shot that runs into the segment)."""
+                    path: Path) -> tuple[_Encoder, str | None]:
+    """The encoder of segment first..end-1 (frames rendered at ``size``), and the extra frame it is sent
+    first when it blends (``grade.blur_filter``): "before", the frame before ``first`` (a blurred shot
+    runs into the segment), "repeat", the frame ``first`` twice, or None (no blend, no extra frame)."""
     from .grade import with_grade
     from .segments import encoder_params
 
@@ -902,7 +903,7 @@ def _segment_writer(clip: Clip, settings: RenderSettings, size: tuple[int, int],
     writer = _Encoder(path, size, settings.fps,
                       with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px, blur),
                       (size[1], size[0], 3))
-    return writer, bool(blur and lead)
+    return writer, None if not blur else "before" if lead else "repeat"
 
 
 def _encode_segment_from(frame: Callable[[int], np.ndarray], clip: Clip, settings: RenderSettings,
@@ -913,7 +914,9 @@ def _encode_segment_from(frame: Callable[[int], np.ndarray], clip: Clip, setting
     writer, lead = _segment_writer(clip, settings, size, first, end, path)
     poster = None
     try:
-        for i in range(first - 1 if lead else first, end):
+        if lead is not None:
+            writer.send(frame(first - 1 if lead == "before" else first))
+        for i in range(first, end):
             sent = writer.send(frame(i))
             if i == poster_i:
                 poster = sent[::-1].copy()
@@ -934,12 +937,14 @@ def _encode_segment(source: FrameSource, settings: RenderSettings, first: int, e
         # every segment bakes its first shadow map afresh: a clip split over processes (--workers) then
         # bakes at exactly the frames one process does, and writes the same pixels
         source.stage.invalidate_shadows()
-        if lead:  # the frame before the segment, for the shutter blend of its first frame
+        if lead == "before":  # the frame before the segment, for the shutter blend of its first frame
             source.pose((first - 1) / source.clip.fps)
             writer.send(source.grab(flipped=True, into=writer.next_buffer()))
         for i in range(first, end):
             source.pose(i / source.clip.fps)
             frame = writer.send(source.grab(flipped=True, into=writer.next_buffer()))
+            if lead == "repeat" and i == first:  # the blend's extra first frame: this one, blended with nothing
+                frame = writer.send(frame)
             if i == poster_i:
                 poster = frame[::-1].copy()
             if on_frame is not None:
