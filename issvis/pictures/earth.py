@@ -366,13 +366,13 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       float sc = mix(mean, sharp, wv) * cloudAmp;
       opacity = max(opacity, 0.85 * sc);
     }
-    // cirrus: thin translucent streaks stretched along the (mostly zonal) wind, tilted with the regime
+    // cirrus: thin translucent streaks stretched along the (mostly zonal) wind, one tilt everywhere (a tilt
+    // that varied with the regime turned the streaks' large coordinates into fingerprint whorls)
     float ci = (1.0 - smoothstep(0.12, 0.3, regime)) * cloudAmp;
     if (ci > 0.0 && detailAmp > 0.0 && opacity < 0.95) {
-      float ang = 2.5 * (regime - 0.15);
-      vec2 dir = vec2(cos(ang), sin(ang));
-      vec2 u = vec2(dot(q, dir), dot(q, vec2(-dir.y, dir.x))) * vec2(400.0, 8000.0);
-      float across = 1.0 - smoothstep(0.2, 0.45, fp * 8000.0);
+      const vec2 dir = vec2(0.9887, 0.1494);  // 8.6 deg off the parallels
+      vec2 u = vec2(dot(q, dir), dot(q, vec2(-dir.y, dir.x))) * vec2(300.0, 3000.0);
+      float across = 1.0 - smoothstep(0.2, 0.45, fp * 3000.0);
       float s = issvisNoise(u) + 0.5 * (issvisNoise(u * vec2(2.0, 2.3) + vec2(4.0, 8.0)) - 0.5);
       float streak = mix(0.3, smoothstep(0.45, 0.9, s), across);
       opacity += (1.0 - opacity) * 0.4 * ci * streak;
