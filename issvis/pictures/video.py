@@ -685,7 +685,7 @@ def return_freed_memory() -> None:
 
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+        ctypes.CDLL(None).malloc_trim(0)  # the process's own symbols, libc's among them (as _worker_init's prctl)
 
 
 def open_source(record: Any, settings: RenderSettings, preview: bool = False, title: str | None = None,
