@@ -240,6 +240,7 @@ CLOUD_BASE_CELLS = 1500.0  # cells of the first cloud octave over 180 deg of lat
 CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the ground (cumulus to mid-level)
 CLOUD_CONTRAST = 2.2  # the cloud field's contrast about its edge (0.5): the narrower the band of broken cloud
 SCATTERED_CELLS = 7000.0  # cells of the scattered cumulus over 180 deg of latitude (~2.9 km)
+DECK_CELLS = 1600.0  # stratocumulus cells of a cloud deck over 180 deg of latitude (~12 km)
 EARTH_GAMMA = 2.2  # the display's encoding, as the station's shader writes it (stage.DISPLAY_GAMMA)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
 float issvisHash(vec2 p) {  // arithmetic hash (no sin: a third cheaper on llvmpipe)
@@ -251,6 +252,22 @@ float issvisNoise(vec2 p) {
   vec2 i = floor(p); vec2 f = fract(p); f = f * f * (3.0 - 2.0 * f);
   return mix(mix(issvisHash(i), issvisHash(i + vec2(1.0, 0.0)), f.x),
              mix(issvisHash(i + vec2(0.0, 1.0)), issvisHash(i + vec2(1.0, 1.0)), f.x), f.y);
+}
+// cellular noise: the distances from p to the nearest and the second-nearest of one jittered point a cell
+// (cloud cells: stratocumulus' closed cells, the open cells' walls); F2 - F1 is small along the walls
+vec2 issvisCells(vec2 p) {
+  vec2 i = floor(p); vec2 f = fract(p);
+  float d1 = 8.0, d2 = 8.0;
+  for (int y = -1; y <= 1; y++) {
+    for (int x = -1; x <= 1; x++) {
+      vec2 g = vec2(float(x), float(y));
+      vec2 o = g + 0.1 + 0.8 * vec2(issvisHash(i + g), issvisHash(i + g + vec2(19.19, 47.47))) - f;
+      float d = dot(o, o);
+      d2 = d < d1 ? d1 : min(d2, d);
+      d1 = min(d1, d);
+    }
+  }
+  return sqrt(vec2(d1, d2));
 }
 // zero-mean fractal noise: octaves from cells of 1/f0 (in q units) down, each turned 37 deg from the last
 // (no grid-aligned blocks); all but the first faded out as their cells shrink below ~3 pixels (footprint
@@ -346,10 +363,10 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
           float e = max(0.02, 0.7 * fwidth(cu));
           pop = smoothstep(th - e, th + e, cu);
         }
-        if (popcorn < 1.0) {  // open cells: cloud walls along the mid-level lines of a coarser noise
-          float nc = issvisNoise(pc * 0.3 + vec2(7.0, 1.0)) + 0.2 * (n1 - 0.5);
-          float wall = 1.0 - abs(2.0 * nc - 1.0);
-          float tc = mix(0.82, 0.45, scatter);
+        if (popcorn < 1.0) {  // open cells: cloud walls round clear polygons (cells of ~10 km), lumpy
+          vec2 fc = issvisCells(pc * 0.3 + vec2(7.0, 1.0) + 0.6 * vec2(n1, issvisNoise(pc * 0.6 + vec2(2.0, 5.0))));
+          float wall = 1.0 - 0.8 * (fc.y - fc.x) + 0.7 * (n1 - 0.5);
+          float tc = mix(1.0, 0.66, scatter);
           float ec = max(0.02, 0.7 * fwidth(wall));
           cells = smoothstep(tc - ec, tc + ec, wall);
         }
@@ -360,8 +377,10 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       float mean = 0.15 * scatter;
       if (wv < 1.0) {
         float wm = 1.0 - smoothstep(0.1, 0.3, fp * %(cells)s * 0.25);
-        float nm = issvisNoise(q * (%(cells)s * 0.25) + vec2(2.0, 6.0));
-        mean = mix(mean, 0.5 * scatter * smoothstep(0.45, 0.85, nm + 0.4 * (scatter - 0.5)), wm);
+        // (two octaves: one alone, thresholded, drew a camouflage of smooth blobs)
+        vec2 pm = q * (%(cells)s * 0.25) + vec2(2.0, 6.0);
+        float nm = 0.62 * issvisNoise(pm) + 0.38 * issvisNoise(mat2(1.6, 1.2, -1.2, 1.6) * pm + vec2(5.0, 1.0));
+        mean = mix(mean, 0.45 * scatter * smoothstep(0.3, 0.9, nm + 0.4 * (scatter - 0.5)), wm);
       }
       float sc = mix(mean, sharp, wv) * cloudAmp;
       opacity = max(opacity, 0.85 * sc);
@@ -379,6 +398,20 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     }
     // deep cloud lumpy (its generated structure shows as brightness), edges and thin cloud greyer
     vec3 cloudAlb = vec3(0.74 + 0.12 * thick + 0.10 * smoothstep(0.62, 0.95, field));
+    // the top of a cloud deck is not flat: stratocumulus cells (~%(deck_km)s km, domed, greyer along the
+    // walls between them) that open into gaps along those walls where the deck thins, faded out as the
+    // cells shrink below a few pixels
+    if (opacity > 0.0 && detailAmp > 0.0) {
+      float wd = 1.0 - smoothstep(0.12, 0.3, fp * %(deck)s);
+      if (wd > 0.0) {
+        vec2 pd = mat2(0.6, 0.8, -0.8, 0.6) * q * %(deck)s + vec2(1.0, 4.0);
+        pd += 0.9 * vec2(issvisNoise(pd * 0.35 + vec2(3.0, 8.0)), issvisNoise(pd * 0.35 + vec2(9.0, 2.0)));
+        vec2 fd = issvisCells(pd);
+        float dome = smoothstep(0.2, 1.0, fd.x) * (0.35 + 0.65 * smoothstep(0.25, 0.75, issvisNoise(pd * 0.08)));
+        cloudAlb *= 1.0 - wd * 0.2 * dome;
+        opacity *= 1.0 - wd * dome * (1.0 - smoothstep(0.5, 0.6, field)) * 0.8;
+      }
+    }
     // fine ground detail: two octaves of value noise, on land more than sea, faded as they go sub-pixel
     if (opacity < 0.98) {
       float d = issvisFbm(q, 8192.0, fp, 1, 0.5);
@@ -442,7 +475,7 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
 EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}", "contrast": f"{CLOUD_CONTRAST:.2f}"}
 EARTH_FRAGMENT_IMPL = EARTH_FRAGMENT_IMPL % {
     "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
-    "cells": f"{SCATTERED_CELLS:.1f}", "contrast": f"{CLOUD_CONTRAST:.2f}", "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
+    "cells": f"{SCATTERED_CELLS:.1f}", "deck": f"{DECK_CELLS:.1f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "contrast": f"{CLOUD_CONTRAST:.2f}", "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
 
 
 # --- the light the station gets back from Earth --------------------------------------------------
