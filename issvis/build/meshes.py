@@ -348,6 +348,17 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
     for k in range(n_bays):
         s_mid = (stations[k] + stations[k + 1]) / 2
         bay = stations[k + 1] - stations[k]
+        # the bay's own contents (avionics, tanks, cable runs) fill its middle: from the side the beam reads
+        # solid behind its lattice, as in photographs, with a see-through bay here and there
+        h = _crc(part.name, e.label, k, "core")
+        if h % 5 != 0:
+            core = c.copy()
+            core[along] += s_mid
+            size = np.zeros(3)
+            size[along] = bay * (0.8 + 0.15 * ((h >> 4) % 10) / 10)
+            size[u] = 2 * half[u] * (0.55 + 0.15 * ((h >> 8) % 10) / 10)
+            size[v] = 2 * half[v] * (0.55 + 0.15 * ((h >> 12) % 10) / 10)
+            b.box(("metal", "mmod", "metal", "dark")[(h >> 16) % 4], core, size)
         if along == 1:  # plates and trays close most of the zenith and nadir faces: a solid beam from above
             for sign in (1.0, -1.0):
                 h = _crc(part.name, e.label, k, "plate", sign)

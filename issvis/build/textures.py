@@ -279,7 +279,7 @@ def _make(name: str) -> np.ndarray:
     if name == "ros_blanket":
         return _quilt(n, (0.82, 0.82, 0.79), 41, 2)[0]
     if name == "green":
-        return _quilt(n, (0.50, 0.53, 0.46), 43, 2)[0]
+        return _quilt(n, (0.55, 0.57, 0.52), 43, 2)[0]  # sage: lighter and greyer than olive
     if name == "beam_fabric":
         return _quilt(n, (0.86, 0.85, 0.81), 47, 1)[0]
     if name == "quilt_n":
