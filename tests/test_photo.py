@@ -368,6 +368,49 @@ def test_fitted_shadow_map_is_the_light_s_own_box_round_what_the_camera_sees():
     assert np.all(across >= whole.lo[1:]) and np.all(across <= whole.hi[1:])
 
 
+def test_a_wide_view_s_map_holds_what_lies_behind_the_subject_and_a_close_up_s_does_not():
+    """Past the focal point the station keeps its shadows where a map round all of it stays fine enough
+    (a wide from 130 m: every box in view lies inside the map, whose texel is within SHADOW_TEXEL_PIXELS of
+    a pixel at the subject); a close-up keeps its finer map round the subject (the fit reaches only to the
+    focal distance, as before)."""
+    from issvis.pictures.stage import (
+        SHADOW_FIT_FAR,
+        SHADOW_FIT_FAR_MAX,
+        SHADOW_TEXEL_PIXELS,
+        fit_shadow_map,
+        light_frame,
+        shadow_fit_far_m,
+        view_footprint,
+    )
+
+    boxes, sun, eye, focal = _close_view()
+    frame, up = light_frame(sun), np.array([1.0, 0.0, 0.0])
+    close = shadow_fit_far_m(boxes, frame, eye, focal - eye, up, 30.0, 16 / 9, 1080, 1536)
+    assert close == pytest.approx(SHADOW_FIT_FAR * float(np.linalg.norm(focal - eye)))
+    wide_eye = focal + np.array([0.0, -60.0, 115.0])
+    reach = float(np.linalg.norm(focal - wide_eye))
+    far = shadow_fit_far_m(boxes, frame, wide_eye, focal - wide_eye, up, 40.0, 16 / 9, 1080, 1536)
+    assert far == pytest.approx(SHADOW_FIT_FAR_MAX * reach)
+    foot = view_footprint(boxes, frame, wide_eye, focal - wide_eye, up, 40.0, 16 / 9, far)
+    fit = fit_shadow_map(sun, boxes.reshape(-1, 3), foot, focal, 1536)
+    # every box whose centre the camera sees, behind the subject too, is inside the map across the light
+    f = (focal - wide_eye) / reach
+    centres = boxes.mean(axis=1)
+    d = centres - wide_eye
+    seen = np.degrees(np.arccos((d @ f) / np.linalg.norm(d, axis=1))) < 20.0
+    behind = seen & (d @ f > reach)
+    assert behind.sum() >= 5, int(behind.sum())
+    across = centres[seen] @ frame[1:].T
+    assert np.all(across >= fit.lo[1:]) and np.all(across <= fit.hi[1:])
+    pixel_m = 2 * reach * np.tan(np.radians(20.0)) / 1080
+    assert fit.side_m / 1536 <= SHADOW_TEXEL_PIXELS * pixel_m * 1.2 * 1.2  # (the ladder's step, both ways)
+    # with the fit to the focal distance alone, a box behind the subject fell outside the map
+    near = fit_shadow_map(sun, boxes.reshape(-1, 3),
+                          view_footprint(boxes, frame, wide_eye, focal - wide_eye, up, 40.0, 16 / 9, reach), focal, 1536)
+    across = centres[behind] @ frame[1:].T
+    assert not np.all((across >= near.lo[1:]) & (across <= near.hi[1:]))
+
+
 def test_a_camera_move_of_a_fraction_of_a_texel_keeps_the_light_frustum():
     """The map's box moves in whole texels of the grid fixed to the subject: a camera move of a third of a
     texel leaves it exactly as it was (no re-bake, no crawl), a move of metres shifts it by a whole number

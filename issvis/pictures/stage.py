@@ -98,6 +98,12 @@ SHADOW_PAD_M = 0.25  # and in metres: the look-up's normal offset and its widest
 SHADOW_FIT_FAR = 1.0  # the fit's far distance, as a multiple of the distance to the focal point (past the
 # subject the pixels are coarser and what lies outside the map is lit: measured 24.8 m maps at 7 s against
 # 35.7 m with 1.5 and 61.6 m with 2.5; nothing in the opening close-up lost a shadow)
+# A view whose whole depth fits a map of fine enough texels gets one: the fit then reaches out to
+# SHADOW_FIT_FAR_MAX times the focal distance (everything behind the subject keeps its shadows, as in the
+# wides, where a map to the focal distance left the far half of the station lit), as long as a texel stays
+# within SHADOW_TEXEL_PIXELS pixels at the focal distance; close-ups keep SHADOW_FIT_FAR (``shadow_fit_far_m``)
+SHADOW_FIT_FAR_MAX = 4.0
+SHADOW_TEXEL_PIXELS = 1.5
 # The baker's casters are drawn in the light's frame (``light_frame``: the Sun along +x of the baker's
 # world), shrunk by this factor in their meshes and grown back in their vertex shader: VTK fits its light
 # camera to the world-axis box around all of the baker's actors, so they must not count there (the
@@ -662,6 +668,27 @@ def view_footprint(boxes: np.ndarray, frame: np.ndarray, eye: np.ndarray, forwar
     return lo, hi
 
 
+def map_side_needed_m(footprint: tuple[np.ndarray, np.ndarray], resolution_px: int) -> float:
+    """The side, m, of a map that holds ``footprint`` (lo, hi in the map's axes) with its padding."""
+    lo, hi = footprint
+    return (float((hi - lo).max()) + 2 * SHADOW_PAD_M) * (1 + 2 * SHADOW_PAD_TEXELS / resolution_px)
+
+
+def shadow_fit_far_m(boxes: np.ndarray, frame: np.ndarray, eye: np.ndarray, forward: np.ndarray, up: np.ndarray,
+                     fov_deg: float, aspect: float, height_px: int, resolution_px: int) -> float:
+    """How far from the eye the map's fit reaches for a view looking along ``forward`` (its length: the
+    focal distance): ``SHADOW_FIT_FAR_MAX`` times it where a map round everything in view that far keeps
+    its texel within ``SHADOW_TEXEL_PIXELS`` pixels (of ``height_px`` over ``fov_deg``) at the focal
+    distance, else ``SHADOW_FIT_FAR`` times it (a close-up: a finer map round the subject)."""
+    reach = float(np.linalg.norm(forward))
+    wide = view_footprint(boxes, frame, eye, forward, up, fov_deg, aspect, SHADOW_FIT_FAR_MAX * reach)
+    if wide is not None:
+        pixel_m = 2 * reach * math.tan(math.radians(fov_deg) / 2) / max(height_px, 1)
+        if map_side_needed_m(wide, resolution_px) <= SHADOW_TEXEL_PIXELS * resolution_px * pixel_m:
+            return SHADOW_FIT_FAR_MAX * reach
+    return SHADOW_FIT_FAR * reach
+
+
 def fit_shadow_map(sun: np.ndarray, casters: np.ndarray, footprint: tuple[np.ndarray, np.ndarray] | None,
                    anchor: np.ndarray, resolution_px: int, previous: ShadowFit | None = None) -> ShadowFit:
     """The map's box (``ShadowFit``) around ``footprint`` (``view_footprint``; None: around every caster
@@ -674,7 +701,7 @@ def fit_shadow_map(sun: np.ndarray, casters: np.ndarray, footprint: tuple[np.nda
     q = casters @ frame.T
     lo, hi = footprint if footprint is not None else (q[:, 1:].min(0), q[:, 1:].max(0))
     pad = SHADOW_PAD_M
-    need = (float((hi - lo).max()) + 2 * pad) * (1 + 2 * SHADOW_PAD_TEXELS / resolution_px)
+    need = map_side_needed_m((lo, hi), resolution_px)
     side = previous.side_m if previous is not None else None
     if side is None or need > side or need * SHADOW_SIZE_STEP**2 < side:
         k = math.ceil(math.log(max(need, SHADOW_SIZE_MIN_M) / SHADOW_SIZE_MIN_M) / math.log(SHADOW_SIZE_STEP) - 1e-9)
@@ -1274,10 +1301,12 @@ class Stage:
         w, h = self.plotter.render_window.GetSize()
         frame = light_frame(sun)
         reach = float(np.linalg.norm(focal - eye))
-        footprint = view_footprint(boxes, frame, eye, focal - eye, np.array(cam.GetViewUp()), cam.GetViewAngle(),
-                                   w / max(h, 1), SHADOW_FIT_FAR * reach) if reach > 0 else None
-        anchor = self._pos[int(np.argmin(np.linalg.norm(self._pos - focal, axis=1)))]
         res = self.settings.quality.shadow_map_px
+        up, fov, aspect = np.array(cam.GetViewUp()), cam.GetViewAngle(), w / max(h, 1)
+        footprint = view_footprint(boxes, frame, eye, focal - eye, up, fov, aspect,
+                                   shadow_fit_far_m(boxes, frame, eye, focal - eye, up, fov, aspect, h, res)) \
+            if reach > 0 else None
+        anchor = self._pos[int(np.argmin(np.linalg.norm(self._pos - focal, axis=1)))]
         fit = fit_shadow_map(sun, flat, footprint, anchor, res, self.shadow_fit)
         baked = self._baked
         need = baked is None or fit.key != baked[2]
