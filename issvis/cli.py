@@ -648,7 +648,7 @@ def view(source: Path | None, size: str, play: bool, exit_after_s: float | None,
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Video to write (.mp4), or .png with --still-video-s; default renders/<name>.mp4.")
 @click.option("--size", default=None, metavar="WIDTHxHEIGHT", help="Frame size (even numbers); default from the scene, 1920x1080.")
-@click.option("--fps", type=int, default=None, help="Frames per second; default from the scene, 30.")
+@click.option("--fps", type=int, default=None, help="Frames per second; default from the scene, 25.")
 @click.option("--seconds", type=float, default=None, metavar="VIDEO_S",
               help="Length of the video, video s (seconds of the MP4, not simulated time); the shots stretch to fit.")
 @click.option("--preview", is_flag=True, help="Small and fast for a first look (640x360, 15 fps, no anti-aliasing).")
