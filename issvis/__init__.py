@@ -24,12 +24,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .core.blas import pin_openblas_kernel as _pin_openblas_kernel
-
-# before anything imports numpy: one BLAS kernel, so that a run is bit-identical on every x86-64 CPU
-# with AVX2 (issvis.core.blas)
-_pin_openblas_kernel()
-
 __all__ = [
     "Burn",
     "Comparison",

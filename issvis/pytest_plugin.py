@@ -225,25 +225,9 @@ class TrajectoryRegression:
             return record
         obtained = self._tmp.mktemp("issvis-obtained") / f"{name}.npz"
         record.save(obtained)
-        pytest.fail(f"trajectory differs from the golden record {path}\n{result.report}\n{_kernel_note()}"
+        pytest.fail(f"trajectory differs from the golden record {path}\n{result.report}\n"
                     f"this run's record: {obtained} ({compare_command(path, obtained, tol, until_s, overlap)}); "
                     "if the change is intended: pytest --issvis-regen-failed", pytrace=False)
-
-
-def _kernel_note() -> str:
-    """A line for a failed comparison where numpy's OpenBLAS runs another kernel than the one issvis pins
-    (numpy was imported before issvis): such runs differ from the pinned ones in the last bits, and the
-    default scene's push amplifies that past a golden's tolerances (issvis.core.blas)."""
-    import os
-
-    from .core.blas import PINNED_KERNEL, openblas_kernel, pin_openblas_kernel
-
-    kernel = openblas_kernel()
-    expected = pin_openblas_kernel(dict(os.environ))  # what issvis asks for here (a copy: nothing is set)
-    if kernel is None or expected is None or kernel.lower() == expected.lower():
-        return ""
-    return (f"note: numpy's OpenBLAS runs its {kernel} kernel, not {expected} (numpy was imported before "
-            f"issvis): set OPENBLAS_CORETYPE={PINNED_KERNEL} for the test run, or import issvis first\n")
 
 
 def compare_command(golden: Path, obtained: Path, tol: ComparisonTolerances, until_s: float | None,

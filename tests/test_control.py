@@ -210,3 +210,22 @@ def test_the_vehicle_jets_sit_where_the_catalogue_docks_the_vehicles():
         expected = np.asarray(port.point_m) + np.asarray(port.axis) * length_m
         assert np.allclose(mains[part].pos_station_m, expected, atol=1e-12)
         assert np.allclose(mains[part].thrust_dir_station, -np.asarray(port.axis))
+
+
+def test_the_jet_table_picks_the_same_jets_whatever_the_last_bits_of_tied_torques():
+    """Jet sets of equal torque about an axis tie, and the first of them is chosen, whichever the arithmetic
+    happens to make a few parts in 1e16 larger (which one it was depended on numpy's BLAS kernel: the default
+    scene's Russian segment fired another pair on an AVX-512 CPU and its goldens failed)."""
+    from issvis.physics.control import attitude_jet_table
+
+    # four jets pushing +x torque, each a little off-axis: every pair gives 200 N m about x
+    torques = np.array([[100.0, 10.0, 0.0], [100.0, -10.0, 0.0], [100.0, 0.0, 10.0], [100.0, 0.0, -10.0]])
+    picks = set()
+    for bigger in range(4):
+        nudged = torques.copy()
+        nudged[bigger, 0] *= 1.0 + 4 * np.finfo(float).eps
+        picks.add(tuple(attitude_jet_table(nudged)[(0, 1)]))
+    assert picks == {(0, 1)}, picks
+    # a real difference is no tie: the larger set wins
+    torques[3, 0] *= 1.0 + 1e-6
+    assert attitude_jet_table(torques)[(0, 1)] == [0, 3]

@@ -132,6 +132,9 @@ class PhasePlane:
         return out
 
 
+JET_TIE_REL = 1e-9  # torques this close (relative) are a tie between jet sets
+
+
 def attitude_jet_table(torques_body: np.ndarray, purity: float = 0.9) -> dict[tuple[int, int], list[int]]:
     """For each body axis and sign, the jets to fire: the single jet or pair of jets whose summed
     torque (from (J, 3), N m, body frame) lies along that axis within ``purity`` and is largest.
@@ -144,12 +147,19 @@ def attitude_jet_table(torques_body: np.ndarray, purity: float = 0.9) -> dict[tu
     sets = [(int(a),) for a in range(n_jets)] + [(int(a), int(b)) for a, b in zip(i, j)]
     total = np.concatenate([torques_body, torques_body[i] + torques_body[j]]) if n_jets else np.zeros((0, 3))
     size = np.linalg.norm(total, axis=1)
-    table = {}
+    table: dict[tuple[int, int], list[int]] = {}
     for axis in range(3):
         for sign in (-1, 1):
             along = sign * total[:, axis]
             ok = np.flatnonzero((along > 1e-9) & (along >= purity * size))
-            table[(axis, sign)] = list(sets[int(ok[np.argmax(along[ok])])]) if len(ok) else []
+            if not len(ok):
+                table[(axis, sign)] = []
+                continue
+            # symmetric jets tie: the first of the sets within JET_TIE_REL of the largest, so that which one
+            # is chosen does not hang on the last bits of the torques (on the default scene's Russian segment
+            # two pairs tie, and the machine's BLAS kernel picked one or the other)
+            best = float(along[ok].max())
+            table[(axis, sign)] = list(sets[int(ok[np.flatnonzero(along[ok] >= best * (1.0 - JET_TIE_REL))[0]])])
     return table
 
 
