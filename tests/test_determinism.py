@@ -53,13 +53,19 @@ def _numpy_dispatch_targets() -> list[str]:
     return list(__cpu_dispatch__)
 
 
-def _asset_digests(settings: dict[str, str]) -> dict[str, str]:
+def _python(code: str, settings: dict[str, str], what: str, *args: str) -> str:
+    """The standard output of ``code`` run by this Python in a fresh process with ``settings`` in its
+    environment (issvis from this tree); fails the test, naming ``what``, if the process fails."""
     env = dict(os.environ, **settings,
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    out = subprocess.run([sys.executable, "-c", _DIGESTS], cwd=ROOT, env=env, capture_output=True, text=True,
+    out = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=600)
-    assert out.returncode == 0, f"the generator failed under {settings}:\n{out.stderr[-3000:]}"
-    return json.loads(out.stdout)
+    assert out.returncode == 0, f"{what} failed under {settings}:\n{out.stderr[-3000:]}"
+    return out.stdout
+
+
+def _asset_digests(settings: dict[str, str]) -> dict[str, str]:
+    return json.loads(_python(_DIGESTS, settings, "the generator"))
 
 
 @pytest.mark.slow
@@ -105,11 +111,7 @@ def test_the_default_scene_repeats_within_golden_tolerances_under_any_blas_kerne
     records = {}
     for name in kernels:
         path = tmp_path / f"{name}.npz"
-        env = dict(os.environ, OPENBLAS_CORETYPE=name,
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-        out = subprocess.run([sys.executable, "-c", _SIM, str(path)], cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=600)
-        assert out.returncode == 0, f"the simulation failed under {name}:\n{out.stderr[-3000:]}"
+        _python(_SIM, {"OPENBLAS_CORETYPE": name}, "the simulation", str(path))
         records[name] = Record.load(path)
     first, *others = kernels
     for name in others:

@@ -198,8 +198,8 @@ def test_the_haze_towards_the_horizon_is_blue_not_grey_nor_violet(wide_27s):
 
 def _ground_light(record, record_s: float, off_nadir_deg: float, size: tuple[int, int], clouds: float = 1.0) -> float:
     """Mean light (linear, before the shader's soft shoulder) of a 9.8 deg view of the ground from just below
-    the station, ``off_nadir_deg`` from straight down towards the orbit's normal (+z), the Sun overhead, at record time ``record_s``:
-    no glint, no air (what the clouds add, and nothing else)."""
+    the station, ``off_nadir_deg`` from straight down towards the orbit's normal (+z), the Sun overhead, at
+    record time ``record_s``: no glint, no air (what the clouds add, and nothing else)."""
     from issvis.pictures.video import open_source
     from issvis.scene.render_settings import (
         CameraKey,
