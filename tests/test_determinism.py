@@ -53,6 +53,20 @@ def _numpy_dispatch_targets() -> list[str]:
     return list(__cpu_dispatch__)
 
 
+def _kernels_here(table: dict[str, tuple[str, ...]]) -> list[str]:
+    """The kernels of ``table`` (name: CPU flags it needs) this machine can run; skips the test where
+    OpenBLAS cannot be told which to run or fewer than two of them run here."""
+    if platform.machine().lower() not in ("x86_64", "amd64") or not Path("/proc/cpuinfo").exists():
+        pytest.skip("OpenBLAS kernels are chosen by name only on x86-64 Linux")
+    if not _numpy_uses_openblas():
+        pytest.skip("numpy is not linked to OpenBLAS")
+    flags = _cpu_flags()
+    kernels = [name for name, need in table.items() if flags.issuperset(need)]
+    if len(kernels) < 2:
+        pytest.skip(f"this CPU runs only {kernels} of the OpenBLAS kernels {list(table)}")
+    return kernels
+
+
 def _python(code: str, settings: dict[str, str], what: str, *args: str) -> str:
     """The standard output of ``code`` run by this Python in a fresh process with ``settings`` in its
     environment (issvis from this tree); fails the test, naming ``what``, if the process fails."""
@@ -70,14 +84,7 @@ def _asset_digests(settings: dict[str, str]) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_assets_are_the_same_bytes_under_any_blas_kernel_and_simd_level():
-    if platform.machine().lower() not in ("x86_64", "amd64") or not Path("/proc/cpuinfo").exists():
-        pytest.skip("OpenBLAS kernels are chosen by name only on x86-64 Linux")
-    if not _numpy_uses_openblas():
-        pytest.skip("numpy is not linked to OpenBLAS")
-    flags = _cpu_flags()
-    kernels = [name for name, need in KERNELS.items() if flags.issuperset(need)]
-    if len(kernels) < 2:
-        pytest.skip(f"this CPU runs only {kernels} of the OpenBLAS kernels {list(KERNELS)}")
+    kernels = _kernels_here(KERNELS)
     # the first run also has numpy's SIMD cut to its baseline (its AVX-512 pow, exp, log round otherwise)
     runs = [{"OPENBLAS_CORETYPE": name} for name in kernels]
     runs[0]["NPY_DISABLE_CPU_FEATURES"] = " ".join(_numpy_dispatch_targets())
@@ -100,14 +107,7 @@ def test_the_default_scene_repeats_within_golden_tolerances_under_any_blas_kerne
     from issvis.record.compare import GOLDEN_TOLERANCES, compare_records
     from issvis.record.record import Record
 
-    if platform.machine().lower() not in ("x86_64", "amd64") or not Path("/proc/cpuinfo").exists():
-        pytest.skip("OpenBLAS kernels are chosen by name only on x86-64 Linux")
-    if not _numpy_uses_openblas():
-        pytest.skip("numpy is not linked to OpenBLAS")
-    flags = _cpu_flags()
-    kernels = [name for name, need in SIM_KERNELS.items() if flags.issuperset(need)]
-    if len(kernels) < 2:
-        pytest.skip(f"this CPU runs only {kernels} of the OpenBLAS kernels {list(SIM_KERNELS)}")
+    kernels = _kernels_here(SIM_KERNELS)
     records = {}
     for name in kernels:
         path = tmp_path / f"{name}.npz"

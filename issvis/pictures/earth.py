@@ -272,42 +272,38 @@ vec2 issvisCells(vec2 p) {
 }
 // fair-weather cumulus: at most one round puff a cell, centred away from the cell's edges, present where
 // ``dens`` passes the cell's own draw and growing from nothing as it rises (no puff pops in), its radius
-// 0.2-0.4 of a cell (more where dense), its outline lumpy, its edge thinning over the inner 60 %% and
-// never sharper than ``aa`` (a pixel in cell units); the coverage (opacity's mean) is about
-// 0.26 x dens^1.75 (measured on 2e5 points: 0.08 at 0.5, 0.24 at 1; ``PUFF_COVER``)
+// 0.2-0.4 of a cell (more where dense), its edge thinning over the inner 60 %% and never sharper than
+// ``aa`` (a pixel in cell units). issvisPuff: the opacity at ``o`` from the corner of cell ``c`` (o and
+// its distance scaled by ``lump``); the coverage of issvisPuffs is about 0.26 x dens^1.75 (measured on
+// 2e5 points: 0.08 at 0.5, 0.24 at 1; the far veil in the shader below uses that fit)
+float issvisPuff(vec2 c, vec2 o, float dens, float aa, float lump) {
+  float h = issvisHash(c + vec2(3.7, 1.3));
+  float grow = smoothstep(h, h + 0.35, dens * 1.35);
+  if (grow <= 0.0) return 0.0;
+  vec2 d = 0.2 + 0.6 * vec2(issvisHash(c), issvisHash(c + vec2(19.19, 47.47))) - o;
+  float r = (0.2 + 0.2 * issvisHash(c + vec2(7.1, 2.9))) * grow * (0.8 + 0.5 * min(dens, 1.2));
+  return 1.0 - smoothstep(0.4 * r - aa, r + aa, length(d) * lump);
+}
+// the puffs over p, their outlines lumpy: only the 2 x 2 cells nearest p can reach it (a puff's centre
+// lies 0.2-0.8 into its cell and its reach, radius over the lump, stays under 0.7 of a cell)
 float issvisPuffs(vec2 p, float dens, float aa) {
-  // only the 2 x 2 cells nearest p can reach it: a puff's centre lies 0.2-0.8 into its cell and its reach
-  // (radius over the lump) stays under 0.7 of a cell
   vec2 i = floor(p); vec2 f = fract(p);
   vec2 o0 = step(0.5, f) - 1.0;  // the lower-left of those cells, from p's cell
   float lump = 1.0 + 0.3 * (issvisNoise(p * 2.7 + vec2(5.0, 2.0)) - 0.5);
-  float grown = 0.8 + 0.5 * min(dens, 1.2);
   float a = 0.0;
   for (int y = 0; y <= 1; y++) {
     for (int x = 0; x <= 1; x++) {
       vec2 g = o0 + vec2(float(x), float(y));
-      vec2 c = i + g;
-      float h = issvisHash(c + vec2(3.7, 1.3));
-      float grow = smoothstep(h, h + 0.35, dens * 1.35);
-      if (grow <= 0.0) continue;
-      vec2 o = g + 0.2 + 0.6 * vec2(issvisHash(c), issvisHash(c + vec2(19.19, 47.47))) - f;
-      float r = (0.2 + 0.2 * issvisHash(c + vec2(7.1, 2.9))) * grow * grown;
-      a = max(a, 1.0 - smoothstep(0.4 * r - aa, r + aa, length(o) * lump));
+      a = max(a, issvisPuff(i + g, f - g, dens, aa, lump));
     }
   }
   return a;
 }
-// the shadow of ``issvisPuffs``' puffs, cheaper: only the puff of the cell p lies in, round (the shadow is
-// soft and dim: its cut where a large puff reaches into the next cell does not show; the four cells and
-// the lump cost 5 %% of the stage's frame on llvmpipe)
+// their shadow, cheaper: only the puff of the cell p lies in, round (the shadow is soft and dim: its cut
+// where a large puff reaches into the next cell does not show; the four cells and the lump cost 5 %% of
+// the stage's frame on llvmpipe)
 float issvisPuffShadow(vec2 p, float dens, float aa) {
-  vec2 c = floor(p);
-  float h = issvisHash(c + vec2(3.7, 1.3));
-  float grow = smoothstep(h, h + 0.35, dens * 1.35);
-  if (grow <= 0.0) return 0.0;
-  vec2 o = 0.2 + 0.6 * vec2(issvisHash(c), issvisHash(c + vec2(19.19, 47.47))) - fract(p);
-  float r = (0.2 + 0.2 * issvisHash(c + vec2(7.1, 2.9))) * grow * (0.8 + 0.5 * min(dens, 1.2));
-  return 1.0 - smoothstep(0.4 * r - aa, r + aa, length(o));
+  return issvisPuff(floor(p), fract(p), dens, aa, 1.0);
 }
 // zero-mean fractal noise: octaves from cells of 1/f0 (in q units) down, each turned 37 deg from the last
 // (no grid-aligned blocks); all but the first faded out as their cells shrink below ~3 pixels (footprint
@@ -417,7 +413,7 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
           puffDens = dens;
         }
         if (popcorn < 1.0) {  // open cells: cloud walls round clear polygons (cells of ~10 km), lumpy, none
-          // where the scatter fades to clear ground (their cover ~0.7 x scatter^2: ``OPEN_CELL_COVER``)
+          // where the scatter fades to clear ground (their cover ~0.7 x scatter^2, fitted as the puffs')
           vec2 fc = issvisCells(pc * 0.3 + vec2(7.0, 1.0) + 0.6 * vec2(n1, issvisNoise(pc * 0.6 + vec2(2.0, 5.0))));
           float wall = 1.0 - 0.8 * (fc.y - fc.x) + 0.7 * (n1 - 0.5);
           float tc = mix(1.3, 0.66, scatter);
@@ -496,7 +492,7 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       float f2 = 0.5 + %(contrast)s * (a2 - 0.5);  // (its generated octaves cost 15 %% of Earth's shader: left out)
       float c2 = smoothstep(0.5 - e2, 0.5 + e2, f2) * cloudAmp * (0.45 + 0.55 * smoothstep(0.5, 0.66, f2));
       shade = 1.0 - 0.55 * c2;
-      // each puff's own shadow, PUFF_HEIGHT_M up: the same puffs looked up the offset (in the puffs' cells)
+      // each puff's own shadow, PUFF_HEIGHT_M up: the puff of the cell up the offset towards the Sun
       if (puffW > 0.0) {
         vec2 dq = dst * vec2(2.0, 1.0) * %(puff_ratio)s * %(cells)s;
         vec2 dpc = mat2(0.87, 0.5, -0.5, 0.87) * dq;
