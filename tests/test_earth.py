@@ -196,10 +196,11 @@ def test_the_haze_towards_the_horizon_is_blue_not_grey_nor_violet(wide_27s):
     assert b - r >= 12.0 and g - r >= 3.0, (r, g, b)
 
 
-def _ground_light(record, record_s: float, off_nadir_deg: float, size: tuple[int, int], clouds: float = 1.0) -> float:
-    """Mean light (linear, before the shader's soft shoulder) of a 9.8 deg view of the ground from just below
-    the station, ``off_nadir_deg`` from straight down towards the orbit's normal (+z), the Sun overhead, at
-    record time ``record_s``: no glint, no air (what the clouds add, and nothing else)."""
+def _ground_view(record, record_s: float, off_nadir_deg: float, size: tuple[int, int], clouds: float = 1.0,
+                 sun_overhead: bool = True) -> np.ndarray:
+    """(H, W, 3) uint8: a 9.8 deg view of the ground from just below the station, ``off_nadir_deg`` from
+    straight down towards the orbit's normal (+z), at record time ``record_s``, the Sun overhead (or where the
+    default scene has it): no glint, no air (what the clouds add, and nothing else)."""
     from issvis.pictures.video import open_source
     from issvis.scene.render_settings import (
         CameraKey,
@@ -220,14 +221,21 @@ def _ground_light(record, record_s: float, off_nadir_deg: float, size: tuple[int
                               overlays=Overlays(title_card=False, end_card=False, clock=False, separation=False),
                               time=TimeMap(knots=((0.0, record_s), (1.0, record_s + 1.0))),
                               quality=Quality(supersample=1.0, stars=0),
-                              lighting=Lighting(sun_direction_lvlh=(1.0, 0.0, 0.0), sun_moves=False),
+                              lighting=Lighting(sun_direction_lvlh=(1.0, 0.0, 0.0), sun_moves=False)
+                              if sun_overhead else Lighting(),
                               earth=EarthSettings(clouds=clouds, glint=0.0, atmosphere=False))
     src = open_source(record, settings)
     try:
         src.pose(0.0)
-        shown = np.clip((src.grab().astype(float) / 255.0) ** earth.EARTH_GAMMA, 0.0, 0.995)
+        return src.grab()
     finally:
         src.close()
+
+
+def _ground_light(record, record_s: float, off_nadir_deg: float, size: tuple[int, int], clouds: float = 1.0) -> float:
+    """Mean light (linear, before the shader's soft shoulder) of ``_ground_view`` with the Sun overhead."""
+    shown = np.clip((_ground_view(record, record_s, off_nadir_deg, size, clouds).astype(float) / 255.0)
+                    ** earth.EARTH_GAMMA, 0.0, 0.995)
     return float((-np.log(1.0 - shown) / 1.6).mean())  # the shoulder 1 - exp(-1.6 x) undone
 
 
@@ -245,3 +253,31 @@ def test_broken_cloud_adds_the_same_light_seen_from_afar_as_up_close(undock_reco
     clear = _ground_light(undock_record, record_s, off_nadir_deg, (64, 36), clouds=0.0)
     assert near - clear > 0.05, "hardly any cloud in this view: it checks nothing"
     assert abs((far - clear) / (near - clear) - 1.0) <= 0.25, (near, far, clear)
+
+
+def _fine_contrast(img: np.ndarray, k: int = 7) -> float:
+    """Median absolute difference of linear light from its 15 px box mean, over the mean: how strongly
+    pattern of a few to a dozen pixels (a deck's cells) shows against the view's own level."""
+    grey = (img.astype(float).mean(axis=2) / 255.0) ** earth.EARTH_GAMMA
+    pad = np.pad(grey, k, mode="edge")
+    box = sum(pad[k + i:k + i + grey.shape[0], k + j:k + j + grey.shape[1]] for i in range(-k, k + 1)
+              for j in range(-k, k + 1)) / (2 * k + 1) ** 2
+    return float(np.median(np.abs(grey - box)) / grey.mean())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("record_s, off_nadir_deg", [(100.0, 0.0), (100.0, 35.0), (150.0, 0.0), (150.0, 35.0)])
+def test_a_cloud_deck_shows_its_cells_in_the_sun(undock_record, monkeypatch, record_s, off_nadir_deg):
+    """The overcast under the leaving shot (record 100-150 s), 72 km across, in the scene's sunlight: its
+    stratocumulus domes and the valleys between them show (fine contrast 0.016-0.043 of the level; the deck
+    before, its walls a fifth darker under the soft shoulder: 0.003-0.006, a white floor). Drawn flat (no
+    dome, valley or Sun-facing flank) the same view shows nothing of that size: what shows is the relief."""
+    from issvis.pictures import stage
+
+    shown = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), sun_overhead=False)
+    clear = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), clouds=0.0, sun_overhead=False)
+    assert (np.abs(shown.astype(float) - clear).mean(axis=2) > 40).mean() > 0.95, "not a deck: it checks nothing"
+    assert _fine_contrast(shown) >= 0.012, _fine_contrast(shown)
+    monkeypatch.setattr(stage, "EARTH_FRAGMENT_IMPL", earth.earth_fragment_impl(deck_relief=(0.0, 0.0, 0.0)))
+    flat = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), sun_overhead=False)
+    assert _fine_contrast(flat) < 0.004, _fine_contrast(flat)

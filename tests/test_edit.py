@@ -322,6 +322,52 @@ def test_the_ending_looks_down_its_wide_over_the_day_side_its_close_across_the_l
     assert (depth > 0).all() and ((xy > 0.05) & (xy < 0.95)).all(), xy
 
 
+def test_a_wing_glints_for_an_eye_at_the_sun_s_mirror_image_in_it():
+    """One wing facing zenith (its thin axis up), the Sun 40 deg up: an eye along the Sun's reflection
+    sees 0 deg; one turned 20 deg round the zenith from there sees 20 deg * cos(40 deg)-ish, never 0;
+    a wing out of the eye's view does not count."""
+    from issvis.pictures.shots import StationBoxes, wing_glint_deg
+
+    boxes = StationBoxes(part=np.array([0]), lo=np.array([[-0.1, -6.0, -16.0]]), hi=np.array([[0.1, 6.0, 16.0]]),
+                         what=("P6 truss, wing 2B",), names=("p6",))
+    mask, pos, rot = np.array([True]), np.zeros((1, 3)), np.eye(3)[None]
+    e = math.radians(40.0)
+    sun = np.array([math.sin(e), -math.cos(e), 0.0])
+    mirror = np.array([math.sin(e), math.cos(e), 0.0])
+    turned = np.array([math.sin(e), math.cos(e) * math.cos(math.radians(20)), math.cos(e) * math.sin(math.radians(20))])
+    eyes = np.array([60 * mirror, 60 * turned])
+    angles = wing_glint_deg(boxes, mask, pos, rot, eyes, sun, np.zeros(3))
+    assert angles[0] == pytest.approx(0.0, abs=1e-6)
+    assert 10.0 < angles[1] < 20.0
+    away = wing_glint_deg(boxes, mask, pos, rot, eyes[:1], sun, 60 * mirror + np.array([0.0, 0.0, 100.0]))
+    assert away[0] == 180.0  # looking elsewhere: the wing is out of frame
+
+
+def test_the_leaving_shot_turns_through_a_glint_off_a_us_wing_in_frame(clip, undock_record):
+    """Half way through its turn the leaving shot's camera passes within a few degrees of where a US wing
+    in frame mirrors the Sun (the sheen, which spreads about 5 deg, lights the wing; its panels glint)."""
+    from issvis.core.frames import quat_to_matrix
+    from issvis.pictures.shots import sun_direction, wing_glint_deg
+
+    k = [s.name for s in clip.shots].index("leaving")
+    first, end = clip.shot_span(k)
+    boxes = station_boxes(undock_record)
+    rem = undock_record.separation_sides()[1]
+    from issvis.record.scene_of import orbit_of
+
+    _, n = orbit_of(undock_record)
+    best = []
+    for v in np.linspace(first + 0.1, end - 0.1, 12):
+        t = clip.sim(v)
+        pos, quat = undock_record.pose_at(t)
+        pose = clip.camera(v)
+        sun = sun_direction(clip.settings.lighting, n, t)
+        best.append(float(wing_glint_deg(boxes, rem, pos, quat_to_matrix(quat), pose.position[None], sun,
+                                         pose.focal_point)[0]))
+    assert min(best) < 6.0, best
+    assert int(np.argmin(best)) not in (0, len(best) - 1), "the glint should come mid-shot, not at a cut"
+
+
 def test_the_sun_the_shots_are_framed_for_is_the_one_the_stage_draws(undock_record):
     from issvis.pictures.stage import Stage
 

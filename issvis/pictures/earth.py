@@ -242,6 +242,11 @@ CLOUD_CONTRAST = 2.2  # the cloud field's contrast about its edge (0.5): the nar
 SCATTERED_CELLS = 7000.0  # cells of the scattered cumulus over 180 deg of latitude (~2.9 km)
 PUFF_HEIGHT_M = 1500.0  # a fair-weather cumulus' middle, over its shadow on the ground
 DECK_CELLS = 1600.0  # stratocumulus cells of a cloud deck over 180 deg of latitude (~12 km)
+# A deck's relief: its domes darken down their flanks (by up to DECK_DOME of the cloud's albedo) and in the
+# valleys between them (DECK_VALLEY), and the flank facing the Sun is lit by up to DECK_SUN more, as a slope
+# catches light (more as the Sun gets low). Under the shader's soft shoulder a white deck squeezes these
+# about threefold: at a fifth (the first deck) the cells were a few levels of 255, a white floor.
+DECK_DOME, DECK_VALLEY, DECK_SUN = 0.25, 0.3, 0.35
 EARTH_GAMMA = 2.2  # the display's encoding, as the station's shader writes it (stage.DISPLAY_GAMMA)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
 float issvisHash(vec2 p) {  // arithmetic hash (no sin: a third cheaper on llvmpipe)
@@ -269,6 +274,24 @@ vec2 issvisCells(vec2 p) {
     }
   }
   return sqrt(vec2(d1, d2));
+}
+// the same cells, with the vector from ``p`` to the nearest cell's centre (xy: the first two distances, zw: that
+// vector): a deck's dome falls away from its centre, and the side facing the Sun is the lit one
+vec4 issvisCellsTo(vec2 p) {
+  vec2 i = floor(p); vec2 f = fract(p);
+  float d1 = 8.0, d2 = 8.0;
+  vec2 o1 = vec2(0.0);
+  for (int y = -1; y <= 1; y++) {
+    for (int x = -1; x <= 1; x++) {
+      vec2 g = vec2(float(x), float(y));
+      vec2 o = g + 0.1 + 0.8 * vec2(issvisHash(i + g), issvisHash(i + g + vec2(19.19, 47.47))) - f;
+      float d = dot(o, o);
+      d2 = d < d1 ? d1 : min(d2, d);
+      o1 = d < d1 ? o : o1;
+      d1 = min(d1, d);
+    }
+  }
+  return vec4(sqrt(vec2(d1, d2)), o1);
 }
 // fair-weather cumulus: at most one round puff a cell, centred away from the cell's edges, present where
 // ``dens`` passes the cell's own draw and growing from nothing as it rises (no puff pops in), its radius
@@ -458,12 +481,33 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       // (on the deck only: over scattered cloud its walls cut a camouflage of clear polygons through the cumulus)
       float wd = (1.0 - smoothstep(0.12, 0.3, fp * %(deck)s)) * smoothstep(0.5 - edge, 0.5 + edge, field);
       if (wd > 0.0) {
-        vec2 pd = mat2(0.6, 0.8, -0.8, 0.6) * q * %(deck)s + vec2(1.0, 4.0);
+        mat2 turn = mat2(0.6, 0.8, -0.8, 0.6);
+        vec2 pd = turn * q * %(deck)s + vec2(1.0, 4.0);
         pd += 0.9 * vec2(issvisNoise(pd * 0.35 + vec2(3.0, 8.0)), issvisNoise(pd * 0.35 + vec2(9.0, 2.0)));
-        vec2 fd = issvisCells(pd);
-        float dome = smoothstep(0.2, 1.0, fd.x) * (0.35 + 0.65 * smoothstep(0.25, 0.75, issvisNoise(pd * 0.08)));
-        cloudAlb *= 1.0 - wd * 0.2 * dome;
-        opacity *= 1.0 - wd * dome * (1.0 - smoothstep(0.5, 0.6, field)) * 0.8;
+        vec4 fd = issvisCellsTo(pd);
+        // how strongly the deck is cellular here (some of a deck is smooth sheet)
+        float relief = 0.35 + 0.65 * smoothstep(0.25, 0.75, issvisNoise(pd * 0.08));
+        // the valleys between domes: soft, their depth wandering from wall to wall (even dark lines of one
+        // width read as cracked mud), never sharper than a pixel and a half
+        float ew = max(0.55, 1.5 * fwidth(fd.y - fd.x));
+        float valley = (1.0 - smoothstep(0.0, ew, fd.y - fd.x)) * smoothstep(0.2, 0.8, issvisNoise(pd * 1.3 + vec2(5.0, 1.0)));
+        float dome = smoothstep(0.0, 0.75, fd.x);  // 0 on top, 1 down the flanks
+        // the Sun's way along the ground, in these cells' coordinates (the tangent part of the Sun's direction
+        // through the screen derivatives of the normal and of st, as the cloud shadows below): the flank
+        // facing it is lit, the one away from it shaded, more so as the Sun gets low
+        vec3 tan3 = sE - nE * mu;
+        vec3 nx = dFdx(nE), ny = dFdy(nE);
+        float xx = dot(nx, nx), xy = dot(nx, ny), yy = dot(ny, ny);
+        float det = max(xx * yy - xy * xy, 1e-30);
+        float tx = dot(tan3, nx), ty = dot(tan3, ny);
+        vec2 sst = ((yy * tx - xy * ty) * dFdx(st) + (xx * ty - xy * tx) * dFdy(st)) / det;
+        vec2 sd = turn * (sst * vec2(2.0, 1.0));
+        float sl = length(sd);
+        float facing = sl > 1e-12 ? dot(-fd.zw, sd) / (sl * max(fd.x, 1e-3)) : 0.0;
+        float low = sqrt(max(1.0 - mu * mu, 0.0)) / max(mu, 0.25);  // the slope's light changes as tan(zenith)
+        float lit = 1.0 + %(deck_sun)s * facing * dome * min(low, 2.0);
+        cloudAlb *= (1.0 - wd * relief * (%(deck_dome)s * dome + %(deck_valley)s * valley)) * mix(1.0, lit, wd * relief);
+        opacity *= 1.0 - wd * relief * max(valley, dome * 0.5) * (1.0 - smoothstep(0.5, 0.6, field)) * 0.9;
       }
     }
     // fine ground detail: two octaves of value noise, on land more than sea, faded as they go sub-pixel
@@ -533,10 +577,22 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   gl_FragData[0] = vec4(pow(col, vec3(%(encode)s)), 1.0);
 """
 EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}", "contrast": f"{CLOUD_CONTRAST:.2f}"}
-EARTH_FRAGMENT_IMPL = EARTH_FRAGMENT_IMPL % {
-    "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
-    "puff_ratio": f"{PUFF_HEIGHT_M / CLOUD_HEIGHT_M:.4f}",
-    "cells": f"{SCATTERED_CELLS:.1f}", "deck": f"{DECK_CELLS:.1f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "contrast": f"{CLOUD_CONTRAST:.2f}", "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
+_EARTH_FRAGMENT_TEMPLATE = EARTH_FRAGMENT_IMPL
+
+
+def earth_fragment_impl(deck_relief: tuple[float, float, float] = (DECK_DOME, DECK_VALLEY, DECK_SUN)) -> str:
+    """Earth's fragment shader body with this module's constants filled in; ``deck_relief`` (dome, valley,
+    Sun) is there so that a test can draw a flat deck to compare with."""
+    dome, valley, sun = deck_relief
+    return _EARTH_FRAGMENT_TEMPLATE % {
+        "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
+        "puff_ratio": f"{PUFF_HEIGHT_M / CLOUD_HEIGHT_M:.4f}", "cells": f"{SCATTERED_CELLS:.1f}",
+        "deck": f"{DECK_CELLS:.1f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_dome": f"{dome:.3f}",
+        "deck_valley": f"{valley:.3f}", "deck_sun": f"{sun:.3f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
+        "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
+
+
+EARTH_FRAGMENT_IMPL = earth_fragment_impl()
 
 
 # --- the light the station gets back from Earth --------------------------------------------------

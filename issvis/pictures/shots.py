@@ -24,7 +24,7 @@ from ..core.frames import EARTH_RADIUS_M, limb_dip_rad, quat_to_matrix
 from ..core.tolerances import TOLERANCES
 from ..record.scene_of import DEFAULT_ALTITUDE_M
 from ..scene.render_settings import Lighting, RenderSettings, Shot
-from .camera import CameraPose, PointResolver, RenderSettingsError, project
+from .camera import CameraPose, PointResolver, RenderSettingsError, _slerp_vec, project
 
 
 class CameraPathError(RenderSettingsError):
@@ -314,9 +314,13 @@ SHOT_TIMES = {  # video seconds of each shot of the default edit (scaled by --se
     "establishing": 4.5, "opening": 7.0, "parting": 6.5, "leaving": 7.0, "apart": 4.0, "sunset": 4.5}
 PARTING_FACTOR = 10.0  # the two sides parting, 10x faster than real time
 LEAVING_FACTOR = 30.0
+LEAVING_TURN_DEG = 28.0  # the leaving shot turns this much about the zenith round the remaining side
 SUNSET_FACTOR = 5.0  # the close that ends the clip, slowed for the last sunlight: white, then orange as it sets
 APART_FACTOR = 30.0  # the wide after it: both sides, far apart, over the day side
 LIGHT_ANGLE_DEG = 55.0  # between the Sun and the camera, seen from the subject: side to three-quarter light
+GLINT_SPREAD_DEG = 8.0  # the leaving shot asks its camera to pass this close to where a US wing mirrors the Sun
+GLINT_MISS_DEG = 30.0  # ...and past this, every miss (or no wing in view) costs the same: the light decides
+LEAVING_LIGHT_DEG = 75.0  # the leaving shot's light: a glint off a wing facing zenith comes with side light
 SUNSET_LIGHT_DEG = 126.0  # the close: light from behind one side, the limb glowing towards the Sun across the frame
 APART_SUN_RAD = 0.75  # the wide ends with the Sun this high above the limb: about 24 deg up on the ground below
 APART_ELEVATION_DEG = 30.0  # the wide looks down this much: the day side behind both sides
@@ -390,6 +394,7 @@ class _Want:
     axis: np.ndarray | None = None  # keep the camera square to this axis (side-on)
     light_deg: float = LIGHT_ANGLE_DEG
     behind: np.ndarray | None = None  # a direction to see beyond the subject (the other side, far off)
+    glint: Any = None  # (N, 3) directions -> (N,) deg off the mirror angle at which a wing glints
 
     def cost(self, c: np.ndarray) -> np.ndarray:
         light = np.degrees(np.arccos(np.clip(c @ self.sun, -1, 1)))
@@ -403,7 +408,39 @@ class _Want:
             # the far side ~24 deg off the line of sight: in frame beside the subject, not hidden behind it
             off = np.degrees(np.arccos(np.clip(-(c @ self.behind), -1, 1)))
             out = out + ((off - 24.0) / 8.0) ** 2
+        if self.glint is not None:
+            out = out + (np.minimum(self.glint(c), GLINT_MISS_DEG) / GLINT_SPREAD_DEG) ** 2
         return out
+
+
+GLINT_VIEW_DEG = 28.0  # a wing counts for a glint when it lies this close to the line of sight (in frame)
+
+
+def wing_glint_deg(boxes: StationBoxes, mask: np.ndarray, pos: np.ndarray, rot: np.ndarray, eyes: np.ndarray,
+                   sun: np.ndarray, look_at: np.ndarray) -> np.ndarray:
+    """(N,) deg: for each eye (N, 3), LVLH m, looking at ``look_at``, the smallest angle over the solar
+    wings of the parts in ``mask`` within GLINT_VIEW_DEG of its line of sight between the direction from
+    a wing to the eye and the Sun's mirror image in that wing (its thinnest axis, turned to the Sun: the
+    cells): 0 where the eye sees the Sun glint off its cells. 180 where no wing is in view."""
+    wings = [k for k, w in enumerate(boxes.what) if mask[boxes.part[k]] and ("wing" in w or "iROSA" in w)]
+    if not wings:
+        return np.full(len(eyes), 180.0)
+    best = np.full(len(eyes), 180.0)
+    for k in wings:
+        i = boxes.part[k]
+        size = boxes.hi[k] - boxes.lo[k]
+        normal = rot[i][:, int(np.argmin(size))]
+        normal = normal if float(normal @ sun) >= 0 else -normal  # the face the Sun lights (the cells)
+        centre = pos[i] + rot[i] @ (0.5 * (boxes.lo[k] + boxes.hi[k]))
+        mirror = 2 * float(normal @ sun) * normal - sun  # the Sun reflected in the wing's plane
+        to_eye = eyes - centre
+        to_eye /= np.linalg.norm(to_eye, axis=1, keepdims=True)
+        sight = look_at - eyes
+        sight /= np.linalg.norm(sight, axis=1, keepdims=True)
+        seen = -(to_eye * sight).sum(axis=1) > math.cos(math.radians(GLINT_VIEW_DEG))
+        angle = np.degrees(np.arccos(np.clip(to_eye @ mirror, -1, 1)))
+        best = np.where(seen, np.minimum(best, angle), best)
+    return best
 
 
 DISTANCE_STEPS = (1.0, 1.5, 2.25, 3.4, 5.0)  # farther out, a camera clears more, turns slower, sees past more
@@ -553,9 +590,26 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
             offset = eye0 - at("remaining", start)
             return Shot(name="leaving", video_s=length, start_sim_s=start, time_factor=LEAVING_FACTOR,
                         subject="departing", anchor="remaining", from_m=tuple(offset),
-                        to_m=tuple(_rotate_about_zenith(offset, 28.0)), fov_deg=40.0, to_fov_deg=36.0)
+                        to_m=tuple(_rotate_about_zenith(offset, LEAVING_TURN_DEG)), fov_deg=40.0, to_fov_deg=36.0)
 
-        shots.append(_pick(probe, make_leaving, _Want(42.0, sun(0.5 * (start + end)), light_deg=65.0)))
+        # the camera passes, half way through its turn, where a US wing mirrors the Sun: the wings flash
+        mid = 0.5 * (start + end)
+        pos_mid, quat_mid = record.pose_at(mid)
+        rot_mid = quat_to_matrix(quat_mid)
+
+        def glint(cs: np.ndarray) -> np.ndarray:
+            # each candidate's eye half way through the shot, as the clip moves it (an arc about the subject)
+            origin, target = at("remaining", mid), at("departing", mid)
+            eyes = []
+            for c in cs:
+                shot = make_leaving(c, 1.0)
+                da = origin + np.asarray(shot.from_m) - target
+                db = origin + np.asarray(shot.to_m) - target
+                reach = math.sqrt(float(np.linalg.norm(da)) * float(np.linalg.norm(db)))
+                eyes.append(target + _slerp_vec(da, db, 0.5) * reach)
+            return wing_glint_deg(boxes, rem, pos_mid, rot_mid, np.array(eyes), sun(mid), target)
+
+        shots.append(_pick(probe, make_leaving, _Want(42.0, sun(mid), light_deg=LEAVING_LIGHT_DEG, glint=glint)))
         t = end
     # 5. the ending: a wide of both sides, named, over the day side, then a close on the departing side across
     # the layered limb in the last sunlight, the end card over it (never looking up into black)

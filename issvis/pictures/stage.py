@@ -179,9 +179,10 @@ GLASS_F0 = 0.04  # normal-incidence reflectance of cover glass (n = 1.5)
 GLINT_POWER, GLINT_SHARE = 4000.0, 0.7
 SHEEN_POWER, SHEEN_SHARE = 150.0, 0.3
 CELL_TILT_RAD = 0.006  # how far a cell's glass may tilt from its blanket's plane (glints sparkle)
-# A blanket is folded flat from an accordion: each panel between two hinges (and bus strips) lies up to
-# 1.7 deg (0.03 rad) each way off the blanket's plane, so a glint breaks up panel by panel, as in
-# photographs, instead of one smooth hot spot.
+# A blanket is folded flat from an accordion: each panel between two hinges (a strip across the whole
+# blanket, 0.4 m along it) lies up to 1.7 deg (0.03 rad) each way off the blanket's plane, turned about its
+# hinge line, so a glint breaks up into bright and dark bands across the wing, panel by panel, as in
+# photographs, instead of one smooth hot spot (or a checkerboard, when each panel also split at the buses).
 PANEL_TILT_RAD = 0.03
 LIMB_BAND_COS = 0.012  # angular half-width (as a cosine) of the bright limb band a mirror shows
 # Light the sunlit station throws on itself (white hulls, radiators and arrays around any surface): a
@@ -250,12 +251,20 @@ def _station_fragment(glass: bool, textured: bool) -> str:
   vec3 iQ = fract(vec3(iCell.xyx) * vec3(0.1031, 0.1030, 0.0973));  // arithmetic hash (no sin)
   iQ += dot(iQ, iQ.yzx + 33.33);
   vec2 iJit = fract((iQ.xx + iQ.yz) * iQ.zy) - 0.5;
-  vec2 iPan = floor(tcoordVCVSOutput * vec2(2.0, 4.0) + vec2(0.5, 0.0));  // the panel (the image's layout)
-  vec3 iP = fract(vec3(iPan.xyx) * vec3(0.1031, 0.1030, 0.0973) + 0.37);
+  // the panel between two hinges (the image's layout: four a tile along v), a strip across the whole blanket,
+  // folded about its hinge line: it tilts along v only (v's direction on the surface from the screen
+  // derivatives of position and texture coordinate)
+  float iPan = floor(tcoordVCVSOutput.y * 4.0);
+  vec3 iP = fract(vec3(iPan, iPan + 7.0, iPan * 1.7) * vec3(0.1031, 0.1030, 0.0973) + 0.37);
   iP += dot(iP, iP.yzx + 33.33);
-  iJit = {2 * CELL_TILT_RAD:.5f} * iJit + {2 * PANEL_TILT_RAD:.5f} * (fract((iP.xx + iP.yz) * iP.zy) - 0.5);
+  float iFold = {2 * PANEL_TILT_RAD:.5f} * (fract((iP.x + iP.y) * iP.z) - 0.5);
   vec3 iT = normalize(cross(iN, abs(iN.z) < 0.9 ? vec3(0.0, 0.0, 1.0) : vec3(1.0, 0.0, 0.0)));
-  iN = normalize(iN + iJit.x * iT + iJit.y * cross(iN, iT));
+  vec3 iDp1 = dFdx(vertexVC.xyz), iDp2 = dFdy(vertexVC.xyz);
+  vec2 iDt1 = dFdx(tcoordVCVSOutput), iDt2 = dFdy(tcoordVCVSOutput);
+  vec3 iAlongV = cross(iDp2, iN) * iDt1.y + cross(iN, iDp1) * iDt2.y;
+  float iAlongLen = length(iAlongV);
+  iAlongV = iAlongLen > 1e-20 ? iAlongV / iAlongLen : iT;
+  iN = normalize(iN + {2 * CELL_TILT_RAD:.5f} * (iJit.x * iT + iJit.y * cross(iN, iT)) + iFold * iAlongV);
 """
         code += tilt + f"""  // Fresnel reflection of what a mirror here sees: the ground, haze towards the limb, black space
   float iNV = max(dot(iN, iV), 0.0);
