@@ -241,6 +241,7 @@ CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the gro
 CLOUD_CONTRAST = 2.2  # the cloud field's contrast about its edge (0.5): the narrower the band of broken cloud
 SCATTERED_CELLS = 7000.0  # cells of the scattered cumulus over 180 deg of latitude (~2.9 km)
 PUFF_HEIGHT_M = 1500.0  # a fair-weather cumulus' middle, over its shadow on the ground
+CIRRUS_PATCHES = 60.0  # cirrus comes in patches over 180 deg of latitude (~330 km)
 DECK_CELLS = 1600.0  # stratocumulus cells of a cloud deck over 180 deg of latitude (~12 km)
 # A deck's relief: its domes darken down their flanks (by up to DECK_DOME of the cloud's albedo) and in the
 # valleys between them (DECK_VALLEY), and the flank facing the Sun is lit by up to DECK_SUN more, as a slope
@@ -461,16 +462,23 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       float sc = mix(mean, sharp, wv) * cloudAmp;
       opacity = max(opacity, 0.85 * sc);
     }
-    // cirrus: thin translucent streaks stretched along the (mostly zonal) wind, one tilt everywhere (a tilt
-    // that varied with the regime turned the streaks' large coordinates into fingerprint whorls)
+    // cirrus: thin translucent veils in patches (~%(cirrus_km)s km) with clear sky between them, fibrous along
+    // the (mostly zonal) wind, one tilt everywhere (a tilt that varied with the regime turned the streaks'
+    // large coordinates into fingerprint whorls). The fibres only modulate the veil, softly: thresholded
+    // into white lines, every patch of ground under cirrus read as rippled water or brushed metal
     float ci = (1.0 - smoothstep(0.12, 0.3, regime)) * cloudAmp;
     if (ci > 0.0 && detailAmp > 0.0 && opacity < 0.95) {
       const vec2 dir = vec2(0.9887, 0.1494);  // 8.6 deg off the parallels
-      vec2 u = vec2(dot(q, dir), dot(q, vec2(-dir.y, dir.x))) * vec2(300.0, 3000.0);
-      float across = 1.0 - smoothstep(0.2, 0.45, fp * 3000.0);
-      float s = issvisNoise(u) + 0.5 * (issvisNoise(u * vec2(2.0, 2.3) + vec2(4.0, 8.0)) - 0.5);
-      float streak = mix(0.3, smoothstep(0.45, 0.9, s), across);
-      opacity += (1.0 - opacity) * 0.4 * ci * streak;
+      vec2 r = vec2(dot(q, dir), dot(q, vec2(-dir.y, dir.x)));
+      vec2 pp = r * vec2(%(cirrus)s, 2.0 * %(cirrus)s);  // patches, a little longer along the wind
+      float patch = smoothstep(0.42, 0.78, 0.7 * issvisNoise(pp + vec2(2.0, 9.0)) + 0.3 * issvisNoise(pp * 2.7 + vec2(7.0, 3.0)));
+      if (patch > 0.0) {
+        vec2 u = r * vec2(400.0, 2400.0);  // fibres of ~50 x 8 km
+        float across = 1.0 - smoothstep(0.25, 0.5, fp * 2400.0);
+        float fib = issvisNoise(u) + 0.5 * (issvisNoise(u * vec2(2.1, 2.3) + vec2(4.0, 8.0)) - 0.5);
+        float veil = patch * (0.6 + 0.4 * across * (2.0 * smoothstep(0.15, 0.95, fib) - 1.0));
+        opacity += (1.0 - opacity) * 0.32 * ci * veil;
+      }
     }
     // deep cloud lumpy (its generated structure shows as brightness), edges and thin cloud greyer
     vec3 cloudAlb = vec3(0.74 + 0.12 * thick + 0.10 * smoothstep(0.62, 0.95, field));
@@ -587,7 +595,7 @@ def earth_fragment_impl(deck_relief: tuple[float, float, float] = (DECK_DOME, DE
     return _EARTH_FRAGMENT_TEMPLATE % {
         "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
         "puff_ratio": f"{PUFF_HEIGHT_M / CLOUD_HEIGHT_M:.4f}", "cells": f"{SCATTERED_CELLS:.1f}",
-        "deck": f"{DECK_CELLS:.1f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_dome": f"{dome:.3f}",
+        "deck": f"{DECK_CELLS:.1f}", "cirrus": f"{CIRRUS_PATCHES:.1f}", "cirrus_km": f"{20015.0 / CIRRUS_PATCHES:.0f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_dome": f"{dome:.3f}",
         "deck_valley": f"{valley:.3f}", "deck_sun": f"{sun:.3f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
         "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
 
