@@ -667,9 +667,10 @@ def _ragged(bright: np.ndarray) -> float:
 
 @pytest.mark.slow
 def test_a_wing_s_glint_breaks_up_panel_by_panel(record, monkeypatch):
-    """A truss wing seen along the Sun's mirror direction glints over hundreds of pixels, and the glint is a
-    patchwork of panels (each folded a little off the blanket's plane: two thirds of its pixels on an edge),
-    not one smooth hot spot (with PANEL_TILT_RAD 0: under half)."""
+    """A truss wing seen along the Sun's mirror direction glints over hundreds of pixels, and the glint breaks
+    up panel by panel (each 0.4 m strip folded a little off the blanket's plane about its hinge: bands across
+    the wing, over 55 % of the glinting pixels on an edge), not one smooth hot spot (with PANEL_TILT_RAD 0:
+    under half)."""
     from issvis.pictures import stage
 
     wing = _wing_centre_lvlh(record, "p6")
