@@ -269,16 +269,17 @@ def _fine_contrast(img: np.ndarray, k: int = 7) -> float:
 @pytest.mark.parametrize("record_s, off_nadir_deg", [(100.0, 0.0), (100.0, 35.0), (150.0, 0.0), (150.0, 35.0)])
 def test_a_cloud_deck_shows_its_cells_in_the_sun(undock_record, monkeypatch, record_s, off_nadir_deg):
     """The overcast under the leaving shot (record 100-150 s), 72 km across, in the scene's sunlight: its
-    stratocumulus domes and the valleys between them show (fine contrast 0.016-0.043 of the level; the deck
-    before, its walls a fifth darker under the soft shoulder: 0.003-0.006, a white floor). Drawn flat (no
-    dome, valley or Sun-facing flank) the same view shows nothing of that size: what shows is the relief."""
+    stratocumulus domes and the valleys between them show (fine contrast 0.010-0.038 of the level, the
+    lowest where the deck is smoothest; the deck before, its walls a fifth darker under the soft shoulder:
+    0.003-0.006, a white floor). Drawn flat (no dome, valley, Sun-facing flank or cell tone) the same view
+    shows nothing of that size (at most 0.0007): what shows is the relief."""
     from issvis.pictures import stage
 
     shown = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), sun_overhead=False)
     clear = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), clouds=0.0, sun_overhead=False)
     assert (np.abs(shown.astype(float) - clear).mean(axis=2) > 40).mean() > 0.95, "not a deck: it checks nothing"
-    assert _fine_contrast(shown) >= 0.012, _fine_contrast(shown)
-    monkeypatch.setattr(stage, "EARTH_FRAGMENT_IMPL", earth.earth_fragment_impl(deck_relief=(0.0, 0.0, 0.0)))
+    assert _fine_contrast(shown) >= 0.008, _fine_contrast(shown)
+    monkeypatch.setattr(stage, "EARTH_FRAGMENT_IMPL", earth.earth_fragment_impl(deck_relief=(0.0, 0.0, 0.0, 0.0)))
     flat = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), sun_overhead=False)
     assert _fine_contrast(flat) < 0.004, _fine_contrast(flat)
 

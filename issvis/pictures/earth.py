@@ -248,6 +248,7 @@ DECK_CELLS = 1600.0  # stratocumulus cells of a cloud deck over 180 deg of latit
 # catches light (more as the Sun gets low). Under the shader's soft shoulder a white deck squeezes these
 # about threefold: at a fifth (the first deck) the cells were a few levels of 255, a white floor.
 DECK_DOME, DECK_VALLEY, DECK_SUN = 0.25, 0.3, 0.35
+DECK_TONE = 0.16  # and each cell is up to this much brighter or greyer than its neighbours (thicker, thinner)
 EARTH_GAMMA = 2.2  # the display's encoding, as the station's shader writes it (stage.DISPLAY_GAMMA)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
 float issvisHash(vec2 p) {  // arithmetic hash (no sin: a third cheaper on llvmpipe)
@@ -492,9 +493,13 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
         mat2 turn = mat2(0.6, 0.8, -0.8, 0.6);
         vec2 pd = turn * q * %(deck)s + vec2(1.0, 4.0);
         pd += 0.9 * vec2(issvisNoise(pd * 0.35 + vec2(3.0, 8.0)), issvisNoise(pd * 0.35 + vec2(9.0, 2.0)));
+        // a slow warp too: cells grow and shrink from region to region (one size everywhere read as honeycomb)
+        pd += 6.0 * vec2(issvisNoise(pd * 0.045 + vec2(1.0, 6.0)), issvisNoise(pd * 0.045 + vec2(8.0, 4.0)));
         vec4 fd = issvisCellsTo(pd);
+        // each cell a little brighter or greyer than its neighbours (thicker or thinner)
+        float cellTone = 1.0 + %(deck_tone)s * (issvisHash(floor(pd + fd.zw) + vec2(13.0, 29.0)) - 0.6);
         // how strongly the deck is cellular here (some of a deck is smooth sheet)
-        float relief = 0.35 + 0.65 * smoothstep(0.25, 0.75, issvisNoise(pd * 0.08));
+        float relief = 0.2 + 0.8 * smoothstep(0.3, 0.75, 0.6 * issvisNoise(pd * 0.08) + 0.4 * issvisNoise(pd * 0.021 + vec2(3.0, 3.0)));
         // the valleys between domes: soft, their depth wandering from wall to wall (even dark lines of one
         // width read as cracked mud), never sharper than a pixel and a half
         float ew = max(0.55, 1.5 * fwidth(fd.y - fd.x));
@@ -514,7 +519,7 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
         float facing = sl > 1e-12 ? dot(-fd.zw, sd) / (sl * max(fd.x, 1e-3)) : 0.0;
         float low = sqrt(max(1.0 - mu * mu, 0.0)) / max(mu, 0.25);  // the slope's light changes as tan(zenith)
         float lit = 1.0 + %(deck_sun)s * facing * dome * min(low, 2.0);
-        cloudAlb *= (1.0 - wd * relief * (%(deck_dome)s * dome + %(deck_valley)s * valley)) * mix(1.0, lit, wd * relief);
+        cloudAlb *= (1.0 - wd * relief * (%(deck_dome)s * dome + %(deck_valley)s * valley)) * mix(1.0, lit * cellTone, wd * relief);
         opacity *= 1.0 - wd * relief * max(valley, dome * 0.5) * (1.0 - smoothstep(0.5, 0.6, field)) * 0.9;
       }
     }
@@ -588,15 +593,16 @@ EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}", 
 _EARTH_FRAGMENT_TEMPLATE = EARTH_FRAGMENT_IMPL
 
 
-def earth_fragment_impl(deck_relief: tuple[float, float, float] = (DECK_DOME, DECK_VALLEY, DECK_SUN)) -> str:
+def earth_fragment_impl(deck_relief: tuple[float, float, float, float] = (DECK_DOME, DECK_VALLEY, DECK_SUN,
+                                                                         DECK_TONE)) -> str:
     """Earth's fragment shader body with this module's constants filled in; ``deck_relief`` (dome, valley,
-    Sun) is there so that a test can draw a flat deck to compare with."""
-    dome, valley, sun = deck_relief
+    Sun, cell tone) is there so that a test can draw a flat deck to compare with."""
+    dome, valley, sun, tone = deck_relief
     return _EARTH_FRAGMENT_TEMPLATE % {
         "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
         "puff_ratio": f"{PUFF_HEIGHT_M / CLOUD_HEIGHT_M:.4f}", "cells": f"{SCATTERED_CELLS:.1f}",
         "deck": f"{DECK_CELLS:.1f}", "cirrus": f"{CIRRUS_PATCHES:.1f}", "cirrus_km": f"{20015.0 / CIRRUS_PATCHES:.0f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_dome": f"{dome:.3f}",
-        "deck_valley": f"{valley:.3f}", "deck_sun": f"{sun:.3f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
+        "deck_valley": f"{valley:.3f}", "deck_sun": f"{sun:.3f}", "deck_tone": f"{tone:.3f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
         "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
 
 
