@@ -262,23 +262,9 @@ float issvisNoise(vec2 p) {
              mix(issvisHash(i + vec2(0.0, 1.0)), issvisHash(i + vec2(1.0, 1.0)), f.x), f.y);
 }
 // cellular noise: the distances from p to the nearest and the second-nearest of one jittered point a cell
-// (cloud cells: stratocumulus' closed cells, the open cells' walls); F2 - F1 is small along the walls
-vec2 issvisCells(vec2 p) {
-  vec2 i = floor(p); vec2 f = fract(p);
-  float d1 = 8.0, d2 = 8.0;
-  for (int y = -1; y <= 1; y++) {
-    for (int x = -1; x <= 1; x++) {
-      vec2 g = vec2(float(x), float(y));
-      vec2 o = g + 0.1 + 0.8 * vec2(issvisHash(i + g), issvisHash(i + g + vec2(19.19, 47.47))) - f;
-      float d = dot(o, o);
-      d2 = d < d1 ? d1 : min(d2, d);
-      d1 = min(d1, d);
-    }
-  }
-  return sqrt(vec2(d1, d2));
-}
-// the same cells, with the vector from ``p`` to the nearest cell's centre (xy: the first two distances, zw: that
-// vector): a deck's dome falls away from its centre, and the side facing the Sun is the lit one
+// (cloud cells: stratocumulus' closed cells, the open cells' walls); F2 - F1 is small along the walls.
+// issvisCellsTo: those two distances (xy) and the vector from p to the nearest point (zw: a deck's dome falls
+// away from its centre, and the side facing the Sun is the lit one); issvisCells: the distances alone
 vec4 issvisCellsTo(vec2 p) {
   vec2 i = floor(p); vec2 f = fract(p);
   float d1 = 8.0, d2 = 8.0;
@@ -294,6 +280,9 @@ vec4 issvisCellsTo(vec2 p) {
     }
   }
   return vec4(sqrt(vec2(d1, d2)), o1);
+}
+vec2 issvisCells(vec2 p) {
+  return issvisCellsTo(p).xy;
 }
 // fair-weather cumulus: at most one round puff a cell, centred away from the cell's edges, present where
 // ``dens`` passes the cell's own draw and growing from nothing as it rises (no puff pops in), its radius
