@@ -377,6 +377,16 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
   vec3 sunColour = mix(vec3(1.0, 0.38, 0.12), vec3(1.0, 0.97, 0.92), grazing);
   if (mu > -0.12) {  // the night side (past the twilight) is black: nothing below is computed there
     vec4 texel = texture(actortexture, st);
+    // the Sun's way along the ground, as a step in texture coordinates: the tangent part of the Sun's direction
+    // (a unit of it: one Earth radius) turned into st through the screen derivatives of the normal and of st
+    // (no trigonometry); the deck's sunlit flanks and the cloud shadows' offset both follow it
+    vec3 nx = dFdx(nE), ny = dFdy(nE);
+    vec2 sx = dFdx(st), sy = dFdy(st);
+    float nxx = dot(nx, nx), nxy = dot(nx, ny), nyy = dot(ny, ny);
+    float ndet = max(nxx * nyy - nxy * nxy, 1e-30);
+    vec3 sunTan = sE - nE * mu;
+    float tx = dot(sunTan, nx), ty = dot(sunTan, ny);
+    vec2 sunSt = ((nyy * tx - nxy * ty) * sx + (nxx * ty - nxy * tx) * sy) / ndet;
     vec3 srgb = texel.rgb;
     float ocean = smoothstep(0.025, 0.09, srgb.b - max(srgb.r, srgb.g)) * (1.0 - smoothstep(0.35, 0.5, srgb.g));
     vec3 alb = pow(srgb, vec3(%(gamma)s));  // the display's encoding to linear light
@@ -494,16 +504,9 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
         float ew = max(0.55, 1.5 * fwidth(fd.y - fd.x));
         float valley = (1.0 - smoothstep(0.0, ew, fd.y - fd.x)) * smoothstep(0.2, 0.8, issvisNoise(pd * 1.3 + vec2(5.0, 1.0)));
         float dome = smoothstep(0.0, 0.75, fd.x);  // 0 on top, 1 down the flanks
-        // the Sun's way along the ground, in these cells' coordinates (the tangent part of the Sun's direction
-        // through the screen derivatives of the normal and of st, as the cloud shadows below): the flank
-        // facing it is lit, the one away from it shaded, more so as the Sun gets low
-        vec3 tan3 = sE - nE * mu;
-        vec3 nx = dFdx(nE), ny = dFdy(nE);
-        float xx = dot(nx, nx), xy = dot(nx, ny), yy = dot(ny, ny);
-        float det = max(xx * yy - xy * xy, 1e-30);
-        float tx = dot(tan3, nx), ty = dot(tan3, ny);
-        vec2 sst = ((yy * tx - xy * ty) * dFdx(st) + (xx * ty - xy * tx) * dFdy(st)) / det;
-        vec2 sd = turn * (sst * vec2(2.0, 1.0));
+        // the Sun's way along the ground in these cells' coordinates: the flank facing it is lit, the one
+        // away from it shaded, more so as the Sun gets low
+        vec2 sd = turn * (sunSt * vec2(2.0, 1.0));
         float sl = length(sd);
         float facing = sl > 1e-12 ? dot(-fd.zw, sd) / (sl * max(fd.x, 1e-3)) : 0.0;
         float low = sqrt(max(1.0 - mu * mu, 0.0)) / max(mu, 0.25);  // the slope's light changes as tan(zenith)
@@ -520,17 +523,11 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     // cloud shadows: the ground is shaded by the cloud CLOUD_HEIGHT_M up along the ray to the Sun
     float shade = 1.0;
     if (opacity < 0.98 && mu > 0.0 && cloudAmp > 0.0) {
-      // the offset on the unit sphere (the Sun's tilt over the ground times height / cos), turned into
-      // texture coordinates through the screen derivatives of the normal and of st (no trigonometry)
-      vec3 off = (sE - nE * mu) * (%(height)s / max(mu, 0.12));
-      vec3 nx = dFdx(nE), ny = dFdy(nE);
-      float xx = dot(nx, nx), xy = dot(nx, ny), yy = dot(ny, ny);
-      float det = max(xx * yy - xy * xy, 1e-30);
-      float ox = dot(off, nx), oy = dot(off, ny);
-      vec2 dst = ((yy * ox - xy * oy) * dFdx(st) + (xx * oy - xy * ox) * dFdy(st)) / det;
+      // the offset on the unit sphere (the Sun's tilt over the ground times height / cos), in texture
+      // coordinates
+      vec2 dst = sunSt * (%(height)s / max(mu, 0.12));
       // the cloud field there: the texture's (bilinear, ~40 km texels: linear over the few km of the offset)
       // extrapolated along its screen gradient, no second look-up
-      vec2 sx = dFdx(st), sy = dFdy(st);
       float dj = sx.x * sy.y - sx.y * sy.x;
       vec2 uv = vec2(sy.y * dst.x - sy.x * dst.y, sx.x * dst.y - sx.y * dst.x) / (abs(dj) > 1e-30 ? dj : 1e-30);
       float a2 = texel.a + dFdx(texel.a) * uv.x + dFdy(texel.a) * uv.y;
