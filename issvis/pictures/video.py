@@ -181,6 +181,8 @@ class Overlays:
         self.clip = clip
         self.cfg = cfg = settings.overlays
         self.motion_blur = settings.quality.motion_blur
+        # set by open_source for a video: the held read-out's words dissolve where they change (the blend)
+        self.dissolve = False
         self.renderer = plotter.renderer
         self.aspect = settings.width_px / settings.height_px
         h = settings.height_px
@@ -337,6 +339,10 @@ class Overlays:
             held = self._held_readout_s(video_s)
             words_gap = gap if held is None else self._gap_at(self.clip.sim(held))
             self._set(self.readout, self._readout_words(video_s, t_s, words_gap))
+            if self.dissolve and self._readout_changes(video_s):
+                # the words (not their panel) left out on the frame their numbers change: the blend then
+                # shows the old ones at a third, the next frame the new ones at two thirds
+                self.readout.GetTextProperty().SetOpacity(0.0)
         shot = clip.shot_at(video_s)
         pose = clip.camera(video_s) if shot is not None and (self.labels or self.cue is not None) else None
         self._update_caption(video_s, shot)
@@ -350,11 +356,18 @@ class Overlays:
             return length
         return length - min(self.cfg.end_s * self.clip.scale, 0.3 * length)
 
+    def _readout_changes(self, video_s: float) -> bool:
+        """Whether this frame is the first of a hold of the read-out's numbers, in the same shot as the frame
+        before it (the first frame of a shot is not blended with the last shot's)."""
+        now = readout_hold(self.clip, video_s)
+        before = readout_hold(self.clip, video_s - 1.0 / self.clip.fps)
+        return now is not None and before is not None and now[0] == before[0] and now[1] != before[1]
+
     def _held_readout_s(self, video_s: float) -> float | None:
         """In a shot the shutter blend blurs (``grade.MOTION_BLUR_FACTOR`` and faster), the video time whose
-        numbers the read-out shows: they change every READOUT_HOLD_S, not every frame, and the blend starts
-        afresh at each change (``_blur_stretches``), so it never lays two values over each other; None
-        elsewhere."""
+        numbers the read-out shows: they change every READOUT_HOLD_S, not every frame (at 30x a number that
+        changes every frame cannot be read, and the blend would lay two over each other); in a video the
+        words dissolve over two frames where they change (``dissolve``); None elsewhere."""
         hold = readout_hold(self.clip, video_s) if self.motion_blur > 0 else None
         return None if hold is None else hold[0] + hold[1] * READOUT_HOLD_S
 
@@ -689,10 +702,12 @@ def return_freed_memory() -> None:
 
 
 def open_source(record: Any, settings: RenderSettings, preview: bool = False, title: str | None = None,
-                keep_caches: bool = True) -> FrameSource:
+                keep_caches: bool = True, for_video: bool = False) -> FrameSource:
     """Build the world for a record (meshes, Earth, overlays) in an offscreen window. ``keep_caches``
     False: a render that builds one world lets the loaders forget what it was built from
-    (``release_build_caches``); a caller that builds many (tests, the viewer) keeps them."""
+    (``release_build_caches``); a caller that builds many (tests, the viewer) keeps them. ``for_video``:
+    the frames go to the encoder's shutter blend (the held read-out dissolves where it changes,
+    ``Overlays.dissolve``); stills and the viewer draw it whole."""
     if settings.cycles is not None:  # the cinematic engine supplies the frames (issvis.pictures.cycles)
         from .cycles import open_cycles_source
 
@@ -711,6 +726,7 @@ def open_source(record: Any, settings: RenderSettings, preview: bool = False, ti
         scene_title = title or title_of(record)
         # text sized for the rendered frame, so it reads the same after the downscale
         overlays = Overlays(plotter, clip, settings.model_copy(update={"width_px": w, "height_px": h}), scene_title)
+        overlays.dissolve = for_video and settings.quality.motion_blur > 0
         if not keep_caches and (overlays.labels or overlays.cue is not None):
             overlays.station_boxes()  # built now, from the caches, before they go
     except Exception:
@@ -868,24 +884,21 @@ def readout_hold(clip: Clip, video_s: float) -> tuple[float, int] | None:
     return first, math.floor((video_s - first) / READOUT_HOLD_S + 1e-9)
 
 
-def _blur_stretches(clip: Clip, first: int, end: int, weight: float,
-                    readout: bool = False) -> tuple[list[tuple[int, bool]], bool]:
+def _blur_stretches(clip: Clip, first: int, end: int, weight: float) -> tuple[list[tuple[int, bool]], bool]:
     """Frames first..end-1 as (count, blurred) runs between cuts, and whether the frame before ``first``
-    leads them (it is in the same run): what ``grade.blur_filter`` needs for one segment. ``readout``: a
-    read-out is drawn, so a blurred shot's runs also end where its held numbers change (the blend would
-    otherwise lay the old digits over the new on that frame)."""
+    leads them (it is in the same run): what ``grade.blur_filter`` needs for one segment. A blurred shot is
+    one run: where the held read-out changes, its words dissolve instead (``Overlays.dissolve``). (Runs
+    that ended there left that frame unblended, one sharp frame every READOUT_HOLD_S, which showed as a
+    pulse over a textured cloud deck moving 10-20 px a frame.)"""
     if weight <= 0 or clip.shots is None:
         return [(end - first, False)], False
 
-    def shot(i: int) -> tuple[int, int | None]:
+    def shot(i: int) -> int:
         hit = clip.shot_at(i / clip.fps)
-        if hit is None:
-            return -1, None
-        hold = readout_hold(clip, i / clip.fps) if readout else None
-        return hit[0], None if hold is None else hold[1]
+        return -1 if hit is None else hit[0]
 
-    def fast(key: tuple[int, int | None]) -> bool:
-        return clip.shots is not None and key[0] >= 0 and blurred(clip.shots[key[0]])
+    def fast(key: int) -> bool:
+        return clip.shots is not None and key >= 0 and blurred(clip.shots[key])
 
     lead = first > 0 and shot(first - 1) == shot(first) and fast(shot(first))
     runs: list[list[Any]] = []
@@ -909,8 +922,7 @@ def _segment_writer(clip: Clip, settings: RenderSettings, size: tuple[int, int],
     q = settings.quality
     out = (settings.width_px, settings.height_px)
     scale_to = None if out == size else out
-    o = settings.overlays
-    stretches, lead = _blur_stretches(clip, first, end, q.motion_blur, readout=o.clock or o.separation)
+    stretches, lead = _blur_stretches(clip, first, end, q.motion_blur)
     blur = blur_filter(stretches, q.motion_blur, lead)
     writer = _Encoder(path, size, settings.fps,
                       with_grade(encoder_params(q.preset, q.crf, scale_to), q, settings.height_px, blur),
@@ -1048,7 +1060,7 @@ def render_block(record: Any, settings: RenderSettings, segments: list[tuple[int
 
     poster = None
     data = []
-    source = open_source(record, settings, preview=preview, title=title, keep_caches=False)
+    source = open_source(record, settings, preview=preview, title=title, keep_caches=False, for_video=True)
     try:
         with work_folder("seg") as tmp:
             for k, (a, b) in enumerate(segments):
@@ -1068,7 +1080,7 @@ def render_frames(record: Any, settings: RenderSettings, runs: list[tuple[int, i
     (frames, H, W, 3) uint8 array, bottom row first, exactly what ``_encode_segment`` sends its
     encoder. Picklable arguments only, so it runs in a process pool or on Dask."""
     out = []
-    source = open_source(record, settings, preview=preview, title=title, keep_caches=False)
+    source = open_source(record, settings, preview=preview, title=title, keep_caches=False, for_video=True)
     try:
         for a, b in runs:
             frames = np.empty((b - a, source.height_px, source.width_px, 3), np.uint8)
@@ -1249,7 +1261,8 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
     bar = None
     local = workers <= 1 and scheduler is None
     with terminate_unwinds():
-        source = open_source(record, settings, preview=preview, title=title, keep_caches=False) if local else None
+        source = open_source(record, settings, preview=preview, title=title, keep_caches=False,
+                             for_video=True) if local else None
         t_setup = time.perf_counter() - t_start
         c_setup = time.process_time() - c_start
         try:
