@@ -577,9 +577,10 @@ def test_the_end_card_lies_over_a_lit_picture_not_black(undock_record, clip):
 
 
 def test_the_read_out_holds_its_numbers_in_blurred_shots_so_the_blend_never_doubles_a_digit(undock_record, clip):
-    """At 30x the distance changes every frame; the shutter blend would lay two numbers over each other.
-    In the leaving shot the read-out changes at most once every READOUT_HOLD_S (15 frames at 30 fps), and
-    each value is the true one at the start of its hold; in the real-time opening it follows every frame."""
+    """At 30x the distance changes every frame; the shutter blend would lay two numbers over each other on
+    every frame. In the leaving shot the read-out changes at most once every READOUT_HOLD_S (15 frames at 30
+    fps), and each value is the true one at the start of its hold; in the real-time opening it follows
+    every frame."""
     from issvis.pictures.video import READOUT_HOLD_S
 
     src = _source(undock_record, RenderSettings(width_px=320, height_px=180))
@@ -610,38 +611,27 @@ def test_the_read_out_holds_its_numbers_in_blurred_shots_so_the_blend_never_doub
         src.close()
 
 
-def test_the_held_read_out_dissolves_where_it_changes_and_the_blend_never_breaks_in_a_shot(undock_record, clip):
-    """The shutter blend mixes a frame with the one before it. A blurred shot is one run of the blend (where
-    it broke at each change of the held read-out, that frame came out unblended: one sharp frame every
-    READOUT_HOLD_S, a pulse over the moving cloud deck). Instead, in a video, the read-out's words (not
-    their panel) are left out on the frame their numbers change, so the blend shows the old words at a
-    third there and the new ones at two thirds on the next frame, never two numbers at full strength; on
-    every other frame the words are drawn whole. Stills draw them whole on every frame."""
-    from issvis.pictures.video import _blur_stretches, open_source
+def test_the_blend_runs_on_through_the_held_read_out_s_changes(undock_record, clip):
+    """The shutter blend mixes a frame with the one before it. A blurred shot is one run of the blend, also
+    across the frames where the held read-out's numbers change: there the digits that change show the old
+    at a third under the new, for that one frame (the words that stay the same are the same in both frames,
+    so the blend leaves them whole). Where the blend broke at each change, that frame came out unblended:
+    one sharp frame every READOUT_HOLD_S, a pulse over the moving cloud deck of the 30x shot."""
+    from issvis.pictures.video import _blur_stretches
 
-    settings = RenderSettings(width_px=320, height_px=180)
-    k = [s.name for s in clip.shots].index("leaving")
-    a = int(clip.shot_span(k)[0] * clip.fps) + 10
-    b = a + 90
-    src = open_source(undock_record, settings, for_video=True)
-    still = _source(undock_record, settings)
+    src = _source(undock_record, RenderSettings(width_px=320, height_px=180))
     try:
-        words, text_a, panel_a, still_a = {}, {}, {}, {}
+        k = [s.name for s in clip.shots].index("leaving")
+        a = int(clip.shot_span(k)[0] * clip.fps) + 10
+        b = a + 90
+        words = {}
         for i in range(a - 1, b):
             src.pose(i / clip.fps)
-            prop = src.overlays.readout.GetTextProperty()
-            words[i], text_a[i], panel_a[i] = src.overlays.readout.GetInput(), prop.GetOpacity(), prop.GetBackgroundOpacity()
-            still.pose(i / clip.fps)
-            still_a[i] = still.overlays.readout.GetTextProperty().GetOpacity()
+            words[i] = src.overlays.readout.GetInput()
     finally:
         src.close()
-        still.close()
     changes = [i for i in range(a, b) if words[i] != words[i - 1]]
     assert len(changes) >= 4, "the read-out does not move at all"
-    assert all(text_a[i] == 0.0 for i in changes), [text_a[i] for i in changes]
-    assert all(text_a[i] == 1.0 for i in range(a, b) if i not in changes)
-    assert all(p > 0.3 for p in panel_a.values()), "the panel stays while its words dissolve"
-    assert all(v == 1.0 for v in still_a.values()), "a still draws the read-out whole"
     assert _blur_stretches(clip, a, b, 0.5) == ([(91, True)], True)
 
 

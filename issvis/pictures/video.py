@@ -181,8 +181,6 @@ class Overlays:
         self.clip = clip
         self.cfg = cfg = settings.overlays
         self.motion_blur = settings.quality.motion_blur
-        # set by open_source for a video: the held read-out's words dissolve where they change (the blend)
-        self.dissolve = False
         self.renderer = plotter.renderer
         self.aspect = settings.width_px / settings.height_px
         h = settings.height_px
@@ -339,10 +337,6 @@ class Overlays:
             held = self._held_readout_s(video_s)
             words_gap = gap if held is None else self._gap_at(self.clip.sim(held))
             self._set(self.readout, self._readout_words(video_s, t_s, words_gap))
-            if self.dissolve and self._readout_changes(video_s):
-                # the words (not their panel) left out on the frame their numbers change: the blend then
-                # shows the old ones at a third, the next frame the new ones at two thirds
-                self.readout.GetTextProperty().SetOpacity(0.0)
         shot = clip.shot_at(video_s)
         pose = clip.camera(video_s) if shot is not None and (self.labels or self.cue is not None) else None
         self._update_caption(video_s, shot)
@@ -356,18 +350,12 @@ class Overlays:
             return length
         return length - min(self.cfg.end_s * self.clip.scale, 0.3 * length)
 
-    def _readout_changes(self, video_s: float) -> bool:
-        """Whether this frame is the first of a hold of the read-out's numbers, in the same shot as the frame
-        before it (the first frame of a shot is not blended with the last shot's)."""
-        now = readout_hold(self.clip, video_s)
-        before = readout_hold(self.clip, video_s - 1.0 / self.clip.fps)
-        return now is not None and before is not None and now[0] == before[0] and now[1] != before[1]
-
     def _held_readout_s(self, video_s: float) -> float | None:
         """In a shot the shutter blend blurs (``grade.MOTION_BLUR_FACTOR`` and faster), the video time whose
         numbers the read-out shows: they change every READOUT_HOLD_S, not every frame (at 30x a number that
-        changes every frame cannot be read, and the blend would lay two over each other); in a video the
-        words dissolve over two frames where they change (``dissolve``); None elsewhere."""
+        changes every frame cannot be read, and the blend would lay two over each other on every frame:
+        now only the digits that change, on the one frame they change, show the old at a third under the
+        new); None elsewhere."""
         hold = readout_hold(self.clip, video_s) if self.motion_blur > 0 else None
         return None if hold is None else hold[0] + hold[1] * READOUT_HOLD_S
 
@@ -702,12 +690,10 @@ def return_freed_memory() -> None:
 
 
 def open_source(record: Any, settings: RenderSettings, preview: bool = False, title: str | None = None,
-                keep_caches: bool = True, for_video: bool = False) -> FrameSource:
+                keep_caches: bool = True) -> FrameSource:
     """Build the world for a record (meshes, Earth, overlays) in an offscreen window. ``keep_caches``
     False: a render that builds one world lets the loaders forget what it was built from
-    (``release_build_caches``); a caller that builds many (tests, the viewer) keeps them. ``for_video``:
-    the frames go to the encoder's shutter blend (the held read-out dissolves where it changes,
-    ``Overlays.dissolve``); stills and the viewer draw it whole."""
+    (``release_build_caches``); a caller that builds many (tests, the viewer) keeps them."""
     if settings.cycles is not None:  # the cinematic engine supplies the frames (issvis.pictures.cycles)
         from .cycles import open_cycles_source
 
@@ -726,7 +712,6 @@ def open_source(record: Any, settings: RenderSettings, preview: bool = False, ti
         scene_title = title or title_of(record)
         # text sized for the rendered frame, so it reads the same after the downscale
         overlays = Overlays(plotter, clip, settings.model_copy(update={"width_px": w, "height_px": h}), scene_title)
-        overlays.dissolve = for_video and settings.quality.motion_blur > 0
         if not keep_caches and (overlays.labels or overlays.cue is not None):
             overlays.station_boxes()  # built now, from the caches, before they go
     except Exception:
@@ -887,9 +872,9 @@ def readout_hold(clip: Clip, video_s: float) -> tuple[float, int] | None:
 def _blur_stretches(clip: Clip, first: int, end: int, weight: float) -> tuple[list[tuple[int, bool]], bool]:
     """Frames first..end-1 as (count, blurred) runs between cuts, and whether the frame before ``first``
     leads them (it is in the same run): what ``grade.blur_filter`` needs for one segment. A blurred shot is
-    one run: where the held read-out changes, its words dissolve instead (``Overlays.dissolve``). (Runs
-    that ended there left that frame unblended, one sharp frame every READOUT_HOLD_S, which showed as a
-    pulse over a textured cloud deck moving 10-20 px a frame.)"""
+    one run, also where the held read-out changes: there the digits that change show the old at a third
+    under the new for that one frame. (Runs that ended there left the frame unblended, one sharp frame
+    every READOUT_HOLD_S, which pulsed over a textured cloud deck moving 10-20 px a frame.)"""
     if weight <= 0 or clip.shots is None:
         return [(end - first, False)], False
 
@@ -1060,7 +1045,7 @@ def render_block(record: Any, settings: RenderSettings, segments: list[tuple[int
 
     poster = None
     data = []
-    source = open_source(record, settings, preview=preview, title=title, keep_caches=False, for_video=True)
+    source = open_source(record, settings, preview=preview, title=title, keep_caches=False)
     try:
         with work_folder("seg") as tmp:
             for k, (a, b) in enumerate(segments):
@@ -1080,7 +1065,7 @@ def render_frames(record: Any, settings: RenderSettings, runs: list[tuple[int, i
     (frames, H, W, 3) uint8 array, bottom row first, exactly what ``_encode_segment`` sends its
     encoder. Picklable arguments only, so it runs in a process pool or on Dask."""
     out = []
-    source = open_source(record, settings, preview=preview, title=title, keep_caches=False, for_video=True)
+    source = open_source(record, settings, preview=preview, title=title, keep_caches=False)
     try:
         for a, b in runs:
             frames = np.empty((b - a, source.height_px, source.width_px, 3), np.uint8)
@@ -1261,8 +1246,7 @@ def render_video(record: Any, settings: RenderSettings, output: Path, *, preview
     bar = None
     local = workers <= 1 and scheduler is None
     with terminate_unwinds():
-        source = open_source(record, settings, preview=preview, title=title, keep_caches=False,
-                             for_video=True) if local else None
+        source = open_source(record, settings, preview=preview, title=title, keep_caches=False) if local else None
         t_setup = time.perf_counter() - t_start
         c_setup = time.process_time() - c_start
         try:
