@@ -269,17 +269,18 @@ def _fine_contrast(img: np.ndarray, k: int = 7) -> float:
 @pytest.mark.parametrize("record_s, off_nadir_deg", [(100.0, 0.0), (100.0, 35.0), (150.0, 0.0), (150.0, 35.0)])
 def test_a_cloud_deck_shows_its_cells_in_the_sun(undock_record, monkeypatch, record_s, off_nadir_deg):
     """The overcast under the leaving shot (record 100-150 s), 72 km across, in the scene's sunlight: its
-    stratocumulus domes and the valleys between them show (fine contrast 0.010-0.038 of the level, the
-    lowest where the deck is smoothest; the deck before, its walls a fifth darker under the soft shoulder:
-    0.003-0.006, a white floor). Drawn flat (no dome, valley, Sun-facing flank or cell tone) the same view
-    shows nothing of that size (at most 0.0007): what shows is the relief."""
+    stratocumulus domes and the valleys between them show (fine contrast 0.010-0.118 of the level: the
+    lowest where the deck is smoothest, the highest where a pocket of open cells lies in the view; the deck
+    before, its walls a fifth darker under the soft shoulder: 0.003-0.006, a white floor). Drawn flat (no
+    dome, valley, Sun-facing flank, cell tone or pocket) the same view shows nothing of that size (at most
+    0.0007): what shows is the relief."""
     from issvis.pictures import stage
 
     shown = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), sun_overhead=False)
     clear = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), clouds=0.0, sun_overhead=False)
-    assert (np.abs(shown.astype(float) - clear).mean(axis=2) > 40).mean() > 0.95, "not a deck: it checks nothing"
+    assert (np.abs(shown.astype(float) - clear).mean(axis=2) > 40).mean() > 0.8, "not a deck: it checks nothing"
     assert _fine_contrast(shown) >= 0.008, _fine_contrast(shown)
-    monkeypatch.setattr(stage, "EARTH_FRAGMENT_IMPL", earth.earth_fragment_impl(deck_relief=(0.0, 0.0, 0.0, 0.0)))
+    monkeypatch.setattr(stage, "EARTH_FRAGMENT_IMPL", earth.earth_fragment_impl(deck_relief=(0.0, 0.0, 0.0, 0.0), pockets=False))
     flat = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), sun_overhead=False)
     assert _fine_contrast(flat) < 0.004, _fine_contrast(flat)
 
@@ -303,3 +304,17 @@ def test_cirrus_in_the_wide_is_a_veil_not_ripples(undock_record, tmp_path):
     down = np.abs(np.diff(ground, axis=0)).mean()
     across = np.abs(np.diff(ground, axis=1)).mean()
     assert down / across <= 1.45, (down, across)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("record_s, off_nadir_deg", [(100.0, 0.0), (100.0, 35.0), (120.0, 35.0), (150.0, 0.0),
+                                                     (150.0, 35.0), (180.0, 35.0)])
+def test_a_cloud_deck_adds_the_same_light_seen_from_afar_as_up_close(undock_record, record_s, off_nadir_deg):
+    """The deck under the leaving shot, its cells and pockets of open cells drawn (1024 px) and too small to
+    draw (64 px, where the mean of what they do stands in): the cloud adds within 15 % the same light. With
+    the relief's mean left out of the far deck it came out 6-24 % brighter (1.06-1.24); now 0.94-1.07."""
+    near = _ground_light(undock_record, record_s, off_nadir_deg, (1024, 576))
+    far = _ground_light(undock_record, record_s, off_nadir_deg, (64, 36))
+    clear = _ground_light(undock_record, record_s, off_nadir_deg, (64, 36), clouds=0.0)
+    assert near - clear > 0.3, "hardly any deck in this view: it checks nothing"
+    assert abs((far - clear) / (near - clear) - 1.0) <= 0.15, (near, far, clear)

@@ -241,6 +241,8 @@ CLOUD_HEIGHT_M = 3000.0  # height of the cloud that casts the shadows on the gro
 CLOUD_CONTRAST = 2.2  # the cloud field's contrast about its edge (0.5): the narrower the band of broken cloud
 SCATTERED_CELLS = 7000.0  # cells of the scattered cumulus over 180 deg of latitude (~2.9 km)
 PUFF_HEIGHT_M = 1500.0  # a fair-weather cumulus' middle, over its shadow on the ground
+DECK_POCKETS = 90.0  # pockets of open cells in a deck, over 180 deg of latitude (~220 km)
+POCKET_OPEN = 0.92  # how clear a pocket's cells are in their middles
 CIRRUS_PATCHES = 60.0  # cirrus comes in patches over 180 deg of latitude (~330 km)
 DECK_CELLS = 1600.0  # stratocumulus cells of a cloud deck over 180 deg of latitude (~12 km)
 # A deck's relief: its domes darken down their flanks (by up to DECK_DOME of the cloud's albedo) and in the
@@ -248,6 +250,7 @@ DECK_CELLS = 1600.0  # stratocumulus cells of a cloud deck over 180 deg of latit
 # catches light (more as the Sun gets low). Under the shader's soft shoulder a white deck squeezes these
 # about threefold: at a fifth (the first deck) the cells were a few levels of 255, a white floor.
 DECK_DOME, DECK_VALLEY, DECK_SUN = 0.25, 0.3, 0.35
+DECK_FAR_DARK = 0.13  # 1 - the mean over the cells of what the relief does to the deck's albedo (sampled: 0.871)
 DECK_TONE = 0.16  # and each cell is up to this much brighter or greyer than its neighbours (thicker, thinner)
 EARTH_GAMMA = 2.2  # the display's encoding, as the station's shader writes it (stage.DISPLAY_GAMMA)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
@@ -487,7 +490,22 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     // cells shrink below a few pixels
     if (opacity > 0.0 && detailAmp > 0.0) {
       // (on the deck only: over scattered cloud its walls cut a camouflage of clear polygons through the cumulus)
-      float wd = (1.0 - smoothstep(0.12, 0.3, fp * %(deck)s)) * smoothstep(0.5 - edge, 0.5 + edge, field);
+      float deckHere = smoothstep(0.5 - edge, 0.5 + edge, field);
+      float seen = 1.0 - smoothstep(0.12, 0.3, fp * %(deck)s);  // cells of a few pixels or more
+      float wd = seen * deckHere;
+      // pockets of open cells (~%(pocket_km)s km): there the deck's cells open, their middles clear, cloud
+      // left along their walls; where the cells are too small to draw, the cover they would leave
+      // (POCKET_OPEN x the mean of the opening over a cell, 0.49)
+      float pk = 0.0;
+      if (deckHere > 0.0) {
+        vec2 pq = mat2(0.8, -0.6, 0.6, 0.8) * q * %(pockets)s;
+        pk = smoothstep(0.56, 0.8, 0.65 * issvisNoise(pq + vec2(4.0, 1.0)) + 0.35 * issvisNoise(pq * 2.6 + vec2(2.0, 7.0)));
+        opacity *= 1.0 - (1.0 - seen) * deckHere * pk * %(pocket_open)s * 0.49;
+      }
+      // and where the cells are too small to draw, the mean of what their relief does to the deck's albedo
+      // (DECK_FAR_DARK: the domes' flanks, the valleys, the cells' tones, averaged over the cells and the
+      // relief's own variation; without it the far deck came out 15-24 %% brighter than the near)
+      cloudAlb *= 1.0 - (1.0 - seen) * deckHere * %(deck_far_dark)s;
       if (wd > 0.0) {
         mat2 turn = mat2(0.6, 0.8, -0.8, 0.6);
         vec2 pd = turn * q * %(deck)s + vec2(1.0, 4.0);
@@ -502,7 +520,8 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
         // the valleys between domes: soft, their depth wandering from wall to wall (even dark lines of one
         // width read as cracked mud), never sharper than a pixel and a half
         float ew = max(0.55, 1.5 * fwidth(fd.y - fd.x));
-        float valley = (1.0 - smoothstep(0.0, ew, fd.y - fd.x)) * smoothstep(0.2, 0.8, issvisNoise(pd * 1.3 + vec2(5.0, 1.0)));
+        float wander = issvisNoise(pd * 1.3 + vec2(5.0, 1.0));
+        float valley = (1.0 - smoothstep(0.0, ew, fd.y - fd.x)) * smoothstep(0.2, 0.8, wander);
         float dome = smoothstep(0.0, 0.75, fd.x);  // 0 on top, 1 down the flanks
         // the Sun's way along the ground in these cells' coordinates: the flank facing it is lit, the one
         // away from it shaded, more so as the Sun gets low
@@ -513,6 +532,11 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
         float lit = 1.0 + %(deck_sun)s * facing * dome * min(low, 2.0);
         cloudAlb *= (1.0 - wd * relief * (%(deck_dome)s * dome + %(deck_valley)s * valley)) * mix(1.0, lit * cellTone, wd * relief);
         opacity *= 1.0 - wd * relief * max(valley, dome * 0.5) * (1.0 - smoothstep(0.5, 0.6, field)) * 0.9;
+        if (pk > 0.0) {
+          // walls of wandering thickness (one width everywhere read as crazy paving)
+          float w0 = 0.06 + 0.3 * wander;
+          opacity *= 1.0 - wd * pk * %(pocket_open)s * smoothstep(w0, w0 + 0.3, fd.y - fd.x);
+        }
       }
     }
     // fine ground detail: two octaves of value noise, on land more than sea, faded as they go sub-pixel
@@ -580,15 +604,18 @@ _EARTH_FRAGMENT_TEMPLATE = EARTH_FRAGMENT_IMPL
 
 
 def earth_fragment_impl(deck_relief: tuple[float, float, float, float] = (DECK_DOME, DECK_VALLEY, DECK_SUN,
-                                                                         DECK_TONE)) -> str:
+                                                                         DECK_TONE), pockets: bool = True) -> str:
     """Earth's fragment shader body with this module's constants filled in; ``deck_relief`` (dome, valley,
-    Sun, cell tone) is there so that a test can draw a flat deck to compare with."""
+    Sun, cell tone) and ``pockets`` (of open cells) are there so that a test can draw a flat deck to
+    compare with."""
     dome, valley, sun, tone = deck_relief
     return _EARTH_FRAGMENT_TEMPLATE % {
         "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
         "puff_ratio": f"{PUFF_HEIGHT_M / CLOUD_HEIGHT_M:.4f}", "cells": f"{SCATTERED_CELLS:.1f}",
-        "deck": f"{DECK_CELLS:.1f}", "cirrus": f"{CIRRUS_PATCHES:.1f}", "cirrus_km": f"{20015.0 / CIRRUS_PATCHES:.0f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_dome": f"{dome:.3f}",
-        "deck_valley": f"{valley:.3f}", "deck_sun": f"{sun:.3f}", "deck_tone": f"{tone:.3f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
+        "deck": f"{DECK_CELLS:.1f}", "cirrus": f"{CIRRUS_PATCHES:.1f}", "pockets": f"{DECK_POCKETS:.1f}",
+        "pocket_km": f"{20015.0 / DECK_POCKETS:.0f}", "pocket_open": f"{POCKET_OPEN if pockets else 0.0:.3f}", "cirrus_km": f"{20015.0 / CIRRUS_PATCHES:.0f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_dome": f"{dome:.3f}",
+        "deck_valley": f"{valley:.3f}", "deck_sun": f"{sun:.3f}", "deck_tone": f"{tone:.3f}",
+        "deck_far_dark": f"{DECK_FAR_DARK if (dome or valley or tone) else 0.0:.3f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
         "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
 
 
