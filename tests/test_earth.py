@@ -15,6 +15,8 @@ import pytest
 
 from issvis.pictures import earth
 
+from .picture_measures import local_contrast
+
 ROOT = Path(__file__).resolve().parents[1]
 EARTH_CIRCUMFERENCE_KM = 40075.0
 
@@ -255,14 +257,10 @@ def test_broken_cloud_adds_the_same_light_seen_from_afar_as_up_close(undock_reco
     assert abs((far - clear) / (near - clear) - 1.0) <= 0.25, (near, far, clear)
 
 
-def _fine_contrast(img: np.ndarray, k: int = 7) -> float:
-    """Median absolute difference of linear light from its 15 px box mean, over the mean: how strongly
-    pattern of a few to a dozen pixels (a deck's cells) shows against the view's own level."""
-    grey = (img.astype(float).mean(axis=2) / 255.0) ** earth.EARTH_GAMMA
-    pad = np.pad(grey, k, mode="edge")
-    box = sum(pad[k + i:k + i + grey.shape[0], k + j:k + j + grey.shape[1]] for i in range(-k, k + 1)
-              for j in range(-k, k + 1)) / (2 * k + 1) ** 2
-    return float(np.median(np.abs(grey - box)) / grey.mean())
+def _fine_contrast(img: np.ndarray) -> float:
+    """Pattern of a few to a dozen pixels (a deck's cells) in linear light against the view's own level:
+    ``local_contrast`` over a 15 px box."""
+    return local_contrast((img.astype(float).mean(axis=2) / 255.0) ** earth.EARTH_GAMMA, k=7)
 
 
 @pytest.mark.slow

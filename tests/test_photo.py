@@ -15,6 +15,8 @@ import pytest
 
 from issvis.pictures import earth
 
+from .picture_measures import local_contrast
+
 ROOT = Path(__file__).resolve().parents[1]
 ALTITUDE_M = 418_310.0
 
@@ -624,13 +626,8 @@ def _hull_patch(record, part: str, x_body_m: float, toward_body, sun_of, shadows
 
 
 def _local_contrast(grey: np.ndarray) -> float:
-    """Median absolute difference from a 9 px box mean, over the mean: how strongly fine pattern
-    (quilting, stitches) shows against the patch's own level, whatever the light's strength."""
-    k = 4
-    pad = np.pad(grey, k, mode="edge")
-    box = sum(pad[k + i:k + i + grey.shape[0], k + j:k + j + grey.shape[1]] for i in range(-k, k + 1)
-              for j in range(-k, k + 1)) / (2 * k + 1) ** 2
-    return float(np.median(np.abs(grey - box)) / grey.mean())
+    """Fine pattern (quilting, stitches) against the patch's own level: ``local_contrast`` over a 9 px box."""
+    return local_contrast(grey, k=4)
 
 
 @pytest.mark.slow

@@ -504,7 +504,7 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       }
       // and where the cells are too small to draw, the mean of what their relief does to the deck's albedo
       // (DECK_FAR_DARK: the domes' flanks, the valleys, the cells' tones, averaged over the cells and the
-      // relief's own variation; without it the far deck came out 15-24 %% brighter than the near)
+      // relief's own variation; without it the far deck came out 6-24 %% brighter than the near)
       cloudAlb *= 1.0 - (1.0 - seen) * deckHere * %(deck_far_dark)s;
       if (wd > 0.0) {
         mat2 turn = mat2(0.6, 0.8, -0.8, 0.6);

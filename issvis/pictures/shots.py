@@ -597,9 +597,10 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
         pos_mid, quat_mid = record.pose_at(mid)
         rot_mid = quat_to_matrix(quat_mid)
 
+        origin, target = at("remaining", mid), at("departing", mid)
+
         def glint(cs: np.ndarray) -> np.ndarray:
             # each candidate's eye half way through the shot, as the clip moves it (an arc about the subject)
-            origin, target = at("remaining", mid), at("departing", mid)
             eyes = []
             for c in cs:
                 shot = make_leaving(c, 1.0)
