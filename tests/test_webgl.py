@@ -502,7 +502,14 @@ async def _drive_page(url: str, tmp_path: Path) -> None:
                 break
         assert info, "a click on the station names the part in the info box"
         picked = await tab.eval("window.issvis.state.picked")
-        assert f"part     {picked}" in info and "segment  ROS" in info and " kg" in info and "m/s" in info
+        names = [str(n) for n in record.names]
+        assert picked in names, "the page picks one of the record's parts"
+        b = names.index(picked)
+        departing = record.separation_sides()[0]
+        assert departing[b], "the orange pixel clicked is a part of the departing side"
+        # the segment is the record's own: ROS for a module, the vehicle's name for a Soyuz or Progress
+        assert f"part     {picked}" in info and f"segment  {record.segment[b]}" in info
+        assert " kg" in info and "m/s" in info
         await tab.key("h", 72)
         assert "play / pause" in await tab.eval("document.getElementById('help').hidden ? '' : "
                                                 "document.getElementById('help').textContent")
