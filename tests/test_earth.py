@@ -267,11 +267,11 @@ def _fine_contrast(img: np.ndarray) -> float:
 @pytest.mark.parametrize("record_s, off_nadir_deg", [(100.0, 0.0), (100.0, 35.0), (150.0, 0.0), (150.0, 35.0)])
 def test_a_cloud_deck_shows_its_cells_in_the_sun(undock_record, monkeypatch, record_s, off_nadir_deg):
     """The overcast under the leaving shot (record 100-150 s), 72 km across, in the scene's sunlight: its
-    stratocumulus domes and the valleys between them show (fine contrast 0.010-0.118 of the level: the
-    lowest where the deck is smoothest, the highest where a pocket of open cells lies in the view; the deck
-    before, its walls a fifth darker under the soft shoulder: 0.003-0.006, a white floor). Drawn flat (no
-    dome, valley, Sun-facing flank, cell tone or pocket) the same view shows nothing of that size (at most
-    0.0007): what shows is the relief."""
+    stratocumulus heaps and the thinner, greyer gaps between them show (fine contrast 0.011-0.132 of the
+    level: the lowest straight down under the highest Sun, the highest where a pocket of open cells lies in
+    the view; the first deck, its walls a fifth darker under the soft shoulder: 0.003-0.006, a white floor).
+    Drawn flat (no gap, billow, Sun-facing flank, cell tone or pocket) the same view shows nothing of that
+    size (at most 0.0007): what shows is the relief."""
     from issvis.pictures import stage
 
     shown = _ground_view(undock_record, record_s, off_nadir_deg, (384, 216), sun_overhead=False)
@@ -310,7 +310,7 @@ def test_cirrus_in_the_wide_is_a_veil_not_ripples(undock_record, tmp_path):
 def test_a_cloud_deck_adds_the_same_light_seen_from_afar_as_up_close(undock_record, record_s, off_nadir_deg):
     """The deck under the leaving shot, its cells and pockets of open cells drawn (1024 px) and too small to
     draw (64 px, where the mean of what they do stands in): the cloud adds within 15 % the same light. With
-    the relief's mean left out of the far deck it came out 6-24 % brighter (1.06-1.24); now 0.94-1.07."""
+    the relief's mean left out of the far deck it came out 6-24 % brighter (1.06-1.24); now 0.95-1.03."""
     near = _ground_light(undock_record, record_s, off_nadir_deg, (1024, 576))
     far = _ground_light(undock_record, record_s, off_nadir_deg, (64, 36))
     clear = _ground_light(undock_record, record_s, off_nadir_deg, (64, 36), clouds=0.0)

@@ -242,15 +242,19 @@ CLOUD_CONTRAST = 2.2  # the cloud field's contrast about its edge (0.5): the nar
 SCATTERED_CELLS = 7000.0  # cells of the scattered cumulus over 180 deg of latitude (~2.9 km)
 PUFF_HEIGHT_M = 1500.0  # a fair-weather cumulus' middle, over its shadow on the ground
 DECK_POCKETS = 90.0  # pockets of open cells in a deck, over 180 deg of latitude (~220 km)
-POCKET_OPEN = 0.92  # how clear a pocket's cells are in their middles
+POCKET_OPEN = 0.98  # how clear a pocket's cells are in their middles (at 0.92 the cloud left drew them slate grey)
 CIRRUS_PATCHES = 60.0  # cirrus comes in patches over 180 deg of latitude (~330 km)
 DECK_CELLS = 1600.0  # stratocumulus cells of a cloud deck over 180 deg of latitude (~12 km)
-# A deck's relief: its domes darken down their flanks (by up to DECK_DOME of the cloud's albedo) and in the
-# valleys between them (DECK_VALLEY), and the flank facing the Sun is lit by up to DECK_SUN more, as a slope
-# catches light (more as the Sun gets low). Under the shader's soft shoulder a white deck squeezes these
-# about threefold: at a fifth (the first deck) the cells were a few levels of 255, a white floor.
-DECK_DOME, DECK_VALLEY, DECK_SUN = 0.25, 0.3, 0.35
-DECK_FAR_DARK = 0.13  # 1 - the mean over the cells of what the relief does to the deck's albedo (sampled: 0.871)
+# A deck's relief: rounded heaps of cloud (one a cell), greyer in the gaps between them (by up to DECK_GAP of
+# the cloud's albedo), billowed on top (finer heaps, +-DECK_BILLOW), and the flank facing the Sun lit by up
+# to DECK_SUN more, as a slope catches light (more as the Sun gets low). Under the shader's soft shoulder a
+# white deck squeezes these about threefold: at a fifth (the first deck) the cells were a few levels of 255.
+DECK_GAP, DECK_BILLOW, DECK_SUN = 0.45, 0.35, 0.35
+# and the cloud is thinner in the gaps: DECK_THIN of its opacity goes (more where the deck itself thins); from
+# 420 km under a high Sun that, not the shade, is what shows a deck's cells (a white floor without it)
+DECK_THIN = 0.45
+DECK_RELIEF_GAP_MEAN = 0.141  # the mean over the deck of relief x gap (sampled on 4e5 points), for the far deck
+DECK_FAR_DARK = 0.073  # 1 - the mean over the cells of what the relief does to the deck's albedo (sampled: 0.927)
 DECK_TONE = 0.16  # and each cell is up to this much brighter or greyer than its neighbours (thicker, thinner)
 EARTH_GAMMA = 2.2  # the display's encoding, as the station's shader writes it (stage.DISPLAY_GAMMA)
 EARTH_FRAGMENT_DECL = """//VTK::Light::Dec
@@ -266,26 +270,47 @@ float issvisNoise(vec2 p) {
 }
 // cellular noise: the distances from p to the nearest and the second-nearest of one jittered point a cell
 // (cloud cells: stratocumulus' closed cells, the open cells' walls); F2 - F1 is small along the walls.
-// issvisCellsTo: those two distances (xy) and the vector from p to the nearest point (zw: a deck's dome falls
-// away from its centre, and the side facing the Sun is the lit one); issvisCells: the distances alone
-vec4 issvisCellsTo(vec2 p) {
+vec2 issvisCells(vec2 p) {
   vec2 i = floor(p); vec2 f = fract(p);
   float d1 = 8.0, d2 = 8.0;
-  vec2 o1 = vec2(0.0);
   for (int y = -1; y <= 1; y++) {
     for (int x = -1; x <= 1; x++) {
       vec2 g = vec2(float(x), float(y));
       vec2 o = g + 0.1 + 0.8 * vec2(issvisHash(i + g), issvisHash(i + g + vec2(19.19, 47.47))) - f;
       float d = dot(o, o);
       d2 = d < d1 ? d1 : min(d2, d);
-      o1 = d < d1 ? o : o1;
       d1 = min(d1, d);
     }
   }
-  return vec4(sqrt(vec2(d1, d2)), o1);
+  return sqrt(vec2(d1, d2));
 }
-vec2 issvisCells(vec2 p) {
-  return issvisCellsTo(p).xy;
+// a cloud deck's heaps: each of those jittered points the top of a rounded heap of cloud (a Gaussian of its
+// own height and a width of 0.45-0.55 of a cell), the heaps summed: the deck's height, x
+// top and 0.3-0.4 in the gaps where three heaps meet, smooth everywhere (polygons' creases and outlines
+// read as crackle glaze); ``grad`` its gradient (the light on the flanks), ``near`` the distances to the
+// nearest two points (the walls of open cells), ``cell`` the nearest point's cell (its own tone)
+float issvisHeaps(vec2 p, out vec2 grad, out vec2 near, out vec2 cell) {
+  vec2 i = floor(p); vec2 f = fract(p);
+  float h = 0.0, d1 = 8.0, d2 = 8.0;
+  grad = vec2(0.0);
+  cell = i;
+  for (int y = -1; y <= 1; y++) {
+    for (int x = -1; x <= 1; x++) {
+      vec2 g = vec2(float(x), float(y));
+      vec2 o = g + 0.1 + 0.8 * vec2(issvisHash(i + g), issvisHash(i + g + vec2(19.19, 47.47))) - f;
+      float d = dot(o, o);
+      float hr = issvisHash(i + g + vec2(41.0, 7.0));
+      float w = 1.0 / (0.2 + 0.1 * hr);  // 1 / width^2
+      float a = (0.8 + 0.2 * hr) * exp(-d * w);
+      h += a;
+      grad += a * 2.0 * w * o;  // (o is the point minus p)
+      d2 = d < d1 ? d1 : min(d2, d);
+      cell = d < d1 ? i + g : cell;
+      d1 = min(d1, d);
+    }
+  }
+  near = sqrt(vec2(d1, d2));
+  return h;
 }
 // fair-weather cumulus: at most one round puff a cell, centred away from the cell's edges, present where
 // ``dens`` passes the cell's own draw and growing from nothing as it rises (no puff pops in), its radius
@@ -485,9 +510,9 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     }
     // deep cloud lumpy (its generated structure shows as brightness), edges and thin cloud greyer
     vec3 cloudAlb = vec3(0.74 + 0.12 * thick + 0.10 * smoothstep(0.62, 0.95, field));
-    // the top of a cloud deck is not flat: stratocumulus cells (~%(deck_km)s km, domed, greyer along the
-    // walls between them) that open into gaps along those walls where the deck thins, faded out as the
-    // cells shrink below a few pixels
+    // the top of a cloud deck is not flat: stratocumulus cells (~%(deck_km)s km), rounded heaps with thinner,
+    // greyer cloud in the gaps between them, that open into clear gaps where the deck thins, faded out as
+    // the cells shrink below a few pixels
     if (opacity > 0.0 && detailAmp > 0.0) {
       // (on the deck only: over scattered cloud its walls cut a camouflage of clear polygons through the cumulus)
       float deckHere = smoothstep(0.5 - edge, 0.5 + edge, field);
@@ -503,39 +528,46 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
         opacity *= 1.0 - (1.0 - seen) * deckHere * pk * %(pocket_open)s * 0.49;
       }
       // and where the cells are too small to draw, the mean of what their relief does to the deck's albedo
-      // (DECK_FAR_DARK: the domes' flanks, the valleys, the cells' tones, averaged over the cells and the
-      // relief's own variation; without it the far deck came out 6-24 %% brighter than the near)
+      // (DECK_FAR_DARK: the gaps' grey and the heaps' tones, averaged over the cells and the relief's own
+      // variation; without it the far deck came out 6-24 %% brighter than the near), and of their thinner
+      // cloud (DECK_THIN x the mean gap)
       cloudAlb *= 1.0 - (1.0 - seen) * deckHere * %(deck_far_dark)s;
+      opacity *= 1.0 - (1.0 - seen) * deckHere * %(deck_far_thin)s;
       if (wd > 0.0) {
         mat2 turn = mat2(0.6, 0.8, -0.8, 0.6);
         vec2 pd = turn * q * %(deck)s + vec2(1.0, 4.0);
         pd += 0.9 * vec2(issvisNoise(pd * 0.35 + vec2(3.0, 8.0)), issvisNoise(pd * 0.35 + vec2(9.0, 2.0)));
         // a slow warp too: cells grow and shrink from region to region (one size everywhere read as honeycomb)
         pd += 6.0 * vec2(issvisNoise(pd * 0.045 + vec2(1.0, 6.0)), issvisNoise(pd * 0.045 + vec2(8.0, 4.0)));
-        vec4 fd = issvisCellsTo(pd);
-        // each cell a little brighter or greyer than its neighbours (thicker or thinner)
-        float cellTone = 1.0 + %(deck_tone)s * (issvisHash(floor(pd + fd.zw) + vec2(13.0, 29.0)) - 0.6);
-        // how strongly the deck is cellular here (some of a deck is smooth sheet)
-        float relief = 0.2 + 0.8 * smoothstep(0.3, 0.75, 0.6 * issvisNoise(pd * 0.08) + 0.4 * issvisNoise(pd * 0.021 + vec2(3.0, 3.0)));
-        // the valleys between domes: soft, their depth wandering from wall to wall (even dark lines of one
-        // width read as cracked mud), never sharper than a pixel and a half
-        float ew = max(0.55, 1.5 * fwidth(fd.y - fd.x));
+        vec2 gh, fd, cid;
+        float hh = issvisHeaps(pd, gh, fd, cid);
+        // each heap a little brighter or greyer than its neighbours (thicker or thinner)
+        float cellTone = 1.0 + %(deck_tone)s * (issvisHash(cid + vec2(13.0, 29.0)) - 0.6);
+        // how strongly the deck is heaped here (some of a deck is smooth sheet)
+        float relief = 0.35 + 0.65 * smoothstep(0.3, 0.75, 0.6 * issvisNoise(pd * 0.08) + 0.4 * issvisNoise(pd * 0.021 + vec2(3.0, 3.0)));
+        // the gaps between heaps, greyer (thinner cloud, in the heaps' shade), their depth wandering
         float wander = issvisNoise(pd * 1.3 + vec2(5.0, 1.0));
-        float valley = (1.0 - smoothstep(0.0, ew, fd.y - fd.x)) * smoothstep(0.2, 0.8, wander);
-        float dome = smoothstep(0.0, 0.75, fd.x);  // 0 on top, 1 down the flanks
+        float gap = (1.0 - smoothstep(0.2, 0.8, hh)) * (0.5 + 0.5 * smoothstep(0.2, 0.8, wander));
+        // billows on each heap: finer heaps in two octaves (3.1x and 7.3x the cells), faded as they go below
+        // a few pixels (the far mean of them is nil: they only move light about)
+        float b1 = 1.0 - smoothstep(0.12, 0.3, fp * %(deck)s * 3.1);
+        float b2 = 1.0 - smoothstep(0.12, 0.3, fp * %(deck)s * 7.3);
+        float billow = b1 * (issvisNoise(pd * 3.1 + vec2(2.0, 8.0)) - 0.5) + 0.5 * b2 * (issvisNoise(pd * 7.3 + vec2(6.0, 3.0)) - 0.5);
         // the Sun's way along the ground in these cells' coordinates: the flank facing it is lit, the one
-        // away from it shaded, more so as the Sun gets low
+        // away from it shaded, more so as the Sun gets low (a slope's light changes as tan(zenith))
         vec2 sd = turn * (sunSt * vec2(2.0, 1.0));
         float sl = length(sd);
-        float facing = sl > 1e-12 ? dot(-fd.zw, sd) / (sl * max(fd.x, 1e-3)) : 0.0;
-        float low = sqrt(max(1.0 - mu * mu, 0.0)) / max(mu, 0.25);  // the slope's light changes as tan(zenith)
-        float lit = 1.0 + %(deck_sun)s * facing * dome * min(low, 2.0);
-        cloudAlb *= (1.0 - wd * relief * (%(deck_dome)s * dome + %(deck_valley)s * valley)) * mix(1.0, lit * cellTone, wd * relief);
-        opacity *= 1.0 - wd * relief * max(valley, dome * 0.5) * (1.0 - smoothstep(0.5, 0.6, field)) * 0.9;
+        float facing = sl > 1e-12 ? clamp(-0.45 * dot(gh, sd) / sl, -1.0, 1.0) : 0.0;
+        float low = sqrt(max(1.0 - mu * mu, 0.0)) / max(mu, 0.25);
+        float lit = 1.0 + %(deck_sun)s * facing * min(low, 2.0);
+        cloudAlb *= (1.0 - wd * relief * %(deck_gap)s * gap) * (1.0 + wd * relief * %(deck_billow)s * billow * (1.0 - gap))
+                    * mix(1.0, lit * cellTone, wd * relief);
+        opacity *= 1.0 - wd * relief * gap * mix(%(deck_thin)s, 0.9, 1.0 - smoothstep(0.5, 0.6, field));
         if (pk > 0.0) {
-          // walls of wandering thickness (one width everywhere read as crazy paving)
+          // walls of wandering thickness (one width everywhere read as crazy paving), ragged with the billows
+          // (smooth walls read as white lace)
           float w0 = 0.06 + 0.3 * wander;
-          opacity *= 1.0 - wd * pk * %(pocket_open)s * smoothstep(w0, w0 + 0.3, fd.y - fd.x);
+          opacity *= 1.0 - wd * pk * %(pocket_open)s * smoothstep(w0, w0 + 0.3, fd.y - fd.x + 0.5 * billow);
         }
       }
     }
@@ -603,19 +635,20 @@ EARTH_FRAGMENT_DECL = EARTH_FRAGMENT_DECL % {"base": f"{CLOUD_BASE_CELLS:.1f}", 
 _EARTH_FRAGMENT_TEMPLATE = EARTH_FRAGMENT_IMPL
 
 
-def earth_fragment_impl(deck_relief: tuple[float, float, float, float] = (DECK_DOME, DECK_VALLEY, DECK_SUN,
+def earth_fragment_impl(deck_relief: tuple[float, float, float, float] = (DECK_GAP, DECK_BILLOW, DECK_SUN,
                                                                          DECK_TONE), pockets: bool = True) -> str:
-    """Earth's fragment shader body with this module's constants filled in; ``deck_relief`` (dome, valley,
+    """Earth's fragment shader body with this module's constants filled in; ``deck_relief`` (gap, billow,
     Sun, cell tone) and ``pockets`` (of open cells) are there so that a test can draw a flat deck to
     compare with."""
-    dome, valley, sun, tone = deck_relief
+    gap, billow, sun, tone = deck_relief
     return _EARTH_FRAGMENT_TEMPLATE % {
         "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
         "puff_ratio": f"{PUFF_HEIGHT_M / CLOUD_HEIGHT_M:.4f}", "cells": f"{SCATTERED_CELLS:.1f}",
         "deck": f"{DECK_CELLS:.1f}", "cirrus": f"{CIRRUS_PATCHES:.1f}", "pockets": f"{DECK_POCKETS:.1f}",
-        "pocket_km": f"{20015.0 / DECK_POCKETS:.0f}", "pocket_open": f"{POCKET_OPEN if pockets else 0.0:.3f}", "cirrus_km": f"{20015.0 / CIRRUS_PATCHES:.0f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_dome": f"{dome:.3f}",
-        "deck_valley": f"{valley:.3f}", "deck_sun": f"{sun:.3f}", "deck_tone": f"{tone:.3f}",
-        "deck_far_dark": f"{DECK_FAR_DARK if (dome or valley or tone) else 0.0:.3f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
+        "pocket_km": f"{20015.0 / DECK_POCKETS:.0f}", "pocket_open": f"{POCKET_OPEN if pockets else 0.0:.3f}", "cirrus_km": f"{20015.0 / CIRRUS_PATCHES:.0f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_gap": f"{gap:.3f}",
+        "deck_billow": f"{billow:.3f}", "deck_sun": f"{sun:.3f}", "deck_tone": f"{tone:.3f}",
+        "deck_far_dark": f"{DECK_FAR_DARK if (gap or tone) else 0.0:.3f}", "deck_thin": f"{DECK_THIN if gap else 0.0:.3f}",
+        "deck_far_thin": f"{DECK_THIN * DECK_RELIEF_GAP_MEAN if gap else 0.0:.4f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
         "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
 
 
