@@ -485,7 +485,12 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
         // (two octaves: one alone, thresholded, drew a camouflage of smooth blobs)
         vec2 pm = qc * 0.25 + vec2(2.0, 6.0);
         float nm = 0.62 * issvisNoise(pm) + 0.38 * issvisNoise(mat2(1.6, 1.2, -1.2, 1.6) * pm + vec2(5.0, 1.0));
-        mean = min(mean * mix(1.0, 0.2 + 1.6 * nm, wm), 1.0);
+        // the clusters crisp-edged, as photographs show them (a soft noise read as a smudged lens): half the
+        // ground in clusters (nm is symmetric about 0.5), the cover twice the mean in them and what is left
+        // over outside, so the mean is kept
+        float ek = max(0.02, 0.7 * fwidth(nm));
+        float inCluster = smoothstep(0.5 - ek, 0.5 + ek, nm);
+        mean = mix(mean, mix(max(2.0 * mean - 1.0, 0.0), min(2.0 * mean, 1.0), inCluster), wm);
       }
       float sc = mix(mean, sharp, wv) * cloudAmp;
       opacity = max(opacity, 0.85 * sc);
