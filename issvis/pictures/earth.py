@@ -529,7 +529,7 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       float pk = 0.0;
       if (deckHere > 0.0) {
         vec2 pq = mat2(0.8, -0.6, 0.6, 0.8) * q * %(pockets)s;
-        pk = smoothstep(0.56, 0.8, 0.65 * issvisNoise(pq + vec2(4.0, 1.0)) + 0.35 * issvisNoise(pq * 2.6 + vec2(2.0, 7.0)));
+        pk = smoothstep(0.6, 0.76, 0.65 * issvisNoise(pq + vec2(4.0, 1.0)) + 0.35 * issvisNoise(pq * 2.6 + vec2(2.0, 7.0)));
         opacity *= 1.0 - (1.0 - seen) * deckHere * pk * %(pocket_open)s * 0.49;
       }
       // and where the cells are too small to draw, the mean of what their relief does to the deck's albedo
