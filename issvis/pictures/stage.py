@@ -179,6 +179,10 @@ GLASS_F0 = 0.04  # normal-incidence reflectance of cover glass (n = 1.5)
 GLINT_POWER, GLINT_SHARE = 4000.0, 0.7
 SHEEN_POWER, SHEEN_SHARE = 150.0, 0.3
 CELL_TILT_RAD = 0.006  # how far a cell's glass may tilt from its blanket's plane (glints sparkle)
+# ... where a cell is drawn over CELL_SPARKLE_PX[1] pixels, fading out to none at CELL_SPARKLE_PX[0]: smaller
+# cells' sparkle aliased into a grain over the glint that crawled from frame to frame (the leaving shot's
+# near wing, 3 px cells); the mean of the tilts widens the glint by under 3 %, left out
+CELL_SPARKLE_PX = (3.0, 8.0)
 # A blanket is folded flat from an accordion: each panel between two hinges (a strip across the whole
 # blanket, 0.4 m along it) lies up to 1.7 deg (0.03 rad) each way off the blanket's plane, turned about its
 # hinge line, so a glint breaks up into bright and dark bands across the wing, panel by panel, as in
@@ -250,7 +254,9 @@ def _station_fragment(glass: bool, textured: bool) -> str:
             tilt = f"""  vec2 iCell = floor(tcoordVCVSOutput * 16.0);
   vec3 iQ = fract(vec3(iCell.xyx) * vec3(0.1031, 0.1030, 0.0973));  // arithmetic hash (no sin)
   iQ += dot(iQ, iQ.yzx + 33.33);
-  vec2 iJit = fract((iQ.xx + iQ.yz) * iQ.zy) - 0.5;
+  vec2 iCellPx = fwidth(tcoordVCVSOutput * 16.0);  // cells a pixel (CELL_SPARKLE_PX)
+  vec2 iJit = (fract((iQ.xx + iQ.yz) * iQ.zy) - 0.5)
+              * smoothstep({CELL_SPARKLE_PX[0]:.3f}, {CELL_SPARKLE_PX[1]:.3f}, 1.0 / max(max(iCellPx.x, iCellPx.y), 1e-6));
   // the panel between two hinges (the image's layout: four a tile along v), a strip across the whole blanket,
   // folded about its hinge line: it tilts along v only (v's direction on the surface from the screen
   // derivatives of position and texture coordinate)
