@@ -662,6 +662,17 @@ def _ragged(bright: np.ndarray) -> float:
     return float((bright & ~inner).sum() / max(int(bright.sum()), 1))
 
 
+def _wing_in_the_mirror(record, size: tuple[int, int]) -> RenderSettings:
+    """The P6 wing from 40 m, 20 deg across, the camera along the Sun's mirror direction off it (no Earth,
+    no shadows): a view in which the whole wing glints."""
+    wing = _wing_centre_lvlh(record, "p6")
+    key = CameraKey(at_s=0.0, mode="fixed", anchor="part:p6", target="part:p6", target_offset_m=tuple(wing),
+                    position_m=tuple(wing + 40.0 * np.array([0.8, 0.0, -0.6])), fov_deg=20.0)
+    return RenderSettings(width_px=size[0], height_px=size[1], camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
+                          earth=EarthSettings(show=False), quality=Quality(supersample=1.0, stars=0),
+                          lighting=Lighting(sun_direction_lvlh=(0.8, 0.0, 0.6), sun_moves=False, shadows=False))
+
+
 @pytest.mark.slow
 def test_a_wing_s_glint_breaks_up_panel_by_panel(record, monkeypatch):
     """A truss wing seen along the Sun's mirror direction glints over hundreds of pixels, and the glint breaks
@@ -670,12 +681,7 @@ def test_a_wing_s_glint_breaks_up_panel_by_panel(record, monkeypatch):
     under half)."""
     from issvis.pictures import stage
 
-    wing = _wing_centre_lvlh(record, "p6")
-    key = CameraKey(at_s=0.0, mode="fixed", anchor="part:p6", target="part:p6", target_offset_m=tuple(wing),
-                    position_m=tuple(wing + 40.0 * np.array([0.8, 0.0, -0.6])), fov_deg=20.0)
-    s = RenderSettings(width_px=200, height_px=112, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
-                       earth=EarthSettings(show=False), quality=Quality(supersample=1.0, stars=0),
-                       lighting=Lighting(sun_direction_lvlh=(0.8, 0.0, 0.6), sun_moves=False, shadows=False))
+    s = _wing_in_the_mirror(record, (200, 112))
     glint = _still(record, s).mean(axis=2) > 200
     assert glint.sum() >= 200, f"{glint.sum()} pixels glint"
     assert _ragged(glint) > 0.55, f"the glint is one smooth patch ({_ragged(glint):.2f} of it on an edge)"
@@ -700,12 +706,7 @@ def test_a_wing_s_glint_has_no_grain_where_its_cells_are_too_small_to_draw(recor
     pixels step 0.4 levels from their neighbours (median); with the sparkle drawn at any size, 9.8."""
     from issvis.pictures import stage
 
-    wing = _wing_centre_lvlh(record, "p6")
-    key = CameraKey(at_s=0.0, mode="fixed", anchor="part:p6", target="part:p6", target_offset_m=tuple(wing),
-                    position_m=tuple(wing + 40.0 * np.array([0.8, 0.0, -0.6])), fov_deg=20.0)
-    s = RenderSettings(width_px=640, height_px=360, camera=CameraSettings(keys=(key,)), overlays=NO_TEXT,
-                       earth=EarthSettings(show=False), quality=Quality(supersample=1.0, stars=0),
-                       lighting=Lighting(sun_direction_lvlh=(0.8, 0.0, 0.6), sun_moves=False, shadows=False))
+    s = _wing_in_the_mirror(record, (640, 360))
     shown = _still(record, s)
     assert (shown.mean(axis=2) > 150).sum() >= 2000, "hardly any glint in view: it checks nothing"
     assert _grain(shown) <= 3.0, _grain(shown)

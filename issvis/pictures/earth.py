@@ -285,8 +285,8 @@ vec2 issvisCells(vec2 p) {
   return sqrt(vec2(d1, d2));
 }
 // a cloud deck's heaps: each of those jittered points the top of a rounded heap of cloud (a Gaussian of its
-// own height and a width of 0.45-0.55 of a cell), the heaps summed: the deck's height, x
-// top and 0.3-0.4 in the gaps where three heaps meet, smooth everywhere (polygons' creases and outlines
+// own height and a width of 0.45-0.55 of a cell), the heaps summed: the deck's height, 0.7 at
+// the median, 1.1-1.5 on the tops and under 0.3 in a tenth of the deck (the gaps), smooth everywhere (polygons' creases and outlines
 // read as crackle glaze); ``grad`` its gradient (the light on the flanks), ``near`` the distances to the
 // nearest two points (the walls of open cells), ``cell`` the nearest point's cell (its own tone)
 float issvisHeaps(vec2 p, out vec2 grad, out vec2 near, out vec2 cell) {
