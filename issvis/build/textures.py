@@ -193,7 +193,7 @@ def _quilt(n: int, base: tuple[float, float, float], seed: int, cols: int) -> tu
     img = np.asarray(base)[None, None, :] * shade[..., None]
     img = np.where(grey[..., None], img * np.array([0.92, 0.93, 0.94]), img)
     img[..., 2] = img[..., 2] / warm
-    height = 0.3 * puff + 0.7 * wrinkle - 0.08 * stitch - 0.4 * seam
+    height = 0.5 * puff + 0.45 * wrinkle - 0.1 * stitch - 0.4 * seam
     return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), height
 
 
