@@ -373,9 +373,12 @@ def test_importing_the_viewer_does_not_import_pyvista():
 
 
 # --- a real window on Xvfb -----------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def xvfb_display():
-    """A private Xvfb server; it picks a free display number and reports it when ready."""
+    """A private Xvfb server for one test; it picks a free display number and reports it when ready. (One
+    server for the whole module was lost once in a full local run under load: a later test got "bad X
+    server connection" on a display the earlier ones had used. A server a test costs ~0.3 s, and no test
+    depends on another's.)"""
     exe = shutil.which("Xvfb")
     if exe is None:
         pytest.skip("Xvfb is not installed (Debian package 'xvfb'); the real-window test needs an X server")
