@@ -242,6 +242,14 @@ def _smooth(f: float) -> float:
     return f * f * f * (f * (6 * f - 15) + 10)  # smootherstep: zero velocity and acceleration at keys
 
 
+def arc_offset(da: np.ndarray, db: np.ndarray, f: float) -> np.ndarray:
+    """The eye's offset from its focal point a fraction ``f`` of the way from offset ``da`` to ``db`` (m):
+    an arc about the focal point, the look turning (slerp) and the distance scaling (log), so that a move
+    keeps its subject in frame rather than cutting a straight line past it."""
+    na, nb = max(float(np.linalg.norm(da)), 1e-6), max(float(np.linalg.norm(db)), 1e-6)
+    return _slerp_vec(da, db, f) * math.exp((1 - f) * math.log(na) + f * math.log(nb))
+
+
 def _slerp_vec(a: np.ndarray, b: np.ndarray, f: float) -> np.ndarray:
     a = a / np.linalg.norm(a)
     b = b / np.linalg.norm(b)
@@ -410,15 +418,10 @@ class Clip:
         f = _smooth(f) if a.ease == "smooth" else min(max(f, 0.0), 1.0)
         pa, ta, ua, fa = self._key_pose(i, video_s, pos, quat)
         pb, tb, ub, fb = self._key_pose(i + 1, video_s, pos, quat)
-        # blend around the focal point: the look direction turns (slerp) and the distance scales
-        # (log), so a pull-back is an arc that keeps the subject in frame rather than a straight cut
+        # blend around the focal point: a pull-back is an arc that keeps the subject in frame
         target = (1 - f) * ta + f * tb
-        da, db = pa - ta, pb - tb
-        na, nb = max(float(np.linalg.norm(da)), 1e-6), max(float(np.linalg.norm(db)), 1e-6)
-        direction = _slerp_vec(da, db, f)
-        distance = math.exp((1 - f) * math.log(na) + f * math.log(nb))
         up = _slerp_vec(ua, ub, f)
-        return self._finish(target + direction * distance, target, up, (1 - f) * fa + f * fb)
+        return self._finish(target + arc_offset(pa - ta, pb - tb, f), target, up, (1 - f) * fa + f * fb)
 
     def subject_point(self, video_s: float) -> np.ndarray:
         """LVLH position, m, of what the camera looks at (the shot's subject, or the keys' target)."""
@@ -442,14 +445,9 @@ class Clip:
             origin = self.points.point(anchor, pos, quat)
         pa = origin + np.asarray(shot.from_m, float)
         pb = origin + np.asarray(shot.to_m if shot.to_m is not None else shot.from_m, float)
-        da, db = pa - target, pb - target
-        na, nb = max(float(np.linalg.norm(da)), 1e-6), max(float(np.linalg.norm(db)), 1e-6)
-        # an arc about the subject: the look turns (slerp) and the distance scales (log)
-        direction = _slerp_vec(da, db, f)
-        distance = math.exp((1 - f) * math.log(na) + f * math.log(nb))
         fov_b = shot.to_fov_deg if shot.to_fov_deg is not None else shot.fov_deg
         up = np.asarray(shot.up, float)
-        return self._finish(target + direction * distance, target, up / np.linalg.norm(up),
+        return self._finish(target + arc_offset(pa - target, pb - target, f), target, up / np.linalg.norm(up),
                             (1 - f) * shot.fov_deg + f * fov_b)
 
     @staticmethod

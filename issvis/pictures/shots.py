@@ -24,7 +24,7 @@ from ..core.frames import EARTH_RADIUS_M, limb_dip_rad, quat_to_matrix
 from ..core.tolerances import TOLERANCES
 from ..record.scene_of import DEFAULT_ALTITUDE_M
 from ..scene.render_settings import Lighting, RenderSettings, Shot
-from .camera import CameraPose, PointResolver, RenderSettingsError, _slerp_vec, project
+from .camera import CameraPose, PointResolver, RenderSettingsError, arc_offset, project
 
 
 class CameraPathError(RenderSettingsError):
@@ -604,10 +604,8 @@ def _auto_shots(record: Any, settings: RenderSettings, points: PointResolver) ->
             eyes = []
             for c in cs:
                 shot = make_leaving(c, 1.0)
-                da = origin + np.asarray(shot.from_m) - target
-                db = origin + np.asarray(shot.to_m) - target
-                reach = math.sqrt(float(np.linalg.norm(da)) * float(np.linalg.norm(db)))
-                eyes.append(target + _slerp_vec(da, db, 0.5) * reach)
+                eyes.append(target + arc_offset(origin + np.asarray(shot.from_m) - target,
+                                                origin + np.asarray(shot.to_m) - target, 0.5))
             return wing_glint_deg(boxes, rem, pos_mid, rot_mid, np.array(eyes), sun(mid), target)
 
         shots.append(_pick(probe, make_leaving, _Want(42.0, sun(mid), light_deg=LEAVING_LIGHT_DEG, glint=glint)))
