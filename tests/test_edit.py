@@ -483,6 +483,32 @@ def test_read_out_words_are_plain():
     assert [duration_words(x) for x in (45, 60, 840)] == ["45 seconds", "1 minute", "14 minutes"]
 
 
+def test_the_read_out_s_words_stay_put_as_the_distance_grows_a_digit():
+    """Where the shutter blend lays a frame's old read-out under the new one, a line that shifted showed
+    twice (at 99.9 -> 101 m every glyph after the number); measured in the read-out's own font, the words
+    after the number now start within a pixel of one place, where plain distance words move 10-21 px."""
+    import vtk
+
+    from issvis.pictures.video import distance_words, readout_distance_words
+
+    prop = vtk.vtkTextProperty()
+    prop.SetFontFamilyToArial()
+    prop.SetFontSize(32)  # the read-out's size at 1080p (0.030 of the frame's height)
+    measure = vtk.vtkTextRenderer()
+
+    def width_px(text: str) -> int:
+        box = [0, 0, 0, 0]
+        assert measure.GetBoundingBox(prop, f"|{text} apart", box, 72)  # '|': leading spaces count
+        return box[1] - box[0]
+
+    distances_m = (0.45, 1.0, 3.24, 9.96, 12.4, 99.9, 101.0, 283.2, 999.0)
+    padded = [width_px(readout_distance_words(m)) for m in distances_m]
+    plain = [width_px(distance_words(m)) for m in distances_m]
+    assert max(padded) - min(padded) <= 1, padded
+    assert max(plain) - min(plain) >= 10, plain  # what the padding is for: the check fails without it
+    assert [readout_distance_words(m).strip() for m in distances_m] == [distance_words(m) for m in distances_m]
+
+
 def test_the_sides_are_named_from_the_record():
     from issvis.pictures.video import side_names
     from issvis.record.record import Record

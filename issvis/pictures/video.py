@@ -125,6 +125,21 @@ def distance_words(m: float) -> str:
     return f"{m:,.0f} m"
 
 
+READOUT_NUMBER_WIDTH = 7  # the read-out's distance fills the width of '99.9' (3 digits and a point), in points
+
+
+def readout_distance_words(m: float) -> str:
+    """``distance_words`` right-aligned in the width of '99.9', with spaces before it: in the read-out's
+    font (VTK's Arial) every digit is as wide as two spaces, and a space as wide as a point or a comma. So
+    the words after the number stay where they are as it grows from '9.9 m' to '10.0 m' or from '99.9 m'
+    to '101 m'. Where the shutter blend lays the old read-out under the new for a frame, a shifted line
+    showed twice; now only the digits that change do."""
+    words = distance_words(m)
+    number = words.split(" ")[0]
+    width = sum(2 if c.isdigit() else 1 for c in number)
+    return " " * max(READOUT_NUMBER_WIDTH - width, 0) + words
+
+
 def speed_words(mps: float) -> str:
     """'11 cm/s', '1.2 m/s'."""
     v = abs(mps)
@@ -366,7 +381,7 @@ class Overlays:
                 lines.append("Docked" if t_s < gap[2] else "Opening")
             else:
                 moving = "moving apart" if gap[1] >= 0 else "closing"
-                lines.append(f"{distance_words(gap[0])} apart, {moving} at {speed_words(gap[1])}")
+                lines.append(f"{readout_distance_words(gap[0])} apart, {moving} at {speed_words(gap[1])}")
         if self.cfg.clock:
             lines.append(time_factor_words(self.clip.time.rate(video_s)))
         return " " + " \n ".join(lines) + " " if lines else ""
