@@ -248,13 +248,54 @@ def _radiator(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _rgb((0.88, 0.88, 0.88), shade), rib
 
 
+def _facets(n: int, cells: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Voronoi facets that tile: ``cells`` jittered sites each way. Returns (facet id (int), the pixel's
+    offset from its site (2, n, n) in tile units, and the distance to the nearest facet border, tile units
+    (half the gap between the nearest and second-nearest site distances, a good estimate at small gaps))."""
+    u, v = _grid_coords(n)
+    gu, gv = u * cells, v * cells
+    iu, iv = np.floor(gu).astype(int), np.floor(gv).astype(int)
+    d1 = np.full(u.shape, np.inf)
+    d2 = np.full(u.shape, np.inf)
+    best = np.zeros(u.shape, int)
+    off = np.zeros((2,) + u.shape)
+    for du in (-1, 0, 1):
+        for dv in (-1, 0, 1):
+            cu, cv = (iu + du) % cells, (iv + dv) % cells  # the site's cell, wrapped: the image tiles
+            su = iu + du + 0.1 + 0.8 * _hash(cu, cv, seed)
+            sv = iv + dv + 0.1 + 0.8 * _hash(cu, cv, seed + 1)
+            ou, ov = gu - su, gv - sv
+            d = np.sqrt(ou * ou + ov * ov)
+            nearer = d < d1
+            d2 = np.where(nearer, d1, np.minimum(d2, d))
+            d1 = np.where(nearer, d, d1)
+            best = np.where(nearer, cu * cells + cv, best)
+            off[0] = np.where(nearer, ou, off[0])
+            off[1] = np.where(nearer, ov, off[1])
+    return best, off / cells, (d2 - d1) / (2 * cells)
+
+
 def _gold(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Crinkled gold foil: strong irregular creases."""
-    h = _fbm(n, 16, 31, 4)
-    crease = np.abs(_fbm(n, 10, 37, 3) - 0.5)
-    height = h + 0.8 * (0.5 - crease)
-    shade = 0.86 + 0.22 * h - 0.18 * np.clip(0.05 - crease, 0, 1) / 0.05
-    return _rgb((1.0, 0.70, 0.26), shade), height
+    """Crinkled gold foil (MLI): flat facets a hand wide, each turned its own way so it mirrors more or
+    less light (bright pale gold to deep amber) and shaded across as a tilted mirror is, smaller facets
+    breaking up the big ones, the creases between them only a step in shade. Photographs of foil show
+    facets, not a grain: a smooth noise here read as cork."""
+    big, off, edge = _facets(n, 6, 31)
+    small, off_s, _ = _facets(n, 14, 37)
+    tone = _hash(big, np.full_like(big, 3), 31)
+    gu = _hash(big, np.full_like(big, 5), 31) - 0.5
+    gv = _hash(big, np.full_like(big, 7), 31) - 0.5
+    tilt = (gu * off[0] + gv * off[1]) * 9  # a facet's shade changes across it: a tilted mirror
+    su = _hash(small, np.full_like(small, 5), 37) - 0.5
+    sv = _hash(small, np.full_like(small, 7), 37) - 0.5
+    fine = 0.5 * (_hash(small, np.full_like(small, 9), 37) - 0.5) + (su * off_s[0] + sv * off_s[1]) * 12
+    crease = np.clip(1.0 - edge / 0.003, 0.0, 1.0)
+    bright = np.clip(0.4 + 0.5 * tone + 0.7 * tilt + 0.25 * fine, 0.0, 1.0)
+    deep, pale = np.array([0.86, 0.47, 0.09]), np.array([1.0, 0.80, 0.36])
+    img = deep + (pale - deep) * bright[..., None]
+    img *= ((0.68 + 0.36 * bright) * (1 - 0.15 * crease))[..., None]
+    height = 0.6 * (tone + tilt) + 0.3 * fine - 0.2 * crease
+    return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8), height
 
 
 def _plain(n: int, base: tuple[float, float, float], seed: int, amount: float, streak: bool = False) -> np.ndarray:
