@@ -283,6 +283,39 @@ def test_a_cloud_deck_shows_its_cells_in_the_sun(undock_record, monkeypatch, rec
     assert _fine_contrast(flat) < 0.004, _fine_contrast(flat)
 
 
+def _gaps_seen_share(altitude_m: float, off_nadir_deg: float, rows: int) -> float:
+    """The mean over a ``_ground_view``'s rows of the share of a deck's gaps that shows past their walls,
+    1 - GAP_WALL_RATIO cot(elevation), from the geometry of the view alone (a sphere of 6371 km)."""
+    radius_m = 6371000.0
+    y = (np.arange(rows) + 0.5) / rows * 2.0 - 1.0
+    off_nadir = math.radians(off_nadir_deg) + np.arctan(y * math.tan(math.radians(9.8) / 2))
+    elevation = np.arccos(np.clip((radius_m + altitude_m) / radius_m * np.sin(off_nadir), 0.0, 1.0))
+    return float(np.clip(1.0 - earth.GAP_WALL_RATIO / np.tan(elevation), 0.0, 1.0).mean())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("record_s", [100.0, 150.0])
+def test_a_deck_s_gaps_hide_behind_its_walls_towards_the_horizon(undock_record, monkeypatch, record_s):
+    """The deck under the leaving shot, seen straight down and 64 deg off nadir (its ground at elevations of
+    24 to 6 deg). Of the light its gaps and pockets of open cells take away (the deck drawn with every gap
+    hidden, against every gap shown), the share that goes is the share of a gap a wall of GAP_WALL_RATIO
+    its width leaves in sight: all of it looking down (measured 0.99), about half of it towards the horizon
+    (0.51-0.56 against 0.53 from the geometry). Before, every gap showed at any angle (a share of 1), and
+    the far pockets lay near the limb as flat grey smudges."""
+    from issvis.pictures import stage
+
+    altitude_m = float(undock_record.meta["orbit"]["altitude_m"])
+    for off_nadir_deg in (0.0, 64.0):
+        light = {}
+        for name, ratio in (("walls", earth.GAP_WALL_RATIO), ("all shown", 0.0), ("all hidden", 1e4)):
+            monkeypatch.setattr(stage, "EARTH_FRAGMENT_IMPL", earth.earth_fragment_impl(gap_wall_ratio=ratio))
+            light[name] = _ground_light(undock_record, record_s, off_nadir_deg, (384, 216))
+        taken = light["all hidden"] - light["all shown"]
+        assert taken > 0.02, ("the view shows hardly any gap: it checks nothing", light)
+        share = (light["all hidden"] - light["walls"]) / taken
+        assert abs(share - _gaps_seen_share(altitude_m, off_nadir_deg, 216)) <= 0.1, (off_nadir_deg, share, light)
+
+
 @pytest.mark.slow
 def test_cirrus_in_the_wide_is_a_veil_not_ripples(undock_record, tmp_path):
     """The ground of the wide over the day side (video 27 s, 960 x 540, below the Russian segment's level and

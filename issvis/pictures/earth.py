@@ -253,6 +253,13 @@ DECK_GAP, DECK_BILLOW, DECK_SUN = 0.45, 0.35, 0.35
 # and the cloud is thinner in the gaps: DECK_THIN of its opacity goes (more where the deck itself thins); from
 # 420 km under a high Sun that, not the shade, is what shows a deck's cells (a white floor without it)
 DECK_THIN = 0.45
+# Seen obliquely, a deck's gaps and its pockets' clear cells hide behind the cloud around them: a wall of
+# height H hides H / tan(elevation) of the gap behind it, so of a gap of width D a share 1 - (H / D) cot(e)
+# shows (all of it looking straight down, none below an elevation of atan(H / D)). Stratocumulus walls about
+# 1 km high round clear cells about 8 km across: H / D ~ 0.12 (the gaps show at 30 deg elevation 79 %,
+# at 15 deg 55 %, none under 7 deg). Without it the far pockets near the horizon lay on the deck as flat
+# grey smudges, where photographs show the deck closing up into an unbroken white towards the limb.
+GAP_WALL_RATIO = 0.12
 DECK_RELIEF_GAP_MEAN = 0.141  # the mean over the deck of relief x gap (sampled on 4e5 points), for the far deck
 DECK_FAR_DARK = 0.073  # 1 - the mean over the cells of what the relief does to the deck's albedo (sampled: 0.927)
 DECK_TONE = 0.16  # and each cell is up to this much brighter or greyer than its neighbours (thicker, thinner)
@@ -521,6 +528,8 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
     if (opacity > 0.0 && detailAmp > 0.0) {
       // (on the deck only: over scattered cloud its walls cut a camouflage of clear polygons through the cumulus)
       float deckHere = smoothstep(0.5 - edge, 0.5 + edge, field);
+      // how much of a gap shows past the cloud around it, at this line of sight's elevation (GAP_WALL_RATIO)
+      float gapsSeen = clamp(1.0 - %(gap_wall)s * sqrt(max(1.0 - muV * muV, 0.0)) / max(muV, 1e-3), 0.0, 1.0);
       float seen = 1.0 - smoothstep(0.12, 0.3, fp * %(deck)s);  // cells of a few pixels or more
       float wd = seen * deckHere;
       // pockets of open cells (~%(pocket_km)s km): there the deck's cells open, their middles clear, cloud
@@ -530,14 +539,14 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       if (deckHere > 0.0) {
         vec2 pq = mat2(0.8, -0.6, 0.6, 0.8) * q * %(pockets)s;
         pk = smoothstep(0.6, 0.76, 0.65 * issvisNoise(pq + vec2(4.0, 1.0)) + 0.35 * issvisNoise(pq * 2.6 + vec2(2.0, 7.0)));
-        opacity *= 1.0 - (1.0 - seen) * deckHere * pk * %(pocket_open)s * 0.49;
+        opacity *= 1.0 - (1.0 - seen) * deckHere * pk * %(pocket_open)s * 0.49 * gapsSeen;
       }
       // and where the cells are too small to draw, the mean of what their relief does to the deck's albedo
       // (DECK_FAR_DARK: the gaps' grey and the heaps' tones, averaged over the cells and the relief's own
       // variation; without it the far deck came out 6-24 %% brighter than the near), and of their thinner
       // cloud (DECK_THIN x the mean gap)
       cloudAlb *= 1.0 - (1.0 - seen) * deckHere * %(deck_far_dark)s;
-      opacity *= 1.0 - (1.0 - seen) * deckHere * %(deck_far_thin)s;
+      opacity *= 1.0 - (1.0 - seen) * deckHere * %(deck_far_thin)s * gapsSeen;
       if (wd > 0.0) {
         mat2 turn = mat2(0.6, 0.8, -0.8, 0.6);
         vec2 pd = turn * q * %(deck)s + vec2(1.0, 4.0);
@@ -567,12 +576,12 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
         float lit = 1.0 + %(deck_sun)s * facing * min(low, 2.0);
         cloudAlb *= (1.0 - wd * relief * %(deck_gap)s * gap) * (1.0 + wd * relief * %(deck_billow)s * billow * (1.0 - gap))
                     * mix(1.0, lit * cellTone, wd * relief);
-        opacity *= 1.0 - wd * relief * gap * mix(%(deck_thin)s, 0.9, 1.0 - smoothstep(0.5, 0.6, field));
+        opacity *= 1.0 - wd * relief * gap * mix(%(deck_thin)s, 0.9, 1.0 - smoothstep(0.5, 0.6, field)) * gapsSeen;
         if (pk > 0.0) {
           // walls of wandering thickness (one width everywhere read as crazy paving), ragged with the billows
           // (smooth walls read as white lace)
           float w0 = 0.06 + 0.3 * wander;
-          opacity *= 1.0 - wd * pk * %(pocket_open)s * smoothstep(w0, w0 + 0.3, fd.y - fd.x + 0.5 * billow);
+          opacity *= 1.0 - wd * pk * %(pocket_open)s * smoothstep(w0, w0 + 0.3, fd.y - fd.x + 0.5 * billow) * gapsSeen;
         }
       }
     }
@@ -641,10 +650,11 @@ _EARTH_FRAGMENT_TEMPLATE = EARTH_FRAGMENT_IMPL
 
 
 def earth_fragment_impl(deck_relief: tuple[float, float, float, float] = (DECK_GAP, DECK_BILLOW, DECK_SUN,
-                                                                         DECK_TONE), pockets: bool = True) -> str:
+                                                                         DECK_TONE), pockets: bool = True,
+                        gap_wall_ratio: float = GAP_WALL_RATIO) -> str:
     """Earth's fragment shader body with this module's constants filled in; ``deck_relief`` (gap, billow,
-    Sun, cell tone) and ``pockets`` (of open cells) are there so that a test can draw a flat deck to
-    compare with."""
+    Sun, cell tone), ``pockets`` (of open cells) and ``gap_wall_ratio`` (0: every gap shows at any angle)
+    are there so that a test can draw a flat deck, or one without walls, to compare with."""
     gap, billow, sun, tone = deck_relief
     return _EARTH_FRAGMENT_TEMPLATE % {
         "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
@@ -654,7 +664,7 @@ def earth_fragment_impl(deck_relief: tuple[float, float, float, float] = (DECK_G
         "deck_billow": f"{billow:.3f}", "deck_sun": f"{sun:.3f}", "deck_tone": f"{tone:.3f}",
         "deck_far_dark": f"{DECK_FAR_DARK if (gap or tone) else 0.0:.3f}", "deck_thin": f"{DECK_THIN if gap else 0.0:.3f}",
         "deck_far_thin": f"{DECK_THIN * DECK_RELIEF_GAP_MEAN if gap else 0.0:.4f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
-        "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}"}
+        "gamma": f"{EARTH_GAMMA:.3f}", "encode": f"{1 / EARTH_GAMMA:.5f}", "gap_wall": f"{gap_wall_ratio:.4f}"}
 
 
 EARTH_FRAGMENT_IMPL = earth_fragment_impl()
