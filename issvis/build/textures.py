@@ -248,7 +248,7 @@ def _radiator(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _rgb((0.88, 0.88, 0.88), shade), rib
 
 
-def _facets(n: int, cells: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _facets(n: int, cells: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Voronoi facets that tile: ``cells`` jittered sites each way. Returns (facet id (int), the pixel's
     offset from its site (2, n, n) in tile units, and the distance to the nearest facet border, tile units
     (half the gap between the nearest and second-nearest site distances, a good estimate at small gaps))."""
