@@ -198,6 +198,9 @@ def test_the_haze_towards_the_horizon_is_blue_not_grey_nor_violet(wide_27s):
     assert b - r >= 12.0 and g - r >= 3.0, (r, g, b)
 
 
+GROUND_VIEW_FOV_DEG = 9.8  # ``_ground_view``'s field of view (vertical)
+
+
 def _ground_view(record, record_s: float, off_nadir_deg: float, size: tuple[int, int], clouds: float = 1.0,
                  sun_overhead: bool = True) -> np.ndarray:
     """(H, W, 3) uint8: a 9.8 deg view of the ground from just below the station, ``off_nadir_deg`` from
@@ -217,7 +220,8 @@ def _ground_view(record, record_s: float, off_nadir_deg: float, size: tuple[int,
 
     a = math.radians(off_nadir_deg)
     key = CameraKey(at_s=0.0, mode="fixed", anchor="station", target="station", position_m=(-150.0, 0.0, 0.0),
-                    target_offset_m=(-150.0 - 1000.0 * math.cos(a), 0.0, 1000.0 * math.sin(a)), fov_deg=9.8,
+                    target_offset_m=(-150.0 - 1000.0 * math.cos(a), 0.0, 1000.0 * math.sin(a)),
+                    fov_deg=GROUND_VIEW_FOV_DEG,
                     up=(0.0, 0.0, 1.0) if off_nadir_deg else (0.0, 1.0, 0.0))
     settings = RenderSettings(width_px=size[0], height_px=size[1], camera=CameraSettings(keys=(key,)),
                               overlays=Overlays(title_card=False, end_card=False, clock=False, separation=False),
@@ -285,11 +289,12 @@ def test_a_cloud_deck_shows_its_cells_in_the_sun(undock_record, monkeypatch, rec
 
 def _gaps_seen_share(altitude_m: float, off_nadir_deg: float, rows: int) -> float:
     """The mean over a ``_ground_view``'s rows of the share of a deck's gaps that shows past their walls,
-    1 - GAP_WALL_RATIO cot(elevation), from the geometry of the view alone (a sphere of 6371 km)."""
-    radius_m = 6371000.0
+    1 - GAP_WALL_RATIO cot(elevation), from the geometry of the view alone (a sphere of EARTH_RADIUS_M)."""
+    from issvis.core.frames import EARTH_RADIUS_M
+
     y = (np.arange(rows) + 0.5) / rows * 2.0 - 1.0
-    off_nadir = math.radians(off_nadir_deg) + np.arctan(y * math.tan(math.radians(9.8) / 2))
-    elevation = np.arccos(np.clip((radius_m + altitude_m) / radius_m * np.sin(off_nadir), 0.0, 1.0))
+    off_nadir = math.radians(off_nadir_deg) + np.arctan(y * math.tan(math.radians(GROUND_VIEW_FOV_DEG) / 2))
+    elevation = np.arccos(np.clip((EARTH_RADIUS_M + altitude_m) / EARTH_RADIUS_M * np.sin(off_nadir), 0.0, 1.0))
     return float(np.clip(1.0 - earth.GAP_WALL_RATIO / np.tan(elevation), 0.0, 1.0).mean())
 
 
