@@ -243,6 +243,13 @@ SCATTERED_CELLS = 7000.0  # cells of the scattered cumulus over 180 deg of latit
 PUFF_HEIGHT_M = 1500.0  # a fair-weather cumulus' middle, over its shadow on the ground
 DECK_POCKETS = 90.0  # pockets of open cells in a deck, over 180 deg of latitude (~220 km)
 POCKET_OPEN = 0.98  # how clear a pocket's cells are in their middles (at 0.92 the cloud left drew them slate grey)
+# Each of a pocket's cells opens its own amount (its own draw, uniform 0..1): POCKET_CELL_OPEN is the least
+# any cell opens (of POCKET_OPEN) and the share of cells that open all the way, the rest spread evenly
+# between; and its clear middle is wider the more it opens, by up to +-POCKET_CELL_WIDEN/2 of the cell's
+# width. One depth and width for every cell read as rows of fish scales. The cells' mean stands in for
+# them in the far pockets: (1 - full) (1 + least) / 2 + full.
+POCKET_CELL_OPEN = (0.25, 0.4)
+POCKET_CELL_WIDEN = 0.3
 CIRRUS_PATCHES = 60.0  # cirrus comes in patches over 180 deg of latitude (~330 km)
 DECK_CELLS = 1600.0  # stratocumulus cells of a cloud deck over 180 deg of latitude (~12 km)
 # A deck's relief: rounded heaps of cloud (one a cell), greyer in the gaps between them (by up to DECK_GAP of
@@ -534,12 +541,12 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
       float wd = seen * deckHere;
       // pockets of open cells (~%(pocket_km)s km): there the deck's cells open, their middles clear, cloud
       // left along their walls; where the cells are too small to draw, the cover they would leave
-      // (POCKET_OPEN x the mean of the opening over a cell, 0.49)
+      // (POCKET_OPEN x the mean of the opening over a cell, 0.49, x the cells' mean share of it, POCKET_CELL_OPEN)
       float pk = 0.0;
       if (deckHere > 0.0) {
         vec2 pq = mat2(0.8, -0.6, 0.6, 0.8) * q * %(pockets)s;
         pk = smoothstep(0.6, 0.76, 0.65 * issvisNoise(pq + vec2(4.0, 1.0)) + 0.35 * issvisNoise(pq * 2.6 + vec2(2.0, 7.0)));
-        opacity *= 1.0 - (1.0 - seen) * deckHere * pk * %(pocket_open)s * 0.49 * gapsSeen;
+        opacity *= 1.0 - (1.0 - seen) * deckHere * pk * %(pocket_open)s * 0.49 * %(pocket_mean)s * gapsSeen;
       }
       // and where the cells are too small to draw, the mean of what their relief does to the deck's albedo
       // (DECK_FAR_DARK: the gaps' grey and the heaps' tones, averaged over the cells and the relief's own
@@ -580,8 +587,15 @@ EARTH_FRAGMENT_IMPL = """//VTK::Light::Impl
         if (pk > 0.0) {
           // walls of wandering thickness (one width everywhere read as crazy paving), ragged with the billows
           // (smooth walls read as white lace)
-          float w0 = 0.06 + 0.3 * wander;
-          opacity *= 1.0 - wd * pk * %(pocket_open)s * smoothstep(w0, w0 + 0.3, fd.y - fd.x + 0.5 * billow) * gapsSeen;
+          // and each cell opens its own amount (POCKET_CELL_OPEN: some all the way to the sea, others keep
+          // cloud in their middles), the clearer the wider (one depth and width for every cell read as rows of
+          // fish scales)
+          // (each cell's own from a little inside its edge: across the edge the two cells agree, no seam)
+          float hc = issvisHash(cid + vec2(71.0, 3.0));
+          float inner = smoothstep(0.0, 0.25, fd.y - fd.x);
+          float w0 = 0.06 + 0.3 * wander + %(pocket_widen)s * (0.5 - hc) * inner;
+          float cellOpen = mix(1.0, min(%(pocket_least)s + (1.0 - %(pocket_least)s) * hc / %(pocket_full)s, 1.0), inner);
+          opacity *= 1.0 - wd * pk * %(pocket_open)s * cellOpen * smoothstep(w0, w0 + 0.3, fd.y - fd.x + 0.5 * billow) * gapsSeen;
         }
       }
     }
@@ -651,16 +665,22 @@ _EARTH_FRAGMENT_TEMPLATE = EARTH_FRAGMENT_IMPL
 
 def earth_fragment_impl(deck_relief: tuple[float, float, float, float] = (DECK_GAP, DECK_BILLOW, DECK_SUN,
                                                                          DECK_TONE), pockets: bool = True,
-                        gap_wall_ratio: float = GAP_WALL_RATIO) -> str:
+                        gap_wall_ratio: float = GAP_WALL_RATIO,
+                        pocket_cells: tuple[float, float, float] = (*POCKET_CELL_OPEN, POCKET_CELL_WIDEN)) -> str:
     """Earth's fragment shader body with this module's constants filled in; ``deck_relief`` (gap, billow,
-    Sun, cell tone), ``pockets`` (of open cells) and ``gap_wall_ratio`` (0: every gap shows at any angle)
-    are there so that a test can draw a flat deck, or one without walls, to compare with."""
+    Sun, cell tone), ``pockets`` (of open cells), ``gap_wall_ratio`` (0: every gap shows at any angle) and
+    ``pocket_cells`` (the least a pocket's cell opens, the share that open fully, the widening; (1, 1, 0):
+    every cell alike) are there so that a test can draw a flat deck, one without walls or one with uniform
+    pockets, to compare with."""
     gap, billow, sun, tone = deck_relief
+    least, full, widen = pocket_cells
+    cell_mean = (1.0 - full) * (1.0 + least) / 2.0 + full
     return _EARTH_FRAGMENT_TEMPLATE % {
         "octaves": CLOUD_OCTAVES, "base": f"{CLOUD_BASE_CELLS:.1f}", "height": f"{CLOUD_HEIGHT_M / 6371000.0:.4e}",
         "puff_ratio": f"{PUFF_HEIGHT_M / CLOUD_HEIGHT_M:.4f}", "cells": f"{SCATTERED_CELLS:.1f}",
         "deck": f"{DECK_CELLS:.1f}", "cirrus": f"{CIRRUS_PATCHES:.1f}", "pockets": f"{DECK_POCKETS:.1f}",
-        "pocket_km": f"{20015.0 / DECK_POCKETS:.0f}", "pocket_open": f"{POCKET_OPEN if pockets else 0.0:.3f}", "cirrus_km": f"{20015.0 / CIRRUS_PATCHES:.0f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_gap": f"{gap:.3f}",
+        "pocket_km": f"{20015.0 / DECK_POCKETS:.0f}", "pocket_open": f"{POCKET_OPEN if pockets else 0.0:.3f}", "pocket_least": f"{least:.3f}", "pocket_full": f"{max(1.0 - full, 1e-3):.3f}",
+        "pocket_mean": f"{cell_mean:.4f}", "pocket_widen": f"{widen:.3f}", "cirrus_km": f"{20015.0 / CIRRUS_PATCHES:.0f}", "deck_km": f"{20015.0 / DECK_CELLS:.0f}", "deck_gap": f"{gap:.3f}",
         "deck_billow": f"{billow:.3f}", "deck_sun": f"{sun:.3f}", "deck_tone": f"{tone:.3f}",
         "deck_far_dark": f"{DECK_FAR_DARK if (gap or tone) else 0.0:.3f}", "deck_thin": f"{DECK_THIN if gap else 0.0:.3f}",
         "deck_far_thin": f"{DECK_THIN * DECK_RELIEF_GAP_MEAN if gap else 0.0:.4f}", "contrast": f"{CLOUD_CONTRAST:.2f}",
