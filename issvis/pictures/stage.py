@@ -115,14 +115,19 @@ SHADOW_CASTER_SHRINK = 2.0**-16
 # so with a low Sun, when the range spans the station's length (~130 m), shadows cast from 5 m away
 # came out 60 % lit. The station's shaders replace it by a depth test in metres: the occluder's depth
 # is read back from the map (it holds exp(11 x depth)), a point is shadowed once it lies SHADOW_BIAS_M
-# behind the occluder (over a SHADOW_SOFTNESS_M ramp), tested at four taps around it and blended
-# bilinearly (edges ramp instead of stair-stepping; the taps a texel apart, or as far apart as the Sun's
-# disc spreads the edge of an occluder that far away), looked up from a point SHADOW_NORMAL_OFFSET_M out
+# behind the occluder (over a SHADOW_SOFTNESS_M ramp), tested at taps around it and blended by a cubic
+# B-spline (edges follow a smooth curve, not the texels' staircase), the edge then narrowed to the
+# penumbra the Sun's disc casts (see _SHADOW_FACTOR), looked up from a point SHADOW_NORMAL_OFFSET_M out
 # along its normal (surfaces that graze the light do not shadow themselves).
 SHADOW_BIAS_M = 0.04
 SHADOW_SOFTNESS_M = 0.05
 SHADOW_NORMAL_OFFSET_M = 0.08
 SUN_DISC_RAD = 0.0093  # the Sun's apparent diameter (0.53 deg): an edge's penumbra is this times the gap
+# The narrowest shadow edge drawn, in texels of the map: the B-spline's own edge is 1.5 tap spacings wide and
+# is sharpened to the penumbra by at most 2x. (The curve its middle follows through the texels' staircase
+# still wanders +-0.3-0.4 texel about the true edge, measured on straight edges of slope 0.1-0.4 in numpy;
+# a sharper edge would draw that wander crisply.)
+SHADOW_MIN_RAMP_TEXELS = 0.75
 SHADOW_MAX_SPREAD_TEXELS = 3.0  # the widest spacing of the look-up's taps (4.8 cm at the opening's 1.6 cm texels)
 _VTK_SHADOW_CALL = "calcShadow(vertexVC, "
 _VTK_SHADOW_FACTOR = "expFactor = depthCExpBlured * depthCExpActual;"
@@ -132,31 +137,63 @@ _SHADOW_CALL = ("calcShadow((vertexVC + vec4(normalize(normalVCVSOutput) * "
 _SHADOW_FACTOR = f"""
 #define ISSVIS_SHADOWS 1
       {{
-        // percentage-closer filtering: the depth test at four taps around the point, blended bilinearly
-        // by where the point falls between them. The taps are a texel apart (edges ramp over a texel, no
-        // stairs), or as far apart as the Sun's disc spreads the edge of an occluder that far away
-        // (penumbra = SUN_DISC_RAD x gap, the gap estimated from VTK's own fetch at the point).
+        // percentage-closer filtering: the depth test at 4 x 4 taps round the point (less the corners), weighted
+        // by a cubic B-spline of where the point falls between them, then sharpened to the penumbra. A step
+        // edge in the map comes out of the B-spline as a ramp 1.5 tap spacings wide whose middle follows a
+        // smooth curve through the texels' staircase (bilinear weights over 2 x 2 taps kept the staircase:
+        // edges stepped 5-10 px at a time in the opening close-up). The ramp is then narrowed to the
+        // penumbra the Sun's disc casts, SUN_DISC_RAD x the gap to the occluder (estimated from VTK's own
+        // fetch at the point), but no narrower than SHADOW_MIN_RAMP_TEXELS; the taps are a texel apart, or
+        // further (up to SHADOW_MAX_SPREAD_TEXELS) where the penumbra is wider.
         float issvisRange = sFarZ - sNearZ;
         vec2 issvisRes = vec2(textureSize(shadowMap, 0));
         float issvisTexelM = 1.0 / (issvisRes.x * length(vec3(shadowTransform[0][0], shadowTransform[1][0],
                                                                shadowTransform[2][0])));
         float issvisGap0 = (ldepth - log(max(depthCExpBlured, 1e-30)) / depthC) * issvisRange;
-        float issvisStep = clamp({SUN_DISC_RAD:.5f} * issvisGap0 / issvisTexelM, 1.0, {SHADOW_MAX_SPREAD_TEXELS:.1f});
-        vec2 issvisF = projected * issvisRes / issvisStep - 0.5;
+        float issvisPen = {SUN_DISC_RAD:.5f} * issvisGap0 / issvisTexelM;  // the penumbra, texels
+        float issvisStep = clamp(issvisPen / 1.5, 1.0, {SHADOW_MAX_SPREAD_TEXELS:.1f});
+        vec2 issvisF = projected * issvisRes / issvisStep - 0.5;  // in tap spacings, from the first tap's centre
         vec2 issvisW = fract(issvisF);
-        vec2 issvisBase = (floor(issvisF) + 0.5) * issvisStep / issvisRes;
+        vec2 issvisV = 1.0 - issvisW;
+        vec2 issvisW3 = issvisW * issvisW * issvisW;
+        vec2 issvisB0 = issvisV * issvisV * issvisV / 6.0;
+        vec2 issvisB1 = 0.5 * issvisW3 - issvisW * issvisW + 2.0 / 3.0;
+        vec2 issvisB3 = issvisW3 / 6.0;
+        vec4 issvisBx = vec4(issvisB0.x, issvisB1.x, 1.0 - issvisB0.x - issvisB1.x - issvisB3.x, issvisB3.x);
+        vec4 issvisBy = vec4(issvisB0.y, issvisB1.y, 1.0 - issvisB0.y - issvisB1.y - issvisB3.y, issvisB3.y);
+        // the taps' texels (texelFetch: 16 filtered look-ups cost the whole clip 16 % of a frame, 16 fetches 7-10 %)
+        vec2 issvisT0 = (floor(issvisF) - 0.5) * issvisStep;  // the first tap's centre, in texels
+        ivec2 issvisTop = ivec2(issvisRes) - 1;
+        ivec4 issvisIx = clamp(ivec4(floor(issvisT0.x + vec4(0.0, 1.0, 2.0, 3.0) * issvisStep)), 0, issvisTop.x);
+        ivec4 issvisIy = clamp(ivec4(floor(issvisT0.y + vec4(0.0, 1.0, 2.0, 3.0) * issvisStep)), 0, issvisTop.y);
         // the test at each tap, linear in the map's value v = exp(depthC x occluder depth) about the value
         // at the test's threshold (no log per tap: a fifth of the station's shadow cost; log(x) ~ x - 1 over
-        // the ramp, off by at most 3 % of it where the light's depth range is as short as 10 m)
-        float issvisInvT = exp(-depthC * (ldepth - {SHADOW_BIAS_M:.4f} / issvisRange));
+        // the ramp, off by at most 3 % of it where the light's depth range is as short as 10 m): lit = a v + c
         float issvisK = issvisRange / ({SHADOW_SOFTNESS_M:.4f} * depthC);
-        float issvisLit[4];
-        for (int k = 0; k < 4; k++) {{
-          vec2 uv = issvisBase + vec2(float(k & 1), float(k >> 1)) * issvisStep / issvisRes;
-          issvisLit[k] = clamp(1.0 + (texture2D(shadowMap, uv).r * issvisInvT - 1.0) * issvisK, 0.0, 1.0);
-        }}
-        expFactor = mix(mix(issvisLit[0], issvisLit[1], issvisW.x), mix(issvisLit[2], issvisLit[3], issvisW.x),
-                        issvisW.y);
+        float issvisA = exp(-depthC * (ldepth - {SHADOW_BIAS_M:.4f} / issvisRange)) * issvisK;
+        float issvisC = 1.0 - issvisK;
+        // (the four corner taps left out: a quarter of the loads, for weights of at most 1/36 each)
+        vec4 issvisMid = vec4(texelFetch(shadowMap, ivec2(issvisIx.y, issvisIy.x), 0).r,
+                              texelFetch(shadowMap, ivec2(issvisIx.z, issvisIy.x), 0).r,
+                              texelFetch(shadowMap, ivec2(issvisIx.y, issvisIy.w), 0).r,
+                              texelFetch(shadowMap, ivec2(issvisIx.z, issvisIy.w), 0).r);
+        vec4 issvisSide = vec4(texelFetch(shadowMap, ivec2(issvisIx.x, issvisIy.y), 0).r,
+                               texelFetch(shadowMap, ivec2(issvisIx.x, issvisIy.z), 0).r,
+                               texelFetch(shadowMap, ivec2(issvisIx.w, issvisIy.y), 0).r,
+                               texelFetch(shadowMap, ivec2(issvisIx.w, issvisIy.z), 0).r);
+        vec4 issvisCore = vec4(texelFetch(shadowMap, ivec2(issvisIx.y, issvisIy.y), 0).r,
+                               texelFetch(shadowMap, ivec2(issvisIx.z, issvisIy.y), 0).r,
+                               texelFetch(shadowMap, ivec2(issvisIx.y, issvisIy.z), 0).r,
+                               texelFetch(shadowMap, ivec2(issvisIx.z, issvisIy.z), 0).r);
+        vec4 issvisWMid = vec4(issvisBx.y * issvisBy.x, issvisBx.z * issvisBy.x, issvisBx.y * issvisBy.w, issvisBx.z * issvisBy.w);
+        vec4 issvisWSide = vec4(issvisBx.x * issvisBy.y, issvisBx.x * issvisBy.z, issvisBx.w * issvisBy.y, issvisBx.w * issvisBy.z);
+        vec4 issvisWCore = vec4(issvisBx.y * issvisBy.y, issvisBx.z * issvisBy.y, issvisBx.y * issvisBy.z, issvisBx.z * issvisBy.z);
+        float issvisLit = (dot(clamp(issvisMid * issvisA + issvisC, 0.0, 1.0), issvisWMid)
+                           + dot(clamp(issvisSide * issvisA + issvisC, 0.0, 1.0), issvisWSide)
+                           + dot(clamp(issvisCore * issvisA + issvisC, 0.0, 1.0), issvisWCore))
+                          / (dot(issvisWMid + issvisWSide + issvisWCore, vec4(1.0)));
+        float issvisRamp = clamp(issvisPen, {SHADOW_MIN_RAMP_TEXELS:.2f}, {1.5 * SHADOW_MAX_SPREAD_TEXELS:.2f});  // the edge's width, texels
+        expFactor = clamp(0.5 + (issvisLit - 0.5) * 1.5 * issvisStep / issvisRamp, 0.0, 1.0);
       }}"""
 
 # Depth of field (``quality.depth_of_field_m``, the lens's aperture): a lens focused on the subject, s away,
