@@ -358,7 +358,8 @@ def _lattice(b: VisualBuilder, part: Part, e: Element) -> None:
             size[along] = bay * (0.8 + 0.15 * ((h >> 4) % 10) / 10)
             size[u] = 2 * half[u] * (0.55 + 0.15 * ((h >> 8) % 10) / 10)
             size[v] = 2 * half[v] * (0.55 + 0.15 * ((h >> 12) % 10) / 10)
-            b.box(("metal", "mmod", "metal", "dark")[(h >> 16) % 4], core, size)
+            # (grey metal or white blanket: a black core read as a hole through Z1 in the opening close-up)
+            b.box(("metal", "mmod")[(h >> 16) % 2], core, size)
         if along == 1:  # plates and trays close most of the zenith and nadir faces: a solid beam from above
             for sign in (1.0, -1.0):
                 h = _crc(part.name, e.label, k, "plate", sign)
