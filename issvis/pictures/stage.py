@@ -123,12 +123,16 @@ SHADOW_BIAS_M = 0.04
 SHADOW_SOFTNESS_M = 0.05
 SHADOW_NORMAL_OFFSET_M = 0.08
 SUN_DISC_RAD = 0.0093  # the Sun's apparent diameter (0.53 deg): an edge's penumbra is this times the gap
-# The narrowest shadow edge drawn, in texels of the map: the B-spline's own edge is 1.5 tap spacings wide and
-# is sharpened to the penumbra by at most 2x. (The curve its middle follows through the texels' staircase
-# still wanders +-0.3-0.4 texel about the true edge, measured on straight edges of slope 0.1-0.4 in numpy;
-# a sharper edge would draw that wander crisply.)
+# The narrowest and the widest shadow edges drawn, in texels of the map. The look-up's cubic B-spline over
+# 4 x 4 texels makes a step edge a ramp 1.5 texels wide; it is sharpened to the penumbra, by at most 2x
+# (the curve the ramp's middle follows through the texels' staircase still wanders +-0.3-0.4 texel about
+# the true edge, measured on straight edges of slope 0.1-0.4 in numpy: a sharper edge would draw that
+# wander crisply), and never widened (the taps reach 2 texels: a wider ramp would lighten whole shadows).
+# A penumbra wider than 1.5 texels (gaps over 2.6 m under the opening close-up's 1.6 cm texels) is drawn
+# 1.5 texels wide: the taps spread further apart to widen it cost the whole clip 6 % more (12 single
+# look-ups instead of four gathers).
 SHADOW_MIN_RAMP_TEXELS = 0.75
-SHADOW_MAX_SPREAD_TEXELS = 3.0  # the widest spacing of the look-up's taps (4.8 cm at the opening's 1.6 cm texels)
+SHADOW_MAX_RAMP_TEXELS = 1.5
 _VTK_SHADOW_CALL = "calcShadow(vertexVC, "
 _VTK_SHADOW_FACTOR = "expFactor = depthCExpBlured * depthCExpActual;"
 # the look-up point into the baker's (light-aligned) world: issvisLightVC, view -> view through that world
@@ -137,22 +141,20 @@ _SHADOW_CALL = ("calcShadow((vertexVC + vec4(normalize(normalVCVSOutput) * "
 _SHADOW_FACTOR = f"""
 #define ISSVIS_SHADOWS 1
       {{
-        // percentage-closer filtering: the depth test at 4 x 4 taps round the point (less the corners), weighted
-        // by a cubic B-spline of where the point falls between them, then sharpened to the penumbra. A step
-        // edge in the map comes out of the B-spline as a ramp 1.5 tap spacings wide whose middle follows a
-        // smooth curve through the texels' staircase (bilinear weights over 2 x 2 taps kept the staircase:
-        // edges stepped 5-10 px at a time in the opening close-up). The ramp is then narrowed to the
-        // penumbra the Sun's disc casts, SUN_DISC_RAD x the gap to the occluder (estimated from VTK's own
-        // fetch at the point), but no narrower than SHADOW_MIN_RAMP_TEXELS; the taps are a texel apart, or
-        // further (up to SHADOW_MAX_SPREAD_TEXELS) where the penumbra is wider.
+        // percentage-closer filtering: the depth test at the 4 x 4 texels round the point, weighted by a cubic
+        // B-spline of where the point falls between their centres, then sharpened to the penumbra. A step
+        // edge in the map comes out of the B-spline as a ramp 1.5 texels wide whose middle follows a smooth
+        // curve through the texels' staircase (bilinear weights over 2 x 2 taps kept the staircase: edges
+        // stepped 5-10 px at a time in the opening close-up). The ramp is then narrowed to the penumbra the
+        // Sun's disc casts, SUN_DISC_RAD x the gap to the occluder (estimated from VTK's own fetch at the
+        // point), within SHADOW_MIN_RAMP_TEXELS .. SHADOW_MAX_RAMP_TEXELS.
         float issvisRange = sFarZ - sNearZ;
         vec2 issvisRes = vec2(textureSize(shadowMap, 0));
         float issvisTexelM = 1.0 / (issvisRes.x * length(vec3(shadowTransform[0][0], shadowTransform[1][0],
                                                                shadowTransform[2][0])));
         float issvisGap0 = (ldepth - log(max(depthCExpBlured, 1e-30)) / depthC) * issvisRange;
         float issvisPen = {SUN_DISC_RAD:.5f} * issvisGap0 / issvisTexelM;  // the penumbra, texels
-        float issvisStep = clamp(issvisPen / 1.5, 1.0, {SHADOW_MAX_SPREAD_TEXELS:.1f});
-        vec2 issvisF = projected * issvisRes / issvisStep - 0.5;  // in tap spacings, from the first tap's centre
+        vec2 issvisF = projected * issvisRes - 0.5;  // texels, from the centre of texel 0
         vec2 issvisW = fract(issvisF);
         vec2 issvisV = 1.0 - issvisW;
         vec2 issvisW3 = issvisW * issvisW * issvisW;
@@ -161,39 +163,42 @@ _SHADOW_FACTOR = f"""
         vec2 issvisB3 = issvisW3 / 6.0;
         vec4 issvisBx = vec4(issvisB0.x, issvisB1.x, 1.0 - issvisB0.x - issvisB1.x - issvisB3.x, issvisB3.x);
         vec4 issvisBy = vec4(issvisB0.y, issvisB1.y, 1.0 - issvisB0.y - issvisB1.y - issvisB3.y, issvisB3.y);
-        // the taps' texels (texelFetch: 16 filtered look-ups cost the whole clip 16 % of a frame, 16 fetches 7-10 %)
-        vec2 issvisT0 = (floor(issvisF) - 0.5) * issvisStep;  // the first tap's centre, in texels
-        ivec2 issvisTop = ivec2(issvisRes) - 1;
-        ivec4 issvisIx = clamp(ivec4(floor(issvisT0.x + vec4(0.0, 1.0, 2.0, 3.0) * issvisStep)), 0, issvisTop.x);
-        ivec4 issvisIy = clamp(ivec4(floor(issvisT0.y + vec4(0.0, 1.0, 2.0, 3.0) * issvisStep)), 0, issvisTop.y);
         // the test at each tap, linear in the map's value v = exp(depthC x occluder depth) about the value
         // at the test's threshold (no log per tap: a fifth of the station's shadow cost; log(x) ~ x - 1 over
         // the ramp, off by at most 3 % of it where the light's depth range is as short as 10 m): lit = a v + c
         float issvisK = issvisRange / ({SHADOW_SOFTNESS_M:.4f} * depthC);
         float issvisA = exp(-depthC * (ldepth - {SHADOW_BIAS_M:.4f} / issvisRange)) * issvisK;
         float issvisC = 1.0 - issvisK;
-        // (the four corner taps left out: a quarter of the loads, for weights of at most 1/36 each)
-        vec4 issvisMid = vec4(texelFetch(shadowMap, ivec2(issvisIx.y, issvisIy.x), 0).r,
-                              texelFetch(shadowMap, ivec2(issvisIx.z, issvisIy.x), 0).r,
-                              texelFetch(shadowMap, ivec2(issvisIx.y, issvisIy.w), 0).r,
-                              texelFetch(shadowMap, ivec2(issvisIx.z, issvisIy.w), 0).r);
-        vec4 issvisSide = vec4(texelFetch(shadowMap, ivec2(issvisIx.x, issvisIy.y), 0).r,
-                               texelFetch(shadowMap, ivec2(issvisIx.x, issvisIy.z), 0).r,
-                               texelFetch(shadowMap, ivec2(issvisIx.w, issvisIy.y), 0).r,
-                               texelFetch(shadowMap, ivec2(issvisIx.w, issvisIy.z), 0).r);
-        vec4 issvisCore = vec4(texelFetch(shadowMap, ivec2(issvisIx.y, issvisIy.y), 0).r,
-                               texelFetch(shadowMap, ivec2(issvisIx.z, issvisIy.y), 0).r,
-                               texelFetch(shadowMap, ivec2(issvisIx.y, issvisIy.z), 0).r,
-                               texelFetch(shadowMap, ivec2(issvisIx.z, issvisIy.z), 0).r);
-        vec4 issvisWMid = vec4(issvisBx.y * issvisBy.x, issvisBx.z * issvisBy.x, issvisBx.y * issvisBy.w, issvisBx.z * issvisBy.w);
-        vec4 issvisWSide = vec4(issvisBx.x * issvisBy.y, issvisBx.x * issvisBy.z, issvisBx.w * issvisBy.y, issvisBx.w * issvisBy.z);
-        vec4 issvisWCore = vec4(issvisBx.y * issvisBy.y, issvisBx.z * issvisBy.y, issvisBx.y * issvisBy.z, issvisBx.z * issvisBy.z);
-        float issvisLit = (dot(clamp(issvisMid * issvisA + issvisC, 0.0, 1.0), issvisWMid)
-                           + dot(clamp(issvisSide * issvisA + issvisC, 0.0, 1.0), issvisWSide)
-                           + dot(clamp(issvisCore * issvisA + issvisC, 0.0, 1.0), issvisWCore))
-                          / (dot(issvisWMid + issvisWSide + issvisWCore, vec4(1.0)));
-        float issvisRamp = clamp(issvisPen, {SHADOW_MIN_RAMP_TEXELS:.2f}, {1.5 * SHADOW_MAX_SPREAD_TEXELS:.2f});  // the edge's width, texels
-        expFactor = clamp(0.5 + (issvisLit - 0.5) * 1.5 * issvisStep / issvisRamp, 0.0, 1.0);
+        // the 4 x 4 texels from texel floor(F) - 1, in 2 x 2 blocks (x0, y1), (x1, y1), (x1, y0), (x0, y0)
+        vec4 issvisT[4];
+#ifdef GL_ARB_texture_gather
+        // four gathers, each at the corner its block shares (16 single look-ups cost the clip 6 %% more)
+        vec2 issvisP = floor(issvisF) / issvisRes;
+        vec2 issvisD = 2.0 / issvisRes;
+        issvisT[0] = textureGather(shadowMap, issvisP);
+        issvisT[1] = textureGather(shadowMap, issvisP + vec2(issvisD.x, 0.0));
+        issvisT[2] = textureGather(shadowMap, issvisP + vec2(0.0, issvisD.y));
+        issvisT[3] = textureGather(shadowMap, issvisP + issvisD);
+#else
+        ivec2 issvisTop = ivec2(issvisRes) - 1;
+        ivec2 issvisI = ivec2(floor(issvisF)) - 1;
+        for (int k = 0; k < 4; k++) {{
+          ivec2 c = issvisI + 2 * ivec2(k & 1, k >> 1);
+          ivec2 lo = clamp(c, ivec2(0), issvisTop), hi = clamp(c + 1, ivec2(0), issvisTop);
+          issvisT[k] = vec4(texelFetch(shadowMap, ivec2(lo.x, hi.y), 0).r, texelFetch(shadowMap, hi, 0).r,
+                            texelFetch(shadowMap, ivec2(hi.x, lo.y), 0).r, texelFetch(shadowMap, lo, 0).r);
+        }}
+#endif
+        float issvisLit = dot(clamp(issvisT[0] * issvisA + issvisC, 0.0, 1.0),
+                              vec4(issvisBx.x * issvisBy.y, issvisBx.y * issvisBy.y, issvisBx.y * issvisBy.x, issvisBx.x * issvisBy.x))
+                        + dot(clamp(issvisT[1] * issvisA + issvisC, 0.0, 1.0),
+                              vec4(issvisBx.z * issvisBy.y, issvisBx.w * issvisBy.y, issvisBx.w * issvisBy.x, issvisBx.z * issvisBy.x))
+                        + dot(clamp(issvisT[2] * issvisA + issvisC, 0.0, 1.0),
+                              vec4(issvisBx.x * issvisBy.w, issvisBx.y * issvisBy.w, issvisBx.y * issvisBy.z, issvisBx.x * issvisBy.z))
+                        + dot(clamp(issvisT[3] * issvisA + issvisC, 0.0, 1.0),
+                              vec4(issvisBx.z * issvisBy.w, issvisBx.w * issvisBy.w, issvisBx.w * issvisBy.z, issvisBx.z * issvisBy.z));
+        float issvisRamp = clamp(issvisPen, {SHADOW_MIN_RAMP_TEXELS:.2f}, {SHADOW_MAX_RAMP_TEXELS:.2f});  // the edge's width, texels
+        expFactor = clamp(0.5 + (issvisLit - 0.5) * 1.5 / issvisRamp, 0.0, 1.0);
       }}"""
 
 # Depth of field (``quality.depth_of_field_m``, the lens's aperture): a lens focused on the subject, s away,
@@ -657,6 +662,10 @@ def _sharpen_shadow_lookup(shader_property: Any) -> None:
     sp = shader_property
     sp.AddFragmentShaderReplacement(_VTK_SHADOW_CALL, False, _SHADOW_CALL, True)
     sp.AddFragmentShaderReplacement(_VTK_SHADOW_FACTOR, False, _SHADOW_FACTOR, False)
+    # (textureGather, GLSL 4.00, for the look-up's taps: VTK writes #version 150; without the extension
+    # the look-up reads its texels one by one)
+    sp.AddFragmentShaderReplacement("//VTK::System::Dec", False,
+                                    "//VTK::System::Dec\n#extension GL_ARB_texture_gather : enable", False)
 
 
 def _set_matrix(vtk_matrix: Any, m: np.ndarray) -> None:
